@@ -1,0 +1,539 @@
+//! The outcome vocabulary shared by every layer.
+//!
+//! Each call a layer watches ends in a `Result<Response, Error>`. A [`Classify`] turns that
+//! result into an [`Outcome`]: a success, a retryable failure (optionally with a server hint
+//! for the delay), a non-retryable failure, an ignored outcome, or an invalid response. Retry
+//! decides whether to try again from it, the circuit breaker decides what to record, and
+//! validation produces the `Invalid` outcome.
+//!
+//! Classifiers are values: closures, the ready-made ones in this module, or your own type.
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::classify::{Classify, Outcome, Attempt, ErrorIs, classify_fn};
+//!
+//! // Retry timeouts only; everything else is final.
+//! let by_type = ErrorIs::<std::io::Error>::new();
+//! let err: steadfast::BoxError = Box::new(std::io::Error::other("reset"));
+//! let ctx = Attempt::first(&());
+//! assert_eq!(Classify::<(), u16, steadfast::BoxError>::classify(&by_type, &ctx, Err(&err)),
+//!            Outcome::retryable());
+//!
+//! // Classify responses with a closure: 503 is retryable after a second, 4xx is final.
+//! let by_status = classify_fn(|_: &Attempt<'_, ()>, r: Result<&u16, &std::io::Error>| match r {
+//!     Ok(503) => Outcome::retry_after(Duration::from_secs(1)),
+//!     Ok(s) if *s >= 400 => Outcome::NonRetryable,
+//!     Ok(_) => Outcome::Success,
+//!     Err(_) => Outcome::retryable(),
+//! });
+//! assert_eq!(by_status.classify(&ctx, Ok(&503)), Outcome::retry_after(Duration::from_secs(1)));
+//! assert_eq!(by_status.classify(&ctx, Ok(&404)), Outcome::NonRetryable);
+//! ```
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+/// How one call ended, as the layers see it.
+///
+/// `Outcome` is `Copy` and never allocates, so classifying is free on the hot path. The
+/// reasons behind an [`Outcome::Invalid`] travel in the error value the validation layer
+/// produces, not in the outcome itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The call did what was asked.
+    Success,
+    /// A transient failure: trying again may succeed.
+    Retryable {
+        /// A delay the server asked for (such as `Retry-After`), used instead of the backoff
+        /// for the next attempt. Layers clamp it to their configured maximum.
+        after: Option<Duration>,
+    },
+    /// A failure that trying again will not fix (a malformed request, a missing resource),
+    /// or a server that said not to retry.
+    NonRetryable,
+    /// Neither a success nor a failure (for example a call cancelled by its caller): not
+    /// retried and not counted by a circuit breaker.
+    Ignored,
+    /// The call completed but its result was rejected by a validator. Retryable.
+    Invalid,
+}
+
+impl Outcome {
+    /// A retryable failure with no server hint.
+    pub const fn retryable() -> Self {
+        Outcome::Retryable { after: None }
+    }
+
+    /// A retryable failure that should wait `delay` before the next attempt.
+    pub const fn retry_after(delay: Duration) -> Self {
+        Outcome::Retryable { after: Some(delay) }
+    }
+
+    /// `true` for [`Outcome::Success`].
+    pub const fn is_success(&self) -> bool {
+        matches!(self, Outcome::Success)
+    }
+
+    /// `true` for the outcomes that count as failures: retryable, non-retryable and invalid.
+    pub const fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Retryable { .. } | Outcome::NonRetryable | Outcome::Invalid
+        )
+    }
+
+    /// `true` when trying again may help: [`Outcome::Retryable`] and [`Outcome::Invalid`].
+    pub const fn is_retryable(&self) -> bool {
+        matches!(self, Outcome::Retryable { .. } | Outcome::Invalid)
+    }
+
+    /// The server's requested delay, if the outcome carries one.
+    pub const fn hint(&self) -> Option<Duration> {
+        match self {
+            Outcome::Retryable { after } => *after,
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Success => f.write_str("success"),
+            Outcome::Retryable { after: None } => f.write_str("retryable failure"),
+            Outcome::Retryable { after: Some(d) } => {
+                write!(f, "retryable failure (server asked to wait {d:?})")
+            }
+            Outcome::NonRetryable => f.write_str("non-retryable failure"),
+            Outcome::Ignored => f.write_str("ignored"),
+            Outcome::Invalid => f.write_str("invalid response"),
+        }
+    }
+}
+
+/// What a classifier knows about the call it is judging.
+///
+/// For a retry this is the attempt that just finished; layers that do not retry report
+/// attempt `1` and zero delay.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Attempt<'a, Req> {
+    /// The attempt number, starting at 1.
+    pub number: u32,
+    /// Time since the first attempt started.
+    pub elapsed: Duration,
+    /// Time spent sleeping between attempts so far.
+    pub total_delay: Duration,
+    /// The request, when the layer still holds a copy of it (a request that could not be
+    /// cloned for a retry is not available).
+    pub request: Option<&'a Req>,
+}
+
+impl<'a, Req> Attempt<'a, Req> {
+    /// The context of a first attempt of `request`, with nothing elapsed.
+    pub fn first(request: &'a Req) -> Self {
+        Attempt {
+            number: 1,
+            elapsed: Duration::ZERO,
+            total_delay: Duration::ZERO,
+            request: Some(request),
+        }
+    }
+
+    /// Builds a context from its parts.
+    pub fn new(
+        number: u32,
+        elapsed: Duration,
+        total_delay: Duration,
+        request: Option<&'a Req>,
+    ) -> Self {
+        Attempt {
+            number,
+            elapsed,
+            total_delay,
+            request,
+        }
+    }
+}
+
+// Manual impls: `Attempt` is copyable whatever `Req` is.
+impl<Req> Clone for Attempt<'_, Req> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<Req> Copy for Attempt<'_, Req> {}
+
+/// Turns a call's result into an [`Outcome`].
+///
+/// Implemented for closures through [`classify_fn`], and by the ready-made classifiers in this
+/// module. Implement it for your own type to share one classification between layers.
+pub trait Classify<Req, Res, E> {
+    /// Judges one finished call.
+    fn classify(&self, attempt: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome;
+}
+
+impl<T, Req, Res, E> Classify<Req, Res, E> for std::sync::Arc<T>
+where
+    T: Classify<Req, Res, E> + ?Sized,
+{
+    fn classify(&self, attempt: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
+        (**self).classify(attempt, result)
+    }
+}
+
+/// A classifier made from a closure; see [`classify_fn`].
+#[derive(Clone, Copy)]
+pub struct ClassifyFn<F> {
+    f: F,
+}
+
+impl<F> fmt::Debug for ClassifyFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClassifyFn").finish_non_exhaustive()
+    }
+}
+
+/// Makes a classifier from a closure that sees the attempt's context and the result.
+pub fn classify_fn<F>(f: F) -> ClassifyFn<F> {
+    ClassifyFn { f }
+}
+
+impl<F, Req, Res, E> Classify<Req, Res, E> for ClassifyFn<F>
+where
+    F: Fn(&Attempt<'_, Req>, Result<&Res, &E>) -> Outcome,
+{
+    fn classify(&self, attempt: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
+        (self.f)(attempt, result)
+    }
+}
+
+/// The default: every `Ok` is a success, every `Err` is retryable.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnyError;
+
+impl<Req, Res, E> Classify<Req, Res, E> for AnyError {
+    #[inline]
+    fn classify(&self, _: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
+        match result {
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::retryable(),
+        }
+    }
+}
+
+/// Never retries: `Ok` is a success, `Err` is a non-retryable failure.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Never;
+
+impl<Req, Res, E> Classify<Req, Res, E> for Never {
+    #[inline]
+    fn classify(&self, _: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
+        match result {
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::NonRetryable,
+        }
+    }
+}
+
+/// Errors that can be inspected as `dyn Error`, so classifiers such as [`ErrorIs`] can look
+/// for a type anywhere in their `source()` chain.
+///
+/// Implemented for the boxed error types tower stacks use (`BoxError` and friends) and for
+/// common concrete errors. For your own error type it is one line:
+///
+/// ```
+/// # use std::error::Error;
+/// # #[derive(Debug)] struct MyError;
+/// # impl std::fmt::Display for MyError { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("mine") } }
+/// # impl Error for MyError {}
+/// impl steadfast::classify::AsDynError for MyError {
+///     fn as_dyn_error(&self) -> &(dyn Error + 'static) { self }
+/// }
+/// ```
+pub trait AsDynError {
+    /// The error as a trait object.
+    fn as_dyn_error(&self) -> &(dyn StdError + 'static);
+}
+
+impl AsDynError for crate::BoxError {
+    fn as_dyn_error(&self) -> &(dyn StdError + 'static) {
+        &**self
+    }
+}
+
+impl AsDynError for Box<dyn StdError + Send + 'static> {
+    fn as_dyn_error(&self) -> &(dyn StdError + 'static) {
+        &**self
+    }
+}
+
+impl AsDynError for Box<dyn StdError + 'static> {
+    fn as_dyn_error(&self) -> &(dyn StdError + 'static) {
+        &**self
+    }
+}
+
+macro_rules! as_dyn_error {
+    ($($t:ty),* $(,)?) => {$(
+        impl AsDynError for $t {
+            fn as_dyn_error(&self) -> &(dyn StdError + 'static) {
+                self
+            }
+        }
+    )*};
+}
+as_dyn_error!(
+    std::io::Error,
+    std::fmt::Error,
+    crate::ConfigError,
+    tokio::time::error::Elapsed,
+);
+#[cfg(feature = "http")]
+as_dyn_error!(http::Error);
+#[cfg(feature = "retry")]
+as_dyn_error!(crate::retry::RetryError);
+
+/// Finds the first error of type `T` in `err` or its `source()` chain.
+pub fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(t) = e.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// Retries errors that are (or are caused by) a `T`; any other error is non-retryable and
+/// every `Ok` is a success.
+///
+/// The whole `source()` chain is searched, so an `io::Error` wrapped by a client's own error
+/// type still matches `ErrorIs<io::Error>`. Combine several types with [`ErrorIs::or`].
+pub struct ErrorIs<T> {
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> ErrorIs<T> {
+    /// Matches errors of type `T` anywhere in the source chain.
+    pub const fn new() -> Self {
+        ErrorIs { _t: PhantomData }
+    }
+
+    /// Also retries errors of type `U`.
+    pub const fn or<U>(self) -> AnyOf<Self, ErrorIs<U>> {
+        AnyOf(self, ErrorIs::new())
+    }
+}
+
+impl<T> Default for ErrorIs<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl<T> Clone for ErrorIs<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for ErrorIs<T> {}
+impl<T> fmt::Debug for ErrorIs<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ErrorIs<{}>", std::any::type_name::<T>())
+    }
+}
+
+impl<T, Req, Res, E> Classify<Req, Res, E> for ErrorIs<T>
+where
+    T: StdError + 'static,
+    E: AsDynError,
+{
+    fn classify(&self, _: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
+        match result {
+            Ok(_) => Outcome::Success,
+            Err(e) if find_source::<T>(e.as_dyn_error()).is_some() => Outcome::retryable(),
+            Err(_) => Outcome::NonRetryable,
+        }
+    }
+}
+
+/// Retries when either classifier says to; built by [`ErrorIs::or`].
+///
+/// The first classifier's outcome wins unless it is [`Outcome::NonRetryable`], in which case
+/// the second decides.
+#[derive(Debug, Clone, Copy)]
+pub struct AnyOf<A, B>(A, B);
+
+impl<A, B> AnyOf<A, B> {
+    /// Combines two classifiers.
+    pub const fn new(a: A, b: B) -> Self {
+        AnyOf(a, b)
+    }
+
+    /// Also retries errors of type `U`.
+    pub const fn or<U>(self) -> AnyOf<Self, ErrorIs<U>> {
+        AnyOf(self, ErrorIs::new())
+    }
+}
+
+impl<A, B, Req, Res, E> Classify<Req, Res, E> for AnyOf<A, B>
+where
+    A: Classify<Req, Res, E>,
+    B: Classify<Req, Res, E>,
+{
+    fn classify(&self, attempt: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
+        match self.0.classify(attempt, result) {
+            Outcome::NonRetryable => self.1.classify(attempt, result),
+            other => other,
+        }
+    }
+}
+
+/// Classifies responses with a predicate: responses for which it returns `true` are
+/// retryable, other responses succeed, and errors are retryable.
+///
+/// ```
+/// use steadfast::classify::{Attempt, Classify, Outcome, RetryIfResponse};
+/// let c = RetryIfResponse::new(|status: &u16| *status == 503);
+/// let ctx = Attempt::first(&());
+/// assert_eq!(Classify::<(), u16, ()>::classify(&c, &ctx, Ok(&503)), Outcome::retryable());
+/// assert_eq!(Classify::<(), u16, ()>::classify(&c, &ctx, Ok(&200)), Outcome::Success);
+/// ```
+#[derive(Clone, Copy)]
+pub struct RetryIfResponse<F> {
+    f: F,
+}
+
+impl<F> RetryIfResponse<F> {
+    /// Retries responses for which `f` returns `true`.
+    pub const fn new(f: F) -> Self {
+        RetryIfResponse { f }
+    }
+}
+
+impl<F> fmt::Debug for RetryIfResponse<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryIfResponse").finish_non_exhaustive()
+    }
+}
+
+impl<F, Req, Res, E> Classify<Req, Res, E> for RetryIfResponse<F>
+where
+    F: Fn(&Res) -> bool,
+{
+    fn classify(&self, _: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
+        match result {
+            Ok(res) if (self.f)(res) => Outcome::retryable(),
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::retryable(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    #[derive(Debug)]
+    struct Wrapper(io::Error);
+    impl fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("client failed")
+        }
+    }
+    impl StdError for Wrapper {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[derive(Debug)]
+    struct Other;
+    impl fmt::Display for Other {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("other")
+        }
+    }
+    impl StdError for Other {}
+
+    fn ctx() -> Attempt<'static, ()> {
+        Attempt::first(&())
+    }
+
+    #[test]
+    fn error_is_searches_the_source_chain() {
+        let c = ErrorIs::<io::Error>::new();
+        let wrapped: crate::BoxError = Box::new(Wrapper(io::Error::other("reset")));
+        let other: crate::BoxError = Box::new(Other);
+        assert_eq!(
+            Classify::<(), (), _>::classify(&c, &ctx(), Err(&wrapped)),
+            Outcome::retryable()
+        );
+        assert_eq!(
+            Classify::<(), (), _>::classify(&c, &ctx(), Err(&other)),
+            Outcome::NonRetryable
+        );
+        assert_eq!(
+            Classify::<(), (), crate::BoxError>::classify(&c, &ctx(), Ok(&())),
+            Outcome::Success
+        );
+    }
+
+    impl AsDynError for Wrapper {
+        fn as_dyn_error(&self) -> &(dyn StdError + 'static) {
+            self
+        }
+    }
+
+    #[test]
+    fn error_is_works_on_concrete_error_types() {
+        let c = ErrorIs::<io::Error>::new();
+        let e = Wrapper(io::Error::other("x"));
+        assert!(Classify::<(), (), _>::classify(&c, &ctx(), Err(&e)).is_retryable());
+        let direct = io::Error::other("y");
+        assert!(Classify::<(), (), _>::classify(&c, &ctx(), Err(&direct)).is_retryable());
+    }
+
+    #[test]
+    fn or_combines_types() {
+        let c = ErrorIs::<io::Error>::new().or::<Other>();
+        let other: crate::BoxError = Box::new(Other);
+        let fmt_err: crate::BoxError = Box::new(fmt::Error);
+        assert!(Classify::<(), (), _>::classify(&c, &ctx(), Err(&other)).is_retryable());
+        assert_eq!(
+            Classify::<(), (), _>::classify(&c, &ctx(), Err(&fmt_err)),
+            Outcome::NonRetryable
+        );
+    }
+
+    #[test]
+    fn outcome_predicates() {
+        assert!(Outcome::Invalid.is_retryable() && Outcome::Invalid.is_failure());
+        assert!(!Outcome::Ignored.is_failure() && !Outcome::Ignored.is_retryable());
+        assert!(Outcome::NonRetryable.is_failure() && !Outcome::NonRetryable.is_retryable());
+        assert_eq!(
+            Outcome::retry_after(Duration::from_secs(2)).hint(),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(Outcome::Success.hint(), None);
+        assert_eq!(Outcome::Success.to_string(), "success");
+    }
+
+    #[test]
+    fn never_and_any_error() {
+        let e = io::Error::other("z");
+        assert_eq!(
+            Classify::<(), (), _>::classify(&Never, &ctx(), Err(&e)),
+            Outcome::NonRetryable
+        );
+        assert_eq!(
+            Classify::<(), (), _>::classify(&AnyError, &ctx(), Err(&e)),
+            Outcome::retryable()
+        );
+    }
+}

@@ -1,0 +1,50 @@
+//! Resilience middleware for [tower]: retry, circuit breaker, cancellation and validation
+//! layers that each stand alone and stack around any `Service`.
+//!
+//! This crate holds the layers and the vocabulary they share:
+//!
+//! * [`classify`]: how a call ended ([`classify::Outcome`]), and classifiers that decide it.
+//! * [`token`]: the per-request [`CancelToken`](token::CancelToken), carried in a request's
+//!   extensions, with the reason it was cancelled.
+//! * [`random`]: injectable, seedable randomness for jitter.
+//! * [`ConfigError`]: what every builder returns for a setting that breaks a rule.
+//! * [`retry`] (feature `retry`): the retry layer, its backoff, budgets and hooks.
+//!
+//! Layers that can fail add their own error types and return them as [`BoxError`], as tower's
+//! middleware does; every error type this crate creates is public, so you can
+//! `downcast_ref` to it. See `docs/errors.md` in the repository for the whole model.
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::retry::{Backoff, RetryLayer, RetryPolicy};
+//! use tower::ServiceBuilder;
+//!
+//! let retry = RetryLayer::new(
+//!     RetryPolicy::builder()
+//!         .max_attempts(4)
+//!         .backoff(Backoff::exponential(Duration::from_millis(50)).max(Duration::from_secs(1)))
+//!         .build()
+//!         .unwrap(),
+//! );
+//! let svc = ServiceBuilder::new()
+//!     .layer(retry)
+//!     .service_fn(|req: u32| async move { Ok::<_, std::io::Error>(req + 1) });
+//! # let _ = svc;
+//! ```
+//!
+//! [tower]: https://docs.rs/tower
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod classify;
+mod config;
+pub mod random;
+#[cfg(feature = "retry")]
+pub mod retry;
+pub mod token;
+
+pub use config::ConfigError;
+
+/// The boxed error type tower middleware returns: every layer here that can fail returns its
+/// errors boxed as this type.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

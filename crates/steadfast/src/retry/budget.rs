@@ -1,0 +1,576 @@
+//! Retry budgets: a bound on retries shared by every clone of a service, so that a struggling
+//! downstream is not buried under a retry storm.
+//!
+//! Two budgets ship:
+//!
+//! * [`RatioBudget`]: retries may be at most a fraction of the requests seen over a sliding
+//!   window, plus a small floor per second so that low-traffic clients can still retry. The
+//!   fraction is exact to 1/10,000 (10% means exactly one retry per ten requests).
+//! * [`TokenBucket`]: the "retry quota" of the AWS SDKs. The bucket starts full; a retry costs
+//!   tokens, a success puts some back, and an empty bucket means no retries.
+//!
+//! Both are lock-free on the success path. Share one budget between layers by cloning the
+//! `Arc` you pass to the policy.
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::retry::{RatioBudget, RetryBudget};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! // 10% of requests may be retried, with no floor.
+//! let budget = RatioBudget::builder().ratio(0.1).min_per_second(0).build().unwrap();
+//! for _ in 0..20 { budget.deposit(); }
+//! assert!(budget.withdraw());
+//! assert!(budget.withdraw());
+//! assert!(!budget.withdraw(), "20 requests buy exactly two retries");
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::config::ConfigError;
+
+/// A shared allowance of retries.
+///
+/// The retry layer calls [`deposit`](Self::deposit) once per request (before its first
+/// attempt), [`withdraw`](Self::withdraw) before each retry (a `false` stops the retries with
+/// a budget-exhausted error), and [`on_success`](Self::on_success) when a request succeeds.
+pub trait RetryBudget: Send + Sync + fmt::Debug {
+    /// Records a new request.
+    fn deposit(&self);
+    /// Asks for one retry; `false` when the budget is exhausted.
+    fn withdraw(&self) -> bool;
+    /// Records that a request succeeded, after `attempts` attempts.
+    fn on_success(&self, attempts: u32) {
+        let _ = attempts;
+    }
+}
+
+/// Fixed-point scale: one retry costs `SCALE` units, so ratios are exact to 1/SCALE.
+const SCALE: i64 = 10_000;
+/// Sliding windows are made of this many buckets.
+const BUCKETS: usize = 10;
+/// Bits of a packed bucket that hold the amount; the rest hold the bucket's epoch.
+const AMOUNT_BITS: u32 = 44;
+const AMOUNT_MASK: u64 = (1 << AMOUNT_BITS) - 1;
+
+/// A bucket packed into one atomic: `epoch << 44 | amount`. An epoch mismatch means the bucket
+/// holds an old slot's amount, which counts as zero.
+#[derive(Debug, Default)]
+struct Bucket(AtomicU64);
+
+impl Bucket {
+    fn add(&self, epoch: u64, amount: u64) {
+        let epoch_tag = epoch % (1 << (64 - AMOUNT_BITS));
+        let mut cur = self.0.load(Ordering::Relaxed);
+        loop {
+            let (e, a) = (cur >> AMOUNT_BITS, cur & AMOUNT_MASK);
+            let next_amount = if e == epoch_tag {
+                (a + amount).min(AMOUNT_MASK)
+            } else {
+                amount.min(AMOUNT_MASK)
+            };
+            let next = (epoch_tag << AMOUNT_BITS) | next_amount;
+            match self
+                .0
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    fn get(&self, epoch: u64) -> u64 {
+        let epoch_tag = epoch % (1 << (64 - AMOUNT_BITS));
+        let cur = self.0.load(Ordering::Acquire);
+        if cur >> AMOUNT_BITS == epoch_tag {
+            cur & AMOUNT_MASK
+        } else {
+            0
+        }
+    }
+}
+
+/// A sliding window of packed buckets indexed by epoch.
+#[derive(Debug, Default)]
+struct Window {
+    buckets: [Bucket; BUCKETS],
+}
+
+impl Window {
+    fn add(&self, epoch: u64, amount: u64) {
+        self.buckets[(epoch % BUCKETS as u64) as usize].add(epoch, amount);
+    }
+
+    /// The sum over the `BUCKETS` epochs ending at `epoch`.
+    fn sum(&self, epoch: u64) -> u64 {
+        (0..BUCKETS as u64)
+            .filter(|back| *back <= epoch)
+            .map(|back| {
+                let e = epoch - back;
+                self.buckets[(e % BUCKETS as u64) as usize].get(e)
+            })
+            .sum()
+    }
+}
+
+/// Retries limited to a fraction of recent requests, plus a floor per second.
+///
+/// Over the last `window` (default 10 s), retries ≤ `ratio` × requests + `min_per_second` ×
+/// window seconds. The window slides in ten steps.
+///
+/// # Invariants
+///
+/// Deposits are one compare-and-swap on a packed `(epoch, amount)` word, so no deposit is lost
+/// when a bucket rolls over. Withdrawals take a short `std` mutex (on the retry path only) so
+/// that checking the balance and spending from it are one step: concurrent retries can never
+/// overdraw the budget.
+pub struct RatioBudget {
+    origin: Instant,
+    bucket_nanos: u64,
+    per_request: u64,
+    reserve: i64,
+    deposits: Window,
+    withdrawals: Window,
+    withdraw_lock: Mutex<()>,
+}
+
+impl fmt::Debug for RatioBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RatioBudget")
+            .field("ratio", &(self.per_request as f64 / SCALE as f64))
+            .field("window", &Duration::from_nanos(self.bucket_nanos * BUCKETS as u64))
+            .field("balance", &self.balance())
+            .finish()
+    }
+}
+
+impl RatioBudget {
+    /// Starts a builder: ratio 0.2, floor 10 retries per second, window 10 s.
+    pub fn builder() -> RatioBudgetBuilder {
+        RatioBudgetBuilder {
+            ratio: 0.2,
+            min_per_second: 10,
+            window: Duration::from_secs(10),
+        }
+    }
+
+    fn epoch(&self) -> u64 {
+        let ns = Instant::now().saturating_duration_since(self.origin).as_nanos();
+        (ns / u128::from(self.bucket_nanos)) as u64
+    }
+
+    /// Retries the budget would allow right now (rounded down).
+    pub fn balance(&self) -> i64 {
+        self.balance_at(self.epoch()) / SCALE
+    }
+
+    fn balance_at(&self, epoch: u64) -> i64 {
+        let deposits = self.deposits.sum(epoch) as i64;
+        let withdrawals = self.withdrawals.sum(epoch) as i64;
+        self.reserve + deposits - withdrawals
+    }
+}
+
+impl RetryBudget for RatioBudget {
+    fn deposit(&self) {
+        if self.per_request > 0 {
+            self.deposits.add(self.epoch(), self.per_request);
+        }
+    }
+
+    fn withdraw(&self) -> bool {
+        let _guard = self
+            .withdraw_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let epoch = self.epoch();
+        if self.balance_at(epoch) >= SCALE {
+            self.withdrawals.add(epoch, SCALE as u64);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Builds a [`RatioBudget`].
+#[derive(Debug, Clone)]
+pub struct RatioBudgetBuilder {
+    ratio: f64,
+    min_per_second: u32,
+    window: Duration,
+}
+
+impl RatioBudgetBuilder {
+    /// Retries allowed per request, between 0 and 1000 (0.1 = 10%). Exact to 1/10,000.
+    pub fn ratio(mut self, ratio: f64) -> Self {
+        self.ratio = ratio;
+        self
+    }
+
+    /// Retries allowed per second whatever the traffic, so a quiet client can still retry.
+    pub fn min_per_second(mut self, n: u32) -> Self {
+        self.min_per_second = n;
+        self
+    }
+
+    /// How far back requests and retries count (at least 10 ms, at most one day).
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Checks the settings and builds the budget.
+    pub fn build(self) -> Result<RatioBudget, ConfigError> {
+        if !(self.ratio.is_finite() && (0.0..=1000.0).contains(&self.ratio)) {
+            return Err(ConfigError::new(
+                "retry budget",
+                "ratio",
+                format!("must be between 0 and 1000 (got {})", self.ratio),
+            ));
+        }
+        if self.window < Duration::from_millis(10) || self.window > Duration::from_secs(86_400)
+        {
+            return Err(ConfigError::new(
+                "retry budget",
+                "window",
+                format!("must be between 10ms and 1 day (got {:?})", self.window),
+            ));
+        }
+        let bucket_nanos = (self.window.as_nanos() / BUCKETS as u128) as u64;
+        let reserve_retries = f64::from(self.min_per_second) * self.window.as_secs_f64();
+        Ok(RatioBudget {
+            origin: Instant::now(),
+            bucket_nanos,
+            per_request: (self.ratio * SCALE as f64).round() as u64,
+            reserve: (reserve_retries * SCALE as f64).round() as i64,
+            deposits: Window::default(),
+            withdrawals: Window::default(),
+            withdraw_lock: Mutex::new(()),
+        })
+    }
+}
+
+/// A retry quota: a bucket of tokens that retries spend and successes refill.
+///
+/// Defaults follow the AWS SDKs' standard mode: 500 tokens, 5 per retry, 1 back per success.
+///
+/// # Invariants
+///
+/// The level is one atomic updated by compare-and-swap; it never goes below zero or above
+/// the capacity. A success on a full bucket is a single load.
+#[derive(Debug)]
+pub struct TokenBucket {
+    level: AtomicI64,
+    capacity: i64,
+    retry_cost: i64,
+    success_refund: i64,
+}
+
+impl TokenBucket {
+    /// Starts a builder with the AWS standard-mode defaults.
+    pub fn builder() -> TokenBucketBuilder {
+        TokenBucketBuilder {
+            capacity: 500,
+            retry_cost: 5,
+            success_refund: 1,
+        }
+    }
+
+    /// Tokens in the bucket now.
+    pub fn level(&self) -> i64 {
+        self.level.load(Ordering::Acquire)
+    }
+}
+
+impl RetryBudget for TokenBucket {
+    fn deposit(&self) {}
+
+    fn withdraw(&self) -> bool {
+        self.level
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |l| {
+                (l >= self.retry_cost).then(|| l - self.retry_cost)
+            })
+            .is_ok()
+    }
+
+    fn on_success(&self, _attempts: u32) {
+        if self.success_refund == 0 || self.level.load(Ordering::Relaxed) >= self.capacity {
+            return;
+        }
+        let _ = self
+            .level
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |l| {
+                (l < self.capacity).then(|| (l + self.success_refund).min(self.capacity))
+            });
+    }
+}
+
+/// Builds a [`TokenBucket`].
+#[derive(Debug, Clone)]
+pub struct TokenBucketBuilder {
+    capacity: u32,
+    retry_cost: u32,
+    success_refund: u32,
+}
+
+impl TokenBucketBuilder {
+    /// Tokens when full (and at the start).
+    pub fn capacity(mut self, n: u32) -> Self {
+        self.capacity = n;
+        self
+    }
+
+    /// Tokens one retry costs (at least 1).
+    pub fn retry_cost(mut self, n: u32) -> Self {
+        self.retry_cost = n;
+        self
+    }
+
+    /// Tokens a successful request puts back.
+    pub fn success_refund(mut self, n: u32) -> Self {
+        self.success_refund = n;
+        self
+    }
+
+    /// Checks the settings and builds the bucket.
+    pub fn build(self) -> Result<TokenBucket, ConfigError> {
+        if self.retry_cost == 0 {
+            return Err(ConfigError::new(
+                "retry budget",
+                "retry_cost",
+                "must be at least 1",
+            ));
+        }
+        if self.retry_cost > self.capacity {
+            return Err(ConfigError::new(
+                "retry budget",
+                "retry_cost",
+                format!(
+                    "must not exceed capacity ({} > {})",
+                    self.retry_cost, self.capacity
+                ),
+            ));
+        }
+        Ok(TokenBucket {
+            level: AtomicI64::new(i64::from(self.capacity)),
+            capacity: i64::from(self.capacity),
+            retry_cost: i64::from(self.retry_cost),
+            success_refund: i64::from(self.success_refund),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test(start_paused = true)]
+    async fn fractional_ratios_are_exact() {
+        // tower's TpsBudget turns 0.3 into "one retry per 3 requests" (33%); this must be 30%.
+        let b = RatioBudget::builder()
+            .ratio(0.3)
+            .min_per_second(0)
+            .build()
+            .unwrap();
+        for _ in 0..100 {
+            b.deposit();
+        }
+        let granted = (0..100).filter(|_| b.withdraw()).count();
+        assert_eq!(granted, 30);
+
+        let b = RatioBudget::builder()
+            .ratio(0.125)
+            .min_per_second(0)
+            .build()
+            .unwrap();
+        for _ in 0..1_000 {
+            b.deposit();
+        }
+        assert_eq!((0..1_000).filter(|_| b.withdraw()).count(), 125);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn floor_allows_retries_without_traffic() {
+        let b = RatioBudget::builder()
+            .ratio(0.0)
+            .min_per_second(2)
+            .window(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        assert_eq!((0..50).filter(|_| b.withdraw()).count(), 10);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deposits_and_withdrawals_expire_with_the_window() {
+        let b = RatioBudget::builder()
+            .ratio(0.5)
+            .min_per_second(0)
+            .window(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        for _ in 0..10 {
+            b.deposit();
+        }
+        assert_eq!(b.balance(), 5);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(b.withdraw());
+        assert_eq!(b.balance(), 4);
+        // The deposits leave the window first, then the withdrawal.
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(b.balance(), -1);
+        assert!(!b.withdraw());
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(b.balance(), 0);
+        for _ in 0..2 {
+            b.deposit();
+        }
+        assert!(b.withdraw());
+        assert!(!b.withdraw());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn long_idle_gaps_do_not_resurrect_old_buckets() {
+        let b = RatioBudget::builder()
+            .ratio(1.0)
+            .min_per_second(0)
+            .window(Duration::from_secs(1))
+            .build()
+            .unwrap();
+        b.deposit();
+        // Exactly one full ring later, the same bucket index comes round with a new epoch.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(b.balance(), 0);
+        tokio::time::advance(Duration::from_secs(1_000)).await;
+        assert_eq!(b.balance(), 0);
+    }
+
+    #[test]
+    fn concurrent_withdrawals_never_overdraw() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let b = Arc::new(
+            RatioBudget::builder()
+                .ratio(0.1)
+                .min_per_second(0)
+                .window(Duration::from_secs(3600))
+                .build()
+                .unwrap(),
+        );
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let b = b.clone();
+                std::thread::spawn(move || {
+                    let mut granted = 0;
+                    for _ in 0..10_000 {
+                        b.deposit();
+                        if b.withdraw() {
+                            granted += 1;
+                        }
+                    }
+                    granted
+                })
+            })
+            .collect();
+        let granted: i32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        // 40,000 requests at 10% buy exactly 4,000 retries, whatever the interleaving.
+        assert_eq!(granted, 4_000);
+    }
+
+    #[test]
+    fn token_bucket_spends_and_refills() {
+        let b = TokenBucket::builder()
+            .capacity(10)
+            .retry_cost(5)
+            .success_refund(1)
+            .build()
+            .unwrap();
+        assert!(b.withdraw());
+        assert!(b.withdraw());
+        assert!(!b.withdraw());
+        assert_eq!(b.level(), 0);
+        for _ in 0..4 {
+            b.on_success(1);
+        }
+        assert!(!b.withdraw());
+        b.on_success(1);
+        assert!(b.withdraw());
+        for _ in 0..100 {
+            b.on_success(1);
+        }
+        assert_eq!(b.level(), 10);
+    }
+
+    #[test]
+    fn token_bucket_is_exact_under_contention() {
+        let b = Arc::new(
+            TokenBucket::builder()
+                .capacity(1_000)
+                .retry_cost(3)
+                .success_refund(0)
+                .build()
+                .unwrap(),
+        );
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let b = b.clone();
+                std::thread::spawn(move || (0..1_000).filter(|_| b.withdraw()).count())
+            })
+            .collect();
+        let granted: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(granted, 333);
+        assert_eq!(b.level(), 1);
+    }
+
+    #[test]
+    fn builders_reject_bad_values() {
+        assert_eq!(
+            RatioBudget::builder().ratio(-0.1).build().unwrap_err().field(),
+            "ratio"
+        );
+        assert_eq!(
+            RatioBudget::builder()
+                .ratio(f64::NAN)
+                .build()
+                .unwrap_err()
+                .field(),
+            "ratio"
+        );
+        assert_eq!(
+            RatioBudget::builder()
+                .window(Duration::ZERO)
+                .build()
+                .unwrap_err()
+                .field(),
+            "window"
+        );
+        assert_eq!(
+            TokenBucket::builder()
+                .retry_cost(0)
+                .build()
+                .unwrap_err()
+                .field(),
+            "retry_cost"
+        );
+        assert_eq!(
+            TokenBucket::builder()
+                .capacity(2)
+                .retry_cost(3)
+                .build()
+                .unwrap_err()
+                .to_string(),
+            "invalid retry budget configuration: `retry_cost` must not exceed capacity (3 > 2)"
+        );
+    }
+}

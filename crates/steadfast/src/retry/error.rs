@@ -1,0 +1,306 @@
+//! The error the retry layer returns when it stops retrying.
+
+use std::collections::VecDeque;
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use crate::classify::Outcome;
+use crate::token::CancelReason;
+use crate::BoxError;
+
+/// Why the retry layer stopped before getting a success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The maximum number of attempts was reached.
+    AttemptsExhausted,
+    /// Waiting for the next attempt would pass the maximum total elapsed time.
+    MaxElapsed,
+    /// Waiting for the next attempt would pass the deadline (the policy's, or the one carried
+    /// by the request's cancellation token).
+    Deadline,
+    /// The retry budget had nothing left.
+    BudgetExhausted,
+    /// The request's cancellation token fired.
+    Cancelled(CancelReason),
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::AttemptsExhausted => f.write_str("attempts exhausted"),
+            StopReason::MaxElapsed => f.write_str("maximum elapsed time reached"),
+            StopReason::Deadline => f.write_str("deadline reached"),
+            StopReason::BudgetExhausted => f.write_str("retry budget exhausted"),
+            StopReason::Cancelled(r) => write!(f, "cancelled ({r})"),
+        }
+    }
+}
+
+/// One attempt, as remembered in a [`RetryError`]'s history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AttemptRecord {
+    /// The attempt number, from 1.
+    pub number: u32,
+    /// How the attempt was classified.
+    pub outcome: Outcome,
+    /// Time since the first attempt started when this one finished.
+    pub finished_at: Duration,
+    /// The delay chosen before the next attempt, if there was one.
+    pub delay_after: Option<Duration>,
+    /// The error's message, for attempts that failed with an error (truncated to 256 bytes).
+    pub error: Option<String>,
+}
+
+impl fmt::Display for AttemptRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "#{} {} at {:?}",
+            self.number, self.outcome, self.finished_at
+        )?;
+        if let Some(e) = &self.error {
+            write!(f, ": {e}")?;
+        }
+        if let Some(d) = self.delay_after {
+            write!(f, " (then waited {d:?})")?;
+        }
+        Ok(())
+    }
+}
+
+/// How many attempts a history keeps: the first one and the most recent ones.
+pub(crate) const HISTORY_LEN: usize = 16;
+
+/// A bounded history of attempts: the first attempt and the latest `HISTORY_LEN - 1`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct History {
+    records: VecDeque<AttemptRecord>,
+    omitted: u32,
+}
+
+impl History {
+    pub(crate) fn push(&mut self, record: AttemptRecord) {
+        if self.records.len() == HISTORY_LEN {
+            // Keep the first attempt: it is often the most telling.
+            self.records.remove(1);
+            self.omitted += 1;
+        }
+        self.records.push_back(record);
+    }
+
+    pub(crate) fn set_last_delay(&mut self, delay: Duration) {
+        if let Some(last) = self.records.back_mut() {
+            last.delay_after = Some(delay);
+        }
+    }
+}
+
+/// The retry layer stopped without a success: attempts ran out, a time limit or the budget
+/// stopped it, or the request was cancelled.
+///
+/// Carries the number of attempts made, the time elapsed, the reason it stopped, a short
+/// history of the attempts, and the last attempt's error as its [`source`](StdError::source).
+/// Errors that were classified as non-retryable are *not* wrapped: they pass through the
+/// layer unchanged.
+///
+/// ```
+/// # use steadfast::retry::RetryError;
+/// fn describe(err: &steadfast::BoxError) -> String {
+///     match err.downcast_ref::<RetryError>() {
+///         Some(e) => format!("{} attempts, stopped: {}", e.attempts(), e.reason()),
+///         None => err.to_string(),
+///     }
+/// }
+/// ```
+pub struct RetryError {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    reason: StopReason,
+    attempts: u32,
+    elapsed: Duration,
+    history: History,
+    source: Option<BoxError>,
+}
+
+impl RetryError {
+    pub(crate) fn new(
+        reason: StopReason,
+        attempts: u32,
+        elapsed: Duration,
+        history: History,
+        source: Option<BoxError>,
+    ) -> Self {
+        RetryError {
+            inner: Box::new(Inner {
+                reason,
+                attempts,
+                elapsed,
+                history,
+                source,
+            }),
+        }
+    }
+
+    /// Why the layer stopped.
+    pub fn reason(&self) -> &StopReason {
+        &self.inner.reason
+    }
+
+    /// `true` if the request's cancellation token stopped the retries.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.inner.reason, StopReason::Cancelled(_))
+    }
+
+    /// Attempts made (0 if the request was cancelled before its first attempt).
+    pub fn attempts(&self) -> u32 {
+        self.inner.attempts
+    }
+
+    /// Time from the first attempt to the decision to stop. See
+    /// [`RetryPolicyBuilder::max_elapsed`](super::RetryPolicyBuilder::max_elapsed) for when
+    /// the clock starts.
+    pub fn elapsed(&self) -> Duration {
+        self.inner.elapsed
+    }
+
+    /// The attempts, oldest first: the first attempt and the latest ones (16 at most).
+    pub fn history(&self) -> impl ExactSizeIterator<Item = &AttemptRecord> + '_ {
+        self.inner.history.records.iter()
+    }
+
+    /// How many attempts in the middle were left out of [`history`](Self::history).
+    pub fn history_omitted(&self) -> u32 {
+        self.inner.history.omitted
+    }
+
+    /// The last attempt's error, if the last attempt failed with one.
+    pub fn last_error(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        self.inner.source.as_deref()
+    }
+
+    /// Takes the last attempt's error out.
+    pub fn into_last_error(self) -> Option<BoxError> {
+        self.inner.source
+    }
+}
+
+impl fmt::Debug for RetryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryError")
+            .field("reason", &self.inner.reason)
+            .field("attempts", &self.inner.attempts)
+            .field("elapsed", &self.inner.elapsed)
+            .field("history", &self.inner.history.records)
+            .field("source", &self.inner.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for RetryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        let plural = if i.attempts == 1 { "" } else { "s" };
+        write!(
+            f,
+            "gave up after {} attempt{plural} in {:?}: {}",
+            i.attempts, i.elapsed, i.reason
+        )
+    }
+}
+
+impl StdError for RetryError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+/// Truncates an error's message for the history, on a character boundary.
+pub(crate) fn short_message(err: &dyn fmt::Display) -> String {
+    let mut s = err.to_string();
+    if s.len() > 256 {
+        let mut cut = 256;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: u32) -> AttemptRecord {
+        AttemptRecord {
+            number: n,
+            outcome: Outcome::retryable(),
+            finished_at: Duration::from_millis(u64::from(n)),
+            delay_after: None,
+            error: Some("boom".into()),
+        }
+    }
+
+    #[test]
+    fn history_keeps_first_and_latest() {
+        let mut h = History::default();
+        for n in 1..=40 {
+            h.push(record(n));
+        }
+        let numbers: Vec<u32> = h.records.iter().map(|r| r.number).collect();
+        assert_eq!(numbers.len(), HISTORY_LEN);
+        assert_eq!(numbers[0], 1);
+        assert_eq!(numbers[1], 26);
+        assert_eq!(*numbers.last().unwrap(), 40);
+        assert_eq!(h.omitted, 24);
+    }
+
+    #[test]
+    fn display_and_source_chain() {
+        let e = RetryError::new(
+            StopReason::AttemptsExhausted,
+            3,
+            Duration::from_millis(1500),
+            History::default(),
+            Some("connection reset".into()),
+        );
+        assert_eq!(
+            e.to_string(),
+            "gave up after 3 attempts in 1.5s: attempts exhausted"
+        );
+        assert_eq!(e.source().unwrap().to_string(), "connection reset");
+        let boxed: BoxError = Box::new(e);
+        assert_eq!(boxed.downcast_ref::<RetryError>().unwrap().attempts(), 3);
+
+        let c = RetryError::new(
+            StopReason::Cancelled(CancelReason::ClientDisconnected),
+            1,
+            Duration::ZERO,
+            History::default(),
+            None,
+        );
+        assert!(c.is_cancelled());
+        assert_eq!(
+            c.to_string(),
+            "gave up after 1 attempt in 0ns: cancelled (client disconnected)"
+        );
+        assert!(c.source().is_none());
+    }
+
+    #[test]
+    fn long_messages_are_cut_on_a_char_boundary() {
+        let long = "é".repeat(300);
+        let s = short_message(&long);
+        assert!(s.len() <= 256 + '…'.len_utf8());
+        assert!(s.ends_with('…'));
+    }
+}

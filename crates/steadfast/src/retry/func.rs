@@ -1,0 +1,277 @@
+//! Retrying plain functions: the same policy, without a `Service`.
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::retry::{Backoff, RetryPolicy};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let policy = RetryPolicy::builder()
+//!     .max_attempts(5)
+//!     .backoff(Backoff::constant(Duration::from_millis(100)))
+//!     .build()
+//!     .unwrap();
+//!
+//! // The closure gets the attempt number, from 1.
+//! let value = policy
+//!     .run(|attempt| async move {
+//!         if attempt < 3 { Err(std::io::Error::other("not yet")) } else { Ok(attempt * 10) }
+//!     })
+//!     .await
+//!     .unwrap();
+//! assert_eq!(value, 30);
+//!
+//! // Synchronous code: the same policy, sleeping the thread between attempts.
+//! let mut n = 0;
+//! let v = policy.run_blocking(|_| { n += 1; if n < 2 { Err("busy") } else { Ok(n) } }).unwrap();
+//! assert_eq!(v, 2);
+//! # }
+//! ```
+
+use std::error::Error as StdError;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::error::StopReason;
+use super::policy::RetryPolicy;
+use super::state::Tracker;
+use crate::classify::Classify;
+use crate::token::CancelToken;
+use crate::BoxError;
+
+impl<C, K> RetryPolicy<C, K> {
+    /// Calls `f` (with the attempt number, from 1) until it succeeds or the policy stops.
+    ///
+    /// Classification, backoff, budget, hooks and metrics are the policy's; the classifier
+    /// sees `()` as the request. Errors come back exactly as from the retry layer: a
+    /// non-retryable error unchanged, otherwise a [`RetryError`](super::RetryError).
+    pub async fn run<T, E, F, Fut>(&self, f: F) -> Result<T, BoxError>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Into<BoxError>,
+        C: Classify<(), T, E>,
+    {
+        self.run_inner(None, f).await
+    }
+
+    /// Like [`run`](Self::run), but stops as soon as `token` fires: no attempt starts after
+    /// it, and a backoff sleep ends at once.
+    pub async fn run_cancellable<T, E, F, Fut>(
+        &self,
+        token: &CancelToken,
+        f: F,
+    ) -> Result<T, BoxError>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Into<BoxError>,
+        C: Classify<(), T, E>,
+    {
+        self.run_inner(Some(token), f).await
+    }
+
+    async fn run_inner<T, E, F, Fut>(
+        &self,
+        token: Option<&CancelToken>,
+        mut f: F,
+    ) -> Result<T, BoxError>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Into<BoxError>,
+        C: Classify<(), T, E>,
+    {
+        let shared = &*self.shared;
+        let span = tracing::debug_span!("retry", policy = %shared.name);
+        let mut tracker = match token.and_then(CancelToken::reason) {
+            Some(reason) => {
+                let mut t = Tracker::not_started(shared);
+                return Err(t
+                    .give_up(shared, StopReason::Cancelled(reason), None, &span)
+                    .into());
+            }
+            None => Tracker::start(shared),
+        };
+        loop {
+            let result = f(tracker.attempt).await;
+            let outcome = shared
+                .classifier
+                .classify(&tracker.context(Some(&())), result.as_ref());
+            if !outcome.is_retryable() {
+                tracker.finish(shared, outcome, &span);
+                return result.map_err(Into::into);
+            }
+            let (value, error) = split(result);
+            let err_ref = error.as_deref().map(|e| e as &(dyn StdError + 'static));
+            match tracker.on_retryable(shared, outcome, err_ref, token, &span) {
+                Ok(delay) => {
+                    drop(value);
+                    let fired = match token {
+                        Some(t) => sleep_or_cancel(delay, t).await,
+                        None => {
+                            tokio::time::sleep(delay).await;
+                            false
+                        }
+                    };
+                    if fired {
+                        let reason = token.and_then(CancelToken::reason).unwrap_or_else(|| {
+                            unreachable!("a fired token always has a reason")
+                        });
+                        return tracker.conclude::<T, _, _>(
+                            shared,
+                            StopReason::Cancelled(reason),
+                            None,
+                            error,
+                            &span,
+                        );
+                    }
+                    tracker.attempt += 1;
+                }
+                Err(reason) => return tracker.conclude(shared, reason, value, error, &span),
+            }
+        }
+    }
+
+    /// Calls `f` (with the attempt number, from 1) until it succeeds or the policy stops,
+    /// sleeping the current thread between attempts. For synchronous code; needs no runtime.
+    pub fn run_blocking<T, E, F>(&self, f: F) -> Result<T, BoxError>
+    where
+        F: FnMut(u32) -> Result<T, E>,
+        E: Into<BoxError>,
+        C: Classify<(), T, E>,
+    {
+        self.run_blocking_inner(None, f)
+    }
+
+    /// Like [`run_blocking`](Self::run_blocking), but stops as soon as `token` fires (from
+    /// any thread): the sleeping thread is woken at once.
+    pub fn run_blocking_cancellable<T, E, F>(
+        &self,
+        token: &CancelToken,
+        f: F,
+    ) -> Result<T, BoxError>
+    where
+        F: FnMut(u32) -> Result<T, E>,
+        E: Into<BoxError>,
+        C: Classify<(), T, E>,
+    {
+        self.run_blocking_inner(Some(token), f)
+    }
+
+    fn run_blocking_inner<T, E, F>(
+        &self,
+        token: Option<&CancelToken>,
+        mut f: F,
+    ) -> Result<T, BoxError>
+    where
+        F: FnMut(u32) -> Result<T, E>,
+        E: Into<BoxError>,
+        C: Classify<(), T, E>,
+    {
+        let shared = &*self.shared;
+        let span = tracing::debug_span!("retry", policy = %shared.name);
+        let mut tracker = match token.and_then(CancelToken::reason) {
+            Some(reason) => {
+                let mut t = Tracker::not_started(shared);
+                return Err(t
+                    .give_up(shared, StopReason::Cancelled(reason), None, &span)
+                    .into());
+            }
+            None => Tracker::start(shared),
+        };
+        loop {
+            let result = f(tracker.attempt);
+            let outcome = shared
+                .classifier
+                .classify(&tracker.context(Some(&())), result.as_ref());
+            if !outcome.is_retryable() {
+                tracker.finish(shared, outcome, &span);
+                return result.map_err(Into::into);
+            }
+            let (value, error) = split(result);
+            let err_ref = error.as_deref().map(|e| e as &(dyn StdError + 'static));
+            match tracker.on_retryable(shared, outcome, err_ref, token, &span) {
+                Ok(delay) => {
+                    drop(value);
+                    if block_on_sleep(delay, token) {
+                        let reason = token
+                            .and_then(CancelToken::reason)
+                            .expect("a fired token always has a reason");
+                        return tracker.conclude::<T, _, _>(
+                            shared,
+                            StopReason::Cancelled(reason),
+                            None,
+                            error,
+                            &span,
+                        );
+                    }
+                    tracker.attempt += 1;
+                }
+                Err(reason) => return tracker.conclude(shared, reason, value, error, &span),
+            }
+        }
+    }
+}
+
+fn split<T, E: Into<BoxError>>(result: Result<T, E>) -> (Option<T>, Option<BoxError>) {
+    match result {
+        Ok(v) => (Some(v), None),
+        Err(e) => (None, Some(e.into())),
+    }
+}
+
+/// Sleeps `delay` unless `token` fires first; `true` if it fired.
+async fn sleep_or_cancel(delay: Duration, token: &CancelToken) -> bool {
+    let mut sleep = pin!(tokio::time::sleep(delay));
+    let mut cancelled = pin!(token.cancelled());
+    poll_fn(|cx| {
+        if cancelled.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(true);
+        }
+        sleep.as_mut().poll(cx).map(|()| false)
+    })
+    .await
+}
+
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Parks the thread for `delay`, waking early if `token` fires; `true` if it fired.
+fn block_on_sleep(delay: Duration, token: Option<&CancelToken>) -> bool {
+    let Some(token) = token else {
+        std::thread::sleep(delay);
+        return false;
+    };
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut cancelled = pin!(token.cancelled());
+    let end = Instant::now().checked_add(delay);
+    loop {
+        if cancelled.as_mut().poll(&mut cx).is_ready() {
+            return true;
+        }
+        match end {
+            Some(end) => {
+                let now = Instant::now();
+                if now >= end {
+                    return false;
+                }
+                std::thread::park_timeout(end - now);
+            }
+            None => std::thread::park(),
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The retry layer's response future.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use pin_project::pin_project;
+use tokio::time::Sleep;
+use tower_service::Service;
+use tracing::Span;
+
+use super::error::StopReason;
+use super::policy::{CloneRequest, Shared};
+use super::state::Tracker;
+use crate::classify::{Classify, Outcome};
+use crate::token::{Cancelled, HasCancelToken};
+use crate::BoxError;
+
+/// Response future of [`Retry`](super::Retry).
+///
+/// It owns the service that took the first attempt; before each later attempt it sleeps the
+/// backoff delay, then drives that service's `poll_ready` again (never holding a readiness
+/// slot while it sleeps), then calls it. The request's cancellation token is watched while
+/// it sleeps and while it waits for readiness.
+#[pin_project(project = ResponseFutureProj)]
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture<S, Req, C, K>
+where
+    S: Service<Req>,
+{
+    #[pin]
+    state: State<S::Future>,
+    #[pin]
+    cancelled: Option<Cancelled>,
+    service: S,
+    /// The copy of the request for the next attempt (`None`: it cannot be retried).
+    request: Option<Req>,
+    last_error: Option<BoxError>,
+    shared: Arc<Shared<C, K>>,
+    tracker: Tracker,
+    span: Span,
+}
+
+#[pin_project(project = StateProj)]
+enum State<F> {
+    Calling {
+        #[pin]
+        fut: F,
+    },
+    Sleeping {
+        #[pin]
+        sleep: Sleep,
+    },
+    Readying,
+    Stopped {
+        error: Option<BoxError>,
+    },
+    Done,
+}
+
+impl<S, Req, C, K> fmt::Debug for ResponseFuture<S, Req, C, K>
+where
+    S: Service<Req>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Calling { .. } => "calling",
+            State::Sleeping { .. } => "sleeping",
+            State::Readying => "readying",
+            State::Stopped { .. } => "stopped",
+            State::Done => "done",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .field("attempt", &self.tracker.attempt)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, Req, C, K> ResponseFuture<S, Req, C, K>
+where
+    S: Service<Req>,
+    Req: HasCancelToken,
+    K: CloneRequest<Req>,
+{
+    /// Starts the first attempt on `service`, which must have reported ready.
+    pub(crate) fn new(mut service: S, req: Req, shared: Arc<Shared<C, K>>) -> Self {
+        let span = tracing::debug_span!("retry", policy = %shared.name);
+        if let Some(reason) = req.cancel_token().and_then(|t| t.reason()) {
+            let mut tracker = Tracker::not_started(&shared);
+            let error = tracker.give_up(&shared, StopReason::Cancelled(reason), None, &span);
+            return ResponseFuture {
+                state: State::Stopped {
+                    error: Some(error.into()),
+                },
+                cancelled: None,
+                service,
+                request: None,
+                last_error: None,
+                shared,
+                tracker,
+                span,
+            };
+        }
+        let tracker = Tracker::start(&shared);
+        let request = if shared.max_attempts > 1 {
+            shared.cloner.clone_request(&req)
+        } else {
+            None
+        };
+        let fut = service.call(req);
+        ResponseFuture {
+            state: State::Calling { fut },
+            cancelled: None,
+            service,
+            request,
+            last_error: None,
+            shared,
+            tracker,
+            span,
+        }
+    }
+}
+
+impl<S, Req, C, K> Future for ResponseFuture<S, Req, C, K>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+    Req: HasCancelToken,
+    C: Classify<Req, S::Response, S::Error>,
+    K: CloneRequest<Req>,
+{
+    type Output = Result<S::Response, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Calling { fut } => {
+                    let result = ready!(fut.poll(cx));
+                    let shared = &**this.shared;
+                    let ctx = this.tracker.context(this.request.as_ref());
+                    let outcome = shared.classifier.classify(&ctx, result.as_ref());
+                    if !outcome.is_retryable() || this.request.is_none() {
+                        this.tracker.finish(shared, outcome, this.span);
+                        this.state.set(State::Done);
+                        return Poll::Ready(result.map_err(Into::into));
+                    }
+                    let token = this.request.as_ref().and_then(|r| r.cancel_token());
+                    let (value, error) = match result {
+                        Ok(v) => (Some(v), None),
+                        Err(e) => (None, Some(e.into())),
+                    };
+                    let err_ref = error.as_deref().map(|e| e as &(dyn StdError + 'static));
+                    match this
+                        .tracker
+                        .on_retryable(shared, outcome, err_ref, token, this.span)
+                    {
+                        Ok(delay) => {
+                            if this.cancelled.is_none() {
+                                if let Some(t) = token {
+                                    this.cancelled.set(Some(t.cancelled()));
+                                }
+                            }
+                            *this.last_error = error;
+                            drop(value);
+                            if delay.is_zero() {
+                                this.state.set(State::Readying);
+                            } else {
+                                this.state.set(State::Sleeping {
+                                    sleep: tokio::time::sleep(delay),
+                                });
+                            }
+                        }
+                        Err(reason) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(
+                                this.tracker
+                                    .conclude(shared, reason, value, error, this.span),
+                            );
+                        }
+                    }
+                }
+                StateProj::Sleeping { sleep } => {
+                    let slept = sleep.poll(cx).is_ready();
+                    if let Some(out) = check_cancelled(&mut this, cx) {
+                        return Poll::Ready(out);
+                    }
+                    if !slept {
+                        return Poll::Pending;
+                    }
+                    this.state.set(State::Readying);
+                }
+                StateProj::Readying => {
+                    if let Some(out) = check_cancelled(&mut this, cx) {
+                        return Poll::Ready(out);
+                    }
+                    if let Err(e) = ready!(this.service.poll_ready(cx)) {
+                        this.tracker
+                            .finish(&**this.shared, Outcome::NonRetryable, this.span);
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(e.into()));
+                    }
+                    let req = this
+                        .request
+                        .take()
+                        .expect("a retry is only scheduled when a copy of the request exists");
+                    *this.request = this.shared.cloner.clone_request(&req);
+                    this.tracker.attempt += 1;
+                    let fut = this.service.call(req);
+                    this.state.set(State::Calling { fut });
+                }
+                StateProj::Stopped { error } => {
+                    let error = error.take().expect("polled after completion");
+                    this.state.set(State::Done);
+                    return Poll::Ready(Err(error));
+                }
+                StateProj::Done => panic!("retry ResponseFuture polled after completion"),
+            }
+        }
+    }
+}
+
+/// Between attempts: stops with a cancellation error if the request's token has fired.
+fn check_cancelled<S, Req, C, K>(
+    this: &mut ResponseFutureProj<'_, S, Req, C, K>,
+    cx: &mut Context<'_>,
+) -> Option<Result<S::Response, BoxError>>
+where
+    S: Service<Req>,
+    Req: HasCancelToken,
+{
+    let fired = match this.cancelled.as_mut().as_pin_mut() {
+        Some(c) => c.poll(cx).is_ready(),
+        None => false,
+    };
+    let token = this.request.as_ref().and_then(|r| r.cancel_token());
+    let reason = match token {
+        Some(t) if fired || t.is_cancelled() => t.reason()?,
+        _ => return None,
+    };
+    this.state.set(State::Done);
+    let shared = &**this.shared;
+    let error = this.last_error.take();
+    Some(
+        this.tracker
+            .conclude(shared, StopReason::Cancelled(reason), None, error, this.span),
+    )
+}

@@ -1,0 +1,66 @@
+//! Retries with backoff, budgets, server hints and cancellation.
+//!
+//! Build a [`RetryPolicy`] (every setting is checked when it is built), then either wrap a
+//! `Service` with [`RetryLayer`] or retry a plain async or blocking function with
+//! [`RetryPolicy::run`] / [`RetryPolicy::run_blocking`].
+//!
+//! What happens to one request:
+//!
+//! 1. If the request's [`CancelToken`](crate::token::CancelToken) has already fired, nothing
+//!    is sent: the result is a [`RetryError`] with [`StopReason::Cancelled`].
+//! 2. A copy of the request is kept (see [`CloneRequest`]), and the first attempt is sent.
+//! 3. The result is classified ([`crate::classify`]). Success, ignored and non-retryable
+//!    outcomes end the request with the result unchanged.
+//! 4. A retryable outcome is retried unless a stop condition says otherwise: the attempt
+//!    limit, the elapsed-time limit, a deadline (the policy's or the token's), the budget, or
+//!    the token. The delay is the server's hint (clamped by
+//!    [`max_hint`](RetryPolicyBuilder::max_hint)) or the [`Backoff`].
+//! 5. While it sleeps and while it waits for the inner service to be ready again, the layer
+//!    watches the token: if it fires, the request ends at once.
+//!
+//! When the layer stops on a retryable *error*, the error is a [`RetryError`] holding the
+//! attempt count, the elapsed time, a short history and the last error as its `source()`.
+//! When it stops on a retryable *response* (a 503, say), that response is returned as it is:
+//! it is the best answer there is. Cancellation always ends in a [`RetryError`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::retry::{Backoff, RetryError, RetryLayer, RetryPolicy, StopReason};
+//! use tower::{service_fn, Layer, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let policy = RetryPolicy::builder()
+//!     .max_attempts(3)
+//!     .backoff(Backoff::exponential(Duration::from_millis(100)))
+//!     .build()
+//!     .unwrap();
+//! let always_down = service_fn(|_: ()| async { Err::<(), _>(std::io::Error::other("refused")) });
+//!
+//! let err = RetryLayer::new(policy).layer(always_down).oneshot(()).await.unwrap_err();
+//! let err = err.downcast_ref::<RetryError>().unwrap();
+//! assert_eq!(err.attempts(), 3);
+//! assert_eq!(err.reason(), &StopReason::AttemptsExhausted);
+//! assert_eq!(err.elapsed(), Duration::from_millis(300)); // 100 ms + 200 ms of backoff
+//! assert_eq!(std::error::Error::source(err).unwrap().to_string(), "refused");
+//! # }
+//! ```
+
+mod backoff;
+mod budget;
+mod error;
+mod events;
+mod func;
+mod future;
+mod layer;
+mod policy;
+mod service;
+mod state;
+
+pub use backoff::{Backoff, BackoffPrefix, Jitter, MAX_DELAY};
+pub use budget::{RatioBudget, RatioBudgetBuilder, RetryBudget, TokenBucket, TokenBucketBuilder};
+pub use error::{AttemptRecord, RetryError, StopReason};
+pub use events::{RetryEvent, RetryMetrics, RetryMetricsSnapshot, ATTEMPT_BUCKETS};
+pub use future::ResponseFuture;
+pub use layer::RetryLayer;
+pub use policy::{CloneAll, CloneRequest, CloneWith, RetryPolicy, RetryPolicyBuilder};
+pub use service::Retry;

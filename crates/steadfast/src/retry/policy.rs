@@ -1,0 +1,417 @@
+//! The retry policy: every setting of the retry layer, checked when it is built.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::backoff::Backoff;
+use super::budget::RetryBudget;
+use super::events::{Listener, RetryEvent, RetryMetrics};
+use crate::classify::{classify_fn, AnyError, Attempt, ClassifyFn, Outcome};
+use crate::config::ConfigError;
+use crate::random::{RandomSource, SplitMix64};
+
+/// Makes the copy of a request that the next attempt will send.
+///
+/// The retry layer clones the request before each attempt, because sending it consumes it.
+/// [`CloneAll`] (the default) uses `Clone`; [`CloneWith`] uses your function. A request that
+/// cannot be cloned (`None`) is still sent once; it is simply not retried.
+pub trait CloneRequest<Req> {
+    /// A copy of `req` for a later attempt, or `None` if it cannot be copied.
+    fn clone_request(&self, req: &Req) -> Option<Req>;
+}
+
+/// Clones requests with their `Clone` impl.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CloneAll;
+
+impl<Req: Clone> CloneRequest<Req> for CloneAll {
+    #[inline]
+    fn clone_request(&self, req: &Req) -> Option<Req> {
+        Some(req.clone())
+    }
+}
+
+/// Clones requests with a function; see
+/// [`RetryPolicyBuilder::clone_requests_with`].
+#[derive(Clone, Copy)]
+pub struct CloneWith<F>(F);
+
+impl<F> fmt::Debug for CloneWith<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloneWith").finish_non_exhaustive()
+    }
+}
+
+impl<F, Req> CloneRequest<Req> for CloneWith<F>
+where
+    F: Fn(&Req) -> Option<Req>,
+{
+    fn clone_request(&self, req: &Req) -> Option<Req> {
+        (self.0)(req)
+    }
+}
+
+pub(crate) struct Shared<C, K> {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) max_attempts: u32,
+    pub(crate) backoff: Backoff,
+    pub(crate) max_elapsed: Option<Duration>,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) max_hint: Duration,
+    pub(crate) classifier: C,
+    pub(crate) cloner: K,
+    pub(crate) budget: Option<Arc<dyn RetryBudget>>,
+    pub(crate) rng: Arc<dyn RandomSource>,
+    pub(crate) listeners: Box<[Listener]>,
+    pub(crate) metrics: Option<Arc<RetryMetrics>>,
+}
+
+impl<C, K> Shared<C, K> {
+    pub(crate) fn emit(&self, event: RetryEvent<'_>) {
+        for l in self.listeners.iter() {
+            l(&event);
+        }
+    }
+}
+
+/// Every setting of a retry: how many attempts, how long to wait, what to retry, and what
+/// to tell you. Cheap to clone (one `Arc`); all clones and all services built from it share
+/// the budget, metrics and listeners.
+///
+/// Use it with [`RetryLayer`](super::RetryLayer) for a `Service`, or call
+/// [`run`](Self::run) / [`run_blocking`](Self::run_blocking) for plain functions.
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::retry::{Backoff, Jitter, RetryPolicy};
+/// use steadfast::classify::ErrorIs;
+///
+/// let policy = RetryPolicy::builder()
+///     .max_attempts(5)
+///     .backoff(Backoff::exponential(Duration::from_millis(50)).max(Duration::from_secs(2)).jitter(Jitter::Full))
+///     .max_elapsed(Duration::from_secs(10))
+///     .classify(ErrorIs::<std::io::Error>::new())
+///     .build()
+///     .expect("valid policy");
+/// assert_eq!(policy.max_attempts(), 5);
+/// ```
+pub struct RetryPolicy<C = AnyError, K = CloneAll> {
+    pub(crate) shared: Arc<Shared<C, K>>,
+}
+
+impl<C, K> Clone for RetryPolicy<C, K> {
+    fn clone(&self) -> Self {
+        RetryPolicy {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<C, K> fmt::Debug for RetryPolicy<C, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.shared;
+        f.debug_struct("RetryPolicy")
+            .field("name", &s.name)
+            .field("max_attempts", &s.max_attempts)
+            .field("backoff", &s.backoff)
+            .field("max_elapsed", &s.max_elapsed)
+            .field("deadline", &s.deadline)
+            .field("max_hint", &s.max_hint)
+            .field("budget", &s.budget)
+            .field("listeners", &s.listeners.len())
+            .field("metrics", &s.metrics.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RetryPolicy {
+    /// Starts a builder with the defaults: 3 attempts, exponential backoff from 100 ms capped
+    /// at 10 s with full jitter, server hints clamped to 60 s, every error retried, requests
+    /// cloned with `Clone`.
+    pub fn builder() -> RetryPolicyBuilder {
+        RetryPolicyBuilder {
+            name: Cow::Borrowed("retry"),
+            max_attempts: 3,
+            backoff: Backoff::default(),
+            max_elapsed: None,
+            deadline: None,
+            max_hint: Duration::from_secs(60),
+            classifier: AnyError,
+            cloner: CloneAll,
+            budget: None,
+            rng: None,
+            listeners: Vec::new(),
+            metrics: None,
+        }
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy::builder()
+            .build()
+            .expect("the default retry policy is valid")
+    }
+}
+
+impl<C, K> RetryPolicy<C, K> {
+    /// The policy's name, used in `tracing` spans.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The maximum number of attempts, the first included.
+    pub fn max_attempts(&self) -> u32 {
+        self.shared.max_attempts
+    }
+
+    /// The backoff schedule.
+    pub fn backoff(&self) -> &Backoff {
+        &self.shared.backoff
+    }
+
+    /// The metrics this policy records into, if any.
+    pub fn metrics(&self) -> Option<&Arc<RetryMetrics>> {
+        self.shared.metrics.as_ref()
+    }
+}
+
+/// Builds a [`RetryPolicy`]; every setting is checked by [`build`](Self::build).
+pub struct RetryPolicyBuilder<C = AnyError, K = CloneAll> {
+    name: Cow<'static, str>,
+    max_attempts: u32,
+    backoff: Backoff,
+    max_elapsed: Option<Duration>,
+    deadline: Option<Instant>,
+    max_hint: Duration,
+    classifier: C,
+    cloner: K,
+    budget: Option<Arc<dyn RetryBudget>>,
+    rng: Option<Arc<dyn RandomSource>>,
+    listeners: Vec<Listener>,
+    metrics: Option<Arc<RetryMetrics>>,
+}
+
+impl<C, K> fmt::Debug for RetryPolicyBuilder<C, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryPolicyBuilder")
+            .field("name", &self.name)
+            .field("max_attempts", &self.max_attempts)
+            .field("backoff", &self.backoff)
+            .field("max_elapsed", &self.max_elapsed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C, K> RetryPolicyBuilder<C, K> {
+    /// Names the policy (shown in `tracing` spans and events). Default `"retry"`.
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The most attempts to make, the first included (at least 1; 1 means never retry).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n;
+        self
+    }
+
+    /// The wait before each retry.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Stops retrying once the total time would pass `limit`: a retry whose delay would end
+    /// past it is not made.
+    ///
+    /// Setting this makes the layer read the clock when each request starts, so elapsed time
+    /// counts from the first attempt. Without it the clock is first read when the first
+    /// attempt fails (the success path reads no clock), and the elapsed time reported in
+    /// contexts, events and errors counts from that moment.
+    pub fn max_elapsed(mut self, limit: Duration) -> Self {
+        self.max_elapsed = Some(limit);
+        self
+    }
+
+    /// Never retries past this instant. A request's own deadline (carried by its
+    /// [`CancelToken`](crate::token::CancelToken)) applies as well; the earlier wins.
+    pub fn deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The longest server-requested delay honoured (default 60 s). Longer hints are clamped
+    /// to it, so a misbehaving server cannot park a client for hours.
+    pub fn max_hint(mut self, max: Duration) -> Self {
+        self.max_hint = max;
+        self
+    }
+
+    /// Shares a retry budget (keep a clone of the `Arc` to share it with other policies).
+    pub fn budget(mut self, budget: Arc<dyn RetryBudget>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The randomness behind jitter. Default: a [`SplitMix64`] seeded from the OS.
+    pub fn random(mut self, rng: Arc<dyn RandomSource>) -> Self {
+        self.rng = Some(rng);
+        self
+    }
+
+    /// Seeds the default generator, for reproducible delays.
+    pub fn seed(self, seed: u64) -> Self {
+        self.random(Arc::new(SplitMix64::seeded(seed)))
+    }
+
+    /// Calls `listener` for every [`RetryEvent`]. May be called several times.
+    pub fn on_event(mut self, listener: impl Fn(&RetryEvent<'_>) + Send + Sync + 'static) -> Self {
+        self.listeners.push(Arc::new(listener));
+        self
+    }
+
+    /// Records counters into `metrics` (keep a clone to read them).
+    pub fn metrics(mut self, metrics: Arc<RetryMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Decides what is retried; see [`crate::classify`]. Default: every error.
+    pub fn classify<C2>(self, classifier: C2) -> RetryPolicyBuilder<C2, K> {
+        RetryPolicyBuilder {
+            name: self.name,
+            max_attempts: self.max_attempts,
+            backoff: self.backoff,
+            max_elapsed: self.max_elapsed,
+            deadline: self.deadline,
+            max_hint: self.max_hint,
+            classifier,
+            cloner: self.cloner,
+            budget: self.budget,
+            rng: self.rng,
+            listeners: self.listeners,
+            metrics: self.metrics,
+        }
+    }
+
+    /// Decides what is retried with a closure that sees the attempt's context.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::classify::{Attempt, Outcome};
+    /// use steadfast::retry::RetryPolicy;
+    ///
+    /// // Retry 503s, and accept a 206 once three attempts have been made.
+    /// let policy = RetryPolicy::builder()
+    ///     .classify_with(|a: &Attempt<'_, String>, r: Result<&u16, &std::io::Error>| match r {
+    ///         Ok(503) => Outcome::retryable(),
+    ///         Ok(206) if a.number < 3 => Outcome::Invalid,
+    ///         Ok(_) => Outcome::Success,
+    ///         Err(_) => Outcome::retryable(),
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = policy;
+    /// ```
+    pub fn classify_with<Req, Res, E, F>(self, f: F) -> RetryPolicyBuilder<ClassifyFn<F>, K>
+    where
+        F: Fn(&Attempt<'_, Req>, Result<&Res, &E>) -> Outcome,
+    {
+        self.classify(classify_fn(f))
+    }
+
+    /// Copies requests with `f` instead of `Clone`; return `None` for a request that cannot be
+    /// copied (it is sent once and not retried).
+    pub fn clone_requests_with<Req, F>(self, f: F) -> RetryPolicyBuilder<C, CloneWith<F>>
+    where
+        F: Fn(&Req) -> Option<Req>,
+    {
+        RetryPolicyBuilder {
+            name: self.name,
+            max_attempts: self.max_attempts,
+            backoff: self.backoff,
+            max_elapsed: self.max_elapsed,
+            deadline: self.deadline,
+            max_hint: self.max_hint,
+            classifier: self.classifier,
+            cloner: CloneWith(f),
+            budget: self.budget,
+            rng: self.rng,
+            listeners: self.listeners,
+            metrics: self.metrics,
+        }
+    }
+
+    /// Checks every setting and builds the policy.
+    pub fn build(self) -> Result<RetryPolicy<C, K>, ConfigError> {
+        if self.max_attempts == 0 {
+            return Err(ConfigError::new(
+                "retry",
+                "max_attempts",
+                "must be at least 1 (got 0)",
+            ));
+        }
+        if self.max_elapsed == Some(Duration::ZERO) {
+            return Err(ConfigError::new(
+                "retry",
+                "max_elapsed",
+                "must be greater than zero",
+            ));
+        }
+        self.backoff.validate()?;
+        Ok(RetryPolicy {
+            shared: Arc::new(Shared {
+                name: self.name,
+                max_attempts: self.max_attempts,
+                backoff: self.backoff,
+                max_elapsed: self.max_elapsed,
+                deadline: self.deadline,
+                max_hint: self.max_hint,
+                classifier: self.classifier,
+                cloner: self.cloner,
+                budget: self.budget,
+                rng: self
+                    .rng
+                    .unwrap_or_else(|| Arc::new(SplitMix64::from_entropy())),
+                listeners: self.listeners.into_boxed_slice(),
+                metrics: self.metrics,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_settings_are_rejected_with_their_field() {
+        let e = RetryPolicy::builder().max_attempts(0).build().unwrap_err();
+        assert_eq!((e.layer(), e.field()), ("retry", "max_attempts"));
+        let e = RetryPolicy::builder()
+            .max_elapsed(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field(), "max_elapsed");
+        let e = RetryPolicy::builder()
+            .backoff(Backoff::exponential_with_factor(Duration::from_millis(1), 0.1))
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field(), "backoff.factor");
+        assert!(e.to_string().contains("at least 1"));
+    }
+
+    #[test]
+    fn defaults() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.max_attempts(), 3);
+        assert_eq!(p.name(), "retry");
+        assert!(p.metrics().is_none());
+        assert!(format!("{p:?}").contains("max_attempts: 3"));
+    }
+}

@@ -1,0 +1,232 @@
+//! The retry decision, shared by the service's response future and the function-level API.
+//!
+//! A [`Tracker`] follows one request through its attempts: it counts them, keeps the clock
+//! (read lazily, see `RetryPolicyBuilder::max_elapsed`), records the history, and turns each
+//! classified outcome into "retry after this delay" or "stop for this reason".
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tracing::Span;
+
+use super::error::{short_message, AttemptRecord, History, RetryError, StopReason};
+use super::events::RetryEvent;
+use super::policy::Shared;
+use crate::classify::{Attempt, Outcome};
+use crate::token::CancelToken;
+use crate::BoxError;
+
+#[derive(Debug)]
+pub(crate) struct Tracker {
+    /// Attempts started so far.
+    pub(crate) attempt: u32,
+    start: Option<Instant>,
+    total_delay: Duration,
+    prev_delay: Duration,
+    history: History,
+}
+
+impl Tracker {
+    /// A tracker for a request whose first attempt is starting now.
+    pub(crate) fn start<C, K>(shared: &Shared<C, K>) -> Self {
+        if let Some(m) = &shared.metrics {
+            m.request();
+        }
+        if let Some(b) = &shared.budget {
+            b.deposit();
+        }
+        Tracker {
+            attempt: 1,
+            // Only time-limited policies pay for a clock read on the success path.
+            start: shared.max_elapsed.map(|_| Instant::now()),
+            total_delay: Duration::ZERO,
+            prev_delay: Duration::ZERO,
+            history: History::default(),
+        }
+    }
+
+    /// A tracker for a request that never got to its first attempt.
+    pub(crate) fn not_started<C, K>(shared: &Shared<C, K>) -> Self {
+        if let Some(m) = &shared.metrics {
+            m.request();
+        }
+        Tracker {
+            attempt: 0,
+            start: None,
+            total_delay: Duration::ZERO,
+            prev_delay: Duration::ZERO,
+            history: History::default(),
+        }
+    }
+
+    fn elapsed(&mut self) -> Duration {
+        match self.start {
+            Some(s) => s.elapsed(),
+            None => {
+                self.start = Some(Instant::now());
+                Duration::ZERO
+            }
+        }
+    }
+
+    /// The context handed to the classifier for the attempt that just finished.
+    pub(crate) fn context<'a, Req>(&self, request: Option<&'a Req>) -> Attempt<'a, Req> {
+        let elapsed = self.start.map(|s| s.elapsed()).unwrap_or_default();
+        Attempt::new(self.attempt, elapsed, self.total_delay, request)
+    }
+
+    /// The attempt finished with a retryable outcome and the request can be sent again:
+    /// decide whether, and after how long.
+    pub(crate) fn on_retryable<C, K>(
+        &mut self,
+        shared: &Shared<C, K>,
+        outcome: Outcome,
+        error: Option<&(dyn StdError + 'static)>,
+        token: Option<&CancelToken>,
+        span: &Span,
+    ) -> Result<Duration, StopReason> {
+        let elapsed = self.elapsed();
+        self.history.push(AttemptRecord {
+            number: self.attempt,
+            outcome,
+            finished_at: elapsed,
+            delay_after: None,
+            error: error.map(|e| short_message(&e)),
+        });
+        if let Some(reason) = token.and_then(|t| t.reason()) {
+            return Err(StopReason::Cancelled(reason));
+        }
+        if self.attempt >= shared.max_attempts {
+            return Err(StopReason::AttemptsExhausted);
+        }
+        let delay = match outcome.hint() {
+            Some(hint) => hint.min(shared.max_hint),
+            None => shared
+                .backoff
+                .delay(self.attempt, self.prev_delay, &*shared.rng),
+        };
+        if let Some(limit) = shared.max_elapsed {
+            if elapsed.saturating_add(delay) > limit {
+                return Err(StopReason::MaxElapsed);
+            }
+        }
+        let deadline = match (shared.deadline, token.and_then(CancelToken::deadline)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(deadline) = deadline {
+            let now = Instant::now();
+            if now >= deadline || deadline - now <= delay {
+                return Err(StopReason::Deadline);
+            }
+        }
+        if let Some(budget) = &shared.budget {
+            if !budget.withdraw() {
+                shared.emit(RetryEvent::BudgetExhausted {
+                    attempts: self.attempt,
+                });
+                tracing::debug!(parent: span, attempts = self.attempt, "retry budget exhausted");
+                return Err(StopReason::BudgetExhausted);
+            }
+        }
+        self.history.set_last_delay(delay);
+        self.prev_delay = delay;
+        self.total_delay = self.total_delay.saturating_add(delay);
+        if let Some(m) = &shared.metrics {
+            m.retry();
+        }
+        shared.emit(RetryEvent::Retry {
+            attempt: self.attempt,
+            delay,
+            outcome,
+            elapsed,
+            error,
+        });
+        tracing::debug!(
+            parent: span,
+            attempt = self.attempt,
+            ?delay,
+            %outcome,
+            error = error.map(tracing::field::display),
+            "retrying"
+        );
+        Ok(delay)
+    }
+
+    /// The request ended with this outcome and nothing more will be tried.
+    pub(crate) fn finish<C, K>(&mut self, shared: &Shared<C, K>, outcome: Outcome, span: &Span) {
+        if let Some(m) = &shared.metrics {
+            m.finished(self.attempt);
+        }
+        if outcome.is_success() {
+            if let Some(b) = &shared.budget {
+                b.on_success(self.attempt);
+            }
+            if self.attempt > 1 {
+                let elapsed = self.elapsed();
+                if let Some(m) = &shared.metrics {
+                    m.success_after_retry();
+                }
+                shared.emit(RetryEvent::Success {
+                    attempts: self.attempt,
+                    elapsed,
+                });
+                tracing::debug!(parent: span, attempts = self.attempt, ?elapsed, "succeeded after retries");
+            }
+        }
+    }
+
+    /// Ends a request whose retryable attempt will not be retried: a retryable *response* is
+    /// still returned as the answer (unless the caller cancelled), an error is wrapped in a
+    /// [`RetryError`] with the attempt's error as its source.
+    pub(crate) fn conclude<T, C, K>(
+        &mut self,
+        shared: &Shared<C, K>,
+        reason: StopReason,
+        value: Option<T>,
+        error: Option<BoxError>,
+        span: &Span,
+    ) -> Result<T, BoxError> {
+        let cancelled = matches!(reason, StopReason::Cancelled(_));
+        let err = self.give_up(shared, reason, error, span);
+        match value {
+            Some(v) if !cancelled => Ok(v),
+            _ => Err(err.into()),
+        }
+    }
+
+    /// The layer gives up for `reason`; builds the error (with `source` as the last error).
+    pub(crate) fn give_up<C, K>(
+        &mut self,
+        shared: &Shared<C, K>,
+        reason: StopReason,
+        source: Option<BoxError>,
+        span: &Span,
+    ) -> RetryError {
+        let elapsed = if self.attempt == 0 {
+            Duration::ZERO
+        } else {
+            self.elapsed()
+        };
+        if let Some(m) = &shared.metrics {
+            if self.attempt > 0 {
+                m.finished(self.attempt);
+            }
+            m.gave_up(&reason);
+        }
+        shared.emit(RetryEvent::GiveUp {
+            attempts: self.attempt,
+            elapsed,
+            reason: &reason,
+        });
+        tracing::debug!(parent: span, attempts = self.attempt, ?elapsed, %reason, "giving up");
+        RetryError::new(
+            reason,
+            self.attempt,
+            elapsed,
+            std::mem::take(&mut self.history),
+            source,
+        )
+    }
+}

@@ -1,0 +1,430 @@
+//! The per-request cancellation token.
+//!
+//! A [`CancelToken`] travels with a request (for HTTP, in the request's extensions) and says
+//! whether anyone is still waiting for the work. It is cheap to clone, can be cancelled from any
+//! thread or from synchronous code, remembers *why* it was cancelled ([`CancelReason`]), and
+//! hands that reason down to its children. Layers read it through [`HasCancelToken`]: the retry
+//! layer never starts an attempt on a cancelled token and wakes from a backoff sleep the moment
+//! the token fires.
+//!
+//! ```
+//! use steadfast::token::{CancelReason, CancelToken};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let shutdown = CancelToken::new();
+//! let request = shutdown.child();
+//!
+//! let waiter = tokio::spawn({
+//!     let request = request.clone();
+//!     async move {
+//!         request.cancelled().await;
+//!         request.reason()
+//!     }
+//! });
+//!
+//! // Cancel from a plain thread: safe, and the first reason wins.
+//! std::thread::spawn(move || shutdown.cancel_with(CancelReason::Shutdown)).join().unwrap();
+//! assert_eq!(waiter.await.unwrap(), Some(CancelReason::Shutdown));
+//! # }
+//! ```
+//!
+//! # Invariants
+//!
+//! * A token's reason is written at most once, and always *before* the underlying token is
+//!   cancelled, so any observer that sees `is_cancelled() == true` on the token that was
+//!   cancelled directly also sees its reason.
+//! * A child that was cancelled because its parent was reports the nearest ancestor's reason.
+//!   A child cancelled directly keeps its own reason even if a parent fires later.
+//! * When two sources race on the same token, exactly one `cancel_with` returns `true` and its
+//!   reason is the one every observer sees.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pin_project::pin_project;
+use tokio::time::Instant;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+/// Why a token was cancelled.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CancelReason {
+    /// A timeout of the given length ran out.
+    Timeout(Duration),
+    /// An absolute deadline passed.
+    Deadline,
+    /// Someone called [`CancelToken::cancel`] or cancelled with a message.
+    Manual(Option<Arc<str>>),
+    /// A parent token (typically the server's) is shutting down.
+    Shutdown,
+    /// The process received an OS signal (its number, e.g. 15 for `SIGTERM`).
+    Signal(i32),
+    /// A user-supplied condition became true.
+    Condition,
+    /// The client that sent the request went away before the response was ready.
+    ClientDisconnected,
+}
+
+impl CancelReason {
+    /// A manual cancellation with a message.
+    pub fn manual(message: impl Into<Arc<str>>) -> Self {
+        CancelReason::Manual(Some(message.into()))
+    }
+}
+
+impl fmt::Display for CancelReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CancelReason::Timeout(d) => write!(f, "timed out after {d:?}"),
+            CancelReason::Deadline => f.write_str("deadline passed"),
+            CancelReason::Manual(None) => f.write_str("cancelled by caller"),
+            CancelReason::Manual(Some(m)) => write!(f, "cancelled by caller: {m}"),
+            CancelReason::Shutdown => f.write_str("shutting down"),
+            CancelReason::Signal(n) => write!(f, "received signal {n}"),
+            CancelReason::Condition => f.write_str("cancel condition met"),
+            CancelReason::ClientDisconnected => f.write_str("client disconnected"),
+        }
+    }
+}
+
+struct Node {
+    token: CancellationToken,
+    reason: OnceLock<CancelReason>,
+    parent: Option<CancelToken>,
+    deadline: Option<Instant>,
+}
+
+/// A cheap-to-clone cancellation token with a reason, carried by a request.
+///
+/// Built on `tokio_util::sync::CancellationToken`; clones share one state, children are
+/// cancelled with their parent (and report its reason) but can be cancelled on their own.
+#[derive(Clone)]
+pub struct CancelToken {
+    node: Arc<Node>,
+}
+
+impl fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("cancelled", &self.is_cancelled())
+            .field("reason", &self.reason())
+            .field("deadline", &self.node.deadline)
+            .finish()
+    }
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CancelToken {
+    /// A new, uncancelled root token with no deadline.
+    pub fn new() -> Self {
+        Self::from_parts(CancellationToken::new(), None, None)
+    }
+
+    /// A root token that carries `deadline`.
+    ///
+    /// The deadline is information for the layers that read the token: the retry layer will
+    /// not start an attempt or a backoff sleep that ends past it. Firing the token when the
+    /// deadline passes is the job of whoever owns the timer (the cancel layer does).
+    pub fn with_deadline(deadline: Instant) -> Self {
+        Self::from_parts(CancellationToken::new(), None, Some(deadline))
+    }
+
+    fn from_parts(
+        token: CancellationToken,
+        parent: Option<CancelToken>,
+        deadline: Option<Instant>,
+    ) -> Self {
+        CancelToken {
+            node: Arc::new(Node {
+                token,
+                reason: OnceLock::new(),
+                parent,
+                deadline,
+            }),
+        }
+    }
+
+    /// A child token: cancelled when this one is (with this one's reason), and cancellable on
+    /// its own without affecting this one. It inherits this token's deadline.
+    pub fn child(&self) -> Self {
+        Self::from_parts(
+            self.node.token.child_token(),
+            Some(self.clone()),
+            self.node.deadline,
+        )
+    }
+
+    /// A child token whose deadline is the earlier of `deadline` and this token's.
+    pub fn child_with_deadline(&self, deadline: Instant) -> Self {
+        let deadline = match self.node.deadline {
+            Some(d) if d < deadline => d,
+            _ => deadline,
+        };
+        Self::from_parts(
+            self.node.token.child_token(),
+            Some(self.clone()),
+            Some(deadline),
+        )
+    }
+
+    /// The deadline carried by this token, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.node.deadline
+    }
+
+    /// Time left until the deadline (zero once it has passed), or `None` without a deadline.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.node
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Cancels the token with [`CancelReason::Manual`] and no message.
+    pub fn cancel(&self) -> bool {
+        self.cancel_with(CancelReason::Manual(None))
+    }
+
+    /// Cancels the token with `reason`.
+    ///
+    /// Returns `true` if this call cancelled the token, `false` if it was already cancelled
+    /// (directly or through a parent), in which case the earlier reason stands.
+    pub fn cancel_with(&self, reason: CancelReason) -> bool {
+        if self.node.token.is_cancelled() {
+            return false;
+        }
+        let won = self.node.reason.set(reason).is_ok();
+        // Cancel even if we lost the race: the winner may not have reached `cancel` yet, and
+        // cancelling twice is harmless.
+        self.node.token.cancel();
+        won
+    }
+
+    /// `true` once the token, or any ancestor, has been cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        // Fast path: a reason set directly on this token means it is (being) cancelled.
+        self.node.reason.get().is_some() || self.node.token.is_cancelled()
+    }
+
+    /// Why the token was cancelled, or `None` while it is not.
+    pub fn reason(&self) -> Option<CancelReason> {
+        if !self.is_cancelled() {
+            return None;
+        }
+        let mut node = &self.node;
+        loop {
+            if let Some(r) = node.reason.get() {
+                return Some(r.clone());
+            }
+            match &node.parent {
+                Some(p) => node = &p.node,
+                // Cancelled through a raw `CancellationToken` with no reason recorded.
+                None => return Some(CancelReason::Manual(None)),
+            }
+        }
+    }
+
+    /// Waits until the token is cancelled.
+    pub fn cancelled(&self) -> Cancelled {
+        Cancelled {
+            inner: self.node.token.clone().cancelled_owned(),
+        }
+    }
+
+    /// The underlying `tokio_util` token, for APIs that take one. Cancelling it directly
+    /// records [`CancelReason::Manual`].
+    pub fn as_tokio(&self) -> &CancellationToken {
+        &self.node.token
+    }
+}
+
+/// Future returned by [`CancelToken::cancelled`]; completes when the token is cancelled.
+///
+/// It owns a handle on the token, so it can be stored in other futures.
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct Cancelled {
+    #[pin]
+    inner: WaitForCancellationFutureOwned,
+}
+
+impl fmt::Debug for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancelled").finish_non_exhaustive()
+    }
+}
+
+impl Future for Cancelled {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().inner.poll(cx)
+    }
+}
+
+/// Request types that may carry a [`CancelToken`].
+///
+/// Implemented for `http::Request<B>` (the token lives in its extensions) and for common plain
+/// types (which never carry one). For your own request type, return the token it carries, or
+/// write an empty `impl HasCancelToken for MyRequest {}` if it carries none.
+pub trait HasCancelToken {
+    /// The token this request carries, if any.
+    fn cancel_token(&self) -> Option<&CancelToken> {
+        None
+    }
+}
+
+#[cfg(feature = "http")]
+impl<B> HasCancelToken for http::Request<B> {
+    fn cancel_token(&self) -> Option<&CancelToken> {
+        self.extensions().get::<CancelToken>()
+    }
+}
+
+macro_rules! no_token {
+    ($($t:ty),* $(,)?) => { $(impl HasCancelToken for $t {})* };
+}
+no_token!(
+    (),
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    String,
+    &'static str,
+    Arc<str>,
+    Box<str>,
+);
+impl<T> HasCancelToken for Vec<T> {}
+impl<T> HasCancelToken for Option<T> {}
+
+impl<T: HasCancelToken + ?Sized> HasCancelToken for Box<T> {
+    fn cancel_token(&self) -> Option<&CancelToken> {
+        (**self).cancel_token()
+    }
+}
+
+impl<T: HasCancelToken + ?Sized> HasCancelToken for Arc<T> {
+    fn cancel_token(&self) -> Option<&CancelToken> {
+        (**self).cancel_token()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_reason_wins() {
+        let t = CancelToken::new();
+        assert!(t.cancel_with(CancelReason::Deadline));
+        assert!(!t.cancel_with(CancelReason::Shutdown));
+        assert_eq!(t.reason(), Some(CancelReason::Deadline));
+    }
+
+    #[test]
+    fn children_inherit_the_parent_reason() {
+        let parent = CancelToken::new();
+        let child = parent.child();
+        let grandchild = child.child();
+        assert!(!grandchild.is_cancelled());
+        assert_eq!(grandchild.reason(), None);
+        parent.cancel_with(CancelReason::Signal(15));
+        assert!(grandchild.is_cancelled());
+        assert_eq!(grandchild.reason(), Some(CancelReason::Signal(15)));
+        // Cancelled through the parent: a later direct cancel does not change the reason.
+        assert!(!grandchild.cancel_with(CancelReason::Condition));
+        assert_eq!(grandchild.reason(), Some(CancelReason::Signal(15)));
+    }
+
+    #[test]
+    fn child_keeps_its_own_reason() {
+        let parent = CancelToken::new();
+        let child = parent.child();
+        child.cancel_with(CancelReason::ClientDisconnected);
+        assert!(!parent.is_cancelled());
+        parent.cancel_with(CancelReason::Shutdown);
+        assert_eq!(child.reason(), Some(CancelReason::ClientDisconnected));
+    }
+
+    #[test]
+    fn raw_tokio_cancel_reports_manual() {
+        let t = CancelToken::new();
+        t.as_tokio().cancel();
+        assert_eq!(t.reason(), Some(CancelReason::Manual(None)));
+    }
+
+    #[test]
+    fn racing_threads_agree_on_one_reason() {
+        for _ in 0..200 {
+            let t = CancelToken::new();
+            let handles: Vec<_> = (0..4)
+                .map(|i| {
+                    let t = t.clone();
+                    std::thread::spawn(move || t.cancel_with(CancelReason::Signal(i)))
+                })
+                .collect();
+            let winners: Vec<bool> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            assert_eq!(winners.iter().filter(|w| **w).count(), 1);
+            let winner = winners.iter().position(|w| *w).unwrap() as i32;
+            assert_eq!(t.reason(), Some(CancelReason::Signal(winner)));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deadlines_take_the_earlier() {
+        let now = Instant::now();
+        let parent = CancelToken::with_deadline(now + Duration::from_secs(5));
+        let later = parent.child_with_deadline(now + Duration::from_secs(10));
+        let sooner = parent.child_with_deadline(now + Duration::from_secs(1));
+        assert_eq!(later.deadline(), Some(now + Duration::from_secs(5)));
+        assert_eq!(sooner.deadline(), Some(now + Duration::from_secs(1)));
+        assert_eq!(parent.child().deadline(), parent.deadline());
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(sooner.remaining(), Some(Duration::ZERO));
+        assert_eq!(parent.remaining(), Some(Duration::from_secs(3)));
+        assert_eq!(CancelToken::new().remaining(), None);
+    }
+
+    #[tokio::test]
+    async fn cancelled_future_wakes() {
+        let t = CancelToken::new();
+        let c = t.child();
+        let wait = tokio::spawn(async move { c.cancelled().await });
+        tokio::task::yield_now().await;
+        t.cancel_with(CancelReason::manual("stop"));
+        wait.await.unwrap();
+        assert_eq!(
+            t.reason().unwrap().to_string(),
+            "cancelled by caller: stop"
+        );
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn http_requests_carry_tokens_in_extensions() {
+        let mut req = http::Request::new(());
+        assert!(req.cancel_token().is_none());
+        let t = CancelToken::new();
+        req.extensions_mut().insert(t.clone());
+        t.cancel();
+        assert!(req.cancel_token().unwrap().is_cancelled());
+    }
+}
