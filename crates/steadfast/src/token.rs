@@ -411,10 +411,7 @@ mod tests {
         tokio::task::yield_now().await;
         t.cancel_with(CancelReason::manual("stop"));
         wait.await.unwrap();
-        assert_eq!(
-            t.reason().unwrap().to_string(),
-            "cancelled by caller: stop"
-        );
+        assert_eq!(t.reason().unwrap().to_string(), "cancelled by caller: stop");
     }
 
     #[cfg(feature = "http")]

@@ -443,9 +443,11 @@ mod tests {
             seq(&b, 6),
             [ms(100), ms(100), ms(100), ms(1000), ms(2000), ms(4000)]
         );
-        let nested = Backoff::constant(ms(1))
-            .times(1)
-            .then(Backoff::constant(ms(2)).times(1).then(Backoff::linear(ms(10))));
+        let nested = Backoff::constant(ms(1)).times(1).then(
+            Backoff::constant(ms(2))
+                .times(1)
+                .then(Backoff::linear(ms(10))),
+        );
         assert_eq!(seq(&nested, 4), [ms(1), ms(2), ms(10), ms(20)]);
     }
 

@@ -145,7 +145,10 @@ impl fmt::Debug for RatioBudget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RatioBudget")
             .field("ratio", &(self.per_request as f64 / SCALE as f64))
-            .field("window", &Duration::from_nanos(self.bucket_nanos * BUCKETS as u64))
+            .field(
+                "window",
+                &Duration::from_nanos(self.bucket_nanos * BUCKETS as u64),
+            )
             .field("balance", &self.balance())
             .finish()
     }
@@ -162,7 +165,9 @@ impl RatioBudget {
     }
 
     fn epoch(&self) -> u64 {
-        let ns = Instant::now().saturating_duration_since(self.origin).as_nanos();
+        let ns = Instant::now()
+            .saturating_duration_since(self.origin)
+            .as_nanos();
         (ns / u128::from(self.bucket_nanos)) as u64
     }
 
@@ -236,8 +241,7 @@ impl RatioBudgetBuilder {
                 format!("must be between 0 and 1000 (got {})", self.ratio),
             ));
         }
-        if self.window < Duration::from_millis(10) || self.window > Duration::from_secs(86_400)
-        {
+        if self.window < Duration::from_millis(10) || self.window > Duration::from_secs(86_400) {
             return Err(ConfigError::new(
                 "retry budget",
                 "window",
@@ -536,7 +540,11 @@ mod tests {
     #[test]
     fn builders_reject_bad_values() {
         assert_eq!(
-            RatioBudget::builder().ratio(-0.1).build().unwrap_err().field(),
+            RatioBudget::builder()
+                .ratio(-0.1)
+                .build()
+                .unwrap_err()
+                .field(),
             "ratio"
         );
         assert_eq!(

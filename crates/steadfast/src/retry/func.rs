@@ -119,9 +119,9 @@ impl<C, K> RetryPolicy<C, K> {
                         }
                     };
                     if fired {
-                        let reason = token.and_then(CancelToken::reason).unwrap_or_else(|| {
-                            unreachable!("a fired token always has a reason")
-                        });
+                        let reason = token
+                            .and_then(CancelToken::reason)
+                            .unwrap_or_else(|| unreachable!("a fired token always has a reason"));
                         return tracker.conclude::<T, _, _>(
                             shared,
                             StopReason::Cancelled(reason),

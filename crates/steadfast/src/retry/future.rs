@@ -245,8 +245,11 @@ where
     this.state.set(State::Done);
     let shared = &**this.shared;
     let error = this.last_error.take();
-    Some(
-        this.tracker
-            .conclude(shared, StopReason::Cancelled(reason), None, error, this.span),
-    )
+    Some(this.tracker.conclude(
+        shared,
+        StopReason::Cancelled(reason),
+        None,
+        error,
+        this.span,
+    ))
 }

@@ -399,7 +399,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.field(), "max_elapsed");
         let e = RetryPolicy::builder()
-            .backoff(Backoff::exponential_with_factor(Duration::from_millis(1), 0.1))
+            .backoff(Backoff::exponential_with_factor(
+                Duration::from_millis(1),
+                0.1,
+            ))
             .build()
             .unwrap_err();
         assert_eq!(e.field(), "backoff.factor");
