@@ -102,6 +102,7 @@ impl<C, K> RetryPolicy<C, K> {
             let outcome = shared
                 .classifier
                 .classify(&tracker.context(Some(&())), result.as_ref());
+            tracing::trace!(parent: &span, attempt = tracker.attempt, %outcome, "attempt finished");
             if !outcome.is_retryable() {
                 tracker.finish(shared, outcome, &span);
                 return result.map_err(Into::into);
@@ -189,6 +190,7 @@ impl<C, K> RetryPolicy<C, K> {
             let outcome = shared
                 .classifier
                 .classify(&tracker.context(Some(&())), result.as_ref());
+            tracing::trace!(parent: &span, attempt = tracker.attempt, %outcome, "attempt finished");
             if !outcome.is_retryable() {
                 tracker.finish(shared, outcome, &span);
                 return result.map_err(Into::into);

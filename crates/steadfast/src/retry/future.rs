@@ -144,6 +144,12 @@ where
                     let shared = &**this.shared;
                     let ctx = this.tracker.context(this.request.as_ref());
                     let outcome = shared.classifier.classify(&ctx, result.as_ref());
+                    tracing::trace!(
+                        parent: &*this.span,
+                        attempt = this.tracker.attempt,
+                        %outcome,
+                        "attempt finished"
+                    );
                     if !outcome.is_retryable() || this.request.is_none() {
                         this.tracker.finish(shared, outcome, this.span);
                         this.state.set(State::Done);

@@ -1,0 +1,103 @@
+//! The retry layer's `tracing` output: one span per request, events inside it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use steadfast::retry::{Backoff, RetryLayer, RetryPolicy};
+use steadfast_test::{Reply, Scripted};
+use tower::{Layer, ServiceExt};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+#[derive(Clone, Default)]
+struct Shared(Arc<Capture>);
+
+#[derive(Default)]
+struct Capture {
+    next_id: AtomicU64,
+    spans: Mutex<Vec<(u64, String)>>,
+    events: Mutex<Vec<(Option<u64>, String)>>,
+}
+
+struct Message(String);
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+impl Subscriber for Shared {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+        let id = self.0.next_id.fetch_add(1, Ordering::SeqCst) + 1;
+        self.0
+            .spans
+            .lock()
+            .unwrap()
+            .push((id, attrs.metadata().name().to_string()));
+        Id::from_u64(id)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut m = Message(String::new());
+        event.record(&mut m);
+        self.0
+            .events
+            .lock()
+            .unwrap()
+            .push((event.parent().map(Id::into_u64), m.0));
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_span_per_request_with_an_event_per_attempt() {
+    let shared = Shared::default();
+    let capture = shared.0.clone();
+    let _guard = tracing::subscriber::set_default(shared);
+
+    let svc = Scripted::new([Reply::err("a"), Reply::err("b"), Reply::ok(1)]);
+    let policy = RetryPolicy::builder()
+        .name("inventory")
+        .max_attempts(3)
+        .backoff(Backoff::constant(Duration::from_millis(5)))
+        .build()
+        .unwrap();
+    RetryLayer::new(policy)
+        .layer(svc)
+        .oneshot(())
+        .await
+        .unwrap();
+
+    let spans = capture.spans.lock().unwrap().clone();
+    let retry_spans: Vec<_> = spans.iter().filter(|(_, n)| n == "retry").collect();
+    assert_eq!(retry_spans.len(), 1);
+    let span_id = retry_spans[0].0;
+
+    let events = capture.events.lock().unwrap().clone();
+    let in_span: Vec<&str> = events
+        .iter()
+        .filter(|(p, _)| *p == Some(span_id))
+        .map(|(_, m)| m.as_str())
+        .collect();
+    assert_eq!(
+        in_span,
+        [
+            "attempt finished",
+            "retrying",
+            "attempt finished",
+            "retrying",
+            "attempt finished",
+            "succeeded after retries"
+        ]
+    );
+}
