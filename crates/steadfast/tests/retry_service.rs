@@ -590,3 +590,24 @@ async fn http_requests_are_retried_with_their_token() {
     assert!(retry_error(&err).is_cancelled());
     assert_eq!(svc.requests()[1].body(), "body");
 }
+
+#[tokio::test(start_paused = true)]
+async fn seeded_jitter_is_reproducible_and_within_the_band() {
+    async fn gaps(seed: u64) -> Vec<Duration> {
+        let svc = Scripted::<()>::new([]).then_always(Reply::err("down"));
+        let policy = RetryPolicy::builder()
+            .max_attempts(6)
+            .backoff(Backoff::exponential(ms(100)).jitter(steadfast::retry::Jitter::Full))
+            .seed(seed)
+            .build()
+            .unwrap();
+        let _ = RetryLayer::new(policy).layer(svc.clone()).oneshot(()).await;
+        svc.gaps()
+    }
+    let a = gaps(11).await;
+    assert_eq!(a, gaps(11).await);
+    assert_ne!(a, gaps(12).await);
+    for (i, gap) in a.iter().enumerate() {
+        assert!(*gap <= ms(100) * 2u32.pow(i as u32), "gap {i} = {gap:?}");
+    }
+}

@@ -492,6 +492,86 @@ mod tests {
         assert_eq!(granted, 4_000);
     }
 
+    #[derive(Debug, Clone)]
+    enum Op {
+        Advance(u64),
+        Deposit(u8),
+        Withdraw(u8),
+    }
+
+    fn any_op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u64..3_000).prop_map(Op::Advance),
+            (1u8..20).prop_map(Op::Deposit),
+            (1u8..10).prop_map(Op::Withdraw),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// The budget grants exactly what a direct recount of the window allows: deposits
+        /// and grants of the last ten buckets, plus the floor.
+        #[test]
+        fn ratio_budget_matches_a_recount_of_its_window(
+            ratio_permille in 0u32..=1000,
+            floor in 0u32..3,
+            ops in proptest::collection::vec(any_op(), 1..60),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let ratio = f64::from(ratio_permille) / 1000.0;
+                let window = Duration::from_secs(1);
+                let b = RatioBudget::builder()
+                    .ratio(ratio)
+                    .min_per_second(floor)
+                    .window(window)
+                    .build()
+                    .unwrap();
+                let origin = Instant::now();
+                let bucket = window / BUCKETS as u32;
+                // (epoch, deposits, grants) as seen by the model.
+                let mut log: Vec<(u64, i64, i64)> = Vec::new();
+                let epoch_now = || (origin.elapsed().as_nanos() / bucket.as_nanos()) as u64;
+                for op in ops {
+                    match op {
+                        Op::Advance(ms) => tokio::time::advance(Duration::from_millis(ms)).await,
+                        Op::Deposit(n) => {
+                            for _ in 0..n {
+                                b.deposit();
+                            }
+                            log.push((epoch_now(), i64::from(n), 0));
+                        }
+                        Op::Withdraw(n) => {
+                            for _ in 0..n {
+                                let e = epoch_now();
+                                let lo = e.saturating_sub(BUCKETS as u64 - 1);
+                                let (dep, grants) = log
+                                    .iter()
+                                    .filter(|(le, _, _)| *le >= lo && *le <= e)
+                                    .fold((0, 0), |(d, g), (_, ld, lg)| (d + ld, g + lg));
+                                let per_request = i64::from(ratio_permille) * SCALE / 1000;
+                                let reserve = i64::from(floor) * SCALE;
+                                let expected = reserve + dep * per_request - grants * SCALE >= SCALE;
+                                let got = b.withdraw();
+                                proptest::prop_assert_eq!(got, expected);
+                                if got {
+                                    log.push((e, 0, 1));
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+        }
+    }
+
     #[test]
     fn token_bucket_spends_and_refills() {
         let b = TokenBucket::builder()
