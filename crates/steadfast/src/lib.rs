@@ -6,6 +6,7 @@
 //! * [`classify`]: how a call ended ([`classify::Outcome`]), and classifiers that decide it.
 //! * [`token`]: the per-request [`CancelToken`](token::CancelToken), carried in a request's
 //!   extensions, with the reason it was cancelled.
+//! * [`backoff`]: delay schedules with caps, floors and jitter.
 //! * [`random`]: injectable, seedable randomness for jitter.
 //! * [`ConfigError`]: what every builder returns for a setting that breaks a rule.
 //! * [`retry`] (feature `retry`): the retry layer, its backoff, budgets and hooks.
@@ -37,6 +38,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod backoff;
 pub mod classify;
 mod config;
 pub mod random;

@@ -45,7 +45,6 @@
 //! # }
 //! ```
 
-mod backoff;
 mod budget;
 mod error;
 mod events;
@@ -56,7 +55,7 @@ mod policy;
 mod service;
 mod state;
 
-pub use backoff::{Backoff, BackoffPrefix, Jitter, MAX_DELAY};
+pub use crate::backoff::{Backoff, BackoffPrefix, Jitter, MAX_DELAY};
 pub use budget::{RatioBudget, RatioBudgetBuilder, RetryBudget, TokenBucket, TokenBucketBuilder};
 pub use error::{AttemptRecord, RetryError, StopReason};
 pub use events::{RetryEvent, RetryMetrics, RetryMetricsSnapshot, ATTEMPT_BUCKETS};

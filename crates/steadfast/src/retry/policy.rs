@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::backoff::Backoff;
 use super::budget::RetryBudget;
 use super::events::{Listener, RetryEvent, RetryMetrics};
+use crate::backoff::Backoff;
 use crate::classify::{classify_fn, AnyError, Attempt, ClassifyFn, Outcome};
 use crate::config::ConfigError;
 use crate::random::{RandomSource, SplitMix64};

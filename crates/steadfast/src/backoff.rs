@@ -1,4 +1,5 @@
-//! How long to wait before each retry.
+//! Backoff schedules: how long to wait before each retry, or how long a circuit stays open
+//! after each consecutive trip.
 //!
 //! A [`Backoff`] maps a retry number (1 for the wait before the second attempt) to a delay in
 //! three steps, always in this order:
@@ -14,7 +15,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use steadfast::retry::{Backoff, Jitter};
+//! use steadfast::backoff::{Backoff, Jitter};
 //! use steadfast::random::SplitMix64;
 //!
 //! let ms = Duration::from_millis;
@@ -76,7 +77,7 @@ impl Jitter {
     fn validate(&self) -> Result<(), ConfigError> {
         match *self {
             Jitter::Proportional(x) if !(0.0..=1.0).contains(&x) => Err(ConfigError::new(
-                "retry",
+                "backoff",
                 "jitter",
                 format!("proportional jitter must be between 0 and 1 (got {x})"),
             )),
@@ -158,7 +159,7 @@ impl fmt::Debug for Schedule {
 /// Cheap to clone. Built with the constructors below and refined with [`max`](Self::max),
 /// [`min`](Self::min) and [`jitter`](Self::jitter); invalid values (a factor below 1, a floor
 /// above the cap, jitter outside `0..=1`) are reported by [`validate`](Self::validate), which
-/// the retry policy's `build()` calls.
+/// the builders that take a backoff call.
 #[derive(Debug, Clone)]
 pub struct Backoff {
     strategy: Schedule,
@@ -258,13 +259,13 @@ impl Backoff {
         self
     }
 
-    /// Checks the schedule's rules; the retry policy's `build()` calls this.
+    /// Checks the schedule's rules; the builders that take a backoff call this.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.jitter.validate()?;
         if let Some(max) = self.max {
             if self.min > max {
                 return Err(ConfigError::new(
-                    "retry",
+                    "backoff",
                     "backoff.min",
                     format!("must not exceed backoff.max ({:?} > {:?})", self.min, max),
                 ));
@@ -273,7 +274,7 @@ impl Backoff {
         match &self.strategy {
             Schedule::Exponential { factor, .. } if !(factor.is_finite() && *factor >= 1.0) => {
                 Err(ConfigError::new(
-                    "retry",
+                    "backoff",
                     "backoff.factor",
                     format!("must be a finite number of at least 1 (got {factor})"),
                 ))
