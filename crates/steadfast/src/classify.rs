@@ -296,6 +296,8 @@ as_dyn_error!(
 as_dyn_error!(http::Error);
 #[cfg(feature = "retry")]
 as_dyn_error!(crate::retry::RetryError);
+#[cfg(feature = "circuit-breaker")]
+as_dyn_error!(crate::circuit_breaker::Rejected);
 
 /// Finds the first error of type `T` in `err` or its `source()` chain.
 pub fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {

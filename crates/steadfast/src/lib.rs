@@ -10,6 +10,8 @@
 //! * [`random`]: injectable, seedable randomness for jitter.
 //! * [`ConfigError`]: what every builder returns for a setting that breaks a rule.
 //! * [`retry`] (feature `retry`): the retry layer, its backoff, budgets and hooks.
+//! * [`circuit_breaker`] (feature `circuit-breaker`): circuit breakers, shared by name through
+//!   a registry.
 //!
 //! Layers that can fail add their own error types and return them as [`BoxError`], as tower's
 //! middleware does; every error type this crate creates is public, so you can
@@ -39,6 +41,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backoff;
+#[cfg(feature = "circuit-breaker")]
+pub mod circuit_breaker;
 pub mod classify;
 mod config;
 pub mod random;

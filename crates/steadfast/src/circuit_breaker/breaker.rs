@@ -1,0 +1,1008 @@
+//! The breaker itself: configuration, the state machine, and the handle for manual control.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::error::Rejected;
+use super::events::{BreakerEvent, BreakerMetrics, CircuitState, TransitionReason};
+use super::window::{Counts, Window, MAX_WINDOW_CALLS};
+use crate::backoff::Backoff;
+use crate::config::ConfigError;
+use crate::random::{RandomSource, SplitMix64};
+
+type Listener = Arc<dyn Fn(&BreakerEvent<'_>) + Send + Sync>;
+
+/// Which calls the breaker's rates are computed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SlidingWindow {
+    /// The last `n` calls.
+    Count(u32),
+    /// The calls of the last `length`, in `buckets` steps (the window slides one step at a
+    /// time).
+    Time {
+        /// How far back calls count.
+        length: Duration,
+        /// How many steps the window slides in.
+        buckets: u32,
+    },
+}
+
+impl SlidingWindow {
+    /// The last `n` calls.
+    pub const fn count(n: u32) -> Self {
+        SlidingWindow::Count(n)
+    }
+
+    /// The calls of the last `length`, sliding in ten steps.
+    pub const fn time(length: Duration) -> Self {
+        SlidingWindow::Time {
+            length,
+            buckets: 10,
+        }
+    }
+}
+
+/// How a call ended, as the breaker records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallResult {
+    Success,
+    Failure,
+    Ignored,
+}
+
+/// A call the breaker let through. Probes hold a half-open slot until they finish.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Permit {
+    /// The state word when the call was admitted.
+    word: u64,
+    probe: bool,
+}
+
+impl Permit {
+    pub(crate) fn records(&self) -> bool {
+        kind(self.word) != CircuitState::Disabled
+    }
+}
+
+const KIND_BITS: u32 = 3;
+
+fn kind(word: u64) -> CircuitState {
+    CircuitState::from_bits(word)
+}
+
+fn generation(word: u64) -> u64 {
+    word >> KIND_BITS
+}
+
+/// Half-open slot word: `generation (32) | in flight (16) | successes (16)`.
+fn unpack_half_open(w: u64) -> (u32, u32, u32) {
+    (
+        (w >> 32) as u32,
+        ((w >> 16) & 0xFFFF) as u32,
+        (w & 0xFFFF) as u32,
+    )
+}
+
+fn pack_half_open(gen: u32, in_flight: u32, successes: u32) -> u64 {
+    (u64::from(gen) << 32)
+        | (u64::from(in_flight.min(0xFFFF)) << 16)
+        | u64::from(successes.min(0xFFFF))
+}
+
+struct Config {
+    failure_rate_bp: Option<u32>,
+    slow_rate_bp: Option<u32>,
+    slow_threshold: Option<Duration>,
+    consecutive_failures: Option<u32>,
+    minimum_calls: u32,
+    half_open_max_calls: u32,
+    success_threshold: u32,
+    max_half_open: Option<Duration>,
+    open_backoff: Backoff,
+    count_cancellations: bool,
+}
+
+pub(crate) struct Core {
+    name: Arc<str>,
+    cfg: Config,
+    origin: Instant,
+    /// `generation << 3 | state`: every transition bumps the generation.
+    state: AtomicU64,
+    window: Window,
+    consecutive: AtomicU32,
+    open_until: AtomicU64,
+    entered_at: AtomicU64,
+    trips_in_row: AtomicU32,
+    last_open: AtomicU64,
+    half_open: AtomicU64,
+    failures: AtomicU64,
+    slow: AtomicU64,
+    rejections: AtomicU64,
+    ignored: AtomicU64,
+    trips: AtomicU64,
+    probe_calls: AtomicU64,
+    rng: Arc<dyn RandomSource>,
+    listeners: Box<[Listener]>,
+}
+
+/// A circuit breaker: a shared state machine that stops calls to a failing downstream and
+/// lets them through again once it recovers.
+///
+/// Cheap to clone (one `Arc`); every clone, and every service built from it, is the same
+/// breaker. Use it with [`CircuitBreakerLayer`](super::CircuitBreakerLayer), share it by name
+/// through a [`Registry`](super::Registry), and steer it by hand with the methods below.
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::circuit_breaker::{CircuitBreaker, CircuitState, SlidingWindow};
+///
+/// let breaker = CircuitBreaker::builder()
+///     .name("payments")
+///     .failure_rate(50.0)
+///     .minimum_calls(10)
+///     .window(SlidingWindow::count(20))
+///     .open_for(Duration::from_secs(5))
+///     .build()
+///     .unwrap();
+/// assert_eq!(breaker.state(), CircuitState::Closed);
+/// breaker.force_open();
+/// assert_eq!(breaker.state(), CircuitState::ForcedOpen);
+/// breaker.reset();
+/// assert_eq!(breaker.state(), CircuitState::Closed);
+/// ```
+///
+/// # Invariants
+///
+/// * The state and a generation live in one atomic word; every transition is a single
+///   compare-and-swap from the exact word it was decided on, so of two racing transitions
+///   only one happens, and each transition bumps the generation.
+/// * A call records its result only if the state word is still the one it was admitted
+///   under: results of calls admitted before a transition are discarded.
+/// * Half-open probe slots live in one word tagged with the low 32 bits of the generation; a
+///   probe that finishes, or is dropped, gives its slot back only to its own generation, so a
+///   cancelled probe can never leave the breaker stuck half-open and a late one can never free
+///   a slot of a later half-open period.
+/// * The open deadline is written before the transition to open is published; a transition
+///   that loses its race may still overwrite it with a deadline computed at the same moment.
+#[derive(Clone)]
+pub struct CircuitBreaker {
+    pub(crate) core: Arc<Core>,
+}
+
+impl fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.core.name)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CircuitBreaker {
+    /// Starts a builder with the defaults: trips at a 50% failure rate over the last 100
+    /// calls once 100 calls were seen, stays open 60 s, then lets one probe through and
+    /// closes on its success. Slow-call and consecutive-failure rules are off.
+    pub fn builder() -> CircuitBreakerBuilder {
+        CircuitBreakerBuilder::default()
+    }
+
+    /// The breaker's name.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// The current state. An open breaker whose open time has passed still reads `Open`
+    /// until a call arrives and moves it to half-open.
+    pub fn state(&self) -> CircuitState {
+        kind(self.core.state.load(Ordering::Acquire))
+    }
+
+    /// Holds the breaker open: every call is rejected until another manual change.
+    pub fn force_open(&self) {
+        self.core.set_state(CircuitState::ForcedOpen, None);
+    }
+
+    /// Closes the breaker (clearing its window).
+    pub fn close(&self) {
+        self.core.set_state(CircuitState::Closed, None);
+    }
+
+    /// Closes the breaker and clears everything it has learnt: window, consecutive failures
+    /// and the escalation of its open time. Lifetime counters are kept.
+    pub fn reset(&self) {
+        self.core.trips_in_row.store(0, Ordering::Release);
+        self.core.set_state(CircuitState::Closed, None);
+    }
+
+    /// Lets every call through and records nothing.
+    pub fn disable(&self) {
+        self.core.set_state(CircuitState::Disabled, None);
+    }
+
+    /// Records calls (metrics and events) but never trips.
+    pub fn metrics_only(&self) {
+        self.core.set_state(CircuitState::MetricsOnly, None);
+    }
+
+    /// Opens the breaker for `duration`; after it, the breaker probes as after a trip.
+    pub fn isolate(&self, duration: Duration) {
+        self.core.set_state(CircuitState::Open, Some(duration));
+    }
+
+    /// The state and counters now.
+    pub fn metrics(&self) -> BreakerMetrics {
+        self.core.metrics()
+    }
+
+    /// Asks to make a call now, as the layer does, without making one: `Ok` if a call
+    /// would be let through (a half-open probe slot is not taken), the rejection otherwise.
+    pub fn check(&self) -> Result<(), Rejected> {
+        match self.core.try_acquire() {
+            Ok(p) => {
+                self.core.release(p);
+                Ok(())
+            }
+            Err(r) => Err(r),
+        }
+    }
+}
+
+impl Core {
+    fn now(&self) -> u64 {
+        Instant::now()
+            .saturating_duration_since(self.origin)
+            .as_nanos()
+            .min(u128::from(u64::MAX)) as u64
+    }
+
+    /// `true` when call durations are measured (slow-call rules on).
+    #[inline]
+    pub(crate) fn measures_duration(&self) -> bool {
+        self.cfg.slow_threshold.is_some()
+    }
+
+    pub(crate) fn counts_cancellations(&self) -> bool {
+        self.cfg.count_cancellations
+    }
+
+    #[inline]
+    fn emit(&self, event: BreakerEvent<'_>) {
+        for l in self.listeners.iter() {
+            l(&event);
+        }
+    }
+
+    fn reject(&self, state: CircuitState, retry_after: Option<Duration>) -> Rejected {
+        self.rejections.fetch_add(1, Ordering::Relaxed);
+        if !self.listeners.is_empty() {
+            self.emit(BreakerEvent::CallRejected {
+                name: &self.name,
+                state,
+            });
+        }
+        tracing::trace!(breaker = %self.name, %state, "call rejected");
+        Rejected::new(self.name.clone(), state, retry_after)
+    }
+
+    /// Admits a call or rejects it.
+    #[inline]
+    pub(crate) fn try_acquire(&self) -> Result<Permit, Rejected> {
+        let word = self.state.load(Ordering::Acquire);
+        match kind(word) {
+            CircuitState::Closed | CircuitState::MetricsOnly | CircuitState::Disabled => {
+                if !self.listeners.is_empty() {
+                    self.emit(BreakerEvent::CallPermitted {
+                        name: &self.name,
+                        state: kind(word),
+                    });
+                }
+                Ok(Permit { word, probe: false })
+            }
+            _ => self.acquire_slow(word),
+        }
+    }
+
+    #[cold]
+    fn acquire_slow(&self, mut word: u64) -> Result<Permit, Rejected> {
+        loop {
+            match kind(word) {
+                CircuitState::Open => {
+                    let now = self.now();
+                    let until = self.open_until.load(Ordering::Acquire);
+                    if now < until {
+                        return Err(self
+                            .reject(CircuitState::Open, Some(Duration::from_nanos(until - now))));
+                    }
+                    self.transition(
+                        word,
+                        CircuitState::HalfOpen,
+                        TransitionReason::OpenTimeElapsed,
+                    );
+                    word = self.state.load(Ordering::Acquire);
+                }
+                CircuitState::HalfOpen => {
+                    if let Some(max) = self.cfg.max_half_open {
+                        let entered = self.entered_at.load(Ordering::Acquire);
+                        if self.now().saturating_sub(entered) > max.as_nanos() as u64 {
+                            self.transition(
+                                word,
+                                CircuitState::Open,
+                                TransitionReason::HalfOpenTimeout,
+                            );
+                            word = self.state.load(Ordering::Acquire);
+                            continue;
+                        }
+                    }
+                    return self.acquire_probe(word);
+                }
+                CircuitState::ForcedOpen => {
+                    return Err(self.reject(CircuitState::ForcedOpen, None));
+                }
+                _ => return self.try_acquire(),
+            }
+        }
+    }
+
+    fn acquire_probe(&self, word: u64) -> Result<Permit, Rejected> {
+        let gen = generation(word) as u32;
+        let mut cur = self.half_open.load(Ordering::Acquire);
+        loop {
+            let (g, in_flight, successes) = unpack_half_open(cur);
+            let (in_flight, successes) = if g == gen {
+                (in_flight, successes)
+            } else {
+                (0, 0)
+            };
+            if in_flight >= self.cfg.half_open_max_calls {
+                return Err(self.reject(CircuitState::HalfOpen, None));
+            }
+            let next = pack_half_open(gen, in_flight + 1, successes);
+            match self.half_open.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+        if !self.listeners.is_empty() {
+            self.emit(BreakerEvent::CallPermitted {
+                name: &self.name,
+                state: CircuitState::HalfOpen,
+            });
+        }
+        Ok(Permit { word, probe: true })
+    }
+
+    /// Gives back a probe's half-open slot, optionally counting a success; returns the
+    /// successes so far in that half-open period, or `None` if the period is over.
+    fn release_probe(&self, permit: Permit, success: bool) -> Option<u32> {
+        let gen = generation(permit.word) as u32;
+        let mut cur = self.half_open.load(Ordering::Acquire);
+        loop {
+            let (g, in_flight, successes) = unpack_half_open(cur);
+            if g != gen {
+                return None;
+            }
+            let successes = successes + u32::from(success);
+            let next = pack_half_open(gen, in_flight.saturating_sub(1), successes);
+            match self.half_open.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(successes),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// A call ended without a result to record (its future was dropped).
+    pub(crate) fn release(&self, permit: Permit) {
+        if permit.probe {
+            self.release_probe(permit, false);
+        }
+    }
+
+    /// Records how an admitted call ended.
+    #[inline]
+    pub(crate) fn on_result(&self, permit: Permit, result: CallResult, duration: Option<Duration>) {
+        if !permit.records() {
+            return;
+        }
+        let slow = match (duration, self.cfg.slow_threshold) {
+            (Some(d), Some(t)) => d >= t,
+            _ => false,
+        };
+        if permit.probe {
+            self.on_probe_result(permit, result, slow, duration);
+            return;
+        }
+        if self.state.load(Ordering::Acquire) != permit.word {
+            // Admitted under an earlier generation: not counted.
+            return;
+        }
+        if result == CallResult::Ignored {
+            self.on_ignored();
+            return;
+        }
+        let failure = result == CallResult::Failure;
+        let counts = self.window.record(failure, slow);
+        if failure || slow {
+            self.on_bad_call(permit.word, failure, slow, counts, duration);
+        } else if self.cfg.consecutive_failures.is_some()
+            && self.consecutive.load(Ordering::Relaxed) != 0
+        {
+            self.consecutive.store(0, Ordering::Relaxed);
+        }
+        if !failure && !self.listeners.is_empty() {
+            self.emit(BreakerEvent::Success {
+                name: &self.name,
+                duration,
+            });
+        }
+    }
+
+    fn on_ignored(&self) {
+        self.ignored.fetch_add(1, Ordering::Relaxed);
+        if !self.listeners.is_empty() {
+            self.emit(BreakerEvent::Ignored { name: &self.name });
+        }
+    }
+
+    #[cold]
+    fn on_bad_call(
+        &self,
+        word: u64,
+        failure: bool,
+        slow: bool,
+        counts: Counts,
+        duration: Option<Duration>,
+    ) {
+        if slow {
+            self.slow.fetch_add(1, Ordering::Relaxed);
+            if !self.listeners.is_empty() {
+                self.emit(BreakerEvent::Slow {
+                    name: &self.name,
+                    duration: duration.unwrap_or_default(),
+                });
+            }
+        }
+        let mut reason = None;
+        if failure {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            if !self.listeners.is_empty() {
+                self.emit(BreakerEvent::Failure {
+                    name: &self.name,
+                    duration,
+                });
+            }
+            if let Some(limit) = self.cfg.consecutive_failures {
+                let n = self.consecutive.fetch_add(1, Ordering::AcqRel) + 1;
+                if n >= limit {
+                    reason = Some(TransitionReason::ConsecutiveFailures(n));
+                }
+            }
+        } else if self.cfg.consecutive_failures.is_some() {
+            self.consecutive.store(0, Ordering::Relaxed);
+        }
+        if kind(word) != CircuitState::Closed {
+            return;
+        }
+        if reason.is_none() && counts.total >= self.cfg.minimum_calls && counts.total > 0 {
+            let total = u64::from(counts.total);
+            if let Some(bp) = self.cfg.failure_rate_bp {
+                if u64::from(counts.failures) * 10_000 >= u64::from(bp) * total {
+                    reason = Some(TransitionReason::FailureRate {
+                        rate: rate(counts.failures, counts.total),
+                    });
+                }
+            }
+            if let Some(bp) = self.cfg.slow_rate_bp {
+                if reason.is_none() && u64::from(counts.slow) * 10_000 >= u64::from(bp) * total {
+                    reason = Some(TransitionReason::SlowCallRate {
+                        rate: rate(counts.slow, counts.total),
+                    });
+                }
+            }
+        }
+        if let Some(reason) = reason {
+            self.transition(word, CircuitState::Open, reason);
+        }
+    }
+
+    #[cold]
+    fn on_probe_result(
+        &self,
+        permit: Permit,
+        result: CallResult,
+        slow: bool,
+        duration: Option<Duration>,
+    ) {
+        let bad = result == CallResult::Failure || (slow && self.cfg.slow_rate_bp.is_some());
+        match result {
+            CallResult::Ignored => {
+                self.release_probe(permit, false);
+                self.on_ignored();
+                return;
+            }
+            _ if bad => {
+                if result == CallResult::Failure {
+                    self.failures.fetch_add(1, Ordering::Relaxed);
+                    if !self.listeners.is_empty() {
+                        self.emit(BreakerEvent::Failure {
+                            name: &self.name,
+                            duration,
+                        });
+                    }
+                }
+                if slow {
+                    self.slow.fetch_add(1, Ordering::Relaxed);
+                }
+                if self.release_probe(permit, false).is_some() {
+                    self.transition(
+                        permit.word,
+                        CircuitState::Open,
+                        TransitionReason::ProbeFailed,
+                    );
+                }
+            }
+            _ => {
+                if !self.listeners.is_empty() {
+                    self.emit(BreakerEvent::Success {
+                        name: &self.name,
+                        duration,
+                    });
+                }
+                if let Some(successes) = self.release_probe(permit, true) {
+                    if successes >= self.cfg.success_threshold {
+                        self.transition(
+                            permit.word,
+                            CircuitState::Closed,
+                            TransitionReason::ProbesSucceeded(successes),
+                        );
+                    }
+                }
+            }
+        }
+        // Probe successes count as calls too, so lifetime success counts stay truthful.
+        self.probe_calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Moves from exactly `from` to `to`; `false` if another transition got there first.
+    fn transition(&self, from: u64, to: CircuitState, reason: TransitionReason) -> bool {
+        let next_trips = self.trips_in_row.load(Ordering::Acquire) + 1;
+        if to == CircuitState::Open {
+            let prev = Duration::from_nanos(self.last_open.load(Ordering::Acquire));
+            let d = self.cfg.open_backoff.delay(next_trips, prev, &*self.rng);
+            self.store_open_for(d);
+        }
+        let to_word = ((generation(from) + 1) << KIND_BITS) | to.bits();
+        if self
+            .state
+            .compare_exchange(from, to_word, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        self.after_transition(kind(from), to, reason, Some(next_trips));
+        true
+    }
+
+    fn store_open_for(&self, d: Duration) {
+        let until = self
+            .now()
+            .saturating_add(d.as_nanos().min(u128::from(u64::MAX)) as u64);
+        self.last_open.store(
+            d.as_nanos().min(u128::from(u64::MAX)) as u64,
+            Ordering::Release,
+        );
+        self.open_until.store(until, Ordering::Release);
+    }
+
+    fn after_transition(
+        &self,
+        from: CircuitState,
+        to: CircuitState,
+        reason: TransitionReason,
+        trips_in_row: Option<u32>,
+    ) {
+        self.entered_at.store(self.now(), Ordering::Release);
+        match to {
+            CircuitState::Closed => {
+                self.window.reset();
+                self.consecutive.store(0, Ordering::Release);
+                if reason != TransitionReason::Manual {
+                    self.trips_in_row.store(0, Ordering::Release);
+                }
+            }
+            CircuitState::Open => {
+                self.trips.fetch_add(1, Ordering::Relaxed);
+                if let Some(n) = trips_in_row {
+                    self.trips_in_row.store(n, Ordering::Release);
+                }
+            }
+            _ => {}
+        }
+        match to {
+            CircuitState::Open | CircuitState::ForcedOpen => {
+                tracing::warn!(breaker = %self.name, %from, %to, %reason, "circuit breaker opened")
+            }
+            _ => {
+                tracing::info!(breaker = %self.name, %from, %to, %reason, "circuit breaker state changed")
+            }
+        }
+        self.emit(BreakerEvent::StateTransition {
+            name: &self.name,
+            from,
+            to,
+            reason,
+        });
+    }
+
+    /// A manual change: from whatever state, to `to`.
+    fn set_state(&self, to: CircuitState, open_for: Option<Duration>) {
+        if let Some(d) = open_for {
+            self.store_open_for(d);
+        }
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            let next = ((generation(cur) + 1) << KIND_BITS) | to.bits();
+            match self
+                .state
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+        self.after_transition(kind(cur), to, TransitionReason::Manual, None);
+    }
+
+    fn metrics(&self) -> BreakerMetrics {
+        let counts = self.window.counts();
+        let judged = counts.total >= self.cfg.minimum_calls && counts.total > 0;
+        let failures = self.failures.load(Ordering::Relaxed);
+        let ignored = self.ignored.load(Ordering::Relaxed);
+        let calls = self.window.calls() + self.probe_calls.load(Ordering::Relaxed);
+        BreakerMetrics {
+            state: kind(self.state.load(Ordering::Acquire)),
+            failure_rate: judged.then(|| rate(counts.failures, counts.total)),
+            slow_call_rate: judged.then(|| rate(counts.slow, counts.total)),
+            window_calls: counts.total,
+            window_failures: counts.failures,
+            window_slow: counts.slow,
+            successes: calls.saturating_sub(failures),
+            failures,
+            slow: self.slow.load(Ordering::Relaxed),
+            rejections: self.rejections.load(Ordering::Relaxed),
+            ignored,
+            trips: self.trips.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn rate(part: u32, total: u32) -> f32 {
+    if total == 0 {
+        0.0
+    } else {
+        (f64::from(part) * 100.0 / f64::from(total)) as f32
+    }
+}
+
+/// Builds a [`CircuitBreaker`]; every setting is checked by [`build`](Self::build).
+pub struct CircuitBreakerBuilder {
+    name: Cow<'static, str>,
+    failure_rate: Option<f64>,
+    slow_call_rate: Option<f64>,
+    slow_call_duration: Duration,
+    consecutive_failures: Option<u32>,
+    minimum_calls: u32,
+    window: SlidingWindow,
+    half_open_max_calls: u32,
+    success_threshold: u32,
+    max_half_open: Option<Duration>,
+    open_backoff: Backoff,
+    count_cancellations: bool,
+    initial_state: CircuitState,
+    rng: Option<Arc<dyn RandomSource>>,
+    listeners: Vec<Listener>,
+}
+
+impl Default for CircuitBreakerBuilder {
+    fn default() -> Self {
+        CircuitBreakerBuilder {
+            name: Cow::Borrowed("circuit-breaker"),
+            failure_rate: Some(50.0),
+            slow_call_rate: None,
+            slow_call_duration: Duration::from_secs(60),
+            consecutive_failures: None,
+            minimum_calls: 100,
+            window: SlidingWindow::Count(100),
+            half_open_max_calls: 1,
+            success_threshold: 1,
+            max_half_open: None,
+            open_backoff: Backoff::constant(Duration::from_secs(60)),
+            count_cancellations: false,
+            initial_state: CircuitState::Closed,
+            rng: None,
+            listeners: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for CircuitBreakerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreakerBuilder")
+            .field("name", &self.name)
+            .field("failure_rate", &self.failure_rate)
+            .field("slow_call_rate", &self.slow_call_rate)
+            .field("consecutive_failures", &self.consecutive_failures)
+            .field("minimum_calls", &self.minimum_calls)
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CircuitBreakerBuilder {
+    /// Names the breaker (in errors, events, `tracing` and the registry).
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Trips when at least this percentage of the window's calls failed (0 < p ≤ 100).
+    pub fn failure_rate(mut self, percent: f64) -> Self {
+        self.failure_rate = Some(percent);
+        self
+    }
+
+    /// Never trips on the failure rate (use with the other rules).
+    pub fn no_failure_rate(mut self) -> Self {
+        self.failure_rate = None;
+        self
+    }
+
+    /// Trips when at least this percentage of the window's calls were slower than
+    /// `threshold` (0 < p ≤ 100). Turns on duration measurement (one clock read per call).
+    pub fn slow_call_rate(mut self, percent: f64, threshold: Duration) -> Self {
+        self.slow_call_rate = Some(percent);
+        self.slow_call_duration = threshold;
+        self
+    }
+
+    /// Trips after `n` failures in a row, whatever the window says (n ≥ 1).
+    pub fn consecutive_failures(mut self, n: u32) -> Self {
+        self.consecutive_failures = Some(n);
+        self
+    }
+
+    /// Rates are judged only once the window holds this many calls (at least 1, at most the
+    /// window's size for count windows).
+    pub fn minimum_calls(mut self, n: u32) -> Self {
+        self.minimum_calls = n;
+        self
+    }
+
+    /// The window rates are computed over.
+    pub fn window(mut self, window: SlidingWindow) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Probe calls let through at once while half-open (at least 1).
+    pub fn half_open_max_calls(mut self, n: u32) -> Self {
+        self.half_open_max_calls = n;
+        self
+    }
+
+    /// Probe successes needed to close (at least 1). A probe failure reopens at once.
+    pub fn success_threshold(mut self, n: u32) -> Self {
+        self.success_threshold = n;
+        self
+    }
+
+    /// Reopens if still half-open after `max` (checked when calls arrive).
+    pub fn max_half_open(mut self, max: Duration) -> Self {
+        self.max_half_open = Some(max);
+        self
+    }
+
+    /// Stays open for `d` after every trip.
+    pub fn open_for(mut self, d: Duration) -> Self {
+        self.open_backoff = Backoff::constant(d);
+        self
+    }
+
+    /// Stays open longer after each consecutive trip: the `n`-th trip in a row (without a
+    /// close in between) stays open `backoff.delay(n)`, jitter included.
+    pub fn open_backoff(mut self, backoff: Backoff) -> Self {
+        self.open_backoff = backoff;
+        self
+    }
+
+    /// Counts calls that failed because their caller cancelled them (the request's
+    /// [`CancelToken`](crate::token::CancelToken) had fired) as failures. By default they are
+    /// ignored.
+    pub fn count_cancellations(mut self, yes: bool) -> Self {
+        self.count_cancellations = yes;
+        self
+    }
+
+    /// The state the breaker starts in (closed, forced-open, disabled or metrics-only).
+    pub fn initial_state(mut self, state: CircuitState) -> Self {
+        self.initial_state = state;
+        self
+    }
+
+    /// The randomness behind open-time jitter.
+    pub fn random(mut self, rng: Arc<dyn RandomSource>) -> Self {
+        self.rng = Some(rng);
+        self
+    }
+
+    /// Calls `listener` for every [`BreakerEvent`]. Listeners run inline: keep them short.
+    pub fn on_event(
+        mut self,
+        listener: impl Fn(&BreakerEvent<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.listeners.push(Arc::new(listener));
+        self
+    }
+
+    /// Checks every setting and builds the breaker.
+    pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
+        let err =
+            |field: &'static str, rule: String| ConfigError::new("circuit breaker", field, rule);
+        let percent = |field: &'static str, p: Option<f64>| -> Result<Option<u32>, ConfigError> {
+            match p {
+                None => Ok(None),
+                Some(p) if p.is_finite() && p > 0.0 && p <= 100.0 => {
+                    Ok(Some((p * 100.0).round() as u32))
+                }
+                Some(p) => Err(err(
+                    field,
+                    format!("must be above 0 and at most 100 (got {p})"),
+                )),
+            }
+        };
+        let failure_rate_bp = percent("failure_rate", self.failure_rate)?;
+        let slow_rate_bp = percent("slow_call_rate", self.slow_call_rate)?;
+        if self.consecutive_failures == Some(0) {
+            return Err(err(
+                "consecutive_failures",
+                "must be at least 1 (got 0)".into(),
+            ));
+        }
+        if failure_rate_bp.is_none()
+            && slow_rate_bp.is_none()
+            && self.consecutive_failures.is_none()
+        {
+            return Err(err(
+                "failure_rate",
+                "is off, and so are the slow-call and consecutive-failure rules: the breaker could never trip".into(),
+            ));
+        }
+        if self.minimum_calls == 0 {
+            return Err(err("minimum_calls", "must be at least 1 (got 0)".into()));
+        }
+        let window = match self.window {
+            SlidingWindow::Count(n) => {
+                if n == 0 || n > MAX_WINDOW_CALLS {
+                    return Err(err(
+                        "window",
+                        format!("a count window must hold 1 to {MAX_WINDOW_CALLS} calls (got {n})"),
+                    ));
+                }
+                if self.minimum_calls > n {
+                    return Err(err(
+                        "minimum_calls",
+                        format!(
+                            "must not exceed the count window's size ({} > {n})",
+                            self.minimum_calls
+                        ),
+                    ));
+                }
+                Window::count(n)
+            }
+            SlidingWindow::Time { length, buckets } => {
+                if buckets == 0 || buckets > 1_000 {
+                    return Err(err(
+                        "window",
+                        format!("a time window needs 1 to 1000 buckets (got {buckets})"),
+                    ));
+                }
+                if length < Duration::from_millis(1) * buckets {
+                    return Err(err(
+                        "window",
+                        format!("a time window must be at least 1ms per bucket (got {length:?} for {buckets})"),
+                    ));
+                }
+                Window::time(length, buckets)
+            }
+        };
+        if self.half_open_max_calls == 0 || self.half_open_max_calls > 0xFFFF {
+            return Err(err(
+                "half_open_max_calls",
+                format!(
+                    "must be between 1 and 65535 (got {})",
+                    self.half_open_max_calls
+                ),
+            ));
+        }
+        if self.success_threshold == 0 || self.success_threshold > 0xFFFF {
+            return Err(err(
+                "success_threshold",
+                format!(
+                    "must be between 1 and 65535 (got {})",
+                    self.success_threshold
+                ),
+            ));
+        }
+        if self.slow_call_rate.is_some() && self.slow_call_duration.is_zero() {
+            return Err(err(
+                "slow_call_duration",
+                "must be greater than zero".into(),
+            ));
+        }
+        if matches!(
+            self.initial_state,
+            CircuitState::Open | CircuitState::HalfOpen
+        ) {
+            return Err(err(
+                "initial_state",
+                format!(
+                    "must be closed, forced open, disabled or metrics only (got {})",
+                    self.initial_state
+                ),
+            ));
+        }
+        self.open_backoff.validate()?;
+        let core = Core {
+            name: Arc::from(&*self.name),
+            cfg: Config {
+                failure_rate_bp,
+                slow_rate_bp,
+                slow_threshold: self.slow_call_rate.map(|_| self.slow_call_duration),
+                consecutive_failures: self.consecutive_failures,
+                minimum_calls: self.minimum_calls,
+                half_open_max_calls: self.half_open_max_calls,
+                success_threshold: self.success_threshold,
+                max_half_open: self.max_half_open,
+                open_backoff: self.open_backoff,
+                count_cancellations: self.count_cancellations,
+            },
+            origin: Instant::now(),
+            state: AtomicU64::new(self.initial_state.bits()),
+            window,
+            consecutive: AtomicU32::new(0),
+            open_until: AtomicU64::new(0),
+            entered_at: AtomicU64::new(0),
+            trips_in_row: AtomicU32::new(0),
+            last_open: AtomicU64::new(0),
+            half_open: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            slow: AtomicU64::new(0),
+            rejections: AtomicU64::new(0),
+            ignored: AtomicU64::new(0),
+            trips: AtomicU64::new(0),
+            probe_calls: AtomicU64::new(0),
+            rng: self
+                .rng
+                .unwrap_or_else(|| Arc::new(SplitMix64::from_entropy())),
+            listeners: self.listeners.into_boxed_slice(),
+        };
+        Ok(CircuitBreaker {
+            core: Arc::new(core),
+        })
+    }
+}

@@ -1,0 +1,69 @@
+//! The error a circuit breaker returns for a call it did not let through.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::events::CircuitState;
+
+/// The circuit breaker rejected the call without sending it.
+///
+/// Carries the breaker's name, the state that rejected the call, and how long until the
+/// breaker will let a probe through (`None` when that is not up to time: forced open, or
+/// half-open with every probe slot taken).
+#[derive(Clone)]
+pub struct Rejected {
+    name: Arc<str>,
+    state: CircuitState,
+    retry_after: Option<Duration>,
+}
+
+impl Rejected {
+    pub(crate) fn new(name: Arc<str>, state: CircuitState, retry_after: Option<Duration>) -> Self {
+        Rejected {
+            name,
+            state,
+            retry_after,
+        }
+    }
+
+    /// The breaker's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The state that rejected the call.
+    pub fn state(&self) -> CircuitState {
+        self.state
+    }
+
+    /// How long until the breaker admits a probe, when that depends only on time.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+}
+
+impl fmt::Debug for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejected")
+            .field("name", &self.name)
+            .field("state", &self.state)
+            .field("retry_after", &self.retry_after)
+            .finish()
+    }
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "circuit breaker '{}' is {}", self.name, self.state)?;
+        match self.retry_after {
+            Some(d) => write!(f, "; next probe in {d:?}"),
+            None if self.state == CircuitState::HalfOpen => {
+                f.write_str("; every probe slot is taken")
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for Rejected {}

@@ -1,0 +1,195 @@
+//! States, events and metrics of a circuit breaker.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The state of a circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CircuitState {
+    /// Calls pass and are recorded; the breaker trips when a rule says so.
+    Closed,
+    /// Calls are rejected until the open time has passed.
+    Open,
+    /// A limited number of probe calls pass; successes close the breaker, a failure reopens it.
+    HalfOpen,
+    /// Held open by hand: every call is rejected until someone changes the state.
+    ForcedOpen,
+    /// Every call passes and nothing is recorded.
+    Disabled,
+    /// Calls pass and are recorded (metrics, events), but the breaker never trips.
+    MetricsOnly,
+}
+
+impl CircuitState {
+    pub(crate) const fn from_bits(bits: u64) -> Self {
+        match bits & 0b111 {
+            0 => CircuitState::Closed,
+            1 => CircuitState::Open,
+            2 => CircuitState::HalfOpen,
+            3 => CircuitState::ForcedOpen,
+            4 => CircuitState::Disabled,
+            _ => CircuitState::MetricsOnly,
+        }
+    }
+
+    pub(crate) const fn bits(self) -> u64 {
+        match self {
+            CircuitState::Closed => 0,
+            CircuitState::Open => 1,
+            CircuitState::HalfOpen => 2,
+            CircuitState::ForcedOpen => 3,
+            CircuitState::Disabled => 4,
+            CircuitState::MetricsOnly => 5,
+        }
+    }
+
+    /// `true` for the states that reject calls (open and forced-open).
+    pub const fn rejects(self) -> bool {
+        matches!(self, CircuitState::Open | CircuitState::ForcedOpen)
+    }
+}
+
+impl fmt::Display for CircuitState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CircuitState::Closed => "closed",
+            CircuitState::Open => "open",
+            CircuitState::HalfOpen => "half-open",
+            CircuitState::ForcedOpen => "forced open",
+            CircuitState::Disabled => "disabled",
+            CircuitState::MetricsOnly => "metrics only",
+        })
+    }
+}
+
+/// Why a breaker changed state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum TransitionReason {
+    /// The failure rate over the window reached the threshold.
+    FailureRate {
+        /// The rate, in percent.
+        rate: f32,
+    },
+    /// The slow-call rate over the window reached the threshold.
+    SlowCallRate {
+        /// The rate, in percent.
+        rate: f32,
+    },
+    /// This many failures in a row.
+    ConsecutiveFailures(u32),
+    /// The open time passed and a call arrived: probing.
+    OpenTimeElapsed,
+    /// A probe failed while half-open.
+    ProbeFailed,
+    /// Enough probes succeeded while half-open.
+    ProbesSucceeded(u32),
+    /// The breaker stayed half-open longer than allowed.
+    HalfOpenTimeout,
+    /// Someone changed the state through the handle.
+    Manual,
+}
+
+impl fmt::Display for TransitionReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransitionReason::FailureRate { rate } => write!(f, "failure rate {rate:.1}%"),
+            TransitionReason::SlowCallRate { rate } => write!(f, "slow-call rate {rate:.1}%"),
+            TransitionReason::ConsecutiveFailures(n) => write!(f, "{n} consecutive failures"),
+            TransitionReason::OpenTimeElapsed => f.write_str("open time elapsed"),
+            TransitionReason::ProbeFailed => f.write_str("a probe call failed"),
+            TransitionReason::ProbesSucceeded(n) => write!(f, "{n} probe calls succeeded"),
+            TransitionReason::HalfOpenTimeout => f.write_str("half-open for too long"),
+            TransitionReason::Manual => f.write_str("changed by hand"),
+        }
+    }
+}
+
+/// Something a circuit breaker did. Listeners run inline on the task that caused the event.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum BreakerEvent<'a> {
+    /// The breaker changed state.
+    StateTransition {
+        /// The breaker's name.
+        name: &'a str,
+        /// The state it left.
+        from: CircuitState,
+        /// The state it entered.
+        to: CircuitState,
+        /// Why.
+        reason: TransitionReason,
+    },
+    /// A call was let through.
+    CallPermitted {
+        /// The breaker's name.
+        name: &'a str,
+        /// The state it was let through in.
+        state: CircuitState,
+    },
+    /// A call was rejected.
+    CallRejected {
+        /// The breaker's name.
+        name: &'a str,
+        /// The state that rejected it.
+        state: CircuitState,
+    },
+    /// A call succeeded.
+    Success {
+        /// The breaker's name.
+        name: &'a str,
+        /// How long it took, when the breaker measures durations (slow-call rules on).
+        duration: Option<Duration>,
+    },
+    /// A call failed.
+    Failure {
+        /// The breaker's name.
+        name: &'a str,
+        /// How long it took, when measured.
+        duration: Option<Duration>,
+    },
+    /// A call took longer than the slow-call threshold (sent in addition to its success or
+    /// failure).
+    Slow {
+        /// The breaker's name.
+        name: &'a str,
+        /// How long it took.
+        duration: Duration,
+    },
+    /// A call's result was ignored (a cancellation, or classified as ignored).
+    Ignored {
+        /// The breaker's name.
+        name: &'a str,
+    },
+}
+
+/// A breaker's state and counters at one moment.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct BreakerMetrics {
+    /// The state.
+    pub state: CircuitState,
+    /// Failure rate over the window in percent, or `None` below the minimum number of calls.
+    pub failure_rate: Option<f32>,
+    /// Slow-call rate over the window in percent, or `None` below the minimum number of calls.
+    pub slow_call_rate: Option<f32>,
+    /// Calls in the window now.
+    pub window_calls: u32,
+    /// Failures in the window now.
+    pub window_failures: u32,
+    /// Slow calls in the window now.
+    pub window_slow: u32,
+    /// Successful calls since the breaker was made.
+    pub successes: u64,
+    /// Failed calls since the breaker was made.
+    pub failures: u64,
+    /// Slow calls since the breaker was made.
+    pub slow: u64,
+    /// Calls rejected since the breaker was made.
+    pub rejections: u64,
+    /// Calls whose result was ignored since the breaker was made.
+    pub ignored: u64,
+    /// Times the breaker has opened (tripped) since it was made.
+    pub trips: u64,
+}

@@ -1,0 +1,169 @@
+//! The circuit breaker's response future.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use pin_project::pin_project;
+use tokio::time::Instant;
+
+use super::breaker::{CallResult, Core, Permit};
+use super::error::Rejected;
+use crate::classify::{Attempt, Classify, Outcome};
+use crate::token::CancelToken;
+use crate::BoxError;
+
+/// Holds an admitted call's permit; a call dropped before it finishes gives its probe slot
+/// back instead of leaving the breaker stuck half-open.
+pub(crate) struct PermitGuard {
+    core: Arc<Core>,
+    permit: Option<Permit>,
+}
+
+impl PermitGuard {
+    pub(crate) fn new(core: Arc<Core>, permit: Permit) -> Self {
+        PermitGuard {
+            core,
+            permit: Some(permit),
+        }
+    }
+
+    fn finish(&mut self, result: CallResult, start: Option<Instant>) {
+        if let Some(p) = self.permit.take() {
+            self.core.on_result(p, result, start.map(|s| s.elapsed()));
+        }
+    }
+}
+
+impl Drop for PermitGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.permit.take() {
+            self.core.release(p);
+        }
+    }
+}
+
+/// Response future of [`CircuitBreakerService`](super::CircuitBreakerService).
+#[pin_project(project = ResponseFutureProj)]
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture<F, C, Req, T> {
+    #[pin]
+    kind: Kind<F, C, T>,
+    _req: PhantomData<fn(Req)>,
+}
+
+#[pin_project(project = KindProj)]
+enum Kind<F, C, T> {
+    Called {
+        #[pin]
+        fut: F,
+        guard: PermitGuard,
+        classifier: C,
+        start: Option<Instant>,
+        token: Option<CancelToken>,
+    },
+    Rejected {
+        error: Option<Rejected>,
+    },
+    Fallback {
+        result: Option<Result<T, BoxError>>,
+    },
+}
+
+impl<F, C, Req, T> fmt::Debug for ResponseFuture<F, C, Req, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            Kind::Called { .. } => "called",
+            Kind::Rejected { .. } => "rejected",
+            Kind::Fallback { .. } => "fallback",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("kind", &kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, C, Req, T> ResponseFuture<F, C, Req, T> {
+    pub(crate) fn called(
+        fut: F,
+        guard: PermitGuard,
+        classifier: C,
+        start: Option<Instant>,
+        token: Option<CancelToken>,
+    ) -> Self {
+        ResponseFuture {
+            kind: Kind::Called {
+                fut,
+                guard,
+                classifier,
+                start,
+                token,
+            },
+            _req: PhantomData,
+        }
+    }
+
+    pub(crate) fn rejected(error: Rejected) -> Self {
+        ResponseFuture {
+            kind: Kind::Rejected { error: Some(error) },
+            _req: PhantomData,
+        }
+    }
+
+    pub(crate) fn fallback(result: Result<T, BoxError>) -> Self {
+        ResponseFuture {
+            kind: Kind::Fallback {
+                result: Some(result),
+            },
+            _req: PhantomData,
+        }
+    }
+}
+
+impl<F, C, Req, T, E> Future for ResponseFuture<F, C, Req, T>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+    C: Classify<Req, T, E>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Called {
+                fut,
+                guard,
+                classifier,
+                start,
+                token,
+            } => {
+                let result = ready!(fut.poll(cx));
+                let outcome = classifier.classify(
+                    &Attempt::new(1, Default::default(), Default::default(), None),
+                    result.as_ref(),
+                );
+                let recorded = match outcome {
+                    Outcome::Success => CallResult::Success,
+                    Outcome::Ignored => CallResult::Ignored,
+                    _ if !guard.core.counts_cancellations()
+                        && token.as_ref().is_some_and(CancelToken::is_cancelled) =>
+                    {
+                        CallResult::Ignored
+                    }
+                    _ => CallResult::Failure,
+                };
+                guard.finish(recorded, *start);
+                Poll::Ready(result.map_err(Into::into))
+            }
+            KindProj::Rejected { error } => {
+                Poll::Ready(Err(error.take().expect("polled after completion").into()))
+            }
+            KindProj::Fallback { result } => {
+                Poll::Ready(result.take().expect("polled after completion"))
+            }
+        }
+    }
+}

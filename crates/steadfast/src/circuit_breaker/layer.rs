@@ -1,0 +1,120 @@
+//! The circuit breaker layer.
+
+use std::time::Duration;
+
+use tower_layer::Layer;
+
+use super::breaker::CircuitBreaker;
+use super::error::Rejected;
+use super::service::{CircuitBreakerService, FallbackFn, NoFallback};
+use crate::classify::{classify_fn, AnyError, Attempt, ClassifyFn, Outcome};
+use crate::BoxError;
+
+/// Wraps services in a [`CircuitBreakerService`] that shares one [`CircuitBreaker`].
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitState, Rejected};
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let breaker = CircuitBreaker::builder()
+///     .consecutive_failures(2)
+///     .open_for(Duration::from_secs(30))
+///     .build()
+///     .unwrap();
+/// let down = service_fn(|_: ()| async { Err::<(), _>(std::io::Error::other("refused")) });
+/// let svc = CircuitBreakerLayer::new(breaker.clone()).layer(down);
+///
+/// for _ in 0..2 {
+///     assert!(svc.clone().oneshot(()).await.is_err());
+/// }
+/// assert_eq!(breaker.state(), CircuitState::Open);
+///
+/// // Now calls fail fast, without reaching the service.
+/// let err = svc.oneshot(()).await.unwrap_err();
+/// let rejected = err.downcast_ref::<Rejected>().unwrap();
+/// assert_eq!(rejected.retry_after(), Some(Duration::from_secs(30)));
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CircuitBreakerLayer<C = AnyError, F = NoFallback> {
+    breaker: CircuitBreaker,
+    classifier: C,
+    fallback: F,
+    backpressure: Option<Duration>,
+}
+
+impl CircuitBreakerLayer {
+    /// A layer guarding services with `breaker`: every `Ok` is a success and every `Err` a
+    /// failure until you [`classify`](Self::classify) otherwise.
+    pub fn new(breaker: CircuitBreaker) -> Self {
+        CircuitBreakerLayer {
+            breaker,
+            classifier: AnyError,
+            fallback: NoFallback,
+            backpressure: None,
+        }
+    }
+}
+
+impl<C, F> CircuitBreakerLayer<C, F> {
+    /// The breaker.
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+
+    /// Decides which results are failures, successes or ignored (see
+    /// [`crate::classify`]): retryable, non-retryable and invalid outcomes count as failures.
+    pub fn classify<C2>(self, classifier: C2) -> CircuitBreakerLayer<C2, F> {
+        CircuitBreakerLayer {
+            breaker: self.breaker,
+            classifier,
+            fallback: self.fallback,
+            backpressure: self.backpressure,
+        }
+    }
+
+    /// Classifies with a closure.
+    pub fn classify_with<Req, Res, E, G>(self, f: G) -> CircuitBreakerLayer<ClassifyFn<G>, F>
+    where
+        G: Fn(&Attempt<'_, Req>, Result<&Res, &E>) -> Outcome,
+    {
+        self.classify(classify_fn(f))
+    }
+
+    /// Answers rejected calls with `f` instead of failing them.
+    pub fn fallback<Req, Res, G>(self, f: G) -> CircuitBreakerLayer<C, FallbackFn<G>>
+    where
+        G: Fn(Req, &Rejected) -> Result<Res, BoxError>,
+    {
+        CircuitBreakerLayer {
+            breaker: self.breaker,
+            classifier: self.classifier,
+            fallback: FallbackFn(f),
+            backpressure: self.backpressure,
+        }
+    }
+
+    /// Applies backpressure instead of failing fast: `poll_ready` stays pending while the
+    /// breaker would reject, checking again when the open time ends or every `recheck`
+    /// (for forced-open breakers and full half-open slots), whichever is sooner.
+    pub fn backpressure(mut self, recheck: Duration) -> Self {
+        self.backpressure = Some(recheck);
+        self
+    }
+}
+
+impl<S, C: Clone, F: Clone> Layer<S> for CircuitBreakerLayer<C, F> {
+    type Service = CircuitBreakerService<S, C, F>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CircuitBreakerService::new(
+            inner,
+            self.breaker.clone(),
+            self.classifier.clone(),
+            self.fallback.clone(),
+            self.backpressure,
+        )
+    }
+}

@@ -1,0 +1,55 @@
+//! Circuit breakers: stop calling a downstream that is failing, and probe it until it
+//! recovers.
+//!
+//! ```text
+//!            failure rate / slow-call rate / consecutive failures
+//!   ┌────────┐ ───────────────────────────────────────────────▶ ┌──────┐
+//!   │ Closed │                                                  │ Open │ ◀─┐
+//!   └────────┘ ◀─────────┐                                      └──────┘   │ a probe fails,
+//!                        │ M probes succeed                         │      │ or half-open
+//!                  ┌───────────┐ ◀──────────────────────────────────┘      │ too long
+//!                  │ Half-open │        open time elapsed, a call arrives   │
+//!                  └───────────┘ ──────────────────────────────────────────┘
+//!
+//!   Manual states: ForcedOpen (reject all), Disabled (pass all, record nothing),
+//!                  MetricsOnly (pass all, record, never trip).
+//! ```
+//!
+//! * **Closed**: calls pass; each result goes into a sliding window ([`SlidingWindow`]: the
+//!   last N calls, or the last N seconds in buckets), O(1) per call. Once the window holds
+//!   [`minimum_calls`](CircuitBreakerBuilder::minimum_calls), the breaker trips when the
+//!   failure rate or the slow-call rate reaches its threshold; the consecutive-failure rule
+//!   trips regardless of the window.
+//! * **Open**: calls fail fast with [`Rejected`] (which says when the next probe is due), or
+//!   get the layer's fallback. The open time is fixed or grows with each consecutive trip
+//!   ([`open_backoff`](CircuitBreakerBuilder::open_backoff)).
+//! * **Half-open**: at most [`half_open_max_calls`](CircuitBreakerBuilder::half_open_max_calls)
+//!   probes run at once; each holds a slot that is given back if its future is dropped.
+//!   [`success_threshold`](CircuitBreakerBuilder::success_threshold) successes close the
+//!   breaker, one failure reopens it.
+//!
+//! Every transition starts a new *generation*: results of calls admitted before it are not
+//! counted. Calls whose caller cancelled them (their request's
+//! [`CancelToken`](crate::token::CancelToken) fired) are ignored unless
+//! [`count_cancellations`](CircuitBreakerBuilder::count_cancellations) is set.
+//!
+//! The closed path is atomics only: a load of the state word, and for the count window one
+//! `fetch_add`, one `swap` and (when the evicted result differs) one more `fetch_add`. No lock,
+//! no allocation, no boxed future.
+
+mod breaker;
+mod error;
+mod events;
+mod future;
+mod layer;
+mod registry;
+mod service;
+mod window;
+
+pub use breaker::{CircuitBreaker, CircuitBreakerBuilder, SlidingWindow};
+pub use error::Rejected;
+pub use events::{BreakerEvent, BreakerMetrics, CircuitState, TransitionReason};
+pub use future::ResponseFuture;
+pub use layer::CircuitBreakerLayer;
+pub use registry::Registry;
+pub use service::{CircuitBreakerService, Fallback, FallbackFn, NoFallback};

@@ -1,0 +1,205 @@
+//! The circuit breaker middleware service.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
+use tower_service::Service;
+
+use super::breaker::CircuitBreaker;
+use super::error::Rejected;
+use super::future::{PermitGuard, ResponseFuture};
+use crate::classify::{AnyError, Classify};
+use crate::token::HasCancelToken;
+use crate::BoxError;
+
+/// What answers a call the breaker rejected.
+pub trait Fallback<Req, Res> {
+    /// An answer for the rejected `req`, or `None` to fail with the [`Rejected`] error.
+    fn fallback(&self, req: Req, rejected: &Rejected) -> Option<Result<Res, BoxError>>;
+}
+
+/// No fallback: rejected calls fail with [`Rejected`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoFallback;
+
+impl<Req, Res> Fallback<Req, Res> for NoFallback {
+    #[inline]
+    fn fallback(&self, _: Req, _: &Rejected) -> Option<Result<Res, BoxError>> {
+        None
+    }
+}
+
+/// A fallback made from a function; see
+/// [`CircuitBreakerLayer::fallback`](super::CircuitBreakerLayer::fallback).
+#[derive(Clone, Copy)]
+pub struct FallbackFn<F>(pub(crate) F);
+
+impl<F> fmt::Debug for FallbackFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FallbackFn").finish_non_exhaustive()
+    }
+}
+
+impl<F, Req, Res> Fallback<Req, Res> for FallbackFn<F>
+where
+    F: Fn(Req, &Rejected) -> Result<Res, BoxError>,
+{
+    fn fallback(&self, req: Req, rejected: &Rejected) -> Option<Result<Res, BoxError>> {
+        Some((self.0)(req, rejected))
+    }
+}
+
+struct Backpressure {
+    recheck: Duration,
+    permit: Option<PermitGuard>,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+/// Guards the inner service with a [`CircuitBreaker`].
+///
+/// By default a call the breaker will not let through fails at once in `call` with
+/// [`Rejected`] (or gets the fallback's answer); `poll_ready` only forwards to the inner
+/// service. In backpressure mode `poll_ready` instead waits until the breaker admits a call,
+/// holding the admission for the next `call`.
+pub struct CircuitBreakerService<S, C = AnyError, F = NoFallback> {
+    inner: S,
+    breaker: CircuitBreaker,
+    classifier: C,
+    fallback: F,
+    backpressure: Option<Backpressure>,
+}
+
+impl<S, C, F> CircuitBreakerService<S, C, F> {
+    pub(crate) fn new(
+        inner: S,
+        breaker: CircuitBreaker,
+        classifier: C,
+        fallback: F,
+        backpressure: Option<Duration>,
+    ) -> Self {
+        CircuitBreakerService {
+            inner,
+            breaker,
+            classifier,
+            fallback,
+            backpressure: backpressure.map(|recheck| Backpressure {
+                recheck,
+                permit: None,
+                sleep: None,
+            }),
+        }
+    }
+
+    /// The breaker.
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, C: Clone, F: Clone> Clone for CircuitBreakerService<S, C, F> {
+    fn clone(&self) -> Self {
+        CircuitBreakerService {
+            inner: self.inner.clone(),
+            breaker: self.breaker.clone(),
+            classifier: self.classifier.clone(),
+            fallback: self.fallback.clone(),
+            // A clone starts without an admission of its own.
+            backpressure: self.backpressure.as_ref().map(|b| Backpressure {
+                recheck: b.recheck,
+                permit: None,
+                sleep: None,
+            }),
+        }
+    }
+}
+
+impl<S: fmt::Debug, C, F> fmt::Debug for CircuitBreakerService<S, C, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreakerService")
+            .field("inner", &self.inner)
+            .field("breaker", &self.breaker)
+            .field("backpressure", &self.backpressure.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, C, F, Req> Service<Req> for CircuitBreakerService<S, C, F>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+    C: Classify<Req, S::Response, S::Error> + Clone,
+    F: Fallback<Req, S::Response>,
+    Req: HasCancelToken,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future, C, Req, S::Response>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        if let Some(bp) = &mut self.backpressure {
+            while bp.permit.is_none() {
+                if let Some(sleep) = &mut bp.sleep {
+                    ready!(sleep.as_mut().poll(cx));
+                }
+                match self.breaker.core.try_acquire() {
+                    Ok(p) => {
+                        bp.permit = Some(PermitGuard::new(self.breaker.core.clone(), p));
+                        bp.sleep = None;
+                    }
+                    Err(rejected) => {
+                        let wait = rejected
+                            .retry_after()
+                            .map_or(bp.recheck, |d| d.min(bp.recheck));
+                        let deadline = Instant::now() + wait;
+                        match &mut bp.sleep {
+                            Some(s) => s.as_mut().reset(deadline),
+                            None => bp.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
+                        }
+                    }
+                }
+            }
+        }
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let core = &self.breaker.core;
+        let guard = match &mut self.backpressure {
+            Some(bp) => bp
+                .permit
+                .take()
+                .expect("CircuitBreakerService::call without poll_ready returning Ready"),
+            None => match core.try_acquire() {
+                Ok(p) => PermitGuard::new(core.clone(), p),
+                Err(rejected) => {
+                    return match self.fallback.fallback(req, &rejected) {
+                        Some(result) => ResponseFuture::fallback(result),
+                        None => ResponseFuture::rejected(rejected),
+                    }
+                }
+            },
+        };
+        let start = core.measures_duration().then(Instant::now);
+        let token = if core.counts_cancellations() {
+            None
+        } else {
+            req.cancel_token().cloned()
+        };
+        let fut = self.inner.call(req);
+        ResponseFuture::called(fut, guard, self.classifier.clone(), start, token)
+    }
+}
