@@ -208,7 +208,8 @@ impl CircuitBreaker {
         self.core.set_state(CircuitState::ForcedOpen, None);
     }
 
-    /// Closes the breaker (clearing its window).
+    /// Closes the breaker, clearing its window. The escalation of the open time is kept
+    /// (the next trip counts as the next in a row); [`reset`](Self::reset) clears it too.
     pub fn close(&self) {
         self.core.set_state(CircuitState::Closed, None);
     }

@@ -1,0 +1,115 @@
+//! The circuit breaker under real concurrency: exact counts, and never more probes in flight
+//! than allowed.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitState, Rejected};
+use steadfast_test::{Reply, Scripted};
+use tower::{Layer, Service, ServiceExt};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousands_of_concurrent_probes_never_exceed_the_limit() {
+    const PROBES: u32 = 3;
+    const TASKS: usize = 4_000;
+    let breaker = CircuitBreaker::builder()
+        .consecutive_failures(1)
+        .half_open_max_calls(PROBES)
+        // Never closes: every call in this test meets the breaker half-open.
+        .success_threshold(0xFFFF)
+        .build()
+        .unwrap();
+    // Open for an instant, so the first call moves it to half-open.
+    breaker.isolate(Duration::ZERO);
+    let svc = Scripted::<u32>::new([]).then_always(Reply::ok(1).after(Duration::from_micros(200)));
+    let layered = CircuitBreakerLayer::new(breaker.clone()).layer(svc.clone());
+
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let s = layered.clone();
+            tokio::spawn(async move { s.oneshot(()).await })
+        })
+        .collect();
+    let (mut ok, mut rejected) = (0u64, 0u64);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(e) if e.is::<Rejected>() => rejected += 1,
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert!(
+        svc.max_in_flight() <= PROBES as usize,
+        "{} probes at once",
+        svc.max_in_flight()
+    );
+    assert_eq!(ok + rejected, TASKS as u64);
+    assert_eq!(svc.calls() as u64, ok);
+    let m = breaker.metrics();
+    assert_eq!(m.state, CircuitState::HalfOpen);
+    assert_eq!(m.successes, ok);
+    assert_eq!(m.rejections, rejected);
+    assert!(ok >= u64::from(PROBES));
+}
+
+/// A service that answers at once, failing every third call.
+#[derive(Clone)]
+struct EveryThird(Arc<AtomicU64>);
+
+impl Service<()> for EveryThird {
+    type Response = ();
+    type Error = &'static str;
+    type Future = std::future::Ready<Result<(), &'static str>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, _: ()) -> Self::Future {
+        let n = self.0.fetch_add(1, Ordering::Relaxed);
+        std::future::ready(if n % 3 == 2 { Err("third") } else { Ok(()) })
+    }
+}
+
+#[test]
+fn closed_path_counts_are_exact_across_threads() {
+    const THREADS: u64 = 4;
+    const CALLS: u64 = 25_000;
+    let breaker = CircuitBreaker::builder()
+        .consecutive_failures(1)
+        .build()
+        .unwrap();
+    // Record everything, never trip: counts must add up exactly.
+    breaker.metrics_only();
+    let layered = CircuitBreakerLayer::new(breaker.clone()).layer(EveryThird(Arc::default()));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let mut svc = layered.clone();
+            std::thread::spawn(move || {
+                let mut cx = Context::from_waker(Waker::noop());
+                let (mut ok, mut err) = (0u64, 0u64);
+                for _ in 0..CALLS {
+                    assert!(svc.poll_ready(&mut cx).is_ready());
+                    let mut fut = std::pin::pin!(svc.call(()));
+                    match fut.as_mut().poll(&mut cx) {
+                        Poll::Ready(Ok(())) => ok += 1,
+                        Poll::Ready(Err(_)) => err += 1,
+                        Poll::Pending => panic!("ready service returned pending"),
+                    }
+                }
+                (ok, err)
+            })
+        })
+        .collect();
+    let (ok, err) = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+    assert_eq!(ok + err, THREADS * CALLS);
+    let m = breaker.metrics();
+    assert_eq!(m.successes, ok);
+    assert_eq!(m.failures, err);
+    assert_eq!(m.window_calls, 100);
+    assert_eq!(m.state, CircuitState::MetricsOnly);
+}
