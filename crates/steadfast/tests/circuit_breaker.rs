@@ -551,3 +551,54 @@ fn invalid_settings_name_their_field() {
         "invalid circuit breaker configuration: `failure_rate` must be above 0 and at most 100 (got -5)"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn keyed_breakers_isolate_keys_and_stay_bounded() {
+    use steadfast::circuit_breaker::{KeyedBreakers, KeyedCircuitBreakerLayer};
+
+    let per_key = KeyedBreakers::builder(|k: &u32| {
+        CircuitBreaker::builder()
+            .name(format!("key {k}"))
+            .consecutive_failures(1)
+    })
+    .max_keys(3)
+    .idle_timeout(secs(60))
+    .build();
+    // Requests are key numbers; key 1 always fails, the others succeed.
+    let svc = tower::service_fn(|k: u32| async move {
+        if k == 1 {
+            Err::<u32, _>(TestError("down".into()))
+        } else {
+            Ok(k)
+        }
+    });
+    let s = KeyedCircuitBreakerLayer::new(per_key.clone(), |k: &u32| *k).layer(svc);
+
+    assert!(s.clone().oneshot(1).await.is_err());
+    assert!(s.clone().oneshot(1).await.unwrap_err().is::<Rejected>());
+    assert_eq!(
+        s.clone().oneshot(2).await.unwrap(),
+        2,
+        "key 2 has its own breaker"
+    );
+    assert_eq!(per_key.peek(&1).unwrap().state(), CircuitState::Open);
+    assert_eq!(per_key.peek(&1).unwrap().name(), "key 1");
+
+    // Fill up: key 3 fits; key 4 evicts the least recently used (key 1).
+    tokio::time::advance(secs(1)).await;
+    s.clone().oneshot(2).await.unwrap();
+    s.clone().oneshot(3).await.unwrap();
+    s.clone().oneshot(4).await.unwrap();
+    assert_eq!(per_key.len(), 3);
+    assert!(per_key.peek(&1).is_none());
+
+    // Idle breakers go first.
+    tokio::time::advance(secs(61)).await;
+    s.clone().oneshot(4).await.unwrap();
+    assert_eq!(per_key.evict_idle(), 2);
+    assert_eq!(per_key.len(), 1);
+    for k in 10..1_000 {
+        s.clone().oneshot(k).await.unwrap();
+        assert!(per_key.len() <= 3);
+    }
+}

@@ -41,6 +41,7 @@ mod breaker;
 mod error;
 mod events;
 mod future;
+mod keyed;
 mod layer;
 mod registry;
 mod service;
@@ -50,6 +51,9 @@ pub use breaker::{CircuitBreaker, CircuitBreakerBuilder, SlidingWindow};
 pub use error::Rejected;
 pub use events::{BreakerEvent, BreakerMetrics, CircuitState, TransitionReason};
 pub use future::ResponseFuture;
+pub use keyed::{
+    KeyedBreakers, KeyedBreakersBuilder, KeyedCircuitBreakerLayer, KeyedCircuitBreakerService,
+};
 pub use layer::CircuitBreakerLayer;
 pub use registry::Registry;
 pub use service::{CircuitBreakerService, Fallback, FallbackFn, NoFallback};

@@ -177,29 +177,70 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        let core = &self.breaker.core;
-        let guard = match &mut self.backpressure {
-            Some(bp) => bp
-                .permit
-                .take()
-                .expect("CircuitBreakerService::call without poll_ready returning Ready"),
-            None => match core.try_acquire() {
-                Ok(p) => PermitGuard::new(core.clone(), p),
-                Err(rejected) => {
-                    return match self.fallback.fallback(req, &rejected) {
-                        Some(result) => ResponseFuture::fallback(result),
-                        None => ResponseFuture::rejected(rejected),
-                    }
-                }
-            },
-        };
-        let start = core.measures_duration().then(Instant::now);
-        let token = if core.counts_cancellations() {
-            None
-        } else {
-            req.cancel_token().cloned()
-        };
-        let fut = self.inner.call(req);
-        ResponseFuture::called(fut, guard, self.classifier.clone(), start, token)
+        match &mut self.backpressure {
+            Some(bp) => {
+                let guard = bp
+                    .permit
+                    .take()
+                    .expect("CircuitBreakerService::call without poll_ready returning Ready");
+                send(&self.breaker, &mut self.inner, req, &self.classifier, guard)
+            }
+            None => call_guarded(
+                &self.breaker,
+                &mut self.inner,
+                req,
+                &self.classifier,
+                &self.fallback,
+            ),
+        }
     }
+}
+
+/// Admits `req` through `breaker` and sends it, or answers with the fallback or [`Rejected`].
+pub(crate) fn call_guarded<S, C, F, Req>(
+    breaker: &CircuitBreaker,
+    inner: &mut S,
+    req: Req,
+    classifier: &C,
+    fallback: &F,
+) -> ResponseFuture<S::Future, C, Req, S::Response>
+where
+    S: Service<Req>,
+    C: Clone,
+    F: Fallback<Req, S::Response>,
+    Req: HasCancelToken,
+{
+    match breaker.core.try_acquire() {
+        Ok(p) => {
+            let guard = PermitGuard::new(breaker.core.clone(), p);
+            send(breaker, inner, req, classifier, guard)
+        }
+        Err(rejected) => match fallback.fallback(req, &rejected) {
+            Some(result) => ResponseFuture::fallback(result),
+            None => ResponseFuture::rejected(rejected),
+        },
+    }
+}
+
+fn send<S, C, Req>(
+    breaker: &CircuitBreaker,
+    inner: &mut S,
+    req: Req,
+    classifier: &C,
+    guard: PermitGuard,
+) -> ResponseFuture<S::Future, C, Req, S::Response>
+where
+    S: Service<Req>,
+    C: Clone,
+    Req: HasCancelToken,
+{
+    let core = &breaker.core;
+    let start = core.measures_duration().then(Instant::now);
+    let token = if core.counts_cancellations() {
+        None
+    } else {
+        req.cancel_token().cloned()
+    };
+    let fut = inner.call(req);
+    ResponseFuture::called(fut, guard, classifier.clone(), start, token)
 }
