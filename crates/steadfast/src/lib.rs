@@ -48,6 +48,8 @@ mod config;
 pub mod random;
 #[cfg(feature = "retry")]
 pub mod retry;
+#[cfg(feature = "circuit-breaker")]
+mod sync;
 pub mod token;
 
 pub use config::ConfigError;

@@ -2,7 +2,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use super::window::{Counts, Window, MAX_WINDOW_CALLS};
 use crate::backoff::Backoff;
 use crate::config::ConfigError;
 use crate::random::{RandomSource, SplitMix64};
+use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
 type Listener = Arc<dyn Fn(&BreakerEvent<'_>) + Send + Sync>;
 

@@ -17,11 +17,12 @@
 //!   which the breaker tolerates because results of calls admitted before the transition are
 //!   discarded by generation.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::sync::{AtomicU64, AtomicU8, Ordering};
 
 const FIELD_BITS: u32 = 21;
 const FIELD_MASK: u64 = (1 << FIELD_BITS) - 1;
