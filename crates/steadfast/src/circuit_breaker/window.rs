@@ -6,8 +6,8 @@
 //! # Invariants
 //!
 //! * Count window: each call takes a unique ring index (`fetch_add`), swaps its outcome into
-//!   that slot, and adds the difference between the new and the evicted outcome to the
-//!   aggregate. Every field of the aggregate is always the count over the slots' contents, so
+//!   that slot (skipped when the slot already holds the same outcome), and adds the difference
+//!   between the new and the evicted outcome to the aggregate. Every field of the aggregate is always the count over the slots' contents, so
 //!   the aggregate never underflows, and after every record has finished it equals a recount of
 //!   the ring.
 //! * Time window: the aggregate holds the sum of the live buckets. Buckets are retired (their
@@ -142,7 +142,14 @@ impl CountWindow {
         // The ring position uses the low 32 bits: when they wrap (every 2^32 calls) one slot
         // is overwritten out of turn, which is harmless.
         let new = slot_bits(failure, slow);
-        let old = self.slots[self.index(n as u32)].swap(new, Ordering::AcqRel);
+        let slot = &self.slots[self.index(n as u32)];
+        // Steady state: the slot already holds this outcome, so there is nothing to change.
+        // Skipping the swap is sound: if another call races onto the same slot, it is the
+        // newer one, and the aggregate still matches the ring's contents.
+        if slot.load(Ordering::Acquire) == new {
+            return Counts::unpack(self.agg.load(Ordering::Acquire));
+        }
+        let old = slot.swap(new, Ordering::AcqRel);
         if old == new {
             return Counts::unpack(self.agg.load(Ordering::Acquire));
         }

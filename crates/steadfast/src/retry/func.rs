@@ -86,8 +86,8 @@ impl<C, K> RetryPolicy<C, K> {
         E: Into<BoxError>,
         C: Classify<(), T, E>,
     {
-        let shared = &*self.shared;
-        let span = tracing::debug_span!("retry", policy = %shared.name);
+        let shared = &self.shared;
+        let span = tracing::debug_span!("retry", policy = shared.name());
         let mut tracker = match token.and_then(CancelToken::reason) {
             Some(reason) => {
                 let mut t = Tracker::not_started(shared);
@@ -174,8 +174,8 @@ impl<C, K> RetryPolicy<C, K> {
         E: Into<BoxError>,
         C: Classify<(), T, E>,
     {
-        let shared = &*self.shared;
-        let span = tracing::debug_span!("retry", policy = %shared.name);
+        let shared = &self.shared;
+        let span = tracing::debug_span!("retry", policy = shared.name());
         let mut tracker = match token.and_then(CancelToken::reason) {
             Some(reason) => {
                 let mut t = Tracker::not_started(shared);

@@ -4,7 +4,6 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use pin_project::pin_project;
@@ -16,7 +15,7 @@ use super::error::StopReason;
 use super::policy::{CloneRequest, Shared};
 use super::state::Tracker;
 use crate::classify::{Classify, Outcome};
-use crate::token::{Cancelled, HasCancelToken};
+use crate::token::{CancelToken, Cancelled, HasCancelToken};
 use crate::BoxError;
 
 /// Response future of [`Retry`](super::Retry).
@@ -33,15 +32,25 @@ where
 {
     #[pin]
     state: State<S::Future>,
-    #[pin]
-    cancelled: Option<Cancelled>,
     service: S,
     /// The copy of the request for the next attempt (`None`: it cannot be retried).
     request: Option<Req>,
-    last_error: Option<BoxError>,
-    shared: Arc<Shared<C, K>>,
+    shared: Shared<C, K>,
     tracker: Tracker,
+    /// What only a retry needs, allocated at the first retry so that the success path
+    /// carries (and moves) none of it.
+    waiting: Option<Pin<Box<Waiting>>>,
     span: Span,
+}
+
+/// The retry-only part of a response future.
+#[pin_project]
+struct Waiting {
+    #[pin]
+    sleep: Sleep,
+    #[pin]
+    cancelled: Option<Cancelled>,
+    last_error: Option<BoxError>,
 }
 
 #[pin_project(project = StateProj)]
@@ -50,10 +59,7 @@ enum State<F> {
         #[pin]
         fut: F,
     },
-    Sleeping {
-        #[pin]
-        sleep: Sleep,
-    },
+    Sleeping,
     Readying,
     Stopped {
         error: Option<BoxError>,
@@ -68,7 +74,7 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             State::Calling { .. } => "calling",
-            State::Sleeping { .. } => "sleeping",
+            State::Sleeping => "sleeping",
             State::Readying => "readying",
             State::Stopped { .. } => "stopped",
             State::Done => "done",
@@ -87,8 +93,8 @@ where
     K: CloneRequest<Req>,
 {
     /// Starts the first attempt on `service`, which must have reported ready.
-    pub(crate) fn new(mut service: S, req: Req, shared: Arc<Shared<C, K>>) -> Self {
-        let span = tracing::debug_span!("retry", policy = %shared.name);
+    pub(crate) fn new(mut service: S, req: Req, shared: Shared<C, K>) -> Self {
+        let span = tracing::debug_span!("retry", policy = shared.name());
         if let Some(reason) = req.cancel_token().and_then(|t| t.reason()) {
             let mut tracker = Tracker::not_started(&shared);
             let error = tracker.give_up(&shared, StopReason::Cancelled(reason), None, &span);
@@ -96,12 +102,11 @@ where
                 state: State::Stopped {
                     error: Some(error.into()),
                 },
-                cancelled: None,
                 service,
                 request: None,
-                last_error: None,
                 shared,
                 tracker,
+                waiting: None,
                 span,
             };
         }
@@ -114,12 +119,11 @@ where
         let fut = service.call(req);
         ResponseFuture {
             state: State::Calling { fut },
-            cancelled: None,
             service,
             request,
-            last_error: None,
             shared,
             tracker,
+            waiting: None,
             span,
         }
     }
@@ -141,7 +145,7 @@ where
             match this.state.as_mut().project() {
                 StateProj::Calling { fut } => {
                     let result = ready!(fut.poll(cx));
-                    let shared = &**this.shared;
+                    let shared = &*this.shared;
                     let ctx = this.tracker.context(this.request.as_ref());
                     let outcome = shared.classifier.classify(&ctx, result.as_ref());
                     tracing::trace!(
@@ -166,19 +170,27 @@ where
                         .on_retryable(shared, outcome, err_ref, token, this.span)
                     {
                         Ok(delay) => {
-                            if this.cancelled.is_none() {
-                                if let Some(t) = token {
-                                    this.cancelled.set(Some(t.cancelled()));
+                            drop(value);
+                            match this.waiting.as_mut() {
+                                Some(w) => {
+                                    let w = w.as_mut().project();
+                                    *w.last_error = error;
+                                    if !delay.is_zero() {
+                                        w.sleep.reset(tokio::time::Instant::now() + delay);
+                                    }
+                                }
+                                None => {
+                                    *this.waiting = Some(Box::pin(Waiting {
+                                        sleep: tokio::time::sleep(delay),
+                                        cancelled: token.map(CancelToken::cancelled),
+                                        last_error: error,
+                                    }));
                                 }
                             }
-                            *this.last_error = error;
-                            drop(value);
                             if delay.is_zero() {
                                 this.state.set(State::Readying);
                             } else {
-                                this.state.set(State::Sleeping {
-                                    sleep: tokio::time::sleep(delay),
-                                });
+                                this.state.set(State::Sleeping);
                             }
                         }
                         Err(reason) => {
@@ -190,8 +202,11 @@ where
                         }
                     }
                 }
-                StateProj::Sleeping { sleep } => {
-                    let slept = sleep.poll(cx).is_ready();
+                StateProj::Sleeping => {
+                    let slept = match this.waiting.as_mut() {
+                        Some(w) => w.as_mut().project().sleep.poll(cx).is_ready(),
+                        None => true,
+                    };
                     if let Some(out) = check_cancelled(&mut this, cx) {
                         return Poll::Ready(out);
                     }
@@ -206,7 +221,7 @@ where
                     }
                     if let Err(e) = ready!(this.service.poll_ready(cx)) {
                         this.tracker
-                            .finish(&**this.shared, Outcome::NonRetryable, this.span);
+                            .finish(this.shared, Outcome::NonRetryable, this.span);
                         this.state.set(State::Done);
                         return Poll::Ready(Err(e.into()));
                     }
@@ -239,8 +254,11 @@ where
     S: Service<Req>,
     Req: HasCancelToken,
 {
-    let fired = match this.cancelled.as_mut().as_pin_mut() {
-        Some(c) => c.poll(cx).is_ready(),
+    let fired = match this.waiting.as_mut() {
+        Some(w) => match w.as_mut().project().cancelled.as_pin_mut() {
+            Some(c) => c.poll(cx).is_ready(),
+            None => false,
+        },
         None => false,
     };
     let token = this.request.as_ref().and_then(|r| r.cancel_token());
@@ -249,8 +267,11 @@ where
         _ => return None,
     };
     this.state.set(State::Done);
-    let shared = &**this.shared;
-    let error = this.last_error.take();
+    let shared = &*this.shared;
+    let error = this
+        .waiting
+        .as_mut()
+        .and_then(|w| w.as_mut().project().last_error.take());
     Some(this.tracker.conclude(
         shared,
         StopReason::Cancelled(reason),

@@ -53,7 +53,7 @@ impl<C, K> RetryLayer<C, K> {
     }
 }
 
-impl<S, C, K> Layer<S> for RetryLayer<C, K> {
+impl<S, C: Clone, K: Clone> Layer<S> for RetryLayer<C, K> {
     type Service = Retry<S, C, K>;
 
     fn layer(&self, inner: S) -> Self::Service {

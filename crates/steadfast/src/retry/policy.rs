@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -55,8 +55,11 @@ where
     }
 }
 
+/// The settings a request's future carries by value. Everything optional and shared (name,
+/// budget, randomness, listeners, metrics) sits behind one `Option<Arc>`, so a policy that
+/// uses none of it is cloned per request without touching a reference count.
+#[derive(Clone)]
 pub(crate) struct Shared<C, K> {
-    pub(crate) name: Cow<'static, str>,
     pub(crate) max_attempts: u32,
     pub(crate) backoff: Backoff,
     pub(crate) max_elapsed: Option<Duration>,
@@ -64,23 +67,63 @@ pub(crate) struct Shared<C, K> {
     pub(crate) max_hint: Duration,
     pub(crate) classifier: C,
     pub(crate) cloner: K,
-    pub(crate) budget: Option<Arc<dyn RetryBudget>>,
-    pub(crate) rng: Arc<dyn RandomSource>,
-    pub(crate) listeners: Box<[Listener]>,
-    pub(crate) metrics: Option<Arc<RetryMetrics>>,
+    extras: Option<Arc<Extras>>,
+}
+
+struct Extras {
+    name: Option<Cow<'static, str>>,
+    budget: Option<Arc<dyn RetryBudget>>,
+    rng: Option<Arc<dyn RandomSource>>,
+    listeners: Box<[Listener]>,
+    metrics: Option<Arc<RetryMetrics>>,
+}
+
+/// The generator used when a policy is given none: one per process, seeded from the OS.
+fn default_rng() -> &'static SplitMix64 {
+    static RNG: OnceLock<SplitMix64> = OnceLock::new();
+    RNG.get_or_init(SplitMix64::from_entropy)
 }
 
 impl<C, K> Shared<C, K> {
+    pub(crate) fn name(&self) -> &str {
+        self.extras
+            .as_ref()
+            .and_then(|e| e.name.as_deref())
+            .unwrap_or("retry")
+    }
+
+    pub(crate) fn budget(&self) -> Option<&dyn RetryBudget> {
+        self.extras.as_ref().and_then(|e| e.budget.as_deref())
+    }
+
+    pub(crate) fn metrics(&self) -> Option<&RetryMetrics> {
+        self.extras.as_ref().and_then(|e| e.metrics.as_deref())
+    }
+
+    fn metrics_arc(&self) -> Option<&Arc<RetryMetrics>> {
+        self.extras.as_ref().and_then(|e| e.metrics.as_ref())
+    }
+
+    pub(crate) fn rng(&self) -> &dyn RandomSource {
+        match self.extras.as_ref().and_then(|e| e.rng.as_deref()) {
+            Some(r) => r,
+            None => default_rng(),
+        }
+    }
+
     pub(crate) fn emit(&self, event: RetryEvent<'_>) {
-        for l in self.listeners.iter() {
-            l(&event);
+        if let Some(e) = &self.extras {
+            for l in e.listeners.iter() {
+                l(&event);
+            }
         }
     }
 }
 
 /// Every setting of a retry: how many attempts, how long to wait, what to retry, and what
-/// to tell you. Cheap to clone (one `Arc`); all clones and all services built from it share
-/// the budget, metrics and listeners.
+/// to tell you. Cheap to clone: the settings are copied, and the optional shared parts
+/// (budget, metrics, listeners, a custom name or random source) sit behind one `Arc`, so all
+/// clones and all services built from it share them.
 ///
 /// Use it with [`RetryLayer`](super::RetryLayer) for a `Service`, or call
 /// [`run`](Self::run) / [`run_blocking`](Self::run_blocking) for plain functions.
@@ -100,10 +143,10 @@ impl<C, K> Shared<C, K> {
 /// assert_eq!(policy.max_attempts(), 5);
 /// ```
 pub struct RetryPolicy<C = AnyError, K = CloneAll> {
-    pub(crate) shared: Arc<Shared<C, K>>,
+    pub(crate) shared: Shared<C, K>,
 }
 
-impl<C, K> Clone for RetryPolicy<C, K> {
+impl<C: Clone, K: Clone> Clone for RetryPolicy<C, K> {
     fn clone(&self) -> Self {
         RetryPolicy {
             shared: self.shared.clone(),
@@ -115,15 +158,18 @@ impl<C, K> fmt::Debug for RetryPolicy<C, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.shared;
         f.debug_struct("RetryPolicy")
-            .field("name", &s.name)
+            .field("name", &s.name())
             .field("max_attempts", &s.max_attempts)
             .field("backoff", &s.backoff)
             .field("max_elapsed", &s.max_elapsed)
             .field("deadline", &s.deadline)
             .field("max_hint", &s.max_hint)
-            .field("budget", &s.budget)
-            .field("listeners", &s.listeners.len())
-            .field("metrics", &s.metrics.is_some())
+            .field("budget", &s.budget())
+            .field(
+                "listeners",
+                &s.extras.as_ref().map_or(0, |e| e.listeners.len()),
+            )
+            .field("metrics", &s.metrics().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -134,7 +180,7 @@ impl RetryPolicy {
     /// cloned with `Clone`.
     pub fn builder() -> RetryPolicyBuilder {
         RetryPolicyBuilder {
-            name: Cow::Borrowed("retry"),
+            name: None,
             max_attempts: 3,
             backoff: Backoff::default(),
             max_elapsed: None,
@@ -161,7 +207,7 @@ impl Default for RetryPolicy {
 impl<C, K> RetryPolicy<C, K> {
     /// The policy's name, used in `tracing` spans.
     pub fn name(&self) -> &str {
-        &self.shared.name
+        self.shared.name()
     }
 
     /// The maximum number of attempts, the first included.
@@ -176,13 +222,13 @@ impl<C, K> RetryPolicy<C, K> {
 
     /// The metrics this policy records into, if any.
     pub fn metrics(&self) -> Option<&Arc<RetryMetrics>> {
-        self.shared.metrics.as_ref()
+        self.shared.metrics_arc()
     }
 }
 
 /// Builds a [`RetryPolicy`]; every setting is checked by [`build`](Self::build).
 pub struct RetryPolicyBuilder<C = AnyError, K = CloneAll> {
-    name: Cow<'static, str>,
+    name: Option<Cow<'static, str>>,
     max_attempts: u32,
     backoff: Backoff,
     max_elapsed: Option<Duration>,
@@ -210,7 +256,7 @@ impl<C, K> fmt::Debug for RetryPolicyBuilder<C, K> {
 impl<C, K> RetryPolicyBuilder<C, K> {
     /// Names the policy (shown in `tracing` spans and events). Default `"retry"`.
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.name = name.into();
+        self.name = Some(name.into());
         self
     }
 
@@ -364,9 +410,22 @@ impl<C, K> RetryPolicyBuilder<C, K> {
             ));
         }
         self.backoff.validate()?;
-        Ok(RetryPolicy {
-            shared: Arc::new(Shared {
+        let has_extras = self.name.is_some()
+            || self.budget.is_some()
+            || self.rng.is_some()
+            || !self.listeners.is_empty()
+            || self.metrics.is_some();
+        let extras = has_extras.then(|| {
+            Arc::new(Extras {
                 name: self.name,
+                budget: self.budget,
+                rng: self.rng,
+                listeners: self.listeners.into_boxed_slice(),
+                metrics: self.metrics,
+            })
+        });
+        Ok(RetryPolicy {
+            shared: Shared {
                 max_attempts: self.max_attempts,
                 backoff: self.backoff,
                 max_elapsed: self.max_elapsed,
@@ -374,13 +433,8 @@ impl<C, K> RetryPolicyBuilder<C, K> {
                 max_hint: self.max_hint,
                 classifier: self.classifier,
                 cloner: self.cloner,
-                budget: self.budget,
-                rng: self
-                    .rng
-                    .unwrap_or_else(|| Arc::new(SplitMix64::from_entropy())),
-                listeners: self.listeners.into_boxed_slice(),
-                metrics: self.metrics,
-            }),
+                extras,
+            },
         })
     }
 }

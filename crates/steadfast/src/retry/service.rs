@@ -60,8 +60,8 @@ where
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
     Req: HasCancelToken,
-    C: Classify<Req, S::Response, S::Error>,
-    K: CloneRequest<Req>,
+    C: Classify<Req, S::Response, S::Error> + Clone,
+    K: CloneRequest<Req> + Clone,
 {
     type Response = S::Response;
     type Error = BoxError;

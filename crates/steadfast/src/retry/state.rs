@@ -22,6 +22,13 @@ pub(crate) struct Tracker {
     /// Attempts started so far.
     pub(crate) attempt: u32,
     start: Option<Instant>,
+    /// What is only known once an attempt has failed; allocated then, so the success path
+    /// carries one pointer.
+    log: Option<Box<Log>>,
+}
+
+#[derive(Debug, Default)]
+struct Log {
     total_delay: Duration,
     prev_delay: Duration,
     history: History,
@@ -30,33 +37,29 @@ pub(crate) struct Tracker {
 impl Tracker {
     /// A tracker for a request whose first attempt is starting now.
     pub(crate) fn start<C, K>(shared: &Shared<C, K>) -> Self {
-        if let Some(m) = &shared.metrics {
+        if let Some(m) = shared.metrics() {
             m.request();
         }
-        if let Some(b) = &shared.budget {
+        if let Some(b) = shared.budget() {
             b.deposit();
         }
         Tracker {
             attempt: 1,
             // Only time-limited policies pay for a clock read on the success path.
             start: shared.max_elapsed.map(|_| Instant::now()),
-            total_delay: Duration::ZERO,
-            prev_delay: Duration::ZERO,
-            history: History::default(),
+            log: None,
         }
     }
 
     /// A tracker for a request that never got to its first attempt.
     pub(crate) fn not_started<C, K>(shared: &Shared<C, K>) -> Self {
-        if let Some(m) = &shared.metrics {
+        if let Some(m) = shared.metrics() {
             m.request();
         }
         Tracker {
             attempt: 0,
             start: None,
-            total_delay: Duration::ZERO,
-            prev_delay: Duration::ZERO,
-            history: History::default(),
+            log: None,
         }
     }
 
@@ -73,7 +76,8 @@ impl Tracker {
     /// The context handed to the classifier for the attempt that just finished.
     pub(crate) fn context<'a, Req>(&self, request: Option<&'a Req>) -> Attempt<'a, Req> {
         let elapsed = self.start.map(|s| s.elapsed()).unwrap_or_default();
-        Attempt::new(self.attempt, elapsed, self.total_delay, request)
+        let total_delay = self.log.as_ref().map_or(Duration::ZERO, |l| l.total_delay);
+        Attempt::new(self.attempt, elapsed, total_delay, request)
     }
 
     /// The attempt finished with a retryable outcome and the request can be sent again:
@@ -87,7 +91,8 @@ impl Tracker {
         span: &Span,
     ) -> Result<Duration, StopReason> {
         let elapsed = self.elapsed();
-        self.history.push(AttemptRecord {
+        let log = self.log.get_or_insert_with(Box::default);
+        log.history.push(AttemptRecord {
             number: self.attempt,
             outcome,
             finished_at: elapsed,
@@ -104,7 +109,7 @@ impl Tracker {
             Some(hint) => hint.min(shared.max_hint),
             None => shared
                 .backoff
-                .delay(self.attempt, self.prev_delay, &*shared.rng),
+                .delay(self.attempt, log.prev_delay, shared.rng()),
         };
         if let Some(limit) = shared.max_elapsed {
             if elapsed.saturating_add(delay) > limit {
@@ -121,7 +126,7 @@ impl Tracker {
                 return Err(StopReason::Deadline);
             }
         }
-        if let Some(budget) = &shared.budget {
+        if let Some(budget) = shared.budget() {
             if !budget.withdraw() {
                 shared.emit(RetryEvent::BudgetExhausted {
                     attempts: self.attempt,
@@ -130,10 +135,10 @@ impl Tracker {
                 return Err(StopReason::BudgetExhausted);
             }
         }
-        self.history.set_last_delay(delay);
-        self.prev_delay = delay;
-        self.total_delay = self.total_delay.saturating_add(delay);
-        if let Some(m) = &shared.metrics {
+        log.history.set_last_delay(delay);
+        log.prev_delay = delay;
+        log.total_delay = log.total_delay.saturating_add(delay);
+        if let Some(m) = shared.metrics() {
             m.retry();
         }
         shared.emit(RetryEvent::Retry {
@@ -156,16 +161,16 @@ impl Tracker {
 
     /// The request ended with this outcome and nothing more will be tried.
     pub(crate) fn finish<C, K>(&mut self, shared: &Shared<C, K>, outcome: Outcome, span: &Span) {
-        if let Some(m) = &shared.metrics {
+        if let Some(m) = shared.metrics() {
             m.finished(self.attempt);
         }
         if outcome.is_success() {
-            if let Some(b) = &shared.budget {
+            if let Some(b) = shared.budget() {
                 b.on_success(self.attempt);
             }
             if self.attempt > 1 {
                 let elapsed = self.elapsed();
-                if let Some(m) = &shared.metrics {
+                if let Some(m) = shared.metrics() {
                     m.success_after_retry();
                 }
                 shared.emit(RetryEvent::Success {
@@ -209,7 +214,7 @@ impl Tracker {
         } else {
             self.elapsed()
         };
-        if let Some(m) = &shared.metrics {
+        if let Some(m) = shared.metrics() {
             if self.attempt > 0 {
                 m.finished(self.attempt);
             }
@@ -225,7 +230,7 @@ impl Tracker {
             reason,
             self.attempt,
             elapsed,
-            std::mem::take(&mut self.history),
+            self.log.take().map(|l| l.history).unwrap_or_default(),
             source,
         )
     }
