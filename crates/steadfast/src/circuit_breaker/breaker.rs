@@ -237,6 +237,16 @@ impl CircuitBreaker {
     }
 
     /// The state and counters now.
+    ///
+    /// ```
+    /// use steadfast::circuit_breaker::{CircuitBreaker, CircuitState};
+    ///
+    /// let breaker = CircuitBreaker::builder().minimum_calls(10).build().unwrap();
+    /// let m = breaker.metrics();
+    /// assert_eq!(m.state, CircuitState::Closed);
+    /// assert_eq!(m.failure_rate, None, "not judged before ten calls");
+    /// assert_eq!((m.successes, m.failures, m.rejections), (0, 0, 0));
+    /// ```
     pub fn metrics(&self) -> BreakerMetrics {
         self.core.metrics()
     }
@@ -775,6 +785,31 @@ impl CircuitBreakerBuilder {
 
     /// Trips when at least this percentage of the window's calls were slower than
     /// `threshold` (0 < p ≤ 100). Turns on duration measurement (one clock read per call).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitState};
+    /// use tower::{service_fn, Layer, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// // Trip when half of the last ten calls took 2 s or more, even if they succeeded.
+    /// let breaker = CircuitBreaker::builder()
+    ///     .no_failure_rate()
+    ///     .slow_call_rate(50.0, Duration::from_secs(2))
+    ///     .minimum_calls(2)
+    ///     .window(steadfast::circuit_breaker::SlidingWindow::count(10))
+    ///     .build()
+    ///     .unwrap();
+    /// let sluggish = service_fn(|_: ()| async {
+    ///     tokio::time::sleep(Duration::from_secs(3)).await;
+    ///     Ok::<_, std::io::Error>("late but fine")
+    /// });
+    /// let svc = CircuitBreakerLayer::new(breaker.clone()).layer(sluggish);
+    /// svc.clone().oneshot(()).await.unwrap();
+    /// svc.oneshot(()).await.unwrap();
+    /// assert_eq!(breaker.state(), CircuitState::Open);
+    /// # }
+    /// ```
     pub fn slow_call_rate(mut self, percent: f64, threshold: Duration) -> Self {
         self.slow_call_rate = Some(percent);
         self.slow_call_duration = threshold;
@@ -801,6 +836,21 @@ impl CircuitBreakerBuilder {
     }
 
     /// Probe calls let through at once while half-open (at least 1).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::circuit_breaker::CircuitBreaker;
+    ///
+    /// // Probe with up to three calls at once; close after five successes; give up on the
+    /// // probe period (and reopen) if it has not closed within a minute.
+    /// let breaker = CircuitBreaker::builder()
+    ///     .half_open_max_calls(3)
+    ///     .success_threshold(5)
+    ///     .max_half_open(Duration::from_secs(60))
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = breaker;
+    /// ```
     pub fn half_open_max_calls(mut self, n: u32) -> Self {
         self.half_open_max_calls = n;
         self
@@ -826,6 +876,23 @@ impl CircuitBreakerBuilder {
 
     /// Stays open longer after each consecutive trip: the `n`-th trip in a row (without a
     /// close in between) stays open `backoff.delay(n)`, jitter included.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::backoff::{Backoff, Jitter};
+    /// use steadfast::circuit_breaker::CircuitBreaker;
+    ///
+    /// // 5 s after the first trip, then 10 s, 20 s, ... capped at 5 minutes, ±10%.
+    /// let breaker = CircuitBreaker::builder()
+    ///     .open_backoff(
+    ///         Backoff::exponential(Duration::from_secs(5))
+    ///             .max(Duration::from_secs(300))
+    ///             .jitter(Jitter::Proportional(0.1)),
+    ///     )
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = breaker;
+    /// ```
     pub fn open_backoff(mut self, backoff: Backoff) -> Self {
         self.open_backoff = backoff;
         self
@@ -852,6 +919,21 @@ impl CircuitBreakerBuilder {
     }
 
     /// Calls `listener` for every [`BreakerEvent`]. Listeners run inline: keep them short.
+    ///
+    /// ```
+    /// use steadfast::circuit_breaker::{BreakerEvent, CircuitBreaker};
+    ///
+    /// let breaker = CircuitBreaker::builder()
+    ///     .name("payments")
+    ///     .on_event(|event: &BreakerEvent<'_>| {
+    ///         if let BreakerEvent::StateTransition { name, from, to, reason } = event {
+    ///             eprintln!("breaker {name}: {from} -> {to} ({reason})");
+    ///         }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// breaker.force_open(); // prints "breaker payments: closed -> forced open (changed by hand)"
+    /// ```
     pub fn on_event(
         mut self,
         listener: impl Fn(&BreakerEvent<'_>) + Send + Sync + 'static,

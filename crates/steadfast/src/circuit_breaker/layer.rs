@@ -76,6 +76,20 @@ impl<C, F> CircuitBreakerLayer<C, F> {
     }
 
     /// Classifies with a closure.
+    ///
+    /// ```
+    /// use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
+    /// use steadfast::classify::{Attempt, Outcome};
+    ///
+    /// // 5xx and transport errors are failures; 4xx is the caller's problem, not the server's.
+    /// let layer = CircuitBreakerLayer::new(CircuitBreaker::builder().build().unwrap())
+    ///     .classify_with(|_: &Attempt<'_, ()>, r: Result<&u16, &std::io::Error>| match r {
+    ///         Ok(s) if *s >= 500 => Outcome::retryable(),
+    ///         Ok(_) => Outcome::Success,
+    ///         Err(_) => Outcome::retryable(),
+    ///     });
+    /// # let _ = layer;
+    /// ```
     pub fn classify_with<Req, Res, E, G>(self, f: G) -> CircuitBreakerLayer<ClassifyFn<G>, F>
     where
         G: Fn(&Attempt<'_, Req>, Result<&Res, &E>) -> Outcome,
@@ -84,6 +98,21 @@ impl<C, F> CircuitBreakerLayer<C, F> {
     }
 
     /// Answers rejected calls with `f` instead of failing them.
+    ///
+    /// ```
+    /// use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer, Rejected};
+    /// use tower::{service_fn, Layer, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let breaker = CircuitBreaker::builder().build().unwrap();
+    /// breaker.force_open();
+    /// let prices = service_fn(|_: &str| async { Ok::<u32, std::io::Error>(42) });
+    /// let svc = CircuitBreakerLayer::new(breaker)
+    ///     .fallback(|_sku: &str, _: &Rejected| Ok::<u32, steadfast::BoxError>(0)) // a cached price
+    ///     .layer(prices);
+    /// assert_eq!(svc.oneshot("sku-1").await.unwrap(), 0);
+    /// # }
+    /// ```
     pub fn fallback<Req, Res, G>(self, f: G) -> CircuitBreakerLayer<C, FallbackFn<G>>
     where
         G: Fn(Req, &Rejected) -> Result<Res, BoxError>,
@@ -99,6 +128,23 @@ impl<C, F> CircuitBreakerLayer<C, F> {
     /// Applies backpressure instead of failing fast: `poll_ready` stays pending while the
     /// breaker would reject, checking again when the open time ends or every `recheck`
     /// (for forced-open breakers and full half-open slots), whichever is sooner.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
+    /// use tower::{service_fn, Layer, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let breaker = CircuitBreaker::builder().build().unwrap();
+    /// breaker.isolate(Duration::from_secs(5));
+    /// let svc = CircuitBreakerLayer::new(breaker)
+    ///     .backpressure(Duration::from_millis(500))
+    ///     .layer(service_fn(|_: ()| async { Ok::<_, std::io::Error>("served") }));
+    /// let start = tokio::time::Instant::now();
+    /// assert_eq!(svc.oneshot(()).await.unwrap(), "served"); // waited instead of failing
+    /// assert_eq!(start.elapsed(), Duration::from_secs(5));
+    /// # }
+    /// ```
     pub fn backpressure(mut self, recheck: Duration) -> Self {
         self.backpressure = Some(recheck);
         self
