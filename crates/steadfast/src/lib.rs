@@ -45,6 +45,7 @@ pub mod backoff;
 pub mod circuit_breaker;
 pub mod classify;
 mod config;
+mod display;
 pub mod random;
 #[cfg(feature = "retry")]
 pub mod retry;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::events::CircuitState;
+use crate::display::Short;
 
 /// The circuit breaker rejected the call without sending it.
 ///
@@ -57,7 +58,7 @@ impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "circuit breaker '{}' is {}", self.name, self.state)?;
         match self.retry_after {
-            Some(d) => write!(f, "; next probe in {d:?}"),
+            Some(d) => write!(f, "; next probe in {}", Short(d)),
             None if self.state == CircuitState::HalfOpen => {
                 f.write_str("; every probe slot is taken")
             }

@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::classify::Outcome;
+use crate::display::Short;
 use crate::token::CancelReason;
 use crate::BoxError;
 
@@ -46,11 +47,14 @@ pub struct AttemptRecord {
     pub number: u32,
     /// How the attempt was classified.
     pub outcome: Outcome,
-    /// Time since the first attempt started when this one finished.
+    /// When this attempt finished: time since the first attempt started if the policy has a
+    /// `max_elapsed` limit, otherwise since the first attempt failed (the success path reads no
+    /// clock, so the first attempt's start is not known).
     pub finished_at: Duration,
     /// The delay chosen before the next attempt, if there was one.
     pub delay_after: Option<Duration>,
-    /// The error's message, for attempts that failed with an error (truncated to 256 bytes).
+    /// The error's message and its `source()` chain joined with `": "`, for attempts that
+    /// failed with an error (truncated to 256 bytes).
     pub error: Option<String>,
 }
 
@@ -58,14 +62,16 @@ impl fmt::Display for AttemptRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "#{} {} at {:?}",
-            self.number, self.outcome, self.finished_at
+            "#{} {} at {}",
+            self.number,
+            self.outcome,
+            Short(self.finished_at)
         )?;
         if let Some(e) = &self.error {
             write!(f, ": {e}")?;
         }
         if let Some(d) = self.delay_after {
-            write!(f, " (then waited {d:?})")?;
+            write!(f, " (then waited {})", Short(d))?;
         }
         Ok(())
     }
@@ -207,8 +213,10 @@ impl fmt::Display for RetryError {
         let plural = if i.attempts == 1 { "" } else { "s" };
         write!(
             f,
-            "gave up after {} attempt{plural} in {:?}: {}",
-            i.attempts, i.elapsed, i.reason
+            "gave up after {} attempt{plural} in {}: {}",
+            i.attempts,
+            Short(i.elapsed),
+            i.reason
         )
     }
 }
@@ -222,9 +230,20 @@ impl StdError for RetryError {
     }
 }
 
-/// Truncates an error's message for the history, on a character boundary.
-pub(crate) fn short_message(err: &dyn fmt::Display) -> String {
+/// An error's message and its `source()` chain, truncated for the history on a character
+/// boundary.
+pub(crate) fn short_message(err: &(dyn std::error::Error + 'static)) -> String {
     let mut s = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let next = e.to_string();
+        // Some errors repeat their source's message in their own; do not print it twice.
+        if !s.ends_with(&next) {
+            s.push_str(": ");
+            s.push_str(&next);
+        }
+        cur = e.source();
+    }
     if s.len() > 256 {
         let mut cut = 256;
         while !s.is_char_boundary(cut) {
@@ -297,8 +316,31 @@ mod tests {
     }
 
     #[test]
+    fn messages_include_the_source_chain() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("client error (SendRequest)")
+            }
+        }
+        impl StdError for Outer {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Outer(std::io::Error::other(
+            "connection closed before message completed",
+        ));
+        assert_eq!(
+            short_message(&e),
+            "client error (SendRequest): connection closed before message completed"
+        );
+    }
+
+    #[test]
     fn long_messages_are_cut_on_a_char_boundary() {
-        let long = "é".repeat(300);
+        let long = std::io::Error::other("é".repeat(300));
         let s = short_message(&long);
         assert!(s.len() <= 256 + '…'.len_utf8());
         assert!(s.ends_with('…'));

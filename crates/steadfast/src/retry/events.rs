@@ -112,7 +112,8 @@ impl fmt::Debug for RetryMetrics {
 pub struct RetryMetricsSnapshot {
     /// Requests that entered the layer.
     pub requests: u64,
-    /// Retries made (attempts after the first).
+    /// Retries sent (attempts after the first). A retry that was scheduled but never sent
+    /// (the request was cancelled during the backoff) is not counted.
     pub retries: u64,
     /// Requests that succeeded after at least one retry.
     pub successes_after_retry: u64,

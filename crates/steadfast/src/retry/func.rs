@@ -131,7 +131,7 @@ impl<C, K> RetryPolicy<C, K> {
                             &span,
                         );
                     }
-                    tracker.attempt += 1;
+                    tracker.begin_retry(shared);
                 }
                 Err(reason) => return tracker.conclude(shared, reason, value, error, &span),
             }
@@ -212,7 +212,7 @@ impl<C, K> RetryPolicy<C, K> {
                             &span,
                         );
                     }
-                    tracker.attempt += 1;
+                    tracker.begin_retry(shared);
                 }
                 Err(reason) => return tracker.conclude(shared, reason, value, error, &span),
             }

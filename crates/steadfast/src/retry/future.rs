@@ -230,7 +230,7 @@ where
                         .take()
                         .expect("a retry is only scheduled when a copy of the request exists");
                     *this.request = this.shared.cloner.clone_request(&req);
-                    this.tracker.attempt += 1;
+                    this.tracker.begin_retry(this.shared);
                     let fut = this.service.call(req);
                     this.state.set(State::Calling { fut });
                 }

@@ -97,7 +97,7 @@ impl Tracker {
             outcome,
             finished_at: elapsed,
             delay_after: None,
-            error: error.map(|e| short_message(&e)),
+            error: error.map(short_message),
         });
         if let Some(reason) = token.and_then(|t| t.reason()) {
             return Err(StopReason::Cancelled(reason));
@@ -138,9 +138,6 @@ impl Tracker {
         log.history.set_last_delay(delay);
         log.prev_delay = delay;
         log.total_delay = log.total_delay.saturating_add(delay);
-        if let Some(m) = shared.metrics() {
-            m.retry();
-        }
         shared.emit(RetryEvent::Retry {
             attempt: self.attempt,
             delay,
@@ -157,6 +154,14 @@ impl Tracker {
             "retrying"
         );
         Ok(delay)
+    }
+
+    /// The next attempt is being sent.
+    pub(crate) fn begin_retry<C, K>(&mut self, shared: &Shared<C, K>) {
+        self.attempt += 1;
+        if let Some(m) = shared.metrics() {
+            m.retry();
+        }
     }
 
     /// The request ended with this outcome and nothing more will be tried.
