@@ -90,27 +90,18 @@ impl<S, Req, C, K> ResponseFuture<S, Req, C, K>
 where
     S: Service<Req>,
     Req: HasCancelToken,
-    K: CloneRequest<Req>,
+    K: CloneRequest<Req> + Clone,
+    C: Clone,
 {
-    /// Starts the first attempt on `service`, which must have reported ready.
-    pub(crate) fn new(mut service: S, req: Req, shared: Shared<C, K>) -> Self {
+    /// Starts the first attempt on `service`, which must have reported ready. The policy's
+    /// settings are cloned straight into the future.
+    #[inline]
+    pub(crate) fn new(mut service: S, req: Req, shared: &Shared<C, K>) -> Self {
         let span = tracing::debug_span!("retry", policy = shared.name());
         if let Some(reason) = req.cancel_token().and_then(|t| t.reason()) {
-            let mut tracker = Tracker::not_started(&shared);
-            let error = tracker.give_up(&shared, StopReason::Cancelled(reason), None, &span);
-            return ResponseFuture {
-                state: State::Stopped {
-                    error: Some(error.into()),
-                },
-                service,
-                request: None,
-                shared,
-                tracker,
-                waiting: None,
-                span,
-            };
+            return Self::cancelled_early(service, shared, reason, span);
         }
-        let tracker = Tracker::start(&shared);
+        let tracker = Tracker::start(shared);
         let request = if shared.max_attempts > 1 {
             shared.cloner.clone_request(&req)
         } else {
@@ -121,7 +112,29 @@ where
             state: State::Calling { fut },
             service,
             request,
-            shared,
+            shared: shared.clone(),
+            tracker,
+            waiting: None,
+            span,
+        }
+    }
+
+    #[cold]
+    fn cancelled_early(
+        service: S,
+        shared: &Shared<C, K>,
+        reason: crate::token::CancelReason,
+        span: Span,
+    ) -> Self {
+        let mut tracker = Tracker::not_started(shared);
+        let error = tracker.give_up(shared, StopReason::Cancelled(reason), None, &span);
+        ResponseFuture {
+            state: State::Stopped {
+                error: Some(error.into()),
+            },
+            service,
+            request: None,
+            shared: shared.clone(),
             tracker,
             waiting: None,
             span,

@@ -58,7 +58,6 @@ where
 /// The settings a request's future carries by value. Everything optional and shared (name,
 /// budget, randomness, listeners, metrics) sits behind one `Option<Arc>`, so a policy that
 /// uses none of it is cloned per request without touching a reference count.
-#[derive(Clone)]
 pub(crate) struct Shared<C, K> {
     pub(crate) max_attempts: u32,
     pub(crate) backoff: Backoff,
@@ -68,6 +67,23 @@ pub(crate) struct Shared<C, K> {
     pub(crate) classifier: C,
     pub(crate) cloner: K,
     extras: Option<Arc<Extras>>,
+}
+
+impl<C: Clone, K: Clone> Clone for Shared<C, K> {
+    // Inlined: the retry layer clones this into every response future.
+    #[inline]
+    fn clone(&self) -> Self {
+        Shared {
+            max_attempts: self.max_attempts,
+            backoff: self.backoff.clone(),
+            max_elapsed: self.max_elapsed,
+            deadline: self.deadline,
+            max_hint: self.max_hint,
+            classifier: self.classifier.clone(),
+            cloner: self.cloner.clone(),
+            extras: self.extras.clone(),
+        }
+    }
 }
 
 struct Extras {
@@ -90,6 +106,11 @@ impl<C, K> Shared<C, K> {
             .as_ref()
             .and_then(|e| e.name.as_deref())
             .unwrap_or("retry")
+    }
+
+    #[inline]
+    pub(crate) fn has_extras(&self) -> bool {
+        self.extras.is_some()
     }
 
     pub(crate) fn budget(&self) -> Option<&dyn RetryBudget> {

@@ -72,9 +72,10 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         let fresh = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, fresh);
-        ResponseFuture::new(ready, req, self.policy.shared.clone())
+        ResponseFuture::new(ready, req, &self.policy.shared)
     }
 }

@@ -36,6 +36,7 @@ struct Log {
 
 impl Tracker {
     /// A tracker for a request whose first attempt is starting now.
+    #[inline]
     pub(crate) fn start<C, K>(shared: &Shared<C, K>) -> Self {
         if let Some(m) = shared.metrics() {
             m.request();
@@ -165,7 +166,17 @@ impl Tracker {
     }
 
     /// The request ended with this outcome and nothing more will be tried.
+    #[inline]
     pub(crate) fn finish<C, K>(&mut self, shared: &Shared<C, K>, outcome: Outcome, span: &Span) {
+        // A first-attempt result with nothing to record: the common case, kept inline.
+        if self.attempt <= 1 && !shared.has_extras() {
+            return;
+        }
+        self.finish_recorded(shared, outcome, span);
+    }
+
+    #[cold]
+    fn finish_recorded<C, K>(&mut self, shared: &Shared<C, K>, outcome: Outcome, span: &Span) {
         if let Some(m) = shared.metrics() {
             m.finished(self.attempt);
         }
