@@ -20,7 +20,10 @@ use tower::Service;
 
 mod common;
 
-use common::{call_now, steadfast_budget_metrics, steadfast_default, tower_retry, Bare};
+use common::{
+    breaker, call_now, steadfast_breaker, steadfast_budget_metrics, steadfast_default, tower_retry,
+    Bare,
+};
 
 /// Calls per contender that are counted.
 const CALLS: u64 = 10_000;
@@ -97,6 +100,10 @@ fn main() {
             "steadfast, budget + metrics",
             allocations_per_call(steadfast_budget_metrics()),
         ),
+        (
+            "steadfast breaker, closed",
+            allocations_per_call(steadfast_breaker(&breaker())),
+        ),
     ];
 
     println!("success path, {CALLS} calls each after {WARM_UP} warm-up calls");
@@ -107,12 +114,17 @@ fn main() {
         println!("| {name:<28} | {per_call:>15.3} |");
     }
 
-    let default_policy = rows[2].1;
-    if default_policy > 0.0 {
-        eprintln!(
-            "FAIL: steadfast's default policy allocates {default_policy:.3} times per call on \
-             the success path (target: 0)"
-        );
+    let mut failed = false;
+    for (name, per_call) in rows
+        .iter()
+        .filter(|(name, _)| name.starts_with("steadfast"))
+    {
+        if *per_call > 0.0 {
+            eprintln!("FAIL: {name} allocates {per_call:.3} times per call on the success path (target: 0)");
+            failed = true;
+        }
+    }
+    if failed {
         process::exit(1);
     }
 }

@@ -1,5 +1,8 @@
-//! The harness both benchmark targets share: the bare service, the four contenders built
-//! around it, and `call_now`, which drives one call to completion without a runtime.
+//! The harness the benchmark targets share: the bare service, the contenders built around
+//! it, and `call_now`, which drives one call to completion without a runtime.
+
+// Each benchmark target compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
 
 use std::future::{self, Future, Ready};
 use std::io;
@@ -94,4 +97,37 @@ pub(crate) fn call_now<S: Service<u64>>(svc: &mut S, req: u64) -> S::Response {
         Poll::Ready(Err(_)) => panic!("the call failed"),
         Poll::Pending => panic!("the response future returned Pending"),
     }
+}
+
+/// Like [`call_now`], but returns the call's result (for paths that fail on purpose).
+#[inline]
+pub(crate) fn call_result<S: Service<u64>>(svc: &mut S, req: u64) -> Result<S::Response, S::Error> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match svc.poll_ready(&mut cx) {
+        Poll::Ready(Ok(())) => {}
+        Poll::Ready(Err(_)) => panic!("poll_ready failed"),
+        Poll::Pending => panic!("poll_ready returned Pending"),
+    }
+    let fut = pin!(svc.call(req));
+    match fut.poll(&mut cx) {
+        Poll::Ready(r) => r,
+        Poll::Pending => panic!("the response future returned Pending"),
+    }
+}
+
+/// A breaker with the settings most users start from: failure rate over the last 100 calls.
+pub(crate) fn breaker() -> steadfast::circuit_breaker::CircuitBreaker {
+    steadfast::circuit_breaker::CircuitBreaker::builder()
+        .failure_rate(50.0)
+        .minimum_calls(100)
+        .window(steadfast::circuit_breaker::SlidingWindow::count(100))
+        .build()
+        .expect("valid breaker")
+}
+
+/// `Bare` behind steadfast's circuit breaker.
+pub(crate) fn steadfast_breaker(
+    b: &steadfast::circuit_breaker::CircuitBreaker,
+) -> steadfast::circuit_breaker::CircuitBreakerService<Bare> {
+    steadfast::circuit_breaker::CircuitBreakerLayer::new(b.clone()).layer(Bare)
 }

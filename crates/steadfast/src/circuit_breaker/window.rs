@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::sync::{AtomicU64, AtomicU8, Ordering};
+use crate::sync::{AtomicU64, AtomicU8, CachePadded, Ordering};
 
 const FIELD_BITS: u32 = 21;
 const FIELD_MASK: u64 = (1 << FIELD_BITS) - 1;
@@ -58,6 +58,9 @@ fn packed(slot: u8) -> u64 {
         | (u64::from((slot >> 2) & 1) << (2 * FIELD_BITS))
 }
 
+// One window per breaker, inside its core: the padding that keeps the count window's hot
+// counters on their own cache lines is the point, not a size to trim.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Window {
     Count(CountWindow),
@@ -111,10 +114,11 @@ pub(crate) struct CountWindow {
     size: u32,
     /// Lemire's fast-modulo constant for `size`.
     fastmod: u64,
-    /// Calls recorded since the window was made (also the ring position).
-    next: AtomicU64,
+    /// Calls recorded since the window was made (also the ring position). Written by every
+    /// call, so it has cache lines of its own.
+    next: CachePadded<AtomicU64>,
     slots: Box<[AtomicU8]>,
-    agg: AtomicU64,
+    agg: CachePadded<AtomicU64>,
 }
 
 impl CountWindow {
@@ -124,9 +128,9 @@ impl CountWindow {
             size,
             // Wraps to 0 for a size of 1, which still maps every call to slot 0.
             fastmod: (u64::MAX / u64::from(size)).wrapping_add(1),
-            next: AtomicU64::new(0),
+            next: CachePadded(AtomicU64::new(0)),
             slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
-            agg: AtomicU64::new(0),
+            agg: CachePadded(AtomicU64::new(0)),
         }
     }
 
