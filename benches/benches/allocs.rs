@@ -21,8 +21,8 @@ use tower::Service;
 mod common;
 
 use common::{
-    breaker, call_now, steadfast_breaker, steadfast_budget_metrics, steadfast_default, tower_retry,
-    Bare,
+    breaker, call_now, steadfast_breaker, steadfast_budget_metrics, steadfast_default,
+    steadfast_static, tower_retry, Bare,
 };
 
 /// Calls per contender that are counted.
@@ -95,6 +95,10 @@ fn main() {
         (
             "steadfast, default policy",
             allocations_per_call(steadfast_default()),
+        ),
+        (
+            "steadfast, &'static policy",
+            allocations_per_call(steadfast_static()),
         ),
         (
             "steadfast, budget + metrics",

@@ -10,12 +10,15 @@ use criterion::{criterion_group, criterion_main, Criterion};
 
 mod common;
 
-use common::{call_now, steadfast_budget_metrics, steadfast_default, tower_retry, Bare};
+use common::{
+    call_now, steadfast_budget_metrics, steadfast_default, steadfast_static, tower_retry, Bare,
+};
 
 fn success_path(c: &mut Criterion) {
     let mut bare = Bare;
     let mut tower = tower_retry();
     let mut default = steadfast_default();
+    let mut static_policy = steadfast_static();
     let mut extras = steadfast_budget_metrics();
 
     // The extras really are on: one call is counted by the metrics.
@@ -30,6 +33,9 @@ fn success_path(c: &mut Criterion) {
     });
     group.bench_function("steadfast_default", |b| {
         b.iter(|| call_now(&mut default, black_box(7)))
+    });
+    group.bench_function("steadfast_static_policy", |b| {
+        b.iter(|| call_now(&mut static_policy, black_box(7)))
     });
     group.bench_function("steadfast_budget_metrics", |b| {
         b.iter(|| call_now(&mut extras, black_box(7)))

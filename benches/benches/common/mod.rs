@@ -63,6 +63,14 @@ pub(crate) fn steadfast_default() -> Retry<Bare> {
     RetryLayer::new(RetryPolicy::default()).layer(Bare)
 }
 
+/// (c') steadfast's retry layer with the default policy held as `&'static`: the future
+/// carries a pointer instead of a copy of the settings.
+pub(crate) fn steadfast_static() -> Retry<Bare, &'static RetryPolicy> {
+    static POLICY: std::sync::LazyLock<RetryPolicy> =
+        std::sync::LazyLock::new(RetryPolicy::default);
+    RetryLayer::new(&*POLICY).layer(Bare)
+}
+
 /// (d) steadfast's retry layer with the opt-in extras: a `RatioBudget` (default settings)
 /// and `RetryMetrics` counters.
 pub(crate) fn steadfast_budget_metrics() -> Retry<Bare> {

@@ -611,3 +611,21 @@ async fn seeded_jitter_is_reproducible_and_within_the_band() {
         assert!(*gap <= ms(100) * 2u32.pow(i as u32), "gap {i} = {gap:?}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_static_policy_retries_like_an_owned_one() {
+    static POLICY: std::sync::LazyLock<RetryPolicy> = std::sync::LazyLock::new(|| {
+        RetryPolicy::builder()
+            .max_attempts(3)
+            .backoff(Backoff::constant(Duration::from_millis(10)))
+            .build()
+            .unwrap()
+    });
+    let svc = Scripted::new([Reply::err("a"), Reply::ok(5)]);
+    let layer = RetryLayer::new(&*POLICY);
+    assert_eq!(layer.policy().max_attempts(), 3);
+    let retry = layer.layer(svc.clone());
+    assert_eq!(retry.policy().max_attempts(), 3);
+    assert_eq!(retry.oneshot(()).await.unwrap(), 5);
+    assert_eq!(svc.gaps(), [ms(10)]);
+}

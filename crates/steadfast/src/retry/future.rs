@@ -12,7 +12,7 @@ use tower_service::Service;
 use tracing::Span;
 
 use super::error::StopReason;
-use super::policy::{CloneRequest, Shared};
+use super::policy::{CloneRequest, PolicyRef};
 use super::state::Tracker;
 use crate::classify::{Classify, Outcome};
 use crate::token::{CancelToken, Cancelled, HasCancelToken};
@@ -26,16 +26,17 @@ use crate::BoxError;
 /// it sleeps and while it waits for readiness.
 #[pin_project(project = ResponseFutureProj)]
 #[must_use = "futures do nothing unless polled"]
-pub struct ResponseFuture<S, Req, C, K>
+pub struct ResponseFuture<S, Req, P>
 where
     S: Service<Req>,
+    P: PolicyRef,
 {
     #[pin]
     state: State<S::Future>,
     service: S,
     /// The copy of the request for the next attempt (`None`: it cannot be retried).
     request: Option<Req>,
-    shared: Shared<C, K>,
+    policy: P,
     tracker: Tracker,
     /// What only a retry needs, allocated at the first retry so that the success path
     /// carries (and moves) none of it.
@@ -67,9 +68,10 @@ enum State<F> {
     Done,
 }
 
-impl<S, Req, C, K> fmt::Debug for ResponseFuture<S, Req, C, K>
+impl<S, Req, P> fmt::Debug for ResponseFuture<S, Req, P>
 where
     S: Service<Req>,
+    P: PolicyRef,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
@@ -86,20 +88,21 @@ where
     }
 }
 
-impl<S, Req, C, K> ResponseFuture<S, Req, C, K>
+impl<S, Req, P> ResponseFuture<S, Req, P>
 where
     S: Service<Req>,
     Req: HasCancelToken,
-    K: CloneRequest<Req> + Clone,
-    C: Clone,
+    P: PolicyRef,
+    P::Cloner: CloneRequest<Req>,
 {
     /// Starts the first attempt on `service`, which must have reported ready. The policy's
     /// settings are cloned straight into the future.
     #[inline]
-    pub(crate) fn new(mut service: S, req: Req, shared: &Shared<C, K>) -> Self {
+    pub(crate) fn new(mut service: S, req: Req, policy: &P) -> Self {
+        let shared = &policy.policy().shared;
         let span = tracing::debug_span!("retry", policy = shared.name());
         if let Some(reason) = req.cancel_token().and_then(|t| t.reason()) {
-            return Self::cancelled_early(service, shared, reason, span);
+            return Self::cancelled_early(service, policy, reason, span);
         }
         let tracker = Tracker::start(shared);
         let request = if shared.max_attempts > 1 {
@@ -112,7 +115,7 @@ where
             state: State::Calling { fut },
             service,
             request,
-            shared: shared.clone(),
+            policy: policy.clone(),
             tracker,
             waiting: None,
             span,
@@ -122,10 +125,11 @@ where
     #[cold]
     fn cancelled_early(
         service: S,
-        shared: &Shared<C, K>,
+        policy: &P,
         reason: crate::token::CancelReason,
         span: Span,
     ) -> Self {
+        let shared = &policy.policy().shared;
         let mut tracker = Tracker::not_started(shared);
         let error = tracker.give_up(shared, StopReason::Cancelled(reason), None, &span);
         ResponseFuture {
@@ -134,7 +138,7 @@ where
             },
             service,
             request: None,
-            shared: shared.clone(),
+            policy: policy.clone(),
             tracker,
             waiting: None,
             span,
@@ -142,13 +146,14 @@ where
     }
 }
 
-impl<S, Req, C, K> Future for ResponseFuture<S, Req, C, K>
+impl<S, Req, P> Future for ResponseFuture<S, Req, P>
 where
     S: Service<Req>,
     S::Error: Into<BoxError>,
     Req: HasCancelToken,
-    C: Classify<Req, S::Response, S::Error>,
-    K: CloneRequest<Req>,
+    P: PolicyRef,
+    P::Classifier: Classify<Req, S::Response, S::Error>,
+    P::Cloner: CloneRequest<Req>,
 {
     type Output = Result<S::Response, BoxError>;
 
@@ -158,7 +163,7 @@ where
             match this.state.as_mut().project() {
                 StateProj::Calling { fut } => {
                     let result = ready!(fut.poll(cx));
-                    let shared = &*this.shared;
+                    let shared = &this.policy.policy().shared;
                     let ctx = this.tracker.context(this.request.as_ref());
                     let outcome = shared.classifier.classify(&ctx, result.as_ref());
                     tracing::trace!(
@@ -233,8 +238,11 @@ where
                         return Poll::Ready(out);
                     }
                     if let Err(e) = ready!(this.service.poll_ready(cx)) {
-                        this.tracker
-                            .finish(this.shared, Outcome::NonRetryable, this.span);
+                        this.tracker.finish(
+                            &this.policy.policy().shared,
+                            Outcome::NonRetryable,
+                            this.span,
+                        );
                         this.state.set(State::Done);
                         return Poll::Ready(Err(e.into()));
                     }
@@ -242,8 +250,8 @@ where
                         .request
                         .take()
                         .expect("a retry is only scheduled when a copy of the request exists");
-                    *this.request = this.shared.cloner.clone_request(&req);
-                    this.tracker.begin_retry(this.shared);
+                    *this.request = this.policy.policy().shared.cloner.clone_request(&req);
+                    this.tracker.begin_retry(&this.policy.policy().shared);
                     let fut = this.service.call(req);
                     this.state.set(State::Calling { fut });
                 }
@@ -259,13 +267,14 @@ where
 }
 
 /// Between attempts: stops with a cancellation error if the request's token has fired.
-fn check_cancelled<S, Req, C, K>(
-    this: &mut ResponseFutureProj<'_, S, Req, C, K>,
+fn check_cancelled<S, Req, P>(
+    this: &mut ResponseFutureProj<'_, S, Req, P>,
     cx: &mut Context<'_>,
 ) -> Option<Result<S::Response, BoxError>>
 where
     S: Service<Req>,
     Req: HasCancelToken,
+    P: PolicyRef,
 {
     let fired = match this.waiting.as_mut() {
         Some(w) => match w.as_mut().project().cancelled.as_pin_mut() {
@@ -280,7 +289,7 @@ where
         _ => return None,
     };
     this.state.set(State::Done);
-    let shared = &*this.shared;
+    let shared = &this.policy.policy().shared;
     let error = this
         .waiting
         .as_mut()

@@ -2,9 +2,8 @@
 
 use tower_layer::Layer;
 
-use super::policy::{CloneAll, RetryPolicy};
+use super::policy::{PolicyRef, RetryPolicy};
 use super::service::Retry;
-use crate::classify::AnyError;
 
 /// Wraps services in [`Retry`] with a shared [`RetryPolicy`].
 ///
@@ -37,24 +36,25 @@ use crate::classify::AnyError;
 /// # }
 /// ```
 #[derive(Debug, Clone)]
-pub struct RetryLayer<C = AnyError, K = CloneAll> {
-    policy: RetryPolicy<C, K>,
+pub struct RetryLayer<P = RetryPolicy> {
+    policy: P,
 }
 
-impl<C, K> RetryLayer<C, K> {
-    /// A layer that retries with `policy`.
-    pub fn new(policy: RetryPolicy<C, K>) -> Self {
+impl<P: PolicyRef> RetryLayer<P> {
+    /// A layer that retries with `policy`: a [`RetryPolicy`], or a `&'static RetryPolicy` for
+    /// the cheapest success path (see [`PolicyRef`]).
+    pub fn new(policy: P) -> Self {
         RetryLayer { policy }
     }
 
     /// The policy.
-    pub fn policy(&self) -> &RetryPolicy<C, K> {
-        &self.policy
+    pub fn policy(&self) -> &RetryPolicy<P::Classifier, P::Cloner> {
+        self.policy.policy()
     }
 }
 
-impl<S, C: Clone, K: Clone> Layer<S> for RetryLayer<C, K> {
-    type Service = Retry<S, C, K>;
+impl<S, P: Clone> Layer<S> for RetryLayer<P> {
+    type Service = Retry<S, P>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Retry::new(inner, self.policy.clone())

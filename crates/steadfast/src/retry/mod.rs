@@ -61,5 +61,5 @@ pub use error::{AttemptRecord, RetryError, StopReason};
 pub use events::{RetryEvent, RetryMetrics, RetryMetricsSnapshot, ATTEMPT_BUCKETS};
 pub use future::ResponseFuture;
 pub use layer::RetryLayer;
-pub use policy::{CloneAll, CloneRequest, CloneWith, RetryPolicy, RetryPolicyBuilder};
+pub use policy::{CloneAll, CloneRequest, CloneWith, PolicyRef, RetryPolicy, RetryPolicyBuilder};
 pub use service::Retry;

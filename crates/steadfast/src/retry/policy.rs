@@ -168,6 +168,7 @@ pub struct RetryPolicy<C = AnyError, K = CloneAll> {
 }
 
 impl<C: Clone, K: Clone> Clone for RetryPolicy<C, K> {
+    #[inline]
     fn clone(&self) -> Self {
         RetryPolicy {
             shared: self.shared.clone(),
@@ -244,6 +245,58 @@ impl<C, K> RetryPolicy<C, K> {
     /// The metrics this policy records into, if any.
     pub fn metrics(&self) -> Option<&Arc<RetryMetrics>> {
         self.shared.metrics_arc()
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// How a retry layer holds its policy: by value ([`RetryPolicy`]) or borrowed for the life of
+/// the program (`&'static RetryPolicy`).
+///
+/// An owned policy's settings are cloned into every response future; a `&'static` one is a
+/// pointer, which makes the success path as cheap as it gets. Policies built once at start-up
+/// can live in a `static`:
+///
+/// ```
+/// use std::sync::LazyLock;
+/// use steadfast::retry::{RetryLayer, RetryPolicy};
+///
+/// static POLICY: LazyLock<RetryPolicy> =
+///     LazyLock::new(|| RetryPolicy::builder().max_attempts(4).build().unwrap());
+///
+/// let layer = RetryLayer::new(&*POLICY);
+/// # let _ = layer;
+/// ```
+///
+/// Sealed: implemented only for the two forms above.
+pub trait PolicyRef: Clone + sealed::Sealed {
+    /// The policy's classifier.
+    type Classifier;
+    /// The policy's request cloner.
+    type Cloner;
+    /// The policy.
+    fn policy(&self) -> &RetryPolicy<Self::Classifier, Self::Cloner>;
+}
+
+impl<C: Clone, K: Clone> sealed::Sealed for RetryPolicy<C, K> {}
+impl<C: Clone, K: Clone> PolicyRef for RetryPolicy<C, K> {
+    type Classifier = C;
+    type Cloner = K;
+    #[inline]
+    fn policy(&self) -> &RetryPolicy<C, K> {
+        self
+    }
+}
+
+impl<C, K> sealed::Sealed for &'static RetryPolicy<C, K> {}
+impl<C, K> PolicyRef for &'static RetryPolicy<C, K> {
+    type Classifier = C;
+    type Cloner = K;
+    #[inline]
+    fn policy(&self) -> &RetryPolicy<C, K> {
+        self
     }
 }
 

@@ -5,15 +5,15 @@ use std::task::{Context, Poll};
 use tower_service::Service;
 
 use super::future::ResponseFuture;
-use super::policy::{CloneAll, CloneRequest, RetryPolicy};
-use crate::classify::{AnyError, Classify};
+use super::policy::{CloneRequest, PolicyRef, RetryPolicy};
+use crate::classify::Classify;
 use crate::token::HasCancelToken;
 use crate::BoxError;
 
 /// Retries requests to the inner service according to a [`RetryPolicy`].
 ///
-/// Built by [`RetryLayer`](super::RetryLayer). Cloning is cheap when the inner service's
-/// clone is: the policy is shared.
+/// Built by [`RetryLayer`](super::RetryLayer). `P` is how the policy is held: a
+/// [`RetryPolicy`] by value, or a `&'static RetryPolicy` (see [`PolicyRef`]).
 ///
 /// # Readiness
 ///
@@ -23,20 +23,23 @@ use crate::BoxError;
 /// every retry, after the backoff sleep, so no readiness slot (a concurrency permit, a rate
 /// limit token) is held while it sleeps.
 #[derive(Debug, Clone)]
-pub struct Retry<S, C = AnyError, K = CloneAll> {
+pub struct Retry<S, P = RetryPolicy> {
     inner: S,
-    policy: RetryPolicy<C, K>,
+    policy: P,
 }
 
-impl<S, C, K> Retry<S, C, K> {
+impl<S, P> Retry<S, P> {
     /// Wraps `inner` with `policy`.
-    pub fn new(inner: S, policy: RetryPolicy<C, K>) -> Self {
+    pub fn new(inner: S, policy: P) -> Self {
         Retry { inner, policy }
     }
 
     /// The policy.
-    pub fn policy(&self) -> &RetryPolicy<C, K> {
-        &self.policy
+    pub fn policy(&self) -> &RetryPolicy<P::Classifier, P::Cloner>
+    where
+        P: PolicyRef,
+    {
+        self.policy.policy()
     }
 
     /// The inner service.
@@ -55,17 +58,18 @@ impl<S, C, K> Retry<S, C, K> {
     }
 }
 
-impl<S, Req, C, K> Service<Req> for Retry<S, C, K>
+impl<S, Req, P> Service<Req> for Retry<S, P>
 where
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
     Req: HasCancelToken,
-    C: Classify<Req, S::Response, S::Error> + Clone,
-    K: CloneRequest<Req> + Clone,
+    P: PolicyRef,
+    P::Classifier: Classify<Req, S::Response, S::Error>,
+    P::Cloner: CloneRequest<Req>,
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = ResponseFuture<S, Req, C, K>;
+    type Future = ResponseFuture<S, Req, P>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -76,6 +80,6 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         let fresh = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, fresh);
-        ResponseFuture::new(ready, req, &self.policy.shared)
+        ResponseFuture::new(ready, req, &self.policy)
     }
 }
