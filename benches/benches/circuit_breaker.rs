@@ -16,7 +16,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 
 mod common;
 
-use common::{breaker, call_now, call_result, steadfast_breaker, Bare};
+use common::{breaker, call_now, call_result, steadfast_breaker, steadfast_static_breaker, Bare};
 
 fn single_thread(c: &mut Criterion) {
     let mut group = c.benchmark_group("circuit_breaker");
@@ -27,6 +27,11 @@ fn single_thread(c: &mut Criterion) {
     let mut svc = steadfast_breaker(&closed);
     group.bench_function("steadfast_closed", |b| {
         b.iter(|| call_now(&mut svc, black_box(7)))
+    });
+
+    let mut static_svc = steadfast_static_breaker();
+    group.bench_function("steadfast_closed_static", |b| {
+        b.iter(|| call_now(&mut static_svc, black_box(7)))
     });
 
     let open = breaker();
@@ -42,20 +47,23 @@ fn single_thread(c: &mut Criterion) {
     group.finish();
 }
 
-/// Time per call for each of `threads` threads hammering one shared breaker.
-fn per_call_with_threads(threads: usize, iters: u64) -> Duration {
-    let shared = breaker();
+/// Time per call for each of `threads` threads hammering one shared breaker, each through its
+/// own clone of a service made by `make`.
+fn per_call_with_threads<S>(threads: usize, iters: u64, make: impl Fn() -> S + Sync) -> Duration
+where
+    S: tower::Service<u64> + Send,
+{
     let barrier = Barrier::new(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
-                let mut svc = steadfast_breaker(&shared);
+                let mut svc = make();
                 let barrier = &barrier;
                 s.spawn(move || {
                     barrier.wait();
                     let start = Instant::now();
                     for i in 0..iters {
-                        black_box(call_now(&mut svc, black_box(i)));
+                        black_box(call_result(&mut svc, black_box(i)).is_ok());
                     }
                     start.elapsed()
                 })
@@ -72,9 +80,15 @@ fn per_call_with_threads(threads: usize, iters: u64) -> Duration {
 
 fn contention(c: &mut Criterion) {
     let mut group = c.benchmark_group("circuit_breaker_contention");
+    let shared = breaker();
     for threads in [1, 2] {
         group.bench_function(format!("closed_{threads}_threads"), |b| {
-            b.iter_custom(|iters| per_call_with_threads(threads, iters))
+            b.iter_custom(|iters| {
+                per_call_with_threads(threads, iters, || steadfast_breaker(&shared))
+            })
+        });
+        group.bench_function(format!("closed_static_{threads}_threads"), |b| {
+            b.iter_custom(|iters| per_call_with_threads(threads, iters, steadfast_static_breaker))
         });
     }
     group.finish();

@@ -133,6 +133,19 @@ pub(crate) fn breaker() -> steadfast::circuit_breaker::CircuitBreaker {
         .expect("valid breaker")
 }
 
+/// `Bare` behind a breaker kept in a `static` and held as `&'static` (no reference count per
+/// call).
+pub(crate) fn steadfast_static_breaker() -> steadfast::circuit_breaker::CircuitBreakerService<
+    Bare,
+    steadfast::classify::AnyError,
+    steadfast::circuit_breaker::NoFallback,
+    &'static steadfast::circuit_breaker::CircuitBreaker,
+> {
+    static BREAKER: std::sync::LazyLock<steadfast::circuit_breaker::CircuitBreaker> =
+        std::sync::LazyLock::new(breaker);
+    steadfast::circuit_breaker::CircuitBreakerLayer::new(&*BREAKER).layer(Bare)
+}
+
 /// `Bare` behind steadfast's circuit breaker.
 pub(crate) fn steadfast_breaker(
     b: &steadfast::circuit_breaker::CircuitBreaker,

@@ -602,3 +602,22 @@ async fn keyed_breakers_isolate_keys_and_stay_bounded() {
         assert!(per_key.len() <= 3);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_static_breaker_works_like_an_owned_one() {
+    static BREAKER: std::sync::LazyLock<CircuitBreaker> = std::sync::LazyLock::new(|| {
+        CircuitBreaker::builder()
+            .name("static")
+            .consecutive_failures(1)
+            .build()
+            .unwrap()
+    });
+    let svc = Scripted::<u32>::new([Reply::err("down")]);
+    let layer = CircuitBreakerLayer::new(&*BREAKER);
+    assert_eq!(layer.breaker().name(), "static");
+    let s = layer.layer(svc.clone());
+    assert!(s.clone().oneshot(()).await.is_err());
+    assert_eq!(BREAKER.state(), CircuitState::Open);
+    assert!(s.oneshot(()).await.unwrap_err().is::<Rejected>());
+    assert_eq!(svc.calls(), 1);
+}

@@ -267,6 +267,47 @@ impl CircuitBreaker {
     }
 }
 
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// How a circuit breaker layer holds its breaker: a [`CircuitBreaker`] (an `Arc`, cloned into
+/// every response future so it can record the result) or a `&'static CircuitBreaker` (a
+/// pointer: no reference count is touched per call, the cheapest closed path).
+///
+/// ```
+/// use std::sync::LazyLock;
+/// use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
+///
+/// static INVENTORY: LazyLock<CircuitBreaker> =
+///     LazyLock::new(|| CircuitBreaker::builder().name("inventory").build().unwrap());
+///
+/// let layer = CircuitBreakerLayer::new(&*INVENTORY);
+/// # let _ = layer;
+/// ```
+///
+/// Sealed: implemented only for the two forms above.
+pub trait BreakerRef: Clone + sealed::Sealed {
+    /// The breaker.
+    fn breaker(&self) -> &CircuitBreaker;
+}
+
+impl sealed::Sealed for CircuitBreaker {}
+impl BreakerRef for CircuitBreaker {
+    #[inline]
+    fn breaker(&self) -> &CircuitBreaker {
+        self
+    }
+}
+
+impl sealed::Sealed for &'static CircuitBreaker {}
+impl BreakerRef for &'static CircuitBreaker {
+    #[inline]
+    fn breaker(&self) -> &CircuitBreaker {
+        self
+    }
+}
+
 impl Core {
     fn now(&self) -> u64 {
         Instant::now()

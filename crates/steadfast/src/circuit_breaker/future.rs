@@ -4,13 +4,12 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use pin_project::pin_project;
 use tokio::time::Instant;
 
-use super::breaker::{CallResult, Core, Permit};
+use super::breaker::{BreakerRef, CallResult, CircuitBreaker, Core, Permit};
 use super::error::Rejected;
 use crate::classify::{Attempt, Classify, Outcome};
 use crate::token::CancelToken;
@@ -18,30 +17,34 @@ use crate::BoxError;
 
 /// Holds an admitted call's permit; a call dropped before it finishes gives its probe slot
 /// back instead of leaving the breaker stuck half-open.
-pub(crate) struct PermitGuard {
-    core: Arc<Core>,
+pub(crate) struct PermitGuard<B: BreakerRef> {
+    breaker: B,
     permit: Option<Permit>,
 }
 
-impl PermitGuard {
-    pub(crate) fn new(core: Arc<Core>, permit: Permit) -> Self {
+impl<B: BreakerRef> PermitGuard<B> {
+    pub(crate) fn new(breaker: B, permit: Permit) -> Self {
         PermitGuard {
-            core,
+            breaker,
             permit: Some(permit),
         }
     }
 
+    fn core(&self) -> &Core {
+        &self.breaker.breaker().core
+    }
+
     fn finish(&mut self, result: CallResult, start: Option<Instant>) {
         if let Some(p) = self.permit.take() {
-            self.core.on_result(p, result, start.map(|s| s.elapsed()));
+            self.core().on_result(p, result, start.map(|s| s.elapsed()));
         }
     }
 }
 
-impl Drop for PermitGuard {
+impl<B: BreakerRef> Drop for PermitGuard<B> {
     fn drop(&mut self) {
         if let Some(p) = self.permit.take() {
-            self.core.release(p);
+            self.core().release(p);
         }
     }
 }
@@ -49,18 +52,18 @@ impl Drop for PermitGuard {
 /// Response future of [`CircuitBreakerService`](super::CircuitBreakerService).
 #[pin_project(project = ResponseFutureProj)]
 #[must_use = "futures do nothing unless polled"]
-pub struct ResponseFuture<F, C, Req, T> {
+pub struct ResponseFuture<F, C, Req, T, B: BreakerRef = CircuitBreaker> {
     #[pin]
-    kind: Kind<F, C, T>,
+    kind: Kind<F, C, T, B>,
     _req: PhantomData<fn(Req)>,
 }
 
 #[pin_project(project = KindProj)]
-enum Kind<F, C, T> {
+enum Kind<F, C, T, B: BreakerRef> {
     Called {
         #[pin]
         fut: F,
-        guard: PermitGuard,
+        guard: PermitGuard<B>,
         classifier: C,
         start: Option<Instant>,
         token: Option<CancelToken>,
@@ -73,7 +76,7 @@ enum Kind<F, C, T> {
     },
 }
 
-impl<F, C, Req, T> fmt::Debug for ResponseFuture<F, C, Req, T> {
+impl<F, C, Req, T, B: BreakerRef> fmt::Debug for ResponseFuture<F, C, Req, T, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
             Kind::Called { .. } => "called",
@@ -86,10 +89,10 @@ impl<F, C, Req, T> fmt::Debug for ResponseFuture<F, C, Req, T> {
     }
 }
 
-impl<F, C, Req, T> ResponseFuture<F, C, Req, T> {
+impl<F, C, Req, T, B: BreakerRef> ResponseFuture<F, C, Req, T, B> {
     pub(crate) fn called(
         fut: F,
-        guard: PermitGuard,
+        guard: PermitGuard<B>,
         classifier: C,
         start: Option<Instant>,
         token: Option<CancelToken>,
@@ -123,8 +126,9 @@ impl<F, C, Req, T> ResponseFuture<F, C, Req, T> {
     }
 }
 
-impl<F, C, Req, T, E> Future for ResponseFuture<F, C, Req, T>
+impl<F, C, Req, T, E, B> Future for ResponseFuture<F, C, Req, T, B>
 where
+    B: BreakerRef,
     F: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
     C: Classify<Req, T, E>,
@@ -148,7 +152,7 @@ where
                 let recorded = match outcome {
                     Outcome::Success => CallResult::Success,
                     Outcome::Ignored => CallResult::Ignored,
-                    _ if !guard.core.counts_cancellations()
+                    _ if !guard.core().counts_cancellations()
                         && token.as_ref().is_some_and(CancelToken::is_cancelled) =>
                     {
                         CallResult::Ignored

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tower_layer::Layer;
 
-use super::breaker::CircuitBreaker;
+use super::breaker::{BreakerRef, CircuitBreaker};
 use super::error::Rejected;
 use super::service::{CircuitBreakerService, FallbackFn, NoFallback};
 use crate::classify::{classify_fn, AnyError, Attempt, ClassifyFn, Outcome};
@@ -38,17 +38,19 @@ use crate::BoxError;
 /// # }
 /// ```
 #[derive(Debug, Clone)]
-pub struct CircuitBreakerLayer<C = AnyError, F = NoFallback> {
-    breaker: CircuitBreaker,
+pub struct CircuitBreakerLayer<C = AnyError, F = NoFallback, B = CircuitBreaker> {
+    breaker: B,
     classifier: C,
     fallback: F,
     backpressure: Option<Duration>,
 }
 
-impl CircuitBreakerLayer {
-    /// A layer guarding services with `breaker`: every `Ok` is a success and every `Err` a
-    /// failure until you [`classify`](Self::classify) otherwise.
-    pub fn new(breaker: CircuitBreaker) -> Self {
+impl<B: BreakerRef> CircuitBreakerLayer<AnyError, NoFallback, B> {
+    /// A layer guarding services with `breaker` (a [`CircuitBreaker`], or a
+    /// `&'static CircuitBreaker` for the cheapest closed path; see [`BreakerRef`]): every
+    /// `Ok` is a success and every `Err` a failure until you [`classify`](Self::classify)
+    /// otherwise.
+    pub fn new(breaker: B) -> Self {
         CircuitBreakerLayer {
             breaker,
             classifier: AnyError,
@@ -58,15 +60,15 @@ impl CircuitBreakerLayer {
     }
 }
 
-impl<C, F> CircuitBreakerLayer<C, F> {
+impl<C, F, B: BreakerRef> CircuitBreakerLayer<C, F, B> {
     /// The breaker.
     pub fn breaker(&self) -> &CircuitBreaker {
-        &self.breaker
+        self.breaker.breaker()
     }
 
     /// Decides which results are failures, successes or ignored (see
     /// [`crate::classify`]): retryable, non-retryable and invalid outcomes count as failures.
-    pub fn classify<C2>(self, classifier: C2) -> CircuitBreakerLayer<C2, F> {
+    pub fn classify<C2>(self, classifier: C2) -> CircuitBreakerLayer<C2, F, B> {
         CircuitBreakerLayer {
             breaker: self.breaker,
             classifier,
@@ -90,7 +92,7 @@ impl<C, F> CircuitBreakerLayer<C, F> {
     ///     });
     /// # let _ = layer;
     /// ```
-    pub fn classify_with<Req, Res, E, G>(self, f: G) -> CircuitBreakerLayer<ClassifyFn<G>, F>
+    pub fn classify_with<Req, Res, E, G>(self, f: G) -> CircuitBreakerLayer<ClassifyFn<G>, F, B>
     where
         G: Fn(&Attempt<'_, Req>, Result<&Res, &E>) -> Outcome,
     {
@@ -113,7 +115,7 @@ impl<C, F> CircuitBreakerLayer<C, F> {
     /// assert_eq!(svc.oneshot("sku-1").await.unwrap(), 0);
     /// # }
     /// ```
-    pub fn fallback<Req, Res, G>(self, f: G) -> CircuitBreakerLayer<C, FallbackFn<G>>
+    pub fn fallback<Req, Res, G>(self, f: G) -> CircuitBreakerLayer<C, FallbackFn<G>, B>
     where
         G: Fn(Req, &Rejected) -> Result<Res, BoxError>,
     {
@@ -151,8 +153,8 @@ impl<C, F> CircuitBreakerLayer<C, F> {
     }
 }
 
-impl<S, C: Clone, F: Clone> Layer<S> for CircuitBreakerLayer<C, F> {
-    type Service = CircuitBreakerService<S, C, F>;
+impl<S, C: Clone, F: Clone, B: BreakerRef> Layer<S> for CircuitBreakerLayer<C, F, B> {
+    type Service = CircuitBreakerService<S, C, F, B>;
 
     fn layer(&self, inner: S) -> Self::Service {
         CircuitBreakerService::new(

@@ -47,7 +47,7 @@ mod registry;
 mod service;
 mod window;
 
-pub use breaker::{CircuitBreaker, CircuitBreakerBuilder, SlidingWindow};
+pub use breaker::{BreakerRef, CircuitBreaker, CircuitBreakerBuilder, SlidingWindow};
 pub use error::Rejected;
 pub use events::{BreakerEvent, BreakerMetrics, CircuitState, TransitionReason};
 pub use future::ResponseFuture;

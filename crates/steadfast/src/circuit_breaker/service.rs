@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
-use super::breaker::CircuitBreaker;
+use super::breaker::{BreakerRef, CircuitBreaker};
 use super::error::Rejected;
 use super::future::{PermitGuard, ResponseFuture};
 use crate::classify::{AnyError, Classify};
@@ -53,9 +53,9 @@ where
     }
 }
 
-struct Backpressure {
+struct Backpressure<B: BreakerRef> {
     recheck: Duration,
-    permit: Option<PermitGuard>,
+    permit: Option<PermitGuard<B>>,
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
@@ -65,18 +65,18 @@ struct Backpressure {
 /// [`Rejected`] (or gets the fallback's answer); `poll_ready` only forwards to the inner
 /// service. In backpressure mode `poll_ready` instead waits until the breaker admits a call,
 /// holding the admission for the next `call`.
-pub struct CircuitBreakerService<S, C = AnyError, F = NoFallback> {
+pub struct CircuitBreakerService<S, C = AnyError, F = NoFallback, B: BreakerRef = CircuitBreaker> {
     inner: S,
-    breaker: CircuitBreaker,
+    breaker: B,
     classifier: C,
     fallback: F,
-    backpressure: Option<Backpressure>,
+    backpressure: Option<Backpressure<B>>,
 }
 
-impl<S, C, F> CircuitBreakerService<S, C, F> {
+impl<S, C, F, B: BreakerRef> CircuitBreakerService<S, C, F, B> {
     pub(crate) fn new(
         inner: S,
-        breaker: CircuitBreaker,
+        breaker: B,
         classifier: C,
         fallback: F,
         backpressure: Option<Duration>,
@@ -96,7 +96,7 @@ impl<S, C, F> CircuitBreakerService<S, C, F> {
 
     /// The breaker.
     pub fn breaker(&self) -> &CircuitBreaker {
-        &self.breaker
+        self.breaker.breaker()
     }
 
     /// The inner service.
@@ -110,7 +110,7 @@ impl<S, C, F> CircuitBreakerService<S, C, F> {
     }
 }
 
-impl<S: Clone, C: Clone, F: Clone> Clone for CircuitBreakerService<S, C, F> {
+impl<S: Clone, C: Clone, F: Clone, B: BreakerRef> Clone for CircuitBreakerService<S, C, F, B> {
     fn clone(&self) -> Self {
         CircuitBreakerService {
             inner: self.inner.clone(),
@@ -127,18 +127,19 @@ impl<S: Clone, C: Clone, F: Clone> Clone for CircuitBreakerService<S, C, F> {
     }
 }
 
-impl<S: fmt::Debug, C, F> fmt::Debug for CircuitBreakerService<S, C, F> {
+impl<S: fmt::Debug, C, F, B: BreakerRef> fmt::Debug for CircuitBreakerService<S, C, F, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerService")
             .field("inner", &self.inner)
-            .field("breaker", &self.breaker)
+            .field("breaker", self.breaker.breaker())
             .field("backpressure", &self.backpressure.is_some())
             .finish_non_exhaustive()
     }
 }
 
-impl<S, C, F, Req> Service<Req> for CircuitBreakerService<S, C, F>
+impl<S, C, F, B, Req> Service<Req> for CircuitBreakerService<S, C, F, B>
 where
+    B: BreakerRef,
     S: Service<Req>,
     S::Error: Into<BoxError>,
     C: Classify<Req, S::Response, S::Error> + Clone,
@@ -147,7 +148,7 @@ where
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = ResponseFuture<S::Future, C, Req, S::Response>;
+    type Future = ResponseFuture<S::Future, C, Req, S::Response, B>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         if let Some(bp) = &mut self.backpressure {
@@ -155,9 +156,9 @@ where
                 if let Some(sleep) = &mut bp.sleep {
                     ready!(sleep.as_mut().poll(cx));
                 }
-                match self.breaker.core.try_acquire() {
+                match self.breaker.breaker().core.try_acquire() {
                     Ok(p) => {
-                        bp.permit = Some(PermitGuard::new(self.breaker.core.clone(), p));
+                        bp.permit = Some(PermitGuard::new(self.breaker.clone(), p));
                         bp.sleep = None;
                     }
                     Err(rejected) => {
@@ -197,22 +198,23 @@ where
 }
 
 /// Admits `req` through `breaker` and sends it, or answers with the fallback or [`Rejected`].
-pub(crate) fn call_guarded<S, C, F, Req>(
-    breaker: &CircuitBreaker,
+pub(crate) fn call_guarded<S, C, F, Req, B>(
+    breaker: &B,
     inner: &mut S,
     req: Req,
     classifier: &C,
     fallback: &F,
-) -> ResponseFuture<S::Future, C, Req, S::Response>
+) -> ResponseFuture<S::Future, C, Req, S::Response, B>
 where
+    B: BreakerRef,
     S: Service<Req>,
     C: Clone,
     F: Fallback<Req, S::Response>,
     Req: HasCancelToken,
 {
-    match breaker.core.try_acquire() {
+    match breaker.breaker().core.try_acquire() {
         Ok(p) => {
-            let guard = PermitGuard::new(breaker.core.clone(), p);
+            let guard = PermitGuard::new(breaker.clone(), p);
             send(breaker, inner, req, classifier, guard)
         }
         Err(rejected) => match fallback.fallback(req, &rejected) {
@@ -222,19 +224,20 @@ where
     }
 }
 
-fn send<S, C, Req>(
-    breaker: &CircuitBreaker,
+fn send<S, C, Req, B>(
+    breaker: &B,
     inner: &mut S,
     req: Req,
     classifier: &C,
-    guard: PermitGuard,
-) -> ResponseFuture<S::Future, C, Req, S::Response>
+    guard: PermitGuard<B>,
+) -> ResponseFuture<S::Future, C, Req, S::Response, B>
 where
+    B: BreakerRef,
     S: Service<Req>,
     C: Clone,
     Req: HasCancelToken,
 {
-    let core = &breaker.core;
+    let core = &breaker.breaker().core;
     let start = core.measures_duration().then(Instant::now);
     let token = if core.counts_cancellations() {
         None
