@@ -20,3 +20,51 @@ impl<T> std::ops::Deref for CachePadded<T> {
         &self.0
     }
 }
+
+/// How many stripes a [`StripedCounter`] spreads over.
+const STRIPES: usize = 8;
+
+/// A counter that threads increment without contending: each thread adds to its own stripe
+/// (on cache lines of its own) and readers sum the stripes.
+///
+/// # Invariants
+///
+/// No increment is lost; a sum taken while threads are adding may miss the increments still in
+/// flight, as with any concurrent counter.
+#[derive(Debug)]
+pub(crate) struct StripedCounter {
+    stripes: [CachePadded<AtomicU64>; STRIPES],
+}
+
+impl Default for StripedCounter {
+    fn default() -> Self {
+        StripedCounter {
+            stripes: std::array::from_fn(|_| CachePadded(AtomicU64::new(0))),
+        }
+    }
+}
+
+impl StripedCounter {
+    #[inline]
+    pub(crate) fn increment(&self) {
+        self.stripes[stripe()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sum(&self) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| s.load(Ordering::Relaxed))
+            .fold(0u64, u64::wrapping_add)
+    }
+}
+
+/// This thread's stripe: threads are numbered in the order they first ask.
+#[inline]
+fn stripe() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, StdOrdering::Relaxed) % STRIPES;
+    }
+    STRIPE.with(|s| *s)
+}

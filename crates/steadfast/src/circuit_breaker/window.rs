@@ -7,7 +7,11 @@
 //!
 //! * Count window: each call takes a unique ring index (`fetch_add`), swaps its outcome into
 //!   that slot (skipped when the slot already holds the same outcome), and adds the difference
-//!   between the new and the evicted outcome to the aggregate. Every field of the aggregate is always the count over the slots' contents, so
+//!   between the new and the evicted outcome to the aggregate. A success arriving while the
+//!   window is full of successes changes nothing in it and takes no ring index; it is counted on
+//!   a per-thread stripe instead, so the steady state writes no shared cache line. A success
+//!   racing a failure that lands at the same moment may be left out of the ring, which is one
+//!   of the orders the two calls could have completed in anyway. Every field of the aggregate is always the count over the slots' contents, so
 //!   the aggregate never underflows, and after every record has finished it equals a recount of
 //!   the ring.
 //! * Time window: the aggregate holds the sum of the live buckets. Buckets are retired (their
@@ -22,7 +26,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::sync::{AtomicU64, AtomicU8, CachePadded, Ordering};
+use crate::sync::{AtomicU64, AtomicU8, CachePadded, Ordering, StripedCounter};
 
 const FIELD_BITS: u32 = 21;
 const FIELD_MASK: u64 = (1 << FIELD_BITS) - 1;
@@ -95,7 +99,7 @@ impl Window {
     /// Calls recorded since the window was made (resets do not clear it).
     pub(crate) fn calls(&self) -> u64 {
         match self {
-            Window::Count(w) => w.next.load(Ordering::Relaxed),
+            Window::Count(w) => w.next.load(Ordering::Relaxed) + w.steady.sum(),
             Window::Time(w) => w.calls.load(Ordering::Relaxed),
         }
     }
@@ -119,6 +123,10 @@ pub(crate) struct CountWindow {
     next: CachePadded<AtomicU64>,
     slots: Box<[AtomicU8]>,
     agg: CachePadded<AtomicU64>,
+    /// The aggregate of a full window of successes.
+    all_good: u64,
+    /// Successes recorded while the window was full of successes (see `record`).
+    steady: StripedCounter,
 }
 
 impl CountWindow {
@@ -131,6 +139,8 @@ impl CountWindow {
             next: CachePadded(AtomicU64::new(0)),
             slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
             agg: CachePadded(AtomicU64::new(0)),
+            all_good: u64::from(size),
+            steady: StripedCounter::default(),
         }
     }
 
@@ -142,6 +152,15 @@ impl CountWindow {
 
     #[inline]
     fn record(&self, failure: bool, slow: bool) -> Counts {
+        // Steady state: the window is full of successes and this call succeeded too. Putting it
+        // in the ring would evict a success and change nothing, and every slot is as good as
+        // any other for the next failure to evict, so the ring position need not move: count
+        // the call on this thread's stripe and leave the shared position alone.
+        let agg = self.agg.load(Ordering::Acquire);
+        if agg == self.all_good && !failure && !slow {
+            self.steady.increment();
+            return Counts::unpack(agg);
+        }
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         // The ring position uses the low 32 bits: when they wrap (every 2^32 calls) one slot
         // is overwritten out of turn, which is harmless.
