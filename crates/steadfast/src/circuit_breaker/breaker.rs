@@ -290,6 +290,21 @@ mod sealed {
 pub trait BreakerRef: Clone + sealed::Sealed {
     /// The breaker.
     fn breaker(&self) -> &CircuitBreaker;
+
+    /// What a response future holds to record its call's result.
+    #[doc(hidden)]
+    type Handle: BreakerHandle;
+
+    /// The handle for one call.
+    #[doc(hidden)]
+    fn handle(&self) -> Self::Handle;
+}
+
+/// What a response future holds to reach its breaker.
+#[doc(hidden)]
+pub trait BreakerHandle: sealed::Sealed {
+    /// The breaker.
+    fn breaker(&self) -> &CircuitBreaker;
 }
 
 impl sealed::Sealed for CircuitBreaker {}
@@ -297,6 +312,13 @@ impl BreakerRef for CircuitBreaker {
     #[inline]
     fn breaker(&self) -> &CircuitBreaker {
         self
+    }
+
+    type Handle = Arc<LocalHandle>;
+
+    #[inline]
+    fn handle(&self) -> Arc<LocalHandle> {
+        local_handle(self)
     }
 }
 
@@ -306,6 +328,76 @@ impl BreakerRef for &'static CircuitBreaker {
     fn breaker(&self) -> &CircuitBreaker {
         self
     }
+
+    type Handle = &'static CircuitBreaker;
+
+    #[inline]
+    fn handle(&self) -> &'static CircuitBreaker {
+        self
+    }
+}
+
+impl BreakerHandle for &'static CircuitBreaker {
+    #[inline]
+    fn breaker(&self) -> &CircuitBreaker {
+        self
+    }
+}
+
+impl sealed::Sealed for Arc<LocalHandle> {}
+impl BreakerHandle for Arc<LocalHandle> {
+    #[inline]
+    fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+}
+
+/// A thread's own reference to a breaker. Futures created on a thread share that thread's
+/// handle, so the reference count they change sits on a cache line only that thread writes,
+/// instead of the breaker's own count, which every thread would fight over.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct LocalHandle {
+    breaker: CircuitBreaker,
+}
+
+/// How many breakers a thread keeps handles for; the oldest is dropped beyond that.
+const LOCAL_HANDLES: usize = 16;
+
+/// This thread's handle on `breaker`, made on first use.
+///
+/// # Invariants
+///
+/// An entry is keyed by the address of the breaker's core and holds a reference to that core,
+/// so the address cannot be reused by another breaker while the entry exists. A thread keeps
+/// at most [`LOCAL_HANDLES`] entries, so it keeps at most that many breakers alive after they
+/// are otherwise dropped, until newer ones push them out or the thread ends.
+fn local_handle(breaker: &CircuitBreaker) -> Arc<LocalHandle> {
+    thread_local! {
+        static LOCALS: std::cell::RefCell<Vec<(usize, Arc<LocalHandle>)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let key = Arc::as_ptr(&breaker.core) as usize;
+    let fresh = || {
+        Arc::new(LocalHandle {
+            breaker: breaker.clone(),
+        })
+    };
+    LOCALS
+        .try_with(|locals| {
+            let mut locals = locals.borrow_mut();
+            if let Some((_, h)) = locals.iter().find(|(k, _)| *k == key) {
+                return h.clone();
+            }
+            let h = fresh();
+            if locals.len() >= LOCAL_HANDLES {
+                locals.remove(0);
+            }
+            locals.push((key, h.clone()));
+            h
+        })
+        // The thread is shutting down its locals: go without the cache.
+        .unwrap_or_else(|_| fresh())
 }
 
 impl Core {

@@ -9,7 +9,7 @@ use std::task::{ready, Context, Poll};
 use pin_project::pin_project;
 use tokio::time::Instant;
 
-use super::breaker::{BreakerRef, CallResult, CircuitBreaker, Core, Permit};
+use super::breaker::{BreakerHandle, BreakerRef, CallResult, CircuitBreaker, Core, Permit};
 use super::error::Rejected;
 use crate::classify::{Attempt, Classify, Outcome};
 use crate::token::CancelToken;
@@ -17,21 +17,22 @@ use crate::BoxError;
 
 /// Holds an admitted call's permit; a call dropped before it finishes gives its probe slot
 /// back instead of leaving the breaker stuck half-open.
-pub(crate) struct PermitGuard<B: BreakerRef> {
-    breaker: B,
+pub(crate) struct PermitGuard<H: BreakerHandle> {
+    handle: H,
     permit: Option<Permit>,
 }
 
-impl<B: BreakerRef> PermitGuard<B> {
-    pub(crate) fn new(breaker: B, permit: Permit) -> Self {
+impl<H: BreakerHandle> PermitGuard<H> {
+    pub(crate) fn new(handle: H, permit: Permit) -> Self {
         PermitGuard {
-            breaker,
+            handle,
             permit: Some(permit),
         }
     }
 
+    #[inline]
     fn core(&self) -> &Core {
-        &self.breaker.breaker().core
+        &self.handle.breaker().core
     }
 
     fn finish(&mut self, result: CallResult, start: Option<Instant>) {
@@ -41,7 +42,7 @@ impl<B: BreakerRef> PermitGuard<B> {
     }
 }
 
-impl<B: BreakerRef> Drop for PermitGuard<B> {
+impl<H: BreakerHandle> Drop for PermitGuard<H> {
     fn drop(&mut self) {
         if let Some(p) = self.permit.take() {
             self.core().release(p);
@@ -54,16 +55,16 @@ impl<B: BreakerRef> Drop for PermitGuard<B> {
 #[must_use = "futures do nothing unless polled"]
 pub struct ResponseFuture<F, C, Req, T, B: BreakerRef = CircuitBreaker> {
     #[pin]
-    kind: Kind<F, C, T, B>,
+    kind: Kind<F, C, T, B::Handle>,
     _req: PhantomData<fn(Req)>,
 }
 
 #[pin_project(project = KindProj)]
-enum Kind<F, C, T, B: BreakerRef> {
+enum Kind<F, C, T, H: BreakerHandle> {
     Called {
         #[pin]
         fut: F,
-        guard: PermitGuard<B>,
+        guard: PermitGuard<H>,
         classifier: C,
         start: Option<Instant>,
         token: Option<CancelToken>,
@@ -92,7 +93,7 @@ impl<F, C, Req, T, B: BreakerRef> fmt::Debug for ResponseFuture<F, C, Req, T, B>
 impl<F, C, Req, T, B: BreakerRef> ResponseFuture<F, C, Req, T, B> {
     pub(crate) fn called(
         fut: F,
-        guard: PermitGuard<B>,
+        guard: PermitGuard<B::Handle>,
         classifier: C,
         start: Option<Instant>,
         token: Option<CancelToken>,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
-use super::breaker::{BreakerRef, CircuitBreaker};
+use super::breaker::{BreakerHandle, BreakerRef, CircuitBreaker};
 use super::error::Rejected;
 use super::future::{PermitGuard, ResponseFuture};
 use crate::classify::{AnyError, Classify};
@@ -53,9 +53,9 @@ where
     }
 }
 
-struct Backpressure<B: BreakerRef> {
+struct Backpressure<H: BreakerHandle> {
     recheck: Duration,
-    permit: Option<PermitGuard<B>>,
+    permit: Option<PermitGuard<H>>,
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
@@ -70,7 +70,7 @@ pub struct CircuitBreakerService<S, C = AnyError, F = NoFallback, B: BreakerRef 
     breaker: B,
     classifier: C,
     fallback: F,
-    backpressure: Option<Backpressure<B>>,
+    backpressure: Option<Backpressure<B::Handle>>,
 }
 
 impl<S, C, F, B: BreakerRef> CircuitBreakerService<S, C, F, B> {
@@ -158,7 +158,7 @@ where
                 }
                 match self.breaker.breaker().core.try_acquire() {
                     Ok(p) => {
-                        bp.permit = Some(PermitGuard::new(self.breaker.clone(), p));
+                        bp.permit = Some(PermitGuard::new(self.breaker.handle(), p));
                         bp.sleep = None;
                     }
                     Err(rejected) => {
@@ -214,7 +214,7 @@ where
 {
     match breaker.breaker().core.try_acquire() {
         Ok(p) => {
-            let guard = PermitGuard::new(breaker.clone(), p);
+            let guard = PermitGuard::new(breaker.handle(), p);
             send(breaker, inner, req, classifier, guard)
         }
         Err(rejected) => match fallback.fallback(req, &rejected) {
@@ -229,7 +229,7 @@ fn send<S, C, Req, B>(
     inner: &mut S,
     req: Req,
     classifier: &C,
-    guard: PermitGuard<B>,
+    guard: PermitGuard<B::Handle>,
 ) -> ResponseFuture<S::Future, C, Req, S::Response, B>
 where
     B: BreakerRef,
