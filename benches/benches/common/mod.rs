@@ -93,17 +93,9 @@ pub(crate) fn steadfast_budget_metrics() -> Retry<Bare> {
 /// than a completed successful call.
 #[inline]
 pub(crate) fn call_now<S: Service<u64>>(svc: &mut S, req: u64) -> S::Response {
-    let mut cx = Context::from_waker(Waker::noop());
-    match svc.poll_ready(&mut cx) {
-        Poll::Ready(Ok(())) => {}
-        Poll::Ready(Err(_)) => panic!("poll_ready failed"),
-        Poll::Pending => panic!("poll_ready returned Pending"),
-    }
-    let fut = pin!(svc.call(req));
-    match fut.poll(&mut cx) {
-        Poll::Ready(Ok(res)) => res,
-        Poll::Ready(Err(_)) => panic!("the call failed"),
-        Poll::Pending => panic!("the response future returned Pending"),
+    match call_result(svc, req) {
+        Ok(res) => res,
+        Err(_) => panic!("the call failed"),
     }
 }
 
