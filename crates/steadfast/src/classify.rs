@@ -298,6 +298,8 @@ as_dyn_error!(http::Error);
 as_dyn_error!(crate::retry::RetryError);
 #[cfg(feature = "circuit-breaker")]
 as_dyn_error!(crate::circuit_breaker::Rejected);
+#[cfg(feature = "cancel")]
+as_dyn_error!(crate::cancel::Cancelled);
 
 /// Finds the first error of type `T` in `err` or its `source()` chain.
 pub fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {

@@ -12,6 +12,8 @@
 //! * [`retry`] (feature `retry`): the retry layer, its backoff, budgets and hooks.
 //! * [`circuit_breaker`] (feature `circuit-breaker`): circuit breakers, shared by name through
 //!   a registry.
+//! * [`cancel`] (feature `cancel`): per-request cancellation tokens fired by timeouts,
+//!   deadlines, shutdown, callers and clients that go away.
 //!
 //! Layers that can fail add their own error types and return them as [`BoxError`], as tower's
 //! middleware does; every error type this crate creates is public, so you can
@@ -41,6 +43,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backoff;
+#[cfg(feature = "cancel")]
+pub mod cancel;
 #[cfg(feature = "circuit-breaker")]
 pub mod circuit_breaker;
 pub mod classify;

@@ -176,6 +176,11 @@ impl CancelToken {
         )
     }
 
+    /// `true` if `other` is a clone of this very token (not merely a relative).
+    pub fn same_as(&self, other: &CancelToken) -> bool {
+        Arc::ptr_eq(&self.node, &other.node)
+    }
+
     /// The deadline carried by this token, if any.
     pub fn deadline(&self) -> Option<Instant> {
         self.node.deadline
@@ -279,12 +284,24 @@ pub trait HasCancelToken {
     fn cancel_token(&self) -> Option<&CancelToken> {
         None
     }
+
+    /// Puts `token` on the request, replacing any it carried. Returns `false` for request
+    /// types that cannot carry a token (the default).
+    fn set_cancel_token(&mut self, token: CancelToken) -> bool {
+        let _ = token;
+        false
+    }
 }
 
 #[cfg(feature = "http")]
 impl<B> HasCancelToken for http::Request<B> {
     fn cancel_token(&self) -> Option<&CancelToken> {
         self.extensions().get::<CancelToken>()
+    }
+
+    fn set_cancel_token(&mut self, token: CancelToken) -> bool {
+        self.extensions_mut().insert(token);
+        true
     }
 }
 
@@ -318,6 +335,10 @@ impl<T> HasCancelToken for Option<T> {}
 impl<T: HasCancelToken + ?Sized> HasCancelToken for Box<T> {
     fn cancel_token(&self) -> Option<&CancelToken> {
         (**self).cancel_token()
+    }
+
+    fn set_cancel_token(&mut self, token: CancelToken) -> bool {
+        (**self).set_cancel_token(token)
     }
 }
 

@@ -1,0 +1,152 @@
+//! The cancel layer's response future.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project::{pin_project, pinned_drop};
+use tokio::time::{Instant, Sleep};
+
+use super::error::Cancelled;
+use crate::token::{self, CancelReason, CancelToken};
+use crate::BoxError;
+
+/// Response future of [`Cancel`](super::Cancel): the inner future raced against the
+/// request's token and its timers.
+#[pin_project(PinnedDrop)]
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture<F> {
+    #[pin]
+    inner: Option<Inner<F>>,
+    /// Set for a request refused before it was sent.
+    refused: Option<CancelReason>,
+}
+
+#[pin_project]
+struct Inner<F> {
+    #[pin]
+    fut: F,
+    token: CancelToken,
+    #[pin]
+    cancelled: token::Cancelled,
+    #[pin]
+    timer: Option<Sleep>,
+    timer_reason: Option<CancelReason>,
+    #[pin]
+    parent: Option<token::Cancelled>,
+    parent_token: Option<CancelToken>,
+    /// Keeps the caller's token (when the request token is a child of it) for its reason.
+    _caller: Option<CancelToken>,
+    /// Whether the layer made the token, and so cancels it if the future is dropped early.
+    owned: bool,
+    done: bool,
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("token", &self.inner.as_ref().map(|i| &i.token))
+            .field("refused", &self.refused)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(
+        fut: F,
+        token: CancelToken,
+        limit: Option<(Instant, CancelReason)>,
+        parent: Option<CancelToken>,
+        caller: Option<CancelToken>,
+        owned: bool,
+    ) -> Self {
+        let (timer, timer_reason) = match limit {
+            Some((at, reason)) => (Some(tokio::time::sleep_until(at)), Some(reason)),
+            None => (None, None),
+        };
+        ResponseFuture {
+            inner: Some(Inner {
+                fut,
+                cancelled: token.cancelled(),
+                token,
+                timer,
+                timer_reason,
+                parent: parent.as_ref().map(CancelToken::cancelled),
+                parent_token: parent,
+                _caller: caller,
+                owned,
+                done: false,
+            }),
+            refused: None,
+        }
+    }
+
+    pub(crate) fn cancelled(reason: CancelReason) -> Self {
+        ResponseFuture {
+            inner: None,
+            refused: Some(reason),
+        }
+    }
+}
+
+impl<F, T, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Some(inner) = this.inner.as_pin_mut() else {
+            let reason = this.refused.take().expect("polled after completion");
+            return Poll::Ready(Err(Cancelled::new(reason).into()));
+        };
+        let inner = inner.project();
+        // The answer wins if it is already there.
+        if let Poll::Ready(out) = inner.fut.poll(cx) {
+            *inner.done = true;
+            return Poll::Ready(out.map_err(Into::into));
+        }
+        if let Some(timer) = inner.timer.as_pin_mut() {
+            if timer.poll(cx).is_ready() {
+                if let Some(reason) = inner.timer_reason.take() {
+                    inner.token.cancel_with(reason);
+                }
+            }
+        }
+        if let Some(parent) = inner.parent.as_pin_mut() {
+            if parent.poll(cx).is_ready() {
+                let reason = inner
+                    .parent_token
+                    .as_ref()
+                    .and_then(CancelToken::reason)
+                    .unwrap_or(CancelReason::Shutdown);
+                inner.token.cancel_with(reason);
+            }
+        }
+        if inner.cancelled.poll(cx).is_ready() {
+            *inner.done = true;
+            let reason = inner
+                .token
+                .reason()
+                .expect("a cancelled token has a reason");
+            return Poll::Ready(Err(Cancelled::new(reason).into()));
+        }
+        Poll::Pending
+    }
+}
+
+#[pinned_drop]
+impl<F> PinnedDrop for ResponseFuture<F> {
+    fn drop(self: Pin<&mut Self>) {
+        if let Some(inner) = self.project().inner.as_pin_mut() {
+            let inner = inner.project();
+            if *inner.owned && !*inner.done {
+                // Nobody is waiting for the answer any more.
+                inner.token.cancel_with(CancelReason::ClientDisconnected);
+            }
+        }
+    }
+}

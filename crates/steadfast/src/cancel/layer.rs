@@ -1,0 +1,138 @@
+//! The cancel layer and its settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tower_layer::Layer;
+
+use super::service::Cancel;
+use crate::config::ConfigError;
+use crate::token::CancelToken;
+
+#[derive(Debug, Default)]
+pub(crate) struct Config {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) parent: Option<CancelToken>,
+}
+
+impl Config {
+    /// `true` when the layer adds a source of its own, so a request's token must be a child.
+    pub(crate) fn has_sources(&self) -> bool {
+        self.timeout.is_some() || self.deadline.is_some() || self.parent.is_some()
+    }
+}
+
+/// Gives every request a [`CancelToken`] in its extensions and ends the request with a
+/// [`Cancelled`](super::Cancelled) error the moment that token fires.
+///
+/// * A request that already carries a token keeps it when the layer adds no source of its own;
+///   otherwise it gets a child of that token, so the caller's cancellation still reaches it.
+/// * Sources combine, and whichever fires first sets the reason: a timeout, an absolute
+///   deadline, a parent token (typically the server's shutdown token), and the caller's own
+///   token.
+/// * When the response future is dropped before it finishes (hyper drops it when the client
+///   disconnects), a token the layer made is cancelled with
+///   [`CancelReason::ClientDisconnected`](crate::token::CancelReason::ClientDisconnected), so
+///   work the handler started with it stops too. A token the caller supplied (and the layer
+///   reused as is) is the caller's to cancel.
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::cancel::{CancelLayer, Cancelled};
+/// use steadfast::token::{CancelReason, HasCancelToken};
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let layer = CancelLayer::builder().timeout(Duration::from_secs(2)).build().unwrap();
+/// let slow = service_fn(|req: http::Request<()>| async move {
+///     // The handler can see the token and hand it to the work it starts.
+///     let token = req.cancel_token().cloned().expect("the layer put a token here");
+///     tokio::time::sleep(Duration::from_secs(10)).await;
+///     Ok::<_, std::io::Error>(token.is_cancelled())
+/// });
+/// let err = layer.layer(slow).oneshot(http::Request::new(())).await.unwrap_err();
+/// let cancelled = err.downcast_ref::<Cancelled>().unwrap();
+/// assert_eq!(cancelled.reason(), &CancelReason::Timeout(Duration::from_secs(2)));
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CancelLayer {
+    config: Arc<Config>,
+}
+
+impl CancelLayer {
+    /// A layer with no source of its own: requests keep the token they carry, or get a fresh
+    /// one, and are cancelled when that token fires or their response future is dropped.
+    pub fn new() -> Self {
+        CancelLayer {
+            config: Arc::default(),
+        }
+    }
+
+    /// Starts a builder.
+    pub fn builder() -> CancelLayerBuilder {
+        CancelLayerBuilder {
+            config: Config::default(),
+        }
+    }
+}
+
+impl Default for CancelLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> Layer<S> for CancelLayer {
+    type Service = Cancel<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Cancel::new(inner, self.config.clone())
+    }
+}
+
+/// Builds a [`CancelLayer`].
+#[derive(Debug)]
+pub struct CancelLayerBuilder {
+    config: Config,
+}
+
+impl CancelLayerBuilder {
+    /// Cancels each request `timeout` after it arrives, with
+    /// [`CancelReason::Timeout`](crate::token::CancelReason::Timeout). The token carries the
+    /// resulting deadline, so a retry layer inside will not start what cannot finish in time.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = Some(timeout);
+        self
+    }
+
+    /// Cancels every request still running at `deadline`, with
+    /// [`CancelReason::Deadline`](crate::token::CancelReason::Deadline).
+    pub fn deadline(mut self, deadline: Instant) -> Self {
+        self.config.deadline = Some(deadline);
+        self
+    }
+
+    /// Makes every request's token a child of `parent`: cancelling it (say, on server
+    /// shutdown) cancels every request in flight, with the parent's reason.
+    pub fn parent(mut self, parent: CancelToken) -> Self {
+        self.config.parent = Some(parent);
+        self
+    }
+
+    /// Checks the settings and builds the layer.
+    pub fn build(self) -> Result<CancelLayer, ConfigError> {
+        if self.config.timeout == Some(Duration::ZERO) {
+            return Err(ConfigError::new(
+                "cancel",
+                "timeout",
+                "must be greater than zero",
+            ));
+        }
+        Ok(CancelLayer {
+            config: Arc::new(self.config),
+        })
+    }
+}

@@ -1,0 +1,49 @@
+//! Per-request cancellation: a [`CancelToken`](crate::token::CancelToken) in every request's
+//! extensions, fired by a timeout, a deadline, a parent (server shutdown), the caller, or a
+//! client that goes away.
+//!
+//! Put [`CancelLayer`] outermost: its token bounds everything inside. A retry layer inside
+//! stops retrying (and stops sleeping) the moment the token fires, a circuit breaker ignores
+//! calls that failed because they were cancelled, and handlers can pass the token to the work
+//! they start.
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::cancel::CancelLayer;
+//! use steadfast::retry::{Backoff, RetryError, RetryLayer, RetryPolicy, StopReason};
+//! use steadfast::token::CancelReason;
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let svc = ServiceBuilder::new()
+//!     .layer(CancelLayer::builder().timeout(Duration::from_secs(1)).build().unwrap())
+//!     .layer(RetryLayer::new(
+//!         RetryPolicy::builder()
+//!             .max_attempts(10)
+//!             .backoff(Backoff::constant(Duration::from_millis(400)))
+//!             .build()
+//!             .unwrap(),
+//!     ))
+//!     .service(service_fn(|_: http::Request<()>| async {
+//!         Err::<(), _>(std::io::Error::other("unavailable"))
+//!     }));
+//!
+//! // Attempts at 0, 400 and 800 ms; the next would start at 1.2 s, past the request's
+//! // deadline, so the retry layer stops there instead of sleeping into the timeout.
+//! let err = svc.oneshot(http::Request::new(())).await.unwrap_err();
+//! let retry = err.downcast_ref::<RetryError>().unwrap();
+//! assert_eq!(retry.reason(), &StopReason::Deadline);
+//! assert_eq!(retry.attempts(), 3);
+//! # let _ = CancelReason::Shutdown;
+//! # }
+//! ```
+
+mod error;
+mod future;
+mod layer;
+mod service;
+
+pub use error::Cancelled;
+pub use future::ResponseFuture;
+pub use layer::{CancelLayer, CancelLayerBuilder};
+pub use service::Cancel;

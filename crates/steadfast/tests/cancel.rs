@@ -1,0 +1,263 @@
+//! The cancel layer on tokio's paused clock: every source, the first reason winning, the
+//! reuse of a caller's token, and cancellation when the response future is dropped.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use steadfast::cancel::{CancelLayer, Cancelled};
+use steadfast::retry::{Backoff, RetryError, RetryLayer, RetryPolicy, StopReason};
+use steadfast::token::{CancelReason, CancelToken, HasCancelToken};
+use steadfast::BoxError;
+use steadfast_test::{Reply, Scripted};
+use tokio::time::Instant;
+use tower::{service_fn, Layer, Service, ServiceExt};
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+type Req = http::Request<()>;
+
+fn req() -> Req {
+    http::Request::new(())
+}
+
+fn cancelled(err: &BoxError) -> &CancelReason {
+    err.downcast_ref::<Cancelled>()
+        .unwrap_or_else(|| panic!("expected Cancelled, got {err:?}"))
+        .reason()
+}
+
+/// A handler that records the token it was given and then takes `work` to answer.
+fn handler(
+    work: Duration,
+    seen: Arc<Mutex<Option<CancelToken>>>,
+) -> impl Service<Req, Response = &'static str, Error = std::io::Error, Future = impl Send> + Clone
+{
+    service_fn(move |req: Req| {
+        let seen = seen.clone();
+        async move {
+            *seen.lock().unwrap() = req.cancel_token().cloned();
+            tokio::time::sleep(work).await;
+            Ok("done")
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_cancels_the_request_and_its_token() {
+    let seen = Arc::new(Mutex::new(None));
+    let svc = CancelLayer::builder()
+        .timeout(secs(2))
+        .build()
+        .unwrap()
+        .layer(handler(secs(10), seen.clone()));
+    let start = Instant::now();
+    let err = svc.oneshot(req()).await.unwrap_err();
+    assert_eq!(start.elapsed(), secs(2));
+    assert_eq!(cancelled(&err), &CancelReason::Timeout(secs(2)));
+    assert_eq!(err.to_string(), "request cancelled: timed out after 2s");
+    let token = seen.lock().unwrap().clone().unwrap();
+    assert!(token.is_cancelled());
+    assert_eq!(token.deadline(), Some(start + secs(2)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_in_time_leaves_the_token_alone() {
+    let seen = Arc::new(Mutex::new(None));
+    let svc = CancelLayer::builder()
+        .timeout(secs(2))
+        .build()
+        .unwrap()
+        .layer(handler(secs(1), seen.clone()));
+    assert_eq!(svc.oneshot(req()).await.unwrap(), "done");
+    assert!(!seen.lock().unwrap().as_ref().unwrap().is_cancelled());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_cancels_with_its_own_reason() {
+    let seen = Arc::new(Mutex::new(None));
+    let svc = CancelLayer::builder()
+        .deadline(Instant::now() + secs(3))
+        .timeout(secs(60))
+        .build()
+        .unwrap()
+        .layer(handler(secs(10), seen));
+    let err = svc.oneshot(req()).await.unwrap_err();
+    assert_eq!(cancelled(&err), &CancelReason::Deadline);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_cancels_every_request_in_flight() {
+    let shutdown = CancelToken::new();
+    let seen = Arc::new(Mutex::new(None));
+    let svc = CancelLayer::builder()
+        .parent(shutdown.clone())
+        .build()
+        .unwrap()
+        .layer(handler(secs(10), seen.clone()));
+    let a = tokio::spawn(svc.clone().oneshot(req()));
+    let b = tokio::spawn(svc.oneshot(req()));
+    tokio::time::sleep(secs(1)).await;
+    shutdown.cancel_with(CancelReason::Shutdown);
+    for t in [a, b] {
+        let err = t.await.unwrap().unwrap_err();
+        assert_eq!(cancelled(&err), &CancelReason::Shutdown);
+    }
+    assert_eq!(shutdown.reason(), Some(CancelReason::Shutdown));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_source_to_fire_sets_the_reason() {
+    for (shutdown_after, timeout, want) in [
+        (secs(1), secs(2), CancelReason::Shutdown),
+        (secs(3), secs(2), CancelReason::Timeout(secs(2))),
+    ] {
+        let shutdown = CancelToken::new();
+        let seen = Arc::new(Mutex::new(None));
+        let svc = CancelLayer::builder()
+            .parent(shutdown.clone())
+            .timeout(timeout)
+            .build()
+            .unwrap()
+            .layer(handler(secs(10), seen.clone()));
+        let task = tokio::spawn(svc.oneshot(req()));
+        tokio::time::sleep(shutdown_after).await;
+        shutdown.cancel_with(CancelReason::Shutdown);
+        let err = task.await.unwrap().unwrap_err();
+        assert_eq!(cancelled(&err), &want);
+        // The request's token agrees with the error.
+        assert_eq!(seen.lock().unwrap().as_ref().unwrap().reason(), Some(want));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_callers_token_is_reused_as_is_when_the_layer_adds_nothing() {
+    let seen = Arc::new(Mutex::new(None));
+    let svc = CancelLayer::new().layer(handler(secs(10), seen.clone()));
+    let caller = CancelToken::new();
+    let mut r = req();
+    r.set_cancel_token(caller.clone());
+    let task = tokio::spawn(svc.oneshot(r));
+    tokio::time::sleep(secs(1)).await;
+    caller.cancel_with(CancelReason::manual("user pressed stop"));
+    let err = task.await.unwrap().unwrap_err();
+    assert_eq!(cancelled(&err), &CancelReason::manual("user pressed stop"));
+    let handed = seen.lock().unwrap().clone().unwrap();
+    assert!(
+        handed.same_as(&caller),
+        "the handler got the caller's own token"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_callers_token_still_reaches_a_request_with_a_timeout() {
+    let shutdown = CancelToken::new();
+    let seen = Arc::new(Mutex::new(None));
+    let svc = CancelLayer::builder()
+        .timeout(secs(30))
+        .parent(shutdown.clone())
+        .build()
+        .unwrap()
+        .layer(handler(secs(60), seen.clone()));
+    let caller = CancelToken::new();
+    let mut r = req();
+    r.set_cancel_token(caller.clone());
+    let task = tokio::spawn(svc.oneshot(r));
+    tokio::time::sleep(secs(1)).await;
+    caller.cancel_with(CancelReason::Signal(15));
+    let err = task.await.unwrap().unwrap_err();
+    assert_eq!(cancelled(&err), &CancelReason::Signal(15));
+    assert!(!shutdown.is_cancelled(), "the parent is not touched");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_response_future_cancels_the_work_it_started() {
+    let seen = Arc::new(Mutex::new(None));
+    let svc = CancelLayer::new().layer(handler(secs(60), seen.clone()));
+    let fut = svc.oneshot(req());
+    // Let the handler start, then drop the request the way hyper does when a client leaves.
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            _ = fut => unreachable!("the handler takes a minute"),
+            _ = tokio::time::sleep(secs(1)) => {}
+        }
+    });
+    task.await.unwrap();
+    let token = seen.lock().unwrap().clone().unwrap();
+    assert_eq!(token.reason(), Some(CancelReason::ClientDisconnected));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_whose_token_already_fired_is_never_sent() {
+    let svc_calls = Scripted::<&'static str, Req>::new([]);
+    let svc = CancelLayer::builder()
+        .timeout(secs(5))
+        .build()
+        .unwrap()
+        .layer(svc_calls.clone());
+    let caller = CancelToken::new();
+    caller.cancel_with(CancelReason::Shutdown);
+    let mut r = req();
+    r.set_cancel_token(caller);
+    let err = svc.oneshot(r).await.unwrap_err();
+    assert_eq!(cancelled(&err), &CancelReason::Shutdown);
+    assert_eq!(svc_calls.calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_leaves_stops_the_outbound_retries_it_caused() {
+    // An outbound client that keeps failing, wrapped in a retry layer with long backoffs.
+    let outbound = Scripted::<&'static str, Req>::new([]).then_always(Reply::err("unavailable"));
+    let client = RetryLayer::new(
+        RetryPolicy::builder()
+            .max_attempts(100)
+            .backoff(Backoff::constant(secs(10)))
+            .build()
+            .unwrap(),
+    )
+    .layer(outbound.clone());
+
+    // The handler hands its request's token to a background task calling the client.
+    let background = Arc::new(Mutex::new(None));
+    let server = CancelLayer::new().layer(service_fn({
+        let background = background.clone();
+        move |req: Req| {
+            let client = client.clone();
+            let background = background.clone();
+            async move {
+                let mut outbound_req = http::Request::new(());
+                outbound_req.set_cancel_token(req.cancel_token().unwrap().clone());
+                *background.lock().unwrap() = Some(tokio::spawn(client.oneshot(outbound_req)));
+                std::future::pending::<Result<&'static str, std::io::Error>>().await
+            }
+        }
+    }));
+
+    let inbound = server.oneshot(req());
+    tokio::select! {
+        _ = inbound => unreachable!(),
+        _ = tokio::time::sleep(secs(25)) => {}
+    }
+    // The client hung up at 25 s: attempts at 0, 10 and 20 s were made, then the token fired
+    // during the third backoff and the retries stopped at once.
+    let handle = background.lock().unwrap().take().unwrap();
+    let err = handle.await.unwrap().unwrap_err();
+    let retry = err.downcast_ref::<RetryError>().unwrap();
+    assert_eq!(
+        retry.reason(),
+        &StopReason::Cancelled(CancelReason::ClientDisconnected)
+    );
+    assert_eq!(outbound.calls(), 3);
+    tokio::time::sleep(secs(100)).await;
+    assert_eq!(outbound.calls(), 3, "nothing is sent after the client left");
+}
+
+#[test]
+fn a_zero_timeout_is_rejected() {
+    let e = CancelLayer::builder()
+        .timeout(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!((e.layer(), e.field()), ("cancel", "timeout"));
+}
