@@ -6,9 +6,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project::{pin_project, pinned_drop};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 use super::error::Cancelled;
+use super::service::Parts;
 use crate::token::{self, CancelReason, CancelToken};
 use crate::BoxError;
 
@@ -53,14 +54,14 @@ impl<F> fmt::Debug for ResponseFuture<F> {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(
-        fut: F,
-        token: CancelToken,
-        limit: Option<(Instant, CancelReason)>,
-        parent: Option<CancelToken>,
-        caller: Option<CancelToken>,
-        owned: bool,
-    ) -> Self {
+    pub(crate) fn new(fut: F, parts: Parts) -> Self {
+        let Parts {
+            token,
+            limit,
+            parent,
+            caller,
+            owned,
+        } = parts;
         let (timer, timer_reason) = match limit {
             Some((at, reason)) => (Some(tokio::time::sleep_until(at)), Some(reason)),
             None => (None, None),
@@ -90,24 +91,22 @@ impl<F> ResponseFuture<F> {
     }
 }
 
-impl<F, T, E> Future for ResponseFuture<F>
-where
-    F: Future<Output = Result<T, E>>,
-    E: Into<BoxError>,
-{
-    type Output = Result<T, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+impl<F: Future> ResponseFuture<F> {
+    /// Races the inner future against the token and timers: the inner output, or the reason
+    /// the request was cancelled.
+    pub(crate) fn poll_race(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<F::Output, CancelReason>> {
         let this = self.project();
         let Some(inner) = this.inner.as_pin_mut() else {
-            let reason = this.refused.take().expect("polled after completion");
-            return Poll::Ready(Err(Cancelled::new(reason).into()));
+            return Poll::Ready(Err(this.refused.take().expect("polled after completion")));
         };
         let inner = inner.project();
         // The answer wins if it is already there.
         if let Poll::Ready(out) = inner.fut.poll(cx) {
             *inner.done = true;
-            return Poll::Ready(out.map_err(Into::into));
+            return Poll::Ready(Ok(out));
         }
         if let Some(timer) = inner.timer.as_pin_mut() {
             if timer.poll(cx).is_ready() {
@@ -132,9 +131,25 @@ where
                 .token
                 .reason()
                 .expect("a cancelled token has a reason");
-            return Poll::Ready(Err(Cancelled::new(reason).into()));
+            return Poll::Ready(Err(reason));
         }
         Poll::Pending
+    }
+}
+
+impl<F, T, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.poll_race(cx) {
+            Poll::Ready(Ok(out)) => Poll::Ready(out.map_err(Into::into)),
+            Poll::Ready(Err(reason)) => Poll::Ready(Err(Cancelled::new(reason).into())),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

@@ -59,7 +59,7 @@ impl Config {
 /// ```
 #[derive(Debug, Clone)]
 pub struct CancelLayer {
-    config: Arc<Config>,
+    pub(crate) config: Arc<Config>,
 }
 
 impl CancelLayer {

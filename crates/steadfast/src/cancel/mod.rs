@@ -40,10 +40,14 @@
 
 mod error;
 mod future;
+#[cfg(feature = "http")]
+mod http;
 mod layer;
 mod service;
 
 pub use error::Cancelled;
 pub use future::ResponseFuture;
+#[cfg(feature = "http")]
+pub use http::{status_for, CancelBody, HttpCancel, HttpCancelLayer, HttpResponseFuture};
 pub use layer::{CancelLayer, CancelLayerBuilder};
 pub use service::Cancel;

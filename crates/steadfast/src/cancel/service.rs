@@ -51,52 +51,87 @@ where
     }
 
     fn call(&mut self, mut req: Req) -> Self::Future {
-        let cfg = &*self.config;
-        if !cfg.has_sources() {
-            if let Some(token) = req.cancel_token() {
-                // The caller's token, as it is: no allocation, and the caller's to cancel.
-                let token = token.clone();
-                if let Some(reason) = token.reason() {
-                    return ResponseFuture::cancelled(reason);
-                }
-                return ResponseFuture::new(self.inner.call(req), token, None, None, None, false);
-            }
+        match prepare(&self.config, &mut req) {
+            Prepared::Refused(reason) => ResponseFuture::cancelled(reason),
+            Prepared::Ready(parts) => ResponseFuture::new(self.inner.call(req), parts),
         }
-
-        // The earliest of the deadline and the timeout, and the reason it would give.
-        let timeout = cfg
-            .timeout
-            .map(|d| (Instant::now() + d, CancelReason::Timeout(d)));
-        let limit = match (cfg.deadline, timeout) {
-            (Some(d), Some((t, r))) if t < d => Some((t, r)),
-            (Some(d), _) => Some((d, CancelReason::Deadline)),
-            (None, t) => t,
-        };
-        let deadline = limit.as_ref().map(|(at, _)| *at);
-
-        let caller = req.cancel_token().cloned();
-        // The token descends from the caller's if there is one, else from the parent; a parent
-        // that is not an ancestor is watched by the future instead.
-        let (base, watch_parent) = match (&caller, &cfg.parent) {
-            (Some(c), Some(p)) => (Some(c), Some(p.clone())),
-            (Some(c), None) => (Some(c), None),
-            (None, Some(p)) => (Some(p), None),
-            (None, None) => (None, None),
-        };
-        let token = match (base, deadline) {
-            (Some(b), Some(d)) => b.child_with_deadline(d),
-            (Some(b), None) => b.child(),
-            (None, Some(d)) => CancelToken::with_deadline(d),
-            (None, None) => CancelToken::new(),
-        };
-        if let Some(reason) = token
-            .reason()
-            .or_else(|| watch_parent.as_ref().and_then(CancelToken::reason))
-        {
-            return ResponseFuture::cancelled(reason);
-        }
-        req.set_cancel_token(token.clone());
-        let fut = self.inner.call(req);
-        ResponseFuture::new(fut, token, limit, watch_parent, caller, true)
     }
+}
+
+/// What a response future needs besides the inner future.
+#[derive(Debug)]
+pub(crate) struct Parts {
+    pub(crate) token: CancelToken,
+    pub(crate) limit: Option<(Instant, CancelReason)>,
+    pub(crate) parent: Option<CancelToken>,
+    pub(crate) caller: Option<CancelToken>,
+    /// Whether the layer made the token (and so cancels it when nobody waits any more).
+    pub(crate) owned: bool,
+}
+
+pub(crate) enum Prepared {
+    /// The request's token has already fired: do not send it.
+    Refused(CancelReason),
+    Ready(Parts),
+}
+
+/// Gives `req` its token, following the layer's settings.
+pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepared {
+    if !cfg.has_sources() {
+        if let Some(token) = req.cancel_token() {
+            // The caller's token, as it is: no allocation, and the caller's to cancel.
+            let token = token.clone();
+            if let Some(reason) = token.reason() {
+                return Prepared::Refused(reason);
+            }
+            return Prepared::Ready(Parts {
+                token,
+                limit: None,
+                parent: None,
+                caller: None,
+                owned: false,
+            });
+        }
+    }
+
+    // The earliest of the deadline and the timeout, and the reason it would give.
+    let timeout = cfg
+        .timeout
+        .map(|d| (Instant::now() + d, CancelReason::Timeout(d)));
+    let limit = match (cfg.deadline, timeout) {
+        (Some(d), Some((t, r))) if t < d => Some((t, r)),
+        (Some(d), _) => Some((d, CancelReason::Deadline)),
+        (None, t) => t,
+    };
+    let deadline = limit.as_ref().map(|(at, _)| *at);
+
+    let caller = req.cancel_token().cloned();
+    // The token descends from the caller's if there is one, else from the parent; a parent
+    // that is not an ancestor is watched by the future instead.
+    let (base, parent) = match (&caller, &cfg.parent) {
+        (Some(c), Some(p)) => (Some(c), Some(p.clone())),
+        (Some(c), None) => (Some(c), None),
+        (None, Some(p)) => (Some(p), None),
+        (None, None) => (None, None),
+    };
+    let token = match (base, deadline) {
+        (Some(b), Some(d)) => b.child_with_deadline(d),
+        (Some(b), None) => b.child(),
+        (None, Some(d)) => CancelToken::with_deadline(d),
+        (None, None) => CancelToken::new(),
+    };
+    if let Some(reason) = token
+        .reason()
+        .or_else(|| parent.as_ref().and_then(CancelToken::reason))
+    {
+        return Prepared::Refused(reason);
+    }
+    req.set_cancel_token(token.clone());
+    Prepared::Ready(Parts {
+        token,
+        limit,
+        parent,
+        caller,
+        owned: true,
+    })
 }

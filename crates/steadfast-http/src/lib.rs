@@ -1,0 +1,37 @@
+//! HTTP glue for [steadfast](https://docs.rs/steadfast): what a generic tower layer cannot know
+//! about HTTP.
+//!
+//! * [`RequestToken`]: an axum extractor for the request's
+//!   [`CancelToken`](steadfast::token::CancelToken), put there by steadfast's `CancelLayer`.
+//! * [`WithCancelToken`]: hands a token to an outbound request in one call, so the outbound
+//!   retry layer stops the moment the inbound client goes away.
+//!
+//! ```
+//! use std::time::Duration;
+//! use axum::{routing::get, Router};
+//! use steadfast::cancel::CancelLayer;
+//! use steadfast_http::{RequestToken, WithCancelToken};
+//!
+//! async fn report(RequestToken(token): RequestToken) -> &'static str {
+//!     // Outbound calls carry the inbound token: they stop when the client leaves.
+//!     let outbound = http::Request::get("http://inventory.internal/stock")
+//!         .with_cancel_token(&token)
+//!         .body(())
+//!         .unwrap();
+//!     # let _ = outbound;
+//!     "ok"
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/report", get(report))
+//!     .layer(CancelLayer::builder().timeout(Duration::from_secs(10)).build().unwrap().for_http());
+//! # let _ = app;
+//! ```
+
+#[cfg(feature = "axum")]
+mod extract;
+mod propagate;
+
+#[cfg(feature = "axum")]
+pub use extract::{MissingToken, RequestToken};
+pub use propagate::WithCancelToken;

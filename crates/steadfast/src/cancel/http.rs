@@ -1,0 +1,222 @@
+//! The cancel layer for HTTP servers: cancellations answered with a status, and the token kept
+//! alive while the response body streams.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use http::{Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use pin_project::{pin_project, pinned_drop};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::future::ResponseFuture;
+use super::layer::{CancelLayer, Config};
+use super::service::{prepare, Prepared};
+use crate::token::{CancelReason, CancelToken};
+
+/// The status a cancelled request is answered with.
+///
+/// | reason | status |
+/// | --- | --- |
+/// | timeout, deadline | 504 Gateway Timeout |
+/// | shutdown, signal, condition, manual | 503 Service Unavailable |
+/// | client disconnected | 499 (nobody reads it; the convention for "client closed request") |
+pub fn status_for(reason: &CancelReason) -> StatusCode {
+    match reason {
+        CancelReason::Timeout(_) | CancelReason::Deadline => StatusCode::GATEWAY_TIMEOUT,
+        CancelReason::ClientDisconnected => {
+            StatusCode::from_u16(499).expect("499 is a valid status code")
+        }
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+impl CancelLayer {
+    /// The same layer for an HTTP server: a cancelled request is answered with a status (see
+    /// [`status_for`]) instead of failing, so the service keeps its error type and drops into
+    /// `axum::Router::layer` as is; and the request's token stays alive while the response
+    /// body streams, firing with `ClientDisconnected` if the body is dropped before its end.
+    pub fn for_http(self) -> HttpCancelLayer {
+        HttpCancelLayer {
+            config: self.config,
+        }
+    }
+}
+
+/// [`CancelLayer`] for HTTP servers; made by [`CancelLayer::for_http`].
+///
+/// The response body type must implement `Default` (axum's, hyper's `Empty` and `Full` do):
+/// a status answer carries an empty body. The cancellation reason is put in the status
+/// response's extensions.
+#[derive(Debug, Clone)]
+pub struct HttpCancelLayer {
+    config: Arc<Config>,
+}
+
+impl<S> Layer<S> for HttpCancelLayer {
+    type Service = HttpCancel<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HttpCancel {
+            inner,
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// The service made by [`HttpCancelLayer`].
+#[derive(Debug, Clone)]
+pub struct HttpCancel<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S, ReqB, ResB> Service<Request<ReqB>> for HttpCancel<S>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    ResB: Body + Default,
+{
+    type Response = Response<CancelBody<ResB>>;
+    type Error = S::Error;
+    type Future = HttpResponseFuture<S::Future, ResB>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
+        match prepare(&self.config, &mut req) {
+            Prepared::Refused(reason) => HttpResponseFuture {
+                inner: ResponseFuture::cancelled(reason),
+                body_token: None,
+                _body: PhantomData,
+            },
+            Prepared::Ready(parts) => {
+                let body_token = parts.owned.then(|| parts.token.clone());
+                HttpResponseFuture {
+                    inner: ResponseFuture::new(self.inner.call(req), parts),
+                    body_token,
+                    _body: PhantomData,
+                }
+            }
+        }
+    }
+}
+
+/// Response future of [`HttpCancel`].
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct HttpResponseFuture<F, B> {
+    #[pin]
+    inner: ResponseFuture<F>,
+    body_token: Option<CancelToken>,
+    _body: PhantomData<fn() -> B>,
+}
+
+impl<F, B> fmt::Debug for HttpResponseFuture<F, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponseFuture")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for HttpResponseFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body + Default,
+{
+    type Output = Result<Response<CancelBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match ready!(this.inner.poll_race(cx)) {
+            Ok(Ok(resp)) => {
+                let token = this.body_token.take();
+                Poll::Ready(Ok(resp.map(|b| CancelBody::new(b, token))))
+            }
+            Ok(Err(e)) => Poll::Ready(Err(e)),
+            Err(reason) => {
+                let mut resp = Response::new(CancelBody::new(B::default(), None));
+                *resp.status_mut() = status_for(&reason);
+                resp.extensions_mut().insert(reason);
+                Poll::Ready(Ok(resp))
+            }
+        }
+    }
+}
+
+/// A response body that keeps the request's token: dropped before its end (the client went
+/// away mid-stream), it cancels the token with `ClientDisconnected`.
+#[pin_project(PinnedDrop)]
+pub struct CancelBody<B: Body> {
+    #[pin]
+    inner: B,
+    token: Option<CancelToken>,
+}
+
+impl<B: Body> CancelBody<B> {
+    /// Wraps `inner`; `token` (if any) is cancelled if the body is dropped before its end.
+    pub fn new(inner: B, token: Option<CancelToken>) -> Self {
+        CancelBody { inner, token }
+    }
+
+    /// The wrapped body.
+    pub fn get_ref(&self) -> &B {
+        &self.inner
+    }
+}
+
+impl<B: Body> fmt::Debug for CancelBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelBody")
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Body> Body for CancelBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        if frame.is_none() {
+            // The whole body was sent: nothing left to cancel.
+            *this.token = None;
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[pinned_drop]
+impl<B: Body> PinnedDrop for CancelBody<B> {
+    fn drop(self: Pin<&mut Self>) {
+        let this = self.project();
+        if let Some(token) = this.token.take() {
+            // Finished bodies are often dropped without the final poll; only a body that still
+            // had something to send means the client left early.
+            if !this.inner.is_end_stream() {
+                token.cancel_with(CancelReason::ClientDisconnected);
+            }
+        }
+    }
+}
