@@ -14,10 +14,36 @@ use crate::token::CancelToken;
 pub(crate) struct Config {
     pub(crate) timeout: Option<Duration>,
     pub(crate) deadline: Option<Instant>,
+    /// The token every request descends from: the parent, the process's signal token, or a
+    /// child of the parent that the signal token also cancels.
     pub(crate) parent: Option<CancelToken>,
+    /// With both a parent and signals: the signal token, forwarded into `parent` by a task
+    /// started on the first call.
+    pub(crate) forward_signals: Option<(CancelToken, std::sync::Once)>,
 }
 
 impl Config {
+    /// Starts the task that forwards the signal token into the parent, once, on a runtime.
+    pub(crate) fn start_forwarding(&self) {
+        if let (Some((signals, once)), Some(parent)) = (&self.forward_signals, &self.parent) {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                once.call_once(|| {
+                    let (signals, parent) = (signals.clone(), parent.clone());
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            _ = signals.cancelled() => {
+                                if let Some(r) = signals.reason() {
+                                    parent.cancel_with(r);
+                                }
+                            }
+                            _ = parent.cancelled() => {}
+                        }
+                    });
+                });
+            }
+        }
+    }
+
     /// `true` when the layer adds a source of its own, so a request's token must be a child.
     pub(crate) fn has_sources(&self) -> bool {
         self.timeout.is_some() || self.deadline.is_some() || self.parent.is_some()
@@ -75,6 +101,7 @@ impl CancelLayer {
     pub fn builder() -> CancelLayerBuilder {
         CancelLayerBuilder {
             config: Config::default(),
+            signals: false,
         }
     }
 }
@@ -97,6 +124,7 @@ impl<S> Layer<S> for CancelLayer {
 #[derive(Debug)]
 pub struct CancelLayerBuilder {
     config: Config,
+    signals: bool,
 }
 
 impl CancelLayerBuilder {
@@ -122,14 +150,33 @@ impl CancelLayerBuilder {
         self
     }
 
+    /// Cancels every request in flight, with
+    /// [`CancelReason::Signal`](crate::token::CancelReason::Signal), when the process receives
+    /// `SIGINT` or `SIGTERM` (Ctrl-C on Windows). One listener serves the whole process; see
+    /// [`signal_token`](super::signal_token).
+    pub fn on_signals(mut self) -> Self {
+        self.signals = true;
+        self
+    }
+
     /// Checks the settings and builds the layer.
-    pub fn build(self) -> Result<CancelLayer, ConfigError> {
+    pub fn build(mut self) -> Result<CancelLayer, ConfigError> {
         if self.config.timeout == Some(Duration::ZERO) {
             return Err(ConfigError::new(
                 "cancel",
                 "timeout",
                 "must be greater than zero",
             ));
+        }
+        if self.signals {
+            let signals = super::signal::signal_token();
+            match self.config.parent.take() {
+                None => self.config.parent = Some(signals),
+                Some(parent) => {
+                    self.config.parent = Some(parent.child());
+                    self.config.forward_signals = Some((signals, std::sync::Once::new()));
+                }
+            }
         }
         Ok(CancelLayer {
             config: Arc::new(self.config),

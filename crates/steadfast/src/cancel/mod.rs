@@ -44,6 +44,7 @@ mod future;
 mod http;
 mod layer;
 mod service;
+mod signal;
 
 pub use error::Cancelled;
 pub use future::ResponseFuture;
@@ -51,3 +52,4 @@ pub use future::ResponseFuture;
 pub use http::{status_for, CancelBody, HttpCancel, HttpCancelLayer, HttpResponseFuture};
 pub use layer::{CancelLayer, CancelLayerBuilder};
 pub use service::Cancel;
+pub use signal::signal_token;

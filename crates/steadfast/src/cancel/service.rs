@@ -77,6 +77,7 @@ pub(crate) enum Prepared {
 
 /// Gives `req` its token, following the layer's settings.
 pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepared {
+    cfg.start_forwarding();
     if !cfg.has_sources() {
         if let Some(token) = req.cancel_token() {
             // The caller's token, as it is: no allocation, and the caller's to cancel.
