@@ -101,7 +101,10 @@ pub(crate) fn call_now<S: Service<u64>>(svc: &mut S, req: u64) -> S::Response {
 
 /// Like [`call_now`], but returns the call's result (for paths that fail on purpose).
 #[inline]
-pub(crate) fn call_result<S: Service<u64>>(svc: &mut S, req: u64) -> Result<S::Response, S::Error> {
+pub(crate) fn call_result<Req, S: Service<Req>>(
+    svc: &mut S,
+    req: Req,
+) -> Result<S::Response, S::Error> {
     let mut cx = Context::from_waker(Waker::noop());
     match svc.poll_ready(&mut cx) {
         Poll::Ready(Ok(())) => {}

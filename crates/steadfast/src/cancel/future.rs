@@ -29,8 +29,10 @@ struct Inner<F> {
     #[pin]
     fut: F,
     token: CancelToken,
+    /// Made on the first poll that finds the inner future pending: an answer that is ready at
+    /// once never registers with the token.
     #[pin]
-    cancelled: token::Cancelled,
+    cancelled: Option<token::Cancelled>,
     #[pin]
     timer: Option<Sleep>,
     timer_reason: Option<CancelReason>,
@@ -69,7 +71,7 @@ impl<F> ResponseFuture<F> {
         ResponseFuture {
             inner: Some(Inner {
                 fut,
-                cancelled: token.cancelled(),
+                cancelled: None,
                 token,
                 timer,
                 timer_reason,
@@ -125,7 +127,14 @@ impl<F: Future> ResponseFuture<F> {
                 inner.token.cancel_with(reason);
             }
         }
-        if inner.cancelled.poll(cx).is_ready() {
+        let mut cancelled = inner.cancelled;
+        if cancelled.is_none() {
+            cancelled.set(Some(inner.token.cancelled()));
+        }
+        let fired = cancelled
+            .as_pin_mut()
+            .is_some_and(|c| c.poll(cx).is_ready());
+        if fired {
             *inner.done = true;
             let reason = inner
                 .token

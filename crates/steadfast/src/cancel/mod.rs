@@ -44,6 +44,7 @@ mod future;
 mod http;
 mod layer;
 mod service;
+mod shield;
 mod signal;
 
 pub use error::Cancelled;
@@ -52,4 +53,5 @@ pub use future::ResponseFuture;
 pub use http::{status_for, CancelBody, HttpCancel, HttpCancelLayer, HttpResponseFuture};
 pub use layer::{CancelLayer, CancelLayerBuilder};
 pub use service::Cancel;
+pub use shield::shield;
 pub use signal::signal_token;

@@ -1,0 +1,89 @@
+//! The cancel layer's cost per call: a request that already carries a token, one that gets a
+//! fresh token, and one with a timeout, against a bare service and `tower::timeout`.
+//!
+//! Every contender gets the same request built the same way in the timed loop (an
+//! `http::Request<()>`, with or without a token in its extensions); the difference between a
+//! contender and its bare baseline is the layer's cost. Calls are driven inside a tokio
+//! runtime context (timers need one) with a no-op waker, as in the other benches.
+
+use std::future::{ready, Ready};
+use std::hint::black_box;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use steadfast::cancel::CancelLayer;
+use steadfast::token::CancelToken;
+use tower::{Layer, Service};
+
+mod common;
+
+use common::call_result;
+
+/// A bare HTTP-shaped service: answers every request at once.
+#[derive(Clone, Copy, Debug)]
+struct BareHttp;
+
+impl Service<http::Request<()>> for BareHttp {
+    type Response = u64;
+    type Error = std::io::Error;
+    type Future = Ready<Result<u64, std::io::Error>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<()>) -> Self::Future {
+        ready(Ok(req.extensions().len() as u64))
+    }
+}
+
+fn cancel(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let _guard = rt.enter();
+    let token = CancelToken::new();
+    let with_token = || {
+        let mut r = http::Request::new(());
+        r.extensions_mut().insert(token.clone());
+        r
+    };
+    let plain = || http::Request::new(());
+
+    let mut group = c.benchmark_group("cancel");
+    let mut bare = BareHttp;
+    group.bench_function("bare_plain_request", |b| {
+        b.iter(|| call_result(&mut bare, black_box(plain())).unwrap())
+    });
+    group.bench_function("bare_request_with_token", |b| {
+        b.iter(|| call_result(&mut bare, black_box(with_token())).unwrap())
+    });
+
+    let mut reuse = CancelLayer::new().layer(BareHttp);
+    group.bench_function("steadfast_reuses_callers_token", |b| {
+        b.iter(|| call_result(&mut reuse, black_box(with_token())).unwrap())
+    });
+    let mut fresh = CancelLayer::new().layer(BareHttp);
+    group.bench_function("steadfast_fresh_token", |b| {
+        b.iter(|| call_result(&mut fresh, black_box(plain())).unwrap())
+    });
+    let mut timed = CancelLayer::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("valid layer")
+        .layer(BareHttp);
+    group.bench_function("steadfast_timeout", |b| {
+        b.iter(|| call_result(&mut timed, black_box(plain())).unwrap())
+    });
+    let mut tower_timeout =
+        tower::timeout::TimeoutLayer::new(Duration::from_secs(30)).layer(BareHttp);
+    group.bench_function("tower_timeout", |b| {
+        b.iter(|| call_result(&mut tower_timeout, black_box(plain())).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, cancel);
+criterion_main!(benches);
