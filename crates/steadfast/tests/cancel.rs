@@ -319,3 +319,63 @@ fn statuses_for_each_reason() {
     assert_eq!(status_for(&CancelReason::Condition).as_u16(), 503);
     assert_eq!(status_for(&CancelReason::ClientDisconnected).as_u16(), 499);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_watched_condition_cancels_while_it_holds() {
+    let (maintenance, rx) = tokio::sync::watch::channel(false);
+    let seen = Arc::new(Mutex::new(None));
+    let svc = CancelLayer::builder()
+        .cancel_when(rx)
+        .build()
+        .unwrap()
+        .layer(handler(secs(10), seen.clone()));
+
+    let in_flight = tokio::spawn(svc.clone().oneshot(req()));
+    tokio::time::sleep(secs(1)).await;
+    maintenance.send(true).unwrap();
+    let err = in_flight.await.unwrap().unwrap_err();
+    assert_eq!(cancelled(&err), &CancelReason::Condition);
+
+    // While it holds, new requests are refused at once.
+    let start = Instant::now();
+    let err = svc.clone().oneshot(req()).await.unwrap_err();
+    assert_eq!(cancelled(&err), &CancelReason::Condition);
+    assert_eq!(start.elapsed(), Duration::ZERO);
+
+    // Once it no longer holds, requests go through again.
+    maintenance.send(false).unwrap();
+    tokio::task::yield_now().await;
+    assert_eq!(svc.oneshot(req()).await.unwrap(), "done");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_polled_condition_is_checked_at_its_interval() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let aborted = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(None));
+    let svc = CancelLayer::builder()
+        .cancel_if(Duration::from_millis(100), {
+            let aborted = aborted.clone();
+            move || aborted.load(Ordering::SeqCst)
+        })
+        .build()
+        .unwrap()
+        .layer(handler(secs(10), seen.clone()));
+    let start = Instant::now();
+    let task = tokio::spawn(svc.oneshot(req()));
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    aborted.store(true, Ordering::SeqCst);
+    let err = task.await.unwrap().unwrap_err();
+    assert_eq!(cancelled(&err), &CancelReason::Condition);
+    // Seen at the next check after it became true.
+    assert_eq!(start.elapsed(), Duration::from_millis(300));
+}
+
+#[test]
+fn a_polled_condition_needs_a_sane_interval() {
+    let e = CancelLayer::builder()
+        .cancel_if(Duration::ZERO, || false)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field(), "cancel_if.every");
+}

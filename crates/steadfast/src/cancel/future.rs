@@ -43,6 +43,7 @@ struct Inner<F> {
     _caller: Option<CancelToken>,
     /// Whether the layer made the token, and so cancels it if the future is dropped early.
     owned: bool,
+    _condition: Option<std::sync::Arc<super::condition::Condition>>,
     done: bool,
 }
 
@@ -63,6 +64,7 @@ impl<F> ResponseFuture<F> {
             parent,
             caller,
             owned,
+            condition,
         } = parts;
         let (timer, timer_reason) = match limit {
             Some((at, reason)) => (Some(tokio::time::sleep_until(at)), Some(reason)),
@@ -79,6 +81,7 @@ impl<F> ResponseFuture<F> {
                 parent_token: parent,
                 _caller: caller,
                 owned,
+                _condition: condition,
                 done: false,
             }),
             refused: None,

@@ -20,11 +20,16 @@ pub(crate) struct Config {
     /// With both a parent and signals: the signal token, forwarded into `parent` by a task
     /// started on the first call.
     pub(crate) forward_signals: Option<(CancelToken, std::sync::Once)>,
+    /// A condition that cancels the layer's requests while it holds.
+    pub(crate) condition: Option<Arc<super::condition::Condition>>,
 }
 
 impl Config {
     /// Starts the task that forwards the signal token into the parent, once, on a runtime.
     pub(crate) fn start_forwarding(&self) {
+        if let Some(c) = &self.condition {
+            c.start();
+        }
         if let (Some((signals, once)), Some(parent)) = (&self.forward_signals, &self.parent) {
             if tokio::runtime::Handle::try_current().is_ok() {
                 once.call_once(|| {
@@ -46,7 +51,10 @@ impl Config {
 
     /// `true` when the layer adds a source of its own, so a request's token must be a child.
     pub(crate) fn has_sources(&self) -> bool {
-        self.timeout.is_some() || self.deadline.is_some() || self.parent.is_some()
+        self.timeout.is_some()
+            || self.deadline.is_some()
+            || self.parent.is_some()
+            || self.condition.is_some()
     }
 }
 
@@ -102,6 +110,7 @@ impl CancelLayer {
         CancelLayerBuilder {
             config: Config::default(),
             signals: false,
+            condition: None,
         }
     }
 }
@@ -125,6 +134,21 @@ impl<S> Layer<S> for CancelLayer {
 pub struct CancelLayerBuilder {
     config: Config,
     signals: bool,
+    condition: Option<ConditionSpec>,
+}
+
+enum ConditionSpec {
+    Watch(tokio::sync::watch::Receiver<bool>),
+    Poll(Duration, Arc<dyn Fn() -> bool + Send + Sync>),
+}
+
+impl std::fmt::Debug for ConditionSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConditionSpec::Watch(_) => f.write_str("Watch"),
+            ConditionSpec::Poll(d, _) => write!(f, "Poll({d:?})"),
+        }
+    }
 }
 
 impl CancelLayerBuilder {
@@ -159,8 +183,44 @@ impl CancelLayerBuilder {
         self
     }
 
+    /// Cancels every request in flight, with
+    /// [`CancelReason::Condition`](crate::token::CancelReason::Condition), while `rx` holds
+    /// `true`, and refuses new ones; requests go through again once it is `false`.
+    /// Event-driven: one task per layer waits for changes.
+    ///
+    /// ```
+    /// use steadfast::cancel::CancelLayer;
+    /// let (maintenance, rx) = tokio::sync::watch::channel(false);
+    /// let layer = CancelLayer::builder().cancel_when(rx).build().unwrap();
+    /// # let _ = (layer, maintenance);
+    /// ```
+    pub fn cancel_when(mut self, rx: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.condition = Some(ConditionSpec::Watch(rx));
+        self
+    }
+
+    /// Like [`cancel_when`](Self::cancel_when), for a condition you can only ask: `check` is
+    /// called every `every` (at least 1 ms) by one task per layer.
+    pub fn cancel_if(
+        mut self,
+        every: Duration,
+        check: impl Fn() -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.condition = Some(ConditionSpec::Poll(every, Arc::new(check)));
+        self
+    }
+
     /// Checks the settings and builds the layer.
     pub fn build(mut self) -> Result<CancelLayer, ConfigError> {
+        if let Some(ConditionSpec::Poll(every, _)) = &self.condition {
+            if *every < Duration::from_millis(1) {
+                return Err(ConfigError::new(
+                    "cancel",
+                    "cancel_if.every",
+                    format!("must be at least 1ms (got {every:?})"),
+                ));
+            }
+        }
         if self.config.timeout == Some(Duration::ZERO) {
             return Err(ConfigError::new(
                 "cancel",
@@ -177,6 +237,17 @@ impl CancelLayerBuilder {
                     self.config.forward_signals = Some((signals, std::sync::Once::new()));
                 }
             }
+        }
+        // A condition's tokens descend from the parent, so requests descend from the
+        // condition's current token.
+        if let Some(spec) = self.condition.take() {
+            let base = self.config.parent.clone();
+            self.config.condition = Some(Arc::new(match spec {
+                ConditionSpec::Watch(rx) => super::condition::Condition::watch(rx, base),
+                ConditionSpec::Poll(every, check) => {
+                    super::condition::Condition::poll(every, check, base)
+                }
+            }));
         }
         Ok(CancelLayer {
             config: Arc::new(self.config),

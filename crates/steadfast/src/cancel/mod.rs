@@ -38,6 +38,7 @@
 //! # }
 //! ```
 
+mod condition;
 mod error;
 mod future;
 #[cfg(feature = "http")]

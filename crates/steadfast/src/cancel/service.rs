@@ -67,6 +67,9 @@ pub(crate) struct Parts {
     pub(crate) caller: Option<CancelToken>,
     /// Whether the layer made the token (and so cancels it when nobody waits any more).
     pub(crate) owned: bool,
+    /// Keeps the layer's condition watched while this request is in flight, even if every
+    /// service of the layer is dropped meanwhile.
+    pub(crate) condition: Option<Arc<super::condition::Condition>>,
 }
 
 pub(crate) enum Prepared {
@@ -91,6 +94,7 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepa
                 parent: None,
                 caller: None,
                 owned: false,
+                condition: None,
             });
         }
     }
@@ -107,9 +111,14 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepa
     let deadline = limit.as_ref().map(|(at, _)| *at);
 
     let caller = req.cancel_token().cloned();
-    // The token descends from the caller's if there is one, else from the parent; a parent
-    // that is not an ancestor is watched by the future instead.
-    let (base, parent) = match (&caller, &cfg.parent) {
+    // With a condition, its current token stands for the parent (it descends from it).
+    let root = match &cfg.condition {
+        Some(c) => Some(c.token()),
+        None => cfg.parent.clone(),
+    };
+    // The token descends from the caller's if there is one, else from the root; a root that
+    // is not an ancestor is watched by the future instead.
+    let (base, parent) = match (&caller, &root) {
         (Some(c), Some(p)) => (Some(c), Some(p.clone())),
         (Some(c), None) => (Some(c), None),
         (None, Some(p)) => (Some(p), None),
@@ -134,5 +143,6 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepa
         parent,
         caller,
         owned: true,
+        condition: cfg.condition.clone(),
     })
 }
