@@ -96,6 +96,8 @@ struct Node {
     reason: OnceLock<CancelReason>,
     parent: Option<CancelToken>,
     deadline: Option<Instant>,
+    /// When this fires, the token is draining: no new work should start for it.
+    drain: Option<CancelToken>,
 }
 
 /// A cheap-to-clone cancellation token with a reason, carried by a request.
@@ -126,7 +128,7 @@ impl Default for CancelToken {
 impl CancelToken {
     /// A new, uncancelled root token with no deadline.
     pub fn new() -> Self {
-        Self::from_parts(CancellationToken::new(), None, None)
+        Self::from_parts(CancellationToken::new(), None, None, None)
     }
 
     /// A root token that carries `deadline`.
@@ -135,13 +137,14 @@ impl CancelToken {
     /// not start an attempt or a backoff sleep that ends past it. Firing the token when the
     /// deadline passes is the job of whoever owns the timer (the cancel layer does).
     pub fn with_deadline(deadline: Instant) -> Self {
-        Self::from_parts(CancellationToken::new(), None, Some(deadline))
+        Self::from_parts(CancellationToken::new(), None, Some(deadline), None)
     }
 
     fn from_parts(
         token: CancellationToken,
         parent: Option<CancelToken>,
         deadline: Option<Instant>,
+        drain: Option<CancelToken>,
     ) -> Self {
         CancelToken {
             node: Arc::new(Node {
@@ -149,31 +152,66 @@ impl CancelToken {
                 reason: OnceLock::new(),
                 parent,
                 deadline,
+                drain,
             }),
         }
+    }
+
+    /// A token for a request: a child of `base` (or a new root), with the earlier of the two
+    /// deadlines, draining with `drain` (or with `base`'s drain).
+    pub(crate) fn derive(
+        base: Option<&CancelToken>,
+        deadline: Option<Instant>,
+        drain: Option<&CancelToken>,
+    ) -> Self {
+        let inherited = base.and_then(|b| b.node.deadline);
+        let deadline = match (inherited, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let drain = drain
+            .cloned()
+            .or_else(|| base.and_then(|b| b.node.drain.clone()));
+        match base {
+            Some(b) => {
+                Self::from_parts(b.node.token.child_token(), Some(b.clone()), deadline, drain)
+            }
+            None => Self::from_parts(CancellationToken::new(), None, deadline, drain),
+        }
+    }
+
+    /// A child token that also *drains* when `drain` fires: while draining, layers start no
+    /// new work for it (no new attempt, no new retry) but let work in progress finish; it is
+    /// cancelled only when it (or an ancestor) is. Children inherit the drain.
+    pub fn child_draining_with(&self, drain: &CancelToken) -> Self {
+        Self::derive(Some(self), None, Some(drain))
+    }
+
+    /// `true` when no new work should start for this token: it is cancelled, or its drain
+    /// token has fired.
+    pub fn is_draining(&self) -> bool {
+        self.is_cancelled()
+            || self
+                .node
+                .drain
+                .as_ref()
+                .is_some_and(CancelToken::is_cancelled)
+    }
+
+    /// The token whose firing makes this one drain, if any.
+    pub fn drain_token(&self) -> Option<&CancelToken> {
+        self.node.drain.as_ref()
     }
 
     /// A child token: cancelled when this one is (with this one's reason), and cancellable on
     /// its own without affecting this one. It inherits this token's deadline.
     pub fn child(&self) -> Self {
-        Self::from_parts(
-            self.node.token.child_token(),
-            Some(self.clone()),
-            self.node.deadline,
-        )
+        Self::derive(Some(self), None, None)
     }
 
     /// A child token whose deadline is the earlier of `deadline` and this token's.
     pub fn child_with_deadline(&self, deadline: Instant) -> Self {
-        let deadline = match self.node.deadline {
-            Some(d) if d < deadline => d,
-            _ => deadline,
-        };
-        Self::from_parts(
-            self.node.token.child_token(),
-            Some(self.clone()),
-            Some(deadline),
-        )
+        Self::derive(Some(self), Some(deadline), None)
     }
 
     /// `true` if `other` is a clone of this very token (not merely a relative).

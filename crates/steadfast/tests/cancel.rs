@@ -379,3 +379,60 @@ fn a_polled_condition_needs_a_sane_interval() {
         .unwrap_err();
     assert_eq!(e.field(), "cancel_if.every");
 }
+
+#[tokio::test(start_paused = true)]
+async fn graceful_shutdown_drains_then_cancels() {
+    use steadfast::cancel::Shutdown;
+    let shutdown = Shutdown::new(secs(5));
+    // A server handler calls a failing downstream through a retry layer with 1 s backoffs.
+    let downstream = Scripted::<String, Req>::new([]).then_always(Reply::err("unavailable"));
+    let client = RetryLayer::new(
+        RetryPolicy::builder()
+            .max_attempts(100)
+            .backoff(Backoff::constant(secs(1)))
+            .build()
+            .unwrap(),
+    )
+    .layer(downstream.clone());
+    let svc = CancelLayer::builder()
+        .shutdown(&shutdown)
+        .build()
+        .unwrap()
+        .layer(service_fn(move |req: Req| {
+            let client = client.clone();
+            async move {
+                let mut out = http::Request::new(());
+                out.set_cancel_token(req.cancel_token().unwrap().clone());
+                client.oneshot(out).await
+            }
+        }));
+    let slow = Arc::new(Mutex::new(None));
+    let long_running = CancelLayer::builder()
+        .shutdown(&shutdown)
+        .build()
+        .unwrap()
+        .layer(handler(secs(60), slow));
+
+    let retrying = tokio::spawn(svc.clone().oneshot(req()));
+    let working = tokio::spawn(long_running.oneshot(req()));
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(downstream.calls(), 3, "attempts at 0, 1 and 2 s");
+    shutdown.begin();
+
+    // Draining: the retry stops at once (no new attempt), new requests are refused...
+    let err = retrying.await.unwrap().unwrap_err();
+    let retry = err.downcast_ref::<RetryError>().unwrap();
+    assert_eq!(retry.reason(), &StopReason::Draining);
+    assert_eq!(downstream.calls(), 3);
+    let refused = svc.oneshot(req()).await.unwrap_err();
+    assert_eq!(cancelled(&refused), &CancelReason::Shutdown);
+
+    // ...work in progress may go on for the grace period, then it is cancelled.
+    tokio::time::sleep(secs(4)).await;
+    assert!(!working.is_finished());
+    let start = Instant::now();
+    let err = working.await.unwrap().unwrap_err();
+    assert_eq!(cancelled(&err), &CancelReason::Shutdown);
+    assert_eq!(start.elapsed(), secs(1));
+    assert!(shutdown.is_stopped());
+}

@@ -20,6 +20,8 @@ pub(crate) struct Config {
     /// With both a parent and signals: the signal token, forwarded into `parent` by a task
     /// started on the first call.
     pub(crate) forward_signals: Option<(CancelToken, std::sync::Once)>,
+    /// Makes requests drain (no new work) when it fires; see `Shutdown`.
+    pub(crate) drain: Option<CancelToken>,
     /// A condition that cancels the layer's requests while it holds.
     pub(crate) condition: Option<Arc<super::condition::Condition>>,
 }
@@ -55,6 +57,7 @@ impl Config {
             || self.deadline.is_some()
             || self.parent.is_some()
             || self.condition.is_some()
+            || self.drain.is_some()
     }
 }
 
@@ -171,6 +174,15 @@ impl CancelLayerBuilder {
     /// shutdown) cancels every request in flight, with the parent's reason.
     pub fn parent(mut self, parent: CancelToken) -> Self {
         self.config.parent = Some(parent);
+        self
+    }
+
+    /// Takes part in `shutdown`: requests drain when it begins (new ones are refused, layers
+    /// inside start no new attempt) and are cancelled with `Shutdown` when its grace period
+    /// is over. Replaces any [`parent`](Self::parent).
+    pub fn shutdown(mut self, shutdown: &super::Shutdown) -> Self {
+        self.config.parent = Some(shutdown.stopped());
+        self.config.drain = Some(shutdown.draining());
         self
     }
 

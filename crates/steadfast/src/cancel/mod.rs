@@ -46,6 +46,7 @@ mod http;
 mod layer;
 mod service;
 mod shield;
+mod shutdown;
 mod signal;
 
 pub use error::Cancelled;
@@ -55,4 +56,5 @@ pub use http::{status_for, CancelBody, HttpCancel, HttpCancelLayer, HttpResponse
 pub use layer::{CancelLayer, CancelLayerBuilder};
 pub use service::Cancel;
 pub use shield::shield;
+pub use shutdown::Shutdown;
 pub use signal::signal_token;

@@ -124,12 +124,11 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepa
         (None, Some(p)) => (Some(p), None),
         (None, None) => (None, None),
     };
-    let token = match (base, deadline) {
-        (Some(b), Some(d)) => b.child_with_deadline(d),
-        (Some(b), None) => b.child(),
-        (None, Some(d)) => CancelToken::with_deadline(d),
-        (None, None) => CancelToken::new(),
-    };
+    if cfg.drain.as_ref().is_some_and(CancelToken::is_cancelled) {
+        // Shutting down: no new requests.
+        return Prepared::Refused(CancelReason::Shutdown);
+    }
+    let token = CancelToken::derive(base, deadline, cfg.drain.as_ref());
     if let Some(reason) = token
         .reason()
         .or_else(|| parent.as_ref().and_then(CancelToken::reason))

@@ -25,6 +25,8 @@ pub enum StopReason {
     BudgetExhausted,
     /// The request's cancellation token fired.
     Cancelled(CancelReason),
+    /// The request's token is draining (a graceful shutdown began): no new attempt is made.
+    Draining,
 }
 
 impl fmt::Display for StopReason {
@@ -35,6 +37,7 @@ impl fmt::Display for StopReason {
             StopReason::Deadline => f.write_str("deadline reached"),
             StopReason::BudgetExhausted => f.write_str("retry budget exhausted"),
             StopReason::Cancelled(r) => write!(f, "cancelled ({r})"),
+            StopReason::Draining => f.write_str("shutting down: no new attempts"),
         }
     }
 }

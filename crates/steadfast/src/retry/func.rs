@@ -131,6 +131,15 @@ impl<C, K> RetryPolicy<C, K> {
                             &span,
                         );
                     }
+                    if token.is_some_and(CancelToken::is_draining) {
+                        return tracker.conclude::<T, _, _>(
+                            shared,
+                            StopReason::Draining,
+                            None,
+                            error,
+                            &span,
+                        );
+                    }
                     tracker.begin_retry(shared);
                 }
                 Err(reason) => return tracker.conclude(shared, reason, value, error, &span),
@@ -207,6 +216,15 @@ impl<C, K> RetryPolicy<C, K> {
                         return tracker.conclude::<T, _, _>(
                             shared,
                             StopReason::Cancelled(reason),
+                            None,
+                            error,
+                            &span,
+                        );
+                    }
+                    if token.is_some_and(CancelToken::is_draining) {
+                        return tracker.conclude::<T, _, _>(
+                            shared,
+                            StopReason::Draining,
                             None,
                             error,
                             &span,

@@ -51,6 +51,9 @@ struct Waiting {
     sleep: Sleep,
     #[pin]
     cancelled: Option<Cancelled>,
+    /// Fires when the request's token starts draining (a graceful shutdown).
+    #[pin]
+    draining: Option<Cancelled>,
     last_error: Option<BoxError>,
 }
 
@@ -201,6 +204,9 @@ where
                                     *this.waiting = Some(Box::pin(Waiting {
                                         sleep: tokio::time::sleep(delay),
                                         cancelled: token.map(CancelToken::cancelled),
+                                        draining: token
+                                            .and_then(CancelToken::drain_token)
+                                            .map(CancelToken::cancelled),
                                         last_error: error,
                                     }));
                                 }
@@ -276,16 +282,25 @@ where
     Req: HasCancelToken,
     P: PolicyRef,
 {
-    let fired = match this.waiting.as_mut() {
-        Some(w) => match w.as_mut().project().cancelled.as_pin_mut() {
-            Some(c) => c.poll(cx).is_ready(),
-            None => false,
-        },
-        None => false,
+    let (fired, drained) = match this.waiting.as_mut() {
+        Some(w) => {
+            let w = w.as_mut().project();
+            let fired = w
+                .cancelled
+                .as_pin_mut()
+                .is_some_and(|c| c.poll(cx).is_ready());
+            let drained = w
+                .draining
+                .as_pin_mut()
+                .is_some_and(|c| c.poll(cx).is_ready());
+            (fired, drained)
+        }
+        None => (false, false),
     };
     let token = this.request.as_ref().and_then(|r| r.cancel_token());
     let reason = match token {
-        Some(t) if fired || t.is_cancelled() => t.reason()?,
+        Some(t) if fired || t.is_cancelled() => StopReason::Cancelled(t.reason()?),
+        Some(t) if drained || t.is_draining() => StopReason::Draining,
         _ => return None,
     };
     this.state.set(State::Done);
@@ -294,11 +309,8 @@ where
         .waiting
         .as_mut()
         .and_then(|w| w.as_mut().project().last_error.take());
-    Some(this.tracker.conclude(
-        shared,
-        StopReason::Cancelled(reason),
-        None,
-        error,
-        this.span,
-    ))
+    Some(
+        this.tracker
+            .conclude(shared, reason, None, error, this.span),
+    )
 }

@@ -103,6 +103,9 @@ impl Tracker {
         if let Some(reason) = token.and_then(|t| t.reason()) {
             return Err(StopReason::Cancelled(reason));
         }
+        if token.is_some_and(CancelToken::is_draining) {
+            return Err(StopReason::Draining);
+        }
         if self.attempt >= shared.max_attempts {
             return Err(StopReason::AttemptsExhausted);
         }
