@@ -50,6 +50,7 @@ pub mod circuit_breaker;
 pub mod classify;
 mod config;
 mod display;
+pub mod operations;
 pub mod random;
 #[cfg(feature = "retry")]
 pub mod retry;

@@ -46,6 +46,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project::pin_project;
+
+use crate::operations::Entry;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
@@ -98,6 +100,30 @@ struct Node {
     deadline: Option<Instant>,
     /// When this fires, the token is draining: no new work should start for it.
     drain: Option<CancelToken>,
+    /// The running operation this token belongs to, inherited by children.
+    op: Option<Arc<Entry>>,
+    /// Whether this node is the one registered for `op` (and leaves the registry when dropped).
+    registered: bool,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if self.registered {
+            if let Some(op) = &self.op {
+                op.leave();
+            }
+        }
+    }
+}
+
+/// A token that does not keep its request's state alive (for the registry of operations).
+#[derive(Clone)]
+pub(crate) struct WeakToken(std::sync::Weak<Node>);
+
+impl WeakToken {
+    pub(crate) fn upgrade(&self) -> Option<CancelToken> {
+        self.0.upgrade().map(|node| CancelToken { node })
+    }
 }
 
 /// A cheap-to-clone cancellation token with a reason, carried by a request.
@@ -146,6 +172,7 @@ impl CancelToken {
         deadline: Option<Instant>,
         drain: Option<CancelToken>,
     ) -> Self {
+        let op = parent.as_ref().and_then(|p| p.node.op.clone());
         CancelToken {
             node: Arc::new(Node {
                 token,
@@ -153,8 +180,43 @@ impl CancelToken {
                 parent,
                 deadline,
                 drain,
+                op,
+                registered: false,
             }),
         }
+    }
+
+    /// A child registered as a running operation: it (and its children) carry `entry`, and
+    /// the entry leaves the registry when this child is dropped.
+    pub(crate) fn child_tracked(&self, entry: Arc<Entry>) -> Self {
+        CancelToken {
+            node: Arc::new(Node {
+                token: self.node.token.child_token(),
+                reason: OnceLock::new(),
+                parent: Some(self.clone()),
+                deadline: self.node.deadline,
+                drain: self.node.drain.clone(),
+                op: Some(entry),
+                registered: true,
+            }),
+        }
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakToken {
+        WeakToken(Arc::downgrade(&self.node))
+    }
+
+    /// Reports progress for the running operation this token belongs to (see
+    /// [`crate::operations`]). Does nothing for a token that is not tracked.
+    pub fn report_progress(&self, message: impl Into<Arc<str>>) {
+        if let Some(op) = &self.node.op {
+            op.report(message.into());
+        }
+    }
+
+    /// The last progress reported for this token's operation.
+    pub fn progress(&self) -> Option<Arc<str>> {
+        self.node.op.as_ref().and_then(|op| op.progress())
     }
 
     /// A token for a request: a child of `base` (or a new root), with the earlier of the two
@@ -329,6 +391,12 @@ pub trait HasCancelToken {
         let _ = token;
         false
     }
+
+    /// What the request calls itself in the registry of running operations
+    /// ([`crate::operations`]); `None` (the default) registers it as `"request"`.
+    fn operation(&self) -> Option<crate::operations::Operation> {
+        None
+    }
 }
 
 #[cfg(feature = "http")]
@@ -340,6 +408,23 @@ impl<B> HasCancelToken for http::Request<B> {
     fn set_cancel_token(&mut self, token: CancelToken) -> bool {
         self.extensions_mut().insert(token);
         true
+    }
+
+    /// The [`Operation`](crate::operations::Operation) in the extensions, or one named after
+    /// the method and path (`"GET /reports"`).
+    fn operation(&self) -> Option<crate::operations::Operation> {
+        Some(
+            self.extensions()
+                .get::<crate::operations::Operation>()
+                .cloned()
+                .unwrap_or_else(|| {
+                    crate::operations::Operation::new(format!(
+                        "{} {}",
+                        self.method(),
+                        self.uri().path()
+                    ))
+                }),
+        )
     }
 }
 

@@ -436,3 +436,84 @@ async fn graceful_shutdown_drains_then_cancels() {
     assert_eq!(start.elapsed(), secs(1));
     assert!(shutdown.is_stopped());
 }
+
+#[tokio::test(start_paused = true)]
+async fn running_operations_are_listed_and_cancelled_by_label_or_name() {
+    use steadfast::operations::{Operation, Operations};
+    let ops = Operations::new();
+    let svc = CancelLayer::builder()
+        .operations(&ops)
+        .build()
+        .unwrap()
+        .layer(service_fn(|req: Req| async move {
+            let token = req.cancel_token().unwrap().clone();
+            token.report_progress("started");
+            tokio::time::sleep(secs(1)).await;
+            // Progress can be reported from any child of the request's token too.
+            token.child().report_progress("half way");
+            tokio::time::sleep(secs(60)).await;
+            Ok::<_, std::io::Error>("done")
+        }));
+    let labelled = |name: &str, user: &str| {
+        let mut r = req();
+        r.extensions_mut()
+            .insert(Operation::new(name.to_string()).label("user", user.to_string()));
+        r
+    };
+    let a = tokio::spawn(svc.clone().oneshot(labelled("export users", "7")));
+    tokio::time::sleep(secs(1)).await;
+    let b = tokio::spawn(svc.clone().oneshot(labelled("export orders", "8")));
+    let c = tokio::spawn(
+        svc.clone()
+            .oneshot(http::Request::get("/reports/q3").body(()).unwrap()),
+    );
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    let running = ops.list();
+    let names: Vec<&str> = running.iter().map(|o| o.name()).collect();
+    assert_eq!(names, ["export users", "export orders", "GET /reports/q3"]);
+    assert_eq!(running[0].age(), Duration::from_millis(2_500));
+    assert_eq!(running[0].progress().as_deref(), Some("half way"));
+    assert_eq!(running[0].labels().collect::<Vec<_>>(), [("user", "7")]);
+
+    assert_eq!(
+        ops.cancel_labelled("user", "8", CancelReason::manual("admin")),
+        1
+    );
+    let err = b.await.unwrap().unwrap_err();
+    assert_eq!(cancelled(&err), &CancelReason::manual("admin"));
+    assert_eq!(ops.len(), 2, "a finished request leaves the registry");
+
+    assert_eq!(ops.cancel_named("export *", CancelReason::Shutdown), 1);
+    assert_eq!(
+        cancelled(&a.await.unwrap().unwrap_err()),
+        &CancelReason::Shutdown
+    );
+    let id = ops.list()[0].id();
+    assert!(ops.cancel(id, CancelReason::Condition));
+    assert_eq!(
+        cancelled(&c.await.unwrap().unwrap_err()),
+        &CancelReason::Condition
+    );
+    assert!(ops.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_registry_holds_only_what_is_in_flight() {
+    use steadfast::operations::Operations;
+    let ops = Operations::new();
+    let mut svc = CancelLayer::builder()
+        .operations(&ops)
+        .build()
+        .unwrap()
+        .layer(service_fn(|_: Req| async { Ok::<_, std::io::Error>(()) }));
+    for _ in 0..100_000 {
+        svc.ready().await.unwrap().call(req()).await.unwrap();
+    }
+    assert_eq!(ops.len(), 0);
+    // And one still in flight is listed.
+    let pending = svc.ready().await.unwrap().call(req());
+    assert_eq!(ops.len(), 1);
+    drop(pending);
+    assert_eq!(ops.len(), 0);
+}

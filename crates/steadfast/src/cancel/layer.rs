@@ -22,6 +22,8 @@ pub(crate) struct Config {
     pub(crate) forward_signals: Option<(CancelToken, std::sync::Once)>,
     /// Makes requests drain (no new work) when it fires; see `Shutdown`.
     pub(crate) drain: Option<CancelToken>,
+    /// Where requests are registered as running operations.
+    pub(crate) operations: Option<crate::operations::Operations>,
     /// A condition that cancels the layer's requests while it holds.
     pub(crate) condition: Option<Arc<super::condition::Condition>>,
 }
@@ -58,6 +60,7 @@ impl Config {
             || self.parent.is_some()
             || self.condition.is_some()
             || self.drain.is_some()
+            || self.operations.is_some()
     }
 }
 
@@ -174,6 +177,14 @@ impl CancelLayerBuilder {
     /// shutdown) cancels every request in flight, with the parent's reason.
     pub fn parent(mut self, parent: CancelToken) -> Self {
         self.config.parent = Some(parent);
+        self
+    }
+
+    /// Registers every request in `operations` while it runs, named by
+    /// [`HasCancelToken::operation`](crate::token::HasCancelToken::operation), so that it can
+    /// be listed (with its age and last progress) and cancelled by id, label or name.
+    pub fn operations(mut self, operations: &crate::operations::Operations) -> Self {
+        self.config.operations = Some(operations.clone());
         self
     }
 

@@ -128,7 +128,13 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepa
         // Shutting down: no new requests.
         return Prepared::Refused(CancelReason::Shutdown);
     }
-    let token = CancelToken::derive(base, deadline, cfg.drain.as_ref());
+    let mut token = CancelToken::derive(base, deadline, cfg.drain.as_ref());
+    if let Some(ops) = &cfg.operations {
+        let op = req
+            .operation()
+            .unwrap_or_else(|| crate::operations::Operation::new("request"));
+        token = ops.register(&token, op);
+    }
     if let Some(reason) = token
         .reason()
         .or_else(|| parent.as_ref().and_then(CancelToken::reason))

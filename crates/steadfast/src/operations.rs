@@ -1,0 +1,308 @@
+//! A registry of running operations: what is in flight, how old it is, what it last reported,
+//! and a way to cancel it by id, by label, by name pattern, or all at once.
+//!
+//! The cancel layer registers each request when it is given a registry
+//! ([`CancelLayerBuilder::operations`](crate::cancel::CancelLayerBuilder::operations)). A
+//! request names itself with an [`Operation`] (in its extensions, for HTTP; otherwise it is
+//! named after its method and path, or `"request"`). Handlers report progress through the
+//! request's token ([`CancelToken::report_progress`]), from the token or any child of it.
+//!
+//! ```
+//! use steadfast::operations::{Operation, Operations};
+//! use steadfast::token::{CancelReason, CancelToken};
+//!
+//! let ops = Operations::new();
+//! let token = CancelToken::new();
+//! let tracked = ops.register(&token, Operation::new("export").label("user", "42"));
+//! tracked.report_progress("3 of 10 pages");
+//!
+//! let running = ops.list();
+//! assert_eq!(running[0].name(), "export");
+//! assert_eq!(running[0].progress().as_deref(), Some("3 of 10 pages"));
+//!
+//! assert_eq!(ops.cancel_labelled("user", "42", CancelReason::manual("admin")), 1);
+//! assert!(tracked.is_cancelled());
+//! drop((token, tracked));
+//! assert!(ops.is_empty(), "operations leave when their request is over");
+//! ```
+//!
+//! # Invariants
+//!
+//! An entry lives exactly as long as the token registered for it (and that token's children,
+//! which keep it alive): when the last of them is dropped the entry removes itself, so the
+//! registry holds what is in flight and nothing more. The registry holds tokens weakly. One
+//! `std` mutex guards the set; it is taken to register, to remove, to list and to cancel, never
+//! by requests that are not tracked.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::token::{CancelReason, CancelToken, WeakToken};
+
+/// What a request calls itself in the registry: a name and labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    name: Arc<str>,
+    labels: Vec<(Arc<str>, Arc<str>)>,
+}
+
+impl Operation {
+    /// An operation called `name`.
+    pub fn new(name: impl Into<Arc<str>>) -> Self {
+        Operation {
+            name: name.into(),
+            labels: Vec::new(),
+        }
+    }
+
+    /// Adds a label (`user` = `42`, say).
+    pub fn label(mut self, key: impl Into<Arc<str>>, value: impl Into<Arc<str>>) -> Self {
+        self.labels.push((key.into(), value.into()));
+        self
+    }
+}
+
+pub(crate) struct Entry {
+    id: u64,
+    op: Operation,
+    started: Instant,
+    progress: Mutex<Option<Arc<str>>>,
+    registry: Weak<Inner>,
+}
+
+impl Entry {
+    pub(crate) fn report(&self, message: Arc<str>) {
+        *self.progress.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+    }
+
+    pub(crate) fn progress(&self) -> Option<Arc<str>> {
+        self.progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The registered token is gone: leave the registry.
+    pub(crate) fn leave(&self) {
+        if let Some(reg) = self.registry.upgrade() {
+            reg.map
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&self.id);
+        }
+    }
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("id", &self.id)
+            .field("op", &self.op)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    next: AtomicU64,
+    map: Mutex<HashMap<u64, (Arc<Entry>, WeakToken)>>,
+}
+
+/// The registry of running operations. Cheap to clone; clones share the set.
+#[derive(Clone, Default)]
+pub struct Operations {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Operations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Operations")
+            .field("running", &self.len())
+            .finish()
+    }
+}
+
+/// One running operation, as listed.
+#[derive(Debug, Clone)]
+pub struct OperationInfo {
+    id: u64,
+    op: Operation,
+    age: Duration,
+    progress: Option<Arc<str>>,
+}
+
+impl OperationInfo {
+    /// Its id in the registry (for [`Operations::cancel`]).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.op.name
+    }
+    /// Its labels.
+    pub fn labels(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.op.labels.iter().map(|(k, v)| (&**k, &**v))
+    }
+    /// How long it has been running.
+    pub fn age(&self) -> Duration {
+        self.age
+    }
+    /// The last progress it reported.
+    pub fn progress(&self) -> Option<Arc<str>> {
+        self.progress.clone()
+    }
+}
+
+impl Operations {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `token` as `op`; returns the token to hand to the work (a child of `token`
+    /// that carries the registration). The entry leaves when that token and all its clones and
+    /// children are dropped.
+    pub fn register(&self, token: &CancelToken, op: Operation) -> CancelToken {
+        let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        let entry = Arc::new(Entry {
+            id,
+            op,
+            started: Instant::now(),
+            progress: Mutex::new(None),
+            registry: Arc::downgrade(&self.inner),
+        });
+        let tracked = token.child_tracked(entry.clone());
+        self.inner
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, (entry, tracked.downgrade()));
+        tracked
+    }
+
+    /// What is running now, oldest first (in the order they arrived when as old).
+    pub fn list(&self) -> Vec<OperationInfo> {
+        let now = Instant::now();
+        let map = self.inner.map.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<OperationInfo> = map
+            .values()
+            .map(|(e, _)| OperationInfo {
+                id: e.id,
+                op: e.op.clone(),
+                age: now.saturating_duration_since(e.started),
+                progress: e.progress(),
+            })
+            .collect();
+        all.sort_by_key(|i| (std::cmp::Reverse(i.age), i.id));
+        all
+    }
+
+    /// How many operations are running.
+    pub fn len(&self) -> usize {
+        self.inner
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// `true` when nothing is running.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Cancels the operations for which `select` is true; returns how many it cancelled.
+    pub fn cancel_where(
+        &self,
+        select: impl Fn(&OperationInfo) -> bool,
+        reason: CancelReason,
+    ) -> usize {
+        let now = Instant::now();
+        let targets: Vec<CancelToken> = {
+            let map = self.inner.map.lock().unwrap_or_else(|p| p.into_inner());
+            map.values()
+                .filter(|(e, _)| {
+                    select(&OperationInfo {
+                        id: e.id,
+                        op: e.op.clone(),
+                        age: now.saturating_duration_since(e.started),
+                        progress: None,
+                    })
+                })
+                .filter_map(|(_, t)| t.upgrade())
+                .collect()
+        };
+        // Cancel outside the lock: cancelling may drop tokens, which removes entries.
+        targets
+            .iter()
+            .filter(|t| t.cancel_with(reason.clone()))
+            .count()
+    }
+
+    /// Cancels the operation `id`; `true` if it was running and this cancelled it.
+    pub fn cancel(&self, id: u64, reason: CancelReason) -> bool {
+        self.cancel_where(|op| op.id == id, reason) == 1
+    }
+
+    /// Cancels every operation with the label `key` = `value`.
+    pub fn cancel_labelled(&self, key: &str, value: &str, reason: CancelReason) -> usize {
+        self.cancel_where(
+            |op| op.labels().any(|(k, v)| k == key && v == value),
+            reason,
+        )
+    }
+
+    /// Cancels every operation whose name matches `pattern`, where `*` matches any run of
+    /// characters (`"export *"`, `"GET /reports/*"`).
+    pub fn cancel_named(&self, pattern: &str, reason: CancelReason) -> usize {
+        self.cancel_where(|op| glob(pattern, op.name()), reason)
+    }
+
+    /// Cancels everything running.
+    pub fn cancel_all(&self, reason: CancelReason) -> usize {
+        self.cancel_where(|_| true, reason)
+    }
+}
+
+/// `*`-only glob matching.
+fn glob(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for p in middle {
+        match rest.find(p) {
+            Some(i) => rest = &rest[i + p.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob("export *", "export users"));
+        assert!(glob("GET /reports/*", "GET /reports/2026/q3"));
+        assert!(glob("*", "anything"));
+        assert!(glob("a*b*c", "aXXbYYc"));
+        assert!(!glob("a*b*c", "aXXbYY"));
+        assert!(glob("exact", "exact"));
+        assert!(!glob("exact", "exactly"));
+        assert!(!glob("ab*ba", "aba"));
+    }
+}
