@@ -40,7 +40,7 @@ use super::error::StopReason;
 use super::policy::RetryPolicy;
 use super::state::Tracker;
 use crate::classify::Classify;
-use crate::token::CancelToken;
+use crate::token::{CancelReason, CancelToken};
 use crate::BoxError;
 
 impl<C, K> RetryPolicy<C, K> {
@@ -119,26 +119,8 @@ impl<C, K> RetryPolicy<C, K> {
                             false
                         }
                     };
-                    if fired {
-                        let reason = token
-                            .and_then(CancelToken::reason)
-                            .unwrap_or_else(|| unreachable!("a fired token always has a reason"));
-                        return tracker.conclude::<T, _, _>(
-                            shared,
-                            StopReason::Cancelled(reason),
-                            None,
-                            error,
-                            &span,
-                        );
-                    }
-                    if token.is_some_and(CancelToken::is_draining) {
-                        return tracker.conclude::<T, _, _>(
-                            shared,
-                            StopReason::Draining,
-                            None,
-                            error,
-                            &span,
-                        );
+                    if let Some(reason) = interrupted(fired, token) {
+                        return tracker.conclude::<T, _, _>(shared, reason, None, error, &span);
                     }
                     tracker.begin_retry(shared);
                 }
@@ -209,32 +191,27 @@ impl<C, K> RetryPolicy<C, K> {
             match tracker.on_retryable(shared, outcome, err_ref, token, &span) {
                 Ok(delay) => {
                     drop(value);
-                    if block_on_sleep(delay, token) {
-                        let reason = token
-                            .and_then(CancelToken::reason)
-                            .expect("a fired token always has a reason");
-                        return tracker.conclude::<T, _, _>(
-                            shared,
-                            StopReason::Cancelled(reason),
-                            None,
-                            error,
-                            &span,
-                        );
-                    }
-                    if token.is_some_and(CancelToken::is_draining) {
-                        return tracker.conclude::<T, _, _>(
-                            shared,
-                            StopReason::Draining,
-                            None,
-                            error,
-                            &span,
-                        );
+                    let fired = block_on_sleep(delay, token);
+                    if let Some(reason) = interrupted(fired, token) {
+                        return tracker.conclude::<T, _, _>(shared, reason, None, error, &span);
                     }
                     tracker.begin_retry(shared);
                 }
                 Err(reason) => return tracker.conclude(shared, reason, value, error, &span),
             }
         }
+    }
+}
+
+/// After a backoff: why the next attempt must not start, if it must not (the token fired
+/// during the sleep, or is draining).
+fn interrupted(fired: bool, token: Option<&CancelToken>) -> Option<StopReason> {
+    let token = token?;
+    match token.reason() {
+        Some(reason) => Some(StopReason::Cancelled(reason)),
+        None if fired => Some(StopReason::Cancelled(CancelReason::Manual(None))),
+        None if token.is_draining() => Some(StopReason::Draining),
+        None => None,
     }
 }
 
