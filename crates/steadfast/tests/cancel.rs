@@ -517,3 +517,39 @@ async fn the_registry_holds_only_what_is_in_flight() {
     drop(pending);
     assert_eq!(ops.len(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn stop_now_and_cancel_all_end_everything_at_once() {
+    use steadfast::cancel::Shutdown;
+    use steadfast::operations::Operations;
+    let ops = Operations::new();
+    let shutdown = Shutdown::new(secs(3600));
+    // A handler that keeps nothing of its request once it is dropped.
+    let svc = CancelLayer::builder()
+        .operations(&ops)
+        .shutdown(&shutdown)
+        .build()
+        .unwrap()
+        .layer(service_fn(|_: Req| async {
+            tokio::time::sleep(secs(60)).await;
+            Ok::<_, std::io::Error>("done")
+        }));
+    let a = tokio::spawn(svc.clone().oneshot(req()));
+    let b = tokio::spawn(svc.clone().oneshot(req()));
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(ops.cancel_all(CancelReason::manual("maintenance")), 2);
+    for t in [a, b] {
+        let err = t.await.unwrap().unwrap_err();
+        assert_eq!(cancelled(&err), &CancelReason::manual("maintenance"));
+    }
+    assert!(ops.is_empty());
+
+    let c = tokio::spawn(svc.oneshot(req()));
+    tokio::time::sleep(secs(1)).await;
+    shutdown.stop_now();
+    let start = Instant::now();
+    let err = c.await.unwrap().unwrap_err();
+    assert_eq!(cancelled(&err), &CancelReason::Shutdown);
+    assert_eq!(start.elapsed(), Duration::ZERO, "no grace period");
+    assert!(shutdown.is_draining() && shutdown.is_stopped());
+}

@@ -163,3 +163,42 @@ fn a_blocking_call_on_a_cancelled_token_does_nothing() {
     assert!(!called);
     assert_eq!(err.downcast_ref::<RetryError>().unwrap().attempts(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_draining_token_ends_the_backoff_and_makes_no_new_attempt() {
+    let policy = RetryPolicy::builder()
+        .max_attempts(10)
+        .backoff(Backoff::constant(Duration::from_secs(600)))
+        .build()
+        .unwrap();
+    let drain = CancelToken::new();
+    let token = CancelToken::new().child_draining_with(&drain);
+    let drainer = {
+        let drain = drain.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            drain.cancel_with(CancelReason::Shutdown);
+        })
+    };
+    let start = Instant::now();
+    let calls = AtomicU32::new(0);
+    let err = policy
+        .run_cancellable(&token, |_| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err::<(), _>(std::io::Error::other("down")) }
+        })
+        .await
+        .unwrap_err();
+    drainer.await.unwrap();
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(3),
+        "woke when draining began"
+    );
+    assert_eq!(
+        err.downcast_ref::<RetryError>().unwrap().reason(),
+        &StopReason::Draining
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(token.is_draining() && !token.is_cancelled());
+}

@@ -39,8 +39,6 @@ struct Inner<F> {
     #[pin]
     parent: Option<token::Cancelled>,
     parent_token: Option<CancelToken>,
-    /// Keeps the caller's token (when the request token is a child of it) for its reason.
-    _caller: Option<CancelToken>,
     /// Whether the layer made the token, and so cancels it if the future is dropped early.
     owned: bool,
     _condition: Option<std::sync::Arc<super::condition::Condition>>,
@@ -62,7 +60,6 @@ impl<F> ResponseFuture<F> {
             token,
             limit,
             parent,
-            caller,
             owned,
             condition,
         } = parts;
@@ -79,7 +76,6 @@ impl<F> ResponseFuture<F> {
                 timer_reason,
                 parent: parent.as_ref().map(CancelToken::cancelled),
                 parent_token: parent,
-                _caller: caller,
                 owned,
                 _condition: condition,
                 done: false,

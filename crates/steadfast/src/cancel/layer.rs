@@ -29,8 +29,9 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    /// Starts the task that forwards the signal token into the parent, once, on a runtime.
-    pub(crate) fn start_forwarding(&self) {
+    /// Starts the layer's background tasks (condition watching, signal forwarding), once
+    /// each, on the current runtime.
+    pub(crate) fn start_background(&self) {
         if let Some(c) = &self.condition {
             c.start();
         }

@@ -64,7 +64,6 @@ pub(crate) struct Parts {
     pub(crate) token: CancelToken,
     pub(crate) limit: Option<(Instant, CancelReason)>,
     pub(crate) parent: Option<CancelToken>,
-    pub(crate) caller: Option<CancelToken>,
     /// Whether the layer made the token (and so cancels it when nobody waits any more).
     pub(crate) owned: bool,
     /// Keeps the layer's condition watched while this request is in flight, even if every
@@ -80,7 +79,7 @@ pub(crate) enum Prepared {
 
 /// Gives `req` its token, following the layer's settings.
 pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepared {
-    cfg.start_forwarding();
+    cfg.start_background();
     if !cfg.has_sources() {
         if let Some(token) = req.cancel_token() {
             // The caller's token, as it is: no allocation, and the caller's to cancel.
@@ -92,7 +91,6 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepa
                 token,
                 limit: None,
                 parent: None,
-                caller: None,
                 owned: false,
                 condition: None,
             });
@@ -110,25 +108,25 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepa
     };
     let deadline = limit.as_ref().map(|(at, _)| *at);
 
-    let caller = req.cancel_token().cloned();
-    // With a condition, its current token stands for the parent (it descends from it).
-    let root = match &cfg.condition {
-        Some(c) => Some(c.token()),
-        None => cfg.parent.clone(),
-    };
-    // The token descends from the caller's if there is one, else from the root; a root that
-    // is not an ancestor is watched by the future instead.
-    let (base, parent) = match (&caller, &root) {
-        (Some(c), Some(p)) => (Some(c), Some(p.clone())),
-        (Some(c), None) => (Some(c), None),
-        (None, Some(p)) => (Some(p), None),
-        (None, None) => (None, None),
-    };
     if cfg.drain.as_ref().is_some_and(CancelToken::is_cancelled) {
         // Shutting down: no new requests.
         return Prepared::Refused(CancelReason::Shutdown);
     }
-    let mut token = CancelToken::derive(base, deadline, cfg.drain.as_ref());
+    // With a condition, its current token stands for the parent (it descends from it).
+    let condition_token;
+    let root = match &cfg.condition {
+        Some(c) => {
+            condition_token = c.token();
+            Some(&condition_token)
+        }
+        None => cfg.parent.as_ref(),
+    };
+    // The token descends from the caller's if there is one (the child keeps it, and so its
+    // reason, alive), else from the root; a root that is not an ancestor is watched by the
+    // future instead.
+    let caller = req.cancel_token();
+    let parent = caller.and(root).cloned();
+    let mut token = CancelToken::derive(caller.or(root), deadline, cfg.drain.as_ref());
     if let Some(ops) = &cfg.operations {
         let op = req
             .operation()
@@ -146,7 +144,6 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepa
         token,
         limit,
         parent,
-        caller,
         owned: true,
         condition: cfg.condition.clone(),
     })

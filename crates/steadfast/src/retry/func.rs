@@ -29,7 +29,7 @@
 
 use std::error::Error as StdError;
 use std::future::{poll_fn, Future};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
@@ -40,7 +40,7 @@ use super::error::StopReason;
 use super::policy::RetryPolicy;
 use super::state::Tracker;
 use crate::classify::Classify;
-use crate::token::{CancelReason, CancelToken};
+use crate::token::{CancelToken, Cancelled};
 use crate::BoxError;
 
 impl<C, K> RetryPolicy<C, K> {
@@ -112,14 +112,8 @@ impl<C, K> RetryPolicy<C, K> {
             match tracker.on_retryable(shared, outcome, err_ref, token, &span) {
                 Ok(delay) => {
                     drop(value);
-                    let fired = match token {
-                        Some(t) => sleep_or_cancel(delay, t).await,
-                        None => {
-                            tokio::time::sleep(delay).await;
-                            false
-                        }
-                    };
-                    if let Some(reason) = interrupted(fired, token) {
+                    sleep_unless_interrupted(delay, token).await;
+                    if let Some(reason) = interrupted(token) {
                         return tracker.conclude::<T, _, _>(shared, reason, None, error, &span);
                     }
                     tracker.begin_retry(shared);
@@ -191,8 +185,8 @@ impl<C, K> RetryPolicy<C, K> {
             match tracker.on_retryable(shared, outcome, err_ref, token, &span) {
                 Ok(delay) => {
                     drop(value);
-                    let fired = block_on_sleep(delay, token);
-                    if let Some(reason) = interrupted(fired, token) {
+                    block_on_sleep(delay, token);
+                    if let Some(reason) = interrupted(token) {
                         return tracker.conclude::<T, _, _>(shared, reason, None, error, &span);
                     }
                     tracker.begin_retry(shared);
@@ -203,13 +197,12 @@ impl<C, K> RetryPolicy<C, K> {
     }
 }
 
-/// After a backoff: why the next attempt must not start, if it must not (the token fired
-/// during the sleep, or is draining).
-fn interrupted(fired: bool, token: Option<&CancelToken>) -> Option<StopReason> {
+/// After a backoff: why the next attempt must not start, if it must not (the token fired,
+/// during the sleep or since, or is draining).
+fn interrupted(token: Option<&CancelToken>) -> Option<StopReason> {
     let token = token?;
     match token.reason() {
         Some(reason) => Some(StopReason::Cancelled(reason)),
-        None if fired => Some(StopReason::Cancelled(CancelReason::Manual(None))),
         None if token.is_draining() => Some(StopReason::Draining),
         None => None,
     }
@@ -222,15 +215,21 @@ fn split<T, E: Into<BoxError>>(result: Result<T, E>) -> (Option<T>, Option<BoxEr
     }
 }
 
-/// Sleeps `delay` unless `token` fires first; `true` if it fired.
-async fn sleep_or_cancel(delay: Duration, token: &CancelToken) -> bool {
+/// Sleeps `delay`, waking early if `token` fires or starts draining.
+async fn sleep_unless_interrupted(delay: Duration, token: Option<&CancelToken>) {
     let mut sleep = pin!(tokio::time::sleep(delay));
-    let mut cancelled = pin!(token.cancelled());
+    let mut cancelled = pin!(token.map(CancelToken::cancelled));
+    let mut draining = pin!(token
+        .and_then(CancelToken::drain_token)
+        .map(CancelToken::cancelled));
     poll_fn(|cx| {
-        if cancelled.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(true);
+        let fired = |f: Pin<&mut Option<Cancelled>>, cx: &mut Context<'_>| {
+            f.as_pin_mut().is_some_and(|c| c.poll(cx).is_ready())
+        };
+        if fired(cancelled.as_mut(), cx) || fired(draining.as_mut(), cx) {
+            return Poll::Ready(());
         }
-        sleep.as_mut().poll(cx).map(|()| false)
+        sleep.as_mut().poll(cx)
     })
     .await
 }
@@ -246,25 +245,30 @@ impl Wake for ThreadWaker {
     }
 }
 
-/// Parks the thread for `delay`, waking early if `token` fires; `true` if it fired.
-fn block_on_sleep(delay: Duration, token: Option<&CancelToken>) -> bool {
+/// Parks the thread for `delay`, waking early if `token` fires or starts draining.
+fn block_on_sleep(delay: Duration, token: Option<&CancelToken>) {
     let Some(token) = token else {
         std::thread::sleep(delay);
-        return false;
+        return;
     };
     let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
     let mut cx = Context::from_waker(&waker);
     let mut cancelled = pin!(token.cancelled());
+    let mut draining = pin!(token.drain_token().map(CancelToken::cancelled));
     let end = Instant::now().checked_add(delay);
     loop {
-        if cancelled.as_mut().poll(&mut cx).is_ready() {
-            return true;
+        let drained = draining
+            .as_mut()
+            .as_pin_mut()
+            .is_some_and(|d| d.poll(&mut cx).is_ready());
+        if cancelled.as_mut().poll(&mut cx).is_ready() || drained {
+            return;
         }
         match end {
             Some(end) => {
                 let now = Instant::now();
                 if now >= end {
-                    return false;
+                    return;
                 }
                 std::thread::park_timeout(end - now);
             }
