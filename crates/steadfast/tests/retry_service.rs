@@ -512,6 +512,47 @@ async fn custom_cloning_decides_per_request() {
     assert_eq!(svc.requests(), [2, 2, 2, 3]);
 }
 
+/// Clones every request, but says requests above 100 can no longer be resent.
+#[derive(Clone, Copy)]
+struct SmallOnly;
+
+impl steadfast::retry::CloneRequest<u32> for SmallOnly {
+    fn clone_request(&self, req: &u32) -> Option<u32> {
+        Some(*req)
+    }
+    fn can_resend(&self, kept: &u32) -> Result<(), &'static str> {
+        if *kept > 100 {
+            Err("too large to replay")
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_kept_request_that_cannot_be_resent_stops_with_the_reason() {
+    let svc = Scripted::<u32, u32>::new([])
+        .then_always(Reply::err("down"))
+        .clone();
+    let policy = RetryPolicy::builder()
+        .max_attempts(3)
+        .backoff(Backoff::none())
+        .clone_requests(SmallOnly)
+        .build()
+        .unwrap();
+    let retry = RetryLayer::new(policy).layer(svc.clone());
+    let err = retry.clone().oneshot(500).await.unwrap_err();
+    let err = err.downcast_ref::<RetryError>().unwrap();
+    assert_eq!(
+        err.reason(),
+        &StopReason::NotReplayable("too large to replay")
+    );
+    assert_eq!(err.attempts(), 1);
+    assert!(err.to_string().contains("too large to replay"), "{err}");
+    let _ = retry.oneshot(7).await;
+    assert_eq!(svc.requests(), [500, 7, 7, 7]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn classifiers_see_the_attempt_context() {
     // Accept a "partial" answer only from the third attempt on: retry until valid.

@@ -27,6 +27,10 @@ pub enum StopReason {
     Cancelled(CancelReason),
     /// The request's token is draining (a graceful shutdown began): no new attempt is made.
     Draining,
+    /// The kept copy of the request cannot be sent again; the text says why (for example, a
+    /// body larger than its replay buffer). See
+    /// [`CloneRequest::can_resend`](super::CloneRequest::can_resend).
+    NotReplayable(&'static str),
 }
 
 impl fmt::Display for StopReason {
@@ -38,6 +42,7 @@ impl fmt::Display for StopReason {
             StopReason::BudgetExhausted => f.write_str("retry budget exhausted"),
             StopReason::Cancelled(r) => write!(f, "cancelled ({r})"),
             StopReason::Draining => f.write_str("shutting down: no new attempts"),
+            StopReason::NotReplayable(why) => write!(f, "the request cannot be sent again: {why}"),
         }
     }
 }

@@ -109,7 +109,7 @@ impl<C, K> RetryPolicy<C, K> {
             }
             let (value, error) = split(result);
             let err_ref = error.as_deref().map(|e| e as &(dyn StdError + 'static));
-            match tracker.on_retryable(shared, outcome, err_ref, token, &span) {
+            match tracker.on_retryable(shared, outcome, err_ref, token, Ok(()), &span) {
                 Ok(delay) => {
                     drop(value);
                     sleep_unless_interrupted(delay, token).await;
@@ -182,7 +182,7 @@ impl<C, K> RetryPolicy<C, K> {
             }
             let (value, error) = split(result);
             let err_ref = error.as_deref().map(|e| e as &(dyn StdError + 'static));
-            match tracker.on_retryable(shared, outcome, err_ref, token, &span) {
+            match tracker.on_retryable(shared, outcome, err_ref, token, Ok(()), &span) {
                 Ok(delay) => {
                     drop(value);
                     block_on_sleep(delay, token);

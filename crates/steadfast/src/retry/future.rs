@@ -181,6 +181,10 @@ where
                         return Poll::Ready(result.map_err(Into::into));
                     }
                     let token = this.request.as_ref().and_then(|r| r.cancel_token());
+                    let resend = match this.request.as_ref() {
+                        Some(kept) => shared.cloner.can_resend(kept),
+                        None => Ok(()),
+                    };
                     let (value, error) = match result {
                         Ok(v) => (Some(v), None),
                         Err(e) => (None, Some(e.into())),
@@ -188,7 +192,7 @@ where
                     let err_ref = error.as_deref().map(|e| e as &(dyn StdError + 'static));
                     match this
                         .tracker
-                        .on_retryable(shared, outcome, err_ref, token, this.span)
+                        .on_retryable(shared, outcome, err_ref, token, resend, this.span)
                     {
                         Ok(delay) => {
                             drop(value);

@@ -22,6 +22,15 @@ use crate::random::{RandomSource, SplitMix64};
 pub trait CloneRequest<Req> {
     /// A copy of `req` for a later attempt, or `None` if it cannot be copied.
     fn clone_request(&self, req: &Req) -> Option<Req>;
+
+    /// Asked before each retry, with the copy kept for it: can it still be sent? Some
+    /// requests only learn this while an attempt runs (a streamed body that outgrew its
+    /// replay buffer). `Err` names why; the retry layer then stops with
+    /// [`StopReason::NotReplayable`](super::StopReason::NotReplayable). The default says yes.
+    fn can_resend(&self, kept: &Req) -> Result<(), &'static str> {
+        let _ = kept;
+        Ok(())
+    }
 }
 
 /// Clones requests with their `Clone` impl.
@@ -451,6 +460,12 @@ impl<C, K> RetryPolicyBuilder<C, K> {
     where
         F: Fn(&Req) -> Option<Req>,
     {
+        self.clone_requests(CloneWith(f))
+    }
+
+    /// Copies requests with your [`CloneRequest`], for example one that replays HTTP bodies
+    /// and says when a body can no longer be replayed.
+    pub fn clone_requests<K2>(self, cloner: K2) -> RetryPolicyBuilder<C, K2> {
         RetryPolicyBuilder {
             name: self.name,
             max_attempts: self.max_attempts,
@@ -459,7 +474,7 @@ impl<C, K> RetryPolicyBuilder<C, K> {
             deadline: self.deadline,
             max_hint: self.max_hint,
             classifier: self.classifier,
-            cloner: CloneWith(f),
+            cloner,
             budget: self.budget,
             rng: self.rng,
             listeners: self.listeners,

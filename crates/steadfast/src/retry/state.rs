@@ -89,6 +89,7 @@ impl Tracker {
         outcome: Outcome,
         error: Option<&(dyn StdError + 'static)>,
         token: Option<&CancelToken>,
+        resend: Result<(), &'static str>,
         span: &Span,
     ) -> Result<Duration, StopReason> {
         let elapsed = self.elapsed();
@@ -108,6 +109,9 @@ impl Tracker {
         }
         if self.attempt >= shared.max_attempts {
             return Err(StopReason::AttemptsExhausted);
+        }
+        if let Err(why) = resend {
+            return Err(StopReason::NotReplayable(why));
         }
         let delay = match outcome.hint() {
             Some(hint) => hint.min(shared.max_hint),
