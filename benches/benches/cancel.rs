@@ -38,6 +38,27 @@ impl Service<http::Request<()>> for BareHttp {
     }
 }
 
+/// The least any layer that reuses the caller's token must do: find it in the extensions and
+/// keep a handle on it while the call runs.
+#[derive(Clone, Copy, Debug)]
+struct LooksUpToken;
+
+impl Service<http::Request<()>> for LooksUpToken {
+    type Response = u64;
+    type Error = std::io::Error;
+    type Future = Ready<Result<u64, std::io::Error>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<()>) -> Self::Future {
+        let held = black_box(req.extensions().get::<CancelToken>().cloned());
+        let n = req.extensions().len() as u64 + u64::from(held.is_some());
+        ready(Ok(n))
+    }
+}
+
 fn cancel(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -51,6 +72,13 @@ fn cancel(c: &mut Criterion) {
         r
     };
     let plain = || http::Request::new(());
+    // A request whose extensions map already exists (servers and routers usually put
+    // something there), so inserting the token does not have to allocate the map.
+    let with_map = || {
+        let mut r = http::Request::new(());
+        r.extensions_mut().insert(7u32);
+        r
+    };
 
     let mut group = c.benchmark_group("cancel");
     let mut bare = BareHttp;
@@ -60,7 +88,14 @@ fn cancel(c: &mut Criterion) {
     group.bench_function("bare_request_with_token", |b| {
         b.iter(|| call_result(&mut bare, black_box(with_token())).unwrap())
     });
+    group.bench_function("bare_request_with_extensions", |b| {
+        b.iter(|| call_result(&mut bare, black_box(with_map())).unwrap())
+    });
 
+    let mut lookup = LooksUpToken;
+    group.bench_function("bare_looks_up_and_holds_token", |b| {
+        b.iter(|| call_result(&mut lookup, black_box(with_token())).unwrap())
+    });
     let mut reuse = CancelLayer::new().layer(BareHttp);
     group.bench_function("steadfast_reuses_callers_token", |b| {
         b.iter(|| call_result(&mut reuse, black_box(with_token())).unwrap())
@@ -68,6 +103,9 @@ fn cancel(c: &mut Criterion) {
     let mut fresh = CancelLayer::new().layer(BareHttp);
     group.bench_function("steadfast_fresh_token", |b| {
         b.iter(|| call_result(&mut fresh, black_box(plain())).unwrap())
+    });
+    group.bench_function("steadfast_fresh_token_extensions_present", |b| {
+        b.iter(|| call_result(&mut fresh, black_box(with_map())).unwrap())
     });
     let mut timed = CancelLayer::builder()
         .timeout(Duration::from_secs(30))

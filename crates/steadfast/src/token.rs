@@ -30,26 +30,35 @@
 //!
 //! # Invariants
 //!
-//! * A token's reason is written at most once, and always *before* the underlying token is
-//!   cancelled, so any observer that sees `is_cancelled() == true` on the token that was
-//!   cancelled directly also sees its reason.
-//! * A child that was cancelled because its parent was reports the nearest ancestor's reason.
-//!   A child cancelled directly keeps its own reason even if a parent fires later.
+//! * A token's reason is written at most once, and always *before* its `cancelled` flag is
+//!   set, so any observer that sees the flag of the token that was cancelled directly also
+//!   sees its reason.
+//! * A token is cancelled when its own flag or the flag of any ancestor is set: a child never
+//!   needs to be told that its parent fired, so creating and dropping children takes no lock
+//!   and touches no shared list.
+//! * A child that was cancelled because an ancestor was reports the nearest cancelled
+//!   ancestor's reason. A child cancelled directly keeps its own reason even if a parent fires
+//!   later.
 //! * When two sources race on the same token, exactly one `cancel_with` returns `true` and its
 //!   reason is the one every observer sees.
+//! * A waiting [`Cancelled`] future has its waker in the waiter list of its token and of every
+//!   ancestor. Cancelling a token sets the flag first, then closes its list and wakes what it
+//!   held; a waiter registers under the list's lock and checks the flags again afterwards, so a
+//!   wake-up is never lost: either the canceller finds the waker in the list, or the waiter
+//!   finds the flag (or the list closed). Only waiting takes these locks: checking, cloning,
+//!   creating children and dropping tokens are atomics and reference counts.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-
-use pin_project::pin_project;
 
 use crate::operations::Entry;
 use tokio::time::Instant;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::CancellationToken;
 
 /// Why a token was cancelled.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -94,8 +103,13 @@ impl fmt::Display for CancelReason {
 }
 
 struct Node {
-    token: CancellationToken,
+    /// Set once, after `reason`, when this token is cancelled directly.
+    cancelled: AtomicBool,
     reason: OnceLock<CancelReason>,
+    /// Wakers of the futures waiting on this token or on any of its descendants.
+    waiters: Mutex<Waiters>,
+    /// A tokio-util token that follows this one, made on demand by [`CancelToken::as_tokio`].
+    tokio: OnceLock<CancellationToken>,
     parent: Option<CancelToken>,
     deadline: Option<Instant>,
     /// When this fires, the token is draining: no new work should start for it.
@@ -104,6 +118,89 @@ struct Node {
     op: Option<Arc<Entry>>,
     /// Whether this node is the one registered for `op` (and leaves the registry when dropped).
     registered: bool,
+}
+
+impl Node {
+    fn new(
+        parent: Option<CancelToken>,
+        deadline: Option<Instant>,
+        drain: Option<CancelToken>,
+        op: Option<Arc<Entry>>,
+        registered: bool,
+    ) -> Self {
+        Node {
+            cancelled: AtomicBool::new(false),
+            reason: OnceLock::new(),
+            waiters: Mutex::new(Waiters::default()),
+            tokio: OnceLock::new(),
+            parent,
+            deadline,
+            drain,
+            op,
+            registered,
+        }
+    }
+
+    fn waiters(&self) -> std::sync::MutexGuard<'_, Waiters> {
+        // The list is consistent after every statement, so a panic elsewhere cannot leave it
+        // half-changed: a poisoned lock is still safe to use.
+        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// This node and its ancestors, nearest first.
+    fn lineage(&self) -> impl Iterator<Item = &Node> {
+        std::iter::successors(Some(self), |n| n.parent.as_ref().map(|p| &*p.node))
+    }
+}
+
+/// The wakers waiting on one token: a slab of slots, so a waiter can update or remove its
+/// own slot by index. Closed (and emptied) when the token is cancelled.
+#[derive(Default)]
+struct Waiters {
+    slots: Vec<Option<Waker>>,
+    free: Vec<usize>,
+    closed: bool,
+}
+
+impl Waiters {
+    /// Adds a waker; `None` if the token has been cancelled meanwhile.
+    fn insert(&mut self, waker: &Waker) -> Option<usize> {
+        if self.closed {
+            return None;
+        }
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(waker.clone());
+                Some(i)
+            }
+            None => {
+                self.slots.push(Some(waker.clone()));
+                Some(self.slots.len() - 1)
+            }
+        }
+    }
+
+    fn update(&mut self, key: usize, waker: &Waker) {
+        if let Some(Some(slot)) = self.slots.get_mut(key) {
+            if !slot.will_wake(waker) {
+                *slot = waker.clone();
+            }
+        }
+    }
+
+    fn remove(&mut self, key: usize) {
+        if let Some(slot) = self.slots.get_mut(key) {
+            if slot.take().is_some() {
+                self.free.push(key);
+            }
+        }
+    }
+
+    fn close(&mut self) -> Vec<Option<Waker>> {
+        self.closed = true;
+        self.free = Vec::new();
+        std::mem::take(&mut self.slots)
+    }
 }
 
 impl Drop for Node {
@@ -128,8 +225,9 @@ impl WeakToken {
 
 /// A cheap-to-clone cancellation token with a reason, carried by a request.
 ///
-/// Built on `tokio_util::sync::CancellationToken`; clones share one state, children are
-/// cancelled with their parent (and report its reason) but can be cancelled on their own.
+/// Clones share one state; children are cancelled with their parent (and report its reason)
+/// but can be cancelled on their own. Cloning, checking, making a child and dropping are
+/// lock-free; see the module's invariants.
 #[derive(Clone)]
 pub struct CancelToken {
     node: Arc<Node>,
@@ -154,7 +252,7 @@ impl Default for CancelToken {
 impl CancelToken {
     /// A new, uncancelled root token with no deadline.
     pub fn new() -> Self {
-        Self::from_parts(CancellationToken::new(), None, None, None)
+        Self::from_parts(None, None, None)
     }
 
     /// A root token that carries `deadline`.
@@ -163,26 +261,17 @@ impl CancelToken {
     /// not start an attempt or a backoff sleep that ends past it. Firing the token when the
     /// deadline passes is the job of whoever owns the timer (the cancel layer does).
     pub fn with_deadline(deadline: Instant) -> Self {
-        Self::from_parts(CancellationToken::new(), None, Some(deadline), None)
+        Self::from_parts(None, Some(deadline), None)
     }
 
     fn from_parts(
-        token: CancellationToken,
         parent: Option<CancelToken>,
         deadline: Option<Instant>,
         drain: Option<CancelToken>,
     ) -> Self {
         let op = parent.as_ref().and_then(|p| p.node.op.clone());
         CancelToken {
-            node: Arc::new(Node {
-                token,
-                reason: OnceLock::new(),
-                parent,
-                deadline,
-                drain,
-                op,
-                registered: false,
-            }),
+            node: Arc::new(Node::new(parent, deadline, drain, op, false)),
         }
     }
 
@@ -190,15 +279,13 @@ impl CancelToken {
     /// the entry leaves the registry when this child is dropped.
     pub(crate) fn child_tracked(&self, entry: Arc<Entry>) -> Self {
         CancelToken {
-            node: Arc::new(Node {
-                token: self.node.token.child_token(),
-                reason: OnceLock::new(),
-                parent: Some(self.clone()),
-                deadline: self.node.deadline,
-                drain: self.node.drain.clone(),
-                op: Some(entry),
-                registered: true,
-            }),
+            node: Arc::new(Node::new(
+                Some(self.clone()),
+                self.node.deadline,
+                self.node.drain.clone(),
+                Some(entry),
+                true,
+            )),
         }
     }
 
@@ -234,12 +321,7 @@ impl CancelToken {
         let drain = drain
             .cloned()
             .or_else(|| base.and_then(|b| b.node.drain.clone()));
-        match base {
-            Some(b) => {
-                Self::from_parts(b.node.token.child_token(), Some(b.clone()), deadline, drain)
-            }
-            None => Self::from_parts(CancellationToken::new(), None, deadline, drain),
-        }
+        Self::from_parts(base.cloned(), deadline, drain)
     }
 
     /// A child token that also *drains* when `drain` fires: while draining, layers start no
@@ -303,74 +385,146 @@ impl CancelToken {
     /// Returns `true` if this call cancelled the token, `false` if it was already cancelled
     /// (directly or through a parent), in which case the earlier reason stands.
     pub fn cancel_with(&self, reason: CancelReason) -> bool {
-        if self.node.token.is_cancelled() {
+        if self.is_cancelled() {
             return false;
         }
-        let won = self.node.reason.set(reason).is_ok();
-        // Cancel even if we lost the race: the winner may not have reached `cancel` yet, and
-        // cancelling twice is harmless.
-        self.node.token.cancel();
-        won
+        if self.node.reason.set(reason).is_err() {
+            // Another source won the race; it sets the flag and wakes the waiters.
+            return false;
+        }
+        self.node.cancelled.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `as_tokio`: one of the two sees the other's write.
+        fence(Ordering::SeqCst);
+        if let Some(t) = self.node.tokio.get() {
+            t.cancel();
+        }
+        let wakers = self.node.waiters().close();
+        for waker in wakers.into_iter().flatten() {
+            waker.wake();
+        }
+        true
     }
 
     /// `true` once the token, or any ancestor, has been cancelled.
+    #[inline]
     pub fn is_cancelled(&self) -> bool {
-        // Fast path: a reason set directly on this token means it is (being) cancelled.
-        self.node.reason.get().is_some() || self.node.token.is_cancelled()
+        self.node
+            .lineage()
+            .any(|n| n.cancelled.load(Ordering::Acquire))
     }
 
     /// Why the token was cancelled, or `None` while it is not.
     pub fn reason(&self) -> Option<CancelReason> {
-        if !self.is_cancelled() {
-            return None;
-        }
-        let mut node = &self.node;
-        loop {
-            if let Some(r) = node.reason.get() {
-                return Some(r.clone());
-            }
-            match &node.parent {
-                Some(p) => node = &p.node,
-                // Cancelled through a raw `CancellationToken` with no reason recorded.
-                None => return Some(CancelReason::Manual(None)),
-            }
-        }
+        self.node
+            .lineage()
+            .find(|n| n.cancelled.load(Ordering::Acquire))
+            .and_then(|n| n.reason.get().cloned())
     }
 
     /// Waits until the token is cancelled.
+    ///
+    /// Making the future costs one reference count; it registers with the token only when it
+    /// is polled and finds the token not yet cancelled.
     pub fn cancelled(&self) -> Cancelled {
         Cancelled {
-            inner: self.node.token.clone().cancelled_owned(),
+            token: self.clone(),
+            keys: Vec::new(),
         }
     }
 
-    /// The underlying `tokio_util` token, for APIs that take one. Cancelling it directly
-    /// records [`CancelReason::Manual`].
+    /// A `tokio_util` token that follows this one, for APIs that take one: it is cancelled when
+    /// this token is, directly or through an ancestor. It is made on the first call; cancel
+    /// through the [`CancelToken`], since cancelling the tokio-util token does not cancel this
+    /// one (and records no reason).
     pub fn as_tokio(&self) -> &CancellationToken {
-        &self.node.token
+        let t = self.node.tokio.get_or_init(|| match &self.node.parent {
+            Some(p) => p.as_tokio().child_token(),
+            None => CancellationToken::new(),
+        });
+        // Pairs with the fence in `cancel_with`.
+        fence(Ordering::SeqCst);
+        if self.node.cancelled.load(Ordering::SeqCst) {
+            t.cancel();
+        }
+        t
     }
 }
 
 /// Future returned by [`CancelToken::cancelled`]; completes when the token is cancelled.
 ///
-/// It owns a handle on the token, so it can be stored in other futures.
-#[pin_project]
+/// It owns a handle on the token, so it can be stored in other futures. While pending, it
+/// holds one slot in the waiter list of its token and of each ancestor, released when it
+/// completes or is dropped.
 #[must_use = "futures do nothing unless polled"]
 pub struct Cancelled {
-    #[pin]
-    inner: WaitForCancellationFutureOwned,
+    token: CancelToken,
+    /// The waiter slot taken in each node of the lineage, nearest first; empty until the first
+    /// poll that has to wait.
+    keys: Vec<usize>,
 }
 
 impl fmt::Debug for Cancelled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cancelled").finish_non_exhaustive()
+        f.debug_struct("Cancelled")
+            .field("waiting", &!self.keys.is_empty())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cancelled {
+    /// The token this future waits on.
+    pub fn token(&self) -> &CancelToken {
+        &self.token
+    }
+
+    fn unregister(&mut self) {
+        if self.keys.is_empty() {
+            return;
+        }
+        for (node, key) in self.token.node.lineage().zip(self.keys.drain(..)) {
+            node.waiters().remove(key);
+        }
     }
 }
 
 impl Future for Cancelled {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.project().inner.poll(cx)
+        let this = self.get_mut();
+        if this.token.is_cancelled() {
+            this.unregister();
+            return Poll::Ready(());
+        }
+        if this.keys.is_empty() {
+            let token = this.token.clone();
+            for node in token.node.lineage() {
+                match node.waiters().insert(cx.waker()) {
+                    Some(key) => this.keys.push(key),
+                    // Closed: that node has been cancelled.
+                    None => {
+                        this.unregister();
+                        return Poll::Ready(());
+                    }
+                }
+            }
+        } else {
+            for (node, key) in this.token.node.lineage().zip(&this.keys) {
+                node.waiters().update(*key, cx.waker());
+            }
+        }
+        // A cancellation that happened while registering is seen here, if its canceller did
+        // not find our waker.
+        if this.token.is_cancelled() {
+            this.unregister();
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Cancelled {
+    fn drop(&mut self) {
+        self.unregister();
     }
 }
 
@@ -509,10 +663,85 @@ mod tests {
     }
 
     #[test]
-    fn raw_tokio_cancel_reports_manual() {
-        let t = CancelToken::new();
-        t.as_tokio().cancel();
-        assert_eq!(t.reason(), Some(CancelReason::Manual(None)));
+    fn the_tokio_token_follows_this_one_and_its_ancestors() {
+        let parent = CancelToken::new();
+        let child = parent.child();
+        let early = child.as_tokio().clone();
+        assert!(!early.is_cancelled());
+        // Cancelling the tokio-util token does not cancel ours.
+        let other = CancelToken::new();
+        other.as_tokio().cancel();
+        assert!(!other.is_cancelled());
+        parent.cancel_with(CancelReason::Shutdown);
+        assert!(early.is_cancelled());
+        // Made after the cancellation: cancelled at once.
+        let late = parent.child();
+        assert!(late.as_tokio().is_cancelled());
+        let direct = CancelToken::new();
+        direct.cancel();
+        assert!(direct.as_tokio().is_cancelled());
+    }
+
+    #[test]
+    fn waiters_on_deep_children_wake_and_leave_no_slots() {
+        use std::task::Wake;
+        struct Flag(AtomicBool);
+        impl Wake for Flag {
+            fn wake(self: Arc<Self>) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let root = CancelToken::new();
+        let leaf = root.child().child().child();
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut waiting = Box::pin(leaf.cancelled());
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(waiting.keys.len(), 4);
+        // A second future that gives up leaves its slots free for the next one.
+        let mut other = Box::pin(leaf.cancelled());
+        assert!(other.as_mut().poll(&mut cx).is_pending());
+        drop(other);
+        assert_eq!(root.node.waiters().free.len(), 1);
+        root.cancel_with(CancelReason::Signal(2));
+        assert!(flag.0.load(Ordering::SeqCst));
+        assert!(waiting.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(leaf.reason(), Some(CancelReason::Signal(2)));
+        // Waiting on a token already cancelled is ready at once and registers nothing.
+        let mut after = Box::pin(leaf.cancelled());
+        assert!(after.as_mut().poll(&mut cx).is_ready());
+        assert!(after.keys.is_empty());
+    }
+
+    #[test]
+    fn cancelling_from_many_threads_wakes_every_waiter() {
+        // Stress: waiters register on children while other threads cancel the root.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for _ in 0..200 {
+                let root = CancelToken::new();
+                let waits: Vec<_> = (0..8)
+                    .map(|i| {
+                        let t = if i % 2 == 0 {
+                            root.child()
+                        } else {
+                            root.child().child()
+                        };
+                        tokio::spawn(async move { t.cancelled().await })
+                    })
+                    .collect();
+                let r = root.clone();
+                let c = std::thread::spawn(move || r.cancel_with(CancelReason::Shutdown));
+                for w in waits {
+                    w.await.unwrap();
+                }
+                assert!(c.join().unwrap());
+            }
+        });
     }
 
     #[test]

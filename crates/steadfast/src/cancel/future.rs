@@ -36,9 +36,9 @@ struct Inner<F> {
     #[pin]
     timer: Option<Sleep>,
     timer_reason: Option<CancelReason>,
+    /// Waits on a source token that is not an ancestor of `token` (it holds that token).
     #[pin]
     parent: Option<token::Cancelled>,
-    parent_token: Option<CancelToken>,
     /// Whether the layer made the token, and so cancels it if the future is dropped early.
     owned: bool,
     _condition: Option<std::sync::Arc<super::condition::Condition>>,
@@ -75,7 +75,6 @@ impl<F> ResponseFuture<F> {
                 timer,
                 timer_reason,
                 parent: parent.as_ref().map(CancelToken::cancelled),
-                parent_token: parent,
                 owned,
                 _condition: condition,
                 done: false,
@@ -116,13 +115,9 @@ impl<F: Future> ResponseFuture<F> {
                 }
             }
         }
-        if let Some(parent) = inner.parent.as_pin_mut() {
-            if parent.poll(cx).is_ready() {
-                let reason = inner
-                    .parent_token
-                    .as_ref()
-                    .and_then(CancelToken::reason)
-                    .unwrap_or(CancelReason::Shutdown);
+        if let Some(mut parent) = inner.parent.as_pin_mut() {
+            if parent.as_mut().poll(cx).is_ready() {
+                let reason = parent.token().reason().unwrap_or(CancelReason::Shutdown);
                 inner.token.cancel_with(reason);
             }
         }

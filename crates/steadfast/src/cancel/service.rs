@@ -78,6 +78,7 @@ pub(crate) enum Prepared {
 }
 
 /// Gives `req` its token, following the layer's settings.
+#[inline]
 pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepared {
     cfg.start_background();
     if !cfg.has_sources() {
