@@ -88,6 +88,34 @@ async fn a_deadline_cancels_with_its_own_reason() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_deadline_carried_by_the_callers_token_is_enforced() {
+    // As when an inbound `grpc-timeout` header became the token's deadline.
+    let seen = Arc::new(Mutex::new(None));
+    let svc = CancelLayer::new().layer(handler(secs(10), seen.clone()));
+    let start = Instant::now();
+    let caller = CancelToken::with_deadline(start + secs(4));
+    let mut r = req();
+    r.set_cancel_token(caller.clone());
+    let err = svc.clone().oneshot(r).await.unwrap_err();
+    assert_eq!(start.elapsed(), secs(4));
+    assert_eq!(cancelled(&err), &CancelReason::Deadline);
+    // The handler's token is a child: the caller's own token is left as it was.
+    assert!(seen.lock().unwrap().as_ref().unwrap().is_cancelled());
+    assert!(!caller.is_cancelled());
+
+    // A layer timeout that comes first keeps its own reason.
+    let svc = CancelLayer::builder()
+        .timeout(secs(1))
+        .build()
+        .unwrap()
+        .layer(handler(secs(10), seen));
+    let mut r = req();
+    r.set_cancel_token(CancelToken::with_deadline(Instant::now() + secs(4)));
+    let err = svc.oneshot(r).await.unwrap_err();
+    assert_eq!(cancelled(&err), &CancelReason::Timeout(secs(1)));
+}
+
+#[tokio::test(start_paused = true)]
 async fn shutdown_cancels_every_request_in_flight() {
     let shutdown = CancelToken::new();
     let seen = Arc::new(Mutex::new(None));

@@ -82,7 +82,7 @@ pub(crate) enum Prepared {
 pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepared {
     cfg.start_background();
     if !cfg.has_sources() {
-        if let Some(token) = req.cancel_token() {
+        if let Some(token) = req.cancel_token().filter(|t| t.deadline().is_none()) {
             // The caller's token, as it is: no allocation, and the caller's to cancel.
             let token = token.clone();
             if let Some(reason) = token.reason() {
@@ -106,6 +106,13 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepa
         (Some(d), Some((t, r))) if t < d => Some((t, r)),
         (Some(d), _) => Some((d, CancelReason::Deadline)),
         (None, t) => t,
+    };
+    // A deadline the caller's token carries (one read from a `grpc-timeout` header, say) is
+    // enforced here too, when it comes first.
+    let limit = match (limit, req.cancel_token().and_then(CancelToken::deadline)) {
+        (Some((at, r)), Some(d)) if at <= d => Some((at, r)),
+        (_, Some(d)) => Some((d, CancelReason::Deadline)),
+        (l, None) => l,
     };
     let deadline = limit.as_ref().map(|(at, _)| *at);
 
