@@ -5,6 +5,10 @@
 //!   [`CancelToken`](steadfast::token::CancelToken), put there by steadfast's `CancelLayer`.
 //! * [`WithCancelToken`]: hands a token to an outbound request in one call, so the outbound
 //!   retry layer stops the moment the inbound client goes away.
+//! * [`hint`]: reads how long a server asks its clients to wait before retrying
+//!   (`Retry-After`, `RateLimit-Reset`, `X-RateLimit-Reset`, `grpc-retry-pushback-ms`), with
+//!   [`ServerHints`], a reader that tries them in a configured order and clamps the delay.
+//! * [`grpc_timeout`]: reads and writes the `grpc-timeout` header.
 //!
 //! ```
 //! use std::time::Duration;
@@ -30,8 +34,11 @@
 
 #[cfg(feature = "axum")]
 mod extract;
+pub mod grpc_timeout;
+pub mod hint;
 mod propagate;
 
 #[cfg(feature = "axum")]
 pub use extract::{MissingToken, RequestToken};
+pub use hint::{ServerHint, ServerHints};
 pub use propagate::WithCancelToken;

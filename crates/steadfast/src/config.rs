@@ -22,7 +22,18 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn new(
+    /// A rejected setting: the `layer` it belongs to, the `field` and the `rule` it broke, in
+    /// words, as the message shows them.
+    ///
+    /// For builders outside this crate (such as those in `steadfast-http`) that report their
+    /// own settings in the same form.
+    ///
+    /// ```
+    /// use steadfast::ConfigError;
+    /// let err = ConfigError::new("server hints", "max", "must be greater than zero");
+    /// assert_eq!(err.to_string(), "invalid server hints configuration: `max` must be greater than zero");
+    /// ```
+    pub fn new(
         layer: &'static str,
         field: &'static str,
         rule: impl Into<Cow<'static, str>>,
