@@ -32,13 +32,20 @@
 //! # let _ = app;
 //! ```
 
+pub mod classify;
 #[cfg(feature = "axum")]
 mod extract;
+pub mod grpc;
 pub mod grpc_timeout;
 pub mod hint;
+pub mod idempotency;
 mod propagate;
+pub mod transport;
 
+pub use classify::{HttpClassifier, HttpClassifierBuilder, Rule};
 #[cfg(feature = "axum")]
 pub use extract::{MissingToken, RequestToken};
+pub use grpc::{GrpcClassifier, GrpcCode};
 pub use hint::{ServerHint, ServerHints};
+pub use idempotency::Idempotency;
 pub use propagate::WithCancelToken;

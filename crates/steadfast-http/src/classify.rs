@@ -1,0 +1,255 @@
+//! A ready-made classifier for HTTP clients, shared by the retry layer and the circuit
+//! breaker.
+//!
+//! [`HttpClassifier`] turns each `Result<http::Response<_>, E>` into a steadfast
+//! [`Outcome`]:
+//!
+//! | result | outcome | retried | breaker |
+//! |---|---|---|---|
+//! | 1xx, 2xx, 3xx | success | no | success |
+//! | 408, 429, 502, 503, 504 | retryable, with the server's hint if it gave one | yes | failure |
+//! | other 4xx | success: the server answered, the request was wrong | no | success |
+//! | other 5xx | non-retryable failure | no | failure |
+//! | connection refused, reset, closed early; timeouts | retryable | yes | failure |
+//! | request cancelled (client left, shutdown) | ignored | no | not counted |
+//! | breaker open | non-retryable | no | not counted by the breaker that refused it |
+//! | any other error | retryable (configurable) | yes | failure |
+//!
+//! Every row can be changed per status with [`HttpClassifierBuilder::status`]. Retryable
+//! outcomes also pass two safety checks: a server hint of "do not retry" makes them final,
+//! and a request that is not safe to send twice (see [`Idempotency`]) is not retried unless
+//! no connection was ever made.
+//!
+//! ```
+//! use std::time::Duration;
+//! use http::{Request, Response, StatusCode};
+//! use steadfast::classify::{Attempt, Classify, Outcome};
+//! use steadfast_http::HttpClassifier;
+//!
+//! let classify = HttpClassifier::default();
+//! let req = Request::get("/items").body(()).unwrap();
+//! let ctx = Attempt::first(&req);
+//! let answer = |status: u16, retry_after: Option<&str>| {
+//!     let mut res = Response::builder().status(status);
+//!     if let Some(v) = retry_after {
+//!         res = res.header("retry-after", v);
+//!     }
+//!     let res = res.body(()).unwrap();
+//!     Classify::<_, _, std::io::Error>::classify(&classify, &ctx, Ok(&res))
+//! };
+//! assert_eq!(answer(200, None), Outcome::Success);
+//! assert_eq!(answer(404, None), Outcome::Success);
+//! assert_eq!(answer(500, None), Outcome::NonRetryable);
+//! assert_eq!(answer(503, None), Outcome::retryable());
+//! assert_eq!(answer(429, Some("7")), Outcome::retry_after(Duration::from_secs(7)));
+//!
+//! // A POST is not retried after a 503 (it may have been acted on)...
+//! let post = Request::post("/pay").body(()).unwrap();
+//! let res = Response::builder().status(503).body(()).unwrap();
+//! let ctx = Attempt::first(&post);
+//! assert_eq!(Classify::<_, _, std::io::Error>::classify(&classify, &ctx, Ok(&res)),
+//!            Outcome::NonRetryable);
+//! // ...but a refused connection is: it never reached the server.
+//! let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+//! assert_eq!(Classify::<_, http::Response<()>, _>::classify(&classify, &ctx, Err(&refused)),
+//!            Outcome::retryable());
+//! ```
+
+use std::sync::Arc;
+
+use http::{Request, Response, StatusCode};
+use steadfast::classify::{Attempt, Classify, Outcome};
+
+use crate::hint::{ServerHint, ServerHints};
+use crate::idempotency::Idempotency;
+use crate::transport::{error_kind, ClientError, ErrorKind};
+
+/// What a classifier does with one status code (or gRPC status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Rule {
+    /// A success: not retried, counted as a success by a breaker.
+    Success,
+    /// A transient failure: retried (after the server's hint, if any), a breaker failure.
+    Retry,
+    /// A failure that is not retried, but counts as a breaker failure.
+    Fail,
+    /// Neither: not retried and not counted by a breaker.
+    Ignore,
+}
+
+impl Rule {
+    pub(crate) fn outcome(self) -> Outcome {
+        match self {
+            Rule::Success => Outcome::Success,
+            Rule::Retry => Outcome::retryable(),
+            Rule::Fail => Outcome::NonRetryable,
+            Rule::Ignore => Outcome::Ignored,
+        }
+    }
+}
+
+/// The lowest and highest status codes `http` accepts.
+const FIRST: u16 = 100;
+const LAST: u16 = 999;
+
+#[derive(Debug)]
+struct Rules {
+    /// One rule per status code from 100 to 999.
+    statuses: Box<[Rule]>,
+    unknown_errors: Rule,
+    hints: ServerHints,
+    idempotency: Idempotency,
+}
+
+/// Classifies HTTP responses and client errors; see the [module docs](self).
+///
+/// Cheap to clone (one reference count) and to call (a table lookup per response; server
+/// hints are read only for retryable responses).
+#[derive(Debug, Clone)]
+pub struct HttpClassifier {
+    rules: Arc<Rules>,
+}
+
+impl Default for HttpClassifier {
+    fn default() -> Self {
+        HttpClassifier::builder().build()
+    }
+}
+
+impl HttpClassifier {
+    /// Starts from the defaults in the [module docs](self).
+    pub fn builder() -> HttpClassifierBuilder {
+        let statuses = (FIRST..=LAST)
+            .map(|code| match code {
+                408 | 429 | 502 | 503 | 504 => Rule::Retry,
+                500..=599 => Rule::Fail,
+                _ => Rule::Success,
+            })
+            .collect();
+        HttpClassifierBuilder {
+            rules: Rules {
+                statuses,
+                unknown_errors: Rule::Retry,
+                hints: ServerHints::default(),
+                idempotency: Idempotency::default(),
+            },
+        }
+    }
+
+    /// The rule for `status`.
+    pub fn rule(&self, status: StatusCode) -> Rule {
+        self.rules.statuses[usize::from(status.as_u16() - FIRST)]
+    }
+
+    /// The outcome of a response, before the idempotency check.
+    pub fn classify_response<B>(&self, res: &Response<B>) -> Outcome {
+        match self.rule(res.status()) {
+            Rule::Retry => match self.rules.hints.read(res.headers()) {
+                ServerHint::None => Outcome::retryable(),
+                ServerHint::After(d) => Outcome::retry_after(d),
+                ServerHint::DoNotRetry => Outcome::NonRetryable,
+            },
+            other => other.outcome(),
+        }
+    }
+
+    /// The outcome of a client error, and whether the request surely never reached the
+    /// server.
+    pub fn classify_error(&self, err: &(dyn std::error::Error + 'static)) -> (Outcome, bool) {
+        match error_kind(err) {
+            ErrorKind::Connect => (Outcome::retryable(), true),
+            ErrorKind::Transport | ErrorKind::Timeout => (Outcome::retryable(), false),
+            ErrorKind::Cancelled => (Outcome::Ignored, false),
+            ErrorKind::Rejected => (Outcome::NonRetryable, true),
+            _ => (self.rules.unknown_errors.outcome(), false),
+        }
+    }
+
+    fn idempotency(&self) -> &Idempotency {
+        &self.rules.idempotency
+    }
+}
+
+/// Builds an [`HttpClassifier`].
+#[derive(Debug)]
+pub struct HttpClassifierBuilder {
+    rules: Rules,
+}
+
+impl HttpClassifierBuilder {
+    /// Sets the rule for one status code.
+    pub fn status(mut self, status: StatusCode, rule: Rule) -> Self {
+        self.rules.statuses[usize::from(status.as_u16() - FIRST)] = rule;
+        self
+    }
+
+    /// Sets the rule for every status code in `codes` (for example `500..=599`); codes
+    /// outside 100–999 are skipped.
+    pub fn statuses(mut self, codes: impl IntoIterator<Item = u16>, rule: Rule) -> Self {
+        for code in codes {
+            if (FIRST..=LAST).contains(&code) {
+                self.rules.statuses[usize::from(code - FIRST)] = rule;
+            }
+        }
+        self
+    }
+
+    /// What to do with errors that are not recognisably the network's (default: retry).
+    pub fn unknown_errors(mut self, rule: Rule) -> Self {
+        self.rules.unknown_errors = rule;
+        self
+    }
+
+    /// Which server hints to read, and their clamp.
+    pub fn hints(mut self, hints: ServerHints) -> Self {
+        self.rules.hints = hints;
+        self
+    }
+
+    /// Which requests may be sent twice (default: [`Idempotency::default`]).
+    pub fn idempotency(mut self, idempotency: Idempotency) -> Self {
+        self.rules.idempotency = idempotency;
+        self
+    }
+
+    /// The classifier.
+    pub fn build(self) -> HttpClassifier {
+        HttpClassifier {
+            rules: Arc::new(self.rules),
+        }
+    }
+}
+
+/// Applies the idempotency rule to a retryable outcome.
+pub(crate) fn guard<B>(
+    outcome: Outcome,
+    never_sent: bool,
+    idempotency: &Idempotency,
+    attempt: &Attempt<'_, Request<B>>,
+) -> Outcome {
+    if !outcome.is_retryable() || never_sent {
+        return outcome;
+    }
+    match attempt.request {
+        Some(req) if !idempotency.allows(req) => Outcome::NonRetryable,
+        _ => outcome,
+    }
+}
+
+impl<B, RB, E> Classify<Request<B>, Response<RB>, E> for HttpClassifier
+where
+    E: ClientError,
+{
+    fn classify(
+        &self,
+        attempt: &Attempt<'_, Request<B>>,
+        result: Result<&Response<RB>, &E>,
+    ) -> Outcome {
+        let (outcome, never_sent) = match result {
+            Ok(res) => (self.classify_response(res), false),
+            Err(e) => self.classify_error(e.as_error()),
+        };
+        guard(outcome, never_sent, self.idempotency(), attempt)
+    }
+}

@@ -1,0 +1,271 @@
+//! A ready-made classifier for gRPC clients (a tonic `Channel`, or any service speaking gRPC
+//! over `http`).
+//!
+//! gRPC answers every call with HTTP 200 and puts the call's status in a `grpc-status`
+//! field: in the response headers when the server fails the call before sending a message
+//! (a "trailers-only" response, which is how tonic servers answer an `Err(Status)`), or in the
+//! trailers after the body. [`GrpcClassifier`] reads it from the headers, which is where every
+//! status that can still be retried is: once a message has been streamed to the caller, the
+//! call cannot be retried anyway.
+//!
+//! | status | default | retried | breaker |
+//! |---|---|---|---|
+//! | `OK` | success | no | success |
+//! | `UNAVAILABLE` | retryable | yes | failure |
+//! | `RESOURCE_EXHAUSTED` | retryable after `grpc-retry-pushback-ms` (or not at all if it is negative) | yes | failure |
+//! | `DEADLINE_EXCEEDED` | failure, configurable | no | failure |
+//! | `INTERNAL`, `UNKNOWN`, `DATA_LOSS`, `UNIMPLEMENTED` | failure, configurable | no | failure |
+//! | `CANCELLED` | ignored | no | not counted |
+//! | the caller's errors (`INVALID_ARGUMENT`, `NOT_FOUND`, ...) | success: the server answered | no | success |
+//!
+//! A non-200 HTTP status without `grpc-status` (a proxy's answer) is mapped to a gRPC code
+//! as the gRPC specification says (502, 503, 504 and 429 become `UNAVAILABLE`).
+//!
+//! ```
+//! use std::time::Duration;
+//! use http::{Request, Response};
+//! use steadfast::classify::{Attempt, Classify, Outcome};
+//! use steadfast_http::grpc::{GrpcClassifier, GrpcCode};
+//! use steadfast_http::Rule;
+//!
+//! let classify = GrpcClassifier::builder().code(GrpcCode::DeadlineExceeded, Rule::Retry).build();
+//! let req = Request::post("/echo.Echo/Say").body(()).unwrap();
+//! let ctx = Attempt::first(&req);
+//! let answer = |status: &str, pushback: Option<&str>| {
+//!     let mut res = Response::builder().header("grpc-status", status);
+//!     if let Some(p) = pushback {
+//!         res = res.header("grpc-retry-pushback-ms", p);
+//!     }
+//!     let res = res.body(()).unwrap();
+//!     Classify::<_, _, std::io::Error>::classify(&classify, &ctx, Ok(&res))
+//! };
+//! assert_eq!(answer("0", None), Outcome::Success);
+//! assert_eq!(answer("14", None), Outcome::retryable());
+//! assert_eq!(answer("8", Some("250")), Outcome::retry_after(Duration::from_millis(250)));
+//! assert_eq!(answer("8", Some("-1")), Outcome::NonRetryable);
+//! assert_eq!(answer("4", None), Outcome::retryable()); // DEADLINE_EXCEEDED, as configured
+//! assert_eq!(answer("5", None), Outcome::Success); // NOT_FOUND: the server answered
+//! ```
+
+use std::sync::Arc;
+
+use http::{HeaderMap, Request, Response, StatusCode};
+use steadfast::classify::{Attempt, Classify, Outcome};
+
+use crate::classify::{guard, Rule};
+use crate::hint::{HintSource, ServerHint, ServerHints};
+use crate::idempotency::Idempotency;
+use crate::transport::{error_kind, ClientError, ErrorKind};
+
+/// The gRPC status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+#[allow(missing_docs)] // The names are gRPC's own.
+pub enum GrpcCode {
+    Ok = 0,
+    Cancelled = 1,
+    Unknown = 2,
+    InvalidArgument = 3,
+    DeadlineExceeded = 4,
+    NotFound = 5,
+    AlreadyExists = 6,
+    PermissionDenied = 7,
+    ResourceExhausted = 8,
+    FailedPrecondition = 9,
+    Aborted = 10,
+    OutOfRange = 11,
+    Unimplemented = 12,
+    Internal = 13,
+    Unavailable = 14,
+    DataLoss = 15,
+    Unauthenticated = 16,
+}
+
+impl GrpcCode {
+    const ALL: [GrpcCode; 17] = [
+        GrpcCode::Ok,
+        GrpcCode::Cancelled,
+        GrpcCode::Unknown,
+        GrpcCode::InvalidArgument,
+        GrpcCode::DeadlineExceeded,
+        GrpcCode::NotFound,
+        GrpcCode::AlreadyExists,
+        GrpcCode::PermissionDenied,
+        GrpcCode::ResourceExhausted,
+        GrpcCode::FailedPrecondition,
+        GrpcCode::Aborted,
+        GrpcCode::OutOfRange,
+        GrpcCode::Unimplemented,
+        GrpcCode::Internal,
+        GrpcCode::Unavailable,
+        GrpcCode::DataLoss,
+        GrpcCode::Unauthenticated,
+    ];
+
+    /// The code for a number; numbers gRPC does not define are `UNKNOWN`, as its
+    /// specification says.
+    pub fn from_i32(n: i32) -> GrpcCode {
+        usize::try_from(n)
+            .ok()
+            .and_then(|i| Self::ALL.get(i).copied())
+            .unwrap_or(GrpcCode::Unknown)
+    }
+
+    /// Reads `grpc-status` from headers or trailers; `None` if it is absent or not a number.
+    pub fn from_headers(headers: &HeaderMap) -> Option<GrpcCode> {
+        let v = headers.get("grpc-status")?.to_str().ok()?;
+        v.trim().parse::<i32>().ok().map(GrpcCode::from_i32)
+    }
+
+    /// The code a gRPC client reports for an HTTP status that came without a `grpc-status`.
+    pub fn from_http_status(status: StatusCode) -> GrpcCode {
+        match status.as_u16() {
+            200 => GrpcCode::Ok,
+            400 => GrpcCode::Internal,
+            401 => GrpcCode::Unauthenticated,
+            403 => GrpcCode::PermissionDenied,
+            404 => GrpcCode::Unimplemented,
+            429 | 502 | 503 | 504 => GrpcCode::Unavailable,
+            _ => GrpcCode::Unknown,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Rules {
+    codes: [Rule; 17],
+    unknown_errors: Rule,
+    hints: ServerHints,
+    idempotency: Idempotency,
+}
+
+/// Classifies gRPC answers and client errors; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct GrpcClassifier {
+    rules: Arc<Rules>,
+}
+
+impl Default for GrpcClassifier {
+    fn default() -> Self {
+        GrpcClassifier::builder().build()
+    }
+}
+
+impl GrpcClassifier {
+    /// Starts from the defaults in the [module docs](self).
+    pub fn builder() -> GrpcClassifierBuilder {
+        let codes = GrpcCode::ALL.map(|c| match c {
+            GrpcCode::Ok => Rule::Success,
+            GrpcCode::Unavailable | GrpcCode::ResourceExhausted => Rule::Retry,
+            GrpcCode::Cancelled => Rule::Ignore,
+            GrpcCode::DeadlineExceeded
+            | GrpcCode::Internal
+            | GrpcCode::Unknown
+            | GrpcCode::DataLoss
+            | GrpcCode::Unimplemented => Rule::Fail,
+            _ => Rule::Success,
+        });
+        GrpcClassifierBuilder {
+            rules: Rules {
+                codes,
+                unknown_errors: Rule::Retry,
+                hints: ServerHints::builder()
+                    .sources([HintSource::GrpcRetryPushback])
+                    .build()
+                    .expect("one source and the default clamp are valid"),
+                // Every gRPC call is a POST; retrying is the client's decision, as in gRPC's
+                // own retry policy, so all methods are allowed unless the user says otherwise.
+                idempotency: Idempotency::any(),
+            },
+        }
+    }
+
+    /// The rule for `code`.
+    pub fn rule(&self, code: GrpcCode) -> Rule {
+        self.rules.codes[code as usize]
+    }
+
+    /// The outcome of a response from its headers (and HTTP status).
+    pub fn classify_response<B>(&self, res: &Response<B>) -> Outcome {
+        let code = GrpcCode::from_headers(res.headers())
+            .unwrap_or_else(|| GrpcCode::from_http_status(res.status()));
+        match self.rule(code) {
+            Rule::Retry => match self.rules.hints.read(res.headers()) {
+                ServerHint::None => Outcome::retryable(),
+                ServerHint::After(d) => Outcome::retry_after(d),
+                ServerHint::DoNotRetry => Outcome::NonRetryable,
+            },
+            other => other.outcome(),
+        }
+    }
+}
+
+/// Builds a [`GrpcClassifier`].
+#[derive(Debug)]
+pub struct GrpcClassifierBuilder {
+    rules: Rules,
+}
+
+impl GrpcClassifierBuilder {
+    /// Sets the rule for one status code.
+    pub fn code(mut self, code: GrpcCode, rule: Rule) -> Self {
+        self.rules.codes[code as usize] = rule;
+        self
+    }
+
+    /// What to do with errors that are not recognisably the network's (default: retry).
+    pub fn unknown_errors(mut self, rule: Rule) -> Self {
+        self.rules.unknown_errors = rule;
+        self
+    }
+
+    /// Which server hints to read (default: `grpc-retry-pushback-ms` only), and their clamp.
+    pub fn hints(mut self, hints: ServerHints) -> Self {
+        self.rules.hints = hints;
+        self
+    }
+
+    /// Which calls may be sent twice (default: every call; use
+    /// [`Idempotency::default`] plus an idempotency-key header to be stricter).
+    pub fn idempotency(mut self, idempotency: Idempotency) -> Self {
+        self.rules.idempotency = idempotency;
+        self
+    }
+
+    /// The classifier.
+    pub fn build(self) -> GrpcClassifier {
+        GrpcClassifier {
+            rules: Arc::new(self.rules),
+        }
+    }
+}
+
+impl<B, RB, E> Classify<Request<B>, Response<RB>, E> for GrpcClassifier
+where
+    E: ClientError,
+{
+    fn classify(
+        &self,
+        attempt: &Attempt<'_, Request<B>>,
+        result: Result<&Response<RB>, &E>,
+    ) -> Outcome {
+        let (outcome, never_sent) = match result {
+            Ok(res) => (self.classify_response(res), false),
+            Err(e) => {
+                let e = e.as_error();
+                if let Some(status) = crate::transport::find_status(e) {
+                    (self.rule(status).outcome(), false)
+                } else {
+                    match error_kind(e) {
+                        ErrorKind::Connect => (Outcome::retryable(), true),
+                        ErrorKind::Transport | ErrorKind::Timeout => (Outcome::retryable(), false),
+                        ErrorKind::Cancelled => (Outcome::Ignored, false),
+                        ErrorKind::Rejected => (Outcome::NonRetryable, true),
+                        _ => (self.rules.unknown_errors.outcome(), false),
+                    }
+                }
+            }
+        };
+        guard(outcome, never_sent, &self.rules.idempotency, attempt)
+    }
+}
