@@ -33,6 +33,7 @@
 //! ```
 
 pub mod classify;
+pub mod deadline;
 #[cfg(feature = "axum")]
 mod extract;
 pub mod grpc;
