@@ -5,6 +5,8 @@
 //! * [`Scripted`] is a fault-injecting service that answers from a script (successes, errors,
 //!   delays, calls that never finish) and records when each call arrived, so tests on a paused
 //!   clock can assert exact retry delays.
+//! * [`server::ScriptedServer`] is a real HTTP/1.1 server on 127.0.0.1 that answers from a
+//!   script (statuses, headers, hang-ups) and records every request it received.
 //!
 //! ```
 //! use std::time::Duration;
@@ -18,6 +20,8 @@
 //! assert_eq!(svc.calls(), 2);
 //! # }
 //! ```
+
+pub mod server;
 
 use std::collections::VecDeque;
 use std::fmt;
