@@ -6,7 +6,7 @@
 //! sleeps pass at once and the delays the layer chose can be checked exactly.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -100,8 +100,9 @@ async fn retry_after_in_seconds_sets_the_delay() {
 }
 
 #[tokio::test(start_paused = true)]
+#[allow(clippy::disallowed_types)] // An HTTP-date is wall-clock time.
 async fn retry_after_as_an_http_date_sets_the_delay() {
-    let at = SystemTime::now() + Duration::from_secs(30);
+    let at = std::time::SystemTime::now() + Duration::from_secs(30);
     let date = httpdate::fmt_http_date(at);
     let server = ScriptedServer::start([Answer::status(429).header("retry-after", &date)]).await;
     let (result, delays) = send(get(&server)).await;
