@@ -23,6 +23,9 @@
 
 pub mod server;
 
+#[cfg(feature = "grpc")]
+pub mod echo;
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;

@@ -36,7 +36,32 @@ pub fn status_for(reason: &CancelReason) -> StatusCode {
     }
 }
 
+/// The gRPC status a cancelled call is answered with, by [`CancelLayer::for_grpc`].
+///
+/// | reason | gRPC status |
+/// | --- | --- |
+/// | timeout, deadline | `DEADLINE_EXCEEDED` (4) |
+/// | shutdown, signal | `UNAVAILABLE` (14): another server may take the call |
+/// | client disconnected, condition, manual | `CANCELLED` (1) |
+pub fn grpc_status_for(reason: &CancelReason) -> u8 {
+    match reason {
+        CancelReason::Timeout(_) | CancelReason::Deadline => 4,
+        CancelReason::Shutdown | CancelReason::Signal(_) => 14,
+        _ => 1,
+    }
+}
+
 impl CancelLayer {
+    /// The same layer for a gRPC server (tonic's `Server::layer`, say): a cancelled call is
+    /// answered with a trailers-only gRPC response whose status says why (see
+    /// [`grpc_status_for`]), as gRPC clients expect; otherwise as [`for_http`](Self::for_http).
+    pub fn for_grpc(self) -> HttpCancelLayer {
+        HttpCancelLayer {
+            config: self.config,
+            grpc: true,
+        }
+    }
+
     /// The same layer for an HTTP server: a cancelled request is answered with a status (see
     /// [`status_for`]) instead of failing, so the service keeps its error type and drops into
     /// `axum::Router::layer` as is; and the request's token stays alive while the response
@@ -44,6 +69,7 @@ impl CancelLayer {
     pub fn for_http(self) -> HttpCancelLayer {
         HttpCancelLayer {
             config: self.config,
+            grpc: false,
         }
     }
 }
@@ -56,6 +82,7 @@ impl CancelLayer {
 #[derive(Debug, Clone)]
 pub struct HttpCancelLayer {
     config: Arc<Config>,
+    grpc: bool,
 }
 
 impl<S> Layer<S> for HttpCancelLayer {
@@ -65,6 +92,7 @@ impl<S> Layer<S> for HttpCancelLayer {
         HttpCancel {
             inner,
             config: self.config.clone(),
+            grpc: self.grpc,
         }
     }
 }
@@ -74,6 +102,7 @@ impl<S> Layer<S> for HttpCancelLayer {
 pub struct HttpCancel<S> {
     inner: S,
     config: Arc<Config>,
+    grpc: bool,
 }
 
 impl<S, ReqB, ResB> Service<Request<ReqB>> for HttpCancel<S>
@@ -95,6 +124,7 @@ where
             Prepared::Refused(reason) => HttpResponseFuture {
                 inner: ResponseFuture::cancelled(reason),
                 body_token: None,
+                grpc: self.grpc,
                 _body: PhantomData,
             },
             Prepared::Ready(parts) => {
@@ -102,6 +132,7 @@ where
                 HttpResponseFuture {
                     inner: ResponseFuture::new(self.inner.call(req), parts),
                     body_token,
+                    grpc: self.grpc,
                     _body: PhantomData,
                 }
             }
@@ -116,6 +147,7 @@ pub struct HttpResponseFuture<F, B> {
     #[pin]
     inner: ResponseFuture<F>,
     body_token: Option<CancelToken>,
+    grpc: bool,
     _body: PhantomData<fn() -> B>,
 }
 
@@ -144,7 +176,24 @@ where
             Ok(Err(e)) => Poll::Ready(Err(e)),
             Err(reason) => {
                 let mut resp = Response::new(CancelBody::new(B::default(), None));
-                *resp.status_mut() = status_for(&reason);
+                if *this.grpc {
+                    let headers = resp.headers_mut();
+                    headers.insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("application/grpc"),
+                    );
+                    headers.insert("grpc-status", u16::from(grpc_status_for(&reason)).into());
+                    // grpc-message is percent-encoded; the reasons' texts are plain ASCII
+                    // except for user messages, which are left out if they would need it.
+                    let text = reason.to_string();
+                    if let Ok(v) = http::HeaderValue::from_str(&text) {
+                        if text.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'%') {
+                            headers.insert("grpc-message", v);
+                        }
+                    }
+                } else {
+                    *resp.status_mut() = status_for(&reason);
+                }
                 resp.extensions_mut().insert(reason);
                 Poll::Ready(Ok(resp))
             }

@@ -52,7 +52,9 @@ mod signal;
 pub use error::Cancelled;
 pub use future::ResponseFuture;
 #[cfg(feature = "http")]
-pub use http::{status_for, CancelBody, HttpCancel, HttpCancelLayer, HttpResponseFuture};
+pub use http::{
+    grpc_status_for, status_for, CancelBody, HttpCancel, HttpCancelLayer, HttpResponseFuture,
+};
 pub use layer::{CancelLayer, CancelLayerBuilder};
 pub use service::Cancel;
 pub use shield::shield;
