@@ -5,6 +5,8 @@
 //!   [`CancelToken`](steadfast::token::CancelToken), put there by steadfast's `CancelLayer`.
 //! * [`WithCancelToken`]: hands a token to an outbound request in one call, so the outbound
 //!   retry layer stops the moment the inbound client goes away.
+//! * [`replay`]: request bodies that can be sent again, so the retry layer can retry requests
+//!   whose bodies stream.
 //!
 //! ```
 //! use std::time::Duration;
@@ -31,6 +33,7 @@
 #[cfg(feature = "axum")]
 mod extract;
 mod propagate;
+pub mod replay;
 
 #[cfg(feature = "axum")]
 pub use extract::{MissingToken, RequestToken};
