@@ -59,11 +59,13 @@ use super::error::{ReplayError, OVER_CAP, SOURCE_FAILED};
 /// # Invariants
 ///
 /// * The copies share one state behind a `std` mutex, held only to read or update the
-///   recording and never while the wrapped body, a waker or a destructor runs. To read the
-///   wrapped body a copy moves it out of the state (leaving it marked busy), polls it without
-///   the lock, and puts it back: only one copy reads it at a time, and every frame it reads is
-///   recorded before any other copy can read the next one, so all copies see the same frames
-///   in the same order.
+///   recording and to register a waiting copy's waker; never while the wrapped body's own
+///   code runs (its frames are converted and its errors formatted before the lock is taken),
+///   while a waker is woken, or while the body or its recorded data is dropped.
+/// * To read the wrapped body a copy moves it out of the state (leaving it marked busy),
+///   polls it without the lock, and puts it back: only one copy reads it at a time, and
+///   every frame it reads is recorded before any other copy can read the next one, so all
+///   copies see the same frames in the same order.
 /// * The wrapped body is polled with a waker of the state's own, which wakes every copy
 ///   waiting for new data, not only the one that polled last; a copy that finds the body busy
 ///   registers its waker there and is woken by the copy that puts the body back. No copy
@@ -446,6 +448,17 @@ impl<B> Handle<B> {
             .poll_frame(&mut Context::from_waker(&shared.waker));
         let end = src.is_end_stream();
         let hint = src.size_hint();
+        // The body's data and error are its own code too: convert them before locking.
+        let polled = match polled {
+            Poll::Pending => Polled::Pending,
+            Poll::Ready(None) => Polled::End,
+            Poll::Ready(Some(Ok(frame))) => Polled::Frame(frame.map_data(into_bytes)),
+            Poll::Ready(Some(Err(e))) => {
+                let e: BoxError = e.into();
+                let message = e.to_string().into_boxed_str();
+                Polled::Failed(e, message)
+            }
+        };
         mem::forget(guard);
 
         // What to drop or wake once the lock is released.
@@ -455,7 +468,7 @@ impl<B> Handle<B> {
         st.hint = hint;
         let contended = mem::take(&mut st.contended);
         let out = match polled {
-            Poll::Pending => {
+            Polled::Pending => {
                 st.source = Source::Idle(src);
                 drop(st);
                 if contended {
@@ -464,21 +477,19 @@ impl<B> Handle<B> {
                 }
                 return Poll::Pending;
             }
-            Poll::Ready(None) => {
+            Polled::End => {
                 st.source = Source::Ended;
                 released = Some(src);
                 self.done = true;
                 self.trailers_sent = true;
                 None
             }
-            Poll::Ready(Some(Err(e))) => {
-                let e: BoxError = e.into();
-                st.source = Source::Failed(e.to_string().into_boxed_str());
+            Polled::Failed(e, message) => {
+                st.source = Source::Failed(message);
                 released = Some(src);
                 Some(Err(e))
             }
-            Poll::Ready(Some(Ok(frame))) => {
-                let frame = frame.map_data(into_bytes);
+            Polled::Frame(frame) => {
                 if let Some(data) = frame.data_ref() {
                     let fits = st
                         .len
@@ -521,6 +532,14 @@ impl<B> Handle<B> {
         shared.waiting.wake_others(self.id);
         Poll::Ready(out)
     }
+}
+
+/// One poll of the wrapped body, converted.
+enum Polled {
+    Pending,
+    End,
+    Frame(Frame<Bytes>),
+    Failed(BoxError, Box<str>),
 }
 
 impl<B> Drop for Handle<B> {
