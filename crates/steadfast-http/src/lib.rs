@@ -9,6 +9,8 @@
 //!   (`Retry-After`, `RateLimit-Reset`, `X-RateLimit-Reset`, `grpc-retry-pushback-ms`), with
 //!   [`ServerHints`], a reader that tries them in a configured order and clamps the delay.
 //! * [`grpc_timeout`]: reads and writes the `grpc-timeout` header.
+//! * [`replay`]: request bodies that can be sent again, so the retry layer can retry requests
+//!   whose bodies stream.
 //!
 //! ```
 //! use std::time::Duration;
@@ -41,6 +43,7 @@ pub mod grpc_timeout;
 pub mod hint;
 pub mod idempotency;
 mod propagate;
+pub mod replay;
 pub mod transport;
 
 pub use classify::{HttpClassifier, HttpClassifierBuilder, Rule};
