@@ -269,3 +269,70 @@ where
         guard(outcome, never_sent, &self.rules.idempotency, attempt)
     }
 }
+
+/// Turns each request's body into tonic's body type, so that layers which change the body
+/// (such as [`ReplayLayer`](crate::replay::ReplayLayer)) can sit in front of a tonic
+/// `Channel`. Put it last, right above the channel.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// use steadfast::retry::{RetryLayer, RetryPolicy};
+/// use steadfast_http::grpc::{GrpcClassifier, TonicBodyLayer};
+/// use steadfast_http::replay::{ReplayCloner, ReplayLayer};
+/// use tower::ServiceBuilder;
+///
+/// let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect().await?;
+/// let policy = RetryPolicy::builder()
+///     .classify(GrpcClassifier::default())
+///     .clone_requests(ReplayCloner)
+///     .build()?;
+/// let channel = ServiceBuilder::new()
+///     .layer(ReplayLayer::new())
+///     .layer(RetryLayer::new(policy))
+///     .layer(TonicBodyLayer)
+///     .service(channel);
+/// // Hand `channel` to a generated client: `EchoClient::new(channel)`.
+/// # let _ = channel; Ok(()) }
+/// ```
+#[cfg(feature = "tonic")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TonicBodyLayer;
+
+#[cfg(feature = "tonic")]
+impl<S> tower_layer::Layer<S> for TonicBodyLayer {
+    type Service = TonicBody<S>;
+    fn layer(&self, inner: S) -> TonicBody<S> {
+        TonicBody { inner }
+    }
+}
+
+/// The service made by [`TonicBodyLayer`].
+#[cfg(feature = "tonic")]
+#[derive(Debug, Clone)]
+pub struct TonicBody<S> {
+    inner: S,
+}
+
+#[cfg(feature = "tonic")]
+impl<S, B> tower_service::Service<Request<B>> for TonicBody<S>
+where
+    S: tower_service::Service<Request<tonic::body::Body>>,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<steadfast::BoxError>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    #[inline]
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> S::Future {
+        self.inner.call(req.map(tonic::body::Body::new))
+    }
+}

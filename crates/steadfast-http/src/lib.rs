@@ -50,6 +50,8 @@ pub use classify::{HttpClassifier, HttpClassifierBuilder, Rule};
 #[cfg(feature = "axum")]
 pub use extract::{MissingToken, RequestToken};
 pub use grpc::{GrpcClassifier, GrpcCode};
+#[cfg(feature = "tonic")]
+pub use grpc::{TonicBody, TonicBodyLayer};
 pub use hint::{ServerHint, ServerHints};
 pub use idempotency::Idempotency;
 pub use propagate::WithCancelToken;
