@@ -3,4 +3,7 @@
 //! ```sh
 //! cargo run -p steadfast-examples --example demo      # a retrying HTTP client against a flaky server
 //! cargo run -p steadfast-examples --example retry_fn  # retrying plain async and blocking functions
+//! cargo run -p steadfast-examples --example http_client  # hyper-util's client with HTTP's rules
+//! cargo run -p steadfast-examples --example axum_server  # handlers that notice a client has gone
+//! cargo run -p steadfast-examples --example grpc  # tonic: deadlines across the wire, retrying channels
 //! ```
