@@ -52,6 +52,7 @@ mod func;
 mod future;
 mod layer;
 mod policy;
+mod recover;
 mod service;
 mod state;
 
@@ -62,4 +63,5 @@ pub use events::{RetryEvent, RetryMetrics, RetryMetricsSnapshot, ATTEMPT_BUCKETS
 pub use future::ResponseFuture;
 pub use layer::RetryLayer;
 pub use policy::{CloneAll, CloneRequest, CloneWith, PolicyRef, RetryPolicy, RetryPolicyBuilder};
+pub use recover::{NoRecover, Recover, RecoverFn};
 pub use service::Retry;
