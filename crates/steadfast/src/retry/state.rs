@@ -182,7 +182,12 @@ impl Tracker {
 
     /// The request ended with this outcome and nothing more will be tried.
     #[inline]
-    pub(crate) fn finish<C, K, R>(&mut self, shared: &Shared<C, K, R>, outcome: Outcome, span: &Span) {
+    pub(crate) fn finish<C, K, R>(
+        &mut self,
+        shared: &Shared<C, K, R>,
+        outcome: Outcome,
+        span: &Span,
+    ) {
         // A first-attempt result with nothing to record: the common case, kept inline.
         if self.attempt <= 1 && !shared.has_extras() {
             return;
@@ -191,7 +196,12 @@ impl Tracker {
     }
 
     #[cold]
-    fn finish_recorded<C, K, R>(&mut self, shared: &Shared<C, K, R>, outcome: Outcome, span: &Span) {
+    fn finish_recorded<C, K, R>(
+        &mut self,
+        shared: &Shared<C, K, R>,
+        outcome: Outcome,
+        span: &Span,
+    ) {
         if let Some(m) = shared.metrics() {
             m.finished(self.attempt);
         }

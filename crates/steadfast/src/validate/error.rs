@@ -288,13 +288,19 @@ mod tests {
         let cx = Context::new(3, Duration::from_millis(40));
         let err: BoxError = Box::new(Invalid::new(
             7u32,
-            vec![Reason::from("too small"), Reason::new(format!("odd: {}", 7))],
+            vec![
+                Reason::from("too small"),
+                Reason::new(format!("odd: {}", 7)),
+            ],
             cx,
         ));
         assert_eq!(err.to_string(), "response failed validation");
         let why = find_source::<InvalidResponse>(&*err).unwrap();
         assert_eq!(why.to_string(), "too small; odd: 7");
-        assert_eq!((why.attempt(), why.elapsed()), (3, Duration::from_millis(40)));
+        assert_eq!(
+            (why.attempt(), why.elapsed()),
+            (3, Duration::from_millis(40))
+        );
         assert!(is_invalid(&*err));
         assert!(!is_rejected_request(&*err));
         assert_eq!(refine(Outcome::retryable(), &*err), Outcome::Invalid);
@@ -314,9 +320,6 @@ mod tests {
         assert!(!is_invalid(&*err));
         assert_eq!(refine(Outcome::retryable(), &*err), Outcome::Ignored);
         assert_eq!(refine(Outcome::NonRetryable, &*err), Outcome::Ignored);
-        assert_eq!(
-            err.to_string(),
-            "request rejected by validation: no prompt"
-        );
+        assert_eq!(err.to_string(), "request rejected by validation: no prompt");
     }
 }

@@ -4,8 +4,8 @@ use std::fmt;
 
 use tower_layer::Layer;
 
-use super::service::Validate;
 use super::error::Reason;
+use super::service::Validate;
 use super::validator::{validator_fn, AcceptAll, And, Context, ValidatorFn};
 use crate::config::ConfigError;
 
@@ -135,10 +135,7 @@ impl<Q, P> ValidateLayerBuilder<Q, P> {
 
     /// Adds a response validator made from a closure (see
     /// [`validator_fn`](super::validator_fn)).
-    pub fn response_fn<Res, E, F>(
-        self,
-        f: F,
-    ) -> ValidateLayerBuilder<Q, And<P, ValidatorFn<F, E>>>
+    pub fn response_fn<Res, E, F>(self, f: F) -> ValidateLayerBuilder<Q, And<P, ValidatorFn<F, E>>>
     where
         F: Fn(&Res, &Context) -> Result<(), E>,
         E: Into<Reason>,

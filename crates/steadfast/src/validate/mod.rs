@@ -75,9 +75,9 @@ pub use error::{Invalid, InvalidRequest, InvalidResponse, Reason};
 pub use future::ResponseFuture;
 pub use layer::{ValidateLayer, ValidateLayerBuilder};
 pub use service::Validate;
-#[cfg(feature = "http")]
-pub use validator::{has_header, success_status, HasHeader, SuccessStatus};
 pub use validator::{
     ensure, from_attempt, non_empty, until_attempt, validator_fn, AcceptAll, And, Attempts,
     Context, Ensure, NonEmpty, Validator, ValidatorFn,
 };
+#[cfg(feature = "http")]
+pub use validator::{has_header, success_status, HasHeader, SuccessStatus};

@@ -89,7 +89,11 @@ where
         let mut reasons = Vec::new();
         self.request.validate(&req, &cx, &mut reasons);
         if !reasons.is_empty() {
-            tracing::debug!(attempt = cx.attempt(), reasons = reasons.len(), "request rejected by validation");
+            tracing::debug!(
+                attempt = cx.attempt(),
+                reasons = reasons.len(),
+                "request rejected by validation"
+            );
             return ResponseFuture::rejected(InvalidRequest::new(reasons, cx.attempt()));
         }
         let sent = Instant::now();
