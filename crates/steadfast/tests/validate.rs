@@ -57,7 +57,7 @@ impl HasCancelToken for Prompt {
 }
 
 /// A rough JSON check, enough for these tests: an object with balanced braces and quotes.
-fn looks_like_json(s: &String) -> bool {
+fn looks_like_json(s: &str) -> bool {
     s.starts_with('{')
         && s.ends_with('}')
         && s.matches('{').count() == s.matches('}').count()
@@ -116,7 +116,7 @@ async fn retries_until_valid_and_validators_see_each_attempt() {
                 Ok::<_, &'static str>(())
             }
         })
-        .response(ensure("not valid JSON", looks_like_json))
+        .response(ensure("not valid JSON", |s: &String| looks_like_json(s)))
         // Ask for a detailed answer at first; from the third attempt on, settle for less.
         .response(until_attempt(
             3,
@@ -206,7 +206,7 @@ async fn http_requests_carry_the_attempt_in_their_extensions() {
 async fn every_failing_validator_gives_its_reason() {
     let model = Scripted::<String, Prompt>::new([Reply::ok("[1, 2".to_string())]);
     let svc = ValidateLayer::builder()
-        .response(ensure("not valid JSON", looks_like_json))
+        .response(ensure("not valid JSON", |s: &String| looks_like_json(s)))
         .response(ensure("passes", |_: &String| true))
         .response_fn(|s: &String, _: &Context| {
             if s.contains("answer") {
@@ -247,7 +247,7 @@ fn strict_json() -> ValidateLayer<
     impl Clone + steadfast::validate::Validator<String>,
 > {
     ValidateLayer::builder()
-        .response(ensure("not valid JSON", looks_like_json))
+        .response(ensure("not valid JSON", |s: &String| looks_like_json(s)))
         .response(ensure("no answer field", |s: &String| {
             s.contains("\"answer\"")
         }))
@@ -399,7 +399,7 @@ async fn rejected_requests_never_reach_the_service() {
                 Err(format!("prompt of {} characters is over 16", p.text.len()))
             }
         })
-        .response(ensure("not valid JSON", looks_like_json))
+        .response(ensure("not valid JSON", |s: &String| looks_like_json(s)))
         .build()
         .unwrap();
     let mut svc = validate.layer(probe.clone());
