@@ -603,3 +603,65 @@ async fn validators_see_the_attempt_tag_without_a_retry_layer() {
     svc.oneshot(tagged).await.unwrap();
     assert_eq!(*seen.lock().unwrap(), [(1, Duration::ZERO), (4, ms(700))]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn recovery_runs_on_a_give_up_only() {
+    use steadfast::token::CancelToken;
+
+    let recovered = Arc::new(Mutex::new(Vec::new()));
+    let policy = RetryPolicy::builder()
+        .max_attempts(3)
+        .backoff(Backoff::constant(ms(100)))
+        .recover_with({
+            let recovered = recovered.clone();
+            move |err: RetryError| {
+                recovered.lock().unwrap().push(err.attempts());
+                Ok::<_, BoxError>("cached".to_string())
+            }
+        })
+        .build()
+        .unwrap();
+
+    // Attempts run out: the recovery answers.
+    let down = Scripted::<String, Prompt>::new([]).then_always(Reply::err("refused"));
+    let svc = RetryLayer::new(policy.clone()).layer(down.clone());
+    assert_eq!(svc.oneshot(Prompt::new("q")).await.unwrap(), "cached");
+    assert_eq!(*recovered.lock().unwrap(), [3]);
+
+    // A non-retryable error passes through: nothing to recover from.
+    let svc = RetryLayer::new(policy.clone()).layer(
+        ValidateLayer::builder()
+            .request(ensure("empty prompt", |p: &Prompt| !p.text.is_empty()))
+            .build()
+            .unwrap()
+            .layer(down.clone()),
+    );
+    let err = svc.oneshot(Prompt::new("")).await.unwrap_err();
+    assert!(err.is::<InvalidRequest>());
+
+    // A cancelled request gets its RetryError: nobody is waiting for an answer.
+    #[derive(Clone)]
+    struct Job(CancelToken);
+    impl HasCancelToken for Job {
+        fn cancel_token(&self) -> Option<&CancelToken> {
+            Some(&self.0)
+        }
+    }
+    let token = CancelToken::new();
+    let svc = RetryLayer::new(policy.clone())
+        .layer(Scripted::<String, Job>::new([]).then_always(Reply::err("refused")));
+    let call = tokio::spawn(svc.oneshot(Job(token.clone())));
+    tokio::time::sleep(ms(50)).await;
+    token.cancel();
+    let err = call.await.unwrap().unwrap_err();
+    assert!(retry_error(&err).is_cancelled());
+    assert_eq!(recovered.lock().unwrap().len(), 1);
+
+    // The function-level API recovers the same way.
+    let answer = policy
+        .run(|_| async { Err::<String, _>(std::io::Error::other("refused")) })
+        .await
+        .unwrap();
+    assert_eq!(answer, "cached");
+    assert_eq!(*recovered.lock().unwrap(), [3, 3]);
+}

@@ -48,7 +48,8 @@ impl<C, K, R> RetryPolicy<C, K, R> {
     ///
     /// Classification, backoff, budget, hooks and metrics are the policy's; the classifier
     /// sees `()` as the request. Errors come back exactly as from the retry layer: a
-    /// non-retryable error unchanged, otherwise a [`RetryError`](super::RetryError).
+    /// non-retryable error unchanged, otherwise a [`RetryError`](super::RetryError), or what
+    /// the policy's [recovery](super::RetryPolicyBuilder::recover) makes of it.
     pub async fn run<T, E, F, Fut>(&self, f: F) -> Result<T, BoxError>
     where
         F: FnMut(u32) -> Fut,
