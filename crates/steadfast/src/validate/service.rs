@@ -19,6 +19,10 @@ use crate::BoxError;
 /// with [`Invalid`](super::Invalid), which keeps the response. Errors of the inner service
 /// pass through unchanged (boxed).
 ///
+/// Requests implement [`HasCancelToken`], as for the retry layer: it is how the validators
+/// learn which attempt they judge (see [`RetryAttempt`](crate::token::RetryAttempt)). Plain
+/// types (`String`, integers, `()`, ...) and `http::Request` already do.
+///
 /// # Readiness
 ///
 /// `poll_ready` forwards to the inner service: a request cannot be judged before it is
