@@ -6,4 +6,5 @@
 //! cargo run -p steadfast-examples --example http_client  # hyper-util's client with HTTP's rules
 //! cargo run -p steadfast-examples --example axum_server  # handlers that notice a client has gone
 //! cargo run -p steadfast-examples --example grpc  # tonic: deadlines across the wire, retrying channels
+//! cargo run -p steadfast-examples --example retry_until_valid  # retry until a model's JSON is valid
 //! ```

@@ -2,7 +2,7 @@
 //!
 //! * [`PropagateDeadlineLayer`] (outbound, under the retry layer so each attempt sends the
 //!   time left *now*): writes the remaining time of the request's
-//!   [`CancelToken`](steadfast::token::CancelToken) as `grpc-timeout` on gRPC requests and as a
+//!   [`CancelToken`] as `grpc-timeout` on gRPC requests and as a
 //!   milliseconds header (default `x-request-timeout-ms`) on the others.
 //! * [`AcceptDeadlineLayer`] (inbound, outside steadfast's `CancelLayer`): reads those headers
 //!   and gives the request a token with that deadline, capped by the server's own limit; the

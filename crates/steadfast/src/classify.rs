@@ -212,6 +212,10 @@ where
 }
 
 /// The default: every `Ok` is a success, every `Err` is retryable.
+///
+/// The retry layer and the circuit breaker then [`refine`] that verdict for steadfast's own
+/// errors: a request rejected by validation is not retried, an invalid response is retried as
+/// [`Outcome::Invalid`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AnyError;
 
@@ -311,6 +315,83 @@ pub fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static))
         cur = e.source();
     }
     None
+}
+
+/// `true` if `err` is, or is caused by, a response that failed validation: a
+/// [`validate::Invalid`](crate::validate::Invalid) of any response type, recognised by the
+/// non-generic [`validate::InvalidResponse`](crate::validate::InvalidResponse) in its
+/// `source()` chain. Always `false` without the `validate` feature.
+///
+/// For classifiers of your own that should treat invalid responses apart:
+///
+/// ```
+/// use steadfast::classify::{is_invalid, AsDynError, Attempt, Outcome, classify_fn};
+///
+/// let classifier = classify_fn(|_: &Attempt<'_, ()>, r: Result<&String, &steadfast::BoxError>| match r {
+///     Ok(_) => Outcome::Success,
+///     Err(e) if is_invalid(e.as_dyn_error()) => Outcome::Invalid,
+///     Err(_) => Outcome::NonRetryable,
+/// });
+/// # let _ = classifier;
+/// ```
+pub fn is_invalid(err: &(dyn StdError + 'static)) -> bool {
+    #[cfg(feature = "validate")]
+    {
+        find_source::<crate::validate::InvalidResponse>(err).is_some()
+    }
+    #[cfg(not(feature = "validate"))]
+    {
+        let _ = err;
+        false
+    }
+}
+
+/// `true` if `err` is, or is caused by, a request that validation rejected before it was
+/// sent ([`validate::InvalidRequest`](crate::validate::InvalidRequest)). Always `false`
+/// without the `validate` feature.
+pub fn is_rejected_request(err: &(dyn StdError + 'static)) -> bool {
+    #[cfg(feature = "validate")]
+    {
+        find_source::<crate::validate::InvalidRequest>(err).is_some()
+    }
+    #[cfg(not(feature = "validate"))]
+    {
+        let _ = err;
+        false
+    }
+}
+
+/// Adjusts a classifier's verdict on an error with what steadfast's own errors say about
+/// themselves. The retry layer and the circuit breaker apply it to every failed call, after
+/// the classifier, so that classifiers which cannot look inside errors (such as the default,
+/// [`AnyError`]) still get these right:
+///
+/// * a request that validation rejected ([`is_rejected_request`]) was never sent: any failure
+///   outcome becomes [`Outcome::Ignored`] (not retried, not counted by a breaker);
+/// * a response that failed validation ([`is_invalid`]) judged retryable without a server hint
+///   becomes [`Outcome::Invalid`] (still retried, and counted by a breaker as a semantic
+///   failure).
+///
+/// Every other outcome is returned unchanged; in particular a non-retryable verdict is never
+/// made retryable.
+///
+/// ```
+/// use steadfast::classify::{refine, Outcome};
+///
+/// let io: steadfast::BoxError = Box::new(std::io::Error::other("reset"));
+/// assert_eq!(refine(Outcome::retryable(), &*io), Outcome::retryable());
+/// ```
+pub fn refine(outcome: Outcome, err: &(dyn StdError + 'static)) -> Outcome {
+    if !outcome.is_failure() {
+        return outcome;
+    }
+    if is_rejected_request(err) {
+        return Outcome::Ignored;
+    }
+    if outcome == Outcome::retryable() && is_invalid(err) {
+        return Outcome::Invalid;
+    }
+    outcome
 }
 
 /// Retries errors that are (or are caused by) a `T`; any other error is non-retryable and

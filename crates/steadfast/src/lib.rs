@@ -14,6 +14,8 @@
 //!   a registry.
 //! * [`cancel`] (feature `cancel`): per-request cancellation tokens fired by timeouts,
 //!   deadlines, shutdown, callers and clients that go away.
+//! * [`validate`] (feature `validate`): request and response validators; invalid responses
+//!   become retryable errors that keep the response.
 //!
 //! Layers that can fail add their own error types and return them as [`BoxError`], as tower's
 //! middleware does; every error type this crate creates is public, so you can
@@ -57,6 +59,8 @@ pub mod retry;
 #[cfg(feature = "circuit-breaker")]
 mod sync;
 pub mod token;
+#[cfg(feature = "validate")]
+pub mod validate;
 
 pub use config::ConfigError;
 

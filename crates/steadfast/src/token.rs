@@ -528,11 +528,73 @@ impl Drop for Cancelled {
     }
 }
 
-/// Request types that may carry a [`CancelToken`].
+/// Which attempt of a retried request this is, as the retry layer tells the layers below it.
 ///
-/// Implemented for `http::Request<B>` (the token lives in its extensions) and for common plain
-/// types (which never carry one). For your own request type, return the token it carries, or
-/// write an empty `impl HasCancelToken for MyRequest {}` if it carries none.
+/// The retry layer puts one on every attempt after the first (through
+/// [`HasCancelToken::set_retry_attempt`]); the first attempt carries none, so it costs nothing.
+/// Layers below the retry layer (the validate layer, for one) read it with
+/// [`HasCancelToken::retry_attempt`]: no tag means attempt 1.
+///
+/// `http::Request` keeps it in its extensions; a request type of your own keeps it in a field:
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::token::{HasCancelToken, RetryAttempt};
+///
+/// #[derive(Clone)]
+/// struct Prompt {
+///     text: String,
+///     attempt: Option<RetryAttempt>,
+/// }
+///
+/// impl HasCancelToken for Prompt {
+///     fn retry_attempt(&self) -> Option<RetryAttempt> {
+///         self.attempt
+///     }
+///     fn set_retry_attempt(&mut self, attempt: RetryAttempt) -> bool {
+///         self.attempt = Some(attempt);
+///         true
+///     }
+/// }
+///
+/// let mut req = Prompt { text: "summarise".into(), attempt: None };
+/// assert_eq!(req.retry_attempt(), None); // a first attempt
+/// assert!(req.set_retry_attempt(RetryAttempt::new(2, Duration::from_millis(150))));
+/// assert_eq!(req.retry_attempt().map(|a| a.number()), Some(2));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RetryAttempt {
+    number: u32,
+    elapsed: Duration,
+}
+
+impl RetryAttempt {
+    /// Attempt `number` (from 1), sent `elapsed` after the retry layer's clock started.
+    pub const fn new(number: u32, elapsed: Duration) -> Self {
+        RetryAttempt { number, elapsed }
+    }
+
+    /// The attempt number, from 1.
+    pub const fn number(&self) -> u32 {
+        self.number
+    }
+
+    /// Time from the retry layer's start (see
+    /// [`RetryPolicyBuilder::max_elapsed`](crate::retry::RetryPolicyBuilder::max_elapsed) for
+    /// when its clock starts) to the moment this attempt was sent.
+    pub const fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+}
+
+/// Request types that may carry a [`CancelToken`], and the [`RetryAttempt`] the retry layer
+/// tags retries with.
+///
+/// Implemented for `http::Request<B>` (both live in its extensions) and for common plain
+/// types (which never carry either). For your own request type, return the token it carries,
+/// or write an empty `impl HasCancelToken for MyRequest {}` if it carries none; implement the
+/// two `retry_attempt` methods too if the layers below a retry layer should know which attempt
+/// they see.
 pub trait HasCancelToken {
     /// The token this request carries, if any.
     fn cancel_token(&self) -> Option<&CancelToken> {
@@ -551,6 +613,20 @@ pub trait HasCancelToken {
     fn operation(&self) -> Option<crate::operations::Operation> {
         None
     }
+
+    /// The attempt this request is, when a retry layer above tagged it; `None` (the default)
+    /// for a first attempt or a request type that carries no tag.
+    fn retry_attempt(&self) -> Option<RetryAttempt> {
+        None
+    }
+
+    /// Tags the request with the attempt it is. The retry layer calls it for every attempt
+    /// after the first. Returns `false` for request types that cannot carry a tag (the
+    /// default).
+    fn set_retry_attempt(&mut self, attempt: RetryAttempt) -> bool {
+        let _ = attempt;
+        false
+    }
 }
 
 #[cfg(feature = "http")]
@@ -561,6 +637,15 @@ impl<B> HasCancelToken for http::Request<B> {
 
     fn set_cancel_token(&mut self, token: CancelToken) -> bool {
         self.extensions_mut().insert(token);
+        true
+    }
+
+    fn retry_attempt(&self) -> Option<RetryAttempt> {
+        self.extensions().get::<RetryAttempt>().copied()
+    }
+
+    fn set_retry_attempt(&mut self, attempt: RetryAttempt) -> bool {
+        self.extensions_mut().insert(attempt);
         true
     }
 
@@ -617,11 +702,23 @@ impl<T: HasCancelToken + ?Sized> HasCancelToken for Box<T> {
     fn set_cancel_token(&mut self, token: CancelToken) -> bool {
         (**self).set_cancel_token(token)
     }
+
+    fn retry_attempt(&self) -> Option<RetryAttempt> {
+        (**self).retry_attempt()
+    }
+
+    fn set_retry_attempt(&mut self, attempt: RetryAttempt) -> bool {
+        (**self).set_retry_attempt(attempt)
+    }
 }
 
 impl<T: HasCancelToken + ?Sized> HasCancelToken for Arc<T> {
     fn cancel_token(&self) -> Option<&CancelToken> {
         (**self).cancel_token()
+    }
+
+    fn retry_attempt(&self) -> Option<RetryAttempt> {
+        (**self).retry_attempt()
     }
 }
 

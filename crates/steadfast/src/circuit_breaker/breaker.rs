@@ -53,6 +53,8 @@ impl SlidingWindow {
 pub(crate) enum CallResult {
     Success,
     Failure,
+    /// The call completed but its response was judged invalid: a semantic failure.
+    Invalid,
     Ignored,
 }
 
@@ -106,6 +108,8 @@ struct Config {
     max_half_open: Option<Duration>,
     open_backoff: Backoff,
     count_cancellations: bool,
+    /// Whether invalid responses count as failures for the rules (else as successes).
+    count_invalid: bool,
 }
 
 // Aligned so that the `Arc`'s reference counts, written by every call, sit on cache lines of
@@ -125,6 +129,7 @@ pub(crate) struct Core {
     last_open: AtomicU64,
     half_open: AtomicU64,
     failures: AtomicU64,
+    invalid: AtomicU64,
     slow: AtomicU64,
     rejections: AtomicU64,
     ignored: AtomicU64,
@@ -582,20 +587,50 @@ impl Core {
             self.on_ignored();
             return;
         }
-        let failure = result == CallResult::Failure;
+        let failure = self.counts_as_failure(result);
         let counts = self.window.record(failure, slow);
-        if failure || slow {
-            self.on_bad_call(permit.word, failure, slow, counts, duration);
+        if result != CallResult::Success || slow {
+            self.on_bad_call(permit.word, result, failure, slow, counts, duration);
         } else if self.cfg.consecutive_failures.is_some()
             && self.consecutive.load(Ordering::Relaxed) != 0
         {
             self.consecutive.store(0, Ordering::Relaxed);
         }
-        if !failure && !self.listeners.is_empty() {
+        if result == CallResult::Success && !self.listeners.is_empty() {
             self.emit(BreakerEvent::Success {
                 name: &self.name,
                 duration,
             });
+        }
+    }
+
+    /// Whether `result` counts as a failure for the breaker's rules.
+    #[inline]
+    fn counts_as_failure(&self, result: CallResult) -> bool {
+        match result {
+            CallResult::Failure => true,
+            CallResult::Invalid => self.cfg.count_invalid,
+            CallResult::Success | CallResult::Ignored => false,
+        }
+    }
+
+    /// Counts a failure or a semantic failure apart, and tells the listeners.
+    fn count_failed(&self, result: CallResult, duration: Option<Duration>) {
+        let name = &*self.name;
+        match result {
+            CallResult::Failure => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                if !self.listeners.is_empty() {
+                    self.emit(BreakerEvent::Failure { name, duration });
+                }
+            }
+            CallResult::Invalid => {
+                self.invalid.fetch_add(1, Ordering::Relaxed);
+                if !self.listeners.is_empty() {
+                    self.emit(BreakerEvent::Invalid { name, duration });
+                }
+            }
+            CallResult::Success | CallResult::Ignored => {}
         }
     }
 
@@ -606,10 +641,13 @@ impl Core {
         }
     }
 
+    /// A call that failed, was invalid, or was slow. `failure` says whether it counts as a
+    /// failure for the rules.
     #[cold]
     fn on_bad_call(
         &self,
         word: u64,
+        result: CallResult,
         failure: bool,
         slow: bool,
         counts: Counts,
@@ -625,14 +663,8 @@ impl Core {
             }
         }
         let mut reason = None;
+        self.count_failed(result, duration);
         if failure {
-            self.failures.fetch_add(1, Ordering::Relaxed);
-            if !self.listeners.is_empty() {
-                self.emit(BreakerEvent::Failure {
-                    name: &self.name,
-                    duration,
-                });
-            }
             if let Some(limit) = self.cfg.consecutive_failures {
                 let n = self.consecutive.fetch_add(1, Ordering::AcqRel) + 1;
                 if n >= limit {
@@ -675,7 +707,7 @@ impl Core {
         slow: bool,
         duration: Option<Duration>,
     ) {
-        let bad = result == CallResult::Failure || (slow && self.cfg.slow_rate_bp.is_some());
+        let bad = self.counts_as_failure(result) || (slow && self.cfg.slow_rate_bp.is_some());
         match result {
             CallResult::Ignored => {
                 self.release_probe(permit, false);
@@ -683,15 +715,7 @@ impl Core {
                 return;
             }
             _ if bad => {
-                if result == CallResult::Failure {
-                    self.failures.fetch_add(1, Ordering::Relaxed);
-                    if !self.listeners.is_empty() {
-                        self.emit(BreakerEvent::Failure {
-                            name: &self.name,
-                            duration,
-                        });
-                    }
-                }
+                self.count_failed(result, duration);
                 if slow {
                     self.slow.fetch_add(1, Ordering::Relaxed);
                 }
@@ -704,11 +728,17 @@ impl Core {
                 }
             }
             _ => {
-                if !self.listeners.is_empty() {
-                    self.emit(BreakerEvent::Success {
-                        name: &self.name,
-                        duration,
-                    });
+                if result == CallResult::Success {
+                    if !self.listeners.is_empty() {
+                        self.emit(BreakerEvent::Success {
+                            name: &self.name,
+                            duration,
+                        });
+                    }
+                } else {
+                    // An invalid response that does not count as a failure: the downstream
+                    // answered, so the probe succeeded.
+                    self.count_failed(result, duration);
                 }
                 if let Some(successes) = self.release_probe(permit, true) {
                     if successes >= self.cfg.success_threshold {
@@ -819,6 +849,7 @@ impl Core {
         let counts = self.window.counts();
         let judged = counts.total >= self.cfg.minimum_calls && counts.total > 0;
         let failures = self.failures.load(Ordering::Relaxed);
+        let invalid = self.invalid.load(Ordering::Relaxed);
         let ignored = self.ignored.load(Ordering::Relaxed);
         let calls = self.window.calls() + self.probe_calls.load(Ordering::Relaxed);
         BreakerMetrics {
@@ -828,8 +859,9 @@ impl Core {
             window_calls: counts.total,
             window_failures: counts.failures,
             window_slow: counts.slow,
-            successes: calls.saturating_sub(failures),
+            successes: calls.saturating_sub(failures.saturating_add(invalid)),
             failures,
+            invalid,
             slow: self.slow.load(Ordering::Relaxed),
             rejections: self.rejections.load(Ordering::Relaxed),
             ignored,
@@ -860,6 +892,7 @@ pub struct CircuitBreakerBuilder {
     max_half_open: Option<Duration>,
     open_backoff: Backoff,
     count_cancellations: bool,
+    count_invalid: bool,
     initial_state: CircuitState,
     rng: Option<Arc<dyn RandomSource>>,
     listeners: Vec<Listener>,
@@ -880,6 +913,7 @@ impl Default for CircuitBreakerBuilder {
             max_half_open: None,
             open_backoff: Backoff::constant(Duration::from_secs(60)),
             count_cancellations: false,
+            count_invalid: true,
             initial_state: CircuitState::Closed,
             rng: None,
             listeners: Vec::new(),
@@ -1042,6 +1076,27 @@ impl CircuitBreakerBuilder {
         self
     }
 
+    /// Counts invalid responses ([`Outcome::Invalid`](crate::classify::Outcome::Invalid), such
+    /// as those the validate layer rejects: *semantic* failures) as failures for the
+    /// failure-rate and consecutive-failure rules and for half-open probes. On by default.
+    ///
+    /// Either way they are counted apart, in [`BreakerMetrics::invalid`], and reported as
+    /// [`BreakerEvent::Invalid`], never as transport failures. Turned off, an invalid response
+    /// counts as a success for the rules: the downstream answered, so it is up, even if what it
+    /// said was wrong.
+    ///
+    /// ```
+    /// use steadfast::circuit_breaker::CircuitBreaker;
+    ///
+    /// // Trip on transport failures only; a model that answers badly is still up.
+    /// let breaker = CircuitBreaker::builder().count_invalid(false).build().unwrap();
+    /// assert_eq!(breaker.metrics().invalid, 0);
+    /// ```
+    pub fn count_invalid(mut self, yes: bool) -> Self {
+        self.count_invalid = yes;
+        self
+    }
+
     /// The state the breaker starts in (closed, forced-open, disabled or metrics-only).
     pub fn initial_state(mut self, state: CircuitState) -> Self {
         self.initial_state = state;
@@ -1199,6 +1254,7 @@ impl CircuitBreakerBuilder {
                 max_half_open: self.max_half_open,
                 open_backoff: self.open_backoff,
                 count_cancellations: self.count_cancellations,
+                count_invalid: self.count_invalid,
             },
             origin: Instant::now(),
             state: AtomicU64::new(self.initial_state.bits()),
@@ -1210,6 +1266,7 @@ impl CircuitBreakerBuilder {
             last_open: AtomicU64::new(0),
             half_open: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            invalid: AtomicU64::new(0),
             slow: AtomicU64::new(0),
             rejections: AtomicU64::new(0),
             ignored: AtomicU64::new(0),

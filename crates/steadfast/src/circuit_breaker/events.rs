@@ -157,6 +157,17 @@ pub enum BreakerEvent<'a> {
         /// How long it took.
         duration: Duration,
     },
+    /// A call's response was judged invalid ([`Outcome::Invalid`](crate::classify::Outcome::Invalid),
+    /// for example by the validate layer): a *semantic* failure, reported instead of
+    /// [`Failure`](Self::Failure) or [`Success`](Self::Success). Whether it counts toward the
+    /// failure rate is the breaker's
+    /// [`count_invalid`](super::CircuitBreakerBuilder::count_invalid) setting.
+    Invalid {
+        /// The breaker's name.
+        name: &'a str,
+        /// How long it took, when measured.
+        duration: Option<Duration>,
+    },
     /// A call's result was ignored (a cancellation, or classified as ignored).
     Ignored {
         /// The breaker's name.
@@ -182,8 +193,15 @@ pub struct BreakerMetrics {
     pub window_slow: u32,
     /// Successful calls since the breaker was made.
     pub successes: u64,
-    /// Failed calls since the breaker was made.
+    /// Failed calls since the breaker was made (invalid responses are counted apart, in
+    /// [`invalid`](Self::invalid)).
     pub failures: u64,
+    /// Calls whose response was judged invalid (semantic failures) since the breaker was
+    /// made. They count toward the failure rate when
+    /// [`count_invalid`](super::CircuitBreakerBuilder::count_invalid) is on (the default), and
+    /// as successes otherwise; either way they are counted here and not in `failures` or
+    /// `successes`.
+    pub invalid: u64,
     /// Slow calls since the breaker was made.
     pub slow: u64,
     /// Calls rejected since the breaker was made.

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::breaker::{BreakerHandle, BreakerRef, CallResult, CircuitBreaker, Core, Permit};
 use super::error::Rejected;
-use crate::classify::{Attempt, Classify, Outcome};
+use crate::classify::{refine, Attempt, Classify, Outcome};
 use crate::token::CancelToken;
 use crate::BoxError;
 
@@ -150,6 +150,11 @@ where
                     &Attempt::new(1, Default::default(), Default::default(), None),
                     result.as_ref(),
                 );
+                let result = result.map_err(Into::into);
+                let outcome = match &result {
+                    Err(e) => refine(outcome, &**e),
+                    Ok(_) => outcome,
+                };
                 let recorded = match outcome {
                     Outcome::Success => CallResult::Success,
                     Outcome::Ignored => CallResult::Ignored,
@@ -158,10 +163,11 @@ where
                     {
                         CallResult::Ignored
                     }
+                    Outcome::Invalid => CallResult::Invalid,
                     _ => CallResult::Failure,
                 };
                 guard.finish(recorded, *start);
-                Poll::Ready(result.map_err(Into::into))
+                Poll::Ready(result)
             }
             KindProj::Rejected { error } => {
                 Poll::Ready(Err(error.take().expect("polled after completion").into()))

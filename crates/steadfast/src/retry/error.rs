@@ -88,21 +88,34 @@ impl fmt::Display for AttemptRecord {
 /// How many attempts a history keeps: the first one and the most recent ones.
 pub(crate) const HISTORY_LEN: usize = 16;
 
-/// A bounded history of attempts: the first attempt and the latest `HISTORY_LEN - 1`.
-#[derive(Debug, Clone, Default)]
+/// A bounded history of attempts: the first attempt and the latest `HISTORY_LEN - 1`, each
+/// with its error when it failed with one.
+#[derive(Debug, Default)]
 pub(crate) struct History {
     records: VecDeque<AttemptRecord>,
+    /// The errors of the attempts in `records`, in the same order.
+    errors: VecDeque<Option<BoxError>>,
     omitted: u32,
 }
 
 impl History {
-    pub(crate) fn push(&mut self, record: AttemptRecord) {
+    pub(crate) fn push(&mut self, record: AttemptRecord, error: Option<BoxError>) {
         if self.records.len() == HISTORY_LEN {
             // Keep the first attempt: it is often the most telling.
             self.records.remove(1);
+            self.errors.remove(1);
             self.omitted += 1;
         }
         self.records.push_back(record);
+        self.errors.push_back(error);
+    }
+
+    /// The error of the latest attempt recorded, if it failed with one.
+    pub(crate) fn last_error(&self) -> Option<&(dyn StdError + 'static)> {
+        self.errors
+            .back()
+            .and_then(Option::as_deref)
+            .map(|e| e as &(dyn StdError + 'static))
     }
 
     pub(crate) fn set_last_delay(&mut self, delay: Duration) {
@@ -116,9 +129,10 @@ impl History {
 /// stopped it, or the request was cancelled.
 ///
 /// Carries the number of attempts made, the time elapsed, the reason it stopped, a short
-/// history of the attempts, and the last attempt's error as its [`source`](StdError::source).
-/// Errors that were classified as non-retryable are *not* wrapped: they pass through the
-/// layer unchanged.
+/// history of the attempts, the errors of the attempts in that history (see
+/// [`errors`](Self::errors)), and the last attempt's error as its
+/// [`source`](StdError::source). Errors that were classified as non-retryable are *not*
+/// wrapped: they pass through the layer unchanged.
 ///
 /// ```
 /// # use steadfast::retry::RetryError;
@@ -137,8 +151,8 @@ struct Inner {
     reason: StopReason,
     attempts: u32,
     elapsed: Duration,
+    /// The attempts remembered, with their errors; the last attempt's error is the source.
     history: History,
-    source: Option<BoxError>,
 }
 
 impl RetryError {
@@ -147,7 +161,6 @@ impl RetryError {
         attempts: u32,
         elapsed: Duration,
         history: History,
-        source: Option<BoxError>,
     ) -> Self {
         RetryError {
             inner: Box::new(Inner {
@@ -155,7 +168,6 @@ impl RetryError {
                 attempts,
                 elapsed,
                 history,
-                source,
             }),
         }
     }
@@ -194,12 +206,58 @@ impl RetryError {
 
     /// The last attempt's error, if the last attempt failed with one.
     pub fn last_error(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
-        self.inner.source.as_deref()
+        self.inner.history.errors.back().and_then(Option::as_deref)
     }
 
     /// Takes the last attempt's error out.
-    pub fn into_last_error(self) -> Option<BoxError> {
-        self.inner.source
+    pub fn into_last_error(mut self) -> Option<BoxError> {
+        self.inner.history.errors.pop_back().flatten()
+    }
+
+    /// The errors of the attempts in [`history`](Self::history) that failed with one, oldest
+    /// first, each with its attempt number. Like the history, it holds the first attempt and
+    /// the latest ones (16 at most); attempts that ended with a retryable *response* have no
+    /// error.
+    ///
+    /// ```
+    /// use steadfast::retry::{Backoff, RetryError, RetryPolicy};
+    ///
+    /// let policy = RetryPolicy::builder().max_attempts(3).backoff(Backoff::none()).build().unwrap();
+    /// let err = policy
+    ///     .run_blocking(|attempt| Err::<(), _>(std::io::Error::other(format!("refused #{attempt}"))))
+    ///     .unwrap_err();
+    /// let err = err.downcast_ref::<RetryError>().unwrap();
+    /// let seen: Vec<(u32, String)> = err.errors().map(|(n, e)| (n, e.to_string())).collect();
+    /// assert_eq!(seen, [(1, "refused #1".into()), (2, "refused #2".into()), (3, "refused #3".into())]);
+    /// ```
+    pub fn errors(
+        &self,
+    ) -> impl Iterator<Item = (u32, &(dyn StdError + Send + Sync + 'static))> + '_ {
+        let h = &self.inner.history;
+        h.records
+            .iter()
+            .zip(h.errors.iter())
+            .filter_map(|(r, e)| Some((r.number, e.as_deref()?)))
+    }
+
+    /// Takes the error of attempt `number` out, if it is among the [`errors`](Self::errors)
+    /// kept; the rest stay. The attempt's record stays in the history. Taking the last
+    /// attempt's error out also takes it from [`last_error`](Self::last_error) and
+    /// `source()`.
+    pub fn take_error(&mut self, number: u32) -> Option<BoxError> {
+        let h = &mut self.inner.history;
+        let i = h.records.iter().position(|r| r.number == number)?;
+        h.errors.get_mut(i)?.take()
+    }
+
+    /// Takes every kept error out, oldest first, each with its attempt number.
+    pub fn into_errors(self) -> Vec<(u32, BoxError)> {
+        let h = self.inner.history;
+        h.records
+            .into_iter()
+            .zip(h.errors)
+            .filter_map(|(r, e)| Some((r.number, e?)))
+            .collect()
     }
 }
 
@@ -210,7 +268,7 @@ impl fmt::Debug for RetryError {
             .field("attempts", &self.inner.attempts)
             .field("elapsed", &self.inner.elapsed)
             .field("history", &self.inner.history.records)
-            .field("source", &self.inner.source)
+            .field("source", &self.last_error())
             .finish()
     }
 }
@@ -231,10 +289,7 @@ impl fmt::Display for RetryError {
 
 impl StdError for RetryError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.inner
-            .source
-            .as_deref()
-            .map(|e| e as &(dyn StdError + 'static))
+        self.inner.history.last_error()
     }
 }
 
@@ -281,7 +336,7 @@ mod tests {
     fn history_keeps_first_and_latest() {
         let mut h = History::default();
         for n in 1..=40 {
-            h.push(record(n));
+            h.push(record(n), Some(format!("boom {n}").into()));
         }
         let numbers: Vec<u32> = h.records.iter().map(|r| r.number).collect();
         assert_eq!(numbers.len(), HISTORY_LEN);
@@ -289,16 +344,31 @@ mod tests {
         assert_eq!(numbers[1], 26);
         assert_eq!(*numbers.last().unwrap(), 40);
         assert_eq!(h.omitted, 24);
+        // The errors are bounded the same way, and stay with their attempts.
+        let mut e = RetryError::new(StopReason::AttemptsExhausted, 40, Duration::ZERO, h);
+        let kept: Vec<(u32, String)> = e.errors().map(|(n, e)| (n, e.to_string())).collect();
+        assert_eq!(kept.len(), HISTORY_LEN);
+        assert!(kept.iter().all(|(n, m)| *m == format!("boom {n}")));
+        assert_eq!(kept[1].0, 26);
+        assert_eq!(e.take_error(26).unwrap().to_string(), "boom 26");
+        assert!(e.take_error(26).is_none());
+        assert!(e.take_error(2).is_none(), "attempt 2 was not kept");
+        assert_eq!(e.errors().count(), HISTORY_LEN - 1);
+        assert_eq!(e.last_error().unwrap().to_string(), "boom 40");
+        let all = e.into_errors();
+        assert_eq!(all.len(), HISTORY_LEN - 1);
+        assert_eq!((all[0].0, all[1].0), (1, 27));
     }
 
     #[test]
     fn display_and_source_chain() {
+        let mut history = History::default();
+        history.push(record(3), Some("connection reset".into()));
         let e = RetryError::new(
             StopReason::AttemptsExhausted,
             3,
             Duration::from_millis(1500),
-            History::default(),
-            Some("connection reset".into()),
+            history,
         );
         assert_eq!(
             e.to_string(),
@@ -313,7 +383,6 @@ mod tests {
             1,
             Duration::ZERO,
             History::default(),
-            None,
         );
         assert!(c.is_cancelled());
         assert_eq!(

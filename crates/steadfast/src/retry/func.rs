@@ -27,7 +27,6 @@
 //! # }
 //! ```
 
-use std::error::Error as StdError;
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::sync::Arc;
@@ -38,23 +37,26 @@ use tokio::time::Instant;
 
 use super::error::StopReason;
 use super::policy::RetryPolicy;
+use super::recover::Recover;
 use super::state::Tracker;
-use crate::classify::Classify;
+use crate::classify::{refine, Classify};
 use crate::token::{CancelToken, Cancelled};
 use crate::BoxError;
 
-impl<C, K> RetryPolicy<C, K> {
+impl<C, K, R> RetryPolicy<C, K, R> {
     /// Calls `f` (with the attempt number, from 1) until it succeeds or the policy stops.
     ///
     /// Classification, backoff, budget, hooks and metrics are the policy's; the classifier
     /// sees `()` as the request. Errors come back exactly as from the retry layer: a
-    /// non-retryable error unchanged, otherwise a [`RetryError`](super::RetryError).
+    /// non-retryable error unchanged, otherwise a [`RetryError`](super::RetryError), or what
+    /// the policy's [recovery](super::RetryPolicyBuilder::recover) makes of it.
     pub async fn run<T, E, F, Fut>(&self, f: F) -> Result<T, BoxError>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: Into<BoxError>,
         C: Classify<(), T, E>,
+        R: Recover<T>,
     {
         self.run_inner(None, f).await
     }
@@ -71,6 +73,7 @@ impl<C, K> RetryPolicy<C, K> {
         Fut: Future<Output = Result<T, E>>,
         E: Into<BoxError>,
         C: Classify<(), T, E>,
+        R: Recover<T>,
     {
         self.run_inner(Some(token), f).await
     }
@@ -85,6 +88,7 @@ impl<C, K> RetryPolicy<C, K> {
         Fut: Future<Output = Result<T, E>>,
         E: Into<BoxError>,
         C: Classify<(), T, E>,
+        R: Recover<T>,
     {
         let shared = &self.shared;
         let span = tracing::debug_span!("retry", policy = shared.name());
@@ -92,7 +96,7 @@ impl<C, K> RetryPolicy<C, K> {
             Some(reason) => {
                 let mut t = Tracker::not_started(shared);
                 return Err(t
-                    .give_up(shared, StopReason::Cancelled(reason), None, &span)
+                    .give_up(shared, StopReason::Cancelled(reason), &span)
                     .into());
             }
             None => Tracker::start(shared),
@@ -102,23 +106,23 @@ impl<C, K> RetryPolicy<C, K> {
             let outcome = shared
                 .classifier
                 .classify(&tracker.context(Some(&())), result.as_ref());
+            let (outcome, result) = refined(outcome, result);
             tracing::trace!(parent: &span, attempt = tracker.attempt, %outcome, "attempt finished");
             if !outcome.is_retryable() {
                 tracker.finish(shared, outcome, &span);
-                return result.map_err(Into::into);
+                return result;
             }
             let (value, error) = split(result);
-            let err_ref = error.as_deref().map(|e| e as &(dyn StdError + 'static));
-            match tracker.on_retryable(shared, outcome, err_ref, token, Ok(()), &span) {
+            match tracker.on_retryable(shared, outcome, error, token, Ok(()), &span) {
                 Ok(delay) => {
                     drop(value);
                     sleep_unless_interrupted(delay, token).await;
                     if let Some(reason) = interrupted(token) {
-                        return tracker.conclude::<T, _, _>(shared, reason, None, error, &span);
+                        return tracker.conclude::<T, _, _, _>(shared, reason, None, &span);
                     }
                     tracker.begin_retry(shared);
                 }
-                Err(reason) => return tracker.conclude(shared, reason, value, error, &span),
+                Err(reason) => return tracker.conclude(shared, reason, value, &span),
             }
         }
     }
@@ -130,6 +134,7 @@ impl<C, K> RetryPolicy<C, K> {
         F: FnMut(u32) -> Result<T, E>,
         E: Into<BoxError>,
         C: Classify<(), T, E>,
+        R: Recover<T>,
     {
         self.run_blocking_inner(None, f)
     }
@@ -145,6 +150,7 @@ impl<C, K> RetryPolicy<C, K> {
         F: FnMut(u32) -> Result<T, E>,
         E: Into<BoxError>,
         C: Classify<(), T, E>,
+        R: Recover<T>,
     {
         self.run_blocking_inner(Some(token), f)
     }
@@ -158,6 +164,7 @@ impl<C, K> RetryPolicy<C, K> {
         F: FnMut(u32) -> Result<T, E>,
         E: Into<BoxError>,
         C: Classify<(), T, E>,
+        R: Recover<T>,
     {
         let shared = &self.shared;
         let span = tracing::debug_span!("retry", policy = shared.name());
@@ -165,7 +172,7 @@ impl<C, K> RetryPolicy<C, K> {
             Some(reason) => {
                 let mut t = Tracker::not_started(shared);
                 return Err(t
-                    .give_up(shared, StopReason::Cancelled(reason), None, &span)
+                    .give_up(shared, StopReason::Cancelled(reason), &span)
                     .into());
             }
             None => Tracker::start(shared),
@@ -175,23 +182,23 @@ impl<C, K> RetryPolicy<C, K> {
             let outcome = shared
                 .classifier
                 .classify(&tracker.context(Some(&())), result.as_ref());
+            let (outcome, result) = refined(outcome, result);
             tracing::trace!(parent: &span, attempt = tracker.attempt, %outcome, "attempt finished");
             if !outcome.is_retryable() {
                 tracker.finish(shared, outcome, &span);
-                return result.map_err(Into::into);
+                return result;
             }
             let (value, error) = split(result);
-            let err_ref = error.as_deref().map(|e| e as &(dyn StdError + 'static));
-            match tracker.on_retryable(shared, outcome, err_ref, token, Ok(()), &span) {
+            match tracker.on_retryable(shared, outcome, error, token, Ok(()), &span) {
                 Ok(delay) => {
                     drop(value);
                     block_on_sleep(delay, token);
                     if let Some(reason) = interrupted(token) {
-                        return tracker.conclude::<T, _, _>(shared, reason, None, error, &span);
+                        return tracker.conclude::<T, _, _, _>(shared, reason, None, &span);
                     }
                     tracker.begin_retry(shared);
                 }
-                Err(reason) => return tracker.conclude(shared, reason, value, error, &span),
+                Err(reason) => return tracker.conclude(shared, reason, value, &span),
             }
         }
     }
@@ -208,10 +215,24 @@ fn interrupted(token: Option<&CancelToken>) -> Option<StopReason> {
     }
 }
 
-fn split<T, E: Into<BoxError>>(result: Result<T, E>) -> (Option<T>, Option<BoxError>) {
+/// Boxes the error and lets it refine the classifier's verdict (see [`refine`]).
+fn refined<T, E: Into<BoxError>>(
+    outcome: crate::classify::Outcome,
+    result: Result<T, E>,
+) -> (crate::classify::Outcome, Result<T, BoxError>) {
+    match result {
+        Ok(v) => (outcome, Ok(v)),
+        Err(e) => {
+            let e = e.into();
+            (refine(outcome, &*e), Err(e))
+        }
+    }
+}
+
+fn split<T>(result: Result<T, BoxError>) -> (Option<T>, Option<BoxError>) {
     match result {
         Ok(v) => (Some(v), None),
-        Err(e) => (None, Some(e.into())),
+        Err(e) => (None, Some(e)),
     }
 }
 

@@ -1,6 +1,5 @@
 //! The retry layer's response future.
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -13,8 +12,9 @@ use tracing::Span;
 
 use super::error::StopReason;
 use super::policy::{CloneRequest, PolicyRef};
+use super::recover::Recover;
 use super::state::Tracker;
-use crate::classify::{Classify, Outcome};
+use crate::classify::{refine, Classify, Outcome};
 use crate::token::{CancelToken, Cancelled, HasCancelToken};
 use crate::BoxError;
 
@@ -54,7 +54,6 @@ struct Waiting {
     /// Fires when the request's token starts draining (a graceful shutdown).
     #[pin]
     draining: Option<Cancelled>,
-    last_error: Option<BoxError>,
 }
 
 #[pin_project(project = StateProj)]
@@ -134,7 +133,7 @@ where
     ) -> Self {
         let shared = &policy.policy().shared;
         let mut tracker = Tracker::not_started(shared);
-        let error = tracker.give_up(shared, StopReason::Cancelled(reason), None, &span);
+        let error = tracker.give_up(shared, StopReason::Cancelled(reason), &span);
         ResponseFuture {
             state: State::Stopped {
                 error: Some(error.into()),
@@ -157,6 +156,7 @@ where
     P: PolicyRef,
     P::Classifier: Classify<Req, S::Response, S::Error>,
     P::Cloner: CloneRequest<Req>,
+    P::Recover: Recover<S::Response>,
 {
     type Output = Result<S::Response, BoxError>;
 
@@ -169,6 +169,11 @@ where
                     let shared = &this.policy.policy().shared;
                     let ctx = this.tracker.context(this.request.as_ref());
                     let outcome = shared.classifier.classify(&ctx, result.as_ref());
+                    let result = result.map_err(Into::into);
+                    let outcome = match &result {
+                        Err(e) => refine(outcome, &**e),
+                        Ok(_) => outcome,
+                    };
                     tracing::trace!(
                         parent: &*this.span,
                         attempt = this.tracker.attempt,
@@ -178,7 +183,7 @@ where
                     if !outcome.is_retryable() || this.request.is_none() {
                         this.tracker.finish(shared, outcome, this.span);
                         this.state.set(State::Done);
-                        return Poll::Ready(result.map_err(Into::into));
+                        return Poll::Ready(result);
                     }
                     let token = this.request.as_ref().and_then(|r| r.cancel_token());
                     let resend = match this.request.as_ref() {
@@ -187,21 +192,21 @@ where
                     };
                     let (value, error) = match result {
                         Ok(v) => (Some(v), None),
-                        Err(e) => (None, Some(e.into())),
+                        Err(e) => (None, Some(e)),
                     };
-                    let err_ref = error.as_deref().map(|e| e as &(dyn StdError + 'static));
                     match this
                         .tracker
-                        .on_retryable(shared, outcome, err_ref, token, resend, this.span)
+                        .on_retryable(shared, outcome, error, token, resend, this.span)
                     {
                         Ok(delay) => {
                             drop(value);
                             match this.waiting.as_mut() {
                                 Some(w) => {
-                                    let w = w.as_mut().project();
-                                    *w.last_error = error;
                                     if !delay.is_zero() {
-                                        w.sleep.reset(tokio::time::Instant::now() + delay);
+                                        w.as_mut()
+                                            .project()
+                                            .sleep
+                                            .reset(tokio::time::Instant::now() + delay);
                                     }
                                 }
                                 None => {
@@ -211,7 +216,6 @@ where
                                         draining: token
                                             .and_then(CancelToken::drain_token)
                                             .map(CancelToken::cancelled),
-                                        last_error: error,
                                     }));
                                 }
                             }
@@ -224,8 +228,7 @@ where
                         Err(reason) => {
                             this.state.set(State::Done);
                             return Poll::Ready(
-                                this.tracker
-                                    .conclude(shared, reason, value, error, this.span),
+                                this.tracker.conclude(shared, reason, value, this.span),
                             );
                         }
                     }
@@ -256,12 +259,14 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Err(e.into()));
                     }
-                    let req = this
+                    let mut req = this
                         .request
                         .take()
                         .expect("a retry is only scheduled when a copy of the request exists");
                     *this.request = this.policy.policy().shared.cloner.clone_request(&req);
-                    this.tracker.begin_retry(&this.policy.policy().shared);
+                    let attempt = this.tracker.begin_retry(&this.policy.policy().shared);
+                    // Tell the layers below which attempt this is (the first carries no tag).
+                    req.set_retry_attempt(attempt);
                     let fut = this.service.call(req);
                     this.state.set(State::Calling { fut });
                 }
@@ -285,6 +290,7 @@ where
     S: Service<Req>,
     Req: HasCancelToken,
     P: PolicyRef,
+    P::Recover: Recover<S::Response>,
 {
     let (fired, drained) = match this.waiting.as_mut() {
         Some(w) => {
@@ -309,12 +315,5 @@ where
     };
     this.state.set(State::Done);
     let shared = &this.policy.policy().shared;
-    let error = this
-        .waiting
-        .as_mut()
-        .and_then(|w| w.as_mut().project().last_error.take());
-    Some(
-        this.tracker
-            .conclude(shared, reason, None, error, this.span),
-    )
+    Some(this.tracker.conclude(shared, reason, None, this.span))
 }

@@ -48,7 +48,7 @@ impl<P: PolicyRef> RetryLayer<P> {
     }
 
     /// The policy.
-    pub fn policy(&self) -> &RetryPolicy<P::Classifier, P::Cloner> {
+    pub fn policy(&self) -> &RetryPolicy<P::Classifier, P::Cloner, P::Recover> {
         self.policy.policy()
     }
 }

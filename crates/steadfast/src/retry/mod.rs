@@ -19,9 +19,15 @@
 //!    watches the token: if it fires, the request ends at once.
 //!
 //! When the layer stops on a retryable *error*, the error is a [`RetryError`] holding the
-//! attempt count, the elapsed time, a short history and the last error as its `source()`.
+//! attempt count, the elapsed time, a short history, the errors of the attempts in it
+//! ([`RetryError::errors`]) and the last error as its `source()`; a policy with a
+//! [`Recover`] (see [`RetryPolicyBuilder::recover`]) may turn it into an answer instead.
 //! When it stops on a retryable *response* (a 503, say), that response is returned as it is:
 //! it is the best answer there is. Cancellation always ends in a [`RetryError`].
+//!
+//! Every attempt after the first is tagged with a [`RetryAttempt`](crate::token::RetryAttempt)
+//! (see [`HasCancelToken::set_retry_attempt`](crate::token::HasCancelToken::set_retry_attempt)),
+//! so the layers below know which attempt they see.
 //!
 //! ```
 //! use std::time::Duration;
@@ -52,6 +58,7 @@ mod func;
 mod future;
 mod layer;
 mod policy;
+mod recover;
 mod service;
 mod state;
 
@@ -62,4 +69,5 @@ pub use events::{RetryEvent, RetryMetrics, RetryMetricsSnapshot, ATTEMPT_BUCKETS
 pub use future::ResponseFuture;
 pub use layer::RetryLayer;
 pub use policy::{CloneAll, CloneRequest, CloneWith, PolicyRef, RetryPolicy, RetryPolicyBuilder};
+pub use recover::{NoRecover, Recover, RecoverFn};
 pub use service::Retry;

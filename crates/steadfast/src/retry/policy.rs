@@ -9,6 +9,8 @@ use tokio::time::Instant;
 
 use super::budget::RetryBudget;
 use super::events::{Listener, RetryEvent, RetryMetrics};
+use super::recover::{NoRecover, RecoverFn};
+use super::RetryError;
 use crate::backoff::Backoff;
 use crate::classify::{classify_fn, AnyError, Attempt, ClassifyFn, Outcome};
 use crate::config::ConfigError;
@@ -67,7 +69,7 @@ where
 /// The settings a request's future carries by value. Everything optional and shared (name,
 /// budget, randomness, listeners, metrics) sits behind one `Option<Arc>`, so a policy that
 /// uses none of it is cloned per request without touching a reference count.
-pub(crate) struct Shared<C, K> {
+pub(crate) struct Shared<C, K, R = NoRecover> {
     pub(crate) max_attempts: u32,
     pub(crate) backoff: Backoff,
     pub(crate) max_elapsed: Option<Duration>,
@@ -75,10 +77,11 @@ pub(crate) struct Shared<C, K> {
     pub(crate) max_hint: Duration,
     pub(crate) classifier: C,
     pub(crate) cloner: K,
+    pub(crate) recover: R,
     extras: Option<Arc<Extras>>,
 }
 
-impl<C: Clone, K: Clone> Clone for Shared<C, K> {
+impl<C: Clone, K: Clone, R: Clone> Clone for Shared<C, K, R> {
     // Inlined: the retry layer clones this into every response future.
     #[inline]
     fn clone(&self) -> Self {
@@ -90,6 +93,7 @@ impl<C: Clone, K: Clone> Clone for Shared<C, K> {
             max_hint: self.max_hint,
             classifier: self.classifier.clone(),
             cloner: self.cloner.clone(),
+            recover: self.recover.clone(),
             extras: self.extras.clone(),
         }
     }
@@ -109,7 +113,7 @@ fn default_rng() -> &'static SplitMix64 {
     RNG.get_or_init(SplitMix64::from_entropy)
 }
 
-impl<C, K> Shared<C, K> {
+impl<C, K, R> Shared<C, K, R> {
     pub(crate) fn name(&self) -> &str {
         self.extras
             .as_ref()
@@ -172,11 +176,11 @@ impl<C, K> Shared<C, K> {
 ///     .expect("valid policy");
 /// assert_eq!(policy.max_attempts(), 5);
 /// ```
-pub struct RetryPolicy<C = AnyError, K = CloneAll> {
-    pub(crate) shared: Shared<C, K>,
+pub struct RetryPolicy<C = AnyError, K = CloneAll, R = NoRecover> {
+    pub(crate) shared: Shared<C, K, R>,
 }
 
-impl<C: Clone, K: Clone> Clone for RetryPolicy<C, K> {
+impl<C: Clone, K: Clone, R: Clone> Clone for RetryPolicy<C, K, R> {
     #[inline]
     fn clone(&self) -> Self {
         RetryPolicy {
@@ -185,7 +189,7 @@ impl<C: Clone, K: Clone> Clone for RetryPolicy<C, K> {
     }
 }
 
-impl<C, K> fmt::Debug for RetryPolicy<C, K> {
+impl<C, K, R> fmt::Debug for RetryPolicy<C, K, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.shared;
         f.debug_struct("RetryPolicy")
@@ -219,6 +223,7 @@ impl RetryPolicy {
             max_hint: Duration::from_secs(60),
             classifier: AnyError,
             cloner: CloneAll,
+            recover: NoRecover,
             budget: None,
             rng: None,
             listeners: Vec::new(),
@@ -235,7 +240,7 @@ impl Default for RetryPolicy {
     }
 }
 
-impl<C, K> RetryPolicy<C, K> {
+impl<C, K, R> RetryPolicy<C, K, R> {
     /// The policy's name, used in `tracing` spans.
     pub fn name(&self) -> &str {
         self.shared.name()
@@ -285,32 +290,36 @@ pub trait PolicyRef: Clone + sealed::Sealed {
     type Classifier;
     /// The policy's request cloner.
     type Cloner;
+    /// What the policy does with a final [`RetryError`](super::RetryError).
+    type Recover;
     /// The policy.
-    fn policy(&self) -> &RetryPolicy<Self::Classifier, Self::Cloner>;
+    fn policy(&self) -> &RetryPolicy<Self::Classifier, Self::Cloner, Self::Recover>;
 }
 
-impl<C: Clone, K: Clone> sealed::Sealed for RetryPolicy<C, K> {}
-impl<C: Clone, K: Clone> PolicyRef for RetryPolicy<C, K> {
+impl<C: Clone, K: Clone, R: Clone> sealed::Sealed for RetryPolicy<C, K, R> {}
+impl<C: Clone, K: Clone, R: Clone> PolicyRef for RetryPolicy<C, K, R> {
     type Classifier = C;
     type Cloner = K;
+    type Recover = R;
     #[inline]
-    fn policy(&self) -> &RetryPolicy<C, K> {
+    fn policy(&self) -> &RetryPolicy<C, K, R> {
         self
     }
 }
 
-impl<C, K> sealed::Sealed for &'static RetryPolicy<C, K> {}
-impl<C, K> PolicyRef for &'static RetryPolicy<C, K> {
+impl<C, K, R> sealed::Sealed for &'static RetryPolicy<C, K, R> {}
+impl<C, K, R> PolicyRef for &'static RetryPolicy<C, K, R> {
     type Classifier = C;
     type Cloner = K;
+    type Recover = R;
     #[inline]
-    fn policy(&self) -> &RetryPolicy<C, K> {
+    fn policy(&self) -> &RetryPolicy<C, K, R> {
         self
     }
 }
 
 /// Builds a [`RetryPolicy`]; every setting is checked by [`build`](Self::build).
-pub struct RetryPolicyBuilder<C = AnyError, K = CloneAll> {
+pub struct RetryPolicyBuilder<C = AnyError, K = CloneAll, R = NoRecover> {
     name: Option<Cow<'static, str>>,
     max_attempts: u32,
     backoff: Backoff,
@@ -319,13 +328,14 @@ pub struct RetryPolicyBuilder<C = AnyError, K = CloneAll> {
     max_hint: Duration,
     classifier: C,
     cloner: K,
+    recover: R,
     budget: Option<Arc<dyn RetryBudget>>,
     rng: Option<Arc<dyn RandomSource>>,
     listeners: Vec<Listener>,
     metrics: Option<Arc<RetryMetrics>>,
 }
 
-impl<C, K> fmt::Debug for RetryPolicyBuilder<C, K> {
+impl<C, K, R> fmt::Debug for RetryPolicyBuilder<C, K, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryPolicyBuilder")
             .field("name", &self.name)
@@ -336,7 +346,7 @@ impl<C, K> fmt::Debug for RetryPolicyBuilder<C, K> {
     }
 }
 
-impl<C, K> RetryPolicyBuilder<C, K> {
+impl<C, K, R> RetryPolicyBuilder<C, K, R> {
     /// Names the policy (shown in `tracing` spans and events). Default `"retry"`.
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.name = Some(name.into());
@@ -411,7 +421,7 @@ impl<C, K> RetryPolicyBuilder<C, K> {
     }
 
     /// Decides what is retried; see [`crate::classify`]. Default: every error.
-    pub fn classify<C2>(self, classifier: C2) -> RetryPolicyBuilder<C2, K> {
+    pub fn classify<C2>(self, classifier: C2) -> RetryPolicyBuilder<C2, K, R> {
         RetryPolicyBuilder {
             name: self.name,
             max_attempts: self.max_attempts,
@@ -421,6 +431,7 @@ impl<C, K> RetryPolicyBuilder<C, K> {
             max_hint: self.max_hint,
             classifier,
             cloner: self.cloner,
+            recover: self.recover,
             budget: self.budget,
             rng: self.rng,
             listeners: self.listeners,
@@ -447,7 +458,7 @@ impl<C, K> RetryPolicyBuilder<C, K> {
     ///     .unwrap();
     /// # let _ = policy;
     /// ```
-    pub fn classify_with<Req, Res, E, F>(self, f: F) -> RetryPolicyBuilder<ClassifyFn<F>, K>
+    pub fn classify_with<Req, Res, E, F>(self, f: F) -> RetryPolicyBuilder<ClassifyFn<F>, K, R>
     where
         F: Fn(&Attempt<'_, Req>, Result<&Res, &E>) -> Outcome,
     {
@@ -456,7 +467,7 @@ impl<C, K> RetryPolicyBuilder<C, K> {
 
     /// Copies requests with `f` instead of `Clone`; return `None` for a request that cannot be
     /// copied (it is sent once and not retried).
-    pub fn clone_requests_with<Req, F>(self, f: F) -> RetryPolicyBuilder<C, CloneWith<F>>
+    pub fn clone_requests_with<Req, F>(self, f: F) -> RetryPolicyBuilder<C, CloneWith<F>, R>
     where
         F: Fn(&Req) -> Option<Req>,
     {
@@ -465,7 +476,7 @@ impl<C, K> RetryPolicyBuilder<C, K> {
 
     /// Copies requests with your [`CloneRequest`], for example one that replays HTTP bodies
     /// and says when a body can no longer be replayed.
-    pub fn clone_requests<K2>(self, cloner: K2) -> RetryPolicyBuilder<C, K2> {
+    pub fn clone_requests<K2>(self, cloner: K2) -> RetryPolicyBuilder<C, K2, R> {
         RetryPolicyBuilder {
             name: self.name,
             max_attempts: self.max_attempts,
@@ -475,6 +486,7 @@ impl<C, K> RetryPolicyBuilder<C, K> {
             max_hint: self.max_hint,
             classifier: self.classifier,
             cloner,
+            recover: self.recover,
             budget: self.budget,
             rng: self.rng,
             listeners: self.listeners,
@@ -482,8 +494,44 @@ impl<C, K> RetryPolicyBuilder<C, K> {
         }
     }
 
+    /// Answers with `recover` instead of failing when the retry gives up: it gets the final
+    /// [`RetryError`] (with every kept attempt's error, see [`RetryError::errors`]) and returns
+    /// the request's result. See [`Recover`](super::Recover); for instance
+    /// [`validate::best_of`](crate::validate::best_of) answers with the best response that
+    /// failed validation. Recovery runs only when the layer gives up: a success costs nothing
+    /// more.
+    pub fn recover<R2>(self, recover: R2) -> RetryPolicyBuilder<C, K, R2> {
+        RetryPolicyBuilder {
+            name: self.name,
+            max_attempts: self.max_attempts,
+            backoff: self.backoff,
+            max_elapsed: self.max_elapsed,
+            deadline: self.deadline,
+            max_hint: self.max_hint,
+            classifier: self.classifier,
+            cloner: self.cloner,
+            recover,
+            budget: self.budget,
+            rng: self.rng,
+            listeners: self.listeners,
+            metrics: self.metrics,
+        }
+    }
+
+    /// Answers with `f` instead of failing when the retry gives up; see
+    /// [`recover`](Self::recover), and [`Recover`](super::Recover) for an example.
+    ///
+    /// The function is cloned into every request's future, like the classifier: keep what it
+    /// captures cheap to clone (or behind an `Arc`).
+    pub fn recover_with<Res, F>(self, f: F) -> RetryPolicyBuilder<C, K, RecoverFn<F>>
+    where
+        F: Fn(RetryError) -> Result<Res, crate::BoxError>,
+    {
+        self.recover(RecoverFn(f))
+    }
+
     /// Checks every setting and builds the policy.
-    pub fn build(self) -> Result<RetryPolicy<C, K>, ConfigError> {
+    pub fn build(self) -> Result<RetryPolicy<C, K, R>, ConfigError> {
         if self.max_attempts == 0 {
             return Err(ConfigError::new(
                 "retry",
@@ -522,6 +570,7 @@ impl<C, K> RetryPolicyBuilder<C, K> {
                 max_hint: self.max_hint,
                 classifier: self.classifier,
                 cloner: self.cloner,
+                recover: self.recover,
                 extras,
             },
         })

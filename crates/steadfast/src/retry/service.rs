@@ -6,6 +6,7 @@ use tower_service::Service;
 
 use super::future::ResponseFuture;
 use super::policy::{CloneRequest, PolicyRef, RetryPolicy};
+use super::recover::Recover;
 use crate::classify::Classify;
 use crate::token::HasCancelToken;
 use crate::BoxError;
@@ -35,7 +36,7 @@ impl<S, P> Retry<S, P> {
     }
 
     /// The policy.
-    pub fn policy(&self) -> &RetryPolicy<P::Classifier, P::Cloner>
+    pub fn policy(&self) -> &RetryPolicy<P::Classifier, P::Cloner, P::Recover>
     where
         P: PolicyRef,
     {
@@ -66,6 +67,7 @@ where
     P: PolicyRef,
     P::Classifier: Classify<Req, S::Response, S::Error>,
     P::Cloner: CloneRequest<Req>,
+    P::Recover: Recover<S::Response>,
 {
     type Response = S::Response;
     type Error = BoxError;

@@ -4,7 +4,6 @@
 //! (read lazily, see `RetryPolicyBuilder::max_elapsed`), records the history, and turns each
 //! classified outcome into "retry after this delay" or "stop for this reason".
 
-use std::error::Error as StdError;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -13,8 +12,9 @@ use tracing::Span;
 use super::error::{short_message, AttemptRecord, History, RetryError, StopReason};
 use super::events::RetryEvent;
 use super::policy::Shared;
+use super::recover::Recover;
 use crate::classify::{Attempt, Outcome};
-use crate::token::CancelToken;
+use crate::token::{CancelToken, RetryAttempt};
 use crate::BoxError;
 
 #[derive(Debug)]
@@ -37,7 +37,7 @@ struct Log {
 impl Tracker {
     /// A tracker for a request whose first attempt is starting now.
     #[inline]
-    pub(crate) fn start<C, K>(shared: &Shared<C, K>) -> Self {
+    pub(crate) fn start<C, K, R>(shared: &Shared<C, K, R>) -> Self {
         if let Some(m) = shared.metrics() {
             m.request();
         }
@@ -53,7 +53,7 @@ impl Tracker {
     }
 
     /// A tracker for a request that never got to its first attempt.
-    pub(crate) fn not_started<C, K>(shared: &Shared<C, K>) -> Self {
+    pub(crate) fn not_started<C, K, R>(shared: &Shared<C, K, R>) -> Self {
         if let Some(m) = shared.metrics() {
             m.request();
         }
@@ -82,25 +82,30 @@ impl Tracker {
     }
 
     /// The attempt finished with a retryable outcome and the request can be sent again:
-    /// decide whether, and after how long.
-    pub(crate) fn on_retryable<C, K>(
+    /// decide whether, and after how long. The attempt's error, if any, is kept in the
+    /// history.
+    pub(crate) fn on_retryable<C, K, R>(
         &mut self,
-        shared: &Shared<C, K>,
+        shared: &Shared<C, K, R>,
         outcome: Outcome,
-        error: Option<&(dyn StdError + 'static)>,
+        error: Option<BoxError>,
         token: Option<&CancelToken>,
         resend: Result<(), &'static str>,
         span: &Span,
     ) -> Result<Duration, StopReason> {
         let elapsed = self.elapsed();
         let log = self.log.get_or_insert_with(Box::default);
-        log.history.push(AttemptRecord {
-            number: self.attempt,
-            outcome,
-            finished_at: elapsed,
-            delay_after: None,
-            error: error.map(short_message),
-        });
+        let message = error.as_deref().map(|e| short_message(e));
+        log.history.push(
+            AttemptRecord {
+                number: self.attempt,
+                outcome,
+                finished_at: elapsed,
+                delay_after: None,
+                error: message,
+            },
+            error,
+        );
         if let Some(reason) = token.and_then(|t| t.reason()) {
             return Err(StopReason::Cancelled(reason));
         }
@@ -146,6 +151,7 @@ impl Tracker {
         log.history.set_last_delay(delay);
         log.prev_delay = delay;
         log.total_delay = log.total_delay.saturating_add(delay);
+        let error = log.history.last_error();
         shared.emit(RetryEvent::Retry {
             attempt: self.attempt,
             delay,
@@ -164,17 +170,24 @@ impl Tracker {
         Ok(delay)
     }
 
-    /// The next attempt is being sent.
-    pub(crate) fn begin_retry<C, K>(&mut self, shared: &Shared<C, K>) {
+    /// The next attempt is being sent; returns the tag that tells the layers below which
+    /// attempt it is.
+    pub(crate) fn begin_retry<C, K, R>(&mut self, shared: &Shared<C, K, R>) -> RetryAttempt {
         self.attempt += 1;
         if let Some(m) = shared.metrics() {
             m.retry();
         }
+        RetryAttempt::new(self.attempt, self.elapsed())
     }
 
     /// The request ended with this outcome and nothing more will be tried.
     #[inline]
-    pub(crate) fn finish<C, K>(&mut self, shared: &Shared<C, K>, outcome: Outcome, span: &Span) {
+    pub(crate) fn finish<C, K, R>(
+        &mut self,
+        shared: &Shared<C, K, R>,
+        outcome: Outcome,
+        span: &Span,
+    ) {
         // A first-attempt result with nothing to record: the common case, kept inline.
         if self.attempt <= 1 && !shared.has_extras() {
             return;
@@ -183,7 +196,12 @@ impl Tracker {
     }
 
     #[cold]
-    fn finish_recorded<C, K>(&mut self, shared: &Shared<C, K>, outcome: Outcome, span: &Span) {
+    fn finish_recorded<C, K, R>(
+        &mut self,
+        shared: &Shared<C, K, R>,
+        outcome: Outcome,
+        span: &Span,
+    ) {
         if let Some(m) = shared.metrics() {
             m.finished(self.attempt);
         }
@@ -206,30 +224,30 @@ impl Tracker {
     }
 
     /// Ends a request whose retryable attempt will not be retried: a retryable *response* is
-    /// still returned as the answer (unless the caller cancelled), an error is wrapped in a
-    /// [`RetryError`] with the attempt's error as its source.
-    pub(crate) fn conclude<T, C, K>(
+    /// still returned as the answer (unless the caller cancelled); otherwise the result is a
+    /// [`RetryError`] holding the attempts' errors (the last one as its source), or what the
+    /// policy's recovery makes of it (not for a cancelled request).
+    pub(crate) fn conclude<T, C, K, R: Recover<T>>(
         &mut self,
-        shared: &Shared<C, K>,
+        shared: &Shared<C, K, R>,
         reason: StopReason,
         value: Option<T>,
-        error: Option<BoxError>,
         span: &Span,
     ) -> Result<T, BoxError> {
         let cancelled = matches!(reason, StopReason::Cancelled(_));
-        let err = self.give_up(shared, reason, error, span);
+        let err = self.give_up(shared, reason, span);
         match value {
             Some(v) if !cancelled => Ok(v),
-            _ => Err(err.into()),
+            _ if cancelled => Err(err.into()),
+            _ => shared.recover.recover(err),
         }
     }
 
-    /// The layer gives up for `reason`; builds the error (with `source` as the last error).
-    pub(crate) fn give_up<C, K>(
+    /// The layer gives up for `reason`; builds the error from the history kept so far.
+    pub(crate) fn give_up<C, K, R>(
         &mut self,
-        shared: &Shared<C, K>,
+        shared: &Shared<C, K, R>,
         reason: StopReason,
-        source: Option<BoxError>,
         span: &Span,
     ) -> RetryError {
         let elapsed = if self.attempt == 0 {
@@ -254,7 +272,6 @@ impl Tracker {
             self.attempt,
             elapsed,
             self.log.take().map(|l| l.history).unwrap_or_default(),
-            source,
         )
     }
 }

@@ -1,0 +1,108 @@
+//! The validate layer's response future.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context as TaskContext, Poll};
+
+use pin_project::pin_project;
+use tokio::time::Instant;
+
+use super::error::{Invalid, InvalidRequest};
+use super::validator::{Context, Validator};
+use crate::BoxError;
+
+/// Response future of [`Validate`](super::Validate): the inner call, whose response is
+/// validated when it arrives, or a request that was rejected without being sent.
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture<F, P> {
+    #[pin]
+    kind: Kind<F, P>,
+}
+
+#[pin_project(project = KindProj)]
+enum Kind<F, P> {
+    Called {
+        #[pin]
+        fut: F,
+        validator: P,
+        cx: Context,
+        sent: Instant,
+    },
+    Rejected {
+        error: Option<InvalidRequest>,
+    },
+}
+
+impl<F, P> fmt::Debug for ResponseFuture<F, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            Kind::Called { .. } => "called",
+            Kind::Rejected { .. } => "rejected",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("kind", &kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, P> ResponseFuture<F, P> {
+    pub(crate) fn called(fut: F, validator: P, cx: Context, sent: Instant) -> Self {
+        ResponseFuture {
+            kind: Kind::Called {
+                fut,
+                validator,
+                cx,
+                sent,
+            },
+        }
+    }
+
+    pub(crate) fn rejected(error: InvalidRequest) -> Self {
+        ResponseFuture {
+            kind: Kind::Rejected { error: Some(error) },
+        }
+    }
+}
+
+impl<F, P, T, E> Future for ResponseFuture<F, P>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+    T: Send + Sync + 'static,
+    P: Validator<T>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Called {
+                fut,
+                validator,
+                cx: attempt,
+                sent,
+            } => {
+                let response = ready!(fut.poll(cx)).map_err(Into::into)?;
+                let seen = Context::new(
+                    attempt.attempt(),
+                    attempt.elapsed().saturating_add(sent.elapsed()),
+                );
+                let mut reasons = Vec::new();
+                validator.validate(&response, &seen, &mut reasons);
+                if reasons.is_empty() {
+                    return Poll::Ready(Ok(response));
+                }
+                tracing::debug!(
+                    attempt = seen.attempt(),
+                    reasons = reasons.len(),
+                    "response failed validation"
+                );
+                Poll::Ready(Err(Box::new(Invalid::new(response, reasons, seen))))
+            }
+            KindProj::Rejected { error } => Poll::Ready(Err(Box::new(
+                error.take().expect("polled after completion"),
+            ))),
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The validate layer and its builder.
+
+use std::fmt;
+
+use tower_layer::Layer;
+
+use super::error::Reason;
+use super::service::Validate;
+use super::validator::{validator_fn, AcceptAll, And, Context, ValidatorFn};
+use crate::config::ConfigError;
+
+/// Wraps services in [`Validate`]: requests are checked before they are sent, responses
+/// before they are returned.
+///
+/// `Q` checks requests and `P` responses (chains of validators, built with
+/// [`ValidateLayer::builder`]). Every validator on a side must pass, and every reason is
+/// reported.
+///
+/// ```
+/// use steadfast::validate::{ensure, Invalid, ValidateLayer};
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let layer = ValidateLayer::builder()
+///     .response(ensure("not a JSON object", |s: &String| s.starts_with('{')))
+///     .response_fn(|s: &String, _| if s.len() < 4 { Err("too short") } else { Ok(()) })
+///     .build()
+///     .unwrap();
+/// let model = service_fn(|_: ()| async { Ok::<_, std::io::Error>(String::from("ok")) });
+///
+/// let err = layer.layer(model).oneshot(()).await.unwrap_err();
+/// let invalid = err.downcast::<Invalid<String>>().unwrap();
+/// let reasons: Vec<&str> = invalid.reasons().iter().map(|r| r.as_str()).collect();
+/// assert_eq!(reasons, ["not a JSON object", "too short"]);
+/// assert_eq!(invalid.into_response(), "ok");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ValidateLayer<Q = AcceptAll, P = AcceptAll> {
+    request: Q,
+    response: P,
+    counts: (usize, usize),
+}
+
+impl<Q, P> fmt::Debug for ValidateLayer<Q, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ValidateLayer")
+            .field("request_validators", &self.counts.0)
+            .field("response_validators", &self.counts.1)
+            .finish()
+    }
+}
+
+impl ValidateLayer {
+    /// Starts a builder with no validators.
+    pub fn builder() -> ValidateLayerBuilder {
+        ValidateLayerBuilder {
+            request: AcceptAll,
+            response: AcceptAll,
+            counts: (0, 0),
+        }
+    }
+}
+
+impl<Q, P> ValidateLayer<Q, P> {
+    /// The request validators.
+    pub fn request_validator(&self) -> &Q {
+        &self.request
+    }
+
+    /// The response validators.
+    pub fn response_validator(&self) -> &P {
+        &self.response
+    }
+}
+
+impl<S, Q: Clone, P: Clone> Layer<S> for ValidateLayer<Q, P> {
+    type Service = Validate<S, Q, P>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Validate::new(inner, self.request.clone(), self.response.clone())
+    }
+}
+
+/// Builds a [`ValidateLayer`]; [`build`](Self::build) checks that it validates something.
+///
+/// Each call adds a validator to its side; they run in the order they were added, and all
+/// of them run even after one has failed, so every reason is reported.
+#[derive(Clone)]
+pub struct ValidateLayerBuilder<Q = AcceptAll, P = AcceptAll> {
+    request: Q,
+    response: P,
+    counts: (usize, usize),
+}
+
+impl<Q, P> fmt::Debug for ValidateLayerBuilder<Q, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ValidateLayerBuilder")
+            .field("request_validators", &self.counts.0)
+            .field("response_validators", &self.counts.1)
+            .finish()
+    }
+}
+
+impl<Q, P> ValidateLayerBuilder<Q, P> {
+    /// Adds a request validator: a request it rejects is answered with an
+    /// [`InvalidRequest`](super::InvalidRequest) error and never reaches the service.
+    pub fn request<V>(self, validator: V) -> ValidateLayerBuilder<And<Q, V>, P> {
+        ValidateLayerBuilder {
+            request: And::new(self.request, validator),
+            response: self.response,
+            counts: (self.counts.0 + 1, self.counts.1),
+        }
+    }
+
+    /// Adds a request validator made from a closure (see
+    /// [`validator_fn`](super::validator_fn)).
+    pub fn request_fn<Req, E, F>(self, f: F) -> ValidateLayerBuilder<And<Q, ValidatorFn<F, E>>, P>
+    where
+        F: Fn(&Req, &Context) -> Result<(), E>,
+        E: Into<Reason>,
+    {
+        self.request(validator_fn(f))
+    }
+
+    /// Adds a response validator: a response it rejects becomes an
+    /// [`Invalid`](super::Invalid) error that holds the response.
+    pub fn response<V>(self, validator: V) -> ValidateLayerBuilder<Q, And<P, V>> {
+        ValidateLayerBuilder {
+            request: self.request,
+            response: And::new(self.response, validator),
+            counts: (self.counts.0, self.counts.1 + 1),
+        }
+    }
+
+    /// Adds a response validator made from a closure (see
+    /// [`validator_fn`](super::validator_fn)).
+    pub fn response_fn<Res, E, F>(self, f: F) -> ValidateLayerBuilder<Q, And<P, ValidatorFn<F, E>>>
+    where
+        F: Fn(&Res, &Context) -> Result<(), E>,
+        E: Into<Reason>,
+    {
+        self.response(validator_fn(f))
+    }
+
+    /// Checks the settings and builds the layer.
+    ///
+    /// ```
+    /// use steadfast::validate::ValidateLayer;
+    ///
+    /// let err = ValidateLayer::builder().build().unwrap_err();
+    /// assert_eq!((err.layer(), err.field()), ("validate", "validators"));
+    /// ```
+    pub fn build(self) -> Result<ValidateLayer<Q, P>, ConfigError> {
+        if self.counts == (0, 0) {
+            return Err(ConfigError::new(
+                "validate",
+                "validators",
+                "must include at least one request or response validator (got none)",
+            ));
+        }
+        Ok(ValidateLayer {
+            request: self.request,
+            response: self.response,
+            counts: self.counts,
+        })
+    }
+}

@@ -1,0 +1,107 @@
+//! The validate middleware service.
+
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tower_service::Service;
+
+use super::error::InvalidRequest;
+use super::future::ResponseFuture;
+use super::validator::{Context, Validator};
+use crate::token::HasCancelToken;
+use crate::BoxError;
+
+/// Checks requests before the inner service sees them and responses before the caller does.
+///
+/// Built by [`ValidateLayer`](super::ValidateLayer). A request that a request validator
+/// rejects fails with [`InvalidRequest`]; a response that a response validator rejects fails
+/// with [`Invalid`](super::Invalid), which keeps the response. Errors of the inner service
+/// pass through unchanged (boxed).
+///
+/// Requests implement [`HasCancelToken`], as for the retry layer: it is how the validators
+/// learn which attempt they judge (see [`RetryAttempt`](crate::token::RetryAttempt)). Plain
+/// types (`String`, integers, `()`, ...) and `http::Request` already do.
+///
+/// # Readiness
+///
+/// `poll_ready` forwards to the inner service: a request cannot be judged before it is
+/// given, so readiness is the inner service's. `call` validates the request first; only a
+/// request that passes is sent, on the service that reported ready. A rejected request does
+/// not call the inner service at all, so the readiness the inner service granted is not
+/// used: it stays with the inner service, held for this service's next `call` (asking
+/// `poll_ready` again before that call, as the contract requires, is allowed and cheap), and
+/// is given back when this service is dropped. Nothing is ever sent to an inner service that
+/// has not said it is ready.
+#[derive(Debug, Clone)]
+pub struct Validate<S, Q, P> {
+    inner: S,
+    request: Q,
+    response: P,
+}
+
+impl<S, Q, P> Validate<S, Q, P> {
+    /// Wraps `inner`, checking requests with `request` and responses with `response`.
+    pub fn new(inner: S, request: Q, response: P) -> Self {
+        Validate {
+            inner,
+            request,
+            response,
+        }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, Q, P, Req> Service<Req> for Validate<S, Q, P>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+    S::Response: Send + Sync + 'static,
+    Req: HasCancelToken,
+    Q: Validator<Req>,
+    P: Validator<S::Response> + Clone,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future, P>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let tag = req.retry_attempt();
+        let cx = Context::new(
+            tag.map_or(1, |t| t.number()),
+            tag.map_or(Duration::ZERO, |t| t.elapsed()),
+        );
+        let mut reasons = Vec::new();
+        self.request.validate(&req, &cx, &mut reasons);
+        if !reasons.is_empty() {
+            tracing::debug!(
+                attempt = cx.attempt(),
+                reasons = reasons.len(),
+                "request rejected by validation"
+            );
+            return ResponseFuture::rejected(InvalidRequest::new(reasons, cx.attempt()));
+        }
+        let sent = Instant::now();
+        let fut = self.inner.call(req);
+        ResponseFuture::called(fut, self.response.clone(), cx, sent)
+    }
+}
