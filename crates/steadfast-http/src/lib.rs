@@ -34,6 +34,7 @@
 //! # let _ = app;
 //! ```
 
+pub mod attempt;
 pub mod classify;
 pub mod deadline;
 #[cfg(feature = "axum")]

@@ -118,6 +118,9 @@ struct Node {
     op: Option<Arc<Entry>>,
     /// Whether this node is the one registered for `op` (and leaves the registry when dropped).
     registered: bool,
+    /// Retry layers must not retry work done for this token (an upstream already retries the
+    /// request); inherited by children.
+    no_retries: bool,
 }
 
 impl Node {
@@ -128,11 +131,13 @@ impl Node {
         op: Option<Arc<Entry>>,
         registered: bool,
     ) -> Self {
+        let no_retries = parent.as_ref().is_some_and(|p| p.node.no_retries);
         Node {
             cancelled: AtomicBool::new(false),
             reason: OnceLock::new(),
             waiters: Mutex::new(Waiters::default()),
             tokio: OnceLock::new(),
+            no_retries,
             parent,
             deadline,
             drain,
@@ -287,6 +292,41 @@ impl CancelToken {
                 true,
             )),
         }
+    }
+
+    /// A child whose work is not to be retried: retry layers that see it (or any of its
+    /// children) on a request make one attempt and stop with
+    /// [`StopReason::RetriesSuppressed`](crate::retry::StopReason::RetriesSuppressed). A server
+    /// gives its requests such a token when its caller already retries them, so that retries
+    /// do not multiply from hop to hop.
+    ///
+    /// ```
+    /// use steadfast::token::CancelToken;
+    ///
+    /// let inbound = CancelToken::new();
+    /// assert!(inbound.retries_allowed());
+    /// let no_retry = inbound.child_without_retries();
+    /// assert!(!no_retry.retries_allowed());
+    /// assert!(!no_retry.child().retries_allowed());
+    /// ```
+    pub fn child_without_retries(&self) -> Self {
+        let mut node = Node::new(
+            Some(self.clone()),
+            self.node.deadline,
+            self.node.drain.clone(),
+            self.node.op.clone(),
+            false,
+        );
+        node.no_retries = true;
+        CancelToken {
+            node: Arc::new(node),
+        }
+    }
+
+    /// `false` when retry layers must not retry work done for this token; see
+    /// [`child_without_retries`](Self::child_without_retries).
+    pub fn retries_allowed(&self) -> bool {
+        !self.node.no_retries
     }
 
     pub(crate) fn downgrade(&self) -> WeakToken {

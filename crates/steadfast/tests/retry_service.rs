@@ -670,3 +670,25 @@ async fn a_static_policy_retries_like_an_owned_one() {
     assert_eq!(retry.oneshot(()).await.unwrap(), 5);
     assert_eq!(svc.gaps(), [ms(10)]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_token_without_retries_gets_one_attempt() {
+    let svc = Scripted::<(), Job>::new([])
+        .then_always(Reply::err("down"))
+        .clone();
+    let retry = RetryLayer::new(policy(5, Backoff::constant(ms(10)))).layer(svc.clone());
+    let inbound = CancelToken::new().child_without_retries();
+    let job = Job {
+        id: 1,
+        token: Some(inbound.child()),
+    };
+    let err = retry.clone().oneshot(job).await.unwrap_err();
+    assert_eq!(retry_error(&err).reason(), &StopReason::RetriesSuppressed);
+    assert_eq!(svc.calls(), 1);
+    let job = Job {
+        id: 2,
+        token: Some(CancelToken::new()),
+    };
+    let _ = retry.oneshot(job).await;
+    assert_eq!(svc.calls(), 6);
+}

@@ -31,6 +31,10 @@ pub enum StopReason {
     /// body larger than its replay buffer). See
     /// [`CloneRequest::can_resend`](super::CloneRequest::can_resend).
     NotReplayable(&'static str),
+    /// The request's token says its work is not to be retried (an upstream already retries
+    /// the request; see
+    /// [`CancelToken::child_without_retries`](crate::token::CancelToken::child_without_retries)).
+    RetriesSuppressed,
 }
 
 impl fmt::Display for StopReason {
@@ -43,6 +47,9 @@ impl fmt::Display for StopReason {
             StopReason::Cancelled(r) => write!(f, "cancelled ({r})"),
             StopReason::Draining => f.write_str("shutting down: no new attempts"),
             StopReason::NotReplayable(why) => write!(f, "the request cannot be sent again: {why}"),
+            StopReason::RetriesSuppressed => {
+                f.write_str("retries suppressed: an upstream already retries this request")
+            }
         }
     }
 }

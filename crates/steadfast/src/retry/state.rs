@@ -112,6 +112,9 @@ impl Tracker {
         if token.is_some_and(CancelToken::is_draining) {
             return Err(StopReason::Draining);
         }
+        if token.is_some_and(|t| !t.retries_allowed()) {
+            return Err(StopReason::RetriesSuppressed);
+        }
         if self.attempt >= shared.max_attempts {
             return Err(StopReason::AttemptsExhausted);
         }
