@@ -157,6 +157,9 @@ impl HttpClassifier {
     /// The outcome of a client error, and whether the request surely never reached the
     /// server.
     pub fn classify_error(&self, err: &(dyn std::error::Error + 'static)) -> (Outcome, bool) {
+        if steadfast::classify::find_source::<crate::validate::BodyTooLarge>(err).is_some() {
+            return (Outcome::NonRetryable, false);
+        }
         match error_kind(err) {
             ErrorKind::Connect => (Outcome::retryable(), true),
             ErrorKind::Transport | ErrorKind::Timeout => (Outcome::retryable(), false),

@@ -46,6 +46,7 @@ pub mod idempotency;
 mod propagate;
 pub mod replay;
 pub mod transport;
+pub mod validate;
 
 pub use classify::{HttpClassifier, HttpClassifierBuilder, Rule};
 #[cfg(feature = "axum")]

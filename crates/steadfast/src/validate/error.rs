@@ -253,7 +253,9 @@ pub struct InvalidRequest {
 }
 
 impl InvalidRequest {
-    pub(crate) fn new(reasons: Vec<Reason>, attempt: u32) -> Self {
+    /// A rejection of attempt `attempt` for `reasons` (for layers that validate requests
+    /// themselves, such as an HTTP server's).
+    pub fn new(reasons: Vec<Reason>, attempt: u32) -> Self {
         InvalidRequest { reasons, attempt }
     }
 
