@@ -370,7 +370,10 @@ pub fn is_rejected_request(err: &(dyn StdError + 'static)) -> bool {
 ///   outcome becomes [`Outcome::Ignored`] (not retried, not counted by a breaker);
 /// * a response that failed validation ([`is_invalid`]) judged retryable without a server hint
 ///   becomes [`Outcome::Invalid`] (still retried, and counted by a breaker as a semantic
-///   failure).
+///   failure);
+/// * a call that an open circuit breaker refused (`circuit_breaker::Rejected`) judged
+///   retryable becomes [`Outcome::NonRetryable`]: retrying into an open circuit only adds
+///   load and waits, so the rejection is returned at once.
 ///
 /// Every other outcome is returned unchanged; in particular a non-retryable verdict is never
 /// made retryable.
@@ -390,6 +393,10 @@ pub fn refine(outcome: Outcome, err: &(dyn StdError + 'static)) -> Outcome {
     }
     if outcome == Outcome::retryable() && is_invalid(err) {
         return Outcome::Invalid;
+    }
+    #[cfg(feature = "circuit-breaker")]
+    if outcome.is_retryable() && find_source::<crate::circuit_breaker::Rejected>(err).is_some() {
+        return Outcome::NonRetryable;
     }
     outcome
 }

@@ -16,6 +16,8 @@
 //!   deadlines, shutdown, callers and clients that go away.
 //! * [`validate`] (feature `validate`): request and response validators; invalid responses
 //!   become retryable errors that keep the response.
+//! * [`ServiceBuilderExt`]: the layers as `ServiceBuilder` methods, in the order they belong
+//!   ([`builder`]).
 //!
 //! Layers that can fail add their own error types and return them as [`BoxError`], as tower's
 //! middleware does; every error type this crate creates is public, so you can
@@ -45,6 +47,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backoff;
+pub mod builder;
 #[cfg(feature = "cancel")]
 pub mod cancel;
 #[cfg(feature = "circuit-breaker")]
@@ -62,6 +65,7 @@ pub mod token;
 #[cfg(feature = "validate")]
 pub mod validate;
 
+pub use builder::ServiceBuilderExt;
 pub use config::ConfigError;
 
 /// The boxed error type tower middleware returns: every layer here that can fail returns its

@@ -1,0 +1,157 @@
+//! One method per steadfast layer on tower's `ServiceBuilder`, in the order they belong.
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::cancel::CancelLayer;
+//! use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
+//! use steadfast::retry::{Backoff, RetryPolicy};
+//! use steadfast::validate::{ensure, ValidateLayer};
+//! use steadfast::ServiceBuilderExt;
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let breaker = CircuitBreaker::builder().name("backend").build().unwrap();
+//! let svc = ServiceBuilder::new()
+//!     // 1. The request's deadline bounds everything below, retries included.
+//!     .cancel(CancelLayer::builder().timeout(Duration::from_secs(10)).build().unwrap())
+//!     // 2. Retry each failed attempt...
+//!     .retry_with(RetryPolicy::builder().max_attempts(3).backoff(Backoff::constant(Duration::from_millis(100))).build().unwrap())
+//!     // 3. ...through the breaker, which counts every attempt and stops retries into an
+//!     //    open circuit...
+//!     .circuit_breaker(CircuitBreakerLayer::new(breaker))
+//!     // 4. ...each attempt with its own time limit...
+//!     .attempt_timeout(CancelLayer::builder().timeout(Duration::from_secs(2)).build().unwrap())
+//!     // 5. ...and its answer checked.
+//!     .validate(ValidateLayer::builder().response(ensure("empty answer", |s: &String| !s.is_empty())).build().unwrap())
+//!     .service_fn(|q: String| async move { Ok::<_, std::io::Error>(format!("answer to {q}")) });
+//! assert_eq!(svc.oneshot("q".to_string()).await.unwrap(), "answer to q");
+//! # }
+//! ```
+//!
+//! The order matters; `docs/composition.md` in the repository explains why each layer sits
+//! where it does and what changes if two are swapped. In short:
+//!
+//! | position | layer | why there |
+//! |---|---|---|
+//! | outermost | [`cancel`](ServiceBuilderExt::cancel) | its token and deadline cover every attempt and every backoff sleep |
+//! | 2 | [`retry_with`](ServiceBuilderExt::retry_with) | sees each attempt's outcome, sleeps between them, reads the token |
+//! | 3 | [`circuit_breaker`](ServiceBuilderExt::circuit_breaker) | counts every attempt; when open, refuses at once and retry stops |
+//! | 4 | [`attempt_timeout`](ServiceBuilderExt::attempt_timeout) | bounds one attempt; its timeout is a retryable failure the breaker counts |
+//! | innermost | [`validate`](ServiceBuilderExt::validate) | turns a wrong answer into an error every layer above sees |
+
+use tower::ServiceBuilder;
+use tower_layer::Stack;
+
+mod sealed {
+    pub trait Sealed {}
+    impl<L> Sealed for tower::ServiceBuilder<L> {}
+}
+
+/// steadfast's layers as `ServiceBuilder` methods; see the [module docs](self) for the order.
+///
+/// Sealed: implemented for `tower::ServiceBuilder` only.
+pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
+    /// Adds a cancel layer: the request's token, timeout, deadline and other sources. Put it
+    /// outermost. Takes a [`CancelLayer`](crate::cancel::CancelLayer) or its HTTP form.
+    #[cfg(feature = "cancel")]
+    fn cancel<C>(self, layer: C) -> ServiceBuilder<Stack<C, L>>
+    where
+        C: cancel_kind::CancelKind;
+
+    /// Adds a retry layer with `policy` (a `RetryPolicy` or a `&'static` one). Named so as not
+    /// to collide with `tower::ServiceBuilder::retry`, which adds tower's own retry layer.
+    #[cfg(feature = "retry")]
+    fn retry_with<P>(self, policy: P) -> ServiceBuilder<Stack<crate::retry::RetryLayer<P>, L>>
+    where
+        P: crate::retry::PolicyRef;
+
+    /// Adds a circuit breaker layer. Put it under the retry layer, so each attempt counts.
+    #[cfg(feature = "circuit-breaker")]
+    fn circuit_breaker<C, F, B>(
+        self,
+        layer: crate::circuit_breaker::CircuitBreakerLayer<C, F, B>,
+    ) -> ServiceBuilder<Stack<crate::circuit_breaker::CircuitBreakerLayer<C, F, B>, L>>;
+
+    /// Adds a per-attempt time limit: a cancel layer built with a timeout (build it with
+    /// `CancelLayer::builder().timeout(d).build()?`, which checks the duration). Put it under
+    /// the retry layer and the breaker: a timed-out attempt fails with
+    /// [`Cancelled`](crate::cancel::Cancelled) (reason `Timeout`), which retry retries and the
+    /// breaker counts, while the request's own token (from the outer cancel layer) stays alive.
+    #[cfg(feature = "cancel")]
+    fn attempt_timeout(
+        self,
+        layer: crate::cancel::CancelLayer,
+    ) -> ServiceBuilder<Stack<crate::cancel::CancelLayer, L>>;
+
+    /// Adds a validate layer. Put it innermost, so every layer above sees an invalid answer
+    /// as a failure.
+    #[cfg(feature = "validate")]
+    fn validate<Q, P>(
+        self,
+        layer: crate::validate::ValidateLayer<Q, P>,
+    ) -> ServiceBuilder<Stack<crate::validate::ValidateLayer<Q, P>, L>>;
+}
+
+#[cfg(feature = "cancel")]
+mod cancel_kind {
+    /// The cancel layers [`ServiceBuilderExt::cancel`](super::ServiceBuilderExt::cancel)
+    /// takes: [`CancelLayer`](crate::cancel::CancelLayer) and, with the `http` feature,
+    /// [`HttpCancelLayer`](crate::cancel::HttpCancelLayer). Sealed.
+    pub trait CancelKind: private::Sealed {}
+
+    mod private {
+        pub trait Sealed {}
+        impl Sealed for crate::cancel::CancelLayer {}
+        #[cfg(feature = "http")]
+        impl Sealed for crate::cancel::HttpCancelLayer {}
+    }
+
+    impl CancelKind for crate::cancel::CancelLayer {}
+    #[cfg(feature = "http")]
+    impl CancelKind for crate::cancel::HttpCancelLayer {}
+}
+
+#[cfg(feature = "cancel")]
+pub use cancel_kind::CancelKind;
+
+impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
+    #[cfg(feature = "cancel")]
+    fn cancel<C>(self, layer: C) -> ServiceBuilder<Stack<C, L>>
+    where
+        C: cancel_kind::CancelKind,
+    {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "retry")]
+    fn retry_with<P>(self, policy: P) -> ServiceBuilder<Stack<crate::retry::RetryLayer<P>, L>>
+    where
+        P: crate::retry::PolicyRef,
+    {
+        self.layer(crate::retry::RetryLayer::new(policy))
+    }
+
+    #[cfg(feature = "circuit-breaker")]
+    fn circuit_breaker<C, F, B>(
+        self,
+        layer: crate::circuit_breaker::CircuitBreakerLayer<C, F, B>,
+    ) -> ServiceBuilder<Stack<crate::circuit_breaker::CircuitBreakerLayer<C, F, B>, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "cancel")]
+    fn attempt_timeout(
+        self,
+        layer: crate::cancel::CancelLayer,
+    ) -> ServiceBuilder<Stack<crate::cancel::CancelLayer, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "validate")]
+    fn validate<Q, P>(
+        self,
+        layer: crate::validate::ValidateLayer<Q, P>,
+    ) -> ServiceBuilder<Stack<crate::validate::ValidateLayer<Q, P>, L>> {
+        self.layer(layer)
+    }
+}
