@@ -1,4 +1,5 @@
-//! The steadfast demo: a retrying hyper client against a flaky local HTTP server.
+//! The steadfast demo: a hyper client behind the whole steadfast stack, against a flaky local
+//! HTTP server.
 //!
 //! ```sh
 //! cargo run -p steadfast-examples --example demo
@@ -6,20 +7,25 @@
 //!
 //! The demo starts an HTTP/1 server on `127.0.0.1` (a port the OS picks) where every path
 //! answers from its own fixed script: some 503s, a 429 asking for `Retry-After: 1`, a response
-//! too slow for the client's timeout, a 404, connections that hang up, and finally 200s. A
-//! hyper client wrapped in [`RetryLayer`] then sends one GET per path and narrates every
-//! attempt, every delay the policy chose and how each request ended. At the end it prints the
-//! [`RetryMetrics`] counters and checks that everything it showed really happened: if a check
-//! fails, it exits with status 1.
+//! too slow for the client's timeout, a 404, connections that hang up, JSON that comes back
+//! broken, a stretch of downtime, and finally 200s. A hyper client wrapped in the whole stack
+//! then sends GETs and narrates every attempt, every delay the policy chose, every breaker
+//! transition, every validation failure and how each request ended. At the end it prints the
+//! requests, the breakers and the [`RetryMetrics`] counters, and checks that everything it
+//! showed really happened: if a check fails, it exits with status 1.
 //!
 //! The layers, outermost first:
 //!
 //! ```text
-//! RetryLayer        policy: 4 attempts, exponential backoff with seeded jitter,
-//!                   Retry-After honoured up to 200 ms, a classifier for HTTP statuses
-//!   attempt log     prints each attempt (this file)
-//!     Timeout       250 ms per attempt
-//!       hyper-util legacy Client
+//! CancelLayer            5 s for the whole request; the caller's token, if any
+//!   RetryLayer           4 attempts, exponential backoff with seeded jitter, Retry-After
+//!                        honoured up to 200 ms, steadfast-http's HttpClassifier
+//!     circuit breakers   one per path: open after 3 failures in a row, probe after 300 ms
+//!       attempt log      prints each attempt that reaches the transport (this file)
+//!         CancelLayer    250 ms per attempt
+//!           ValidateLayer  JSON answers must have `name` and `email`
+//!             BufferLayer  reads bodies (up to 64 KiB) so they can be validated
+//!               hyper-util legacy Client
 //! ```
 //!
 //! Colours are plain ANSI escape codes, switched off when stdout is not a terminal or when
@@ -39,18 +45,23 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use steadfast::classify::{find_source, Attempt, Outcome};
+use steadfast::cancel::{CancelLayer, Cancelled};
+use steadfast::circuit_breaker::{
+    BreakerEvent, CircuitBreaker, CircuitState, KeyedBreakers, KeyedCircuitBreakerLayer, Rejected,
+};
+use steadfast::classify::{find_source, Outcome};
 use steadfast::retry::{
-    Backoff, Jitter, RetryError, RetryEvent, RetryLayer, RetryMetrics, RetryMetricsSnapshot,
-    RetryPolicy, StopReason,
+    Backoff, Jitter, RetryError, RetryEvent, RetryMetrics, RetryMetricsSnapshot, RetryPolicy,
+    StopReason,
 };
 use steadfast::token::{CancelReason, CancelToken};
-use steadfast::BoxError;
+use steadfast::validate::{Context as ValidationContext, Reason, ValidateLayer, Validator};
+use steadfast::{BoxError, ServiceBuilderExt};
+use steadfast_http::validate::{json_fields, BufferLayer, Buffered, JsonFields};
+use steadfast_http::HttpClassifier;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-use tower::timeout::error::Elapsed;
-use tower::timeout::Timeout;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 // ---------------------------------------------------------------------------------------------
@@ -75,6 +86,16 @@ const SLOW: Duration = Duration::from_secs(3);
 const DEMO_LIMIT: Duration = Duration::from_secs(30);
 /// Why the export request is cancelled.
 const CANCEL_MESSAGE: &str = "the user closed the export dialog";
+/// The whole request's time limit (the outer cancel layer).
+const REQUEST_LIMIT: Duration = Duration::from_secs(5);
+/// Failures in a row that open a path's breaker.
+const TRIP_AFTER: u32 = 4;
+/// Requests the demo sends.
+const REQUESTS: usize = 11;
+/// How long an open breaker waits before letting a probe through.
+const OPEN_FOR: Duration = Duration::from_millis(300);
+/// The most of a body the client reads to validate it.
+const BODY_CAP: usize = 64 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Colours
@@ -161,6 +182,8 @@ enum Step {
     Slow,
     /// Closes the connection without answering.
     HangUp,
+    /// 200 with a JSON body, and how the script describes it.
+    Json(&'static str, &'static str),
 }
 
 impl Display for Step {
@@ -173,6 +196,7 @@ impl Display for Step {
             }
             Step::Slow => write!(f, "200 after {}", ms(SLOW)),
             Step::HangUp => f.write_str("hang up"),
+            Step::Json(_, label) => write!(f, "200 {label}"),
         }
     }
 }
@@ -243,6 +267,20 @@ const ROUTES: &[Route] = &[
         about: "down, and the caller cancels while the client waits to retry",
         steps: &[UNAVAILABLE],
     },
+    Route {
+        path: "/profile",
+        about: "answers 200 with broken JSON twice: retry until it is valid",
+        steps: &[
+            Step::Json(r#"{"name": "Ada", "ema"#, "cut JSON"),
+            Step::Json(r#"{"name": "Ada"}"#, "no email"),
+            Step::Json(r#"{"name": "Ada", "email": "ada@example.org"}"#, "JSON"),
+        ],
+    },
+    Route {
+        path: "/search",
+        about: "down for a stretch: its breaker opens, refuses, then probes",
+        steps: &[UNAVAILABLE, UNAVAILABLE, UNAVAILABLE, UNAVAILABLE, Step::Ok],
+    },
 ];
 
 fn route(path: &str) -> &'static Route {
@@ -310,6 +348,14 @@ async fn answer(
         }
         // hyper closes the connection when the service fails: the client sees it drop.
         Step::HangUp => Err(std::io::Error::other("scripted hang-up")),
+        Step::Json(body, _) => {
+            let mut res = plain(StatusCode::OK, body.to_owned());
+            res.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            Ok(res)
+        }
     }
 }
 
@@ -347,6 +393,7 @@ struct RetryNote {
     delay: Duration,
     hint: Option<Duration>,
     timed_out: bool,
+    invalid: bool,
 }
 
 #[derive(Default)]
@@ -359,6 +406,10 @@ struct Journal {
     retry_events: u64,
     /// Fired (with the chosen delay) by the next retry event, if armed.
     cancel_trigger: Option<oneshot::Sender<Duration>>,
+    /// Calls a breaker refused for the current request.
+    rejections: u32,
+    /// Every breaker state change: (breaker, from, to).
+    transitions: Vec<(String, CircuitState, CircuitState)>,
 }
 
 type SharedJournal = Arc<Mutex<Journal>>;
@@ -374,11 +425,13 @@ fn on_retry_event(journal: &SharedJournal, event: &RetryEvent<'_>) {
             ..
         } => {
             let hint = outcome.hint();
+            let invalid = outcome == Outcome::Invalid;
             let why = match hint {
                 Some(h) if h > delay => {
                     format!("server asked for {}, clamped by max_hint", ms(h))
                 }
                 Some(_) => "as the server asked".to_owned(),
+                None if invalid => "the answer was invalid; backoff + jitter".to_owned(),
                 None => "exponential backoff + jitter".to_owned(),
             };
             println!(
@@ -393,7 +446,11 @@ fn on_retry_event(journal: &SharedJournal, event: &RetryEvent<'_>) {
             j.retries.push(RetryNote {
                 delay,
                 hint,
-                timed_out: error.is_some_and(|e| find_source::<Elapsed>(e).is_some()),
+                timed_out: error.is_some_and(|e| {
+                    find_source::<Cancelled>(e)
+                        .is_some_and(|c| matches!(c.reason(), CancelReason::Timeout(_)))
+                }),
+                invalid,
             });
             if let Some(trigger) = j.cancel_trigger.take() {
                 let _ = trigger.send(delay);
@@ -420,8 +477,43 @@ fn on_retry_event(journal: &SharedJournal, event: &RetryEvent<'_>) {
     }
 }
 
+/// The breakers' listener: narrates state changes and refusals.
+fn on_breaker_event(journal: &SharedJournal, event: &BreakerEvent<'_>) {
+    match *event {
+        BreakerEvent::StateTransition {
+            name,
+            from,
+            to,
+            reason,
+        } => {
+            let to_text = match to {
+                CircuitState::Open => red(bold(to)),
+                CircuitState::HalfOpen => yellow(bold(to)),
+                _ => green(bold(to)),
+            };
+            println!(
+                "     {} breaker {}: {from} → {to_text}  {}",
+                bold(magenta("⚡")),
+                bold(name),
+                dim(format!("({reason})"))
+            );
+            let mut j = journal.lock().unwrap();
+            j.transitions.push((name.to_owned(), from, to));
+        }
+        BreakerEvent::CallRejected { name, state } => {
+            println!(
+                "     {} breaker {} is {state}: call refused without reaching the server",
+                red("⊘"),
+                bold(name)
+            );
+            journal.lock().unwrap().rejections += 1;
+        }
+        _ => {}
+    }
+}
+
 /// Prints one attempt as the transport saw it.
-fn log_attempt(n: u32, took: Duration, result: &Result<Response<Incoming>, BoxError>) {
+fn log_attempt(n: u32, took: Duration, result: &Result<Response<Buffered>, BoxError>) {
     let what = match result {
         Ok(res) => {
             let status = res.status();
@@ -449,33 +541,33 @@ fn log_attempt(n: u32, took: Duration, result: &Result<Response<Incoming>, BoxEr
 
 type Req = Request<Full<Bytes>>;
 
-/// `Retry-After: <seconds>` (the HTTP-date form is not used by this server).
-fn retry_after(res: &Response<Incoming>) -> Option<Duration> {
-    let secs = res
-        .headers()
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(secs))
+/// Prints why an answer was judged invalid (the validate layer's reasons).
+fn print_invalid(err: &(dyn StdError + 'static)) {
+    if let Some(invalid) = find_source::<steadfast::validate::InvalidResponse>(err) {
+        for r in invalid.reasons() {
+            println!("       {} {}", yellow("✗ invalid:"), yellow(r));
+        }
+    }
 }
 
-/// What to retry. Only safe to use like this for idempotent requests (the demo sends GETs).
-fn classify_http(_: &Attempt<'_, Req>, result: Result<&Response<Incoming>, &BoxError>) -> Outcome {
-    match result {
-        // Connection failures, hang-ups and per-attempt timeouts are transient.
-        Err(_) => Outcome::retryable(),
-        Ok(res) => match res.status() {
-            StatusCode::TOO_MANY_REQUESTS => match retry_after(res) {
-                Some(delay) => Outcome::retry_after(delay),
-                None => Outcome::retryable(),
-            },
-            s if s.is_server_error() => Outcome::retryable(),
-            s if s.is_client_error() => Outcome::NonRetryable,
-            _ => Outcome::Success,
-        },
+/// JSON answers must be objects with a `name` and an `email`; other answers pass.
+#[derive(Clone)]
+struct ProfileJson(JsonFields);
+
+impl Validator<Response<Buffered>> for ProfileJson {
+    fn validate(
+        &self,
+        res: &Response<Buffered>,
+        cx: &ValidationContext,
+        reasons: &mut Vec<Reason>,
+    ) {
+        let json = res
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        if json {
+            self.0.validate(res, cx, reasons);
+        }
     }
 }
 
@@ -509,6 +601,8 @@ impl Checks {
 struct Finished {
     path: &'static str,
     attempts: u32,
+    /// Calls a breaker refused for this request (they never reached the server).
+    rejections: u32,
     retries: Vec<RetryNote>,
     took: Duration,
     result: Result<(StatusCode, String), BoxError>,
@@ -527,6 +621,7 @@ impl Finished {
         match &self.result {
             Ok((s, _)) if s.is_success() => green(s),
             Ok((s, _)) => magenta(s),
+            Err(e) if e.is::<Rejected>() => red("refused (breaker open)"),
             Err(e) => match e.downcast_ref::<RetryError>() {
                 Some(r) if r.is_cancelled() => yellow("cancelled"),
                 Some(r) if r.reason() == &StopReason::AttemptsExhausted => {
@@ -586,13 +681,13 @@ async fn fetch<S>(
     token: Option<CancelToken>,
 ) -> Finished
 where
-    S: Service<Req, Response = Response<Incoming>, Error = BoxError> + Clone,
+    S: Service<Req, Response = Response<Buffered>, Error = BoxError> + Clone,
 {
     let route = route(path);
     println!();
     println!(
         "{} {} {}  {}",
-        cyan(format!("[{}/{}]", index + 1, ROUTES.len())),
+        cyan(format!("[{}/{}]", index + 1, REQUESTS)),
         bold("GET"),
         bold(path),
         dim(format!("— {}", route.about))
@@ -601,6 +696,7 @@ where
     {
         let mut j = journal.lock().unwrap();
         j.attempts = 0;
+        j.rejections = 0;
         j.retries.clear();
     }
 
@@ -627,13 +723,14 @@ where
     };
     let took = start.elapsed();
 
-    let (attempts, retries) = {
+    let (attempts, rejections, retries) = {
         let j = journal.lock().unwrap();
-        (j.attempts, j.retries.clone())
+        (j.attempts, j.rejections, j.retries.clone())
     };
     let done = Finished {
         path,
         attempts,
+        rejections,
         retries,
         took,
         result,
@@ -728,7 +825,9 @@ async fn run() -> Result<Checks, BoxError> {
         .max_hint(MAX_HINT)
         // Count elapsed time from the start of the first attempt.
         .max_elapsed(Duration::from_secs(10))
-        .classify_with(classify_http)
+        // HTTP's rules: 502/503/504/408/429 and transport errors are retried, with the
+        // server's hint; other 4xx are answers; invalid answers are retried too.
+        .classify(HttpClassifier::default())
         .on_event({
             let journal = journal.clone();
             move |event: &RetryEvent<'_>| on_retry_event(&journal, event)
@@ -736,13 +835,38 @@ async fn run() -> Result<Checks, BoxError> {
         .metrics(metrics.clone())
         .build()?;
 
-    // The transport: hyper's pooled client with a timeout per attempt, and a log of attempts.
-    let hyper_client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let transport = Timeout::new(hyper_client, ATTEMPT_TIMEOUT);
+    // One breaker per path, made on first use; every state change is narrated.
+    let breakers = KeyedBreakers::builder({
+        let journal = journal.clone();
+        move |path: &String| {
+            let journal = journal.clone();
+            CircuitBreaker::builder()
+                .name(path.clone())
+                .consecutive_failures(TRIP_AFTER)
+                .no_failure_rate()
+                .open_for(OPEN_FOR)
+                .half_open_max_calls(1)
+                .success_threshold(1)
+                .on_event(move |e| on_breaker_event(&journal, e))
+        }
+    })
+    .build();
+
+    // Each attempt: its own time limit, its answer read and validated, over hyper's client.
+    let attempt = ServiceBuilder::new()
+        .attempt_timeout(CancelLayer::builder().timeout(ATTEMPT_TIMEOUT).build()?)
+        .validate(
+            ValidateLayer::builder()
+                .response(ProfileJson(json_fields(["name", "email"])))
+                .build()?,
+        )
+        .layer(BufferLayer::new(BODY_CAP))
+        .service(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
+    // A log of the attempts that reach it (the breakers sit above it).
     let logged = tower::service_fn({
         let journal = journal.clone();
         move |req: Req| {
-            let transport = transport.clone();
+            let attempt = attempt.clone();
             let journal = journal.clone();
             async move {
                 let n = {
@@ -751,19 +875,31 @@ async fn run() -> Result<Checks, BoxError> {
                     j.attempts
                 };
                 let start = Instant::now();
-                let result = transport.oneshot(req).await;
+                let result = attempt.oneshot(req).await;
                 log_attempt(n, start.elapsed(), &result);
+                if let Err(e) = &result {
+                    print_invalid(&**e);
+                }
                 result
             }
         }
     });
     let client = ServiceBuilder::new()
-        .layer(RetryLayer::new(policy))
+        .cancel(CancelLayer::builder().timeout(REQUEST_LIMIT).build()?)
+        .retry_with(policy)
+        .layer(
+            KeyedCircuitBreakerLayer::new(breakers.clone(), |req: &Req| {
+                req.uri().path().to_owned()
+            })
+            .classify(HttpClassifier::default()),
+        )
         .service(logged);
 
     println!(
         "{}",
-        bold("steadfast demo — a retrying hyper client against a flaky local server")
+        bold(
+            "steadfast demo — a hyper client behind the whole stack, against a flaky local server"
+        )
     );
     println!(
         "  {}  {base}  {}",
@@ -782,8 +918,14 @@ async fn run() -> Result<Checks, BoxError> {
         ms(ATTEMPT_TIMEOUT)
     );
     println!(
-        "  {}   5xx, 429 and transport errors are retried; other 4xx are final",
+        "  {}   502/503/504/408/429, transport errors and invalid JSON are retried; other 4xx are answers",
         dim("rules"),
+    );
+    println!(
+        "  {} one per path: open after {TRIP_AFTER} failures in a row, probe after {} · {} per request",
+        dim("breakers"),
+        ms(OPEN_FOR),
+        ms(REQUEST_LIMIT),
     );
 
     let mut checks = Checks::default();
@@ -928,22 +1070,107 @@ async fn run() -> Result<Checks, BoxError> {
     );
     finished.push(f);
 
+    // 8. Retry until valid: the answer comes back 200 but its JSON is broken or incomplete.
+    let f = fetch(&client, &journal, &base, 7, "/profile", None).await;
+    let body_ok =
+        matches!(&f.result, Ok((s, b)) if *s == StatusCode::OK && b.contains("ada@example.org"));
+    checks.expect(body_ok, "200 OK with a complete profile in the end");
+    checks.expect(f.attempts == 3, "three attempts");
+    checks.expect(
+        f.retries.len() == 2 && f.retries.iter().all(|r| r.invalid),
+        "both retries were for invalid answers (Outcome::Invalid)",
+    );
+    let profile = breakers.peek(&"/profile".to_owned());
+    checks.expect(
+        profile.is_some_and(|b| b.metrics().invalid == 2),
+        "the /profile breaker counted 2 semantic failures",
+    );
+    finished.push(f);
+
+    // 9. Downtime: four failures in a row open /search's breaker; the next request is refused
+    //    without reaching the server; after the open time a probe goes through and closes it.
+    let a = fetch(&client, &journal, &base, 8, "/search", None).await;
+    checks.expect(
+        a.status() == Some(StatusCode::SERVICE_UNAVAILABLE) && a.attempts == MAX_ATTEMPTS,
+        "four attempts, all 503: the last 503 is the answer",
+    );
+    let search = breakers.get(&"/search".to_owned())?;
+    checks.expect(
+        search.state() == CircuitState::Open,
+        "the /search breaker is open",
+    );
+    finished.push(a);
+    let b = fetch(&client, &journal, &base, 9, "/search", None).await;
+    let refused = matches!(&b.result, Err(e) if e.is::<Rejected>());
+    checks.expect(refused, "the next request is refused at once (Rejected)");
+    checks.expect(
+        b.attempts == 0 && b.rejections == 1 && b.retries.is_empty(),
+        "nothing reached the server, and a refusal is not retried",
+    );
+    finished.push(b);
+    println!();
+    println!(
+        "     {} waiting {} for the breaker's open time to pass",
+        dim("…"),
+        ms(OPEN_FOR)
+    );
+    tokio::time::sleep(OPEN_FOR + Duration::from_millis(20)).await;
+    let c = fetch(&client, &journal, &base, 10, "/search", None).await;
+    checks.expect(
+        c.status() == Some(StatusCode::OK) && c.attempts == 1,
+        "the probe succeeds: 200 OK",
+    );
+    checks.expect(
+        search.state() == CircuitState::Closed,
+        "the /search breaker is closed again",
+    );
+    let search_transitions: Vec<(CircuitState, CircuitState)> = journal
+        .lock()
+        .unwrap()
+        .transitions
+        .iter()
+        .filter(|(name, _, _)| name == "/search")
+        .map(|(_, from, to)| (*from, *to))
+        .collect();
+    checks.expect(
+        search_transitions
+            == [
+                (CircuitState::Closed, CircuitState::Open),
+                (CircuitState::Open, CircuitState::HalfOpen),
+                (CircuitState::HalfOpen, CircuitState::Closed),
+            ],
+        "/search: closed → open → half-open → closed",
+    );
+    finished.push(c);
+
     // What the server saw must match what the client reported.
     println!();
     println!("{}", bold("server side"));
+    let mut paths: Vec<&'static str> = Vec::new();
     for f in &finished {
-        let n = hits.get(f.path);
+        if !paths.contains(&f.path) {
+            paths.push(f.path);
+        }
+    }
+    for path in paths {
+        let n = hits.get(path);
+        let sent: u32 = finished
+            .iter()
+            .filter(|f| f.path == path)
+            .map(|f| f.attempts)
+            .sum();
         checks.expect(
-            n == f.attempts,
+            n == sent,
             format!(
                 "{:<11} received {n} request{}",
-                f.path,
+                path,
                 if n == 1 { "" } else { "s" }
             ),
         );
     }
 
     print_requests(&finished);
+    print_breakers(&breakers, &finished);
     let snap = metrics.snapshot();
     let retry_events = journal.lock().unwrap().retry_events;
     print_metrics(&snap);
@@ -951,22 +1178,26 @@ async fn run() -> Result<Checks, BoxError> {
     let expected_attempts = {
         let mut buckets = [0u64; steadfast::retry::ATTEMPT_BUCKETS];
         for f in &finished {
-            buckets[(f.attempts as usize).clamp(1, buckets.len()) - 1] += 1;
+            let tried = (f.attempts + f.rejections) as usize;
+            buckets[tried.clamp(1, buckets.len()) - 1] += 1;
         }
         buckets
     };
-    checks.expect(snap.requests == 7, "metrics: 7 requests");
     checks.expect(
-        snap.retries == 7 && retry_events == 8,
-        "metrics: 7 retries sent; 8 retry events (the one cancelled during its backoff was never sent)",
+        snap.requests == REQUESTS as u64,
+        format!("metrics: {REQUESTS} requests"),
     );
     checks.expect(
-        snap.successes_after_retry == 3,
-        "metrics: 3 successes after retry",
+        snap.retries == 12 && retry_events == 13,
+        "metrics: 12 retries sent; 13 retry events (the one cancelled during its backoff was never sent)",
     );
     checks.expect(
-        snap.gave_up == 2 && snap.cancelled == 1,
-        "metrics: gave up on 2 requests, 1 of them cancelled",
+        snap.successes_after_retry == 4,
+        "metrics: 4 successes after retry",
+    );
+    checks.expect(
+        snap.gave_up == 3 && snap.cancelled == 1,
+        "metrics: gave up on 3 requests, 1 of them cancelled",
     );
     checks.expect(snap.budget_rejections == 0, "metrics: no budget rejections");
     checks.expect(
@@ -994,7 +1225,7 @@ fn print_requests(finished: &[Finished]) {
     println!(
         "  {}",
         dim(format!(
-            "{:<16} {:<34} {:>8}  {:<29} {:>9}",
+            "{:<16} {:<42} {:>8}  {:<29} {:>9}",
             "request", "script", "attempts", "result", "time"
         ))
     );
@@ -1006,9 +1237,47 @@ fn print_requests(finished: &[Finished]) {
         println!(
             "  {} {} {:>8}  {verdict}{pad} {:>9}",
             cell(&format!("GET {}", f.path), 16, bold),
-            cell(&route(f.path).script(), 34, dim),
+            cell(&route(f.path).script(), 42, dim),
             f.attempts,
             ms(f.took)
+        );
+    }
+}
+
+fn print_breakers(breakers: &KeyedBreakers<String>, finished: &[Finished]) {
+    println!();
+    println!("{}", bold("circuit breakers (one per path)"));
+    println!(
+        "  {}",
+        dim(format!(
+            "{:<11} {:<10} {:>9} {:>9} {:>8} {:>9} {:>6}",
+            "breaker", "state", "successes", "failures", "invalid", "refusals", "trips"
+        ))
+    );
+    let mut seen: Vec<&str> = Vec::new();
+    for f in finished {
+        if seen.contains(&f.path) {
+            continue;
+        }
+        seen.push(f.path);
+        let Some(b) = breakers.peek(&f.path.to_owned()) else {
+            continue;
+        };
+        let m = b.metrics();
+        let text = format!("{:<10}", m.state.to_string());
+        let state = match m.state {
+            CircuitState::Closed => green(text),
+            CircuitState::Open => red(text),
+            _ => yellow(text),
+        };
+        println!(
+            "  {} {state} {:>9} {:>9} {:>8} {:>9} {:>6}",
+            cell(f.path, 11, bold),
+            m.successes,
+            m.failures,
+            m.invalid,
+            m.rejections,
+            m.trips
         );
     }
 }

@@ -96,9 +96,11 @@ impl fmt::Display for TransitionReason {
         match self {
             TransitionReason::FailureRate { rate } => write!(f, "failure rate {rate:.1}%"),
             TransitionReason::SlowCallRate { rate } => write!(f, "slow-call rate {rate:.1}%"),
+            TransitionReason::ConsecutiveFailures(1) => f.write_str("a failure"),
             TransitionReason::ConsecutiveFailures(n) => write!(f, "{n} consecutive failures"),
             TransitionReason::OpenTimeElapsed => f.write_str("open time elapsed"),
             TransitionReason::ProbeFailed => f.write_str("a probe call failed"),
+            TransitionReason::ProbesSucceeded(1) => f.write_str("the probe call succeeded"),
             TransitionReason::ProbesSucceeded(n) => write!(f, "{n} probe calls succeeded"),
             TransitionReason::HalfOpenTimeout => f.write_str("half-open for too long"),
             TransitionReason::Manual => f.write_str("changed by hand"),
