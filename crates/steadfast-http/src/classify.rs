@@ -157,16 +157,7 @@ impl HttpClassifier {
     /// The outcome of a client error, and whether the request surely never reached the
     /// server.
     pub fn classify_error(&self, err: &(dyn std::error::Error + 'static)) -> (Outcome, bool) {
-        if steadfast::classify::find_source::<crate::validate::BodyTooLarge>(err).is_some() {
-            return (Outcome::NonRetryable, false);
-        }
-        match error_kind(err) {
-            ErrorKind::Connect => (Outcome::retryable(), true),
-            ErrorKind::Transport | ErrorKind::Timeout => (Outcome::retryable(), false),
-            ErrorKind::Cancelled => (Outcome::Ignored, false),
-            ErrorKind::Rejected => (Outcome::NonRetryable, true),
-            _ => (self.rules.unknown_errors.outcome(), false),
-        }
+        error_outcome(err, self.rules.unknown_errors)
     }
 
     fn idempotency(&self) -> &Idempotency {
@@ -221,6 +212,25 @@ impl HttpClassifierBuilder {
         HttpClassifier {
             rules: Arc::new(self.rules),
         }
+    }
+}
+
+/// The outcome of a client error (with `unknown` for errors that are not recognisably the
+/// network's), and whether the request surely never reached the server. Shared by the HTTP and
+/// gRPC classifiers.
+pub(crate) fn error_outcome(
+    err: &(dyn std::error::Error + 'static),
+    unknown: Rule,
+) -> (Outcome, bool) {
+    if steadfast::classify::find_source::<crate::validate::BodyTooLarge>(err).is_some() {
+        return (Outcome::NonRetryable, false);
+    }
+    match error_kind(err) {
+        ErrorKind::Connect => (Outcome::retryable(), true),
+        ErrorKind::Transport | ErrorKind::Timeout => (Outcome::retryable(), false),
+        ErrorKind::Cancelled => (Outcome::Ignored, false),
+        ErrorKind::Rejected => (Outcome::NonRetryable, true),
+        _ => (unknown.outcome(), false),
     }
 }
 

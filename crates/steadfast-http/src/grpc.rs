@@ -52,10 +52,10 @@ use std::sync::Arc;
 use http::{HeaderMap, Request, Response, StatusCode};
 use steadfast::classify::{Attempt, Classify, Outcome};
 
-use crate::classify::{guard, Rule};
+use crate::classify::{error_outcome, guard, Rule};
 use crate::hint::{HintSource, ServerHint, ServerHints};
 use crate::idempotency::Idempotency;
-use crate::transport::{error_kind, ClientError, ErrorKind};
+use crate::transport::ClientError;
 
 /// The gRPC status codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -253,16 +253,9 @@ where
             Ok(res) => (self.classify_response(res), false),
             Err(e) => {
                 let e = e.as_error();
-                if let Some(status) = crate::transport::find_status(e) {
-                    (self.rule(status).outcome(), false)
-                } else {
-                    match error_kind(e) {
-                        ErrorKind::Connect => (Outcome::retryable(), true),
-                        ErrorKind::Transport | ErrorKind::Timeout => (Outcome::retryable(), false),
-                        ErrorKind::Cancelled => (Outcome::Ignored, false),
-                        ErrorKind::Rejected => (Outcome::NonRetryable, true),
-                        _ => (self.rules.unknown_errors.outcome(), false),
-                    }
+                match crate::transport::find_status(e) {
+                    Some(status) => (self.rule(status).outcome(), false),
+                    None => error_outcome(e, self.rules.unknown_errors),
                 }
             }
         };
