@@ -11,7 +11,7 @@
 //! * [`ValidateRequestsLayer`] (servers): checks requests with steadfast validators and
 //!   answers those that fail with `422 Unprocessable Entity` (or the status you choose) and a
 //!   body listing the reasons; the response's extensions hold the typed
-//!   [`InvalidRequest`](steadfast::validate::InvalidRequest).
+//!   [`InvalidRequest`].
 //!
 //! Stack them so that the retry layer retries until the body is right:
 //!

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# End-to-end HTTP comparison: an axum server with and without steadfast's server-side stack
+# (load from wrk), and a hyper client with and without the client-side stack (against the bare
+# server). Prints a markdown table of requests per second and p50/p99 latency, each also as a
+# ratio to its bare setup.
+#
+#   bash benches/e2e.sh [seconds per run, default 10] [connections, default 32]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECS="${1:-10}"
+CONNS="${2:-32}"
+
+if ! command -v wrk >/dev/null; then
+    echo "installing wrk from the distribution's packages" >&2
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+    else
+        sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null
+    fi
+fi
+
+cargo build -q --release -p steadfast-e2e
+BIN=target/release/steadfast-e2e
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_server() {
+    local mode=$1 port
+    port=$(free_port)
+    "$BIN" server "$mode" "$port" &
+    SERVER_PID=$!
+    for _ in $(seq 50); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+        sleep 0.1
+    done
+    PORT=$port
+}
+
+stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
+trap stop_server EXIT
+
+# wrk's report: requests/sec, and the 50% and 99% latency lines (converted to microseconds).
+to_us() {
+    awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); print v+0 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v*1000 } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000000 } }'
+}
+run_wrk() {
+    local out rps p50 p99
+    out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$PORT/")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1=="50%" {print $2}' | to_us)
+    p99=$(echo "$out" | awk '$1=="99%" {print $2}' | to_us)
+    echo "$rps $p50 $p99 0"
+}
+
+echo "server side (wrk -t2 -c$CONNS -d${SECS}s)" >&2
+start_server bare;  S_BARE=$(run_wrk);  stop_server
+start_server stack; S_STACK=$(run_wrk); stop_server
+
+echo "client side ($CONNS connections, ${SECS}s, against the bare server)" >&2
+start_server bare
+C_BARE=$("$BIN" client bare "http://127.0.0.1:$PORT/" "$SECS" "$CONNS")
+C_STACK=$("$BIN" client stack "http://127.0.0.1:$PORT/" "$SECS" "$CONNS")
+stop_server
+
+row() {
+    local name=$1 base=$2 this=$3
+    python3 - "$name" "$base" "$this" <<'PY'
+import sys
+name, base, this = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+b = [float(x) for x in base[:3]]; t = [float(x) for x in this[:3]]
+ratio = lambda a, z: f"{a / z:.3f}" if z else "—"
+print(f"| {name} | {t[0]:,.0f} | {ratio(t[0], b[0])} | {t[1]:.0f} | {ratio(t[1], b[1])} | {t[2]:.0f} | {ratio(t[2], b[2])} | {this.split()[3] if len(this.split()) > 3 else 0} |")
+PY
+}
+
+echo
+echo "| setup | req/s | × bare | p50 µs | × bare | p99 µs | × bare | errors |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+row "server, bare" "$S_BARE" "$S_BARE"
+row "server, steadfast stack" "$S_BARE" "$S_STACK"
+row "client, bare" "$C_BARE" "$C_BARE"
+row "client, steadfast stack" "$C_BARE" "$C_STACK"
