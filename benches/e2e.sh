@@ -70,7 +70,8 @@ import sys
 name, base, this = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 b = [float(x) for x in base[:3]]; t = [float(x) for x in this[:3]]
 ratio = lambda a, z: f"{a / z:.3f}" if z else "—"
-print(f"| {name} | {t[0]:,.0f} | {ratio(t[0], b[0])} | {t[1]:.0f} | {ratio(t[1], b[1])} | {t[2]:.0f} | {ratio(t[2], b[2])} | {this.split()[3] if len(this.split()) > 3 else 0} |")
+errors = this[3] if len(this) > 3 else "0"
+print(f"| {name} | {t[0]:,.0f} | {ratio(t[0], b[0])} | {t[1]:.0f} | {ratio(t[1], b[1])} | {t[2]:.0f} | {ratio(t[2], b[2])} | {errors} |")
 PY
 }
 
