@@ -6,12 +6,15 @@ the success-path groups written by ``cargo bench -p steadfast-benches --bench pe
 subtracts each group's ``bare`` figure from every other contender's. Also prints the figures
 as a Markdown table, so the document and the plot come from the same numbers.
 
-It then prints every other ``peers_*`` group (contention, failure paths) as it stands, with
-criterion's 95% confidence interval.
+It then prints every other ``peers_*`` group (contention, failure paths): with one run, with
+criterion's 95% confidence interval; with several, with each run's estimate.
 
 Standard library only: the SVG is written by hand.
 
-Usage: overhead.py [--criterion DIR] [--out FILE]
+Given several criterion directories (copies of ``target/criterion`` from separate runs), every
+figure is the median of the runs' estimates.
+
+Usage: overhead.py [--criterion DIR [DIR ...]] [--out FILE]
 (defaults: $CARGO_TARGET_DIR/criterion or target/criterion, and docs/img/overhead.svg)
 """
 
@@ -19,6 +22,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import sys
 from html import escape
 
@@ -57,8 +61,9 @@ COLOURS = {
 }
 
 
-def estimate(criterion_dir, group, bench):
-    """Criterion's headline figure in ns: the slope where it fitted one, else the mean."""
+def run_estimate(criterion_dir, group, bench):
+    """One run's headline figure in ns, as (estimate, CI low, CI high): criterion's slope
+    where it fitted one, else its mean. None if the run has no such benchmark."""
     path = os.path.join(criterion_dir, group, bench, "new", "estimates.json")
     try:
         with open(path, encoding="utf-8") as f:
@@ -66,19 +71,34 @@ def estimate(criterion_dir, group, bench):
     except FileNotFoundError:
         return None
     est = data.get("slope") or data["mean"]
-    return est["point_estimate"]
+    ci = est["confidence_interval"]
+    return est["point_estimate"], ci["lower_bound"], ci["upper_bound"]
 
 
-def collect(criterion_dir):
+def runs(criterion_dirs, group, bench):
+    """Every run's figure for one benchmark."""
+    found = (run_estimate(d, group, bench) for d in criterion_dirs)
+    return [r for r in found if r is not None]
+
+
+def estimate(criterion_dirs, group, bench):
+    """The median over the runs of the headline figure, in ns."""
+    found = runs(criterion_dirs, group, bench)
+    if not found:
+        return None
+    return statistics.median(r[0] for r in found)
+
+
+def collect(criterion_dirs):
     """{group: (bare ns, [(label, crate, ns, overhead ns)])} for the groups that were run."""
     panels = {}
     for group, _ in GROUPS:
-        bare = estimate(criterion_dir, group, "bare")
+        bare = estimate(criterion_dirs, group, "bare")
         if bare is None:
             continue
         rows = []
         for bench, (label, crate) in CONTENDERS.items():
-            ns = estimate(criterion_dir, group, bench)
+            ns = estimate(criterion_dirs, group, bench)
             if ns is not None:
                 rows.append((label, crate, ns, ns - bare))
         rows.sort(key=lambda r: r[3])
@@ -207,36 +227,42 @@ def table(panels):
     return "\n".join(lines)
 
 
-def other_groups(criterion_dir):
+def listing(path):
+    try:
+        return sorted(os.listdir(path))
+    except FileNotFoundError:
+        return []
+
+
+def other_groups(criterion_dirs):
     """Markdown tables of every peers_* group that is not a success-path panel."""
     panel_groups = {g for g, _ in GROUPS}
+    groups = sorted({g for d in criterion_dirs for g in listing(d) if g.startswith("peers_")})
     lines = []
-    try:
-        names = sorted(os.listdir(criterion_dir))
-    except FileNotFoundError:
-        return ""
-    for group in names:
-        if not group.startswith("peers_") or group in panel_groups:
+    for group in groups:
+        if group in panel_groups:
             continue
-        gdir = os.path.join(criterion_dir, group)
-        rows = []
-        for bench in sorted(os.listdir(gdir)):
-            path = os.path.join(gdir, bench, "new", "estimates.json")
-            if not os.path.isfile(path):
-                continue
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-            est = data.get("slope") or data["mean"]
-            ci = est["confidence_interval"]
-            rows.append((bench, est["point_estimate"], ci["lower_bound"], ci["upper_bound"]))
+        benches = sorted(
+            {b for d in criterion_dirs for b in listing(os.path.join(d, group)) if b != "report"}
+        )
+        rows = [(b, runs(criterion_dirs, group, b)) for b in benches]
+        rows = [(b, found) for b, found in rows if found]
         if not rows:
             continue
         lines.append(group)
         lines.append("")
-        lines.append("| benchmark | ns/call | 95% CI |")
+        if len(criterion_dirs) == 1:
+            lines.append("| benchmark | ns/call | 95% CI |")
+        else:
+            lines.append("| benchmark | ns/call (median) | each run |")
         lines.append("|---|---:|---|")
-        for bench, ns, lo, hi in rows:
-            lines.append(f"| {bench} | {fmt(ns)} | {fmt(lo)} to {fmt(hi)} |")
+        for bench, found in rows:
+            median = statistics.median(r[0] for r in found)
+            if len(criterion_dirs) == 1:
+                detail = f"{fmt(found[0][1])} to {fmt(found[0][2])}"
+            else:
+                detail = ", ".join(fmt(r[0]) for r in found)
+            lines.append(f"| {bench} | {fmt(median)} | {detail} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -244,13 +270,15 @@ def other_groups(criterion_dir):
 def main():
     target = os.environ.get("CARGO_TARGET_DIR", "target")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--criterion", default=os.path.join(target, "criterion"))
+    parser.add_argument("--criterion", nargs="+", default=[os.path.join(target, "criterion")])
     parser.add_argument("--out", default=os.path.join("docs", "img", "overhead.svg"))
     args = parser.parse_args()
 
     panels = collect(args.criterion)
     if not panels:
         sys.exit(f"no estimates under {args.criterion}: run the peers benchmark first")
+    if len(args.criterion) > 1:
+        print(f"medians over {len(args.criterion)} runs\n")
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(svg(panels))
