@@ -1,8 +1,16 @@
-//! Benchmarks of steadfast's retry layer. This library is empty: the benchmark targets live in
-//! `benches/` and share the harness in `benches/common/mod.rs`.
+//! Benchmarks of steadfast's layers. This library is empty: the benchmark targets live in
+//! `benches/` and share the harness in `benches/common/`.
 //!
-//! * `cargo bench -p steadfast-benches --bench retry`: time per call on the success path.
-//! * `cargo bench -p steadfast-benches --bench allocs`: heap allocations per call on the
-//!   success path; fails if steadfast's default policy allocates.
+//! * `cargo bench -p steadfast-benches --bench retry`: the retry layer's success path against
+//!   a bare service and `tower::retry`.
+//! * `cargo bench -p steadfast-benches --bench circuit_breaker`: the breaker's closed path, a
+//!   rejection, and two threads sharing one breaker.
+//! * `cargo bench -p steadfast-benches --bench cancel`: the cancel layer on HTTP requests.
+//! * `cargo bench -p steadfast-benches --bench peers`: every layer and a full stack against
+//!   tower, tower-resilience, seatbelt and failsafe, with contention and failure paths.
+//! * `cargo bench -p steadfast-benches --bench allocs`: heap allocations per call for every
+//!   contender above; fails if steadfast's retry layer or closed breaker allocates on the
+//!   success path.
+//! * `benches/run.sh`: all of the above, then the plot `docs/img/overhead.svg`.
 //!
 //! Method, machine and results: `docs/benchmarks.md`.

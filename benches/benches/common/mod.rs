@@ -4,13 +4,17 @@
 // Each benchmark target compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+pub(crate) mod peers;
+
 use std::future::{self, Future, Ready};
 use std::io;
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use steadfast::retry::{RatioBudget, Retry, RetryLayer, RetryMetrics, RetryPolicy};
+use steadfast::token::{CancelToken, HasCancelToken};
 use tower::{Layer, Service};
 
 /// The bare service: every call is ready at once and answers `Ok(req + 1)`.
@@ -146,4 +150,218 @@ pub(crate) fn steadfast_breaker(
     b: &steadfast::circuit_breaker::CircuitBreaker,
 ) -> steadfast::circuit_breaker::CircuitBreakerService<Bare> {
     steadfast::circuit_breaker::CircuitBreakerLayer::new(b.clone()).layer(Bare)
+}
+
+/// Like [`call_result`], but a `Pending` readiness or response is polled again after
+/// yielding the thread, instead of being an error: for services that may wait on a lock
+/// another thread holds (yielding lets that thread run if it shares the core).
+#[inline]
+pub(crate) fn call_spin<Req, S: Service<Req>>(
+    svc: &mut S,
+    req: Req,
+) -> Result<S::Response, S::Error> {
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        match svc.poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => break,
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Pending => std::thread::yield_now(),
+        }
+    }
+    let mut fut = pin!(svc.call(req));
+    loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(r) => return r,
+            Poll::Pending => std::thread::yield_now(),
+        }
+    }
+}
+
+/// A current-thread tokio runtime with timers: the timeouts, the peers' clocks and the
+/// retry layers' sleeps need one to exist (entered) even when nothing waits.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime")
+}
+
+/// The request that trips a breaker: [`FailOn`] fails it.
+pub(crate) const TRIP: u64 = u64::MAX;
+
+/// An error that does not allocate (no payload), so that an error path's allocations are
+/// the layer's own.
+pub(crate) fn plain_error() -> io::Error {
+    io::Error::from(io::ErrorKind::ConnectionRefused)
+}
+
+/// Like [`Bare`], but fails the request [`TRIP`]: used to trip breakers without a shared
+/// switch.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FailOn;
+
+impl Service<u64> for FailOn {
+    type Response = u64;
+    type Error = io::Error;
+    type Future = Ready<Result<u64, io::Error>>;
+
+    #[inline]
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    #[inline]
+    fn call(&mut self, req: u64) -> Self::Future {
+        if req == TRIP {
+            future::ready(Err(plain_error()))
+        } else {
+            future::ready(Ok(req.wrapping_add(1)))
+        }
+    }
+}
+
+/// Fails every other call, starting with the first: behind a retry layer, each request fails
+/// once and succeeds on its retry. Clones share the switch.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Flaky {
+    next_ok: Arc<AtomicBool>,
+}
+
+impl Service<u64> for Flaky {
+    type Response = u64;
+    type Error = io::Error;
+    type Future = Ready<Result<u64, io::Error>>;
+
+    #[inline]
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    #[inline]
+    fn call(&mut self, req: u64) -> Self::Future {
+        if self.next_ok.fetch_xor(true, Ordering::Relaxed) {
+            future::ready(Ok(req.wrapping_add(1)))
+        } else {
+            future::ready(Err(plain_error()))
+        }
+    }
+}
+
+/// A request that carries a cancellation token without an extensions map: what the retry
+/// layer reads to stop sleeping when the token fires.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenReq {
+    pub(crate) n: u64,
+    pub(crate) token: CancelToken,
+}
+
+impl HasCancelToken for TokenReq {
+    fn cancel_token(&self) -> Option<&CancelToken> {
+        Some(&self.token)
+    }
+
+    fn set_cancel_token(&mut self, token: CancelToken) -> bool {
+        self.token = token;
+        true
+    }
+}
+
+/// Fails every call at once.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct AlwaysFail;
+
+impl<Req> Service<Req> for AlwaysFail {
+    type Response = u64;
+    type Error = io::Error;
+    type Future = Ready<Result<u64, io::Error>>;
+
+    #[inline]
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    #[inline]
+    fn call(&mut self, _req: Req) -> Self::Future {
+        future::ready(Err(plain_error()))
+    }
+}
+
+/// A request whose first attempt fails while its retry layer is set to wait before the next:
+/// polls once (the layer is then asleep), fires the request's token, and polls again, which
+/// must end the request with an error. Needs an entered tokio runtime (the sleep's timer).
+pub(crate) fn cancel_mid_backoff<S>(svc: &mut S, req: TokenReq) -> S::Error
+where
+    S: Service<TokenReq>,
+{
+    let token = req.token.clone();
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(svc.poll_ready(&mut cx).is_ready());
+    let mut fut = pin!(svc.call(req));
+    assert!(
+        fut.as_mut().poll(&mut cx).is_pending(),
+        "asleep after the failure"
+    );
+    token.cancel();
+    match fut.poll(&mut cx) {
+        Poll::Ready(Err(e)) => e,
+        _ => panic!("the cancelled request ends at once with an error"),
+    }
+}
+
+/// Like [`cancel_mid_backoff`], but the caller drops the request while the layer sleeps.
+/// Returns whether the layer was asleep (it must be).
+pub(crate) fn drop_mid_backoff<S>(svc: &mut S, req: TokenReq) -> bool
+where
+    S: Service<TokenReq>,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(svc.poll_ready(&mut cx).is_ready());
+    let mut fut = pin!(svc.call(req));
+    fut.as_mut().poll(&mut cx).is_pending()
+}
+
+/// One request driven to its end by the current-thread runtime's `block_on` (for layers that
+/// wait on the runtime's timer even for a zero delay). `None` if it failed.
+pub(crate) fn call_blocking<S>(
+    rt: &tokio::runtime::Runtime,
+    svc: &mut S,
+    req: u64,
+) -> Option<S::Response>
+where
+    S: Service<u64>,
+{
+    use tower::ServiceExt;
+    rt.block_on(async {
+        match svc.ready().await {
+            Ok(svc) => svc.call(req).await.ok(),
+            Err(_) => None,
+        }
+    })
+}
+
+/// Two calls to `svc` driven by `block_on`, the first of which must fail: the baseline of a
+/// request that is retried once.
+pub(crate) fn two_calls_blocking<S>(
+    rt: &tokio::runtime::Runtime,
+    svc: &mut S,
+    req: u64,
+) -> Option<S::Response>
+where
+    S: Service<u64>,
+    S::Error: std::fmt::Debug,
+{
+    use tower::ServiceExt;
+    rt.block_on(async {
+        let first = svc.ready().await.ok()?.call(req).await;
+        assert!(first.is_err(), "the first call fails");
+        svc.ready().await.ok()?.call(req).await.ok()
+    })
+}
+
+/// A fresh request with a fresh token, as a caller would make it.
+pub(crate) fn token_request() -> TokenReq {
+    TokenReq {
+        n: 7,
+        token: CancelToken::new(),
+    }
 }
