@@ -33,9 +33,12 @@ struct Inner<F> {
     /// once never registers with the token.
     #[pin]
     cancelled: Option<token::Cancelled>,
+    /// Made on the first poll that finds the inner future pending, like `cancelled`: an answer
+    /// that is ready at once never touches the timer wheel (nor the runtime's handle).
     #[pin]
     timer: Option<Sleep>,
-    timer_reason: Option<CancelReason>,
+    /// When the layer's own limit falls, and the reason it gives.
+    limit: Option<(tokio::time::Instant, CancelReason)>,
     /// Waits on a source token that is not an ancestor of `token` (it holds that token).
     #[pin]
     parent: Option<token::Cancelled>,
@@ -63,17 +66,13 @@ impl<F> ResponseFuture<F> {
             owned,
             condition,
         } = parts;
-        let (timer, timer_reason) = match limit {
-            Some((at, reason)) => (Some(tokio::time::sleep_until(at)), Some(reason)),
-            None => (None, None),
-        };
         ResponseFuture {
             inner: Some(Inner {
                 fut,
                 cancelled: None,
                 token,
-                timer,
-                timer_reason,
+                timer: None,
+                limit,
                 parent: parent.as_ref().map(CancelToken::cancelled),
                 owned,
                 _condition: condition,
@@ -108,9 +107,15 @@ impl<F: Future> ResponseFuture<F> {
             *inner.done = true;
             return Poll::Ready(Ok(out));
         }
-        if let Some(timer) = inner.timer.as_pin_mut() {
+        let mut timer = inner.timer;
+        if timer.is_none() {
+            if let Some((at, _)) = inner.limit {
+                timer.set(Some(tokio::time::sleep_until(*at)));
+            }
+        }
+        if let Some(timer) = timer.as_pin_mut() {
             if timer.poll(cx).is_ready() {
-                if let Some(reason) = inner.timer_reason.take() {
+                if let Some((_, reason)) = inner.limit.take() {
                     inner.token.cancel_with(reason);
                 }
             }
