@@ -228,6 +228,39 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn retries_get_the_header_and_first_attempts_only_when_asked() {
+        use std::time::Duration;
+        use steadfast::token::RetryAttempt;
+        use tower::ServiceExt;
+        let echo = tower::service_fn(|req: Request<()>| async move {
+            Ok::<_, std::convert::Infallible>(req.headers().clone())
+        });
+        let plain = AttemptHeaderLayer::new().layer(echo);
+        assert!(plain
+            .clone()
+            .oneshot(Request::new(()))
+            .await
+            .unwrap()
+            .is_empty());
+        let first_too = AttemptHeaderLayer::new()
+            .header(HeaderName::from_static("x-try"))
+            .on_first_attempts()
+            .layer(echo);
+        assert_eq!(
+            first_too.oneshot(Request::new(())).await.unwrap()["x-try"],
+            "1"
+        );
+        let mut retry = Request::builder()
+            .header(http::header::CONTENT_TYPE, "application/grpc")
+            .body(())
+            .unwrap();
+        retry.set_retry_attempt(RetryAttempt::new(3, Duration::ZERO));
+        let h = plain.oneshot(retry).await.unwrap();
+        assert_eq!(h[RETRY_ATTEMPT], "3");
+        assert_eq!(h[GRPC_PREVIOUS_ATTEMPTS], "2");
+    }
+
     #[test]
     fn retries_are_recognised_by_either_header() {
         let layer = UpstreamRetriesLayer::new();

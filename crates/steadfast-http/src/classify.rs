@@ -145,11 +145,7 @@ impl HttpClassifier {
     /// The outcome of a response, before the idempotency check.
     pub fn classify_response<B>(&self, res: &Response<B>) -> Outcome {
         match self.rule(res.status()) {
-            Rule::Retry => match self.rules.hints.read(res.headers()) {
-                ServerHint::None => Outcome::retryable(),
-                ServerHint::After(d) => Outcome::retry_after(d),
-                ServerHint::DoNotRetry => Outcome::NonRetryable,
-            },
+            Rule::Retry => retry_per_hint(&self.rules.hints, res.headers()),
             other => other.outcome(),
         }
     }
@@ -215,6 +211,15 @@ impl HttpClassifierBuilder {
     }
 }
 
+/// A retryable outcome, after the server's hint if it gave one; not retryable if it said so.
+pub(crate) fn retry_per_hint(hints: &ServerHints, headers: &http::HeaderMap) -> Outcome {
+    match hints.read(headers) {
+        ServerHint::None => Outcome::retryable(),
+        ServerHint::After(d) => Outcome::retry_after(d),
+        ServerHint::DoNotRetry => Outcome::NonRetryable,
+    }
+}
+
 /// The outcome of a client error (with `unknown` for errors that are not recognisably the
 /// network's), and whether the request surely never reached the server. Shared by the HTTP and
 /// gRPC classifiers.
@@ -264,5 +269,69 @@ where
             Err(e) => self.classify_error(e.as_error()),
         };
         guard(outcome, never_sent, self.idempotency(), attempt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Method;
+
+    fn answer(c: &HttpClassifier, method: Method, status: u16) -> Outcome {
+        let req = Request::builder().method(method).body(()).unwrap();
+        let res = Response::builder().status(status).body(()).unwrap();
+        Classify::<_, _, std::io::Error>::classify(c, &Attempt::first(&req), Ok(&res))
+    }
+
+    #[test]
+    fn statuses_can_be_given_other_rules() {
+        let c = HttpClassifier::builder()
+            .status(StatusCode::INTERNAL_SERVER_ERROR, Rule::Retry)
+            .statuses(400..=499, Rule::Ignore)
+            .statuses([42, 1000], Rule::Fail) // outside 100-999: skipped, no panic
+            .build();
+        assert_eq!(answer(&c, Method::GET, 500), Outcome::retryable());
+        assert_eq!(answer(&c, Method::GET, 404), Outcome::Ignored);
+        assert_eq!(answer(&c, Method::GET, 429), Outcome::Ignored);
+        assert_eq!(answer(&c, Method::GET, 501), Outcome::NonRetryable);
+        assert_eq!(c.rule(StatusCode::OK), Rule::Success);
+    }
+
+    #[test]
+    fn idempotency_settings_decide_for_unsafe_methods() {
+        let strict = HttpClassifier::builder()
+            .idempotency(Idempotency::default().without_key_header())
+            .build();
+        let keyed = Request::post("/")
+            .header("idempotency-key", "k")
+            .body(())
+            .unwrap();
+        let res = Response::builder().status(503).body(()).unwrap();
+        let outcome =
+            Classify::<_, _, std::io::Error>::classify(&strict, &Attempt::first(&keyed), Ok(&res));
+        assert_eq!(outcome, Outcome::NonRetryable);
+
+        let custom = HttpClassifier::builder()
+            .idempotency(
+                Idempotency::default().key_header(http::HeaderName::from_static("x-op-id")),
+            )
+            .build();
+        let req = Request::patch("/").header("x-op-id", "1").body(()).unwrap();
+        let outcome =
+            Classify::<_, _, std::io::Error>::classify(&custom, &Attempt::first(&req), Ok(&res));
+        assert_eq!(outcome, Outcome::retryable());
+
+        let any = HttpClassifier::builder()
+            .idempotency(Idempotency::any())
+            .build();
+        assert_eq!(answer(&any, Method::POST, 503), Outcome::retryable());
+        assert_eq!(
+            answer(&HttpClassifier::default(), Method::POST, 503),
+            Outcome::NonRetryable
+        );
+        assert_eq!(
+            answer(&HttpClassifier::default(), Method::PUT, 503),
+            Outcome::retryable()
+        );
     }
 }

@@ -276,6 +276,51 @@ mod tests {
         }
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn outbound_headers_carry_the_time_left_and_respect_a_tighter_one() {
+        use tower::ServiceExt;
+        let echo = tower::service_fn(|req: Request<()>| async move {
+            Ok::<_, std::convert::Infallible>(req.headers().clone())
+        });
+        let svc = PropagateDeadlineLayer::new().layer(echo);
+        let token = CancelToken::with_deadline(Instant::now() + Duration::from_millis(1500));
+        let send = |grpc: bool, preset: Option<(&'static str, &'static str)>| {
+            let mut b = Request::builder();
+            if grpc {
+                b = b.header(CONTENT_TYPE, "application/grpc+proto");
+            }
+            if let Some((k, v)) = preset {
+                b = b.header(k, v);
+            }
+            let mut req = b.body(()).unwrap();
+            req.set_cancel_token(token.clone());
+            svc.clone().oneshot(req)
+        };
+        let h = send(false, None).await.unwrap();
+        assert_eq!(h[REQUEST_TIMEOUT_MS], "1500");
+        assert!(!h.contains_key(GRPC_TIMEOUT));
+        let h = send(true, None).await.unwrap();
+        assert_eq!(
+            parse_grpc_timeout(&h[GRPC_TIMEOUT]),
+            Some(Duration::from_millis(1500))
+        );
+        assert!(!h.contains_key(REQUEST_TIMEOUT_MS));
+        // A tighter value the caller set stands; a looser one is replaced.
+        let h = send(false, Some(("x-request-timeout-ms", "200")))
+            .await
+            .unwrap();
+        assert_eq!(h[REQUEST_TIMEOUT_MS], "200");
+        let h = send(false, Some(("x-request-timeout-ms", "9000")))
+            .await
+            .unwrap();
+        assert_eq!(h[REQUEST_TIMEOUT_MS], "1500");
+        let h = send(true, Some(("grpc-timeout", "100m"))).await.unwrap();
+        assert_eq!(h[GRPC_TIMEOUT], "100m");
+        // No token, no header.
+        let h = svc.clone().oneshot(Request::new(())).await.unwrap();
+        assert!(h.is_empty());
+    }
+
     #[test]
     fn the_tighter_of_two_headers_and_the_cap_win() {
         let layer = AcceptDeadlineLayer::new().max(Duration::from_secs(10));

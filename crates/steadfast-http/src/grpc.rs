@@ -52,8 +52,8 @@ use std::sync::Arc;
 use http::{HeaderMap, Request, Response, StatusCode};
 use steadfast::classify::{Attempt, Classify, Outcome};
 
-use crate::classify::{error_outcome, guard, Rule};
-use crate::hint::{HintSource, ServerHint, ServerHints};
+use crate::classify::{error_outcome, guard, retry_per_hint, Rule};
+use crate::hint::{HintSource, ServerHints};
 use crate::idempotency::Idempotency;
 use crate::transport::ClientError;
 
@@ -190,11 +190,7 @@ impl GrpcClassifier {
         let code = GrpcCode::from_headers(res.headers())
             .unwrap_or_else(|| GrpcCode::from_http_status(res.status()));
         match self.rule(code) {
-            Rule::Retry => match self.rules.hints.read(res.headers()) {
-                ServerHint::None => Outcome::retryable(),
-                ServerHint::After(d) => Outcome::retry_after(d),
-                ServerHint::DoNotRetry => Outcome::NonRetryable,
-            },
+            Rule::Retry => retry_per_hint(&self.rules.hints, res.headers()),
             other => other.outcome(),
         }
     }
@@ -327,5 +323,57 @@ where
 
     fn call(&mut self, req: Request<B>) -> S::Future {
         self.inner.call(req.map(tonic::body::Body::new))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_read_from_numbers_headers_and_http_statuses() {
+        assert_eq!(GrpcCode::from_i32(14), GrpcCode::Unavailable);
+        assert_eq!(GrpcCode::from_i32(17), GrpcCode::Unknown);
+        assert_eq!(GrpcCode::from_i32(-1), GrpcCode::Unknown);
+        let mut h = HeaderMap::new();
+        assert_eq!(GrpcCode::from_headers(&h), None);
+        h.insert("grpc-status", "x".parse().unwrap());
+        assert_eq!(GrpcCode::from_headers(&h), None);
+        h.insert("grpc-status", " 8 ".parse().unwrap());
+        assert_eq!(
+            GrpcCode::from_headers(&h),
+            Some(GrpcCode::ResourceExhausted)
+        );
+        for (status, code) in [
+            (200, GrpcCode::Ok),
+            (400, GrpcCode::Internal),
+            (401, GrpcCode::Unauthenticated),
+            (403, GrpcCode::PermissionDenied),
+            (404, GrpcCode::Unimplemented),
+            (429, GrpcCode::Unavailable),
+            (502, GrpcCode::Unavailable),
+            (503, GrpcCode::Unavailable),
+            (504, GrpcCode::Unavailable),
+            (500, GrpcCode::Unknown),
+        ] {
+            assert_eq!(
+                GrpcCode::from_http_status(StatusCode::from_u16(status).unwrap()),
+                code
+            );
+        }
+    }
+
+    #[test]
+    fn a_proxys_503_without_grpc_status_is_retried() {
+        let c = GrpcClassifier::default();
+        let res = Response::builder().status(503).body(()).unwrap();
+        assert_eq!(c.classify_response(&res), Outcome::retryable());
+        let res = Response::builder().status(500).body(()).unwrap();
+        assert_eq!(c.classify_response(&res), Outcome::NonRetryable);
+        let res = Response::builder()
+            .header("grpc-status", "1")
+            .body(())
+            .unwrap();
+        assert_eq!(c.classify_response(&res), Outcome::Ignored);
     }
 }

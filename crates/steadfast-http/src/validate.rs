@@ -331,6 +331,7 @@ fn too_large(cap: usize, parts: http::response::Parts) -> BodyTooLarge {
 #[cfg(feature = "json")]
 mod json_validators {
     use std::borrow::Cow;
+    use std::sync::Arc;
 
     use http::Response;
     use steadfast::validate::{Context, Reason, Validator};
@@ -358,7 +359,8 @@ mod json_validators {
     /// fields; see [`json_fields`].
     #[derive(Debug, Clone)]
     pub struct JsonFields {
-        fields: Vec<Cow<'static, str>>,
+        // Shared: the validate layer clones its response validator into every call's future.
+        fields: Arc<[Cow<'static, str>]>,
     }
 
     /// A validator: the body must be a JSON object holding every field of `fields` (each
@@ -377,7 +379,7 @@ mod json_validators {
         fn validate(&self, res: &Response<Buffered>, _: &Context, reasons: &mut Vec<Reason>) {
             match serde_json::from_slice::<serde_json::Value>(res.body().bytes()) {
                 Ok(serde_json::Value::Object(map)) => {
-                    for f in &self.fields {
+                    for f in self.fields.iter() {
                         if !map.contains_key(f.as_ref()) {
                             reasons.push(Reason::new(format!("JSON field `{f}` is missing")));
                         }

@@ -159,12 +159,19 @@ impl Node {
 }
 
 /// The wakers waiting on one token: a slab of slots, so a waiter can update or remove its
-/// own slot by index. Closed (and emptied) when the token is cancelled.
+/// own slot by index. Free slots are chained through the slab itself, so removing a waiter
+/// never allocates. Closed (and emptied) when the token is cancelled.
 #[derive(Default)]
 struct Waiters {
-    slots: Vec<Option<Waker>>,
-    free: Vec<usize>,
+    slots: Vec<Slot>,
+    /// The first free slot, if any; each free slot names the next.
+    free: Option<usize>,
     closed: bool,
+}
+
+enum Slot {
+    Waiting(Waker),
+    Free { next: Option<usize> },
 }
 
 impl Waiters {
@@ -173,20 +180,23 @@ impl Waiters {
         if self.closed {
             return None;
         }
-        match self.free.pop() {
+        match self.free {
             Some(i) => {
-                self.slots[i] = Some(waker.clone());
+                if let Slot::Free { next } = self.slots[i] {
+                    self.free = next;
+                }
+                self.slots[i] = Slot::Waiting(waker.clone());
                 Some(i)
             }
             None => {
-                self.slots.push(Some(waker.clone()));
+                self.slots.push(Slot::Waiting(waker.clone()));
                 Some(self.slots.len() - 1)
             }
         }
     }
 
     fn update(&mut self, key: usize, waker: &Waker) {
-        if let Some(Some(slot)) = self.slots.get_mut(key) {
+        if let Some(Slot::Waiting(slot)) = self.slots.get_mut(key) {
             if !slot.will_wake(waker) {
                 *slot = waker.clone();
             }
@@ -194,16 +204,15 @@ impl Waiters {
     }
 
     fn remove(&mut self, key: usize) {
-        if let Some(slot) = self.slots.get_mut(key) {
-            if slot.take().is_some() {
-                self.free.push(key);
-            }
+        if let Some(slot @ Slot::Waiting(_)) = self.slots.get_mut(key) {
+            *slot = Slot::Free { next: self.free };
+            self.free = Some(key);
         }
     }
 
-    fn close(&mut self) -> Vec<Option<Waker>> {
+    fn close(&mut self) -> Vec<Slot> {
         self.closed = true;
-        self.free = Vec::new();
+        self.free = None;
         std::mem::take(&mut self.slots)
     }
 }
@@ -438,9 +447,11 @@ impl CancelToken {
         if let Some(t) = self.node.tokio.get() {
             t.cancel();
         }
-        let wakers = self.node.waiters().close();
-        for waker in wakers.into_iter().flatten() {
-            waker.wake();
+        let slots = self.node.waiters().close();
+        for slot in slots {
+            if let Slot::Waiting(waker) = slot {
+                waker.wake();
+            }
         }
         true
     }
@@ -536,16 +547,20 @@ impl Future for Cancelled {
             return Poll::Ready(());
         }
         if this.keys.is_empty() {
-            let token = this.token.clone();
-            for node in token.node.lineage() {
+            let mut closed = false;
+            for node in this.token.node.lineage() {
                 match node.waiters().insert(cx.waker()) {
                     Some(key) => this.keys.push(key),
                     // Closed: that node has been cancelled.
                     None => {
-                        this.unregister();
-                        return Poll::Ready(());
+                        closed = true;
+                        break;
                     }
                 }
+            }
+            if closed {
+                this.unregister();
+                return Poll::Ready(());
             }
         } else {
             for (node, key) in this.token.node.lineage().zip(&this.keys) {
@@ -839,8 +854,14 @@ mod tests {
         // A second future that gives up leaves its slots free for the next one.
         let mut other = Box::pin(leaf.cancelled());
         assert!(other.as_mut().poll(&mut cx).is_pending());
+        let taken = other.keys.clone();
         drop(other);
-        assert_eq!(root.node.waiters().free.len(), 1);
+        assert_eq!(root.node.waiters().free, Some(taken[3]));
+        let mut again = Box::pin(leaf.cancelled());
+        assert!(again.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(again.keys, taken, "the freed slots are reused");
+        assert_eq!(root.node.waiters().slots.len(), 2);
+        drop(again);
         root.cancel_with(CancelReason::Signal(2));
         assert!(flag.0.load(Ordering::SeqCst));
         assert!(waiting.as_mut().poll(&mut cx).is_ready());

@@ -125,6 +125,10 @@ impl<Q, P> ValidateLayerBuilder<Q, P> {
 
     /// Adds a response validator: a response it rejects becomes an
     /// [`Invalid`](super::Invalid) error that holds the response.
+    ///
+    /// The response validators are cloned into each call's future (which outlives the
+    /// borrow of the service), so they should be cheap to clone: closures and the ready-made
+    /// validators are; wrap one that owns heap data in an `Arc` (`Arc<V>` is a validator too).
     pub fn response<V>(self, validator: V) -> ValidateLayerBuilder<Q, And<P, V>> {
         ValidateLayerBuilder {
             request: self.request,
