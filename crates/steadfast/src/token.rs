@@ -47,6 +47,9 @@
 //!   wake-up is never lost: either the canceller finds the waker in the list, or the waiter
 //!   finds the flag (or the list closed). Only waiting takes these locks: checking, cloning,
 //!   creating children and dropping tokens are atomics and reference counts.
+//! * Waiting allocates nothing while a token has at most two waiters and the waiter's lineage
+//!   is at most four tokens deep: the first slots of a token's list live in the token itself,
+//!   and a waiter keeps its slot numbers inline. Freed slots are reused before new ones.
 
 use std::fmt;
 use std::future::Future;
@@ -158,45 +161,73 @@ impl Node {
     }
 }
 
+/// How many waiter slots a token keeps inside its own node before it allocates: most tokens
+/// are waited on by one or two futures (the layer that made the token and one below it).
+const INLINE_SLOTS: usize = 2;
+
 /// The wakers waiting on one token: a slab of slots, so a waiter can update or remove its
-/// own slot by index. Free slots are chained through the slab itself, so removing a waiter
-/// never allocates. Closed (and emptied) when the token is cancelled.
+/// own slot by index. The first [`INLINE_SLOTS`] slots live in the node itself, so the usual
+/// one or two waiters never allocate; the rest spill into a `Vec`. Free slots are chained
+/// through the slab itself, so removing a waiter never allocates. Closed (and emptied) when
+/// the token is cancelled.
 #[derive(Default)]
 struct Waiters {
-    slots: Vec<Slot>,
+    inline: [Slot; INLINE_SLOTS],
+    spill: Vec<Slot>,
+    /// How many slots have ever been used (waiting or free): the next new slot's index.
+    len: usize,
     /// The first free slot, if any; each free slot names the next.
     free: Option<usize>,
     closed: bool,
 }
 
+#[derive(Default)]
 enum Slot {
     Waiting(Waker),
-    Free { next: Option<usize> },
+    #[default]
+    Vacant,
+    Free {
+        next: Option<usize>,
+    },
 }
 
 impl Waiters {
+    fn slot_mut(&mut self, key: usize) -> Option<&mut Slot> {
+        if key < INLINE_SLOTS {
+            (key < self.len).then(|| &mut self.inline[key])
+        } else {
+            self.spill.get_mut(key - INLINE_SLOTS)
+        }
+    }
+
     /// Adds a waker; `None` if the token has been cancelled meanwhile.
     fn insert(&mut self, waker: &Waker) -> Option<usize> {
         if self.closed {
             return None;
         }
-        match self.free {
+        let key = match self.free {
             Some(i) => {
-                if let Slot::Free { next } = self.slots[i] {
+                let slot = self.slot_mut(i).expect("free slots are in the slab");
+                if let Slot::Free { next } = *slot {
                     self.free = next;
                 }
-                self.slots[i] = Slot::Waiting(waker.clone());
-                Some(i)
+                i
             }
             None => {
-                self.slots.push(Slot::Waiting(waker.clone()));
-                Some(self.slots.len() - 1)
+                let i = self.len;
+                self.len += 1;
+                if i >= INLINE_SLOTS {
+                    self.spill.push(Slot::Vacant);
+                }
+                i
             }
-        }
+        };
+        *self.slot_mut(key).expect("the slot was just taken") = Slot::Waiting(waker.clone());
+        Some(key)
     }
 
     fn update(&mut self, key: usize, waker: &Waker) {
-        if let Some(Slot::Waiting(slot)) = self.slots.get_mut(key) {
+        if let Some(Slot::Waiting(slot)) = self.slot_mut(key) {
             if !slot.will_wake(waker) {
                 *slot = waker.clone();
             }
@@ -204,16 +235,25 @@ impl Waiters {
     }
 
     fn remove(&mut self, key: usize) {
-        if let Some(slot @ Slot::Waiting(_)) = self.slots.get_mut(key) {
-            *slot = Slot::Free { next: self.free };
+        let next = self.free;
+        if let Some(slot @ Slot::Waiting(_)) = self.slot_mut(key) {
+            *slot = Slot::Free { next };
             self.free = Some(key);
         }
     }
 
-    fn close(&mut self) -> Vec<Slot> {
+    /// Closes the list and hands back every waker that was waiting, to be woken once the lock
+    /// is released.
+    fn close(&mut self) -> impl Iterator<Item = Waker> {
         self.closed = true;
         self.free = None;
-        std::mem::take(&mut self.slots)
+        self.len = 0;
+        let inline = std::mem::take(&mut self.inline);
+        let spill = std::mem::take(&mut self.spill);
+        inline.into_iter().chain(spill).filter_map(|s| match s {
+            Slot::Waiting(w) => Some(w),
+            _ => None,
+        })
     }
 }
 
@@ -447,11 +487,9 @@ impl CancelToken {
         if let Some(t) = self.node.tokio.get() {
             t.cancel();
         }
-        let slots = self.node.waiters().close();
-        for slot in slots {
-            if let Slot::Waiting(waker) = slot {
-                waker.wake();
-            }
+        let wakers = self.node.waiters().close();
+        for waker in wakers {
+            waker.wake();
         }
         true
     }
@@ -479,7 +517,7 @@ impl CancelToken {
     pub fn cancelled(&self) -> Cancelled {
         Cancelled {
             token: self.clone(),
-            keys: Vec::new(),
+            keys: Keys::default(),
         }
     }
 
@@ -511,7 +549,46 @@ pub struct Cancelled {
     token: CancelToken,
     /// The waiter slot taken in each node of the lineage, nearest first; empty until the first
     /// poll that has to wait.
-    keys: Vec<usize>,
+    keys: Keys,
+}
+
+/// How many lineage keys a [`Cancelled`] keeps without allocating: a token, its parent and
+/// two more ancestors.
+const INLINE_KEYS: usize = 4;
+
+/// The waiter slots a [`Cancelled`] holds, one per node of its token's lineage, nearest first:
+/// inline for short lineages, spilling into a `Vec` for deeper ones.
+#[derive(Default)]
+struct Keys {
+    inline: [usize; INLINE_KEYS],
+    len: usize,
+    spill: Vec<usize>,
+}
+
+impl Keys {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, key: usize) {
+        if self.len < INLINE_KEYS {
+            self.inline[self.len] = key;
+        } else {
+            self.spill.push(key);
+        }
+        self.len += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        let inline = &self.inline[..self.len.min(INLINE_KEYS)];
+        inline.iter().chain(&self.spill).copied()
+    }
+
+    /// Empties the list, keeping any spilled capacity.
+    fn clear(&mut self) {
+        self.len = 0;
+        self.spill.clear();
+    }
 }
 
 impl fmt::Debug for Cancelled {
@@ -532,9 +609,10 @@ impl Cancelled {
         if self.keys.is_empty() {
             return;
         }
-        for (node, key) in self.token.node.lineage().zip(self.keys.drain(..)) {
+        for (node, key) in self.token.node.lineage().zip(self.keys.iter()) {
             node.waiters().remove(key);
         }
+        self.keys.clear();
     }
 }
 
@@ -563,8 +641,8 @@ impl Future for Cancelled {
                 return Poll::Ready(());
             }
         } else {
-            for (node, key) in this.token.node.lineage().zip(&this.keys) {
-                node.waiters().update(*key, cx.waker());
+            for (node, key) in this.token.node.lineage().zip(this.keys.iter()) {
+                node.waiters().update(key, cx.waker());
             }
         }
         // A cancellation that happened while registering is seen here, if its canceller did
@@ -835,6 +913,52 @@ mod tests {
     }
 
     #[test]
+    fn many_waiters_on_a_deep_lineage_spill_and_all_wake() {
+        use std::task::Wake;
+        struct Count(std::sync::atomic::AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let root = CancelToken::new();
+        // Six nodes deep: more keys than a waiter keeps inline.
+        let leaf = root.child().child().child().child().child();
+        let count = Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        // Five waiters: more slots than a node keeps inline.
+        let mut waiting: Vec<_> = (0..5).map(|_| Box::pin(leaf.cancelled())).collect();
+        for w in &mut waiting {
+            assert!(w.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(w.keys.len, 6);
+        }
+        assert_eq!(root.node.waiters().len, 5);
+        assert_eq!(root.node.waiters().spill.len(), 3);
+        // Dropping a spilled and an inline waiter frees both slots for reuse.
+        let spilled: Vec<usize> = waiting.remove(4).keys.iter().collect();
+        let inline: Vec<usize> = waiting.remove(0).keys.iter().collect();
+        assert_eq!(root.node.waiters().free, Some(inline[5]));
+        for _ in 0..2 {
+            let mut w = Box::pin(leaf.cancelled());
+            assert!(w.as_mut().poll(&mut cx).is_pending());
+            let keys: Vec<usize> = w.keys.iter().collect();
+            assert!(keys == inline || keys == spilled, "a freed slot is reused");
+            waiting.push(w);
+        }
+        assert_eq!(root.node.waiters().len, 5, "no new slot was needed");
+        root.cancel_with(CancelReason::Shutdown);
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            5,
+            "every waiter is woken once"
+        );
+        for w in &mut waiting {
+            assert!(w.as_mut().poll(&mut cx).is_ready());
+        }
+    }
+
+    #[test]
     fn waiters_on_deep_children_wake_and_leave_no_slots() {
         use std::task::Wake;
         struct Flag(AtomicBool);
@@ -850,17 +974,25 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
         let mut waiting = Box::pin(leaf.cancelled());
         assert!(waiting.as_mut().poll(&mut cx).is_pending());
-        assert_eq!(waiting.keys.len(), 4);
+        assert_eq!(waiting.keys.len, 4);
         // A second future that gives up leaves its slots free for the next one.
         let mut other = Box::pin(leaf.cancelled());
         assert!(other.as_mut().poll(&mut cx).is_pending());
-        let taken = other.keys.clone();
+        let taken: Vec<usize> = other.keys.iter().collect();
         drop(other);
         assert_eq!(root.node.waiters().free, Some(taken[3]));
         let mut again = Box::pin(leaf.cancelled());
         assert!(again.as_mut().poll(&mut cx).is_pending());
-        assert_eq!(again.keys, taken, "the freed slots are reused");
-        assert_eq!(root.node.waiters().slots.len(), 2);
+        assert_eq!(
+            again.keys.iter().collect::<Vec<_>>(),
+            taken,
+            "the freed slots are reused"
+        );
+        assert_eq!(root.node.waiters().len, 2);
+        assert!(
+            root.node.waiters().spill.is_empty(),
+            "two waiters fit inside the node"
+        );
         drop(again);
         root.cancel_with(CancelReason::Signal(2));
         assert!(flag.0.load(Ordering::SeqCst));
