@@ -58,8 +58,7 @@ pub const REQUEST_TIMEOUT_MS: HeaderName = HeaderName::from_static("x-request-ti
 
 /// `true` for a gRPC request (its content type is `application/grpc` or a variant of it).
 pub fn is_grpc(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
+    crate::headers::get(headers, &CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/grpc"))
 }
@@ -202,11 +201,11 @@ impl AcceptDeadlineLayer {
 
     /// The time the caller gave `headers`, capped; `None` if it sent none that can be read.
     pub fn requested(&self, headers: &HeaderMap) -> Option<Duration> {
-        let grpc = headers.get(GRPC_TIMEOUT).and_then(parse_grpc_timeout);
+        let grpc = crate::headers::get(headers, &GRPC_TIMEOUT).and_then(parse_grpc_timeout);
         let plain = self
             .header
             .as_ref()
-            .and_then(|h| headers.get(h))
+            .and_then(|h| crate::headers::get(headers, h))
             .and_then(parse_millis);
         let asked = match (grpc, plain) {
             (Some(a), Some(b)) => Some(a.min(b)),

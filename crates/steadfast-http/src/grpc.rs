@@ -57,6 +57,9 @@ use crate::hint::{HintSource, ServerHints};
 use crate::idempotency::Idempotency;
 use crate::transport::ClientError;
 
+/// The trailer (or trailers-only header) that carries a gRPC call's status code.
+const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+
 /// The gRPC status codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -113,7 +116,7 @@ impl GrpcCode {
 
     /// Reads `grpc-status` from headers or trailers; `None` if it is absent or not a number.
     pub fn from_headers(headers: &HeaderMap) -> Option<GrpcCode> {
-        let v = headers.get("grpc-status")?.to_str().ok()?;
+        let v = headers.get(&GRPC_STATUS)?.to_str().ok()?;
         v.trim().parse::<i32>().ok().map(GrpcCode::from_i32)
     }
 

@@ -41,6 +41,7 @@ pub mod deadline;
 mod extract;
 pub mod grpc;
 pub mod grpc_timeout;
+mod headers;
 pub mod hint;
 pub mod idempotency;
 mod propagate;

@@ -557,12 +557,15 @@ pub struct Cancelled {
 const INLINE_KEYS: usize = 4;
 
 /// The waiter slots a [`Cancelled`] holds, one per node of its token's lineage, nearest first:
-/// inline for short lineages, spilling into a `Vec` for deeper ones.
+/// inline for short lineages, spilling onto the heap for deeper ones. Kept small, as it sits
+/// inside every response future that watches a token.
 #[derive(Default)]
 struct Keys {
-    inline: [usize; INLINE_KEYS],
-    len: usize,
-    spill: Vec<usize>,
+    inline: [u32; INLINE_KEYS],
+    len: u32,
+    /// Boxed so that the common case pays one pointer for it, not a whole `Vec`.
+    #[allow(clippy::box_collection)]
+    spill: Option<Box<Vec<u32>>>,
 }
 
 impl Keys {
@@ -571,23 +574,27 @@ impl Keys {
     }
 
     fn push(&mut self, key: usize) {
-        if self.len < INLINE_KEYS {
-            self.inline[self.len] = key;
-        } else {
-            self.spill.push(key);
+        // A slab of over four billion waiters would need hundreds of gigabytes of wakers.
+        let key = u32::try_from(key).expect("fewer than 2^32 waiters on one token");
+        match self.inline.get_mut(self.len as usize) {
+            Some(slot) => *slot = key,
+            None => self.spill.get_or_insert_with(Box::default).push(key),
         }
         self.len += 1;
     }
 
     fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        let inline = &self.inline[..self.len.min(INLINE_KEYS)];
-        inline.iter().chain(&self.spill).copied()
+        let inline = &self.inline[..(self.len as usize).min(INLINE_KEYS)];
+        let spill = self.spill.as_deref().map_or(&[][..], Vec::as_slice);
+        inline.iter().chain(spill).map(|&k| k as usize)
     }
 
     /// Empties the list, keeping any spilled capacity.
     fn clear(&mut self) {
         self.len = 0;
-        self.spill.clear();
+        if let Some(spill) = &mut self.spill {
+            spill.clear();
+        }
     }
 }
 
@@ -989,6 +996,7 @@ mod tests {
             "the freed slots are reused"
         );
         assert_eq!(root.node.waiters().len, 2);
+        assert!(std::mem::size_of::<Cancelled>() <= 40, "kept small");
         assert!(
             root.node.waiters().spill.is_empty(),
             "two waiters fit inside the node"
