@@ -48,8 +48,10 @@
 //!   finds the flag (or the list closed). Only waiting takes these locks: checking, cloning,
 //!   creating children and dropping tokens are atomics and reference counts.
 //! * Waiting allocates nothing while a token has at most two waiters and the waiter's lineage
-//!   is at most four tokens deep: the first slots of a token's list live in the token itself,
+//!   is at most three tokens deep: the first slots of a token's list live in the token itself,
 //!   and a waiter keeps its slot numbers inline. Freed slots are reused before new ones.
+//! * A waiter polled again by the same task (a waker that `will_wake` the registered one)
+//!   takes no lock: the registered wakers, kept alive by the slots, still wake that task.
 
 use std::fmt;
 use std::future::Future;
@@ -518,6 +520,7 @@ impl CancelToken {
         Cancelled {
             token: self.clone(),
             keys: Keys::default(),
+            registered: (0, 0),
         }
     }
 
@@ -550,11 +553,22 @@ pub struct Cancelled {
     /// The waiter slot taken in each node of the lineage, nearest first; empty until the first
     /// poll that has to wait.
     keys: Keys,
+    /// The data and vtable addresses of the waker in those slots: a later poll with a waker
+    /// that would wake the same task leaves the lists alone, without taking their locks.
+    registered: (usize, usize),
+}
+
+/// What identifies a waker for [`Waker::will_wake`]: its data and vtable addresses.
+fn waker_id(waker: &Waker) -> (usize, usize) {
+    (
+        waker.data() as usize,
+        std::ptr::from_ref(waker.vtable()) as usize,
+    )
 }
 
 /// How many lineage keys a [`Cancelled`] keeps without allocating: a token, its parent and
-/// two more ancestors.
-const INLINE_KEYS: usize = 4;
+/// a grandparent.
+const INLINE_KEYS: usize = 3;
 
 /// The waiter slots a [`Cancelled`] holds, one per node of its token's lineage, nearest first:
 /// inline for short lineages, spilling onto the heap for deeper ones. Kept small, as it sits
@@ -647,10 +661,14 @@ impl Future for Cancelled {
                 this.unregister();
                 return Poll::Ready(());
             }
-        } else {
+            this.registered = waker_id(cx.waker());
+        } else if this.registered != waker_id(cx.waker()) {
+            // Polled by another task: the slots must wake that one now. (The same task's
+            // waker is kept alive by the slots, so its addresses cannot be reused meanwhile.)
             for (node, key) in this.token.node.lineage().zip(this.keys.iter()) {
                 node.waiters().update(key, cx.waker());
             }
+            this.registered = waker_id(cx.waker());
         }
         // A cancellation that happened while registering is seen here, if its canceller did
         // not find our waker.
@@ -920,6 +938,44 @@ mod tests {
     }
 
     #[test]
+    fn a_waiter_moved_to_another_task_wakes_that_task() {
+        use std::task::Wake;
+        struct Flag(AtomicBool);
+        impl Wake for Flag {
+            fn wake(self: Arc<Self>) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let root = CancelToken::new();
+        let token = root.child();
+        let first = Arc::new(Flag(AtomicBool::new(false)));
+        let second = Arc::new(Flag(AtomicBool::new(false)));
+        let mut waiting = Box::pin(token.cancelled());
+        let w1 = Waker::from(first.clone());
+        let w2 = Waker::from(second.clone());
+        assert!(waiting
+            .as_mut()
+            .poll(&mut Context::from_waker(&w1))
+            .is_pending());
+        // The same task again: nothing to change.
+        assert!(waiting
+            .as_mut()
+            .poll(&mut Context::from_waker(&w1.clone()))
+            .is_pending());
+        // Another task: its waker replaces the first in every slot.
+        assert!(waiting
+            .as_mut()
+            .poll(&mut Context::from_waker(&w2))
+            .is_pending());
+        root.cancel();
+        assert!(
+            second.0.load(Ordering::SeqCst),
+            "the task now polling is woken"
+        );
+        assert!(!first.0.load(Ordering::SeqCst), "the task it left is not");
+    }
+
+    #[test]
     fn many_waiters_on_a_deep_lineage_spill_and_all_wake() {
         use std::task::Wake;
         struct Count(std::sync::atomic::AtomicUsize);
@@ -996,7 +1052,7 @@ mod tests {
             "the freed slots are reused"
         );
         assert_eq!(root.node.waiters().len, 2);
-        assert!(std::mem::size_of::<Cancelled>() <= 40, "kept small");
+        assert!(std::mem::size_of::<Cancelled>() <= 48, "kept small");
         assert!(
             root.node.waiters().spill.is_empty(),
             "two waiters fit inside the node"
