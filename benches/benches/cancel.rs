@@ -1,10 +1,11 @@
 //! The cancel layer's cost per call: a request that already carries a token, one that gets a
-//! fresh token, and one with a timeout, against a bare service and `tower::timeout`.
+//! fresh token, and one with a timeout, against a bare service and `tower::timeout`; then the
+//! same layers on a `u64` request, which cannot carry a token, answered at once.
 //!
-//! Every contender gets the same request built the same way in the timed loop (an
-//! `http::Request<()>`, with or without a token in its extensions); the difference between a
-//! contender and its bare baseline is the layer's cost. Calls are driven inside a tokio
-//! runtime context (timers need one) with a no-op waker, as in the other benches.
+//! In the first group every contender gets the same request built the same way in the timed
+//! loop (an `http::Request<()>`, with or without a token in its extensions); the difference
+//! between a contender and its bare baseline is the layer's cost. Calls are driven inside a
+//! tokio runtime context (timers need one) with a no-op waker, as in the other benches.
 
 use std::future::{ready, Ready};
 use std::hint::black_box;
@@ -18,7 +19,7 @@ use tower::{Layer, Service};
 
 mod common;
 
-use common::call_result;
+use common::{call_now, call_result, Bare};
 
 /// A bare HTTP-shaped service: answers every request at once.
 #[derive(Clone, Copy, Debug)]
@@ -119,6 +120,40 @@ fn cancel(c: &mut Criterion) {
         tower::timeout::TimeoutLayer::new(Duration::from_secs(30)).layer(BareHttp);
     group.bench_function("tower_timeout", |b| {
         b.iter(|| call_result(&mut tower_timeout, black_box(plain())).unwrap())
+    });
+    group.finish();
+
+    // A request that cannot carry a token: nothing below the layer can see one, so an answer
+    // ready at once needs no token, no clock read and no timer.
+    let mut group = c.benchmark_group("cancel_u64");
+    let mut bare = Bare;
+    group.bench_function("bare", |b| b.iter(|| call_now(&mut bare, black_box(7))));
+    let mut plain_layer = CancelLayer::new().layer(Bare);
+    group.bench_function("steadfast_no_timeout", |b| {
+        b.iter(|| call_now(&mut plain_layer, black_box(7)))
+    });
+    let mut timed = CancelLayer::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("valid layer")
+        .layer(Bare);
+    group.bench_function("steadfast_timeout", |b| {
+        b.iter(|| call_now(&mut timed, black_box(7)))
+    });
+    // With a parent the response future keeps a handle on the layer's settings (one
+    // reference count), to make the token from if the answer is not ready.
+    let mut parented = CancelLayer::builder()
+        .timeout(Duration::from_secs(30))
+        .parent(CancelToken::new())
+        .build()
+        .expect("valid layer")
+        .layer(Bare);
+    group.bench_function("steadfast_timeout_and_parent", |b| {
+        b.iter(|| call_now(&mut parented, black_box(7)))
+    });
+    let mut tower_timeout = tower::timeout::TimeoutLayer::new(Duration::from_secs(30)).layer(Bare);
+    group.bench_function("tower_timeout", |b| {
+        b.iter(|| call_now(&mut tower_timeout, black_box(7)))
     });
     group.finish();
 }

@@ -126,7 +126,7 @@ async fn the_inbound_token_fires_mid_backoff_and_everything_stops() {
     // The token of the inbound request this outbound call was made for.
     let inbound = CancelToken::new();
     let mut req = Req::new(());
-    req.set_cancel_token(inbound.clone());
+    req.set_cancel_token(inbound.clone()).unwrap();
     let start = Instant::now();
     let call = tokio::spawn(svc.oneshot(req));
     tokio::time::sleep(ms(700)).await;

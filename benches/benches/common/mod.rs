@@ -260,9 +260,13 @@ impl HasCancelToken for TokenReq {
         Some(&self.token)
     }
 
-    fn set_cancel_token(&mut self, token: CancelToken) -> bool {
-        self.token = token;
+    fn can_carry_cancel_token(&self) -> bool {
         true
+    }
+
+    fn set_cancel_token(&mut self, token: CancelToken) -> Result<(), CancelToken> {
+        self.token = token;
+        Ok(())
     }
 }
 

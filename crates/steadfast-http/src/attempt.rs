@@ -206,7 +206,8 @@ where
                 Some(t) => t.child_without_retries(),
                 None => CancelToken::new().child_without_retries(),
             };
-            req.set_cancel_token(token);
+            // An `http::Request` always takes it.
+            let _ = req.set_cancel_token(token);
         }
         self.inner.call(req)
     }

@@ -35,7 +35,7 @@
 //! }));
 //! let token = CancelToken::with_deadline(tokio::time::Instant::now() + Duration::from_secs(2));
 //! let mut req = http::Request::new(());
-//! req.set_cancel_token(token);
+//! req.set_cancel_token(token).unwrap();
 //! let left = client.oneshot(req).await.unwrap();
 //! assert_eq!(left, Some(Duration::from_secs(2)));
 //! # }
@@ -255,7 +255,8 @@ where
                 Some(t) => t.child_with_deadline(deadline),
                 None => CancelToken::with_deadline(deadline),
             };
-            req.set_cancel_token(token);
+            // An `http::Request` always takes it.
+            let _ = req.set_cancel_token(token);
         }
         self.inner.call(req)
     }
@@ -292,7 +293,7 @@ mod tests {
                 b = b.header(k, v);
             }
             let mut req = b.body(()).unwrap();
-            req.set_cancel_token(token.clone());
+            req.set_cancel_token(token.clone()).unwrap();
             svc.clone().oneshot(req)
         };
         let h = send(false, None).await.unwrap();

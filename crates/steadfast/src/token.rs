@@ -753,17 +753,66 @@ impl RetryAttempt {
 /// or write an empty `impl HasCancelToken for MyRequest {}` if it carries none; implement the
 /// two `retry_attempt` methods too if the layers below a retry layer should know which attempt
 /// they see.
+///
+/// A type with room for a token implements [`set_cancel_token`](Self::set_cancel_token) and
+/// [`can_carry_cancel_token`](Self::can_carry_cancel_token) together: the cancel layer hands
+/// a token only to a request that says it can carry one.
+///
+/// ```
+/// use steadfast::token::{CancelToken, HasCancelToken};
+///
+/// struct Job {
+///     id: u64,
+///     token: Option<CancelToken>,
+/// }
+///
+/// impl HasCancelToken for Job {
+///     fn cancel_token(&self) -> Option<&CancelToken> {
+///         self.token.as_ref()
+///     }
+///     fn can_carry_cancel_token(&self) -> bool {
+///         true
+///     }
+///     fn set_cancel_token(&mut self, token: CancelToken) -> Result<(), CancelToken> {
+///         self.token = Some(token);
+///         Ok(())
+///     }
+/// }
+///
+/// let mut job = Job { id: 7, token: None };
+/// let token = CancelToken::new();
+/// assert!(job.can_carry_cancel_token());
+/// assert!(job.set_cancel_token(token.clone()).is_ok());
+/// assert!(job.cancel_token().unwrap().same_as(&token));
+///
+/// // A type that cannot carry one hands the token back, so nothing is lost.
+/// let mut plain = 7u64;
+/// assert!(!plain.can_carry_cancel_token());
+/// let back = plain.set_cancel_token(token.clone()).unwrap_err();
+/// assert!(back.same_as(&token));
+/// # let _ = job.id;
+/// ```
 pub trait HasCancelToken {
     /// The token this request carries, if any.
     fn cancel_token(&self) -> Option<&CancelToken> {
         None
     }
 
-    /// Puts `token` on the request, replacing any it carried. Returns `false` for request
-    /// types that cannot carry a token (the default).
-    fn set_cancel_token(&mut self, token: CancelToken) -> bool {
-        let _ = token;
+    /// `true` when [`set_cancel_token`](Self::set_cancel_token) puts a token on this request;
+    /// `false` (the default) for request types that have nowhere to put one.
+    ///
+    /// It must be cheap (a constant, typically): the cancel layer asks it for every request.
+    /// When it is `false`, nothing below the layer can see the token the layer would make, so
+    /// the layer makes it (and reads the clock for its timeout) only if the answer is not
+    /// ready at once.
+    fn can_carry_cancel_token(&self) -> bool {
         false
+    }
+
+    /// Puts `token` on the request, replacing any it carried. A request type that cannot
+    /// carry a token (the default) gives it back as `Err`, unused.
+    fn set_cancel_token(&mut self, token: CancelToken) -> Result<(), CancelToken> {
+        Err(token)
     }
 
     /// What the request calls itself in the registry of running operations
@@ -793,9 +842,13 @@ impl<B> HasCancelToken for http::Request<B> {
         self.extensions().get::<CancelToken>()
     }
 
-    fn set_cancel_token(&mut self, token: CancelToken) -> bool {
-        self.extensions_mut().insert(token);
+    fn can_carry_cancel_token(&self) -> bool {
         true
+    }
+
+    fn set_cancel_token(&mut self, token: CancelToken) -> Result<(), CancelToken> {
+        self.extensions_mut().insert(token);
+        Ok(())
     }
 
     fn retry_attempt(&self) -> Option<RetryAttempt> {
@@ -857,8 +910,16 @@ impl<T: HasCancelToken + ?Sized> HasCancelToken for Box<T> {
         (**self).cancel_token()
     }
 
-    fn set_cancel_token(&mut self, token: CancelToken) -> bool {
+    fn can_carry_cancel_token(&self) -> bool {
+        (**self).can_carry_cancel_token()
+    }
+
+    fn set_cancel_token(&mut self, token: CancelToken) -> Result<(), CancelToken> {
         (**self).set_cancel_token(token)
+    }
+
+    fn operation(&self) -> Option<crate::operations::Operation> {
+        (**self).operation()
     }
 
     fn retry_attempt(&self) -> Option<RetryAttempt> {
@@ -873,6 +934,10 @@ impl<T: HasCancelToken + ?Sized> HasCancelToken for Box<T> {
 impl<T: HasCancelToken + ?Sized> HasCancelToken for Arc<T> {
     fn cancel_token(&self) -> Option<&CancelToken> {
         (**self).cancel_token()
+    }
+
+    fn operation(&self) -> Option<crate::operations::Operation> {
+        (**self).operation()
     }
 
     fn retry_attempt(&self) -> Option<RetryAttempt> {

@@ -95,7 +95,7 @@ async fn a_deadline_carried_by_the_callers_token_is_enforced() {
     let start = Instant::now();
     let caller = CancelToken::with_deadline(start + secs(4));
     let mut r = req();
-    r.set_cancel_token(caller.clone());
+    r.set_cancel_token(caller.clone()).unwrap();
     let err = svc.clone().oneshot(r).await.unwrap_err();
     assert_eq!(start.elapsed(), secs(4));
     assert_eq!(cancelled(&err), &CancelReason::Deadline);
@@ -110,7 +110,8 @@ async fn a_deadline_carried_by_the_callers_token_is_enforced() {
         .unwrap()
         .layer(handler(secs(10), seen));
     let mut r = req();
-    r.set_cancel_token(CancelToken::with_deadline(Instant::now() + secs(4)));
+    r.set_cancel_token(CancelToken::with_deadline(Instant::now() + secs(4)))
+        .unwrap();
     let err = svc.oneshot(r).await.unwrap_err();
     assert_eq!(cancelled(&err), &CancelReason::Timeout(secs(1)));
 }
@@ -165,7 +166,7 @@ async fn a_callers_token_is_reused_as_is_when_the_layer_adds_nothing() {
     let svc = CancelLayer::new().layer(handler(secs(10), seen.clone()));
     let caller = CancelToken::new();
     let mut r = req();
-    r.set_cancel_token(caller.clone());
+    r.set_cancel_token(caller.clone()).unwrap();
     let task = tokio::spawn(svc.oneshot(r));
     tokio::time::sleep(secs(1)).await;
     caller.cancel_with(CancelReason::manual("user pressed stop"));
@@ -190,7 +191,7 @@ async fn a_callers_token_still_reaches_a_request_with_a_timeout() {
         .layer(handler(secs(60), seen.clone()));
     let caller = CancelToken::new();
     let mut r = req();
-    r.set_cancel_token(caller.clone());
+    r.set_cancel_token(caller.clone()).unwrap();
     let task = tokio::spawn(svc.oneshot(r));
     tokio::time::sleep(secs(1)).await;
     caller.cancel_with(CancelReason::Signal(15));
@@ -227,7 +228,7 @@ async fn a_request_whose_token_already_fired_is_never_sent() {
     let caller = CancelToken::new();
     caller.cancel_with(CancelReason::Shutdown);
     let mut r = req();
-    r.set_cancel_token(caller);
+    r.set_cancel_token(caller).unwrap();
     let err = svc.oneshot(r).await.unwrap_err();
     assert_eq!(cancelled(&err), &CancelReason::Shutdown);
     assert_eq!(svc_calls.calls(), 0);
@@ -255,7 +256,9 @@ async fn a_client_that_leaves_stops_the_outbound_retries_it_caused() {
             let background = background.clone();
             async move {
                 let mut outbound_req = http::Request::new(());
-                outbound_req.set_cancel_token(req.cancel_token().unwrap().clone());
+                outbound_req
+                    .set_cancel_token(req.cancel_token().unwrap().clone())
+                    .unwrap();
                 *background.lock().unwrap() = Some(tokio::spawn(client.oneshot(outbound_req)));
                 std::future::pending::<Result<&'static str, std::io::Error>>().await
             }
@@ -430,7 +433,8 @@ async fn graceful_shutdown_drains_then_cancels() {
             let client = client.clone();
             async move {
                 let mut out = http::Request::new(());
-                out.set_cancel_token(req.cancel_token().unwrap().clone());
+                out.set_cancel_token(req.cancel_token().unwrap().clone())
+                    .unwrap();
                 client.oneshot(out).await
             }
         }));

@@ -76,6 +76,15 @@ impl Condition {
             .clone()
     }
 
+    /// Why the current token fired (the condition holds, or the parent fired), if it did;
+    /// reads it in place, without a handle on the token.
+    pub(crate) fn reason(&self) -> Option<CancelReason> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .reason()
+    }
+
     /// Applies the condition's value: true cancels the current token, false after true
     /// replaces it with a fresh one.
     fn apply(&self, holds: bool) {

@@ -9,12 +9,19 @@ use pin_project::{pin_project, pinned_drop};
 use tokio::time::Sleep;
 
 use super::error::Cancelled;
-use super::service::Parts;
+use super::service::{Deferred, Parts};
 use crate::token::{self, CancelReason, CancelToken};
 use crate::BoxError;
 
 /// Response future of [`Cancel`](super::Cancel): the inner future raced against the
 /// request's token and its timers.
+///
+/// For a request that cannot carry a token (see
+/// [`HasCancelToken::can_carry_cancel_token`](crate::token::HasCancelToken::can_carry_cancel_token)),
+/// arrived without one, and is not registered as an operation, nothing but this future could
+/// see the token: it is made, with its deadline and timer, on the first poll that finds the
+/// answer not ready, and the layer's timeout counts from that poll. An answer ready at once
+/// costs no token, no clock read and no timer.
 #[pin_project(PinnedDrop)]
 #[must_use = "futures do nothing unless polled"]
 pub struct ResponseFuture<F> {
@@ -28,7 +35,11 @@ pub struct ResponseFuture<F> {
 struct Inner<F> {
     #[pin]
     fut: F,
-    token: CancelToken,
+    /// `None` for a deferred request until its first poll that finds the answer not ready,
+    /// and after it if nothing could ever cancel it.
+    token: Option<CancelToken>,
+    /// What a deferred request's token is made from; taken on that first poll.
+    deferred: Option<Deferred>,
     /// Made on the first poll that finds the inner future pending: an answer that is ready at
     /// once never registers with the token.
     #[pin]
@@ -42,7 +53,8 @@ struct Inner<F> {
     /// Waits on a source token that is not an ancestor of `token` (it holds that token).
     #[pin]
     parent: Option<token::Cancelled>,
-    /// Whether the layer made the token, and so cancels it if the future is dropped early.
+    /// Whether the future cancels the token if it is dropped early: the layer made it, and
+    /// others (the inner service, the work it started) may hold it.
     owned: bool,
     _condition: Option<std::sync::Arc<super::condition::Condition>>,
     done: bool,
@@ -51,7 +63,7 @@ struct Inner<F> {
 impl<F> fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
-            .field("token", &self.inner.as_ref().map(|i| &i.token))
+            .field("token", &self.inner.as_ref().and_then(|i| i.token.as_ref()))
             .field("refused", &self.refused)
             .finish_non_exhaustive()
     }
@@ -70,12 +82,32 @@ impl<F> ResponseFuture<F> {
             inner: Some(Inner {
                 fut,
                 cancelled: None,
-                token,
+                token: Some(token),
+                deferred: None,
                 timer: None,
                 limit,
                 parent: parent.as_ref().map(CancelToken::cancelled),
                 owned,
                 _condition: condition,
+                done: false,
+            }),
+            refused: None,
+        }
+    }
+
+    /// A future whose token is made only if `fut` is not ready on its first poll.
+    pub(crate) fn deferred(fut: F, deferred: Deferred) -> Self {
+        ResponseFuture {
+            inner: Some(Inner {
+                fut,
+                cancelled: None,
+                token: None,
+                deferred: Some(deferred),
+                timer: None,
+                limit: None,
+                parent: None,
+                owned: false,
+                _condition: None,
                 done: false,
             }),
             refused: None,
@@ -107,6 +139,19 @@ impl<F: Future> ResponseFuture<F> {
             *inner.done = true;
             return Poll::Ready(Ok(out));
         }
+        if let Some(deferred) = inner.deferred.take() {
+            // The answer is not ready: now the token is needed, and the timeout starts.
+            if let Some(parts) = deferred.start() {
+                *inner.token = Some(parts.token);
+                *inner.limit = parts.limit;
+                *inner.owned = parts.owned;
+                *inner._condition = parts.condition;
+            }
+        }
+        let Some(token) = inner.token.as_ref() else {
+            // Nothing can cancel this request: the inner future alone decides.
+            return Poll::Pending;
+        };
         let mut timer = inner.timer;
         if timer.is_none() {
             if let Some((at, _)) = inner.limit {
@@ -116,29 +161,26 @@ impl<F: Future> ResponseFuture<F> {
         if let Some(timer) = timer.as_pin_mut() {
             if timer.poll(cx).is_ready() {
                 if let Some((_, reason)) = inner.limit.take() {
-                    inner.token.cancel_with(reason);
+                    token.cancel_with(reason);
                 }
             }
         }
         if let Some(mut parent) = inner.parent.as_pin_mut() {
             if parent.as_mut().poll(cx).is_ready() {
                 let reason = parent.token().reason().unwrap_or(CancelReason::Shutdown);
-                inner.token.cancel_with(reason);
+                token.cancel_with(reason);
             }
         }
         let mut cancelled = inner.cancelled;
         if cancelled.is_none() {
-            cancelled.set(Some(inner.token.cancelled()));
+            cancelled.set(Some(token.cancelled()));
         }
         let fired = cancelled
             .as_pin_mut()
             .is_some_and(|c| c.poll(cx).is_ready());
         if fired {
             *inner.done = true;
-            let reason = inner
-                .token
-                .reason()
-                .expect("a cancelled token has a reason");
+            let reason = token.reason().expect("a cancelled token has a reason");
             return Poll::Ready(Err(reason));
         }
         Poll::Pending
@@ -166,9 +208,13 @@ impl<F> PinnedDrop for ResponseFuture<F> {
     fn drop(self: Pin<&mut Self>) {
         if let Some(inner) = self.project().inner.as_pin_mut() {
             let inner = inner.project();
-            if *inner.owned && !*inner.done {
+            if let Some(token) = inner
+                .token
+                .as_ref()
+                .filter(|_| *inner.owned && !*inner.done)
+            {
                 // Nobody is waiting for the answer any more.
-                inner.token.cancel_with(CancelReason::ClientDisconnected);
+                token.cancel_with(CancelReason::ClientDisconnected);
             }
         }
     }

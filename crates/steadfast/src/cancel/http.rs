@@ -136,6 +136,14 @@ where
                     _body: PhantomData,
                 }
             }
+            // Not for `http::Request`, which carries its token; nothing could see the token
+            // while the body streams either.
+            Prepared::Deferred(later) => HttpResponseFuture {
+                inner: ResponseFuture::deferred(self.inner.call(req), later),
+                body_token: None,
+                grpc: self.grpc,
+                _body: PhantomData,
+            },
         }
     }
 }

@@ -78,6 +78,10 @@ impl Config {
 ///   [`CancelReason::ClientDisconnected`](crate::token::CancelReason::ClientDisconnected), so
 ///   work the handler started with it stops too. A token the caller supplied (and the layer
 ///   reused as is) is the caller's to cancel.
+/// * A request that cannot carry a token (a `u64`, say), arrives without one and is not
+///   registered as an operation gets its token only if the answer is not ready on the
+///   response future's first poll; see [`CancelLayerBuilder::timeout`] for what that means
+///   for a timeout.
 ///
 /// ```
 /// use std::time::Duration;
@@ -162,6 +166,13 @@ impl CancelLayerBuilder {
     /// Cancels each request `timeout` after it arrives, with
     /// [`CancelReason::Timeout`](crate::token::CancelReason::Timeout). The token carries the
     /// resulting deadline, so a retry layer inside will not start what cannot finish in time.
+    ///
+    /// A request that cannot carry a token (see
+    /// [`HasCancelToken::can_carry_cancel_token`](crate::token::HasCancelToken::can_carry_cancel_token))
+    /// and arrives without one has nothing inside that could read that deadline: unless the
+    /// layer registers [`operations`](Self::operations), its timeout counts from the first
+    /// poll of the response future that finds the answer not ready, so that an answer ready at
+    /// once costs no token, no clock read and no timer.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.config.timeout = Some(timeout);
         self

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::time::Instant;
 use tower_service::Service;
@@ -54,6 +55,7 @@ where
         match prepare(&self.config, &mut req) {
             Prepared::Refused(reason) => ResponseFuture::cancelled(reason),
             Prepared::Ready(parts) => ResponseFuture::new(self.inner.call(req), parts),
+            Prepared::Deferred(later) => ResponseFuture::deferred(self.inner.call(req), later),
         }
     }
 }
@@ -64,7 +66,8 @@ pub(crate) struct Parts {
     pub(crate) token: CancelToken,
     pub(crate) limit: Option<(Instant, CancelReason)>,
     pub(crate) parent: Option<CancelToken>,
-    /// Whether the layer made the token (and so cancels it when nobody waits any more).
+    /// Whether the layer made the token and others may hold it (so the future cancels it when
+    /// nobody waits any more).
     pub(crate) owned: bool,
     /// Keeps the layer's condition watched while this request is in flight, even if every
     /// service of the layer is dropped meanwhile.
@@ -75,12 +78,80 @@ pub(crate) enum Prepared {
     /// The request's token has already fired: do not send it.
     Refused(CancelReason),
     Ready(Parts),
+    /// Nothing but the response future can ever see this request's token: it is made (with
+    /// its deadline and timer) on the future's first poll that finds the answer not ready.
+    Deferred(Deferred),
+}
+
+/// What a deferred request's token is made from, when it is needed.
+#[derive(Debug)]
+pub(crate) struct Deferred {
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    /// The layer's settings, kept only when the token has something of the layer's to descend
+    /// from (a parent, a condition, a drain): holding them also keeps a condition watched
+    /// while the request is in flight.
+    sources: Option<Arc<Config>>,
+}
+
+impl Deferred {
+    /// Makes the token now, as `prepare` would have made it at the call, with the timeout
+    /// counted from now; `None` when nothing could ever cancel it (no timeout, deadline or
+    /// ancestor), so that there is nothing to race.
+    pub(crate) fn start(self) -> Option<Parts> {
+        let limit = layer_limit(self.timeout, self.deadline);
+        let deadline = limit.as_ref().map(|(at, _)| *at);
+        let (token, condition) = match self.sources {
+            None if limit.is_none() => return None,
+            None => (CancelToken::derive(None, deadline, None), None),
+            Some(cfg) => {
+                let token = match &cfg.condition {
+                    Some(c) => CancelToken::derive(Some(&c.token()), deadline, cfg.drain.as_ref()),
+                    None => CancelToken::derive(cfg.parent.as_ref(), deadline, cfg.drain.as_ref()),
+                };
+                (token, cfg.condition.clone())
+            }
+        };
+        Some(Parts {
+            token,
+            limit,
+            parent: None,
+            // Nobody else holds the token, so there is nobody to tell when the future is
+            // dropped.
+            owned: false,
+            condition,
+        })
+    }
+}
+
+/// The earlier of the layer's `deadline` and its `timeout` counted from now, and the reason
+/// it would give. Reads the clock only for a timeout.
+fn layer_limit(
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+) -> Option<(Instant, CancelReason)> {
+    let timeout = timeout.map(|d| (Instant::now() + d, CancelReason::Timeout(d)));
+    match (deadline, timeout) {
+        (Some(d), Some((t, r))) if t < d => Some((t, r)),
+        (Some(d), _) => Some((d, CancelReason::Deadline)),
+        (None, t) => t,
+    }
 }
 
 /// Gives `req` its token, following the layer's settings.
+///
+/// A request that cannot carry a token, arrives without one, and is not to be registered as
+/// an operation would have a token nobody but the response future could see: its token, its
+/// deadline (and the clock read a timeout needs) are deferred until the answer turns out not
+/// to be ready at once (see [`Deferred`]). It is still refused here if the layer's parent,
+/// condition or drain has already fired.
 #[inline]
-pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepared {
+pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> Prepared {
     cfg.start_background();
+    let carries = req.can_carry_cancel_token();
+    if !carries && cfg.operations.is_none() && req.cancel_token().is_none() {
+        return defer(cfg);
+    }
     if !cfg.has_sources() {
         if let Some(token) = req.cancel_token().filter(|t| t.deadline().is_none()) {
             // The caller's token, as it is: no allocation, and the caller's to cancel.
@@ -98,15 +169,7 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepa
         }
     }
 
-    // The earliest of the deadline and the timeout, and the reason it would give.
-    let timeout = cfg
-        .timeout
-        .map(|d| (Instant::now() + d, CancelReason::Timeout(d)));
-    let limit = match (cfg.deadline, timeout) {
-        (Some(d), Some((t, r))) if t < d => Some((t, r)),
-        (Some(d), _) => Some((d, CancelReason::Deadline)),
-        (None, t) => t,
-    };
+    let limit = layer_limit(cfg.timeout, cfg.deadline);
     // A deadline the caller's token carries (one read from a `grpc-timeout` header, say) is
     // enforced here too, when it comes first.
     let limit = match (limit, req.cancel_token().and_then(CancelToken::deadline)) {
@@ -147,12 +210,39 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Config, req: &mut Req) -> Prepa
     {
         return Prepared::Refused(reason);
     }
-    req.set_cancel_token(token.clone());
+    if carries {
+        // The request holds one handle and the future the other. A request that turns the
+        // token down after all hands its handle back, and it is dropped.
+        let _ = req.set_cancel_token(token.clone());
+    }
     Prepared::Ready(Parts {
         token,
         limit,
         parent,
         owned: true,
         condition: cfg.condition.clone(),
+    })
+}
+
+/// The deferred form of [`prepare`]: refuses the request if the layer's drain, condition or
+/// parent has already fired (checking flags, making nothing), else says what its token will
+/// be made from.
+fn defer(cfg: &Arc<Config>) -> Prepared {
+    if cfg.drain.as_ref().is_some_and(CancelToken::is_cancelled) {
+        return Prepared::Refused(CancelReason::Shutdown);
+    }
+    // A condition's current token descends from the parent, so it answers for both.
+    let fired = match &cfg.condition {
+        Some(c) => c.reason(),
+        None => cfg.parent.as_ref().and_then(CancelToken::reason),
+    };
+    if let Some(reason) = fired {
+        return Prepared::Refused(reason);
+    }
+    let has_ancestry = cfg.parent.is_some() || cfg.condition.is_some() || cfg.drain.is_some();
+    Prepared::Deferred(Deferred {
+        timeout: cfg.timeout,
+        deadline: cfg.deadline,
+        sources: has_ancestry.then(|| cfg.clone()),
     })
 }
