@@ -4,12 +4,29 @@
 # server). Prints a markdown table of requests per second and p50/p99 latency, each also as a
 # ratio to its bare setup.
 #
-#   bash benches/e2e.sh [seconds per run, default 10] [connections, default 32]
+#   bash benches/e2e.sh [seconds per run, default 5] [connections, default 32] [rounds, default 3]
+#
+# The process under test and the process that loads it each get a core of their own (taskset,
+# and one tokio worker for the Rust processes), so that neither steals the other's CPU: the
+# server is measured on core 0 against wrk on core 1, the client on core 1 against the bare
+# server on core 0. Each setup runs ROUNDS times, alternating with the others, and the median
+# run (by requests per second) is reported. On a machine with fewer than two cores nothing is
+# pinned.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECS="${1:-10}"
+SECS="${1:-5}"
 CONNS="${2:-32}"
+ROUNDS="${3:-3}"
+
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    ON_SERVER_CORE=(taskset -c 0)
+    ON_LOAD_CORE=(taskset -c 1)
+else
+    ON_SERVER_CORE=()
+    ON_LOAD_CORE=()
+fi
+export TOKIO_WORKER_THREADS=1
 
 if ! command -v wrk >/dev/null; then
     echo "installing wrk from the distribution's packages" >&2
@@ -28,7 +45,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start_server() {
     local mode=$1 port
     port=$(free_port)
-    "$BIN" server "$mode" "$port" &
+    "${ON_SERVER_CORE[@]}" "$BIN" server "$mode" "$port" &
     SERVER_PID=$!
     for _ in $(seq 50); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
@@ -46,22 +63,37 @@ to_us() {
 }
 run_wrk() {
     local out rps p50 p99
-    out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$PORT/")
+    out=$("${ON_LOAD_CORE[@]}" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$PORT/")
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p50=$(echo "$out" | awk '$1=="50%" {print $2}' | to_us)
     p99=$(echo "$out" | awk '$1=="99%" {print $2}' | to_us)
     echo "$rps $p50 $p99 0"
 }
 
-echo "server side (wrk -t2 -c$CONNS -d${SECS}s)" >&2
-start_server bare;  S_BARE=$(run_wrk);  stop_server
-start_server stack; S_STACK=$(run_wrk); stop_server
+# The median of a setup's runs, by requests per second (one "rps p50 p99 errors" per line).
+median() { sort -n -k1,1 | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
 
-echo "client side ($CONNS connections, ${SECS}s, against the bare server)" >&2
+echo "server side (wrk -t1 -c$CONNS -d${SECS}s, $ROUNDS rounds)" >&2
+S_BARE=(); S_STACK=(); S_OUTER=()
+for _ in $(seq "$ROUNDS"); do
+    start_server bare;  S_BARE+=("$(run_wrk)");  stop_server
+    start_server stack; S_STACK+=("$(run_wrk)"); stop_server
+    start_server outer; S_OUTER+=("$(run_wrk)"); stop_server
+done
+S_BARE=$(printf '%s\n' "${S_BARE[@]}" | median)
+S_STACK=$(printf '%s\n' "${S_STACK[@]}" | median)
+S_OUTER=$(printf '%s\n' "${S_OUTER[@]}" | median)
+
+echo "client side ($CONNS connections, ${SECS}s, $ROUNDS rounds, against the bare server)" >&2
 start_server bare
-C_BARE=$("$BIN" client bare "http://127.0.0.1:$PORT/" "$SECS" "$CONNS")
-C_STACK=$("$BIN" client stack "http://127.0.0.1:$PORT/" "$SECS" "$CONNS")
+C_BARE=(); C_STACK=()
+for _ in $(seq "$ROUNDS"); do
+    C_BARE+=("$("${ON_LOAD_CORE[@]}" "$BIN" client bare "http://127.0.0.1:$PORT/" "$SECS" "$CONNS")")
+    C_STACK+=("$("${ON_LOAD_CORE[@]}" "$BIN" client stack "http://127.0.0.1:$PORT/" "$SECS" "$CONNS")")
+done
 stop_server
+C_BARE=$(printf '%s\n' "${C_BARE[@]}" | median)
+C_STACK=$(printf '%s\n' "${C_STACK[@]}" | median)
 
 row() {
     local name=$1 base=$2 this=$3
@@ -79,6 +111,7 @@ echo
 echo "| setup | req/s | × bare | p50 µs | × bare | p99 µs | × bare | errors |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 row "server, bare" "$S_BARE" "$S_BARE"
-row "server, steadfast stack" "$S_BARE" "$S_STACK"
+row "server, steadfast stack (Router::layer)" "$S_BARE" "$S_STACK"
+row "server, steadfast stack around the router" "$S_BARE" "$S_OUTER"
 row "client, bare" "$C_BARE" "$C_BARE"
 row "client, steadfast stack" "$C_BARE" "$C_STACK"

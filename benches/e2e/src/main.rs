@@ -2,13 +2,14 @@
 //! server-side stack, and a hyper client with and without the client-side stack.
 //!
 //! ```sh
-//! steadfast-e2e server bare|stack PORT            # serve until killed
+//! steadfast-e2e server bare|stack|outer PORT      # serve until killed
 //! steadfast-e2e client bare|stack URL SECS CONNS  # drive load, print one result line
 //! ```
 //!
 //! `benches/e2e.sh` runs the whole comparison: the servers under `wrk` (from the
 //! distribution's packages), and the clients against the bare server. The client prints
-//! `requests_per_second p50_us p99_us errors` on one line.
+//! `requests_per_second p50_us p99_us errors requests` on one line. `benches/e2e-callgrind.sh`
+//! counts the instructions each process runs per request under callgrind.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +34,9 @@ use tokio::time::Instant;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 fn usage() -> ! {
-    eprintln!("usage: steadfast-e2e server bare|stack PORT | client bare|stack URL SECS CONNS");
+    eprintln!(
+        "usage: steadfast-e2e server bare|stack|outer PORT | client bare|stack URL SECS CONNS"
+    );
     std::process::exit(2);
 }
 
@@ -72,32 +75,69 @@ async fn hello_with_token(RequestToken(token): RequestToken) -> &'static str {
     }
 }
 
-/// The server: bare, or with the server-side stack (deadlines accepted from callers, a retry
-/// marker read, a cancel layer with a timeout answering 504, request validation).
+/// The server: bare, with the server-side stack on its routes (`Router::layer`), or with the
+/// same stack around the whole router (`outer`).
 async fn server(mode: &str, port: u16) -> Result<(), BoxError> {
     let app = match mode {
         "bare" => Router::new().route("/", get(hello)),
-        "stack" => Router::new().route("/", get(hello_with_token)).layer(
-            ServiceBuilder::new()
-                .layer(UpstreamRetriesLayer::new())
-                .layer(AcceptDeadlineLayer::new().max(Duration::from_secs(30)))
-                .layer(
-                    CancelLayer::builder()
-                        .timeout(Duration::from_secs(10))
-                        .build()?
-                        .for_http(),
-                )
-                .layer(steadfast_http::validate::ValidateRequestsLayer::new(
-                    ensure("only GET", |r: &Request<axum::body::Body>| {
-                        r.method() == http::Method::GET
-                    }),
-                )),
-        ),
+        "stack" => Router::new()
+            .route("/", get(hello_with_token))
+            .layer(server_layers()?),
+        "outer" => {
+            // The same layers around the whole router instead of on its routes: axum then
+            // neither boxes nor clones a layered route per request.
+            let svc = ServiceBuilder::new()
+                .map_response(|r: http::Response<_>| r.map(axum::body::Body::new))
+                .layer(server_layers()?)
+                .service(Router::new().route("/", get(hello_with_token)));
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+            axum::serve(listener, tower::make::Shared::new(svc)).await?;
+            return Ok(());
+        }
         _ => usage(),
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+fn only_get(r: &Request<axum::body::Body>) -> bool {
+    r.method() == http::Method::GET
+}
+
+/// The server-side stack: a retry marker read, deadlines accepted from callers, a cancel layer
+/// with a timeout answering 504, request validation.
+type ServerLayers = ServiceBuilder<
+    tower::layer::util::Stack<
+        steadfast_http::validate::ValidateRequestsLayer<
+            steadfast::validate::Ensure<fn(&Request<axum::body::Body>) -> bool>,
+        >,
+        tower::layer::util::Stack<
+            steadfast::cancel::HttpCancelLayer,
+            tower::layer::util::Stack<
+                AcceptDeadlineLayer,
+                tower::layer::util::Stack<UpstreamRetriesLayer, tower::layer::util::Identity>,
+            >,
+        >,
+    >,
+>;
+
+fn server_layers() -> Result<ServerLayers, BoxError> {
+    Ok(ServiceBuilder::new()
+        .layer(UpstreamRetriesLayer::new())
+        .layer(AcceptDeadlineLayer::new().max(Duration::from_secs(30)))
+        .layer(
+            CancelLayer::builder()
+                .timeout(Duration::from_secs(10))
+                .build()?
+                .for_http(),
+        )
+        .layer(steadfast_http::validate::ValidateRequestsLayer::new(
+            ensure(
+                "only GET",
+                only_get as fn(&Request<axum::body::Body>) -> bool,
+            ),
+        )))
 }
 
 type Body = Empty<Bytes>;
@@ -158,11 +198,12 @@ async fn client(mode: &str, url: &str, secs: Duration, conns: usize) -> Result<(
         all[i]
     };
     println!(
-        "{:.0} {} {} {}",
+        "{:.0} {} {} {} {}",
         all.len() as f64 / secs.as_secs_f64(),
         pct(0.50),
         pct(0.99),
-        errors
+        errors,
+        all.len()
     );
     Ok(())
 }
