@@ -117,18 +117,23 @@ impl History {
         self.errors.push_back(error);
     }
 
+    /// Writes each kept error's message into its record, where it has none yet. Done once,
+    /// when the [`RetryError`] is built, so that attempts followed by a success are never
+    /// formatted.
+    pub(crate) fn write_messages(&mut self) {
+        for (record, error) in self.records.iter_mut().zip(&self.errors) {
+            if let (None, Some(e)) = (&record.error, error) {
+                record.error = Some(short_message(&**e));
+            }
+        }
+    }
+
     /// The error of the latest attempt recorded, if it failed with one.
     pub(crate) fn last_error(&self) -> Option<&(dyn StdError + 'static)> {
         self.errors
             .back()
             .and_then(Option::as_deref)
             .map(|e| e as &(dyn StdError + 'static))
-    }
-
-    pub(crate) fn set_last_delay(&mut self, delay: Duration) {
-        if let Some(last) = self.records.back_mut() {
-            last.delay_after = Some(delay);
-        }
     }
 }
 
