@@ -22,16 +22,8 @@ pub(crate) struct Tracker {
     /// Attempts started so far.
     pub(crate) attempt: u32,
     start: Option<Instant>,
-    /// The latest attempt that failed, kept while the next one runs. Inline, so that a first
-    /// retry allocates nothing here; a request whose retry succeeds drops it unformatted.
-    ///
-    /// # Invariants
-    ///
-    /// Its attempt number is not stored: it is `attempt` until the next attempt begins
-    /// (while the retry is decided, during the wait, and when the layer gives up), and
-    /// `attempt - 1` while that next attempt runs.
-    last: Option<Failure>,
-    /// The attempts before `last`, from the second retry on.
+    /// What is only known once an attempt has failed; allocated then, so the success path
+    /// carries one pointer.
     log: Option<Box<Log>>,
 }
 
@@ -66,8 +58,18 @@ impl Failure {
 
 #[derive(Debug, Default)]
 struct Log {
-    /// The delays waited before `Tracker::last`'s attempt (after the attempts in `history`).
+    /// The latest attempt that failed, kept while the next one runs: a request whose retry
+    /// succeeds drops it unformatted, and never grows `history`.
+    ///
+    /// # Invariants
+    ///
+    /// Its attempt number is not stored: it is `Tracker::attempt` until the next attempt
+    /// begins (while the retry is decided, during the wait, and when the layer gives up),
+    /// and `Tracker::attempt - 1` while that next attempt runs.
+    last: Option<Failure>,
+    /// The delays waited before `last`'s attempt (after the attempts in `history`).
     earlier_delay: Duration,
+    /// The attempts before `last`, from the second retry on.
     history: History,
 }
 
@@ -85,7 +87,6 @@ impl Tracker {
             attempt: 1,
             // Only time-limited policies pay for a clock read on the success path.
             start: shared.max_elapsed.map(|_| Instant::now()),
-            last: None,
             log: None,
         }
     }
@@ -98,7 +99,6 @@ impl Tracker {
         Tracker {
             attempt: 0,
             start: None,
-            last: None,
             log: None,
         }
     }
@@ -124,12 +124,13 @@ impl Tracker {
 
     /// The delays waited so far.
     fn total_delay(&self) -> Duration {
-        let earlier = self
-            .log
-            .as_ref()
-            .map_or(Duration::ZERO, |l| l.earlier_delay);
-        let last = self.last.as_ref().and_then(|f| f.delay_after);
-        earlier.saturating_add(last.unwrap_or_default())
+        match &self.log {
+            Some(log) => {
+                let last = log.last.as_ref().and_then(|f| f.delay_after);
+                log.earlier_delay.saturating_add(last.unwrap_or_default())
+            }
+            None => Duration::ZERO,
+        }
     }
 
     /// The context handed to the classifier for the attempt that just finished; `now` is
@@ -163,19 +164,14 @@ impl Tracker {
         span: &Span,
     ) -> Result<Duration, StopReason> {
         let elapsed = self.elapsed_at(now);
-        let prev_delay = self
-            .last
-            .as_ref()
-            .and_then(|f| f.delay_after)
-            .unwrap_or_default();
-        if let Some(prev) = self.last.take() {
-            let log = self.log.get_or_insert_with(Box::default);
-            log.earlier_delay = log
-                .earlier_delay
-                .saturating_add(prev.delay_after.unwrap_or_default());
+        let log = self.log.get_or_insert_with(Box::default);
+        let mut prev_delay = Duration::ZERO;
+        if let Some(prev) = log.last.take() {
+            prev_delay = prev.delay_after.unwrap_or_default();
+            log.earlier_delay = log.earlier_delay.saturating_add(prev_delay);
             prev.into_history(self.attempt - 1, &mut log.history);
         }
-        let last = self.last.insert(Failure {
+        let last = log.last.insert(Failure {
             outcome,
             finished_at: elapsed,
             delay_after: None,
@@ -357,9 +353,17 @@ impl Tracker {
             reason: &reason,
         });
         tracing::debug!(parent: span, attempts = self.attempt, ?elapsed, %reason, "giving up");
-        let mut history = self.log.take().map(|l| l.history).unwrap_or_default();
-        if let Some(last) = self.last.take() {
-            last.into_history(self.attempt, &mut history);
+        let mut history = History::default();
+        if let Some(log) = self.log.take() {
+            let Log {
+                last,
+                history: kept,
+                ..
+            } = *log;
+            history = kept;
+            if let Some(last) = last {
+                last.into_history(self.attempt, &mut history);
+            }
         }
         history.write_messages();
         RetryError::new(reason, self.attempt, elapsed, history)
