@@ -193,66 +193,10 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(result);
                     }
-                    let now = now.unwrap_or_else(Instant::now);
-                    let token = this.request.as_ref().and_then(|r| r.cancel_token());
-                    let resend = match this.request.as_ref() {
-                        Some(kept) => shared.cloner.can_resend(kept),
-                        None => Ok(()),
-                    };
-                    let (value, error) = match result {
-                        Ok(v) => (Some(v), None),
-                        Err(e) => (None, Some(e)),
-                    };
-                    match this
-                        .tracker
-                        .on_retryable(shared, outcome, error, token, resend, now, this.span)
-                    {
-                        Ok(delay) => {
-                            drop(value);
-                            if delay.is_zero() && token.is_none() {
-                                // Nothing to sleep, nothing to watch: no timer, no box.
-                                reading = Some(now);
-                                this.state.set(State::Readying);
-                                continue;
-                            }
-                            let until = (!delay.is_zero()).then(|| wake_at(now, delay));
-                            match this.waiting.as_mut() {
-                                Some(w) => {
-                                    if let Some(until) = until {
-                                        let mut sleep = w.as_mut().project().sleep;
-                                        match sleep.as_mut().as_pin_mut() {
-                                            Some(s) => s.reset(until),
-                                            None => sleep.set(Some(sleep_until(until))),
-                                        }
-                                    }
-                                }
-                                None => {
-                                    *this.waiting = Some(Box::pin(Waiting {
-                                        sleep: until.map(sleep_until),
-                                        cancelled: token.map(CancelToken::cancelled),
-                                        draining: token
-                                            .and_then(CancelToken::drain_token)
-                                            .map(CancelToken::cancelled),
-                                    }));
-                                }
-                            }
-                            if until.is_some() {
-                                this.state.set(State::Sleeping);
-                            } else {
-                                reading = Some(now);
-                                this.state.set(State::Readying);
-                            }
-                        }
-                        Err(reason) => {
-                            this.state.set(State::Done);
-                            return Poll::Ready(this.tracker.conclude(
-                                shared,
-                                reason,
-                                value,
-                                Some(now),
-                                this.span,
-                            ));
-                        }
+                    match schedule_retry(&mut this, outcome, result, now) {
+                        Scheduled::Now(now) => reading = Some(now),
+                        Scheduled::Later => {}
+                        Scheduled::Stop(out) => return Poll::Ready(out),
                     }
                 }
                 StateProj::Sleeping => {
@@ -310,6 +254,94 @@ where
                 StateProj::Done => panic!("retry ResponseFuture polled after completion"),
             }
         }
+    }
+}
+
+/// What [`schedule_retry`] decided.
+enum Scheduled<T> {
+    /// Send the next attempt at once (no delay, no token); the reading can tag it.
+    Now(Instant),
+    /// Sleep the delay first (state `Sleeping`).
+    Later,
+    /// The request ends with this result.
+    Stop(Result<T, BoxError>),
+}
+
+/// A retryable attempt finished: decides whether and when to retry, and sets the state.
+/// Kept out of `poll`, so that the success path stays small.
+#[cold]
+#[inline(never)]
+fn schedule_retry<S, Req, P>(
+    this: &mut ResponseFutureProj<'_, S, Req, P>,
+    outcome: Outcome,
+    result: Result<S::Response, BoxError>,
+    now: Option<Instant>,
+) -> Scheduled<S::Response>
+where
+    S: Service<Req>,
+    Req: HasCancelToken,
+    P: PolicyRef,
+    P::Cloner: CloneRequest<Req>,
+    P::Recover: Recover<S::Response>,
+{
+    let shared = &this.policy.policy().shared;
+    let now = now.unwrap_or_else(Instant::now);
+    let token = this.request.as_ref().and_then(|r| r.cancel_token());
+    let resend = match this.request.as_ref() {
+        Some(kept) => shared.cloner.can_resend(kept),
+        None => Ok(()),
+    };
+    let (value, error) = match result {
+        Ok(v) => (Some(v), None),
+        Err(e) => (None, Some(e)),
+    };
+    let delay = match this
+        .tracker
+        .on_retryable(shared, outcome, error, token, resend, now, this.span)
+    {
+        Ok(delay) => delay,
+        Err(reason) => {
+            this.state.set(State::Done);
+            let out = this
+                .tracker
+                .conclude(shared, reason, value, Some(now), this.span);
+            return Scheduled::Stop(out);
+        }
+    };
+    drop(value);
+    if delay.is_zero() && token.is_none() {
+        // Nothing to sleep, nothing to watch: no timer, no box.
+        this.state.set(State::Readying);
+        return Scheduled::Now(now);
+    }
+    let until = (!delay.is_zero()).then(|| wake_at(now, delay));
+    match this.waiting.as_mut() {
+        Some(w) => {
+            if let Some(until) = until {
+                let mut sleep = w.as_mut().project().sleep;
+                match sleep.as_mut().as_pin_mut() {
+                    Some(s) => s.reset(until),
+                    None => sleep.set(Some(sleep_until(until))),
+                }
+            }
+        }
+        None => {
+            *this.waiting = Some(Box::pin(Waiting {
+                sleep: until.map(sleep_until),
+                cancelled: token.map(CancelToken::cancelled),
+                draining: token
+                    .and_then(CancelToken::drain_token)
+                    .map(CancelToken::cancelled),
+            }));
+        }
+    }
+    if until.is_some() {
+        this.state.set(State::Sleeping);
+        Scheduled::Later
+    } else {
+        // A token to watch while the service gets ready, but nothing to sleep.
+        this.state.set(State::Readying);
+        Scheduled::Now(now)
     }
 }
 
