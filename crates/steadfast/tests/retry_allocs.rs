@@ -163,7 +163,7 @@ fn call_once<S: Service<u64>>(svc: &mut S, req: u64) -> Result<S::Response, S::E
     }
 }
 
-/// Runs `per_request` requests, after a warm-up (lazily initialised statics, `tracing`
+/// Runs `one` (one request) many times, after a warm-up (lazily initialised statics, `tracing`
 /// call sites), and returns the allocations per request.
 fn per_request(mut one: impl FnMut()) -> u64 {
     const WARM_UP: u64 = 16;
