@@ -99,36 +99,38 @@ pub(crate) const HISTORY_LEN: usize = 16;
 /// with its error when it failed with one.
 #[derive(Debug, Default)]
 pub(crate) struct History {
-    records: VecDeque<AttemptRecord>,
-    /// The errors of the attempts in `records`, in the same order.
-    errors: VecDeque<Option<BoxError>>,
+    /// Each attempt's record with its error, in one deque (one allocation for both).
+    entries: VecDeque<(AttemptRecord, Option<BoxError>)>,
     omitted: u32,
 }
 
 impl History {
     pub(crate) fn push(&mut self, record: AttemptRecord, error: Option<BoxError>) {
-        if self.records.len() == HISTORY_LEN {
+        if self.entries.len() == HISTORY_LEN {
             // Keep the first attempt: it is often the most telling.
-            self.records.remove(1);
-            self.errors.remove(1);
+            self.entries.remove(1);
             self.omitted += 1;
         }
-        self.records.push_back(record);
-        self.errors.push_back(error);
+        self.entries.push_back((record, error));
+    }
+
+    /// Writes each kept error's message into its record, where it has none yet. Done once,
+    /// when the [`RetryError`] is built, so that attempts followed by a success are never
+    /// formatted.
+    pub(crate) fn write_messages(&mut self) {
+        for (record, error) in &mut self.entries {
+            if let (None, Some(e)) = (&record.error, error) {
+                record.error = Some(short_message(&**e));
+            }
+        }
     }
 
     /// The error of the latest attempt recorded, if it failed with one.
     pub(crate) fn last_error(&self) -> Option<&(dyn StdError + 'static)> {
-        self.errors
+        self.entries
             .back()
-            .and_then(Option::as_deref)
+            .and_then(|(_, e)| e.as_deref())
             .map(|e| e as &(dyn StdError + 'static))
-    }
-
-    pub(crate) fn set_last_delay(&mut self, delay: Duration) {
-        if let Some(last) = self.records.back_mut() {
-            last.delay_after = Some(delay);
-        }
     }
 }
 
@@ -203,7 +205,7 @@ impl RetryError {
 
     /// The attempts, oldest first: the first attempt and the latest ones (16 at most).
     pub fn history(&self) -> impl ExactSizeIterator<Item = &AttemptRecord> + '_ {
-        self.inner.history.records.iter()
+        self.inner.history.entries.iter().map(|(r, _)| r)
     }
 
     /// How many attempts in the middle were left out of [`history`](Self::history).
@@ -213,12 +215,16 @@ impl RetryError {
 
     /// The last attempt's error, if the last attempt failed with one.
     pub fn last_error(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
-        self.inner.history.errors.back().and_then(Option::as_deref)
+        self.inner
+            .history
+            .entries
+            .back()
+            .and_then(|(_, e)| e.as_deref())
     }
 
     /// Takes the last attempt's error out.
     pub fn into_last_error(mut self) -> Option<BoxError> {
-        self.inner.history.errors.pop_back().flatten()
+        self.inner.history.entries.pop_back().and_then(|(_, e)| e)
     }
 
     /// The errors of the attempts in [`history`](Self::history) that failed with one, oldest
@@ -241,9 +247,8 @@ impl RetryError {
         &self,
     ) -> impl Iterator<Item = (u32, &(dyn StdError + Send + Sync + 'static))> + '_ {
         let h = &self.inner.history;
-        h.records
+        h.entries
             .iter()
-            .zip(h.errors.iter())
             .filter_map(|(r, e)| Some((r.number, e.as_deref()?)))
     }
 
@@ -253,16 +258,15 @@ impl RetryError {
     /// `source()`.
     pub fn take_error(&mut self, number: u32) -> Option<BoxError> {
         let h = &mut self.inner.history;
-        let i = h.records.iter().position(|r| r.number == number)?;
-        h.errors.get_mut(i)?.take()
+        let (_, error) = h.entries.iter_mut().find(|(r, _)| r.number == number)?;
+        error.take()
     }
 
     /// Takes every kept error out, oldest first, each with its attempt number.
     pub fn into_errors(self) -> Vec<(u32, BoxError)> {
         let h = self.inner.history;
-        h.records
+        h.entries
             .into_iter()
-            .zip(h.errors)
             .filter_map(|(r, e)| Some((r.number, e?)))
             .collect()
     }
@@ -274,8 +278,19 @@ impl fmt::Debug for RetryError {
             .field("reason", &self.inner.reason)
             .field("attempts", &self.inner.attempts)
             .field("elapsed", &self.inner.elapsed)
-            .field("history", &self.inner.history.records)
+            .field("history", &Records(&self.inner.history))
             .field("source", &self.last_error())
+            .finish()
+    }
+}
+
+/// The records of a history, printed as a list.
+struct Records<'a>(&'a History);
+
+impl fmt::Debug for Records<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.entries.iter().map(|(r, _)| r))
             .finish()
     }
 }
@@ -345,7 +360,7 @@ mod tests {
         for n in 1..=40 {
             h.push(record(n), Some(format!("boom {n}").into()));
         }
-        let numbers: Vec<u32> = h.records.iter().map(|r| r.number).collect();
+        let numbers: Vec<u32> = h.entries.iter().map(|(r, _)| r.number).collect();
         assert_eq!(numbers.len(), HISTORY_LEN);
         assert_eq!(numbers[0], 1);
         assert_eq!(numbers[1], 26);

@@ -96,33 +96,35 @@ impl<C, K, R> RetryPolicy<C, K, R> {
             Some(reason) => {
                 let mut t = Tracker::not_started(shared);
                 return Err(t
-                    .give_up(shared, StopReason::Cancelled(reason), &span)
+                    .give_up(shared, StopReason::Cancelled(reason), None, &span)
                     .into());
             }
             None => Tracker::start(shared),
         };
         loop {
             let result = f(tracker.attempt).await;
+            let now = tracker.reading();
             let outcome = shared
                 .classifier
-                .classify(&tracker.context(Some(&())), result.as_ref());
+                .classify(&tracker.context(now, Some(&())), result.as_ref());
             let (outcome, result) = refined(outcome, result);
             tracing::trace!(parent: &span, attempt = tracker.attempt, %outcome, "attempt finished");
             if !outcome.is_retryable() {
-                tracker.finish(shared, outcome, &span);
+                tracker.finish(shared, outcome, now, &span);
                 return result;
             }
             let (value, error) = split(result);
-            match tracker.on_retryable(shared, outcome, error, token, Ok(()), &span) {
+            let now = now.unwrap_or_else(Instant::now);
+            match tracker.on_retryable(shared, outcome, error, token, Ok(()), now, &span) {
                 Ok(delay) => {
                     drop(value);
                     sleep_unless_interrupted(delay, token).await;
                     if let Some(reason) = interrupted(token) {
-                        return tracker.conclude::<T, _, _, _>(shared, reason, None, &span);
+                        return tracker.conclude::<T, _, _, _>(shared, reason, None, None, &span);
                     }
-                    tracker.begin_retry(shared);
+                    tracker.begin_retry(shared, None);
                 }
-                Err(reason) => return tracker.conclude(shared, reason, value, &span),
+                Err(reason) => return tracker.conclude(shared, reason, value, Some(now), &span),
             }
         }
     }
@@ -172,33 +174,35 @@ impl<C, K, R> RetryPolicy<C, K, R> {
             Some(reason) => {
                 let mut t = Tracker::not_started(shared);
                 return Err(t
-                    .give_up(shared, StopReason::Cancelled(reason), &span)
+                    .give_up(shared, StopReason::Cancelled(reason), None, &span)
                     .into());
             }
             None => Tracker::start(shared),
         };
         loop {
             let result = f(tracker.attempt);
+            let now = tracker.reading();
             let outcome = shared
                 .classifier
-                .classify(&tracker.context(Some(&())), result.as_ref());
+                .classify(&tracker.context(now, Some(&())), result.as_ref());
             let (outcome, result) = refined(outcome, result);
             tracing::trace!(parent: &span, attempt = tracker.attempt, %outcome, "attempt finished");
             if !outcome.is_retryable() {
-                tracker.finish(shared, outcome, &span);
+                tracker.finish(shared, outcome, now, &span);
                 return result;
             }
             let (value, error) = split(result);
-            match tracker.on_retryable(shared, outcome, error, token, Ok(()), &span) {
+            let now = now.unwrap_or_else(Instant::now);
+            match tracker.on_retryable(shared, outcome, error, token, Ok(()), now, &span) {
                 Ok(delay) => {
                     drop(value);
                     block_on_sleep(delay, token);
                     if let Some(reason) = interrupted(token) {
-                        return tracker.conclude::<T, _, _, _>(shared, reason, None, &span);
+                        return tracker.conclude::<T, _, _, _>(shared, reason, None, None, &span);
                     }
-                    tracker.begin_retry(shared);
+                    tracker.begin_retry(shared, None);
                 }
-                Err(reason) => return tracker.conclude(shared, reason, value, &span),
+                Err(reason) => return tracker.conclude(shared, reason, value, Some(now), &span),
             }
         }
     }

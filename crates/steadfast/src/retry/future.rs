@@ -4,9 +4,10 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use pin_project::pin_project;
-use tokio::time::Sleep;
+use tokio::time::{sleep_until, Instant, Sleep};
 use tower_service::Service;
 use tracing::Span;
 
@@ -38,17 +39,19 @@ where
     request: Option<Req>,
     policy: P,
     tracker: Tracker,
-    /// What only a retry needs, allocated at the first retry so that the success path
-    /// carries (and moves) none of it.
+    /// What only a wait needs (a timer, the token's watches), allocated at the first retry
+    /// that has a delay to sleep or a token to watch, so that the success path, and a
+    /// zero-delay retry of a request without a token, carry (and move) none of it.
     waiting: Option<Pin<Box<Waiting>>>,
     span: Span,
 }
 
-/// The retry-only part of a response future.
+/// The waiting part of a response future.
 #[pin_project]
 struct Waiting {
+    /// The backoff timer, made at the first non-zero delay and reset for later ones.
     #[pin]
-    sleep: Sleep,
+    sleep: Option<Sleep>,
     #[pin]
     cancelled: Option<Cancelled>,
     /// Fires when the request's token starts draining (a graceful shutdown).
@@ -133,7 +136,7 @@ where
     ) -> Self {
         let shared = &policy.policy().shared;
         let mut tracker = Tracker::not_started(shared);
-        let error = tracker.give_up(shared, StopReason::Cancelled(reason), &span);
+        let error = tracker.give_up(shared, StopReason::Cancelled(reason), None, &span);
         ResponseFuture {
             state: State::Stopped {
                 error: Some(error.into()),
@@ -162,12 +165,17 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        // The clock reading taken when the last attempt finished, while nothing has been
+        // waited for since: a zero-delay retry on a ready service reuses it to tag the next
+        // attempt. Never kept across a `Pending`.
+        let mut reading: Option<Instant> = None;
         loop {
             match this.state.as_mut().project() {
                 StateProj::Calling { fut } => {
                     let result = ready!(fut.poll(cx));
                     let shared = &this.policy.policy().shared;
-                    let ctx = this.tracker.context(this.request.as_ref());
+                    let now = this.tracker.reading();
+                    let ctx = this.tracker.context(now, this.request.as_ref());
                     let outcome = shared.classifier.classify(&ctx, result.as_ref());
                     let result = result.map_err(Into::into);
                     let outcome = match &result {
@@ -181,61 +189,24 @@ where
                         "attempt finished"
                     );
                     if !outcome.is_retryable() || this.request.is_none() {
-                        this.tracker.finish(shared, outcome, this.span);
+                        this.tracker.finish(shared, outcome, now, this.span);
                         this.state.set(State::Done);
                         return Poll::Ready(result);
                     }
-                    let token = this.request.as_ref().and_then(|r| r.cancel_token());
-                    let resend = match this.request.as_ref() {
-                        Some(kept) => shared.cloner.can_resend(kept),
-                        None => Ok(()),
-                    };
-                    let (value, error) = match result {
-                        Ok(v) => (Some(v), None),
-                        Err(e) => (None, Some(e)),
-                    };
-                    match this
-                        .tracker
-                        .on_retryable(shared, outcome, error, token, resend, this.span)
-                    {
-                        Ok(delay) => {
-                            drop(value);
-                            match this.waiting.as_mut() {
-                                Some(w) => {
-                                    if !delay.is_zero() {
-                                        w.as_mut()
-                                            .project()
-                                            .sleep
-                                            .reset(tokio::time::Instant::now() + delay);
-                                    }
-                                }
-                                None => {
-                                    *this.waiting = Some(Box::pin(Waiting {
-                                        sleep: tokio::time::sleep(delay),
-                                        cancelled: token.map(CancelToken::cancelled),
-                                        draining: token
-                                            .and_then(CancelToken::drain_token)
-                                            .map(CancelToken::cancelled),
-                                    }));
-                                }
-                            }
-                            if delay.is_zero() {
-                                this.state.set(State::Readying);
-                            } else {
-                                this.state.set(State::Sleeping);
-                            }
-                        }
-                        Err(reason) => {
-                            this.state.set(State::Done);
-                            return Poll::Ready(
-                                this.tracker.conclude(shared, reason, value, this.span),
-                            );
-                        }
+                    match schedule_retry(&mut this, outcome, result, now) {
+                        Scheduled::Now(now) => reading = Some(now),
+                        Scheduled::Later => {}
+                        Scheduled::Stop(out) => return Poll::Ready(out),
                     }
                 }
                 StateProj::Sleeping => {
                     let slept = match this.waiting.as_mut() {
-                        Some(w) => w.as_mut().project().sleep.poll(cx).is_ready(),
+                        Some(w) => w
+                            .as_mut()
+                            .project()
+                            .sleep
+                            .as_pin_mut()
+                            .is_none_or(|s| s.poll(cx).is_ready()),
                         None => true,
                     };
                     if let Some(out) = check_cancelled(&mut this, cx) {
@@ -244,6 +215,8 @@ where
                     if !slept {
                         return Poll::Pending;
                     }
+                    // Time has passed: the next attempt's tag reads the clock again.
+                    reading = None;
                     this.state.set(State::Readying);
                 }
                 StateProj::Readying => {
@@ -254,6 +227,7 @@ where
                         this.tracker.finish(
                             &this.policy.policy().shared,
                             Outcome::NonRetryable,
+                            reading,
                             this.span,
                         );
                         this.state.set(State::Done);
@@ -264,7 +238,9 @@ where
                         .take()
                         .expect("a retry is only scheduled when a copy of the request exists");
                     *this.request = this.policy.policy().shared.cloner.clone_request(&req);
-                    let attempt = this.tracker.begin_retry(&this.policy.policy().shared);
+                    let attempt = this
+                        .tracker
+                        .begin_retry(&this.policy.policy().shared, reading.take());
                     // Tell the layers below which attempt this is (the first carries no tag).
                     req.set_retry_attempt(attempt);
                     let fut = this.service.call(req);
@@ -279,6 +255,101 @@ where
             }
         }
     }
+}
+
+/// What [`schedule_retry`] decided.
+enum Scheduled<T> {
+    /// Send the next attempt at once (no delay, no token); the reading can tag it.
+    Now(Instant),
+    /// Sleep the delay first (state `Sleeping`).
+    Later,
+    /// The request ends with this result.
+    Stop(Result<T, BoxError>),
+}
+
+/// A retryable attempt finished: decides whether and when to retry, and sets the state.
+/// Kept out of `poll`, so that the success path stays small.
+#[cold]
+#[inline(never)]
+fn schedule_retry<S, Req, P>(
+    this: &mut ResponseFutureProj<'_, S, Req, P>,
+    outcome: Outcome,
+    result: Result<S::Response, BoxError>,
+    now: Option<Instant>,
+) -> Scheduled<S::Response>
+where
+    S: Service<Req>,
+    Req: HasCancelToken,
+    P: PolicyRef,
+    P::Cloner: CloneRequest<Req>,
+    P::Recover: Recover<S::Response>,
+{
+    let shared = &this.policy.policy().shared;
+    let now = now.unwrap_or_else(Instant::now);
+    let token = this.request.as_ref().and_then(|r| r.cancel_token());
+    let resend = match this.request.as_ref() {
+        Some(kept) => shared.cloner.can_resend(kept),
+        None => Ok(()),
+    };
+    let (value, error) = match result {
+        Ok(v) => (Some(v), None),
+        Err(e) => (None, Some(e)),
+    };
+    let delay = match this
+        .tracker
+        .on_retryable(shared, outcome, error, token, resend, now, this.span)
+    {
+        Ok(delay) => delay,
+        Err(reason) => {
+            this.state.set(State::Done);
+            let out = this
+                .tracker
+                .conclude(shared, reason, value, Some(now), this.span);
+            return Scheduled::Stop(out);
+        }
+    };
+    drop(value);
+    if delay.is_zero() && token.is_none() {
+        // Nothing to sleep, nothing to watch: no timer, no box.
+        this.state.set(State::Readying);
+        return Scheduled::Now(now);
+    }
+    let until = (!delay.is_zero()).then(|| wake_at(now, delay));
+    match this.waiting.as_mut() {
+        Some(w) => {
+            if let Some(until) = until {
+                let mut sleep = w.as_mut().project().sleep;
+                match sleep.as_mut().as_pin_mut() {
+                    Some(s) => s.reset(until),
+                    None => sleep.set(Some(sleep_until(until))),
+                }
+            }
+        }
+        None => {
+            *this.waiting = Some(Box::pin(Waiting {
+                sleep: until.map(sleep_until),
+                cancelled: token.map(CancelToken::cancelled),
+                draining: token
+                    .and_then(CancelToken::drain_token)
+                    .map(CancelToken::cancelled),
+            }));
+        }
+    }
+    if until.is_some() {
+        this.state.set(State::Sleeping);
+        Scheduled::Later
+    } else {
+        // A token to watch while the service gets ready, but nothing to sleep.
+        this.state.set(State::Readying);
+        Scheduled::Now(now)
+    }
+}
+
+/// When a sleep of `delay` from `now` ends; a delay too long to represent ends in about 30
+/// years, as `tokio::time::sleep` does.
+fn wake_at(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// Between attempts: stops with a cancellation error if the request's token has fired.
@@ -315,5 +386,98 @@ where
     };
     this.state.set(State::Done);
     let shared = &this.policy.policy().shared;
-    Some(this.tracker.conclude(shared, reason, None, this.span))
+    Some(this.tracker.conclude(shared, reason, None, None, this.span))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use steadfast_test::{Reply, Scripted};
+    use tower::{Layer, ServiceExt};
+
+    use crate::retry::{Backoff, RetryLayer, RetryPolicy};
+    use crate::token::{CancelToken, HasCancelToken};
+
+    #[derive(Clone, Debug)]
+    struct Job {
+        token: Option<CancelToken>,
+    }
+
+    impl HasCancelToken for Job {
+        fn cancel_token(&self) -> Option<&CancelToken> {
+            self.token.as_ref()
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Runs a request that fails three times, with `backoff`, and returns the gaps between
+    /// its attempts.
+    async fn gaps(backoff: Backoff, token: Option<CancelToken>) -> Vec<Duration> {
+        let svc = Scripted::<&'static str, Job>::new([
+            Reply::err("1"),
+            Reply::err("2"),
+            Reply::err("3"),
+            Reply::ok("done"),
+        ]);
+        let policy = RetryPolicy::builder()
+            .max_attempts(4)
+            .backoff(backoff)
+            .build()
+            .unwrap();
+        let retry = RetryLayer::new(policy).layer(svc.clone());
+        assert_eq!(retry.oneshot(Job { token }).await.unwrap(), "done");
+        svc.gaps()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_and_non_zero_delays_mix_with_and_without_a_token() {
+        // A zero delay first (no timer is made), then real ones (the timer is made late).
+        let zero_first = || Backoff::none().times(1).then(Backoff::constant(ms(100)));
+        // A real delay first, then a zero one (the timer is kept but not waited on), then a
+        // real one again (the same timer, reset).
+        let zero_between = || {
+            Backoff::constant(ms(100))
+                .times(1)
+                .then(Backoff::none().times(1).then(Backoff::constant(ms(50))))
+        };
+        for token in [None, Some(CancelToken::new())] {
+            let watched = token.is_some();
+            assert_eq!(
+                gaps(zero_first(), token.clone()).await,
+                [ms(0), ms(100), ms(100)],
+                "token: {watched}"
+            );
+            assert_eq!(
+                gaps(zero_between(), token).await,
+                [ms(100), ms(0), ms(50)],
+                "token: {watched}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_fired_before_a_zero_delay_retry_stops_it() {
+        let token = CancelToken::new();
+        let svc = Scripted::<&'static str, Job>::new([Reply::err("1")]);
+        let policy = RetryPolicy::builder()
+            .backoff(Backoff::none())
+            .on_event({
+                let token = token.clone();
+                move |_| {
+                    token.cancel();
+                }
+            })
+            .build()
+            .unwrap();
+        let retry = RetryLayer::new(policy).layer(svc.clone());
+        let err = retry.oneshot(Job { token: Some(token) }).await.unwrap_err();
+        let err = err.downcast_ref::<crate::retry::RetryError>().unwrap();
+        assert!(err.is_cancelled(), "{err}");
+        assert_eq!(svc.calls(), 1);
+        assert_eq!(err.history().next().unwrap().error.as_deref(), Some("1"));
+    }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Span;
 
-use super::error::{short_message, AttemptRecord, History, RetryError, StopReason};
+use super::error::{AttemptRecord, History, RetryError, StopReason};
 use super::events::RetryEvent;
 use super::policy::Shared;
 use super::recover::Recover;
@@ -27,10 +27,49 @@ pub(crate) struct Tracker {
     log: Option<Box<Log>>,
 }
 
+/// A failed attempt, as the tracker keeps it until a [`RetryError`] is built: the error is
+/// only formatted for the history then.
+#[derive(Debug)]
+struct Failure {
+    outcome: Outcome,
+    finished_at: Duration,
+    /// The delay chosen after it; `None` while the decision is being made.
+    delay_after: Option<Duration>,
+    error: Option<BoxError>,
+}
+
+impl Failure {
+    /// Its record, without the error's message (filled in when the error is built).
+    fn record(&self, number: u32) -> AttemptRecord {
+        AttemptRecord {
+            number,
+            outcome: self.outcome,
+            finished_at: self.finished_at,
+            delay_after: self.delay_after,
+            error: None,
+        }
+    }
+
+    fn into_history(self, number: u32, history: &mut History) {
+        let record = self.record(number);
+        history.push(record, self.error);
+    }
+}
+
 #[derive(Debug, Default)]
 struct Log {
-    total_delay: Duration,
-    prev_delay: Duration,
+    /// The latest attempt that failed, kept while the next one runs: a request whose retry
+    /// succeeds drops it unformatted, and never grows `history`.
+    ///
+    /// # Invariants
+    ///
+    /// Its attempt number is not stored: it is `Tracker::attempt` until the next attempt
+    /// begins (while the retry is decided, during the wait, and when the layer gives up),
+    /// and `Tracker::attempt - 1` while that next attempt runs.
+    last: Option<Failure>,
+    /// The delays waited before `last`'s attempt (after the attempts in `history`).
+    earlier_delay: Duration,
+    /// The attempts before `last`, from the second retry on.
     history: History,
 }
 
@@ -64,26 +103,56 @@ impl Tracker {
         }
     }
 
-    fn elapsed(&mut self) -> Duration {
+    /// Reads the clock for an attempt that just finished, if its context needs the time
+    /// (the clock has started). The reading is then reused for everything decided about that
+    /// attempt.
+    #[inline]
+    pub(crate) fn reading(&self) -> Option<Instant> {
+        self.start.map(|_| Instant::now())
+    }
+
+    /// The time elapsed at `now`; starts the clock at `now` if it has not started.
+    fn elapsed_at(&mut self, now: Instant) -> Duration {
         match self.start {
-            Some(s) => s.elapsed(),
+            Some(s) => now.saturating_duration_since(s),
             None => {
-                self.start = Some(Instant::now());
+                self.start = Some(now);
                 Duration::ZERO
             }
         }
     }
 
-    /// The context handed to the classifier for the attempt that just finished.
-    pub(crate) fn context<'a, Req>(&self, request: Option<&'a Req>) -> Attempt<'a, Req> {
-        let elapsed = self.start.map(|s| s.elapsed()).unwrap_or_default();
-        let total_delay = self.log.as_ref().map_or(Duration::ZERO, |l| l.total_delay);
-        Attempt::new(self.attempt, elapsed, total_delay, request)
+    /// The delays waited so far.
+    fn total_delay(&self) -> Duration {
+        match &self.log {
+            Some(log) => {
+                let last = log.last.as_ref().and_then(|f| f.delay_after);
+                log.earlier_delay.saturating_add(last.unwrap_or_default())
+            }
+            None => Duration::ZERO,
+        }
+    }
+
+    /// The context handed to the classifier for the attempt that just finished; `now` is
+    /// [`reading`](Self::reading).
+    pub(crate) fn context<'a, Req>(
+        &self,
+        now: Option<Instant>,
+        request: Option<&'a Req>,
+    ) -> Attempt<'a, Req> {
+        let elapsed = match (self.start, now) {
+            (Some(s), Some(now)) => now.saturating_duration_since(s),
+            _ => Duration::ZERO,
+        };
+        Attempt::new(self.attempt, elapsed, self.total_delay(), request)
     }
 
     /// The attempt finished with a retryable outcome and the request can be sent again:
-    /// decide whether, and after how long. The attempt's error, if any, is kept in the
-    /// history.
+    /// decide whether, and after how long. `now` is the clock read once for this attempt.
+    /// The attempt's error, if any, is kept (unformatted) for the history.
+    // Each argument is a separate fact about the attempt; the two callers pass them straight
+    // from their locals.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_retryable<C, K, R>(
         &mut self,
         shared: &Shared<C, K, R>,
@@ -91,21 +160,23 @@ impl Tracker {
         error: Option<BoxError>,
         token: Option<&CancelToken>,
         resend: Result<(), &'static str>,
+        now: Instant,
         span: &Span,
     ) -> Result<Duration, StopReason> {
-        let elapsed = self.elapsed();
+        let elapsed = self.elapsed_at(now);
         let log = self.log.get_or_insert_with(Box::default);
-        let message = error.as_deref().map(|e| short_message(e));
-        log.history.push(
-            AttemptRecord {
-                number: self.attempt,
-                outcome,
-                finished_at: elapsed,
-                delay_after: None,
-                error: message,
-            },
+        let mut prev_delay = Duration::ZERO;
+        if let Some(prev) = log.last.take() {
+            prev_delay = prev.delay_after.unwrap_or_default();
+            log.earlier_delay = log.earlier_delay.saturating_add(prev_delay);
+            prev.into_history(self.attempt - 1, &mut log.history);
+        }
+        let last = log.last.insert(Failure {
+            outcome,
+            finished_at: elapsed,
+            delay_after: None,
             error,
-        );
+        });
         if let Some(reason) = token.and_then(|t| t.reason()) {
             return Err(StopReason::Cancelled(reason));
         }
@@ -123,9 +194,7 @@ impl Tracker {
         }
         let delay = match outcome.hint() {
             Some(hint) => hint.min(shared.max_hint),
-            None => shared
-                .backoff
-                .delay(self.attempt, log.prev_delay, shared.rng()),
+            None => shared.backoff.delay(self.attempt, prev_delay, shared.rng()),
         };
         if let Some(limit) = shared.max_elapsed {
             if elapsed.saturating_add(delay) > limit {
@@ -137,7 +206,6 @@ impl Tracker {
             (a, b) => a.or(b),
         };
         if let Some(deadline) = deadline {
-            let now = Instant::now();
             if now >= deadline || deadline - now <= delay {
                 return Err(StopReason::Deadline);
             }
@@ -151,10 +219,11 @@ impl Tracker {
                 return Err(StopReason::BudgetExhausted);
             }
         }
-        log.history.set_last_delay(delay);
-        log.prev_delay = delay;
-        log.total_delay = log.total_delay.saturating_add(delay);
-        let error = log.history.last_error();
+        last.delay_after = Some(delay);
+        let error = last
+            .error
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static));
         shared.emit(RetryEvent::Retry {
             attempt: self.attempt,
             delay,
@@ -174,28 +243,37 @@ impl Tracker {
     }
 
     /// The next attempt is being sent; returns the tag that tells the layers below which
-    /// attempt it is.
-    pub(crate) fn begin_retry<C, K, R>(&mut self, shared: &Shared<C, K, R>) -> RetryAttempt {
+    /// attempt it is. `now` is the reading taken when the failed attempt finished, if nothing
+    /// has been waited for since (a zero delay and a ready service); otherwise the clock is
+    /// read again.
+    pub(crate) fn begin_retry<C, K, R>(
+        &mut self,
+        shared: &Shared<C, K, R>,
+        now: Option<Instant>,
+    ) -> RetryAttempt {
         self.attempt += 1;
         if let Some(m) = shared.metrics() {
             m.retry();
         }
-        RetryAttempt::new(self.attempt, self.elapsed())
+        let elapsed = self.elapsed_at(now.unwrap_or_else(Instant::now));
+        RetryAttempt::new(self.attempt, elapsed)
     }
 
-    /// The request ended with this outcome and nothing more will be tried.
+    /// The request ended with this outcome and nothing more will be tried. `now` is the
+    /// reading taken for the last attempt, if one was.
     #[inline]
     pub(crate) fn finish<C, K, R>(
         &mut self,
         shared: &Shared<C, K, R>,
         outcome: Outcome,
+        now: Option<Instant>,
         span: &Span,
     ) {
         // A first-attempt result with nothing to record: the common case, kept inline.
         if self.attempt <= 1 && !shared.has_extras() {
             return;
         }
-        self.finish_recorded(shared, outcome, span);
+        self.finish_recorded(shared, outcome, now, span);
     }
 
     #[cold]
@@ -203,6 +281,7 @@ impl Tracker {
         &mut self,
         shared: &Shared<C, K, R>,
         outcome: Outcome,
+        now: Option<Instant>,
         span: &Span,
     ) {
         if let Some(m) = shared.metrics() {
@@ -213,7 +292,7 @@ impl Tracker {
                 b.on_success(self.attempt);
             }
             if self.attempt > 1 {
-                let elapsed = self.elapsed();
+                let elapsed = self.elapsed_at(now.unwrap_or_else(Instant::now));
                 if let Some(m) = shared.metrics() {
                     m.success_after_retry();
                 }
@@ -235,10 +314,11 @@ impl Tracker {
         shared: &Shared<C, K, R>,
         reason: StopReason,
         value: Option<T>,
+        now: Option<Instant>,
         span: &Span,
     ) -> Result<T, BoxError> {
         let cancelled = matches!(reason, StopReason::Cancelled(_));
-        let err = self.give_up(shared, reason, span);
+        let err = self.give_up(shared, reason, now, span);
         match value {
             Some(v) if !cancelled => Ok(v),
             _ if cancelled => Err(err.into()),
@@ -246,17 +326,20 @@ impl Tracker {
         }
     }
 
-    /// The layer gives up for `reason`; builds the error from the history kept so far.
+    /// The layer gives up for `reason`; builds the error from the attempts kept so far,
+    /// formatting their errors' messages for the history now. `now` is a reading to reuse,
+    /// if one was taken since the last wait.
     pub(crate) fn give_up<C, K, R>(
         &mut self,
         shared: &Shared<C, K, R>,
         reason: StopReason,
+        now: Option<Instant>,
         span: &Span,
     ) -> RetryError {
         let elapsed = if self.attempt == 0 {
             Duration::ZERO
         } else {
-            self.elapsed()
+            self.elapsed_at(now.unwrap_or_else(Instant::now))
         };
         if let Some(m) = shared.metrics() {
             if self.attempt > 0 {
@@ -270,11 +353,19 @@ impl Tracker {
             reason: &reason,
         });
         tracing::debug!(parent: span, attempts = self.attempt, ?elapsed, %reason, "giving up");
-        RetryError::new(
-            reason,
-            self.attempt,
-            elapsed,
-            self.log.take().map(|l| l.history).unwrap_or_default(),
-        )
+        let mut history = History::default();
+        if let Some(log) = self.log.take() {
+            let Log {
+                last,
+                history: kept,
+                ..
+            } = *log;
+            history = kept;
+            if let Some(last) = last {
+                last.into_history(self.attempt, &mut history);
+            }
+        }
+        history.write_messages();
+        RetryError::new(reason, self.attempt, elapsed, history)
     }
 }
