@@ -40,24 +40,31 @@ struct Inner<F> {
     token: Option<CancelToken>,
     /// What a deferred request's token is made from; taken on that first poll.
     deferred: Option<Deferred>,
-    /// Made on the first poll that finds the inner future pending: an answer that is ready at
-    /// once never registers with the token.
-    #[pin]
-    cancelled: Option<token::Cancelled>,
-    /// Made on the first poll that finds the inner future pending, like `cancelled`: an answer
-    /// that is ready at once never touches the timer wheel (nor the runtime's handle).
-    #[pin]
-    timer: Option<Sleep>,
     /// When the layer's own limit falls, and the reason it gives.
     limit: Option<(tokio::time::Instant, CancelReason)>,
-    /// Waits on a source token that is not an ancestor of `token` (it holds that token).
-    #[pin]
-    parent: Option<token::Cancelled>,
+    /// A source token that is not an ancestor of `token`, watched while the answer is pending.
+    parent: Option<CancelToken>,
+    /// What a pending request watches, made on the first poll that finds the inner future
+    /// pending: an answer that is ready at once never registers with the token nor touches
+    /// the timer wheel (or the runtime's handle).
+    watch: Option<Pin<Box<Watch>>>,
     /// Whether the future cancels the token if it is dropped early: the layer made it, and
     /// others (the inner service, the work it started) may hold it.
     owned: bool,
     _condition: Option<std::sync::Arc<super::condition::Condition>>,
     done: bool,
+}
+
+/// The timer and the token waits of a pending request. Boxed, so that the response future of
+/// an answer that is ready at once stays small: response futures are moved, and nested in the
+/// futures of every layer above, so their size is paid for on every call.
+#[pin_project]
+struct Watch {
+    #[pin]
+    timer: Option<Sleep>,
+    cancelled: token::Cancelled,
+    /// Waits on `Inner::parent`.
+    parent: Option<token::Cancelled>,
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
@@ -81,12 +88,11 @@ impl<F> ResponseFuture<F> {
         ResponseFuture {
             inner: Some(Inner {
                 fut,
-                cancelled: None,
                 token: Some(token),
                 deferred: None,
-                timer: None,
                 limit,
-                parent: parent.as_ref().map(CancelToken::cancelled),
+                parent,
+                watch: None,
                 owned,
                 _condition: condition,
                 done: false,
@@ -100,12 +106,11 @@ impl<F> ResponseFuture<F> {
         ResponseFuture {
             inner: Some(Inner {
                 fut,
-                cancelled: None,
                 token: None,
                 deferred: Some(deferred),
-                timer: None,
                 limit: None,
                 parent: None,
+                watch: None,
                 owned: false,
                 _condition: None,
                 done: false,
@@ -152,32 +157,31 @@ impl<F: Future> ResponseFuture<F> {
             // Nothing can cancel this request: the inner future alone decides.
             return Poll::Pending;
         };
-        let mut timer = inner.timer;
-        if timer.is_none() {
-            if let Some((at, _)) = inner.limit {
-                timer.set(Some(tokio::time::sleep_until(*at)));
-            }
-        }
-        if let Some(timer) = timer.as_pin_mut() {
+        let watch = inner.watch.get_or_insert_with(|| {
+            Box::pin(Watch {
+                timer: inner
+                    .limit
+                    .as_ref()
+                    .map(|(at, _)| tokio::time::sleep_until(*at)),
+                cancelled: token.cancelled(),
+                parent: inner.parent.as_ref().map(CancelToken::cancelled),
+            })
+        });
+        let watch = watch.as_mut().project();
+        if let Some(timer) = watch.timer.as_pin_mut() {
             if timer.poll(cx).is_ready() {
                 if let Some((_, reason)) = inner.limit.take() {
                     token.cancel_with(reason);
                 }
             }
         }
-        if let Some(mut parent) = inner.parent.as_pin_mut() {
-            if parent.as_mut().poll(cx).is_ready() {
+        if let Some(parent) = watch.parent {
+            if Pin::new(&mut *parent).poll(cx).is_ready() {
                 let reason = parent.token().reason().unwrap_or(CancelReason::Shutdown);
                 token.cancel_with(reason);
             }
         }
-        let mut cancelled = inner.cancelled;
-        if cancelled.is_none() {
-            cancelled.set(Some(token.cancelled()));
-        }
-        let fired = cancelled
-            .as_pin_mut()
-            .is_some_and(|c| c.poll(cx).is_ready());
+        let fired = Pin::new(watch.cancelled).poll(cx).is_ready();
         if fired {
             *inner.done = true;
             let reason = token.reason().expect("a cancelled token has a reason");

@@ -145,6 +145,13 @@ impl<C, K, R> Shared<C, K, R> {
         }
     }
 
+    /// Whether any listener would see an event.
+    pub(crate) fn has_listeners(&self) -> bool {
+        self.extras
+            .as_ref()
+            .is_some_and(|e| !e.listeners.is_empty())
+    }
+
     pub(crate) fn emit(&self, event: RetryEvent<'_>) {
         if let Some(e) = &self.extras {
             for l in e.listeners.iter() {

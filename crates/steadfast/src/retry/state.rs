@@ -292,15 +292,22 @@ impl Tracker {
                 b.on_success(self.attempt);
             }
             if self.attempt > 1 {
-                let elapsed = self.elapsed_at(now.unwrap_or_else(Instant::now));
                 if let Some(m) = shared.metrics() {
                     m.success_after_retry();
                 }
-                shared.emit(RetryEvent::Success {
-                    attempts: self.attempt,
-                    elapsed,
-                });
-                tracing::debug!(parent: span, attempts = self.attempt, ?elapsed, "succeeded after retries");
+                // The time taken is only told, to listeners and in a debug event: read the
+                // clock for it only if someone will see it.
+                if now.is_some()
+                    || shared.has_listeners()
+                    || tracing::enabled!(tracing::Level::DEBUG)
+                {
+                    let elapsed = self.elapsed_at(now.unwrap_or_else(Instant::now));
+                    shared.emit(RetryEvent::Success {
+                        attempts: self.attempt,
+                        elapsed,
+                    });
+                    tracing::debug!(parent: span, attempts = self.attempt, ?elapsed, "succeeded after retries");
+                }
             }
         }
     }
