@@ -270,6 +270,11 @@ where
         };
         guard(outcome, never_sent, self.idempotency(), attempt)
     }
+
+    /// The rules look at the status, the error and the request, never at the time.
+    fn reads_elapsed(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

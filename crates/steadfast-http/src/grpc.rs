@@ -260,6 +260,11 @@ where
         };
         guard(outcome, never_sent, &self.rules.idempotency, attempt)
     }
+
+    /// The rules look at the status, the error and the request, never at the time.
+    fn reads_elapsed(&self) -> bool {
+        false
+    }
 }
 
 /// Turns each request's body into tonic's body type, so that layers which change the body

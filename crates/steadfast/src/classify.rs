@@ -174,6 +174,15 @@ impl<Req> Copy for Attempt<'_, Req> {}
 pub trait Classify<Req, Res, E> {
     /// Judges one finished call.
     fn classify(&self, attempt: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome;
+
+    /// Whether [`classify`](Self::classify) reads [`Attempt::elapsed`]. The retry layer reads
+    /// the clock when a retry ends only to fill that field in for classifiers that do (a
+    /// policy with a time limit reads it anyway); the others see it as zero. `true` unless a
+    /// classifier says otherwise: return `false` from one that never looks at the elapsed time
+    /// to spare a clock read per retry.
+    fn reads_elapsed(&self) -> bool {
+        true
+    }
 }
 
 impl<T, Req, Res, E> Classify<Req, Res, E> for std::sync::Arc<T>
@@ -182,6 +191,10 @@ where
 {
     fn classify(&self, attempt: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
         (**self).classify(attempt, result)
+    }
+
+    fn reads_elapsed(&self) -> bool {
+        (**self).reads_elapsed()
     }
 }
 
@@ -227,6 +240,11 @@ impl<Req, Res, E> Classify<Req, Res, E> for AnyError {
             Err(_) => Outcome::retryable(),
         }
     }
+
+    #[inline]
+    fn reads_elapsed(&self) -> bool {
+        false
+    }
 }
 
 /// Never retries: `Ok` is a success, `Err` is a non-retryable failure.
@@ -240,6 +258,11 @@ impl<Req, Res, E> Classify<Req, Res, E> for Never {
             Ok(_) => Outcome::Success,
             Err(_) => Outcome::NonRetryable,
         }
+    }
+
+    #[inline]
+    fn reads_elapsed(&self) -> bool {
+        false
     }
 }
 
@@ -451,6 +474,11 @@ where
             Err(_) => Outcome::NonRetryable,
         }
     }
+
+    #[inline]
+    fn reads_elapsed(&self) -> bool {
+        false
+    }
 }
 
 /// Retries when either classifier says to; built by [`ErrorIs::or`].
@@ -482,6 +510,10 @@ where
             Outcome::NonRetryable => self.1.classify(attempt, result),
             other => other,
         }
+    }
+
+    fn reads_elapsed(&self) -> bool {
+        self.0.reads_elapsed() || self.1.reads_elapsed()
     }
 }
 
@@ -523,6 +555,11 @@ where
             Ok(_) => Outcome::Success,
             Err(_) => Outcome::retryable(),
         }
+    }
+
+    #[inline]
+    fn reads_elapsed(&self) -> bool {
+        false
     }
 }
 

@@ -692,3 +692,59 @@ async fn a_token_without_retries_gets_one_attempt() {
     let _ = retry.oneshot(job).await;
     assert_eq!(svc.calls(), 6);
 }
+
+/// Retries failures and writes down the elapsed time each attempt's context reports; says
+/// whether it reads that time through `reads_elapsed`.
+#[derive(Clone)]
+struct Timing {
+    reads: bool,
+    seen: Arc<Mutex<Vec<Duration>>>,
+}
+
+impl steadfast::classify::Classify<(), u16, TestError> for Timing {
+    fn classify(&self, a: &Attempt<'_, ()>, r: Result<&u16, &TestError>) -> Outcome {
+        self.seen.lock().unwrap().push(a.elapsed);
+        match r {
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::retryable(),
+        }
+    }
+
+    fn reads_elapsed(&self) -> bool {
+        self.reads
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_elapsed_time_is_filled_in_only_for_classifiers_that_read_it() {
+    for reads in [true, false] {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let svc = Scripted::<u16>::new([
+            Reply::err("first").after(ms(100)),
+            Reply::ok(200).after(ms(100)),
+        ]);
+        let policy = RetryPolicy::builder()
+            .max_attempts(3)
+            .backoff(Backoff::constant(ms(50)))
+            .classify(Timing {
+                reads,
+                seen: seen.clone(),
+            })
+            .build()
+            .unwrap();
+        let resp = RetryLayer::new(policy)
+            .layer(svc.clone())
+            .oneshot(())
+            .await
+            .unwrap();
+        assert_eq!(resp, 200);
+        // The clock starts when the first attempt fails, so that attempt reports zero; the
+        // retry ends 50 ms of backoff and 100 ms of call later.
+        let expected = if reads {
+            vec![Duration::ZERO, ms(150)]
+        } else {
+            vec![Duration::ZERO, Duration::ZERO]
+        };
+        assert_eq!(*seen.lock().unwrap(), expected, "reads_elapsed = {reads}");
+    }
+}

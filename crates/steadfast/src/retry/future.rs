@@ -174,7 +174,14 @@ where
                 StateProj::Calling { fut } => {
                     let result = ready!(fut.poll(cx));
                     let shared = &this.policy.policy().shared;
-                    let now = this.tracker.reading();
+                    // Read once here only for a classifier that looks at the elapsed time;
+                    // otherwise a retry decision reads the clock itself, and a success needs
+                    // none.
+                    let now = if shared.classifier.reads_elapsed() {
+                        this.tracker.reading()
+                    } else {
+                        None
+                    };
                     let ctx = this.tracker.context(now, this.request.as_ref());
                     let outcome = shared.classifier.classify(&ctx, result.as_ref());
                     let result = result.map_err(Into::into);
