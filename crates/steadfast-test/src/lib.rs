@@ -7,6 +7,8 @@
 //!   clock can assert exact retry delays.
 //! * [`server::ScriptedServer`] is a real HTTP/1.1 server on 127.0.0.1 that answers from a
 //!   script (statuses, headers, hang-ups) and records every request it received.
+//! * [`alloc::CountingAllocator`] counts each thread's heap allocations, for tests that assert
+//!   how many a piece of code makes.
 //!
 //! ```
 //! use std::time::Duration;
@@ -21,6 +23,7 @@
 //! # }
 //! ```
 
+pub mod alloc;
 pub mod server;
 
 #[cfg(feature = "grpc")]

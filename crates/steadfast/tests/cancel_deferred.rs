@@ -3,12 +3,6 @@
 //! when the answer is not ready at once. Checked on tokio's paused clock, with a counting
 //! allocator to see whether a token was made.
 
-// A counting global allocator needs `unsafe impl GlobalAlloc`, which the workspace denies by
-// default. It only counts, per thread, and hands every call on to `std::alloc::System` as is.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex};
@@ -19,60 +13,13 @@ use steadfast::cancel::{CancelLayer, Cancelled, Shutdown};
 use steadfast::operations::Operations;
 use steadfast::token::{CancelReason, CancelToken, HasCancelToken};
 use steadfast::BoxError;
+use steadfast_test::alloc::{allocations_in, CountingAllocator};
 use steadfast_test::{Reply, Scripted};
 use tokio::time::Instant;
 use tower::{service_fn, Layer, Service, ServiceExt};
 
-thread_local! {
-    /// Allocations made by this thread so far.
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count_one() {
-    // `try_with`: the allocator may run while the thread's locals are being torn down.
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-/// The system allocator, counting the allocations of each thread.
-struct PerThread;
-
-// SAFETY: every method passes its arguments unchanged to `System`, which upholds the
-// `GlobalAlloc` contract; counting touches a thread-local integer, never the memory.
-unsafe impl GlobalAlloc for PerThread {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: the caller's guarantees about `layout` hold for `System` too.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: as in `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through this allocator, with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: `ptr` came from `System` through this allocator, with `layout`; the
-        // caller's guarantees about `new_size` hold for `System` too.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: PerThread = PerThread;
-
-/// Allocations this thread makes while running `f`.
-fn allocations_in(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)

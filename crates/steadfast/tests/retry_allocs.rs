@@ -1,16 +1,9 @@
 //! Heap allocations made by the retry layer for one request, counted by a global allocator
 //! that is local to this test binary.
 //!
-//! Only allocations made on the test's own thread while counting is switched on are
-//! counted, so the test harness and other tests running in parallel do not disturb the
-//! figures.
+//! Only allocations made on the test's own thread are counted, so the test harness and other
+//! tests running in parallel do not disturb the figures.
 
-// Implementing `GlobalAlloc` requires `unsafe impl` and `unsafe fn`. The allocator below only
-// counts calls and forwards every one of them unchanged to `std::alloc::System`.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::{ready, Future, Ready};
@@ -22,62 +15,10 @@ use std::task::{Context, Poll, Waker};
 use steadfast::retry::{Backoff, RetryError, RetryLayer, RetryPolicy};
 use tower::{Layer, Service};
 
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
-
-/// The system allocator, counting `alloc`, `alloc_zeroed` and `realloc` calls made on a
-/// thread that switched counting on.
-struct Counting;
-
-fn count_one() {
-    // `try_with`: the thread's locals may already be gone while the thread exits.
-    let on = COUNTING.try_with(Cell::get).unwrap_or(false);
-    if on {
-        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
-    }
-}
-
-// SAFETY: every method forwards its arguments unchanged to `System`, which upholds the
-// `GlobalAlloc` contract; the counter touches thread-local cells only, never the memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: the caller's guarantees for `layout` are passed on as they are.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` through this wrapper with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: `ptr` was allocated by `System` through this wrapper with `layout`; the
-        // caller's guarantees for `new_size` are passed on as they are.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use steadfast_test::alloc::{allocations_in as allocations, CountingAllocator};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations made on this thread while `f` runs.
-fn allocations(f: impl FnOnce()) -> u64 {
-    COUNT.with(|c| c.set(0));
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    COUNT.with(Cell::get)
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// An error that allocates nothing, not even when boxed (it has no size).
 #[derive(Debug, Clone, Copy)]
