@@ -2,25 +2,20 @@
 //! (and of the original retry and breaker benchmarks), and on its failure paths (a rejection,
 //! one retry, a request cancelled or dropped while its retry layer sleeps).
 //!
-//! A counting global allocator wraps the system allocator. Each contender is built, warmed
+//! A counting global allocator (`steadfast_test::alloc`, counting this thread's allocations)
+//! wraps the system allocator. Each contender is built, warmed
 //! up, then driven through `CALLS` calls, each made exactly as the timing benchmark makes it
 //! (see `common`); the table shows the allocations counted during those calls divided by
 //! `CALLS`. Exits with status 1 if steadfast's retry layer (either policy form, with or
 //! without budget and metrics) or its closed circuit breaker allocates on the success path.
 
-// Implementing `GlobalAlloc` requires `unsafe impl` and `unsafe fn`, which the workspace
-// forbids by default. This target is the only place that needs it: the allocator below only
-// counts calls and forwards every one of them unchanged to `std::alloc::System`.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::process;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
+use steadfast_test::alloc::{allocations_in, CountingAllocator};
 use tower::{Layer, Service};
 
 mod common;
@@ -38,54 +33,20 @@ const CALLS: u64 = 10_000;
 /// Calls per contender before counting starts (lazy statics, first-use setup).
 const WARM_UP: u64 = 1_000;
 
-/// Allocations and reallocations since the process started.
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-/// The system allocator, counting `alloc`, `alloc_zeroed` and `realloc` calls.
-struct Counting;
-
-// SAFETY: every method forwards its arguments unchanged to `System`, which upholds the
-// `GlobalAlloc` contract; the counter does not touch the memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's guarantees for `layout` are passed on as they are.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` through this wrapper with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `ptr` was allocated by `System` through this wrapper with `layout`; the
-        // caller's guarantees for `new_size` are passed on as they are.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// Warms `one` up, then returns the allocations per call of `one` over `CALLS` calls.
 fn per_call(mut one: impl FnMut(u64)) -> f64 {
     for i in 0..WARM_UP {
         one(i);
     }
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    for i in 0..CALLS {
-        one(i);
-    }
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
-    (after - before) as f64 / CALLS as f64
+    let counted = allocations_in(|| {
+        for i in 0..CALLS {
+            one(i);
+        }
+    });
+    counted as f64 / CALLS as f64
 }
 
 /// Allocations per successful call of `svc`.
@@ -136,10 +97,8 @@ struct Row {
 
 fn main() {
     // The counter must see an allocation, or every zero below would mean nothing.
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    drop(black_box(Box::new(black_box(0_u64))));
     assert!(
-        ALLOCATIONS.load(Ordering::Relaxed) > before,
+        allocations_in(|| drop(black_box(Box::new(black_box(0_u64))))) > 0,
         "the counting allocator is not installed"
     );
 

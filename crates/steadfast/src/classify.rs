@@ -665,4 +665,24 @@ mod tests {
             Outcome::retryable()
         );
     }
+
+    #[test]
+    fn which_classifiers_read_the_elapsed_time() {
+        fn reads<C: Classify<(), (), io::Error>>(c: C) -> bool {
+            c.reads_elapsed()
+        }
+        let closure =
+            || classify_fn(|_: &Attempt<'_, ()>, _: Result<&(), &io::Error>| Outcome::Success);
+        assert!(!reads(AnyError));
+        assert!(!reads(Never));
+        assert!(!reads(ErrorIs::<io::Error>::new()));
+        assert!(!reads(RetryIfResponse::new(|_: &()| false)));
+        assert!(!reads(AnyOf::new(AnyError, Never)));
+        // A closure may look at anything it is given.
+        assert!(reads(closure()));
+        assert!(reads(AnyOf::new(AnyError, closure())));
+        assert!(reads(AnyOf::new(closure(), Never)));
+        assert!(reads(std::sync::Arc::new(closure())));
+        assert!(!reads(std::sync::Arc::new(AnyError)));
+    }
 }
