@@ -43,7 +43,7 @@
 //!
 //! [tower]: https://docs.rs/tower
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backoff;
@@ -55,6 +55,8 @@ pub mod circuit_breaker;
 pub mod classify;
 mod config;
 mod display;
+#[cfg(any(feature = "circuit-breaker", feature = "retry"))]
+mod local;
 pub mod operations;
 pub mod random;
 #[cfg(feature = "retry")]

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use super::events::{BreakerEvent, BreakerMetrics, CircuitState, TransitionReason
 use super::window::{Counts, Window, MAX_WINDOW_CALLS};
 use crate::backoff::Backoff;
 use crate::config::ConfigError;
+use crate::local::LocalArc;
 use crate::random::{RandomSource, SplitMix64};
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
@@ -59,16 +61,42 @@ pub(crate) enum CallResult {
 }
 
 /// A call the breaker let through. Probes hold a half-open slot until they finish.
+///
+/// One non-zero word, so that a response future's `Option<Permit>` is 8 bytes moved as one:
+/// bit 63 is always set, bit 62 marks a probe, and the rest is the state word when the call
+/// was admitted (whose generation would need 2^59 transitions to reach bit 62).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Permit {
-    /// The state word when the call was admitted.
-    word: u64,
-    probe: bool,
+    raw: NonZeroU64,
 }
 
+const PERMIT_SET: u64 = 1 << 63;
+const PERMIT_PROBE: u64 = 1 << 62;
+
 impl Permit {
+    #[inline]
+    fn new(word: u64, probe: bool) -> Self {
+        debug_assert!(word & (PERMIT_SET | PERMIT_PROBE) == 0);
+        let probe = if probe { PERMIT_PROBE } else { 0 };
+        Permit {
+            raw: NonZeroU64::new(word | probe | PERMIT_SET).unwrap_or(NonZeroU64::MAX),
+        }
+    }
+
+    /// The state word when the call was admitted.
+    #[inline]
+    fn word(self) -> u64 {
+        self.raw.get() & !(PERMIT_SET | PERMIT_PROBE)
+    }
+
+    /// `true` for a half-open probe.
+    #[inline]
+    fn probe(self) -> bool {
+        self.raw.get() & PERMIT_PROBE != 0
+    }
+
     pub(crate) fn records(&self) -> bool {
-        kind(self.word) != CircuitState::Disabled
+        kind(self.word()) != CircuitState::Disabled
     }
 }
 
@@ -178,9 +206,18 @@ pub(crate) struct Core {
 ///   a slot of a later half-open period.
 /// * The open deadline is written before the transition to open is published; a transition
 ///   that loses its race may still overwrite it with a deadline computed at the same moment.
+///
+/// # Cloning
+///
+/// Clones share one breaker. Its references are counted per thread: cloning and dropping on
+/// the thread that made a clone changes no shared counter, which is what lets the layer keep a
+/// breaker held by value alive from every response future without two locked instructions per
+/// call. Each thread that uses a breaker keeps a small slot for it (at most 16 breakers per
+/// thread, oldest first out), so a breaker's state is freed once every clone is gone and every
+/// thread that used it has let its slot go (by using 16 other breakers, or by ending).
 #[derive(Clone)]
 pub struct CircuitBreaker {
-    pub(crate) core: Arc<Core>,
+    pub(crate) core: LocalArc<Core>,
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -303,6 +340,12 @@ pub trait BreakerRef: Clone + sealed::Sealed {
     /// The handle for one call.
     #[doc(hidden)]
     fn handle(&self) -> Self::Handle;
+
+    /// Makes handles taken on this thread from now on cheap to take and to drop (a breaker held
+    /// by value counts its references per thread; see `CircuitBreaker`'s docs).
+    #[doc(hidden)]
+    #[inline]
+    fn localize(&mut self) {}
 }
 
 /// What a response future holds to reach its breaker.
@@ -319,11 +362,23 @@ impl BreakerRef for CircuitBreaker {
         self
     }
 
-    type Handle = Arc<LocalHandle>;
+    type Handle = CircuitBreaker;
 
     #[inline]
-    fn handle(&self) -> Arc<LocalHandle> {
-        local_handle(self)
+    fn handle(&self) -> CircuitBreaker {
+        self.clone()
+    }
+
+    #[inline]
+    fn localize(&mut self) {
+        self.core.localize();
+    }
+}
+
+impl BreakerHandle for CircuitBreaker {
+    #[inline]
+    fn breaker(&self) -> &CircuitBreaker {
+        self
     }
 }
 
@@ -347,62 +402,6 @@ impl BreakerHandle for &'static CircuitBreaker {
     fn breaker(&self) -> &CircuitBreaker {
         self
     }
-}
-
-impl sealed::Sealed for Arc<LocalHandle> {}
-impl BreakerHandle for Arc<LocalHandle> {
-    #[inline]
-    fn breaker(&self) -> &CircuitBreaker {
-        &self.breaker
-    }
-}
-
-/// A thread's own reference to a breaker. Futures created on a thread share that thread's
-/// handle, so the reference count they change sits on a cache line only that thread writes,
-/// instead of the breaker's own count, which every thread would fight over.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct LocalHandle {
-    breaker: CircuitBreaker,
-}
-
-/// How many breakers a thread keeps handles for; the oldest is dropped beyond that.
-const LOCAL_HANDLES: usize = 16;
-
-/// This thread's handle on `breaker`, made on first use.
-///
-/// # Invariants
-///
-/// An entry is keyed by the address of the breaker's core and holds a reference to that core,
-/// so the address cannot be reused by another breaker while the entry exists. A thread keeps
-/// at most [`LOCAL_HANDLES`] entries, so it keeps at most that many breakers alive after they
-/// are otherwise dropped, until newer ones push them out or the thread ends.
-fn local_handle(breaker: &CircuitBreaker) -> Arc<LocalHandle> {
-    thread_local! {
-        static LOCALS: std::cell::RefCell<Vec<(usize, Arc<LocalHandle>)>> =
-            const { std::cell::RefCell::new(Vec::new()) };
-    }
-    let key = Arc::as_ptr(&breaker.core) as usize;
-    let fresh = || {
-        Arc::new(LocalHandle {
-            breaker: breaker.clone(),
-        })
-    };
-    LOCALS
-        .try_with(|locals| {
-            let mut locals = locals.borrow_mut();
-            if let Some((_, h)) = locals.iter().find(|(k, _)| *k == key) {
-                return h.clone();
-            }
-            let h = fresh();
-            if locals.len() >= LOCAL_HANDLES {
-                locals.remove(0);
-            }
-            locals.push((key, h.clone()));
-            h
-        })
-        // The thread is shutting down its locals: go without the cache.
-        .unwrap_or_else(|_| fresh())
 }
 
 impl Core {
@@ -454,7 +453,7 @@ impl Core {
                         state: kind(word),
                     });
                 }
-                Ok(Permit { word, probe: false })
+                Ok(Permit::new(word, false))
             }
             _ => self.acquire_slow(word),
         }
@@ -531,13 +530,13 @@ impl Core {
                 state: CircuitState::HalfOpen,
             });
         }
-        Ok(Permit { word, probe: true })
+        Ok(Permit::new(word, true))
     }
 
     /// Gives back a probe's half-open slot, optionally counting a success; returns the
     /// successes so far in that half-open period, or `None` if the period is over.
     fn release_probe(&self, permit: Permit, success: bool) -> Option<u32> {
-        let gen = generation(permit.word) as u32;
+        let gen = generation(permit.word()) as u32;
         let mut cur = self.half_open.load(Ordering::Acquire);
         loop {
             let (g, in_flight, successes) = unpack_half_open(cur);
@@ -560,7 +559,7 @@ impl Core {
 
     /// A call ended without a result to record (its future was dropped).
     pub(crate) fn release(&self, permit: Permit) {
-        if permit.probe {
+        if permit.probe() {
             self.release_probe(permit, false);
         }
     }
@@ -575,11 +574,11 @@ impl Core {
             (Some(d), Some(t)) => d >= t,
             _ => false,
         };
-        if permit.probe {
+        if permit.probe() {
             self.on_probe_result(permit, result, slow, duration);
             return;
         }
-        if self.state.load(Ordering::Acquire) != permit.word {
+        if self.state.load(Ordering::Acquire) != permit.word() {
             // Admitted under an earlier generation: not counted.
             return;
         }
@@ -590,7 +589,7 @@ impl Core {
         let failure = self.counts_as_failure(result);
         let counts = self.window.record(failure, slow);
         if result != CallResult::Success || slow {
-            self.on_bad_call(permit.word, result, failure, slow, counts, duration);
+            self.on_bad_call(permit.word(), result, failure, slow, counts, duration);
         } else if self.cfg.consecutive_failures.is_some()
             && self.consecutive.load(Ordering::Relaxed) != 0
         {
@@ -721,7 +720,7 @@ impl Core {
                 }
                 if self.release_probe(permit, false).is_some() {
                     self.transition(
-                        permit.word,
+                        permit.word(),
                         CircuitState::Open,
                         TransitionReason::ProbeFailed,
                     );
@@ -743,7 +742,7 @@ impl Core {
                 if let Some(successes) = self.release_probe(permit, true) {
                     if successes >= self.cfg.success_threshold {
                         self.transition(
-                            permit.word,
+                            permit.word(),
                             CircuitState::Closed,
                             TransitionReason::ProbesSucceeded(successes),
                         );
@@ -1278,7 +1277,7 @@ impl CircuitBreakerBuilder {
             listeners: self.listeners.into_boxed_slice(),
         };
         Ok(CircuitBreaker {
-            core: Arc::new(core),
+            core: LocalArc::new(core),
         })
     }
 }

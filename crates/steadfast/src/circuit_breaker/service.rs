@@ -178,6 +178,9 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
+        // A service moved to another thread switches its breaker reference to that thread's
+        // slot, so that the handle each future takes below stays cheap.
+        self.breaker.localize();
         match &mut self.backpressure {
             Some(bp) => {
                 let guard = bp
