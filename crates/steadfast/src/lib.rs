@@ -55,7 +55,7 @@ pub mod circuit_breaker;
 pub mod classify;
 mod config;
 mod display;
-#[cfg(any(feature = "circuit-breaker", feature = "retry"))]
+#[cfg(feature = "circuit-breaker")]
 mod local;
 pub mod operations;
 pub mod random;

@@ -1,8 +1,8 @@
 //! [`LocalArc`]: a shared reference whose clones and drops, on the thread that made them, are
 //! plain arithmetic instead of locked instructions.
 //!
-//! A layer that keeps shared state alive from every response future (a breaker held by value,
-//! a retry policy's budget and metrics) would otherwise clone and drop an `Arc` per request:
+//! A layer that keeps shared state alive from every response future (the circuit breaker held
+//! by value does) would otherwise clone and drop an `Arc` per request:
 //! two locked read-modify-writes on one cache line that every thread writes. A `LocalArc`
 //! counts its references per thread instead. Each thread that uses a value gets a *slot* for
 //! it, kept in a small per-thread cache; references made on a thread point at that thread's
@@ -14,8 +14,11 @@
 //! outstanding references to a slot = local (owner thread only) + shared (atomic)
 //! ```
 //!
-//! A slot is freed once the thread's cache has given it up (the value fell out of the cache
-//! or the thread ended) and no reference to it remains.
+//! A slot is freed once the thread's cache has given it up and no reference to it remains.
+//! A cache holds at most [`SLOTS_PER_THREAD`] slots and gives one up when the thread ends, or
+//! when it is full and nothing can reach the slot's value any more. A thread whose cache is
+//! full of values still in use counts further references atomically, on the slot it already
+//! has: as an `Arc` would, and never with a slot made and dropped per call.
 //!
 //! # Invariants
 //!
@@ -52,8 +55,9 @@ use std::sync::atomic::{fence, AtomicI64, Ordering};
 /// Set in `shared` once the owner's cache has given the slot up.
 const ORPHANED: i64 = 1 << 60;
 
-/// How many values a thread keeps slots for; the oldest is orphaned beyond that.
-const SLOTS_PER_THREAD: usize = 16;
+/// How many values a thread keeps slots for. Beyond that a slot whose value nothing can reach
+/// any more makes room; if there is none, references are plain `Arc`s.
+const SLOTS_PER_THREAD: usize = 32;
 
 /// A reference-counted pointer to a `T`, counted per thread (see the module docs).
 pub(crate) struct LocalArc<T: Send + Sync + 'static> {
@@ -62,18 +66,19 @@ pub(crate) struct LocalArc<T: Send + Sync + 'static> {
 
 struct Slot<T> {
     value: Arc<T>,
-    /// The thread whose cache holds the slot; 0 for a slot made when the cache was gone.
+    /// The thread whose cache holds the slot; 0 for a slot no cache holds.
     owner: u64,
     /// References made minus references dropped on the owner thread, before orphaning.
     local: Cell<i64>,
-    /// Set by the owner thread when it orphans the slot.
+    /// Set by the owner thread when it orphans the slot (set from the start when no cache
+    /// holds it, and never written again).
     orphaned: Cell<bool>,
-    /// References made or dropped anywhere else (or after orphaning), plus [`ORPHANED`].
+    /// References made or dropped through the atomic count, plus [`ORPHANED`] once orphaned.
     shared: AtomicI64,
 }
 
 // SAFETY: the value is reached through `&T` from any thread, so `T: Send + Sync` is needed, as
-// for `Arc<T>`. The `Cell`s in a slot are touched only by its owner thread (checked against a
+// for `Arc<T>`. The `Cell`s in a slot are written only by its owner thread (checked against a
 // thread identity that is never reused), and the rest is atomic.
 unsafe impl<T: Send + Sync + 'static> Send for LocalArc<T> {}
 // SAFETY: as above; `clone` through a shared reference takes the same owner check.
@@ -86,11 +91,15 @@ impl<T: RefUnwindSafe + Send + Sync + 'static> RefUnwindSafe for LocalArc<T> {}
 impl<T: Send + Sync + 'static> LocalArc<T> {
     /// A new value, referenced from this thread.
     pub(crate) fn new(value: T) -> Self {
-        Self::from_arc(&Arc::new(value))
+        Self::from_arc(&Arc::new(value), None)
     }
 
     /// A reference to `value` through this thread's slot for it, made on first use.
-    pub(crate) fn from_arc(value: &Arc<T>) -> Self {
+    ///
+    /// When the thread's cache is full of values still in use (or gone), the reference is
+    /// counted atomically instead: on `fallback` (a live slot of the same value, which the
+    /// caller holds a reference to), or on a new slot that no cache holds.
+    fn from_arc(value: &Arc<T>, fallback: Option<NonNull<Slot<T>>>) -> Self {
         let key = Arc::as_ptr(value) as usize;
         let found = CACHE.try_with(|cache| {
             let mut cache = cache.borrow_mut();
@@ -99,37 +108,48 @@ impl<T: Send + Sync + 'static> LocalArc<T> {
                 // SAFETY: a slot in this thread's cache is owned by this thread and not orphaned.
                 let s = unsafe { slot.as_ref() };
                 s.local.set(s.local.get() + 1);
-                return (slot, None);
+                return (Some(slot), None);
             }
-            let id = thread_id();
-            let slot = Slot::boxed(value.clone(), id, 1, 0);
-            let evicted = if cache.entries.len() >= SLOTS_PER_THREAD {
-                Some(cache.entries.remove(0))
-            } else {
-                None
-            };
+            let mut evicted = None;
+            if cache.entries.len() >= SLOTS_PER_THREAD {
+                // SAFETY: every entry is a live slot of this thread's, of its own type.
+                let dead = cache
+                    .entries
+                    .iter()
+                    .position(|e| unsafe { (e.dead)(e.slot) });
+                match dead {
+                    Some(i) => evicted = Some(cache.entries.swap_remove(i)),
+                    None => return (None, None),
+                }
+            }
+            let slot = Slot::boxed(value.clone(), thread_id(), 1, 0);
             cache.entries.push(Entry {
                 key,
                 slot: slot.cast(),
                 orphan: orphan::<T>,
+                dead: dead::<T>,
             });
-            (slot, evicted)
+            (Some(slot), evicted)
         });
-        match found {
-            Ok((slot, evicted)) => {
-                // Orphaned outside the cache's borrow: freeing a value may run code that makes
-                // more references.
-                if let Some(e) = evicted {
-                    // SAFETY: the entry was this thread's and has left the cache.
-                    unsafe { (e.orphan)(e.slot) };
-                }
-                LocalArc { slot }
-            }
-            // The thread is tearing down its locals: a slot of its own, counted atomically.
-            Err(_) => LocalArc {
-                slot: Slot::boxed(value.clone(), 0, 0, ORPHANED + 1),
-            },
+        let (slot, evicted) = found.unwrap_or((None, None));
+        // Orphaned outside the cache's borrow: freeing a value may run code that makes more
+        // references.
+        if let Some(e) = evicted {
+            // SAFETY: the entry was this thread's and has left the cache.
+            unsafe { (e.orphan)(e.slot) };
         }
+        let slot = match (slot, fallback) {
+            (Some(slot), _) => slot,
+            (None, Some(slot)) => {
+                // SAFETY: the caller holds a reference to `slot`, so it is alive.
+                unsafe { slot.as_ref() }
+                    .shared
+                    .fetch_add(1, Ordering::Relaxed);
+                slot
+            }
+            (None, None) => Slot::boxed(value.clone(), 0, 0, ORPHANED + 1),
+        };
+        LocalArc { slot }
     }
 
     #[inline]
@@ -142,7 +162,7 @@ impl<T: Send + Sync + 'static> LocalArc<T> {
     #[inline]
     fn is_local(&self) -> bool {
         let s = self.slot();
-        // Only the owner reads `orphaned`; the `&&` keeps other threads away from it.
+        // Only the owner writes `orphaned`, and a slot no cache holds never changes it.
         s.owner == thread_id() && !s.orphaned.get()
     }
 
@@ -156,7 +176,7 @@ impl<T: Send + Sync + 'static> LocalArc<T> {
     #[inline]
     pub(crate) fn localize(&mut self) {
         if !self.is_local() {
-            *self = Self::from_arc(self.arc());
+            *self = Self::from_arc(self.arc(), Some(self.slot));
         }
     }
 }
@@ -210,6 +230,18 @@ unsafe fn orphan<T>(slot: NonNull<()>) {
     }
 }
 
+/// `true` when nothing can reach the slot's value any more: no reference counts on the slot
+/// and the slot's is the value's last `Arc`. Such an entry may leave the cache.
+///
+/// # Safety
+///
+/// `slot` is a live, not yet orphaned slot of this thread's cache.
+unsafe fn dead<T>(slot: NonNull<()>) -> bool {
+    // SAFETY: as the caller promises; `local` is read on the owner thread.
+    let s = unsafe { slot.cast::<Slot<T>>().as_ref() };
+    s.local.get() + s.shared.load(Ordering::Acquire) == 0 && Arc::strong_count(&s.value) == 1
+}
+
 impl<T: Send + Sync + 'static> Clone for LocalArc<T> {
     #[inline]
     fn clone(&self) -> Self {
@@ -218,7 +250,7 @@ impl<T: Send + Sync + 'static> Clone for LocalArc<T> {
             s.local.set(s.local.get() + 1);
             return LocalArc { slot: self.slot };
         }
-        Self::from_arc(self.arc())
+        Self::from_arc(self.arc(), Some(self.slot))
     }
 }
 
@@ -253,6 +285,7 @@ struct Entry {
     key: usize,
     slot: NonNull<()>,
     orphan: unsafe fn(NonNull<()>),
+    dead: unsafe fn(NonNull<()>) -> bool,
 }
 
 #[derive(Default)]
@@ -274,7 +307,7 @@ fn orphan_all(entries: Vec<Entry>) {
 }
 
 /// Lets go of every slot in this thread's cache now, as the thread's end would.
-#[cfg(test)]
+#[cfg(all(test, steadfast_loom))]
 fn release_this_thread() {
     let entries = CACHE.with(|c| std::mem::take(&mut c.borrow_mut().entries));
     orphan_all(entries);
@@ -292,8 +325,8 @@ std::thread_local! {
     static THREAD_ID: Cell<u64> = Cell::new(0);
 }
 
-/// This thread's identity: 1, 2, 3… in the order threads first ask, never reused; 0 when the
-/// thread's locals are gone.
+/// This thread's identity: 1, 2, 3… in the order threads first ask, never reused; 0 (no
+/// thread's) when the thread's locals are gone.
 #[inline]
 fn thread_id() -> u64 {
     THREAD_ID
@@ -321,27 +354,41 @@ mod tests {
         }
     }
 
+    /// The slot of `a`, if this thread's cache holds it.
+    fn slot_of<T: Send + Sync>(a: &LocalArc<T>) -> Option<NonNull<Slot<T>>> {
+        a.is_local().then_some(a.slot)
+    }
+
+    fn drops(d: &AtomicUsize) -> usize {
+        d.load(StdOrdering::SeqCst)
+    }
+
+    /// Fills this thread's cache with values still in use, and returns them.
+    fn fill_cache() -> Vec<LocalArc<usize>> {
+        (0..SLOTS_PER_THREAD).map(LocalArc::new).collect()
+    }
+
     #[test]
     fn the_value_lives_until_the_last_reference_and_the_cache_let_go() {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let d = drops.clone();
+        let count = Arc::new(AtomicUsize::new(0));
+        let d = count.clone();
         std::thread::spawn(move || {
             let a = LocalArc::new(Counted(d));
             let b = a.clone();
             drop(a);
-            assert_eq!(b.0.load(StdOrdering::SeqCst), 0);
+            assert_eq!(drops(&b.0), 0);
             drop(b);
         })
         .join()
         .unwrap();
         // The thread's cache let go when the thread ended, after the last reference.
-        assert_eq!(drops.load(StdOrdering::SeqCst), 1);
+        assert_eq!(drops(&count), 1);
     }
 
     #[test]
     fn references_dropped_on_other_threads_keep_the_count() {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let d = drops.clone();
+        let count = Arc::new(AtomicUsize::new(0));
+        let d = count.clone();
         let moved = std::thread::spawn(move || {
             let a = LocalArc::new(Counted(d));
             let many: Vec<_> = (0..10).map(|_| a.clone()).collect();
@@ -351,29 +398,29 @@ mod tests {
         .join()
         .unwrap();
         // The owner thread has ended and orphaned its slot; ten references remain here.
-        assert_eq!(drops.load(StdOrdering::SeqCst), 0);
+        assert_eq!(drops(&count), 0);
         let again: Vec<_> = moved.iter().map(LocalArc::clone).collect();
         drop(moved);
-        assert_eq!(drops.load(StdOrdering::SeqCst), 0);
+        assert_eq!(drops(&count), 0);
         drop(again);
-        assert_eq!(
-            drops.load(StdOrdering::SeqCst),
-            0,
-            "this thread's cache still holds it"
-        );
-        // Push it out of this thread's cache.
-        let others: Vec<_> = (0..SLOTS_PER_THREAD).map(|i| LocalArc::new(i)).collect();
-        assert_eq!(drops.load(StdOrdering::SeqCst), 1);
+        assert_eq!(drops(&count), 0, "this thread's cache still holds it");
+        // A full cache makes room by letting go of a value nothing can reach.
+        let others = fill_cache();
+        assert_eq!(drops(&count), 1);
         drop(others);
     }
 
     #[test]
     fn clones_on_one_thread_share_its_slot() {
         let a = LocalArc::new(5u32);
-        let b = LocalArc::from_arc(a.arc());
-        assert_eq!(a.slot, b.slot);
+        let b = LocalArc::from_arc(a.arc(), None);
+        assert_eq!(slot_of(&a), slot_of(&b));
         let c = std::thread::scope(|s| s.spawn(|| a.clone()).join().unwrap());
-        assert_ne!(c.slot, a.slot, "another thread clones into its own slot");
+        assert_ne!(
+            slot_of(&c),
+            slot_of(&a),
+            "another thread clones into its own slot"
+        );
         assert_eq!(*c, 5);
     }
 
@@ -381,15 +428,44 @@ mod tests {
     fn localize_moves_a_reference_to_this_threads_slot() {
         let a = LocalArc::new(7u32);
         let mut moved = std::thread::scope(|s| s.spawn(|| a.clone()).join().unwrap());
-        assert_ne!(moved.slot, a.slot);
+        assert_ne!(slot_of(&moved), slot_of(&a));
         moved.localize();
-        assert_eq!(moved.slot, a.slot);
+        assert_eq!(slot_of(&moved), slot_of(&a));
+    }
+
+    #[test]
+    fn a_full_cache_of_values_in_use_counts_atomically() {
+        std::thread::spawn(|| {
+            let count = Arc::new(AtomicUsize::new(0));
+            let in_use = fill_cache();
+            let a = LocalArc::new(Counted(count.clone()));
+            assert!(
+                slot_of(&a).is_none(),
+                "no slot is free, and none is evicted"
+            );
+            let b = a.clone();
+            assert!(slot_of(&b).is_none());
+            drop(a);
+            assert_eq!(drops(&count), 0);
+            drop(b);
+            assert_eq!(
+                drops(&count),
+                1,
+                "a plain Arc frees with its last reference"
+            );
+            // Values in use kept their slots.
+            assert!(in_use.iter().all(|v| slot_of(v).is_some()));
+            let x = in_use[3].clone();
+            assert_eq!(slot_of(&x), slot_of(&in_use[3]));
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
     fn many_threads_cloning_and_dropping_free_the_value_once() {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let a = LocalArc::new(Counted(drops.clone()));
+        let count = Arc::new(AtomicUsize::new(0));
+        let a = LocalArc::new(Counted(count.clone()));
         let kept: Vec<_> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..4)
                 .map(|_| {
@@ -409,14 +485,14 @@ mod tests {
             // `join` returns once a thread has ended, its cache's slots orphaned.
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
-        assert_eq!(drops.load(StdOrdering::SeqCst), 0);
+        assert_eq!(drops(&count), 0);
         // Dropped here, on another thread than their slots' owners.
         drop(kept);
-        assert_eq!(drops.load(StdOrdering::SeqCst), 0);
+        assert_eq!(drops(&count), 0);
         drop(a);
-        // This thread's cache still holds one slot; the spawned threads' slots are gone.
-        let others: Vec<_> = (0..SLOTS_PER_THREAD).map(LocalArc::new).collect();
-        assert_eq!(drops.load(StdOrdering::SeqCst), 1);
+        // This thread's cache still holds one slot, which a full cache lets go.
+        let others = fill_cache();
+        assert_eq!(drops(&count), 1);
         drop(others);
     }
 }

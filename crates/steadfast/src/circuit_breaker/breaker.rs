@@ -212,9 +212,9 @@ pub(crate) struct Core {
 /// Clones share one breaker. Its references are counted per thread: cloning and dropping on
 /// the thread that made a clone changes no shared counter, which is what lets the layer keep a
 /// breaker held by value alive from every response future without two locked instructions per
-/// call. Each thread that uses a breaker keeps a small slot for it (at most 16 breakers per
-/// thread, oldest first out), so a breaker's state is freed once every clone is gone and every
-/// thread that used it has let its slot go (by using 16 other breakers, or by ending).
+/// call. Each thread that uses a breaker keeps a small slot for it, for up to 32 breakers per
+/// thread (beyond that, clones are counted atomically, as an `Arc`'s are). A breaker's state is freed once every clone is gone and every thread that used it
+/// has let its slot go: when the thread ends, or when it needs the room for another value.
 #[derive(Clone)]
 pub struct CircuitBreaker {
     pub(crate) core: LocalArc<Core>,

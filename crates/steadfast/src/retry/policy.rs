@@ -14,7 +14,6 @@ use super::RetryError;
 use crate::backoff::Backoff;
 use crate::classify::{classify_fn, AnyError, Attempt, ClassifyFn, Outcome};
 use crate::config::ConfigError;
-use crate::local::LocalArc;
 use crate::random::{RandomSource, SplitMix64};
 
 /// Makes the copy of a request that the next attempt will send.
@@ -68,9 +67,8 @@ where
 }
 
 /// The settings a request's future carries by value. Everything optional and shared (name,
-/// budget, randomness, listeners, metrics) sits behind one `Option<LocalArc>`, so a policy
-/// that uses none of it is cloned per request without touching a reference count, and one
-/// that does changes only a count of the calling thread's own (see `crate::local`).
+/// budget, randomness, listeners, metrics) sits behind one `Option<Arc>`, so a policy that
+/// uses none of it is cloned per request without touching a reference count.
 pub(crate) struct Shared<C, K, R = NoRecover> {
     pub(crate) max_attempts: u32,
     pub(crate) backoff: Backoff,
@@ -80,7 +78,7 @@ pub(crate) struct Shared<C, K, R = NoRecover> {
     pub(crate) classifier: C,
     pub(crate) cloner: K,
     pub(crate) recover: R,
-    extras: Option<LocalArc<Extras>>,
+    extras: Option<Arc<Extras>>,
 }
 
 impl<C: Clone, K: Clone, R: Clone> Clone for Shared<C, K, R> {
@@ -303,12 +301,6 @@ pub trait PolicyRef: Clone + sealed::Sealed {
     type Recover;
     /// The policy.
     fn policy(&self) -> &RetryPolicy<Self::Classifier, Self::Cloner, Self::Recover>;
-
-    /// Makes copies taken on this thread from now on cheap to take and to drop (a policy held
-    /// by value counts the references to its shared extras per thread).
-    #[doc(hidden)]
-    #[inline]
-    fn localize(&mut self) {}
 }
 
 impl<C: Clone, K: Clone, R: Clone> sealed::Sealed for RetryPolicy<C, K, R> {}
@@ -319,13 +311,6 @@ impl<C: Clone, K: Clone, R: Clone> PolicyRef for RetryPolicy<C, K, R> {
     #[inline]
     fn policy(&self) -> &RetryPolicy<C, K, R> {
         self
-    }
-
-    #[inline]
-    fn localize(&mut self) {
-        if let Some(extras) = &mut self.shared.extras {
-            extras.localize();
-        }
     }
 }
 
@@ -575,7 +560,7 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
             || !self.listeners.is_empty()
             || self.metrics.is_some();
         let extras = has_extras.then(|| {
-            LocalArc::new(Extras {
+            Arc::new(Extras {
                 name: self.name,
                 budget: self.budget,
                 rng: self.rng,

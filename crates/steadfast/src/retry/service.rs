@@ -80,9 +80,6 @@ where
 
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
-        // A service moved to another thread switches its policy's shared extras to that
-        // thread's slot, so that the copy each future takes stays cheap.
-        self.policy.localize();
         let fresh = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, fresh);
         ResponseFuture::new(ready, req, &self.policy)

@@ -1,0 +1,46 @@
+//! Makes one kind of call many times in a plain loop, for a profiler: instruction counts per
+//! call with callgrind (run it with two counts and divide the difference), or samples with
+//! `perf record`.
+//!
+//! ```sh
+//! cargo build --profile bench -p steadfast-benches --example profile
+//! valgrind --tool=callgrind target/release/examples/profile breaker 100000
+//! ```
+//!
+//! Paths: `bare`, `tower_retry`, `retry`, `retry_static`, `breaker`, `breaker_static`,
+//! `stack`, `stack_static` (the same services as the benchmarks).
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use common::*;
+use tower::Service;
+
+fn run<S: Service<u64>>(mut svc: S, n: u64) {
+    for i in 0..n {
+        std::hint::black_box(call_now(&mut svc, std::hint::black_box(i)));
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().unwrap_or_default();
+    let n: u64 = args
+        .next()
+        .map(|s| s.parse().expect("the count is a number"))
+        .unwrap_or(1_000_000);
+    let b = breaker();
+    match path.as_str() {
+        "bare" => run(Bare, n),
+        "tower_retry" => run(tower_retry(), n),
+        "retry" => run(steadfast_default(), n),
+        "retry_static" => run(steadfast_static(), n),
+        "breaker" => run(steadfast_breaker(&b), n),
+        "breaker_static" => run(steadfast_static_breaker(), n),
+        "stack" => run(peers::steadfast_stack(&b), n),
+        "stack_static" => run(peers::steadfast_stack_static(), n),
+        other => {
+            eprintln!("unknown path {other:?}; see the file's docs for the list");
+            std::process::exit(2);
+        }
+    }
+}
