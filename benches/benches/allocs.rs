@@ -123,6 +123,12 @@ fn main() {
     row(RETRY, "tower::retry", success(tower_retry()), false);
     row(
         RETRY,
+        "tower::retry, policy like steadfast's default",
+        success(peers::tower_retry_default_like(Bare)),
+        false,
+    );
+    row(
+        RETRY,
         "steadfast, default policy",
         success(steadfast_default()),
         true,

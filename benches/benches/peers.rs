@@ -53,6 +53,11 @@ fn retry(c: &mut Criterion) {
     let mut group = c.benchmark_group("peers_retry");
     success(&mut group, "bare", Bare);
     success(&mut group, "tower_retry", tower_retry());
+    success(
+        &mut group,
+        "tower_retry_default_like",
+        peers::tower_retry_default_like(Bare),
+    );
     success(&mut group, "steadfast", steadfast_default());
     success(&mut group, "steadfast_static", steadfast_static());
     success(

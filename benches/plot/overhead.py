@@ -40,6 +40,7 @@ CONTENDERS = {
     "steadfast_static": ("steadfast, &'static", "steadfast"),
     "steadfast_no_timeout": ("steadfast, no timeout", "steadfast"),
     "tower_retry": ("tower::retry", "tower"),
+    "tower_retry_default_like": ("tower::retry, policy like steadfast's default", "tower"),
     "tower_timeout": ("tower::timeout", "tower"),
     "tower": ("tower (no breaker)", "tower"),
     "tower_resilience": ("tower-resilience", "tower-resilience"),

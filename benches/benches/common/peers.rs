@@ -337,6 +337,59 @@ pub(crate) fn tower_retry_with_budget() -> tower::retry::Retry<TpsPolicy, Bare> 
     tower::retry::RetryLayer::new(TpsPolicy { budget }).layer(Bare)
 }
 
+/// A `tower::retry::Policy` that does what steadfast's default policy does, written with
+/// tower's own parts: at most 3 attempts (2 retries), retry on any `Err`, and tower's
+/// `ExponentialBackoff` from [`BASE_DELAY`] capped at 10 s with jitter (tower's jitter adds up
+/// to 100% of the delay). Like every `tower::retry` policy it is cloned into each request's
+/// future, together with the inner service.
+#[derive(Clone)]
+pub(crate) struct TowerDefaultLike {
+    retries_left: u32,
+    backoff: tower::retry::backoff::ExponentialBackoff,
+}
+
+impl TowerDefaultLike {
+    pub(crate) fn new() -> Self {
+        use tower::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
+        let mut maker = ExponentialBackoffMaker::new(
+            BASE_DELAY,
+            Duration::from_secs(10),
+            1.0,
+            tower::util::rng::HasherRng::default(),
+        )
+        .expect("a valid tower backoff");
+        TowerDefaultLike {
+            retries_left: 2,
+            backoff: maker.make_backoff(),
+        }
+    }
+}
+
+impl<Req: Clone, Res, E> tower::retry::Policy<Req, Res, E> for TowerDefaultLike {
+    type Future = tokio::time::Sleep;
+
+    fn retry(&mut self, _req: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
+        use tower::retry::backoff::Backoff;
+        match result {
+            Ok(_) => None,
+            Err(_) if self.retries_left > 0 => {
+                self.retries_left -= 1;
+                Some(self.backoff.next_backoff())
+            }
+            Err(_) => None,
+        }
+    }
+
+    fn clone_request(&mut self, req: &Req) -> Option<Req> {
+        Some(req.clone())
+    }
+}
+
+/// `tower::retry::Retry` around `inner` with [`TowerDefaultLike`].
+pub(crate) fn tower_retry_default_like<S>(inner: S) -> tower::retry::Retry<TowerDefaultLike, S> {
+    tower::retry::RetryLayer::new(TowerDefaultLike::new()).layer(inner)
+}
+
 /// tower's closest stack: timeout → retry → `Bare` (tower has no circuit breaker).
 pub(crate) fn tower_stack() -> impl Service<u64, Response = u64, Error = BoxError> + Clone + Send {
     ServiceBuilder::new()
