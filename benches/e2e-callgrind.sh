@@ -93,6 +93,8 @@ port=$(free_port)
 wait_port "$port"
 C_BARE=$(client_run bare "$port")
 C_STACK=$(client_run stack "$port")
+C_CORE=$(client_run core "$port")
+C_TOWER=$(client_run tower "$port")
 
 echo
 echo "| setup | requests | instructions per request | over bare | × bare |"
@@ -101,4 +103,6 @@ row "server, bare" "$S_BARE" "$S_BARE"
 row "server, steadfast stack (Router::layer)" "$S_BARE" "$S_STACK"
 row "server, steadfast stack around the router" "$S_BARE" "$S_OUTER"
 row "client, bare" "$C_BARE" "$C_BARE"
-row "client, steadfast stack" "$C_BARE" "$C_STACK"
+row "client, steadfast stack (seven layers)" "$C_BARE" "$C_STACK"
+row "client, steadfast timeout, retry, breaker" "$C_BARE" "$C_CORE"
+row "client, tower timeout, retry" "$C_BARE" "$C_TOWER"

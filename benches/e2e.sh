@@ -86,14 +86,19 @@ S_OUTER=$(printf '%s\n' "${S_OUTER[@]}" | median)
 
 echo "client side ($CONNS connections, ${SECS}s, $ROUNDS rounds, against the bare server)" >&2
 start_server bare
-C_BARE=(); C_STACK=()
+C_BARE=(); C_STACK=(); C_CORE=(); C_TOWER=()
+client_run() { "${ON_LOAD_CORE[@]}" "$BIN" client "$1" "http://127.0.0.1:$PORT/" "$SECS" "$CONNS"; }
 for _ in $(seq "$ROUNDS"); do
-    C_BARE+=("$("${ON_LOAD_CORE[@]}" "$BIN" client bare "http://127.0.0.1:$PORT/" "$SECS" "$CONNS")")
-    C_STACK+=("$("${ON_LOAD_CORE[@]}" "$BIN" client stack "http://127.0.0.1:$PORT/" "$SECS" "$CONNS")")
+    C_BARE+=("$(client_run bare)")
+    C_STACK+=("$(client_run stack)")
+    C_CORE+=("$(client_run core)")
+    C_TOWER+=("$(client_run tower)")
 done
 stop_server
 C_BARE=$(printf '%s\n' "${C_BARE[@]}" | median)
 C_STACK=$(printf '%s\n' "${C_STACK[@]}" | median)
+C_CORE=$(printf '%s\n' "${C_CORE[@]}" | median)
+C_TOWER=$(printf '%s\n' "${C_TOWER[@]}" | median)
 
 row() {
     local name=$1 base=$2 this=$3
@@ -114,4 +119,6 @@ row "server, bare" "$S_BARE" "$S_BARE"
 row "server, steadfast stack (Router::layer)" "$S_BARE" "$S_STACK"
 row "server, steadfast stack around the router" "$S_BARE" "$S_OUTER"
 row "client, bare" "$C_BARE" "$C_BARE"
-row "client, steadfast stack" "$C_BARE" "$C_STACK"
+row "client, steadfast stack (seven layers)" "$C_BARE" "$C_STACK"
+row "client, steadfast timeout, retry, breaker" "$C_BARE" "$C_CORE"
+row "client, tower timeout, retry" "$C_BARE" "$C_TOWER"

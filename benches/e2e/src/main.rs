@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! steadfast-e2e server bare|stack|outer PORT      # serve until killed
-//! steadfast-e2e client bare|stack URL SECS CONNS  # drive load, print one result line
+//! steadfast-e2e client bare|stack|core|tower URL SECS CONNS  # drive load, print a result line
 //! ```
 //!
 //! `benches/e2e.sh` runs the whole comparison: the servers under `wrk` (from the
@@ -35,7 +35,7 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: steadfast-e2e server bare|stack|outer PORT | client bare|stack URL SECS CONNS"
+        "usage: steadfast-e2e server bare|stack|outer PORT | client bare|stack|core|tower URL SECS CONNS"
     );
     std::process::exit(2);
 }
@@ -142,6 +142,40 @@ fn server_layers() -> Result<ServerLayers, BoxError> {
 
 type Body = Empty<Bytes>;
 
+/// A `tower::retry::Policy`: up to two retries of a request that failed, at once.
+#[derive(Clone)]
+struct RetryErrors {
+    retries_left: u32,
+}
+
+impl<Res, E> tower::retry::Policy<Request<Body>, Res, E> for RetryErrors {
+    type Future = std::future::Ready<()>;
+
+    fn retry(
+        &mut self,
+        _req: &mut Request<Body>,
+        result: &mut Result<Res, E>,
+    ) -> Option<Self::Future> {
+        match result {
+            Err(_) if self.retries_left > 0 => {
+                self.retries_left -= 1;
+                Some(std::future::ready(()))
+            }
+            _ => None,
+        }
+    }
+
+    fn clone_request(&mut self, req: &Request<Body>) -> Option<Request<Body>> {
+        let mut copy = Request::new(Body::new());
+        *copy.method_mut() = req.method().clone();
+        *copy.uri_mut() = req.uri().clone();
+        *copy.version_mut() = req.version();
+        *copy.headers_mut() = req.headers().clone();
+        *copy.extensions_mut() = req.extensions().clone();
+        Some(copy)
+    }
+}
+
 /// Drives `conns` connections for `secs` and prints the rate and latency percentiles.
 async fn client(mode: &str, url: &str, secs: Duration, conns: usize) -> Result<(), BoxError> {
     let hyper = Client::builder(TokioExecutor::new())
@@ -183,6 +217,37 @@ async fn client(mode: &str, url: &str, secs: Duration, conns: usize) -> Result<(
                 .layer(PropagateDeadlineLayer::new())
                 .layer(AttemptHeaderLayer::new())
                 .service(hyper);
+            drive(svc, &uri, secs, conns).await
+        }
+        // The per-layer benchmarks' full stack: timeout, retry, breaker.
+        "core" => {
+            let breaker = CircuitBreaker::builder().name("e2e").build()?;
+            let policy = RetryPolicy::builder()
+                .max_attempts(3)
+                .backoff(Backoff::exponential(Duration::from_millis(10)))
+                .classify(HttpClassifier::default())
+                .build()?;
+            let svc = ServiceBuilder::new()
+                .cancel(
+                    CancelLayer::builder()
+                        .timeout(Duration::from_secs(10))
+                        .build()?,
+                )
+                .retry_with(policy)
+                .circuit_breaker(
+                    CircuitBreakerLayer::new(breaker).classify(HttpClassifier::default()),
+                )
+                .service(hyper);
+            drive(svc, &uri, secs, conns).await
+        }
+        // tower's own timeout and retry (it has no breaker), for scale.
+        "tower" => {
+            let svc = ServiceBuilder::new()
+                .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(10)))
+                .layer(tower::retry::RetryLayer::new(RetryErrors {
+                    retries_left: 2,
+                }))
+                .service(hyper.map_err(BoxError::from));
             drive(svc, &uri, secs, conns).await
         }
         _ => usage(),
