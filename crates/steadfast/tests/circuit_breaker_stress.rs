@@ -113,3 +113,53 @@ fn closed_path_counts_are_exact_across_threads() {
     assert_eq!(m.window_calls, 100);
     assert_eq!(m.state, CircuitState::MetricsOnly);
 }
+
+/// A breaker held by value counts its references per thread. Clones made on one thread and
+/// dropped on another, services moved to worker threads, and futures that finish on another
+/// worker than the one that started them must all keep it alive, and it must be freed once
+/// every clone is gone and every thread that used it has ended.
+#[test]
+fn a_breaker_lives_while_used_on_any_thread_and_is_freed_after() {
+    let alive = Arc::new(());
+    let witness = alive.clone();
+    let owner = std::thread::spawn(move || {
+        let breaker = CircuitBreaker::builder()
+            .name("freed")
+            .on_event(move |_| {
+                let _ = &witness;
+            })
+            .build()
+            .unwrap();
+        let svc =
+            Scripted::<u32>::new([]).then_always(Reply::ok(1).after(Duration::from_micros(50)));
+        let layered = CircuitBreakerLayer::new(breaker.clone()).layer(svc.clone());
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap();
+        let ok = rt.block_on(async {
+            let tasks: Vec<_> = (0..2_000)
+                .map(|_| {
+                    // Cloned here, moved to a worker, used and dropped there.
+                    let s = layered.clone();
+                    tokio::spawn(async move { s.oneshot(()).await.is_ok() })
+                })
+                .collect();
+            let mut ok = 0u64;
+            for t in tasks {
+                ok += u64::from(t.await.unwrap());
+            }
+            ok
+        });
+        assert_eq!(ok, 2_000);
+        assert_eq!(breaker.metrics().successes, 2_000);
+        drop((layered, breaker));
+        // The workers end here, and their slots with them.
+        drop(rt);
+        svc.calls()
+    });
+    assert_eq!(owner.join().unwrap(), 2_000);
+    // The owner thread has ended too: nothing holds the breaker (and its listener) any more.
+    assert_eq!(Arc::strong_count(&alive), 1, "the breaker was not freed");
+}
