@@ -1,4 +1,5 @@
-//! The retry layer's `tracing` output: one span per request, events inside it.
+//! The retry layer's `tracing` output: one span per request that reports anything, events
+//! inside it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,11 +9,12 @@ use steadfast::retry::{Backoff, RetryLayer, RetryPolicy};
 use steadfast_test::{Reply, Scripted};
 use tower::{Layer, ServiceExt};
 use tracing::field::{Field, Visit};
+use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
+use tracing::{Event, Level, Metadata, Subscriber};
 
 #[derive(Clone, Default)]
-struct Shared(Arc<Capture>);
+struct Shared(Arc<Capture>, Option<Level>);
 
 #[derive(Default)]
 struct Capture {
@@ -32,8 +34,11 @@ impl Visit for Message {
 }
 
 impl Subscriber for Shared {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
+    fn enabled(&self, meta: &Metadata<'_>) -> bool {
+        self.1.is_none_or(|max| *meta.level() <= max)
+    }
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.1.map(LevelFilter::from_level)
     }
     fn new_span(&self, attrs: &Attributes<'_>) -> Id {
         let id = self.0.next_id.fetch_add(1, Ordering::SeqCst) + 1;
@@ -100,4 +105,37 @@ async fn one_span_per_request_with_an_event_per_attempt() {
             "succeeded after retries"
         ]
     );
+}
+
+/// With `debug` the most a subscriber records, a request that succeeds at once reports nothing
+/// and makes no span; one that retries gets one, with its `debug` events in it.
+#[tokio::test(start_paused = true)]
+async fn only_requests_with_something_to_report_make_a_span() {
+    let shared = Shared(Arc::default(), Some(Level::DEBUG));
+    let capture = shared.0.clone();
+    let _guard = tracing::subscriber::set_default(shared);
+    let policy = RetryPolicy::builder()
+        .max_attempts(3)
+        .backoff(Backoff::constant(Duration::from_millis(5)))
+        .build()
+        .unwrap();
+
+    let at_once = Scripted::new([Reply::ok(1)]);
+    let layer = RetryLayer::new(policy);
+    layer.layer(at_once).oneshot(()).await.unwrap();
+    assert!(capture.spans.lock().unwrap().is_empty());
+    assert!(capture.events.lock().unwrap().is_empty());
+
+    let once_more = Scripted::new([Reply::err("a"), Reply::ok(1)]);
+    layer.layer(once_more).oneshot(()).await.unwrap();
+    let spans = capture.spans.lock().unwrap().clone();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].1, "retry");
+    let events = capture.events.lock().unwrap().clone();
+    let in_span: Vec<&str> = events
+        .iter()
+        .filter(|(p, _)| *p == Some(spans[0].0))
+        .map(|(_, m)| m.as_str())
+        .collect();
+    assert_eq!(in_span, ["retrying", "succeeded after retries"]);
 }

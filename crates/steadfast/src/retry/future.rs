@@ -9,10 +9,10 @@ use std::time::Duration;
 use pin_project::pin_project;
 use tokio::time::{sleep_until, Instant, Sleep};
 use tower_service::Service;
-use tracing::Span;
+use tracing::{Level, Span};
 
 use super::error::StopReason;
-use super::policy::{CloneRequest, PolicyRef};
+use super::policy::{CloneRequest, PolicyRef, Shared};
 use super::recover::Recover;
 use super::state::Tracker;
 use crate::classify::{refine, Classify, Outcome};
@@ -42,13 +42,16 @@ where
     /// What only a wait needs (a timer, the token's watches), allocated at the first retry
     /// that has a delay to sleep or a token to watch, so that the success path, and a
     /// zero-delay retry of a request without a token, carry (and move) none of it.
+    /// What only a request that waits, retries or reports needs: made when first needed.
     waiting: Option<Pin<Box<Waiting>>>,
-    span: Span,
 }
 
-/// The waiting part of a response future.
+/// The part of a response future that only a request that waits, retries or reports needs.
 #[pin_project]
 struct Waiting {
+    /// The request's `retry` span. A request that ends on its first attempt with nothing
+    /// recorded at `trace` level never makes it (nor the box).
+    span: Span,
     /// The backoff timer, made at the first non-zero delay and reset for later ones.
     #[pin]
     sleep: Option<Sleep>,
@@ -105,9 +108,8 @@ where
     #[inline]
     pub(crate) fn new(mut service: S, req: Req, policy: &P) -> Self {
         let shared = &policy.policy().shared;
-        let span = tracing::debug_span!("retry", policy = shared.name());
         if let Some(reason) = req.cancel_token().and_then(|t| t.reason()) {
-            return Self::cancelled_early(service, policy, reason, span);
+            return Self::cancelled_early(service, policy, reason);
         }
         let tracker = Tracker::start(shared);
         let request = if shared.max_attempts > 1 {
@@ -123,20 +125,17 @@ where
             policy: policy.clone(),
             tracker,
             waiting: None,
-            span,
         }
     }
 
     #[cold]
-    fn cancelled_early(
-        service: S,
-        policy: &P,
-        reason: crate::token::CancelReason,
-        span: Span,
-    ) -> Self {
+    fn cancelled_early(service: S, policy: &P, reason: crate::token::CancelReason) -> Self {
         let shared = &policy.policy().shared;
         let mut tracker = Tracker::not_started(shared);
-        let error = tracker.give_up(shared, StopReason::Cancelled(reason), None, &span);
+        let mut waiting = None;
+        let none = Span::none();
+        let span = report_span(&mut waiting, shared, &none);
+        let error = tracker.give_up(shared, StopReason::Cancelled(reason), None, span);
         ResponseFuture {
             state: State::Stopped {
                 error: Some(error.into()),
@@ -145,9 +144,39 @@ where
             request: None,
             policy: policy.clone(),
             tracker,
-            waiting: None,
-            span,
+            waiting,
         }
+    }
+}
+
+/// The request's span, and the box that holds it, made on first use.
+fn span_of<'a, C, K, R>(
+    waiting: &'a mut Option<Pin<Box<Waiting>>>,
+    shared: &Shared<C, K, R>,
+) -> &'a Span {
+    let w = waiting.get_or_insert_with(|| {
+        Box::pin(Waiting {
+            span: tracing::debug_span!("retry", policy = shared.name()),
+            sleep: None,
+            cancelled: None,
+            draining: None,
+        })
+    });
+    &w.as_ref().get_ref().span
+}
+
+/// The span to report at `debug` level in: the request's, if it has one or a subscriber may
+/// record `debug` events; else `none`, so that nothing is made for events nobody records.
+fn report_span<'a, C, K, R>(
+    waiting: &'a mut Option<Pin<Box<Waiting>>>,
+    shared: &Shared<C, K, R>,
+    none: &'a Span,
+) -> &'a Span {
+    // The events are `Tracker`'s: asked about with its target.
+    if waiting.is_some() || tracing::enabled!(target: "steadfast::retry::state", Level::DEBUG) {
+        span_of(waiting, shared)
+    } else {
+        none
     }
 }
 
@@ -189,14 +218,20 @@ where
                         Err(e) => refine(outcome, &**e),
                         Ok(_) => outcome,
                     };
-                    tracing::trace!(
-                        parent: &*this.span,
-                        attempt = this.tracker.attempt,
-                        %outcome,
-                        "attempt finished"
-                    );
+                    if tracing::enabled!(Level::TRACE) {
+                        let attempt = this.tracker.attempt;
+                        let span = span_of(this.waiting, shared);
+                        tracing::trace!(parent: span, attempt, %outcome, "attempt finished");
+                    }
                     if !outcome.is_retryable() || this.request.is_none() {
-                        this.tracker.finish(shared, outcome, now, this.span);
+                        // A first attempt reports nothing in the span (`Tracker::finish`).
+                        let none = Span::none();
+                        let span = if this.tracker.attempt > 1 {
+                            report_span(this.waiting, shared, &none)
+                        } else {
+                            &none
+                        };
+                        this.tracker.finish(shared, outcome, now, span);
                         this.state.set(State::Done);
                         return Poll::Ready(result);
                     }
@@ -231,12 +266,11 @@ where
                         return Poll::Ready(out);
                     }
                     if let Err(e) = ready!(this.service.poll_ready(cx)) {
-                        this.tracker.finish(
-                            &this.policy.policy().shared,
-                            Outcome::NonRetryable,
-                            reading,
-                            this.span,
-                        );
+                        let shared = &this.policy.policy().shared;
+                        let none = Span::none();
+                        let span = report_span(this.waiting, shared, &none);
+                        this.tracker
+                            .finish(shared, Outcome::NonRetryable, reading, span);
                         this.state.set(State::Done);
                         return Poll::Ready(Err(e.into()));
                     }
@@ -302,16 +336,18 @@ where
         Ok(v) => (Some(v), None),
         Err(e) => (None, Some(e)),
     };
+    let none = Span::none();
+    let span = report_span(this.waiting, shared, &none);
     let delay = match this
         .tracker
-        .on_retryable(shared, outcome, error, token, resend, now, this.span)
+        .on_retryable(shared, outcome, error, token, resend, now, span)
     {
         Ok(delay) => delay,
         Err(reason) => {
             this.state.set(State::Done);
             let out = this
                 .tracker
-                .conclude(shared, reason, value, Some(now), this.span);
+                .conclude(shared, reason, value, Some(now), span);
             return Scheduled::Stop(out);
         }
     };
@@ -324,16 +360,22 @@ where
     let until = (!delay.is_zero()).then(|| wake_at(now, delay));
     match this.waiting.as_mut() {
         Some(w) => {
+            let mut w = w.as_mut().project();
             if let Some(until) = until {
-                let mut sleep = w.as_mut().project().sleep;
-                match sleep.as_mut().as_pin_mut() {
+                match w.sleep.as_mut().as_pin_mut() {
                     Some(s) => s.reset(until),
-                    None => sleep.set(Some(sleep_until(until))),
+                    None => w.sleep.set(Some(sleep_until(until))),
                 }
+            }
+            // A box made earlier for the span alone watches nothing yet.
+            if let (Some(t), None) = (token, w.cancelled.as_ref().as_pin_ref()) {
+                w.cancelled.set(Some(t.cancelled()));
+                w.draining.set(t.drain_token().map(CancelToken::cancelled));
             }
         }
         None => {
             *this.waiting = Some(Box::pin(Waiting {
+                span: tracing::debug_span!("retry", policy = shared.name()),
                 sleep: until.map(sleep_until),
                 cancelled: token.map(CancelToken::cancelled),
                 draining: token
@@ -393,7 +435,9 @@ where
     };
     this.state.set(State::Done);
     let shared = &this.policy.policy().shared;
-    Some(this.tracker.conclude(shared, reason, None, None, this.span))
+    let none = Span::none();
+    let span = report_span(this.waiting, shared, &none);
+    Some(this.tracker.conclude(shared, reason, None, None, span))
 }
 
 #[cfg(test)]
