@@ -133,8 +133,7 @@ where
         let shared = &policy.policy().shared;
         let mut tracker = Tracker::not_started(shared);
         let mut waiting = None;
-        let none = Span::none();
-        let span = report_span(&mut waiting, shared, &none);
+        let span = report_span(&mut waiting, shared);
         let error = tracker.give_up(shared, StopReason::Cancelled(reason), None, span);
         ResponseFuture {
             state: State::Stopped {
@@ -148,6 +147,9 @@ where
         }
     }
 }
+
+/// What events that nobody records are given as their span.
+static NO_SPAN: Span = Span::none();
 
 /// The request's span, and the box that holds it, made on first use.
 fn span_of<'a, C, K, R>(
@@ -166,17 +168,16 @@ fn span_of<'a, C, K, R>(
 }
 
 /// The span to report at `debug` level in: the request's, if it has one or a subscriber may
-/// record `debug` events; else `none`, so that nothing is made for events nobody records.
+/// record `debug` events; else [`NO_SPAN`], so that nothing is made for events nobody records.
 fn report_span<'a, C, K, R>(
     waiting: &'a mut Option<Pin<Box<Waiting>>>,
     shared: &Shared<C, K, R>,
-    none: &'a Span,
 ) -> &'a Span {
     // The events are `Tracker`'s: asked about with its target.
     if waiting.is_some() || tracing::enabled!(target: "steadfast::retry::state", Level::DEBUG) {
         span_of(waiting, shared)
     } else {
-        none
+        &NO_SPAN
     }
 }
 
@@ -225,11 +226,10 @@ where
                     }
                     if !outcome.is_retryable() || this.request.is_none() {
                         // A first attempt reports nothing in the span (`Tracker::finish`).
-                        let none = Span::none();
                         let span = if this.tracker.attempt > 1 {
-                            report_span(this.waiting, shared, &none)
+                            report_span(this.waiting, shared)
                         } else {
-                            &none
+                            &NO_SPAN
                         };
                         this.tracker.finish(shared, outcome, now, span);
                         this.state.set(State::Done);
@@ -267,8 +267,7 @@ where
                     }
                     if let Err(e) = ready!(this.service.poll_ready(cx)) {
                         let shared = &this.policy.policy().shared;
-                        let none = Span::none();
-                        let span = report_span(this.waiting, shared, &none);
+                        let span = report_span(this.waiting, shared);
                         this.tracker
                             .finish(shared, Outcome::NonRetryable, reading, span);
                         this.state.set(State::Done);
@@ -336,8 +335,7 @@ where
         Ok(v) => (Some(v), None),
         Err(e) => (None, Some(e)),
     };
-    let none = Span::none();
-    let span = report_span(this.waiting, shared, &none);
+    let span = report_span(this.waiting, shared);
     let delay = match this
         .tracker
         .on_retryable(shared, outcome, error, token, resend, now, span)
@@ -435,8 +433,7 @@ where
     };
     this.state.set(State::Done);
     let shared = &this.policy.policy().shared;
-    let none = Span::none();
-    let span = report_span(this.waiting, shared, &none);
+    let span = report_span(this.waiting, shared);
     Some(this.tracker.conclude(shared, reason, None, None, span))
 }
 

@@ -123,6 +123,7 @@ impl Tracker {
     }
 
     /// The delays waited so far.
+    #[inline]
     fn total_delay(&self) -> Duration {
         match &self.log {
             Some(log) => {
