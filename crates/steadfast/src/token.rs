@@ -847,7 +847,14 @@ impl<B> HasCancelToken for http::Request<B> {
     }
 
     fn set_cancel_token(&mut self, token: CancelToken) -> Result<(), CancelToken> {
-        self.extensions_mut().insert(token);
+        // A token already there (the caller's) is replaced where it is: no new entry and no
+        // allocation, where `insert` would box the new one and free the old.
+        match self.extensions_mut().get_mut::<CancelToken>() {
+            Some(slot) => *slot = token,
+            None => {
+                self.extensions_mut().insert(token);
+            }
+        }
         Ok(())
     }
 
@@ -856,7 +863,12 @@ impl<B> HasCancelToken for http::Request<B> {
     }
 
     fn set_retry_attempt(&mut self, attempt: RetryAttempt) -> bool {
-        self.extensions_mut().insert(attempt);
+        match self.extensions_mut().get_mut::<RetryAttempt>() {
+            Some(slot) => *slot = attempt,
+            None => {
+                self.extensions_mut().insert(attempt);
+            }
+        }
         true
     }
 

@@ -149,11 +149,13 @@ fn layer_limit(
 pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> Prepared {
     cfg.start_background();
     let carries = req.can_carry_cancel_token();
-    if !carries && cfg.operations.is_none() && req.cancel_token().is_none() {
+    // Looked up once: in an `http::Request` each lookup searches the extensions map.
+    let caller = req.cancel_token();
+    if !carries && cfg.operations.is_none() && caller.is_none() {
         return defer(cfg);
     }
     if !cfg.has_sources() {
-        if let Some(token) = req.cancel_token().filter(|t| t.deadline().is_none()) {
+        if let Some(token) = caller.filter(|t| t.deadline().is_none()) {
             // The caller's token, as it is: no allocation, and the caller's to cancel.
             let token = token.clone();
             if let Some(reason) = token.reason() {
@@ -172,7 +174,7 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> 
     let limit = layer_limit(cfg.timeout, cfg.deadline);
     // A deadline the caller's token carries (one read from a `grpc-timeout` header, say) is
     // enforced here too, when it comes first.
-    let limit = match (limit, req.cancel_token().and_then(CancelToken::deadline)) {
+    let limit = match (limit, caller.and_then(CancelToken::deadline)) {
         (Some((at, r)), Some(d)) if at <= d => Some((at, r)),
         (_, Some(d)) => Some((d, CancelReason::Deadline)),
         (l, None) => l,
@@ -195,7 +197,6 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> 
     // The token descends from the caller's if there is one (the child keeps it, and so its
     // reason, alive), else from the root; a root that is not an ancestor is watched by the
     // future instead.
-    let caller = req.cancel_token();
     let parent = caller.and(root).cloned();
     let mut token = CancelToken::derive(caller.or(root), deadline, cfg.drain.as_ref());
     if let Some(ops) = &cfg.operations {
