@@ -176,6 +176,31 @@ impl<Res, E> tower::retry::Policy<Request<Body>, Res, E> for RetryErrors {
     }
 }
 
+/// The client's timeout (10 s), retry (3 attempts, `HttpClassifier`) and circuit breaker, as a
+/// `ServiceBuilder` more layers can be added to. A macro, so that each setup gets its own
+/// layer types without spelling them out; `?` returns from the enclosing function.
+macro_rules! timeout_retry_breaker {
+    () => {
+        ServiceBuilder::new()
+            .cancel(
+                CancelLayer::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()?,
+            )
+            .retry_with(
+                RetryPolicy::builder()
+                    .max_attempts(3)
+                    .backoff(Backoff::exponential(Duration::from_millis(10)))
+                    .classify(HttpClassifier::default())
+                    .build()?,
+            )
+            .circuit_breaker(
+                CircuitBreakerLayer::new(CircuitBreaker::builder().name("e2e").build()?)
+                    .classify(HttpClassifier::default()),
+            )
+    };
+}
+
 /// Drives `conns` connections for `secs` and prints the rate and latency percentiles.
 async fn client(mode: &str, url: &str, secs: Duration, conns: usize) -> Result<(), BoxError> {
     let hyper = Client::builder(TokioExecutor::new())
@@ -185,22 +210,7 @@ async fn client(mode: &str, url: &str, secs: Duration, conns: usize) -> Result<(
     let results = match mode {
         "bare" => drive(hyper.map_err(BoxError::from), &uri, secs, conns).await,
         "stack" => {
-            let breaker = CircuitBreaker::builder().name("e2e").build()?;
-            let policy = RetryPolicy::builder()
-                .max_attempts(3)
-                .backoff(Backoff::exponential(Duration::from_millis(10)))
-                .classify(HttpClassifier::default())
-                .build()?;
-            let svc = ServiceBuilder::new()
-                .cancel(
-                    CancelLayer::builder()
-                        .timeout(Duration::from_secs(10))
-                        .build()?,
-                )
-                .retry_with(policy)
-                .circuit_breaker(
-                    CircuitBreakerLayer::new(breaker).classify(HttpClassifier::default()),
-                )
+            let svc = timeout_retry_breaker!()
                 .attempt_timeout(
                     CancelLayer::builder()
                         .timeout(Duration::from_secs(2))
@@ -221,23 +231,7 @@ async fn client(mode: &str, url: &str, secs: Duration, conns: usize) -> Result<(
         }
         // The per-layer benchmarks' full stack: timeout, retry, breaker.
         "core" => {
-            let breaker = CircuitBreaker::builder().name("e2e").build()?;
-            let policy = RetryPolicy::builder()
-                .max_attempts(3)
-                .backoff(Backoff::exponential(Duration::from_millis(10)))
-                .classify(HttpClassifier::default())
-                .build()?;
-            let svc = ServiceBuilder::new()
-                .cancel(
-                    CancelLayer::builder()
-                        .timeout(Duration::from_secs(10))
-                        .build()?,
-                )
-                .retry_with(policy)
-                .circuit_breaker(
-                    CircuitBreakerLayer::new(breaker).classify(HttpClassifier::default()),
-                )
-                .service(hyper);
+            let svc = timeout_retry_breaker!().service(hyper);
             drive(svc, &uri, secs, conns).await
         }
         // tower's own timeout and retry (it has no breaker), for scale.
