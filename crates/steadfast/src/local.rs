@@ -511,52 +511,43 @@ mod loom {
         }
     }
 
-    /// The owner thread ends (orphaning its slot) while another thread drops a reference it
-    /// was given: the value is freed exactly once, after both.
-    #[test]
-    fn orphaning_races_a_remote_drop() {
-        ::loom::model(|| {
+    /// A thread makes a value and a second reference, hands that to another thread, which
+    /// does `remote` with it and ends, while the first drops its own and ends (orphaning its
+    /// slot): the value is freed exactly once, after both.
+    fn race(remote: fn(LocalArc<Counted>)) {
+        ::loom::model(move || {
             let drops = Arc::new(AtomicUsize::new(0));
             let d = drops.clone();
             let owner = ::loom::thread::spawn(move || {
                 let a = LocalArc::new(Counted(d));
                 let b = a.clone();
-                let remote = ::loom::thread::spawn(move || drop(b));
+                let other = ::loom::thread::spawn(move || {
+                    remote(b);
+                    release_this_thread();
+                });
                 drop(a);
                 // What the thread's end does (loom's `join` returns before a thread's locals
                 // are dropped, so the test does it here).
                 release_this_thread();
-                remote
+                other
             });
-            let remote = owner.join().unwrap();
-            remote.join().unwrap();
+            owner.join().unwrap().join().unwrap();
             assert_eq!(drops.load(StdOrdering::SeqCst), 1);
         });
     }
 
-    /// Another thread clones a reference into its own slot and drops both while the owner
-    /// drops its own and ends.
+    #[test]
+    fn orphaning_races_a_remote_drop() {
+        race(drop);
+    }
+
+    /// The other thread clones the reference into a slot of its own and drops both.
     #[test]
     fn a_remote_clone_and_the_owner_end_together() {
-        ::loom::model(|| {
-            let drops = Arc::new(AtomicUsize::new(0));
-            let d = drops.clone();
-            let owner = ::loom::thread::spawn(move || {
-                let a = LocalArc::new(Counted(d));
-                let b = a.clone();
-                let remote = ::loom::thread::spawn(move || {
-                    let c = b.clone();
-                    drop(b);
-                    drop(c);
-                    release_this_thread();
-                });
-                drop(a);
-                release_this_thread();
-                remote
-            });
-            let remote = owner.join().unwrap();
-            remote.join().unwrap();
-            assert_eq!(drops.load(StdOrdering::SeqCst), 1);
+        race(|b| {
+            let c = b.clone();
+            drop(b);
+            drop(c);
         });
     }
 }
