@@ -56,7 +56,8 @@ use std::sync::atomic::{fence, AtomicI64, Ordering};
 const ORPHANED: i64 = 1 << 60;
 
 /// How many values a thread keeps slots for. Beyond that a slot whose value nothing can reach
-/// any more makes room; if there is none, references are plain `Arc`s.
+/// any more makes room; if there is none, further references are counted atomically on a slot
+/// they already have (see [`LocalArc::from_arc`]).
 const SLOTS_PER_THREAD: usize = 32;
 
 /// A reference-counted pointer to a `T`, counted per thread (see the module docs).
