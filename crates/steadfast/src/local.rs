@@ -60,6 +60,9 @@ const ORPHANED: i64 = 1 << 60;
 /// they already have (see [`LocalArc::from_arc`]).
 const SLOTS_PER_THREAD: usize = 32;
 
+/// With the cache full, how often a miss looks for a dead entry to let go.
+const RESCAN_EVERY: u32 = 64;
+
 /// A reference-counted pointer to a `T`, counted per thread (see the module docs).
 pub(crate) struct LocalArc<T: Send + Sync + 'static> {
     slot: NonNull<Slot<T>>,
@@ -113,13 +116,23 @@ impl<T: Send + Sync + 'static> LocalArc<T> {
             }
             let mut evicted = None;
             if cache.entries.len() >= SLOTS_PER_THREAD {
+                // Looking for a dead entry visits every entry, so a thread that keeps more
+                // values in use than it has slots looks only on every `RESCAN_EVERY`th miss.
+                let misses = cache.full_misses;
+                cache.full_misses = misses.wrapping_add(1);
+                if misses % RESCAN_EVERY != 0 {
+                    return (None, None);
+                }
                 // SAFETY: every entry is a live slot of this thread's, of its own type.
                 let dead = cache
                     .entries
                     .iter()
                     .position(|e| unsafe { (e.dead)(e.slot) });
                 match dead {
-                    Some(i) => evicted = Some(cache.entries.swap_remove(i)),
+                    Some(i) => {
+                        evicted = Some(cache.entries.swap_remove(i));
+                        cache.full_misses = 0;
+                    }
                     None => return (None, None),
                 }
             }
@@ -289,9 +302,10 @@ struct Entry {
     dead: unsafe fn(NonNull<()>) -> bool,
 }
 
-#[derive(Default)]
 struct Cache {
     entries: Vec<Entry>,
+    /// Misses since the cache was last found full with a dead entry to let go.
+    full_misses: u32,
 }
 
 impl Drop for Cache {
@@ -316,13 +330,21 @@ fn release_this_thread() {
 
 #[cfg(not(steadfast_loom))]
 std::thread_local! {
-    static CACHE: RefCell<Cache> = const { RefCell::new(Cache { entries: Vec::new() }) };
+    static CACHE: RefCell<Cache> = const {
+        RefCell::new(Cache {
+            entries: Vec::new(),
+            full_misses: 0,
+        })
+    };
     static THREAD_ID: Cell<u64> = const { Cell::new(0) };
 }
 
 #[cfg(steadfast_loom)]
 ::loom::thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache { entries: Vec::new() });
+    static CACHE: RefCell<Cache> = RefCell::new(Cache {
+        entries: Vec::new(),
+        full_misses: 0,
+    });
     static THREAD_ID: Cell<u64> = Cell::new(0);
 }
 
@@ -458,6 +480,22 @@ mod tests {
             assert!(in_use.iter().all(|v| slot_of(v).is_some()));
             let x = in_use[3].clone();
             assert_eq!(slot_of(&x), slot_of(&in_use[3]));
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_full_cache_looks_for_room_again_after_a_while() {
+        std::thread::spawn(|| {
+            let mut in_use = fill_cache();
+            // Full of values in use: no slot for a new one.
+            assert!(slot_of(&LocalArc::new(0usize)).is_none());
+            // One of them is dropped: its slot is dead, and a later miss reclaims it.
+            drop(in_use.pop());
+            let got_a_slot =
+                (0..=RESCAN_EVERY).any(|i| slot_of(&LocalArc::new(i as usize)).is_some());
+            assert!(got_a_slot, "a dead slot was never let go");
         })
         .join()
         .unwrap();
