@@ -1228,4 +1228,24 @@ mod tests {
         t.cancel();
         assert!(req.cancel_token().unwrap().is_cancelled());
     }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn setting_a_token_or_a_retry_tag_replaces_the_one_already_there() {
+        let mut req = http::Request::new(());
+        let first = CancelToken::new();
+        let second = CancelToken::new();
+        assert!(req.set_cancel_token(first.clone()).is_ok());
+        assert!(req.set_cancel_token(second.clone()).is_ok());
+        assert!(req.cancel_token().unwrap().same_as(&second));
+        assert!(!req.cancel_token().unwrap().same_as(&first));
+        assert!(req.set_retry_attempt(RetryAttempt::new(2, Duration::ZERO)));
+        assert!(req.set_retry_attempt(RetryAttempt::new(3, Duration::ZERO)));
+        assert_eq!(
+            req.retry_attempt().as_ref().map(RetryAttempt::number),
+            Some(3)
+        );
+        // One entry each: the token, the tag.
+        assert_eq!(req.extensions().len(), 2);
+    }
 }

@@ -79,7 +79,7 @@ impl Permit {
         debug_assert!(word & (PERMIT_SET | PERMIT_PROBE) == 0);
         let probe = if probe { PERMIT_PROBE } else { 0 };
         Permit {
-            raw: NonZeroU64::new(word | probe | PERMIT_SET).unwrap_or(NonZeroU64::MAX),
+            raw: NonZeroU64::new(word | probe | PERMIT_SET).expect("bit 63 is set"),
         }
     }
 

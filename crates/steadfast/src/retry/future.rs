@@ -14,7 +14,7 @@ use tracing::{Level, Span};
 use super::error::StopReason;
 use super::policy::{CloneRequest, PolicyRef, Shared};
 use super::recover::Recover;
-use super::state::Tracker;
+use super::state::{Tracker, EVENTS_TARGET};
 use crate::classify::{refine, Classify, Outcome};
 use crate::token::{CancelToken, Cancelled, HasCancelToken};
 use crate::BoxError;
@@ -174,7 +174,7 @@ fn report_span<'a, C, K, R>(
     shared: &Shared<C, K, R>,
 ) -> &'a Span {
     // The events are `Tracker`'s: asked about with its target.
-    if waiting.is_some() || tracing::enabled!(target: "steadfast::retry::state", Level::DEBUG) {
+    if waiting.is_some() || tracing::enabled!(target: EVENTS_TARGET, Level::DEBUG) {
         span_of(waiting, shared)
     } else {
         &NO_SPAN

@@ -17,6 +17,10 @@ use crate::classify::{Attempt, Outcome};
 use crate::token::{CancelToken, RetryAttempt};
 use crate::BoxError;
 
+/// The target of the `tracing` events the tracker emits, for asking whether any would be
+/// recorded before making a span for them.
+pub(crate) const EVENTS_TARGET: &str = module_path!();
+
 #[derive(Debug)]
 pub(crate) struct Tracker {
     /// Attempts started so far.
