@@ -4,19 +4,16 @@
 //! Services are built once, outside the timed loop; each iteration is one `poll_ready`, one
 //! `call` and one poll of the response future with a no-op waker.
 
-// Wall-clock timing of threads is what this file measures, so it uses `std::time::Instant`,
-// which library code may not.
-#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
-
 use std::hint::black_box;
-use std::sync::Barrier;
-use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
 mod common;
 
-use common::{breaker, call_now, call_result, steadfast_breaker, steadfast_static_breaker, Bare};
+use common::{
+    breaker, call_now, call_result, per_call_with_threads, steadfast_breaker,
+    steadfast_static_breaker, Bare,
+};
 
 fn single_thread(c: &mut Criterion) {
     let mut group = c.benchmark_group("circuit_breaker");
@@ -45,37 +42,6 @@ fn single_thread(c: &mut Criterion) {
         b.iter(|| call_result(&mut rejecting, black_box(7)).unwrap_err())
     });
     group.finish();
-}
-
-/// Time per call for each of `threads` threads hammering one shared breaker, each through its
-/// own clone of a service made by `make`.
-fn per_call_with_threads<S>(threads: usize, iters: u64, make: impl Fn() -> S + Sync) -> Duration
-where
-    S: tower::Service<u64> + Send,
-{
-    let barrier = Barrier::new(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                let mut svc = make();
-                let barrier = &barrier;
-                s.spawn(move || {
-                    barrier.wait();
-                    let start = Instant::now();
-                    for i in 0..iters {
-                        black_box(call_result(&mut svc, black_box(i)).is_ok());
-                    }
-                    start.elapsed()
-                })
-            })
-            .collect();
-        // Each thread made `iters` calls; report the slowest thread's time for them.
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("bench thread"))
-            .max()
-            .unwrap_or_default()
-    })
 }
 
 fn contention(c: &mut Criterion) {

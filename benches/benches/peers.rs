@@ -8,16 +8,12 @@
 //! response future with a no-op waker (`common::call_now`), inside an entered tokio runtime
 //! (timeouts and clocks need one to exist). Method and results: `docs/benchmarks.md`.
 
-// Wall-clock timing of threads is what the contention benchmarks measure, so this file uses
-// `std::time::Instant`, which library code may not.
-#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
-
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
-use std::sync::{Arc, Barrier, LazyLock};
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
@@ -28,10 +24,10 @@ mod common;
 
 use common::peers::{self, Delay, LONG_DELAY, OPEN_FOR};
 use common::{
-    breaker, call_blocking, call_now, call_result, call_spin, cancel_mid_backoff, drop_mid_backoff,
-    runtime, steadfast_breaker, steadfast_default, steadfast_static, steadfast_static_breaker,
-    token_request, tower_retry, two_calls_blocking, AlwaysFail, Bare, FailOn, Flaky, TokenReq,
-    TRIP,
+    breaker, call_blocking, call_now, call_result, cancel_mid_backoff, drop_mid_backoff,
+    per_call_with_threads, runtime, steadfast_breaker, steadfast_default, steadfast_static,
+    steadfast_static_breaker, token_request, tower_retry, two_calls_blocking, AlwaysFail, Bare,
+    FailOn, Flaky, TokenReq, TRIP,
 };
 
 /// Adds a success-path benchmark of `svc` (a fresh request each iteration, the same for every
@@ -129,37 +125,6 @@ fn stack(c: &mut Criterion) {
     group.finish();
 }
 
-/// Time per call of each of `threads` threads making `iters` calls each through its own clone
-/// of `svc`, all started together; the slowest thread's time is returned. A call that finds
-/// a lock held polls again (`call_spin`).
-fn per_call_with_threads<S>(threads: usize, iters: u64, svc: &S) -> Duration
-where
-    S: Service<u64> + Clone + Send,
-{
-    let barrier = Barrier::new(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                let mut svc = svc.clone();
-                let barrier = &barrier;
-                s.spawn(move || {
-                    barrier.wait();
-                    let start = Instant::now();
-                    for i in 0..iters {
-                        black_box(call_spin(&mut svc, black_box(i)).is_ok());
-                    }
-                    start.elapsed()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("bench thread"))
-            .max()
-            .unwrap_or_default()
-    })
-}
-
 /// Adds the 1- and 2-thread benchmarks of a shared `svc` to `group`.
 fn threads<S>(group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, name: &str, svc: S)
 where
@@ -167,7 +132,7 @@ where
 {
     for n in [1, 2] {
         group.bench_function(format!("{name}_{n}_threads"), |b| {
-            b.iter_custom(|iters| per_call_with_threads(n, iters, &svc))
+            b.iter_custom(|iters| per_call_with_threads(n, iters, || svc.clone()))
         });
     }
 }

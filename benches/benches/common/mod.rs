@@ -7,35 +7,49 @@
 pub(crate) mod peers;
 
 use std::future::{self, Future, Ready};
+use std::hint::black_box;
 use std::io;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 use std::task::{Context, Poll, Waker};
+#[allow(clippy::disallowed_types)]
+use std::time::{Duration, Instant};
 
 use steadfast::retry::{RatioBudget, Retry, RetryLayer, RetryMetrics, RetryPolicy};
 use steadfast::token::{CancelToken, HasCancelToken};
 use tower::{Layer, Service};
 
+/// Implements `Service<u64>` for a benchmark service that is always ready and answers at
+/// once: `$answer` computes the `Result<u64, io::Error>` from the service (`$svc`) and the
+/// request (`$req`). Every such service has the same shape as [`Bare`], so their costs differ
+/// only by what `$answer` does.
+macro_rules! ready_service {
+    ($name:ty, |$svc:ident, $req:ident| $answer:expr) => {
+        impl Service<u64> for $name {
+            type Response = u64;
+            type Error = io::Error;
+            type Future = Ready<Result<u64, io::Error>>;
+
+            #[inline]
+            fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
+                Poll::Ready(Ok(()))
+            }
+
+            #[inline]
+            fn call(&mut self, $req: u64) -> Self::Future {
+                let $svc = self;
+                future::ready($answer)
+            }
+        }
+    };
+}
+
 /// The bare service: every call is ready at once and answers `Ok(req + 1)`.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Bare;
 
-impl Service<u64> for Bare {
-    type Response = u64;
-    type Error = io::Error;
-    type Future = Ready<Result<u64, io::Error>>;
-
-    #[inline]
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    #[inline]
-    fn call(&mut self, req: u64) -> Self::Future {
-        future::ready(Ok(req.wrapping_add(1)))
-    }
-}
+ready_service!(Bare, |_svc, req| Ok(req.wrapping_add(1)));
 
 /// The smallest useful `tower::retry::Policy`: retry on any `Err`, at once, forever; copy
 /// the request with `Clone`. On the success path it only answers "no retry".
@@ -122,6 +136,41 @@ pub(crate) fn call_result<Req, S: Service<Req>>(
     }
 }
 
+/// Time per call of each of `threads` threads making `iters` calls each through its own
+/// service from `make` (a clone of one shared service), all started together behind a barrier;
+/// the slowest thread's time is returned, so equal figures for one and two threads mean
+/// throughput doubles. A call that finds a lock held polls again (`call_spin`).
+// Wall-clock time of real threads: tokio's clock (which the lint asks for) is for tests that
+// pause it.
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)]
+pub(crate) fn per_call_with_threads<S>(threads: usize, iters: u64, make: impl Fn() -> S) -> Duration
+where
+    S: Service<u64> + Send,
+{
+    let barrier = Barrier::new(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let mut svc = make();
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        black_box(call_spin(&mut svc, black_box(i)).is_ok());
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("bench thread"))
+            .max()
+            .unwrap_or_default()
+    })
+}
+
 /// A breaker with the settings most users start from: failure rate over the last 100 calls.
 pub(crate) fn breaker() -> steadfast::circuit_breaker::CircuitBreaker {
     steadfast::circuit_breaker::CircuitBreaker::builder()
@@ -200,25 +249,11 @@ pub(crate) fn plain_error() -> io::Error {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct FailOn;
 
-impl Service<u64> for FailOn {
-    type Response = u64;
-    type Error = io::Error;
-    type Future = Ready<Result<u64, io::Error>>;
-
-    #[inline]
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    #[inline]
-    fn call(&mut self, req: u64) -> Self::Future {
-        if req == TRIP {
-            future::ready(Err(plain_error()))
-        } else {
-            future::ready(Ok(req.wrapping_add(1)))
-        }
-    }
-}
+ready_service!(FailOn, |_svc, req| if req == TRIP {
+    Err(plain_error())
+} else {
+    Ok(req.wrapping_add(1))
+});
 
 /// Fails every other call, starting with the first: behind a retry layer, each request fails
 /// once and succeeds on its retry. Clones share the switch.
@@ -227,25 +262,14 @@ pub(crate) struct Flaky {
     next_ok: Arc<AtomicBool>,
 }
 
-impl Service<u64> for Flaky {
-    type Response = u64;
-    type Error = io::Error;
-    type Future = Ready<Result<u64, io::Error>>;
-
-    #[inline]
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
-        Poll::Ready(Ok(()))
+ready_service!(
+    Flaky,
+    |svc, req| if svc.next_ok.fetch_xor(true, Ordering::Relaxed) {
+        Ok(req.wrapping_add(1))
+    } else {
+        Err(plain_error())
     }
-
-    #[inline]
-    fn call(&mut self, req: u64) -> Self::Future {
-        if self.next_ok.fetch_xor(true, Ordering::Relaxed) {
-            future::ready(Ok(req.wrapping_add(1)))
-        } else {
-            future::ready(Err(plain_error()))
-        }
-    }
-}
+);
 
 /// A request that carries a cancellation token without an extensions map: what the retry
 /// layer reads to stop sleeping when the token fires.

@@ -416,34 +416,28 @@ pub(crate) fn steadfast_retry_fixed<S>(inner: S, delay: Duration) -> Retry<S> {
     RetryLayer::new(policy).layer(inner)
 }
 
+/// The default policy with a shared budget.
+fn budget_policy(budget: Arc<dyn steadfast::retry::RetryBudget>) -> RetryPolicy {
+    RetryPolicy::builder()
+        .budget(budget)
+        .build()
+        .expect("a valid policy")
+}
+
 /// steadfast's retry layer (default policy) with a shared budget.
 pub(crate) fn steadfast_retry_with_budget(
     budget: Arc<dyn steadfast::retry::RetryBudget>,
 ) -> Retry<Bare> {
-    let policy = RetryPolicy::builder()
-        .budget(budget)
-        .build()
-        .expect("a valid policy");
-    RetryLayer::new(policy).layer(Bare)
+    RetryLayer::new(budget_policy(budget)).layer(Bare)
 }
 
 static RATIO_POLICY: LazyLock<RetryPolicy> = LazyLock::new(|| {
-    let budget = steadfast::retry::RatioBudget::builder()
-        .build()
-        .expect("a valid budget");
-    RetryPolicy::builder()
-        .budget(Arc::new(budget))
-        .build()
-        .expect("a valid policy")
+    let budget = steadfast::retry::RatioBudget::builder().build();
+    budget_policy(Arc::new(budget.expect("a valid budget")))
 });
 static BUCKET_POLICY: LazyLock<RetryPolicy> = LazyLock::new(|| {
-    let budget = steadfast::retry::TokenBucket::builder()
-        .build()
-        .expect("a valid budget");
-    RetryPolicy::builder()
-        .budget(Arc::new(budget))
-        .build()
-        .expect("a valid policy")
+    let budget = steadfast::retry::TokenBucket::builder().build();
+    budget_policy(Arc::new(budget.expect("a valid budget")))
 });
 
 /// steadfast's retry layer with a `RatioBudget` (default settings), the policy held as
