@@ -21,6 +21,11 @@ use tower::{service_fn, Layer, Service, ServiceExt};
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
+/// A cancel layer whose only source is a timeout of `n` seconds.
+fn timeout_layer(n: u64) -> CancelLayer {
+    CancelLayer::builder().timeout(secs(n)).build().unwrap()
+}
+
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
@@ -65,10 +70,7 @@ async fn a_request_answered_at_once_makes_no_token() {
     let (_maintenance, rx) = tokio::sync::watch::channel(false);
     let layers = [
         ("no source", CancelLayer::new()),
-        (
-            "timeout",
-            CancelLayer::builder().timeout(secs(30)).build().unwrap(),
-        ),
+        ("timeout", timeout_layer(30)),
         (
             "deadline",
             CancelLayer::builder()
@@ -100,25 +102,17 @@ async fn a_request_answered_at_once_makes_no_token() {
 
     // The counter does see a token being made: an answer that is not ready at once needs
     // one (and a timer)...
-    let mut slow = CancelLayer::builder()
-        .timeout(secs(30))
-        .build()
-        .unwrap()
-        .layer(service_fn(|n: u64| async move {
-            tokio::task::yield_now().await;
-            Ok::<_, std::io::Error>(n)
-        }));
+    let mut slow = timeout_layer(30).layer(service_fn(|n: u64| async move {
+        tokio::task::yield_now().await;
+        Ok::<_, std::io::Error>(n)
+    }));
     let mut fut = Box::pin(slow.call(1));
     assert!(allocations_in(|| assert!(poll_once(fut.as_mut()).is_pending())) > 0);
     drop(fut);
     // ...and so does a request that carries its token to the inner service.
-    let mut http = CancelLayer::builder()
-        .timeout(secs(30))
-        .build()
-        .unwrap()
-        .layer(service_fn(|r: http::Request<()>| {
-            std::future::ready(Ok::<_, std::io::Error>(r.cancel_token().is_some()))
-        }));
+    let mut http = timeout_layer(30).layer(service_fn(|r: http::Request<()>| {
+        std::future::ready(Ok::<_, std::io::Error>(r.cancel_token().is_some()))
+    }));
     let made = allocations_in(|| {
         let fut = pin!(http.call(http::Request::new(())));
         assert!(matches!(poll_once(fut), Poll::Ready(Ok(true))));
@@ -129,11 +123,7 @@ async fn a_request_answered_at_once_makes_no_token() {
 #[tokio::test(start_paused = true)]
 async fn the_timeout_counts_from_the_first_poll_that_finds_no_answer() {
     let inner = Scripted::<u64, u64>::new([]).then_always(Reply::ok(7).after(secs(10)));
-    let mut svc = CancelLayer::builder()
-        .timeout(secs(2))
-        .build()
-        .unwrap()
-        .layer(inner.clone());
+    let mut svc = timeout_layer(2).layer(inner.clone());
     let fut = svc.call(1);
     // The future waits five seconds before anyone polls it: the timeout has not started.
     tokio::time::advance(secs(5)).await;
@@ -158,11 +148,7 @@ async fn the_timeout_counts_from_the_first_poll_that_finds_no_answer() {
     assert_eq!(cancelled(&err), &CancelReason::Deadline);
 
     // An answer in time passes through.
-    let svc = CancelLayer::builder()
-        .timeout(secs(11))
-        .build()
-        .unwrap()
-        .layer(inner);
+    let svc = timeout_layer(11).layer(inner);
     assert_eq!(svc.oneshot(3).await.unwrap(), 7);
 }
 
@@ -292,11 +278,7 @@ fn http_handler(
 #[tokio::test(start_paused = true)]
 async fn an_http_request_carries_its_token_and_its_timeout_counts_from_the_call() {
     let seen = Arc::new(Mutex::new(None));
-    let mut svc = CancelLayer::builder()
-        .timeout(secs(2))
-        .build()
-        .unwrap()
-        .layer(http_handler(secs(10), seen.clone()));
+    let mut svc = timeout_layer(2).layer(http_handler(secs(10), seen.clone()));
     let called = Instant::now();
     let fut = svc.call(http::Request::new(()));
     tokio::time::advance(secs(1)).await;
@@ -312,13 +294,9 @@ async fn an_http_request_carries_its_token_and_its_timeout_counts_from_the_call(
     assert_eq!(token.reason(), Some(CancelReason::Timeout(secs(2))));
 
     // A boxed request carries it too.
-    let boxed = CancelLayer::builder()
-        .timeout(secs(2))
-        .build()
-        .unwrap()
-        .layer(service_fn(|req: Box<http::Request<()>>| async move {
-            Ok::<_, std::io::Error>(req.cancel_token().and_then(CancelToken::deadline))
-        }));
+    let boxed = timeout_layer(2).layer(service_fn(|req: Box<http::Request<()>>| async move {
+        Ok::<_, std::io::Error>(req.cancel_token().and_then(CancelToken::deadline))
+    }));
     let now = Instant::now();
     let deadline = boxed
         .oneshot(Box::new(http::Request::new(())))
@@ -341,11 +319,7 @@ impl HasCancelToken for Job {
 async fn a_callers_token_or_a_registry_still_gets_a_token_at_the_call() {
     // The caller's token reaches a request that cannot carry the layer's.
     let inner = Scripted::<u64, Job>::new([]).then_always(Reply::ok(1).after(secs(60)));
-    let svc = CancelLayer::builder()
-        .timeout(secs(30))
-        .build()
-        .unwrap()
-        .layer(inner);
+    let svc = timeout_layer(30).layer(inner);
     let caller = CancelToken::new();
     let task = tokio::spawn(svc.oneshot(Job(caller.clone())));
     tokio::time::sleep(secs(1)).await;
@@ -402,11 +376,7 @@ impl HasCancelToken for Task {
 #[tokio::test(start_paused = true)]
 async fn a_type_that_can_carry_a_token_gets_it_at_the_call() {
     let inner = Scripted::<u64, Task>::new([]).then_always(Reply::ok(1).after(secs(10)));
-    let mut svc = CancelLayer::builder()
-        .timeout(secs(2))
-        .build()
-        .unwrap()
-        .layer(inner.clone());
+    let mut svc = timeout_layer(2).layer(inner.clone());
     let called = Instant::now();
     let fut = svc.call(Task::default());
     tokio::time::advance(secs(1)).await;
