@@ -7,8 +7,9 @@
 //! valgrind --tool=callgrind target/release/examples/profile breaker 100000
 //! ```
 //!
-//! Paths: `bare`, `tower_retry`, `retry`, `retry_static`, `breaker`, `breaker_static`,
-//! `stack`, `stack_static` (the same services as the benchmarks).
+//! Paths: `bare`, `tower_retry`, `tower_default_like`, `retry`, `retry_static`, `breaker`, `breaker_static`,
+//! `stack`, `stack_static` (the same services as the benchmarks), and
+//! `mid_backoff_dropped` (a request dropped while the retry layer sleeps).
 #[path = "../benches/common/mod.rs"]
 mod common;
 
@@ -32,12 +33,21 @@ fn main() {
     match path.as_str() {
         "bare" => run(Bare, n),
         "tower_retry" => run(tower_retry(), n),
+        "tower_default_like" => run(peers::tower_retry_default_like(Bare), n),
         "retry" => run(steadfast_default(), n),
         "retry_static" => run(steadfast_static(), n),
         "breaker" => run(steadfast_breaker(&b), n),
         "breaker_static" => run(steadfast_static_breaker(), n),
         "stack" => run(peers::steadfast_stack(&b), n),
         "stack_static" => run(peers::steadfast_stack_static(), n),
+        "mid_backoff_dropped" => {
+            let rt = runtime();
+            let _guard = rt.enter();
+            let mut svc = peers::steadfast_retry_fixed(AlwaysFail, peers::LONG_DELAY);
+            for _ in 0..n {
+                assert!(drop_mid_backoff(&mut svc, token_request()));
+            }
+        }
         other => {
             eprintln!("unknown path {other:?}; see the file's docs for the list");
             std::process::exit(2);

@@ -179,6 +179,32 @@ fn a_successful_retry_boxes_the_failed_error_once_and_formats_nothing() {
 }
 
 #[test]
+fn a_request_waiting_for_its_retry_holds_one_box() {
+    // The failed attempt's record and the timer share one box: a request dropped while it
+    // waits has allocated that box and nothing else (its error has no size).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let _runtime = rt.enter();
+    let policy = RetryPolicy::builder()
+        .backoff(Backoff::constant(std::time::Duration::from_secs(10)))
+        .build()
+        .unwrap();
+    let inner = Flaky::new(|| Refused);
+    let flag = inner.fail_next.clone();
+    let mut svc = RetryLayer::new(policy).layer(inner);
+    let n = per_request(|| {
+        flag.store(true, Ordering::Relaxed);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(svc.poll_ready(&mut cx).is_ready());
+        let fut = pin!(svc.call(7));
+        assert!(fut.poll(&mut cx).is_pending(), "waiting for the retry");
+    });
+    assert_eq!(n, 1, "allocations per request dropped while it waits");
+}
+
+#[test]
 fn the_success_path_allocates_nothing() {
     let mut svc = RetryLayer::new(zero_delay()).layer(Flaky::always_ok(|| Refused));
     let size = {

@@ -94,12 +94,12 @@ impl<C, K, R> RetryPolicy<C, K, R> {
         let span = tracing::debug_span!("retry", policy = shared.name());
         let mut tracker = match token.and_then(CancelToken::reason) {
             Some(reason) => {
-                let mut t = Tracker::not_started(shared);
+                let mut t = Tracker::<()>::not_started(shared);
                 return Err(t
                     .give_up(shared, StopReason::Cancelled(reason), None, &span)
                     .into());
             }
-            None => Tracker::start(shared),
+            None => Tracker::<()>::start(shared),
         };
         loop {
             let result = f(tracker.attempt).await;
@@ -172,12 +172,12 @@ impl<C, K, R> RetryPolicy<C, K, R> {
         let span = tracing::debug_span!("retry", policy = shared.name());
         let mut tracker = match token.and_then(CancelToken::reason) {
             Some(reason) => {
-                let mut t = Tracker::not_started(shared);
+                let mut t = Tracker::<()>::not_started(shared);
                 return Err(t
                     .give_up(shared, StopReason::Cancelled(reason), None, &span)
                     .into());
             }
-            None => Tracker::start(shared),
+            None => Tracker::<()>::start(shared),
         };
         loop {
             let result = f(tracker.attempt);

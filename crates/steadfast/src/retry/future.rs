@@ -38,19 +38,17 @@ where
     /// The copy of the request for the next attempt (`None`: it cannot be retried).
     request: Option<Req>,
     policy: P,
-    tracker: Tracker,
-    /// What only a wait needs (a timer, the token's watches), allocated at the first retry
-    /// that has a delay to sleep or a token to watch, so that the success path, and a
-    /// zero-delay retry of a request without a token, carry (and move) none of it.
-    /// What only a request that waits, retries or reports needs: made when first needed.
-    waiting: Option<Pin<Box<Waiting>>>,
+    /// The attempts so far; what only a request that fails, waits or reports needs (the
+    /// failed attempts' log and a [`Waiting`]) is in one box it makes when first needed, so
+    /// the success path carries (and moves) none of it.
+    tracker: Tracker<Waiting>,
 }
 
 /// The part of a response future that only a request that waits, retries or reports needs.
 #[pin_project]
-struct Waiting {
-    /// The request's `retry` span. A request that ends on its first attempt with nothing
-    /// recorded at `trace` level never makes it (nor the box).
+pub(crate) struct Waiting {
+    /// The request's `retry` span: none until something is first reported in it. A request
+    /// that ends on its first attempt with nothing recorded never makes it (nor the box).
     span: Span,
     /// The backoff timer, made at the first non-zero delay and reset for later ones.
     #[pin]
@@ -60,6 +58,9 @@ struct Waiting {
     /// Fires when the request's token starts draining (a graceful shutdown).
     #[pin]
     draining: Option<Cancelled>,
+    /// The answer of a request that was cancelled before its first attempt (state
+    /// `Stopped`): kept here rather than in the state, whose drop every request pays.
+    stopped: Option<BoxError>,
 }
 
 #[pin_project(project = StateProj)]
@@ -70,9 +71,8 @@ enum State<F> {
     },
     Sleeping,
     Readying,
-    Stopped {
-        error: Option<BoxError>,
-    },
+    /// Ends with the error kept in [`Waiting::stopped`].
+    Stopped,
     Done,
 }
 
@@ -86,7 +86,7 @@ where
             State::Calling { .. } => "calling",
             State::Sleeping => "sleeping",
             State::Readying => "readying",
-            State::Stopped { .. } => "stopped",
+            State::Stopped => "stopped",
             State::Done => "done",
         };
         f.debug_struct("ResponseFuture")
@@ -124,7 +124,6 @@ where
             request,
             policy: policy.clone(),
             tracker,
-            waiting: None,
         }
     }
 
@@ -132,52 +131,58 @@ where
     fn cancelled_early(service: S, policy: &P, reason: crate::token::CancelReason) -> Self {
         let shared = &policy.policy().shared;
         let mut tracker = Tracker::not_started(shared);
-        let mut waiting = None;
-        let span = report_span(&mut waiting, shared);
-        let error = tracker.give_up(shared, StopReason::Cancelled(reason), None, span);
+        let span = report_span(&mut tracker, shared);
+        let error = tracker.give_up(shared, StopReason::Cancelled(reason), None, &span);
+        *tracker.spill().project().extra.project().stopped = Some(error.into());
         ResponseFuture {
-            state: State::Stopped {
-                error: Some(error.into()),
-            },
+            state: State::Stopped,
             service,
             request: None,
             policy: policy.clone(),
             tracker,
-            waiting,
         }
     }
 }
 
-/// What events that nobody records are given as their span.
-static NO_SPAN: Span = Span::none();
-
-/// The request's span, and the box that holds it, made on first use.
-fn span_of<'a, C, K, R>(
-    waiting: &'a mut Option<Pin<Box<Waiting>>>,
-    shared: &Shared<C, K, R>,
-) -> &'a Span {
-    let w = waiting.get_or_insert_with(|| {
-        Box::pin(Waiting {
-            span: tracing::debug_span!("retry", policy = shared.name()),
+impl Default for Waiting {
+    fn default() -> Self {
+        Waiting {
+            span: Span::none(),
             sleep: None,
             cancelled: None,
             draining: None,
-        })
-    });
-    &w.as_ref().get_ref().span
+            stopped: None,
+        }
+    }
+}
+
+impl fmt::Debug for Waiting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiting")
+            .field("sleeping", &self.sleep.is_some())
+            .field("watching", &self.cancelled.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The request's span, made (with the box that holds it) on first use.
+fn span_of<C, K, R>(tracker: &mut Tracker<Waiting>, shared: &Shared<C, K, R>) -> Span {
+    let span = tracker.spill().project().extra.project().span;
+    if span.is_none() {
+        *span = tracing::debug_span!("retry", policy = shared.name());
+    }
+    span.clone()
 }
 
 /// The span to report at `debug` level in: the request's, if it has one or a subscriber may
-/// record `debug` events; else [`NO_SPAN`], so that nothing is made for events nobody records.
-fn report_span<'a, C, K, R>(
-    waiting: &'a mut Option<Pin<Box<Waiting>>>,
-    shared: &Shared<C, K, R>,
-) -> &'a Span {
+/// record `debug` events; else none, so that nothing is made for events nobody records.
+fn report_span<C, K, R>(tracker: &mut Tracker<Waiting>, shared: &Shared<C, K, R>) -> Span {
+    let made = tracker.spilled().is_some_and(|s| !s.extra.span.is_none());
     // The events are `Tracker`'s: asked about with its target.
-    if waiting.is_some() || tracing::enabled!(target: EVENTS_TARGET, Level::DEBUG) {
-        span_of(waiting, shared)
+    if made || tracing::enabled!(target: EVENTS_TARGET, Level::DEBUG) {
+        span_of(tracker, shared)
     } else {
-        &NO_SPAN
+        Span::none()
     }
 }
 
@@ -193,106 +198,169 @@ where
 {
     type Output = Result<S::Response, BoxError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        // The clock reading taken when the last attempt finished, while nothing has been
-        // waited for since: a zero-delay retry on a ready service reuses it to tag the next
-        // attempt. Never kept across a `Pending`.
-        let mut reading: Option<Instant> = None;
-        loop {
-            match this.state.as_mut().project() {
-                StateProj::Calling { fut } => {
-                    let result = ready!(fut.poll(cx));
-                    let shared = &this.policy.policy().shared;
-                    // Read once here only for a classifier that looks at the elapsed time;
-                    // otherwise a retry decision reads the clock itself, and a success needs
-                    // none.
-                    let now = if shared.classifier.reads_elapsed() {
-                        this.tracker.reading()
-                    } else {
-                        None
-                    };
-                    let ctx = this.tracker.context(now, this.request.as_ref());
-                    let outcome = shared.classifier.classify(&ctx, result.as_ref());
-                    let result = result.map_err(Into::into);
-                    let outcome = match &result {
-                        Err(e) => refine(outcome, &**e),
-                        Ok(_) => outcome,
-                    };
-                    if tracing::enabled!(Level::TRACE) {
-                        let attempt = this.tracker.attempt;
-                        let span = span_of(this.waiting, shared);
-                        tracing::trace!(parent: span, attempt, %outcome, "attempt finished");
-                    }
-                    if !outcome.is_retryable() || this.request.is_none() {
-                        // A first attempt reports nothing in the span (`Tracker::finish`).
-                        let span = if this.tracker.attempt > 1 {
-                            report_span(this.waiting, shared)
-                        } else {
-                            &NO_SPAN
-                        };
-                        this.tracker.finish(shared, outcome, now, span);
-                        this.state.set(State::Done);
-                        return Poll::Ready(result);
-                    }
-                    match schedule_retry(&mut this, outcome, result, now) {
-                        Scheduled::Now(now) => reading = Some(now),
-                        Scheduled::Later => {}
-                        Scheduled::Stop(out) => return Poll::Ready(out),
-                    }
+        // The first attempt's answer is handled here; everything after a retryable outcome
+        // is in `poll_retrying`, out of line, so that the success path stays small.
+        if let StateProj::Calling { fut } = this.state.as_mut().project() {
+            let result = ready!(fut.poll(cx));
+            let mut reading = None;
+            return match attempt_finished(&mut this, result, &mut reading) {
+                Some(out) => Poll::Ready(out),
+                None => poll_retrying(this, cx, reading),
+            };
+        }
+        poll_retrying(this, cx, None)
+    }
+}
+
+/// An attempt answered: classifies the answer, and either ends the request with it (`Some`)
+/// or schedules a retry (`None`; `reading` is then the clock reading taken when the attempt
+/// finished if the retry is due at once).
+///
+/// The reading goes out through a reference, not in the returned value: sharing a slot with
+/// the response, it made the compiler store a `u64` response as two halves and load it whole,
+/// a store-forwarding stall on every successful call.
+#[inline(always)]
+fn attempt_finished<S, Req, P>(
+    this: &mut ResponseFutureProj<'_, S, Req, P>,
+    result: Result<S::Response, S::Error>,
+    reading: &mut Option<Instant>,
+) -> Option<Result<S::Response, BoxError>>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+    Req: HasCancelToken,
+    P: PolicyRef,
+    P::Classifier: Classify<Req, S::Response, S::Error>,
+    P::Cloner: CloneRequest<Req>,
+    P::Recover: Recover<S::Response>,
+{
+    let shared = &this.policy.policy().shared;
+    // Read once here only for a classifier that looks at the elapsed time; otherwise a retry
+    // decision reads the clock itself, and a success needs none.
+    let now = if shared.classifier.reads_elapsed() {
+        this.tracker.reading()
+    } else {
+        None
+    };
+    let ctx = this.tracker.context(now, this.request.as_ref());
+    let outcome = shared.classifier.classify(&ctx, result.as_ref());
+    let result = result.map_err(Into::into);
+    let outcome = match &result {
+        Err(e) => refine(outcome, &**e),
+        Ok(_) => outcome,
+    };
+    if tracing::enabled!(Level::TRACE) {
+        let attempt = this.tracker.attempt;
+        let span = span_of(this.tracker, shared);
+        tracing::trace!(parent: &span, attempt, %outcome, "attempt finished");
+    }
+    if !outcome.is_retryable() || this.request.is_none() {
+        if this.tracker.records_finish(shared) {
+            // A first attempt reports nothing in the span.
+            let span = if this.tracker.attempt > 1 {
+                report_span(this.tracker, shared)
+            } else {
+                Span::none()
+            };
+            this.tracker.finish_recorded(shared, outcome, now, &span);
+        }
+        this.state.set(State::Done);
+        return Some(result);
+    }
+    match schedule_retry(this, outcome, result, now) {
+        Scheduled::Now(now) => *reading = Some(now),
+        Scheduled::Later => *reading = None,
+        Scheduled::Stop(out) => return Some(out),
+    }
+    None
+}
+
+/// Drives the request from the first retryable outcome on: the waits, the readiness checks
+/// and the later attempts. `reading` is the clock reading taken when the last attempt
+/// finished, while nothing has been waited for since: a zero-delay retry on a ready service
+/// reuses it to tag the next attempt. It is never kept across a `Pending`.
+#[inline(never)]
+fn poll_retrying<S, Req, P>(
+    mut this: ResponseFutureProj<'_, S, Req, P>,
+    cx: &mut Context<'_>,
+    mut reading: Option<Instant>,
+) -> Poll<Result<S::Response, BoxError>>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+    Req: HasCancelToken,
+    P: PolicyRef,
+    P::Classifier: Classify<Req, S::Response, S::Error>,
+    P::Cloner: CloneRequest<Req>,
+    P::Recover: Recover<S::Response>,
+{
+    loop {
+        match this.state.as_mut().project() {
+            StateProj::Calling { fut } => {
+                let result = ready!(fut.poll(cx));
+                if let Some(out) = attempt_finished(&mut this, result, &mut reading) {
+                    return Poll::Ready(out);
                 }
-                StateProj::Sleeping => {
-                    let slept = match this.waiting.as_mut() {
-                        Some(w) => w
-                            .as_mut()
-                            .project()
-                            .sleep
-                            .as_pin_mut()
-                            .is_none_or(|s| s.poll(cx).is_ready()),
-                        None => true,
-                    };
-                    if let Some(out) = check_cancelled(&mut this, cx) {
-                        return Poll::Ready(out);
-                    }
-                    if !slept {
-                        return Poll::Pending;
-                    }
-                    // Time has passed: the next attempt's tag reads the clock again.
-                    reading = None;
-                    this.state.set(State::Readying);
-                }
-                StateProj::Readying => {
-                    if let Some(out) = check_cancelled(&mut this, cx) {
-                        return Poll::Ready(out);
-                    }
-                    if let Err(e) = ready!(this.service.poll_ready(cx)) {
-                        let shared = &this.policy.policy().shared;
-                        let span = report_span(this.waiting, shared);
-                        this.tracker
-                            .finish(shared, Outcome::NonRetryable, reading, span);
-                        this.state.set(State::Done);
-                        return Poll::Ready(Err(e.into()));
-                    }
-                    let mut req = this
-                        .request
-                        .take()
-                        .expect("a retry is only scheduled when a copy of the request exists");
-                    *this.request = this.policy.policy().shared.cloner.clone_request(&req);
-                    let attempt = this
-                        .tracker
-                        .begin_retry(&this.policy.policy().shared, reading.take());
-                    // Tell the layers below which attempt this is (the first carries no tag).
-                    req.set_retry_attempt(attempt);
-                    let fut = this.service.call(req);
-                    this.state.set(State::Calling { fut });
-                }
-                StateProj::Stopped { error } => {
-                    let error = error.take().expect("polled after completion");
-                    this.state.set(State::Done);
-                    return Poll::Ready(Err(error));
-                }
-                StateProj::Done => panic!("retry ResponseFuture polled after completion"),
             }
+            StateProj::Sleeping => {
+                let slept = match this.tracker.spilled() {
+                    Some(w) => w
+                        .project()
+                        .extra
+                        .project()
+                        .sleep
+                        .as_pin_mut()
+                        .is_none_or(|s| s.poll(cx).is_ready()),
+                    None => true,
+                };
+                if let Some(out) = check_cancelled(&mut this, cx) {
+                    return Poll::Ready(out);
+                }
+                if !slept {
+                    return Poll::Pending;
+                }
+                // Time has passed: the next attempt's tag reads the clock again.
+                reading = None;
+                this.state.set(State::Readying);
+            }
+            StateProj::Readying => {
+                if let Some(out) = check_cancelled(&mut this, cx) {
+                    return Poll::Ready(out);
+                }
+                if let Err(e) = ready!(this.service.poll_ready(cx)) {
+                    let shared = &this.policy.policy().shared;
+                    let span = report_span(this.tracker, shared);
+                    this.tracker
+                        .finish(shared, Outcome::NonRetryable, reading, &span);
+                    this.state.set(State::Done);
+                    return Poll::Ready(Err(e.into()));
+                }
+                let mut req = this
+                    .request
+                    .take()
+                    .expect("a retry is only scheduled when a copy of the request exists");
+                *this.request = this.policy.policy().shared.cloner.clone_request(&req);
+                let attempt = this
+                    .tracker
+                    .begin_retry(&this.policy.policy().shared, reading.take());
+                // Tell the layers below which attempt this is (the first carries no tag).
+                req.set_retry_attempt(attempt);
+                let fut = this.service.call(req);
+                this.state.set(State::Calling { fut });
+            }
+            StateProj::Stopped => {
+                let error = this
+                    .tracker
+                    .spilled()
+                    .and_then(|w| w.project().extra.project().stopped.take())
+                    .expect("a stopped request keeps its error");
+                this.state.set(State::Done);
+                return Poll::Ready(Err(error));
+            }
+            StateProj::Done => panic!("retry ResponseFuture polled after completion"),
         }
     }
 }
@@ -335,52 +403,38 @@ where
         Ok(v) => (Some(v), None),
         Err(e) => (None, Some(e)),
     };
-    let span = report_span(this.waiting, shared);
+    let span = report_span(this.tracker, shared);
     let delay = match this
         .tracker
-        .on_retryable(shared, outcome, error, token, resend, now, span)
+        .on_retryable(shared, outcome, error, token, resend, now, &span)
     {
         Ok(delay) => delay,
         Err(reason) => {
             this.state.set(State::Done);
             let out = this
                 .tracker
-                .conclude(shared, reason, value, Some(now), span);
+                .conclude(shared, reason, value, Some(now), &span);
             return Scheduled::Stop(out);
         }
     };
     drop(value);
     if delay.is_zero() && token.is_none() {
-        // Nothing to sleep, nothing to watch: no timer, no box.
+        // Nothing to sleep, nothing to watch: no timer.
         this.state.set(State::Readying);
         return Scheduled::Now(now);
     }
     let until = (!delay.is_zero()).then(|| wake_at(now, delay));
-    match this.waiting.as_mut() {
-        Some(w) => {
-            let mut w = w.as_mut().project();
-            if let Some(until) = until {
-                match w.sleep.as_mut().as_pin_mut() {
-                    Some(s) => s.reset(until),
-                    None => w.sleep.set(Some(sleep_until(until))),
-                }
-            }
-            // A box made earlier for the span alone watches nothing yet.
-            if let (Some(t), None) = (token, w.cancelled.as_ref().as_pin_ref()) {
-                w.cancelled.set(Some(t.cancelled()));
-                w.draining.set(t.drain_token().map(CancelToken::cancelled));
-            }
+    // The box was made for the failed attempt's record.
+    let mut w = this.tracker.spill().project().extra.project();
+    if let Some(until) = until {
+        match w.sleep.as_mut().as_pin_mut() {
+            Some(s) => s.reset(until),
+            None => w.sleep.set(Some(sleep_until(until))),
         }
-        None => {
-            *this.waiting = Some(Box::pin(Waiting {
-                span: tracing::debug_span!("retry", policy = shared.name()),
-                sleep: until.map(sleep_until),
-                cancelled: token.map(CancelToken::cancelled),
-                draining: token
-                    .and_then(CancelToken::drain_token)
-                    .map(CancelToken::cancelled),
-            }));
-        }
+    }
+    if let (Some(t), None) = (token, w.cancelled.as_ref().as_pin_ref()) {
+        w.cancelled.set(Some(t.cancelled()));
+        w.draining.set(t.drain_token().map(CancelToken::cancelled));
     }
     if until.is_some() {
         this.state.set(State::Sleeping);
@@ -410,9 +464,9 @@ where
     P: PolicyRef,
     P::Recover: Recover<S::Response>,
 {
-    let (fired, drained) = match this.waiting.as_mut() {
+    let (fired, drained) = match this.tracker.spilled() {
         Some(w) => {
-            let w = w.as_mut().project();
+            let w = w.project().extra.project();
             let fired = w
                 .cancelled
                 .as_pin_mut()
@@ -433,8 +487,8 @@ where
     };
     this.state.set(State::Done);
     let shared = &this.policy.policy().shared;
-    let span = report_span(this.waiting, shared);
-    Some(this.tracker.conclude(shared, reason, None, None, span))
+    let span = report_span(this.tracker, shared);
+    Some(this.tracker.conclude(shared, reason, None, None, &span))
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@
 //! (read lazily, see `RetryPolicyBuilder::max_elapsed`), records the history, and turns each
 //! classified outcome into "retry after this delay" or "stop for this reason".
 
+use std::pin::Pin;
 use std::time::Duration;
 
+use pin_project::pin_project;
 use tokio::time::Instant;
 use tracing::Span;
 
@@ -22,13 +24,44 @@ use crate::BoxError;
 pub(crate) const EVENTS_TARGET: &str = module_path!();
 
 #[derive(Debug)]
-pub(crate) struct Tracker {
+pub(crate) struct Tracker<X = ()> {
     /// Attempts started so far.
     pub(crate) attempt: u32,
     start: Option<Instant>,
-    /// What is only known once an attempt has failed; allocated then, so the success path
-    /// carries one pointer.
-    log: Option<Box<Log>>,
+    /// What is only known once an attempt has failed, and the caller's `X` (the response
+    /// future keeps what it needs to wait there): allocated when first needed, so the
+    /// success path carries one pointer and a request that retries makes one box.
+    spill: Spill<X>,
+}
+
+/// The part of a [`Tracker`] that only a request that fails, waits or reports needs.
+#[pin_project]
+#[derive(Debug, Default)]
+pub(crate) struct Spilled<X> {
+    log: Log,
+    /// The caller's part.
+    #[pin]
+    pub(crate) extra: X,
+}
+
+/// An `Option<Pin<Box<Spilled<X>>>>` whose drop, when it holds nothing (every request that
+/// succeeds on its first attempt without reporting), is a test inlined into its owner's: the
+/// compiler's drop glue for the option is an out-of-line call that saves registers first.
+#[derive(Debug)]
+struct Spill<X>(Option<Pin<Box<Spilled<X>>>>);
+
+impl<X> Drop for Spill<X> {
+    #[inline]
+    fn drop(&mut self) {
+        #[cold]
+        #[inline(never)]
+        fn drop_spilled<X>(spilled: Pin<Box<Spilled<X>>>) {
+            drop(spilled);
+        }
+        if let Some(spilled) = self.0.take() {
+            drop_spilled(spilled);
+        }
+    }
 }
 
 /// A failed attempt, as the tracker keeps it until a [`RetryError`] is built: the error is
@@ -77,7 +110,7 @@ struct Log {
     history: History,
 }
 
-impl Tracker {
+impl<X: Default> Tracker<X> {
     /// A tracker for a request whose first attempt is starting now.
     #[inline]
     pub(crate) fn start<C, K, R>(shared: &Shared<C, K, R>) -> Self {
@@ -91,7 +124,7 @@ impl Tracker {
             attempt: 1,
             // Only time-limited policies pay for a clock read on the success path.
             start: shared.max_elapsed.map(|_| Instant::now()),
-            log: None,
+            spill: Spill(None),
         }
     }
 
@@ -103,8 +136,27 @@ impl Tracker {
         Tracker {
             attempt: 0,
             start: None,
-            log: None,
+            spill: Spill(None),
         }
+    }
+
+    /// The spilled part, if it has been made.
+    #[inline]
+    pub(crate) fn spilled(&mut self) -> Option<Pin<&mut Spilled<X>>> {
+        self.spill.0.as_mut().map(Pin::as_mut)
+    }
+
+    /// The spilled part, made now if it was not.
+    pub(crate) fn spill(&mut self) -> Pin<&mut Spilled<X>> {
+        self.spill
+            .0
+            .get_or_insert_with(|| Box::pin(Spilled::default()))
+            .as_mut()
+    }
+
+    /// The failed attempts' log, made now if it was not.
+    fn log(&mut self) -> &mut Log {
+        self.spill().project().log
     }
 
     /// Reads the clock for an attempt that just finished, if its context needs the time
@@ -129,8 +181,9 @@ impl Tracker {
     /// The delays waited so far.
     #[inline]
     fn total_delay(&self) -> Duration {
-        match &self.log {
-            Some(log) => {
+        match &self.spill.0 {
+            Some(spilled) => {
+                let log = &spilled.log;
                 let last = log.last.as_ref().and_then(|f| f.delay_after);
                 log.earlier_delay.saturating_add(last.unwrap_or_default())
             }
@@ -169,12 +222,13 @@ impl Tracker {
         span: &Span,
     ) -> Result<Duration, StopReason> {
         let elapsed = self.elapsed_at(now);
-        let log = self.log.get_or_insert_with(Box::default);
+        let attempt = self.attempt;
+        let log = self.log();
         let mut prev_delay = Duration::ZERO;
         if let Some(prev) = log.last.take() {
             prev_delay = prev.delay_after.unwrap_or_default();
             log.earlier_delay = log.earlier_delay.saturating_add(prev_delay);
-            prev.into_history(self.attempt - 1, &mut log.history);
+            prev.into_history(attempt - 1, &mut log.history);
         }
         let last = log.last.insert(Failure {
             outcome,
@@ -191,7 +245,7 @@ impl Tracker {
         if token.is_some_and(|t| !t.retries_allowed()) {
             return Err(StopReason::RetriesSuppressed);
         }
-        if self.attempt >= shared.max_attempts {
+        if attempt >= shared.max_attempts {
             return Err(StopReason::AttemptsExhausted);
         }
         if let Err(why) = resend {
@@ -199,7 +253,7 @@ impl Tracker {
         }
         let delay = match outcome.hint() {
             Some(hint) => hint.min(shared.max_hint),
-            None => shared.backoff.delay(self.attempt, prev_delay, shared.rng()),
+            None => shared.backoff.delay(attempt, prev_delay, shared.rng()),
         };
         if let Some(limit) = shared.max_elapsed {
             if elapsed.saturating_add(delay) > limit {
@@ -217,10 +271,8 @@ impl Tracker {
         }
         if let Some(budget) = shared.budget() {
             if !budget.withdraw() {
-                shared.emit(RetryEvent::BudgetExhausted {
-                    attempts: self.attempt,
-                });
-                tracing::debug!(parent: span, attempts = self.attempt, "retry budget exhausted");
+                shared.emit(RetryEvent::BudgetExhausted { attempts: attempt });
+                tracing::debug!(parent: span, attempts = attempt, "retry budget exhausted");
                 return Err(StopReason::BudgetExhausted);
             }
         }
@@ -230,7 +282,7 @@ impl Tracker {
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static));
         shared.emit(RetryEvent::Retry {
-            attempt: self.attempt,
+            attempt,
             delay,
             outcome,
             elapsed,
@@ -238,7 +290,7 @@ impl Tracker {
         });
         tracing::debug!(
             parent: span,
-            attempt = self.attempt,
+            attempt = attempt,
             ?delay,
             %outcome,
             error = error.map(tracing::field::display),
@@ -274,15 +326,20 @@ impl Tracker {
         now: Option<Instant>,
         span: &Span,
     ) {
-        // A first-attempt result with nothing to record: the common case, kept inline.
-        if self.attempt <= 1 && !shared.has_extras() {
-            return;
+        if self.records_finish(shared) {
+            self.finish_recorded(shared, outcome, now, span);
         }
-        self.finish_recorded(shared, outcome, now, span);
+    }
+
+    /// Whether [`finish`](Self::finish) has anything to do: not for a first-attempt result
+    /// with nothing attached to tell, the common case.
+    #[inline]
+    pub(crate) fn records_finish<C, K, R>(&self, shared: &Shared<C, K, R>) -> bool {
+        self.attempt > 1 || shared.has_extras()
     }
 
     #[cold]
-    fn finish_recorded<C, K, R>(
+    pub(crate) fn finish_recorded<C, K, R>(
         &mut self,
         shared: &Shared<C, K, R>,
         outcome: Outcome,
@@ -366,12 +423,12 @@ impl Tracker {
         });
         tracing::debug!(parent: span, attempts = self.attempt, ?elapsed, %reason, "giving up");
         let mut history = History::default();
-        if let Some(log) = self.log.take() {
+        if let Some(spilled) = self.spilled() {
             let Log {
                 last,
                 history: kept,
                 ..
-            } = *log;
+            } = std::mem::take(spilled.project().log);
             history = kept;
             if let Some(last) = last {
                 last.into_history(self.attempt, &mut history);
