@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Paths: `bare`, `tower_retry`, `tower_default_like`, `retry`, `retry_static`, `breaker`, `breaker_static`,
-//! `stack`, `stack_static` (the same services as the benchmarks), and
+//! `stack`, `stack_static`, `ratio`, `ratio_static`, `tower_tps_budget` (the same services as
+//! the benchmarks), and
 //! `mid_backoff_dropped` (a request dropped while the retry layer sleeps).
 #[path = "../benches/common/mod.rs"]
 mod common;
@@ -40,6 +41,14 @@ fn main() {
         "breaker_static" => run(steadfast_static_breaker(), n),
         "stack" => run(peers::steadfast_stack(&b), n),
         "stack_static" => run(peers::steadfast_stack_static(), n),
+        "ratio" => run(
+            peers::steadfast_retry_with_budget(std::sync::Arc::new(
+                steadfast::retry::RatioBudget::builder().build().unwrap(),
+            )),
+            n,
+        ),
+        "ratio_static" => run(peers::steadfast_retry_static_ratio(), n),
+        "tower_tps_budget" => run(peers::tower_retry_with_budget(), n),
         "mid_backoff_dropped" => {
             let rt = runtime();
             let _guard = rt.enter();

@@ -55,7 +55,7 @@ pub mod circuit_breaker;
 pub mod classify;
 mod config;
 mod display;
-#[cfg(feature = "circuit-breaker")]
+#[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod local;
 pub mod operations;
 pub mod random;

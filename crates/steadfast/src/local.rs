@@ -2,7 +2,8 @@
 //! plain arithmetic instead of locked instructions.
 //!
 //! A layer that keeps shared state alive from every response future (the circuit breaker held
-//! by value does) would otherwise clone and drop an `Arc` per request:
+//! by value does, and so does a retry policy held by value, for its shared settings) would
+//! otherwise clone and drop an `Arc` per request:
 //! two locked read-modify-writes on one cache line that every thread writes. A `LocalArc`
 //! counts its references per thread instead. Each thread that uses a value gets a *slot* for
 //! it, kept in a small per-thread cache; references made on a thread point at that thread's
@@ -192,6 +193,26 @@ impl<T: Send + Sync + 'static> LocalArc<T> {
         if !self.is_local() {
             *self = Self::from_arc(self.arc(), Some(self.slot));
         }
+    }
+
+    /// A clone for use on this thread, pointing this reference at the current thread's slot
+    /// first if it does not already: [`localize`](Self::localize) then [`clone`](Clone::clone),
+    /// with one thread check on the common path instead of two.
+    #[inline]
+    pub(crate) fn clone_here(&mut self) -> Self {
+        if self.is_local() {
+            let s = self.slot();
+            s.local.set(s.local.get() + 1);
+            return LocalArc { slot: self.slot };
+        }
+        self.clone_here_slow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn clone_here_slow(&mut self) -> Self {
+        self.localize();
+        self.clone()
     }
 }
 

@@ -103,10 +103,10 @@ where
     P: PolicyRef,
     P::Cloner: CloneRequest<Req>,
 {
-    /// Starts the first attempt on `service`, which must have reported ready. The policy's
-    /// settings are cloned straight into the future.
+    /// Starts the first attempt on `service`, which must have reported ready, with the
+    /// request's own copy of the policy.
     #[inline]
-    pub(crate) fn new(mut service: S, req: Req, policy: &P) -> Self {
+    pub(crate) fn new(mut service: S, req: Req, policy: P) -> Self {
         let shared = &policy.policy().shared;
         if let Some(reason) = req.cancel_token().and_then(|t| t.reason()) {
             return Self::cancelled_early(service, policy, reason);
@@ -122,13 +122,13 @@ where
             state: State::Calling { fut },
             service,
             request,
-            policy: policy.clone(),
+            policy,
             tracker,
         }
     }
 
     #[cold]
-    fn cancelled_early(service: S, policy: &P, reason: crate::token::CancelReason) -> Self {
+    fn cancelled_early(service: S, policy: P, reason: crate::token::CancelReason) -> Self {
         let shared = &policy.policy().shared;
         let mut tracker = Tracker::not_started(shared);
         let span = report_span(&mut tracker, shared);
@@ -138,7 +138,7 @@ where
             state: State::Stopped,
             service,
             request: None,
-            policy: policy.clone(),
+            policy,
             tracker,
         }
     }

@@ -14,6 +14,7 @@ use super::RetryError;
 use crate::backoff::Backoff;
 use crate::classify::{classify_fn, AnyError, Attempt, ClassifyFn, Outcome};
 use crate::config::ConfigError;
+use crate::local::LocalArc;
 use crate::random::{RandomSource, SplitMix64};
 
 /// Makes the copy of a request that the next attempt will send.
@@ -66,19 +67,21 @@ where
     }
 }
 
-/// The settings a request's future carries by value. Everything optional and shared (name,
-/// budget, randomness, listeners, metrics) sits behind one `Option<Arc>`, so a policy that
-/// uses none of it is cloned per request without touching a reference count.
+/// What a request's future carries of its policy. The settings every request reads (the
+/// attempt limit, the elapsed-time limit, the classifier, cloner and recovery) are copied;
+/// the rest, which only a retry or a report reads, sits behind one [`LocalArc`], whose
+/// references are counted per thread: the copy each response future takes and drops is
+/// plain arithmetic on the calling thread's count (see `crate::local`), and the future stays
+/// small to move.
 pub(crate) struct Shared<C, K, R = NoRecover> {
     pub(crate) max_attempts: u32,
-    pub(crate) backoff: Backoff,
     pub(crate) max_elapsed: Option<Duration>,
-    pub(crate) deadline: Option<Instant>,
-    pub(crate) max_hint: Duration,
+    /// Whether the end of a request has someone to tell: metrics, a budget or listeners.
+    reports: bool,
     pub(crate) classifier: C,
     pub(crate) cloner: K,
     pub(crate) recover: R,
-    extras: Option<Arc<Extras>>,
+    settings: LocalArc<Settings>,
 }
 
 impl<C: Clone, K: Clone, R: Clone> Clone for Shared<C, K, R> {
@@ -87,19 +90,38 @@ impl<C: Clone, K: Clone, R: Clone> Clone for Shared<C, K, R> {
     fn clone(&self) -> Self {
         Shared {
             max_attempts: self.max_attempts,
-            backoff: self.backoff.clone(),
             max_elapsed: self.max_elapsed,
-            deadline: self.deadline,
-            max_hint: self.max_hint,
+            reports: self.reports,
             classifier: self.classifier.clone(),
             cloner: self.cloner.clone(),
             recover: self.recover.clone(),
-            extras: self.extras.clone(),
+            settings: self.settings.clone(),
         }
     }
 }
 
-struct Extras {
+impl<C: Clone, K: Clone, R: Clone> Shared<C, K, R> {
+    /// A copy counted on the calling thread, the service's own reference moved to this
+    /// thread's count first if it was counted elsewhere (see `LocalArc::clone_here`).
+    #[inline]
+    fn clone_here(&mut self) -> Self {
+        Shared {
+            max_attempts: self.max_attempts,
+            max_elapsed: self.max_elapsed,
+            reports: self.reports,
+            classifier: self.classifier.clone(),
+            cloner: self.cloner.clone(),
+            recover: self.recover.clone(),
+            settings: self.settings.clone_here(),
+        }
+    }
+}
+
+/// The settings only a retry or a report reads, shared by every copy of a policy.
+struct Settings {
+    backoff: Backoff,
+    deadline: Option<Instant>,
+    max_hint: Duration,
     name: Option<Cow<'static, str>>,
     budget: Option<Arc<dyn RetryBudget>>,
     rng: Option<Arc<dyn RandomSource>>,
@@ -115,31 +137,50 @@ fn default_rng() -> &'static SplitMix64 {
 
 impl<C, K, R> Shared<C, K, R> {
     pub(crate) fn name(&self) -> &str {
-        self.extras
-            .as_ref()
-            .and_then(|e| e.name.as_deref())
-            .unwrap_or("retry")
+        self.settings.name.as_deref().unwrap_or("retry")
+    }
+
+    pub(crate) fn backoff(&self) -> &Backoff {
+        &self.settings.backoff
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.settings.deadline
+    }
+
+    pub(crate) fn max_hint(&self) -> Duration {
+        self.settings.max_hint
+    }
+
+    /// Whether the end of a request is told to metrics, a budget or listeners; when not, a
+    /// request that ends on its first attempt has nothing to record.
+    #[inline]
+    pub(crate) fn reports(&self) -> bool {
+        self.reports
     }
 
     #[inline]
-    pub(crate) fn has_extras(&self) -> bool {
-        self.extras.is_some()
-    }
-
     pub(crate) fn budget(&self) -> Option<&dyn RetryBudget> {
-        self.extras.as_ref().and_then(|e| e.budget.as_deref())
+        if !self.reports {
+            return None;
+        }
+        self.settings.budget.as_deref()
     }
 
+    #[inline]
     pub(crate) fn metrics(&self) -> Option<&RetryMetrics> {
-        self.extras.as_ref().and_then(|e| e.metrics.as_deref())
+        if !self.reports {
+            return None;
+        }
+        self.settings.metrics.as_deref()
     }
 
     fn metrics_arc(&self) -> Option<&Arc<RetryMetrics>> {
-        self.extras.as_ref().and_then(|e| e.metrics.as_ref())
+        self.settings.metrics.as_ref()
     }
 
     pub(crate) fn rng(&self) -> &dyn RandomSource {
-        match self.extras.as_ref().and_then(|e| e.rng.as_deref()) {
+        match self.settings.rng.as_deref() {
             Some(r) => r,
             None => default_rng(),
         }
@@ -147,14 +188,12 @@ impl<C, K, R> Shared<C, K, R> {
 
     /// Whether any listener would see an event.
     pub(crate) fn has_listeners(&self) -> bool {
-        self.extras
-            .as_ref()
-            .is_some_and(|e| !e.listeners.is_empty())
+        self.reports && !self.settings.listeners.is_empty()
     }
 
     pub(crate) fn emit(&self, event: RetryEvent<'_>) {
-        if let Some(e) = &self.extras {
-            for l in e.listeners.iter() {
+        if self.reports {
+            for l in self.settings.listeners.iter() {
                 l(&event);
             }
         }
@@ -162,9 +201,11 @@ impl<C, K, R> Shared<C, K, R> {
 }
 
 /// Every setting of a retry: how many attempts, how long to wait, what to retry, and what
-/// to tell you. Cheap to clone: the settings are copied, and the optional shared parts
-/// (budget, metrics, listeners, a custom name or random source) sit behind one `Arc`, so all
-/// clones and all services built from it share them.
+/// to tell you. Cheap to clone: the few settings every request reads are copied, and the rest
+/// (the backoff, the deadline, budget, metrics, listeners, a custom name or random source) is
+/// shared by all clones and all services built from it, behind one reference whose count is
+/// kept per thread, so that the copy the retry layer takes for each request costs no locked
+/// instruction.
 ///
 /// Use it with [`RetryLayer`](super::RetryLayer) for a `Service`, or call
 /// [`run`](Self::run) / [`run_blocking`](Self::run_blocking) for plain functions.
@@ -202,15 +243,12 @@ impl<C, K, R> fmt::Debug for RetryPolicy<C, K, R> {
         f.debug_struct("RetryPolicy")
             .field("name", &s.name())
             .field("max_attempts", &s.max_attempts)
-            .field("backoff", &s.backoff)
+            .field("backoff", s.backoff())
             .field("max_elapsed", &s.max_elapsed)
-            .field("deadline", &s.deadline)
-            .field("max_hint", &s.max_hint)
+            .field("deadline", &s.deadline())
+            .field("max_hint", &s.max_hint())
             .field("budget", &s.budget())
-            .field(
-                "listeners",
-                &s.extras.as_ref().map_or(0, |e| e.listeners.len()),
-            )
+            .field("listeners", &s.settings.listeners.len())
             .field("metrics", &s.metrics().is_some())
             .finish_non_exhaustive()
     }
@@ -260,7 +298,7 @@ impl<C, K, R> RetryPolicy<C, K, R> {
 
     /// The backoff schedule.
     pub fn backoff(&self) -> &Backoff {
-        &self.shared.backoff
+        self.shared.backoff()
     }
 
     /// The metrics this policy records into, if any.
@@ -301,6 +339,16 @@ pub trait PolicyRef: Clone + sealed::Sealed {
     type Recover;
     /// The policy.
     fn policy(&self) -> &RetryPolicy<Self::Classifier, Self::Cloner, Self::Recover>;
+
+    /// A copy for a request starting on this thread. A policy held by value counts the
+    /// references to its shared settings per thread; one that moved to another thread
+    /// switches to that thread's count first, so that this copy and the ones after it are
+    /// cheap to take and to drop.
+    #[doc(hidden)]
+    #[inline]
+    fn clone_here(&mut self) -> Self {
+        self.clone()
+    }
 }
 
 impl<C: Clone, K: Clone, R: Clone> sealed::Sealed for RetryPolicy<C, K, R> {}
@@ -311,6 +359,13 @@ impl<C: Clone, K: Clone, R: Clone> PolicyRef for RetryPolicy<C, K, R> {
     #[inline]
     fn policy(&self) -> &RetryPolicy<C, K, R> {
         self
+    }
+
+    #[inline]
+    fn clone_here(&mut self) -> Self {
+        RetryPolicy {
+            shared: self.shared.clone_here(),
+        }
     }
 }
 
@@ -554,31 +609,25 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
             ));
         }
         self.backoff.validate()?;
-        let has_extras = self.name.is_some()
-            || self.budget.is_some()
-            || self.rng.is_some()
-            || !self.listeners.is_empty()
-            || self.metrics.is_some();
-        let extras = has_extras.then(|| {
-            Arc::new(Extras {
-                name: self.name,
-                budget: self.budget,
-                rng: self.rng,
-                listeners: self.listeners.into_boxed_slice(),
-                metrics: self.metrics,
-            })
-        });
+        let reports = self.budget.is_some() || !self.listeners.is_empty() || self.metrics.is_some();
         Ok(RetryPolicy {
             shared: Shared {
                 max_attempts: self.max_attempts,
-                backoff: self.backoff,
                 max_elapsed: self.max_elapsed,
-                deadline: self.deadline,
-                max_hint: self.max_hint,
+                reports,
                 classifier: self.classifier,
                 cloner: self.cloner,
                 recover: self.recover,
-                extras,
+                settings: LocalArc::new(Settings {
+                    backoff: self.backoff,
+                    deadline: self.deadline,
+                    max_hint: self.max_hint,
+                    name: self.name,
+                    budget: self.budget,
+                    rng: self.rng,
+                    listeners: self.listeners.into_boxed_slice(),
+                    metrics: self.metrics,
+                }),
             },
         })
     }

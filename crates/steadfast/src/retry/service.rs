@@ -82,6 +82,6 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         let fresh = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, fresh);
-        ResponseFuture::new(ready, req, &self.policy)
+        ResponseFuture::new(ready, req, self.policy.clone_here())
     }
 }

@@ -252,15 +252,15 @@ impl<X: Default> Tracker<X> {
             return Err(StopReason::NotReplayable(why));
         }
         let delay = match outcome.hint() {
-            Some(hint) => hint.min(shared.max_hint),
-            None => shared.backoff.delay(attempt, prev_delay, shared.rng()),
+            Some(hint) => hint.min(shared.max_hint()),
+            None => shared.backoff().delay(attempt, prev_delay, shared.rng()),
         };
         if let Some(limit) = shared.max_elapsed {
             if elapsed.saturating_add(delay) > limit {
                 return Err(StopReason::MaxElapsed);
             }
         }
-        let deadline = match (shared.deadline, token.and_then(CancelToken::deadline)) {
+        let deadline = match (shared.deadline(), token.and_then(CancelToken::deadline)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -335,7 +335,7 @@ impl<X: Default> Tracker<X> {
     /// with nothing attached to tell, the common case.
     #[inline]
     pub(crate) fn records_finish<C, K, R>(&self, shared: &Shared<C, K, R>) -> bool {
-        self.attempt > 1 || shared.has_extras()
+        self.attempt > 1 || shared.reports()
     }
 
     #[cold]
