@@ -253,9 +253,7 @@ where
         Ok(_) => outcome,
     };
     if tracing::enabled!(Level::TRACE) {
-        let attempt = this.tracker.attempt;
-        let span = span_of(this.tracker, shared);
-        tracing::trace!(parent: &span, attempt, %outcome, "attempt finished");
+        trace_attempt(this.tracker, shared, outcome);
     }
     if !outcome.is_retryable() || this.request.is_none() {
         if this.tracker.records_finish(shared) {
@@ -276,6 +274,20 @@ where
         Scheduled::Stop(out) => return Some(out),
     }
     None
+}
+
+/// Records an attempt's outcome at `trace` level. Out of line, and given the outcome by value,
+/// so that the success path does not keep the outcome in memory for the event to point at.
+#[cold]
+#[inline(never)]
+fn trace_attempt<C, K, R>(
+    tracker: &mut Tracker<Waiting>,
+    shared: &Shared<C, K, R>,
+    outcome: Outcome,
+) {
+    let attempt = tracker.attempt;
+    let span = span_of(tracker, shared);
+    tracing::trace!(parent: &span, attempt, %outcome, "attempt finished");
 }
 
 /// Drives the request from the first retryable outcome on: the waits, the readiness checks
