@@ -9,6 +9,8 @@
 //!   script (statuses, headers, hang-ups) and records every request it received.
 //! * [`alloc::CountingAllocator`] counts each thread's heap allocations, for tests that assert
 //!   how many a piece of code makes.
+//! * [`spawn_calls`] sends many requests through clones of a service, each from its own task
+//!   on a multi-threaded runtime, for stress tests of state shared across threads.
 //!
 //! ```
 //! use std::time::Duration;
@@ -309,4 +311,46 @@ async fn play<T>(mut reply: Reply<T>) -> Result<T, TestError> {
             }
         }
     }
+}
+
+/// Sends `n` requests (made by `request`) through clones of `svc`, each clone cloned on the
+/// calling thread and moved into its own task on a new runtime of `workers` worker threads,
+/// where it is made ready, called and dropped. Returns how many requests succeeded, and the
+/// runtime: dropping it ends the worker threads (and whatever they keep per thread).
+pub fn spawn_calls<S, Req>(
+    svc: &S,
+    n: usize,
+    workers: usize,
+    request: impl Fn() -> Req,
+) -> (u64, tokio::runtime::Runtime)
+where
+    S: Service<Req> + Clone + Send + 'static,
+    S::Future: Send,
+    Req: Send + 'static,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let ok = rt.block_on(async {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let mut svc = svc.clone();
+                let req = request();
+                tokio::spawn(async move {
+                    if std::future::poll_fn(|cx| svc.poll_ready(cx)).await.is_err() {
+                        return false;
+                    }
+                    svc.call(req).await.is_ok()
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        for task in tasks {
+            ok += u64::from(task.await.expect("the task ran to its end"));
+        }
+        ok
+    });
+    (ok, rt)
 }

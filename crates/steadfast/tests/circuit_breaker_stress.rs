@@ -133,25 +133,8 @@ fn a_breaker_lives_while_used_on_any_thread_and_is_freed_after() {
         let svc =
             Scripted::<u32>::new([]).then_always(Reply::ok(1).after(Duration::from_micros(50)));
         let layered = CircuitBreakerLayer::new(breaker.clone()).layer(svc.clone());
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(4)
-            .enable_all()
-            .build()
-            .unwrap();
-        let ok = rt.block_on(async {
-            let tasks: Vec<_> = (0..2_000)
-                .map(|_| {
-                    // Cloned here, moved to a worker, used and dropped there.
-                    let s = layered.clone();
-                    tokio::spawn(async move { s.oneshot(()).await.is_ok() })
-                })
-                .collect();
-            let mut ok = 0u64;
-            for t in tasks {
-                ok += u64::from(t.await.unwrap());
-            }
-            ok
-        });
+        // Each clone is made here, moved to a worker, used and dropped there.
+        let (ok, rt) = steadfast_test::spawn_calls(&layered, 2_000, 4, || ());
         assert_eq!(ok, 2_000);
         assert_eq!(breaker.metrics().successes, 2_000);
         drop((layered, breaker));

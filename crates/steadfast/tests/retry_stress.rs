@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use steadfast::retry::{Backoff, RetryEvent, RetryLayer, RetryMetrics, RetryPolicy};
 use steadfast_test::{Reply, Scripted};
-use tower::{Layer, ServiceExt};
+use tower::Layer;
 
 /// Services moved to worker threads, and response futures that finish on another worker than
 /// the one that started them, must all keep the policy's settings alive, and the settings
@@ -41,25 +41,8 @@ fn a_policy_lives_while_used_on_any_thread_and_is_freed_after() {
             let svc = Scripted::<u32>::new((0..200).map(|_| Reply::err("busy")))
                 .then_always(Reply::ok(1).after(Duration::from_micros(50)));
             let layered = RetryLayer::new(policy.clone()).layer(svc.clone());
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(4)
-                .enable_all()
-                .build()
-                .unwrap();
-            let answered = rt.block_on(async {
-                let tasks: Vec<_> = (0..2_000)
-                    .map(|_| {
-                        // Cloned here, moved to a worker, used and dropped there.
-                        let s = layered.clone();
-                        tokio::spawn(async move { s.oneshot(()).await.is_ok() })
-                    })
-                    .collect();
-                let mut ok = 0u64;
-                for t in tasks {
-                    ok += u64::from(t.await.unwrap());
-                }
-                ok
-            });
+            // Each clone is made here, moved to a worker, used and dropped there.
+            let (answered, rt) = steadfast_test::spawn_calls(&layered, 2_000, 4, || ());
             drop((layered, policy));
             // The workers end here, and their counts with them.
             drop(rt);

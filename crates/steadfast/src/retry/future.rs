@@ -206,28 +206,17 @@ where
         if let StateProj::Calling { fut } = this.state.as_mut().project() {
             let result = ready!(fut.poll(cx));
             let mut reading = None;
-            return match attempt_finished(&mut this, result, &mut reading) {
+            return match Self::attempt_finished(&mut this, result, &mut reading) {
                 Some(out) => Poll::Ready(out),
-                None => poll_retrying(this, cx, reading),
+                None => Self::poll_retrying(this, cx, reading),
             };
         }
-        poll_retrying(this, cx, None)
+        Self::poll_retrying(this, cx, None)
     }
 }
 
-/// An attempt answered: classifies the answer, and either ends the request with it (`Some`)
-/// or schedules a retry (`None`; `reading` is then the clock reading taken when the attempt
-/// finished if the retry is due at once).
-///
-/// The reading goes out through a reference, not in the returned value: sharing a slot with
-/// the response, it made the compiler store a `u64` response as two halves and load it whole,
-/// a store-forwarding stall on every successful call.
-#[inline(always)]
-fn attempt_finished<S, Req, P>(
-    this: &mut ResponseFutureProj<'_, S, Req, P>,
-    result: Result<S::Response, S::Error>,
-    reading: &mut Option<Instant>,
-) -> Option<Result<S::Response, BoxError>>
+/// The steps of [`ResponseFuture::poll`], under the same bounds.
+impl<S, Req, P> ResponseFuture<S, Req, P>
 where
     S: Service<Req>,
     S::Error: Into<BoxError>,
@@ -237,43 +226,135 @@ where
     P::Cloner: CloneRequest<Req>,
     P::Recover: Recover<S::Response>,
 {
-    let shared = &this.policy.policy().shared;
-    // Read once here only for a classifier that looks at the elapsed time; otherwise a retry
-    // decision reads the clock itself, and a success needs none.
-    let now = if shared.classifier.reads_elapsed() {
-        this.tracker.reading()
-    } else {
-        None
-    };
-    let ctx = this.tracker.context(now, this.request.as_ref());
-    let outcome = shared.classifier.classify(&ctx, result.as_ref());
-    let result = result.map_err(Into::into);
-    let outcome = match &result {
-        Err(e) => refine(outcome, &**e),
-        Ok(_) => outcome,
-    };
-    if tracing::enabled!(Level::TRACE) {
-        trace_attempt(this.tracker, shared, outcome);
-    }
-    if !outcome.is_retryable() || this.request.is_none() {
-        if this.tracker.records_finish(shared) {
-            // A first attempt reports nothing in the span.
-            let span = if this.tracker.attempt > 1 {
-                report_span(this.tracker, shared)
-            } else {
-                Span::none()
-            };
-            this.tracker.finish_recorded(shared, outcome, now, &span);
+    /// An attempt answered: classifies the answer, and either ends the request with it (`Some`)
+    /// or schedules a retry (`None`; `reading` is then the clock reading taken when the attempt
+    /// finished if the retry is due at once).
+    ///
+    /// The reading goes out through a reference, not in the returned value: sharing a slot with
+    /// the response, it made the compiler store a `u64` response as two halves and load it whole,
+    /// a store-forwarding stall on every successful call.
+    #[inline(always)]
+    fn attempt_finished(
+        this: &mut ResponseFutureProj<'_, S, Req, P>,
+        result: Result<S::Response, S::Error>,
+        reading: &mut Option<Instant>,
+    ) -> Option<Result<S::Response, BoxError>> {
+        let shared = &this.policy.policy().shared;
+        // Read once here only for a classifier that looks at the elapsed time; otherwise a retry
+        // decision reads the clock itself, and a success needs none.
+        let now = if shared.classifier.reads_elapsed() {
+            this.tracker.reading()
+        } else {
+            None
+        };
+        let ctx = this.tracker.context(now, this.request.as_ref());
+        let outcome = shared.classifier.classify(&ctx, result.as_ref());
+        let result = result.map_err(Into::into);
+        let outcome = match &result {
+            Err(e) => refine(outcome, &**e),
+            Ok(_) => outcome,
+        };
+        if tracing::enabled!(Level::TRACE) {
+            trace_attempt(this.tracker, shared, outcome);
         }
-        this.state.set(State::Done);
-        return Some(result);
+        if !outcome.is_retryable() || this.request.is_none() {
+            if this.tracker.records_finish(shared) {
+                // A first attempt reports nothing in the span.
+                let span = if this.tracker.attempt > 1 {
+                    report_span(this.tracker, shared)
+                } else {
+                    Span::none()
+                };
+                this.tracker.finish_recorded(shared, outcome, now, &span);
+            }
+            this.state.set(State::Done);
+            return Some(result);
+        }
+        match schedule_retry(this, outcome, result, now) {
+            Scheduled::Now(now) => *reading = Some(now),
+            Scheduled::Later => *reading = None,
+            Scheduled::Stop(out) => return Some(out),
+        }
+        None
     }
-    match schedule_retry(this, outcome, result, now) {
-        Scheduled::Now(now) => *reading = Some(now),
-        Scheduled::Later => *reading = None,
-        Scheduled::Stop(out) => return Some(out),
+
+    /// Drives the request from the first retryable outcome on: the waits, the readiness checks
+    /// and the later attempts. `reading` is the clock reading taken when the last attempt
+    /// finished, while nothing has been waited for since: a zero-delay retry on a ready service
+    /// reuses it to tag the next attempt. It is never kept across a `Pending`.
+    #[inline(never)]
+    fn poll_retrying(
+        mut this: ResponseFutureProj<'_, S, Req, P>,
+        cx: &mut Context<'_>,
+        mut reading: Option<Instant>,
+    ) -> Poll<Result<S::Response, BoxError>> {
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Calling { fut } => {
+                    let result = ready!(fut.poll(cx));
+                    if let Some(out) = Self::attempt_finished(&mut this, result, &mut reading) {
+                        return Poll::Ready(out);
+                    }
+                }
+                StateProj::Sleeping => {
+                    let slept = match this.tracker.spilled() {
+                        Some(w) => w
+                            .project()
+                            .extra
+                            .project()
+                            .sleep
+                            .as_pin_mut()
+                            .is_none_or(|s| s.poll(cx).is_ready()),
+                        None => true,
+                    };
+                    if let Some(out) = check_cancelled(&mut this, cx) {
+                        return Poll::Ready(out);
+                    }
+                    if !slept {
+                        return Poll::Pending;
+                    }
+                    // Time has passed: the next attempt's tag reads the clock again.
+                    reading = None;
+                    this.state.set(State::Readying);
+                }
+                StateProj::Readying => {
+                    if let Some(out) = check_cancelled(&mut this, cx) {
+                        return Poll::Ready(out);
+                    }
+                    if let Err(e) = ready!(this.service.poll_ready(cx)) {
+                        let shared = &this.policy.policy().shared;
+                        let span = report_span(this.tracker, shared);
+                        this.tracker
+                            .finish(shared, Outcome::NonRetryable, reading, &span);
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(e.into()));
+                    }
+                    let mut req = this
+                        .request
+                        .take()
+                        .expect("a retry is only scheduled when a copy of the request exists");
+                    *this.request = this.policy.policy().shared.cloner.clone_request(&req);
+                    let attempt = this
+                        .tracker
+                        .begin_retry(&this.policy.policy().shared, reading.take());
+                    // Tell the layers below which attempt this is (the first carries no tag).
+                    req.set_retry_attempt(attempt);
+                    let fut = this.service.call(req);
+                    this.state.set(State::Calling { fut });
+                }
+                StateProj::Stopped => {
+                    let error = this
+                        .tracker
+                        .spilled()
+                        .and_then(|w| w.project().extra.project().stopped.take())
+                        .expect("a stopped request keeps its error");
+                    this.state.set(State::Done);
+                    return Poll::Ready(Err(error));
+                }
+                StateProj::Done => panic!("retry ResponseFuture polled after completion"),
+            }
+        }
     }
-    None
 }
 
 /// Records an attempt's outcome at `trace` level. Out of line, and given the outcome by value,
@@ -288,93 +369,6 @@ fn trace_attempt<C, K, R>(
     let attempt = tracker.attempt;
     let span = span_of(tracker, shared);
     tracing::trace!(parent: &span, attempt, %outcome, "attempt finished");
-}
-
-/// Drives the request from the first retryable outcome on: the waits, the readiness checks
-/// and the later attempts. `reading` is the clock reading taken when the last attempt
-/// finished, while nothing has been waited for since: a zero-delay retry on a ready service
-/// reuses it to tag the next attempt. It is never kept across a `Pending`.
-#[inline(never)]
-fn poll_retrying<S, Req, P>(
-    mut this: ResponseFutureProj<'_, S, Req, P>,
-    cx: &mut Context<'_>,
-    mut reading: Option<Instant>,
-) -> Poll<Result<S::Response, BoxError>>
-where
-    S: Service<Req>,
-    S::Error: Into<BoxError>,
-    Req: HasCancelToken,
-    P: PolicyRef,
-    P::Classifier: Classify<Req, S::Response, S::Error>,
-    P::Cloner: CloneRequest<Req>,
-    P::Recover: Recover<S::Response>,
-{
-    loop {
-        match this.state.as_mut().project() {
-            StateProj::Calling { fut } => {
-                let result = ready!(fut.poll(cx));
-                if let Some(out) = attempt_finished(&mut this, result, &mut reading) {
-                    return Poll::Ready(out);
-                }
-            }
-            StateProj::Sleeping => {
-                let slept = match this.tracker.spilled() {
-                    Some(w) => w
-                        .project()
-                        .extra
-                        .project()
-                        .sleep
-                        .as_pin_mut()
-                        .is_none_or(|s| s.poll(cx).is_ready()),
-                    None => true,
-                };
-                if let Some(out) = check_cancelled(&mut this, cx) {
-                    return Poll::Ready(out);
-                }
-                if !slept {
-                    return Poll::Pending;
-                }
-                // Time has passed: the next attempt's tag reads the clock again.
-                reading = None;
-                this.state.set(State::Readying);
-            }
-            StateProj::Readying => {
-                if let Some(out) = check_cancelled(&mut this, cx) {
-                    return Poll::Ready(out);
-                }
-                if let Err(e) = ready!(this.service.poll_ready(cx)) {
-                    let shared = &this.policy.policy().shared;
-                    let span = report_span(this.tracker, shared);
-                    this.tracker
-                        .finish(shared, Outcome::NonRetryable, reading, &span);
-                    this.state.set(State::Done);
-                    return Poll::Ready(Err(e.into()));
-                }
-                let mut req = this
-                    .request
-                    .take()
-                    .expect("a retry is only scheduled when a copy of the request exists");
-                *this.request = this.policy.policy().shared.cloner.clone_request(&req);
-                let attempt = this
-                    .tracker
-                    .begin_retry(&this.policy.policy().shared, reading.take());
-                // Tell the layers below which attempt this is (the first carries no tag).
-                req.set_retry_attempt(attempt);
-                let fut = this.service.call(req);
-                this.state.set(State::Calling { fut });
-            }
-            StateProj::Stopped => {
-                let error = this
-                    .tracker
-                    .spilled()
-                    .and_then(|w| w.project().extra.project().stopped.take())
-                    .expect("a stopped request keeps its error");
-                this.state.set(State::Done);
-                return Poll::Ready(Err(error));
-            }
-            StateProj::Done => panic!("retry ResponseFuture polled after completion"),
-        }
-    }
 }
 
 /// What [`schedule_retry`] decided.

@@ -88,15 +88,7 @@ impl<C: Clone, K: Clone, R: Clone> Clone for Shared<C, K, R> {
     // Inlined: the retry layer clones this into every response future.
     #[inline]
     fn clone(&self) -> Self {
-        Shared {
-            max_attempts: self.max_attempts,
-            max_elapsed: self.max_elapsed,
-            reports: self.reports,
-            classifier: self.classifier.clone(),
-            cloner: self.cloner.clone(),
-            recover: self.recover.clone(),
-            settings: self.settings.clone(),
-        }
+        self.with_settings(self.settings.clone())
     }
 }
 
@@ -105,6 +97,13 @@ impl<C: Clone, K: Clone, R: Clone> Shared<C, K, R> {
     /// thread's count first if it was counted elsewhere (see `LocalArc::clone_here`).
     #[inline]
     fn clone_here(&mut self) -> Self {
+        let settings = self.settings.clone_here();
+        self.with_settings(settings)
+    }
+
+    /// A copy of the settings every request reads, with `settings` for the rest.
+    #[inline]
+    fn with_settings(&self, settings: LocalArc<Settings>) -> Self {
         Shared {
             max_attempts: self.max_attempts,
             max_elapsed: self.max_elapsed,
@@ -112,7 +111,7 @@ impl<C: Clone, K: Clone, R: Clone> Shared<C, K, R> {
             classifier: self.classifier.clone(),
             cloner: self.cloner.clone(),
             recover: self.recover.clone(),
-            settings: self.settings.clone_here(),
+            settings,
         }
     }
 }
