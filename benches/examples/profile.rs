@@ -9,13 +9,13 @@
 //!
 //! Paths: `bare`, `tower_retry`, `tower_default_like`, `retry`, `retry_static`, `breaker`, `breaker_static`,
 //! `stack`, `stack_static`, `ratio`, `ratio_static`, `tower_tps_budget` (the same services as
-//! the benchmarks), and
+//! the benchmarks), `rejected` (an open breaker), and
 //! `mid_backoff_dropped` (a request dropped while the retry layer sleeps).
 #[path = "../benches/common/mod.rs"]
 mod common;
 
 use common::*;
-use tower::Service;
+use tower::{Layer, Service};
 
 fn run<S: Service<u64>>(mut svc: S, n: u64) {
     for i in 0..n {
@@ -49,6 +49,14 @@ fn main() {
         ),
         "ratio_static" => run(peers::steadfast_retry_static_ratio(), n),
         "tower_tps_budget" => run(peers::tower_retry_with_budget(), n),
+        "rejected" => {
+            b.force_open();
+            let mut svc =
+                steadfast::circuit_breaker::CircuitBreakerLayer::new(b.clone()).layer(FailOn);
+            for i in 0..n {
+                std::hint::black_box(call_result(&mut svc, std::hint::black_box(i)).is_err());
+            }
+        }
         "mid_backoff_dropped" => {
             let rt = runtime();
             let _guard = rt.enter();

@@ -618,6 +618,30 @@ async fn a_static_breaker_works_like_an_owned_one() {
     let s = layer.layer(svc.clone());
     assert!(s.clone().oneshot(()).await.is_err());
     assert_eq!(BREAKER.state(), CircuitState::Open);
-    assert!(s.oneshot(()).await.unwrap_err().is::<Rejected>());
+    let err = s.oneshot(()).await.unwrap_err();
+    let rejected = err.downcast_ref::<Rejected>().expect("a rejection");
+    assert_eq!(rejected.name(), "static");
+    assert_eq!(
+        rejected.to_string(),
+        "circuit breaker 'static' is open; next probe in 60s"
+    );
     assert_eq!(svc.calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rejection_names_its_breaker_after_the_breaker_is_gone() {
+    let b = breaker(|b| b.name("gone").consecutive_failures(1));
+    let svc = Scripted::<u32>::new([Reply::err("down")]);
+    let s = CircuitBreakerLayer::new(b.clone()).layer(svc);
+    assert!(s.clone().oneshot(()).await.is_err());
+    let err = s.clone().oneshot(()).await.unwrap_err();
+    let rejected = *err.downcast::<Rejected>().expect("a rejection");
+    let copy = rejected.clone();
+    // The rejection keeps what it needs to name the breaker, whoever drops what.
+    drop((s, b));
+    assert_eq!(rejected.name(), "gone");
+    assert_eq!(rejected.state(), CircuitState::Open);
+    let on_another_thread = std::thread::spawn(move || copy.name().to_owned());
+    assert_eq!(on_another_thread.join().unwrap(), "gone");
+    assert!(format!("{rejected:?}").contains("\"gone\""));
 }

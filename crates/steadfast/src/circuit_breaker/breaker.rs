@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::error::Rejected;
+use super::error::{Name, Rejected};
 use super::events::{BreakerEvent, BreakerMetrics, CircuitState, TransitionReason};
 use super::window::{Counts, Window, MAX_WINDOW_CALLS};
 use crate::backoff::Backoff;
@@ -242,6 +242,10 @@ impl CircuitBreaker {
         &self.core.name
     }
 
+    fn rejected(&self, r: Refusal) -> Rejected {
+        Rejected::new(Name::Breaker(self.clone()), r.state, r.retry_after)
+    }
+
     /// The current state. An open breaker whose open time has passed still reads `Open`
     /// until a call arrives and moves it to half-open.
     pub fn state(&self) -> CircuitState {
@@ -304,13 +308,21 @@ impl CircuitBreaker {
                 self.core.release(p);
                 Ok(())
             }
-            Err(r) => Err(r),
+            Err(r) => Err(self.rejected(r)),
         }
     }
 }
 
 mod sealed {
     pub trait Sealed {}
+}
+
+/// A call the breaker did not let through, as the breaker's core reports it; the handle the
+/// call went through turns it into a [`Rejected`] (see [`BreakerRef::rejected`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Refusal {
+    pub(crate) state: CircuitState,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 /// How a circuit breaker layer holds its breaker: a [`CircuitBreaker`] (an `Arc`, cloned into
@@ -346,6 +358,11 @@ pub trait BreakerRef: Clone + sealed::Sealed {
     #[doc(hidden)]
     #[inline]
     fn localize(&mut self) {}
+
+    /// The error for a call this breaker refused in `state`, admitting a probe after
+    /// `retry_after` when that depends only on time.
+    #[doc(hidden)]
+    fn rejected(&self, state: CircuitState, retry_after: Option<Duration>) -> Rejected;
 }
 
 /// What a response future holds to reach its breaker.
@@ -373,6 +390,10 @@ impl BreakerRef for CircuitBreaker {
     fn localize(&mut self) {
         self.core.localize();
     }
+
+    fn rejected(&self, state: CircuitState, retry_after: Option<Duration>) -> Rejected {
+        Rejected::new(Name::Breaker(self.clone()), state, retry_after)
+    }
 }
 
 impl BreakerHandle for CircuitBreaker {
@@ -394,6 +415,11 @@ impl BreakerRef for &'static CircuitBreaker {
     #[inline]
     fn handle(&self) -> &'static CircuitBreaker {
         self
+    }
+
+    fn rejected(&self, state: CircuitState, retry_after: Option<Duration>) -> Rejected {
+        let breaker: &'static CircuitBreaker = self;
+        Rejected::new(Name::Static(breaker.name()), state, retry_after)
     }
 }
 
@@ -429,7 +455,7 @@ impl Core {
         }
     }
 
-    fn reject(&self, state: CircuitState, retry_after: Option<Duration>) -> Rejected {
+    fn reject(&self, state: CircuitState, retry_after: Option<Duration>) -> Refusal {
         self.rejections.fetch_add(1, Ordering::Relaxed);
         if !self.listeners.is_empty() {
             self.emit(BreakerEvent::CallRejected {
@@ -438,12 +464,12 @@ impl Core {
             });
         }
         tracing::trace!(breaker = %self.name, %state, "call rejected");
-        Rejected::new(self.name.clone(), state, retry_after)
+        Refusal { state, retry_after }
     }
 
     /// Admits a call or rejects it.
     #[inline]
-    pub(crate) fn try_acquire(&self) -> Result<Permit, Rejected> {
+    pub(crate) fn try_acquire(&self) -> Result<Permit, Refusal> {
         let word = self.state.load(Ordering::Acquire);
         match kind(word) {
             CircuitState::Closed | CircuitState::MetricsOnly | CircuitState::Disabled => {
@@ -460,7 +486,7 @@ impl Core {
     }
 
     #[cold]
-    fn acquire_slow(&self, mut word: u64) -> Result<Permit, Rejected> {
+    fn acquire_slow(&self, mut word: u64) -> Result<Permit, Refusal> {
         loop {
             match kind(word) {
                 CircuitState::Open => {
@@ -500,7 +526,7 @@ impl Core {
         }
     }
 
-    fn acquire_probe(&self, word: u64) -> Result<Permit, Rejected> {
+    fn acquire_probe(&self, word: u64) -> Result<Permit, Refusal> {
         let gen = generation(word) as u32;
         let mut cur = self.half_open.load(Ordering::Acquire);
         loop {

@@ -1,9 +1,9 @@
 //! The error a circuit breaker returns for a call it did not let through.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
+use super::breaker::CircuitBreaker;
 use super::events::CircuitState;
 use crate::display::Short;
 
@@ -14,13 +14,21 @@ use crate::display::Short;
 /// half-open with every probe slot taken).
 #[derive(Clone)]
 pub struct Rejected {
-    name: Arc<str>,
+    name: Name,
     state: CircuitState,
     retry_after: Option<Duration>,
 }
 
+/// Where a rejection finds its breaker's name: taking it costs no locked instruction (a
+/// breaker held by value is counted per thread; a `&'static` one lends its name).
+#[derive(Clone)]
+pub(crate) enum Name {
+    Static(&'static str),
+    Breaker(CircuitBreaker),
+}
+
 impl Rejected {
-    pub(crate) fn new(name: Arc<str>, state: CircuitState, retry_after: Option<Duration>) -> Self {
+    pub(crate) fn new(name: Name, state: CircuitState, retry_after: Option<Duration>) -> Self {
         Rejected {
             name,
             state,
@@ -30,7 +38,10 @@ impl Rejected {
 
     /// The breaker's name.
     pub fn name(&self) -> &str {
-        &self.name
+        match &self.name {
+            Name::Static(name) => name,
+            Name::Breaker(breaker) => breaker.name(),
+        }
     }
 
     /// The state that rejected the call.
@@ -47,7 +58,7 @@ impl Rejected {
 impl fmt::Debug for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Rejected")
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("state", &self.state)
             .field("retry_after", &self.retry_after)
             .finish()
@@ -56,7 +67,7 @@ impl fmt::Debug for Rejected {
 
 impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "circuit breaker '{}' is {}", self.name, self.state)?;
+        write!(f, "circuit breaker '{}' is {}", self.name(), self.state)?;
         match self.retry_after {
             Some(d) => write!(f, "; next probe in {}", Short(d)),
             None if self.state == CircuitState::HalfOpen => {

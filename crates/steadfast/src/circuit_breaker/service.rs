@@ -161,9 +161,9 @@ where
                         bp.permit = Some(PermitGuard::new(self.breaker.handle(), p));
                         bp.sleep = None;
                     }
-                    Err(rejected) => {
-                        let wait = rejected
-                            .retry_after()
+                    Err(refusal) => {
+                        let wait = refusal
+                            .retry_after
                             .map_or(bp.recheck, |d| d.min(bp.recheck));
                         let deadline = Instant::now() + wait;
                         match &mut bp.sleep {
@@ -220,10 +220,13 @@ where
             let guard = PermitGuard::new(breaker.handle(), p);
             send(breaker, inner, req, classifier, guard)
         }
-        Err(rejected) => match fallback.fallback(req, &rejected) {
-            Some(result) => ResponseFuture::fallback(result),
-            None => ResponseFuture::rejected(rejected),
-        },
+        Err(refusal) => {
+            let rejected = breaker.rejected(refusal.state, refusal.retry_after);
+            match fallback.fallback(req, &rejected) {
+                Some(result) => ResponseFuture::fallback(result),
+                None => ResponseFuture::rejected(rejected),
+            }
+        }
     }
 }
 
