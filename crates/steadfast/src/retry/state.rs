@@ -150,7 +150,7 @@ impl<X: Default> Tracker<X> {
     pub(crate) fn spill(&mut self) -> Pin<&mut Spilled<X>> {
         self.spill
             .0
-            .get_or_insert_with(|| Box::pin(Spilled::default()))
+            .get_or_insert_with(|| Box::into_pin(Box::<Spilled<X>>::default()))
             .as_mut()
     }
 
