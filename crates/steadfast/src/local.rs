@@ -478,6 +478,24 @@ mod tests {
     }
 
     #[test]
+    fn clone_here_moves_the_source_and_the_clone_to_this_threads_slot() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let a = LocalArc::new(Counted(count.clone()));
+        let mut moved = std::thread::scope(|s| s.spawn(|| a.clone()).join().unwrap());
+        assert_ne!(slot_of(&moved), slot_of(&a));
+        let here = moved.clone_here();
+        assert_eq!(slot_of(&moved), slot_of(&a), "the source was moved here");
+        assert_eq!(slot_of(&here), slot_of(&a), "and so was its clone");
+        let again = moved.clone_here();
+        assert_eq!(slot_of(&again), slot_of(&a));
+        drop((a, moved, here, again));
+        assert_eq!(drops(&count), 0, "this thread's cache still holds it");
+        let others = fill_cache();
+        assert_eq!(drops(&count), 1, "freed once nothing could reach it");
+        drop(others);
+    }
+
+    #[test]
     fn a_full_cache_of_values_in_use_counts_atomically() {
         std::thread::spawn(|| {
             let count = Arc::new(AtomicUsize::new(0));
