@@ -106,29 +106,25 @@ fn nanos(d: Duration) -> f64 {
     d.as_nanos() as f64
 }
 
-/// A strategy. Every variant but [`Composed`](Schedule::Composed) is plain data; the ones
-/// that hold other schedules or code share them through one `Arc`, so that cloning and
-/// dropping a policy's backoff (which the retry layer does for every request) is a copy and a
-/// tag test unless the schedule is composed.
 #[derive(Clone)]
 enum Schedule {
     Constant(Duration),
-    Linear { initial: Duration, step: Duration },
-    Exponential { base: Duration, factor: f64 },
+    Linear {
+        initial: Duration,
+        step: Duration,
+    },
+    Exponential {
+        base: Duration,
+        factor: f64,
+    },
     Fibonacci(Duration),
     Decorrelated(Duration),
-    Composed(Arc<Composed>),
-}
-
-/// The schedules built from other schedules or from code.
-enum Composed {
-    /// `first` for the first `times` retries, then `rest`, counting from 1 again.
     Chain {
-        first: Backoff,
+        first: Arc<Backoff>,
         times: u32,
-        rest: Backoff,
+        rest: Arc<Backoff>,
     },
-    Custom(Box<dyn Fn(u32) -> Duration + Send + Sync>),
+    Custom(Arc<dyn Fn(u32) -> Duration + Send + Sync>),
 }
 
 impl fmt::Debug for Schedule {
@@ -147,15 +143,13 @@ impl fmt::Debug for Schedule {
                 .finish(),
             Schedule::Fibonacci(d) => f.debug_tuple("Fibonacci").field(d).finish(),
             Schedule::Decorrelated(d) => f.debug_tuple("Decorrelated").field(d).finish(),
-            Schedule::Composed(c) => match &**c {
-                Composed::Chain { first, times, rest } => f
-                    .debug_struct("Chain")
-                    .field("first", first)
-                    .field("times", times)
-                    .field("rest", rest)
-                    .finish(),
-                Composed::Custom(_) => f.write_str("Custom"),
-            },
+            Schedule::Chain { first, times, rest } => f
+                .debug_struct("Chain")
+                .field("first", first)
+                .field("times", times)
+                .field("rest", rest)
+                .finish(),
+            Schedule::Custom(_) => f.write_str("Custom"),
         }
     }
 }
@@ -239,7 +233,7 @@ impl Backoff {
     /// Your own schedule: `f(n)` is the raw delay before retry `n`. The cap, jitter and floor
     /// still apply.
     pub fn from_fn(f: impl Fn(u32) -> Duration + Send + Sync + 'static) -> Self {
-        Self::of(Schedule::Composed(Arc::new(Composed::Custom(Box::new(f)))))
+        Self::of(Schedule::Custom(Arc::new(f)))
     }
 
     /// Uses this schedule for the first `times` retries; finish with [`BackoffPrefix::then`].
@@ -285,13 +279,10 @@ impl Backoff {
                     format!("must be a finite number of at least 1 (got {factor})"),
                 ))
             }
-            Schedule::Composed(c) => match &**c {
-                Composed::Chain { first, rest, .. } => {
-                    first.validate()?;
-                    rest.validate()
-                }
-                Composed::Custom(_) => Ok(()),
-            },
+            Schedule::Chain { first, rest, .. } => {
+                first.validate()?;
+                rest.validate()
+            }
             _ => Ok(()),
         }
     }
@@ -320,16 +311,14 @@ impl Backoff {
                 let hi = (nanos(prev) * 3.0).max(lo);
                 (from_nanos_f64(lo + (hi - lo) * rng.next_f64()), true)
             }
-            Schedule::Composed(c) => match &**c {
-                Composed::Chain { first, times, rest } => {
-                    if n <= *times {
-                        (first.delay(n, previous, rng), false)
-                    } else {
-                        (rest.delay(n - *times, previous, rng), false)
-                    }
+            Schedule::Chain { first, times, rest } => {
+                if n <= *times {
+                    (first.delay(n, previous, rng), false)
+                } else {
+                    (rest.delay(n - *times, previous, rng), false)
                 }
-                Composed::Custom(f) => (f(n), false),
-            },
+            }
+            Schedule::Custom(f) => (f(n), false),
         };
         let capped = match self.max {
             Some(max) if raw > max => max,
@@ -375,11 +364,11 @@ pub struct BackoffPrefix {
 impl BackoffPrefix {
     /// After the prefix's retries, continue with `rest`, counting its retries from 1.
     pub fn then(self, rest: Backoff) -> Backoff {
-        Backoff::of(Schedule::Composed(Arc::new(Composed::Chain {
-            first: self.first,
+        Backoff::of(Schedule::Chain {
+            first: Arc::new(self.first),
             times: self.times,
-            rest,
-        })))
+            rest: Arc::new(rest),
+        })
     }
 }
 
