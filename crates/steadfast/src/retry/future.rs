@@ -259,13 +259,7 @@ where
         }
         if !outcome.is_retryable() || this.request.is_none() {
             if this.tracker.records_finish(shared) {
-                // A first attempt reports nothing in the span.
-                let span = if this.tracker.attempt > 1 {
-                    report_span(this.tracker, shared)
-                } else {
-                    Span::none()
-                };
-                this.tracker.finish_recorded(shared, outcome, now, &span);
+                finish_reported(this.tracker, shared, outcome, now);
             }
             this.state.set(State::Done);
             return Some(result);
@@ -323,9 +317,7 @@ where
                     }
                     if let Err(e) = ready!(this.service.poll_ready(cx)) {
                         let shared = &this.policy.policy().shared;
-                        let span = report_span(this.tracker, shared);
-                        this.tracker
-                            .finish(shared, Outcome::NonRetryable, reading, &span);
+                        finish_reported(this.tracker, shared, Outcome::NonRetryable, reading);
                         this.state.set(State::Done);
                         return Poll::Ready(Err(e.into()));
                     }
@@ -355,6 +347,25 @@ where
             }
         }
     }
+}
+
+/// Ends a request that has something to tell at its end (see `Tracker::records_finish`), in
+/// the request's span when there is one; a first attempt reports nothing in a span, so none is
+/// made for it. Out of line: the success path only tests whether to call it.
+#[cold]
+#[inline(never)]
+fn finish_reported<C, K, R>(
+    tracker: &mut Tracker<Waiting>,
+    shared: &Shared<C, K, R>,
+    outcome: Outcome,
+    now: Option<Instant>,
+) {
+    let span = if tracker.attempt > 1 {
+        report_span(tracker, shared)
+    } else {
+        Span::none()
+    };
+    tracker.finish(shared, outcome, now, &span);
 }
 
 /// Records an attempt's outcome at `trace` level. Out of line, and given the outcome by value,

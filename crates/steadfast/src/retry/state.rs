@@ -290,7 +290,7 @@ impl<X: Default> Tracker<X> {
         });
         tracing::debug!(
             parent: span,
-            attempt = attempt,
+            attempt,
             ?delay,
             %outcome,
             error = error.map(tracing::field::display),
@@ -339,7 +339,7 @@ impl<X: Default> Tracker<X> {
     }
 
     #[cold]
-    pub(crate) fn finish_recorded<C, K, R>(
+    fn finish_recorded<C, K, R>(
         &mut self,
         shared: &Shared<C, K, R>,
         outcome: Outcome,
