@@ -54,6 +54,7 @@ pub mod cancel;
 pub mod circuit_breaker;
 pub mod classify;
 mod config;
+#[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod display;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod local;

@@ -198,6 +198,7 @@ impl<T: Send + Sync + 'static> LocalArc<T> {
     /// A clone for use on this thread, pointing this reference at the current thread's slot
     /// first if it does not already: [`localize`](Self::localize) then [`clone`](Clone::clone),
     /// with one thread check on the common path instead of two.
+    #[cfg(feature = "retry")]
     #[inline]
     pub(crate) fn clone_here(&mut self) -> Self {
         if self.is_local() {
@@ -208,6 +209,7 @@ impl<T: Send + Sync + 'static> LocalArc<T> {
         self.clone_here_slow()
     }
 
+    #[cfg(feature = "retry")]
     #[cold]
     #[inline(never)]
     fn clone_here_slow(&mut self) -> Self {
@@ -477,6 +479,7 @@ mod tests {
         assert_eq!(slot_of(&moved), slot_of(&a));
     }
 
+    #[cfg(feature = "retry")]
     #[test]
     fn clone_here_moves_the_source_and_the_clone_to_this_threads_slot() {
         let count = Arc::new(AtomicUsize::new(0));
