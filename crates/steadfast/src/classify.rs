@@ -340,6 +340,39 @@ pub fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static))
     None
 }
 
+/// `true` if `e` itself (not its sources) is a request that validation rejected.
+fn is_a_rejected_request(e: &(dyn StdError + 'static)) -> bool {
+    #[cfg(feature = "validate")]
+    return e.is::<crate::validate::InvalidRequest>();
+    #[cfg(not(feature = "validate"))]
+    return {
+        let _ = e;
+        false
+    };
+}
+
+/// `true` if `e` itself is a response that failed validation.
+fn is_an_invalid_response(e: &(dyn StdError + 'static)) -> bool {
+    #[cfg(feature = "validate")]
+    return e.is::<crate::validate::InvalidResponse>();
+    #[cfg(not(feature = "validate"))]
+    return {
+        let _ = e;
+        false
+    };
+}
+
+/// `true` if `e` itself is an open circuit breaker's refusal.
+fn is_a_refusal(e: &(dyn StdError + 'static)) -> bool {
+    #[cfg(feature = "circuit-breaker")]
+    return e.is::<crate::circuit_breaker::Rejected>();
+    #[cfg(not(feature = "circuit-breaker"))]
+    return {
+        let _ = e;
+        false
+    };
+}
+
 /// `true` if `err` is, or is caused by, a response that failed validation: a
 /// [`validate::Invalid`](crate::validate::Invalid) of any response type, recognised by the
 /// non-generic [`validate::InvalidResponse`](crate::validate::InvalidResponse) in its
@@ -411,14 +444,20 @@ pub fn refine(outcome: Outcome, err: &(dyn StdError + 'static)) -> Outcome {
     if !outcome.is_failure() {
         return outcome;
     }
-    if is_rejected_request(err) {
-        return Outcome::Ignored;
+    // One walk down the `source()` chain (each step is a call through the error's vtable)
+    // noting what it holds; a rejected request anywhere in it decides at once.
+    let (mut invalid, mut refused) = (false, false);
+    for e in std::iter::successors(Some(err), |&e| e.source()) {
+        if is_a_rejected_request(e) {
+            return Outcome::Ignored;
+        }
+        invalid = invalid || is_an_invalid_response(e);
+        refused = refused || is_a_refusal(e);
     }
-    if outcome == Outcome::retryable() && is_invalid(err) {
+    if outcome == Outcome::retryable() && invalid {
         return Outcome::Invalid;
     }
-    #[cfg(feature = "circuit-breaker")]
-    if outcome.is_retryable() && find_source::<crate::circuit_breaker::Rejected>(err).is_some() {
+    if outcome.is_retryable() && refused {
         return Outcome::NonRetryable;
     }
     outcome
@@ -592,6 +631,72 @@ mod tests {
 
     fn ctx() -> Attempt<'static, ()> {
         Attempt::first(&())
+    }
+
+    use crate::BoxError;
+
+    /// An error that says it was caused by another: for chains of steadfast's errors.
+    #[derive(Debug)]
+    struct Caused(&'static str, BoxError);
+    impl fmt::Display for Caused {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl StdError for Caused {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&*self.1)
+        }
+    }
+
+    #[cfg(all(feature = "validate", feature = "circuit-breaker"))]
+    #[test]
+    fn refine_finds_steadfasts_errors_anywhere_in_the_chain() {
+        use crate::circuit_breaker::CircuitBreaker;
+        use crate::validate::{Context, Invalid, InvalidRequest};
+        let breaker = CircuitBreaker::builder().name("db").build().unwrap();
+        breaker.force_open();
+        let rejected = || -> BoxError { Box::new(breaker.check().unwrap_err()) };
+        let invalid = || -> BoxError {
+            Box::new(Invalid::new(
+                (),
+                vec!["empty".into()],
+                Context::new(1, Duration::ZERO),
+            ))
+        };
+        let refused_request =
+            || -> BoxError { Box::new(InvalidRequest::new(vec!["no body".into()], 1)) };
+        let retry = Outcome::retryable();
+
+        // A rejected request anywhere in the chain decides, whatever the verdict.
+        let deep = Caused(
+            "client",
+            Box::new(Caused(
+                "middleware",
+                Box::new(Caused("layer", refused_request())),
+            )),
+        );
+        assert_eq!(refine(retry, &deep), Outcome::Ignored);
+        assert_eq!(refine(Outcome::NonRetryable, &deep), Outcome::Ignored);
+        assert_eq!(refine(Outcome::Success, &deep), Outcome::Success);
+
+        // An invalid response below wrappers is still one.
+        let wrapped = Caused("outer", Box::new(Caused("client", invalid())));
+        assert_eq!(refine(retry, &wrapped), Outcome::Invalid);
+        assert_eq!(
+            refine(Outcome::NonRetryable, &wrapped),
+            Outcome::NonRetryable
+        );
+
+        // A refusal below a wrapper stops retries; other verdicts stay as they are.
+        let refusal = Caused("client", rejected());
+        assert_eq!(refine(retry, &refusal), Outcome::NonRetryable);
+        assert_eq!(
+            refine(Outcome::NonRetryable, &refusal),
+            Outcome::NonRetryable
+        );
+        let plain = Caused("client", Box::new(io::Error::other("reset")));
+        assert_eq!(refine(retry, &plain), retry);
     }
 
     #[test]
