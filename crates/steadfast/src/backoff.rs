@@ -62,14 +62,17 @@ pub enum Jitter {
 impl Jitter {
     /// Randomises `delay` with `rng`.
     pub fn apply(&self, delay: Duration, rng: &dyn RandomSource) -> Duration {
-        let ns = delay.as_nanos() as f64;
+        // Converted only for the variants that use it: a `u128` to `f64` conversion is a
+        // call on x86-64, and the default policy of a retry without jitter would pay it on
+        // every retry.
+        let ns = || delay.as_nanos() as f64;
         match *self {
             Jitter::None => delay,
-            Jitter::Full => from_nanos_f64(ns * unit_inclusive(rng)),
-            Jitter::Equal => from_nanos_f64(ns / 2.0 + ns / 2.0 * unit_inclusive(rng)),
+            Jitter::Full => from_nanos_f64(ns() * unit_inclusive(rng)),
+            Jitter::Equal => from_nanos_f64(ns() / 2.0 + ns() / 2.0 * unit_inclusive(rng)),
             Jitter::Proportional(x) => {
                 let factor = 1.0 - x + 2.0 * x * unit_inclusive(rng);
-                from_nanos_f64(ns * factor)
+                from_nanos_f64(ns() * factor)
             }
         }
     }
