@@ -161,12 +161,10 @@ impl UpstreamRetriesLayer {
 
     /// `true` if `headers` say the request is a retry (attempt 2 or later).
     pub fn is_retry(&self, headers: &HeaderMap) -> bool {
-        crate::headers::get(headers, &self.header)
-            .and_then(parse_count)
-            .is_some_and(|n| n >= 2)
-            || crate::headers::get(headers, &GRPC_PREVIOUS_ATTEMPTS)
-                .and_then(parse_count)
-                .is_some_and(|n| n >= 1)
+        let (attempt, previous) =
+            crate::headers::get_two(headers, &self.header, &GRPC_PREVIOUS_ATTEMPTS);
+        attempt.and_then(parse_count).is_some_and(|n| n >= 2)
+            || previous.and_then(parse_count).is_some_and(|n| n >= 1)
     }
 }
 

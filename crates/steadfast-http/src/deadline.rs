@@ -201,12 +201,12 @@ impl AcceptDeadlineLayer {
 
     /// The time the caller gave `headers`, capped; `None` if it sent none that can be read.
     pub fn requested(&self, headers: &HeaderMap) -> Option<Duration> {
-        let grpc = crate::headers::get(headers, &GRPC_TIMEOUT).and_then(parse_grpc_timeout);
-        let plain = self
-            .header
-            .as_ref()
-            .and_then(|h| crate::headers::get(headers, h))
-            .and_then(parse_millis);
+        let (grpc, plain) = match &self.header {
+            Some(h) => crate::headers::get_two(headers, &GRPC_TIMEOUT, h),
+            None => (crate::headers::get(headers, &GRPC_TIMEOUT), None),
+        };
+        let grpc = grpc.and_then(parse_grpc_timeout);
+        let plain = plain.and_then(parse_millis);
         let asked = match (grpc, plain) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -23,6 +23,29 @@ pub(crate) fn get<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a H
     }
 }
 
+/// The first values of two names, in one scan of a small map: [`get`] for each.
+#[inline]
+pub(crate) fn get_two<'a>(
+    headers: &'a HeaderMap,
+    a: &HeaderName,
+    b: &HeaderName,
+) -> (Option<&'a HeaderValue>, Option<&'a HeaderValue>) {
+    if headers.keys_len() <= SCAN_UP_TO {
+        let (mut first, mut second) = (None, None);
+        for (k, v) in headers {
+            if first.is_none() && k == a {
+                first = Some(v);
+            }
+            if second.is_none() && k == b {
+                second = Some(v);
+            }
+        }
+        (first, second)
+    } else {
+        (headers.get(a), headers.get(b))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +73,16 @@ mod tests {
             assert_eq!(get(&h, &wanted), h.get(&wanted), "{n} fillers, first value");
             assert_eq!(get(&h, &wanted).unwrap(), "2");
             assert_eq!(get(&h, &HOST).unwrap(), "example");
+            let other = HeaderName::from_static("x-other");
+            assert_eq!(get_two(&h, &wanted, &HOST), (h.get(&wanted), h.get(HOST)));
+            assert_eq!(get_two(&h, &HOST, &wanted), (h.get(HOST), h.get(&wanted)));
+            assert_eq!(get_two(&h, &other, &wanted), (None, h.get(&wanted)));
+            assert_eq!(get_two(&h, &wanted, &other), (h.get(&wanted), None));
+            assert_eq!(get_two(&h, &other, &ACCEPT), (None, None));
+            assert_eq!(
+                get_two(&h, &wanted, &wanted),
+                (h.get(&wanted), h.get(&wanted))
+            );
         }
     }
 }
