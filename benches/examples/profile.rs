@@ -10,7 +10,8 @@
 //! Paths: `bare`, `tower_retry`, `tower_default_like`, `retry`, `retry_static`, `breaker`, `breaker_static`,
 //! `stack`, `stack_static`, `ratio`, `ratio_static`, `tower_tps_budget` (the same services as
 //! the benchmarks), `rejected` (an open breaker), and
-//! `mid_backoff_dropped` (a request dropped while the retry layer sleeps).
+//! `mid_backoff_dropped` (a request dropped while the retry layer sleeps), and `retry_once`
+//! and `tower_retry_once` (a request that fails once and succeeds on its retry at once).
 #[path = "../benches/common/mod.rs"]
 mod common;
 
@@ -63,6 +64,19 @@ fn main() {
             let mut svc = peers::steadfast_retry_fixed(AlwaysFail, peers::LONG_DELAY);
             for _ in 0..n {
                 assert!(drop_mid_backoff(&mut svc, token_request()));
+            }
+        }
+        "retry_once" | "tower_retry_once" => {
+            let rt = runtime();
+            let mut svc = peers::steadfast_retry_fixed(Flaky::default(), std::time::Duration::ZERO);
+            let mut tower = tower::retry::RetryLayer::new(RetryOnErr).layer(Flaky::default());
+            for i in 0..n {
+                let out = if path == "retry_once" {
+                    call_blocking(&rt, &mut svc, std::hint::black_box(i))
+                } else {
+                    call_blocking(&rt, &mut tower, std::hint::black_box(i))
+                };
+                assert!(out.is_some());
             }
         }
         other => {
