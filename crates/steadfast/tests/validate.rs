@@ -583,6 +583,42 @@ async fn a_layer_without_validators_is_a_config_error() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_retry_without_delay_is_tagged_with_the_time_its_failed_attempt_ended() {
+    // Each answer takes 100 ms and the retries follow at once. Without a time limit the
+    // retry layer's clock starts when the first attempt fails; with one, when it starts.
+    for limited in [false, true] {
+        let model = Scripted::<String, Prompt>::new([
+            Reply::err("busy").after(ms(100)),
+            Reply::err("busy").after(ms(100)),
+            Reply::ok("{}".to_string()).after(ms(100)),
+        ]);
+        let mut policy = RetryPolicy::builder()
+            .max_attempts(3)
+            .backoff(Backoff::none());
+        if limited {
+            policy = policy.max_elapsed(Duration::from_secs(10));
+        }
+        let svc = RetryLayer::new(policy.build().unwrap()).layer(model.clone());
+        assert_eq!(svc.oneshot(Prompt::new("q")).await.unwrap(), "{}");
+        let tags: Vec<Option<(u32, Duration)>> = model
+            .requests()
+            .iter()
+            .map(|p| p.attempt.map(|a| (a.number(), a.elapsed())))
+            .collect();
+        let (second, third) = if limited {
+            (ms(100), ms(200))
+        } else {
+            (Duration::ZERO, ms(100))
+        };
+        assert_eq!(
+            tags,
+            [None, Some((2, second)), Some((3, third))],
+            "with a time limit: {limited}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn validators_see_the_attempt_tag_without_a_retry_layer() {
     // A caller (or a retry loop of its own) can tag requests too.
     let seen = Arc::new(Mutex::new(Vec::new()));

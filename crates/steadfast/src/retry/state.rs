@@ -303,17 +303,30 @@ impl<X: Default> Tracker<X> {
     /// attempt it is. `now` is the reading taken when the failed attempt finished, if nothing
     /// has been waited for since (a zero delay and a ready service); otherwise the clock is
     /// read again.
+    ///
+    /// The failed attempt was dated with that same reading (`on_retryable`), so its elapsed
+    /// time is taken from the log instead of being worked out again.
     pub(crate) fn begin_retry<C, K, R>(
         &mut self,
         shared: &Shared<C, K, R>,
         now: Option<Instant>,
     ) -> RetryAttempt {
-        self.attempt += 1;
         if let Some(m) = shared.metrics() {
             m.retry();
         }
-        let elapsed = self.elapsed_at(now.unwrap_or_else(Instant::now));
+        let dated = now.and(self.last_finished_at());
+        let elapsed = match dated {
+            Some(at) => at,
+            None => self.elapsed_at(now.unwrap_or_else(Instant::now)),
+        };
+        self.attempt += 1;
         RetryAttempt::new(self.attempt, elapsed)
+    }
+
+    /// When the latest failed attempt finished, counted from the request's start.
+    fn last_finished_at(&self) -> Option<Duration> {
+        let spilled = self.spill.0.as_ref()?;
+        spilled.log.last.as_ref().map(|f| f.finished_at)
     }
 
     /// The request ended with this outcome and nothing more will be tried. `now` is the
