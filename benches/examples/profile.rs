@@ -11,7 +11,8 @@
 //! `stack`, `stack_static`, `ratio`, `ratio_static`, `tower_tps_budget` (the same services as
 //! the benchmarks), `rejected` (an open breaker), and
 //! `mid_backoff_dropped` (a request dropped while the retry layer sleeps), and `retry_once`
-//! and `tower_retry_once` (a request that fails once and succeeds on its retry at once).
+//! `tower_retry_once` and `seatbelt_retry_once` (a request that fails once and succeeds on its
+//! retry at once).
 #[path = "../benches/common/mod.rs"]
 mod common;
 
@@ -66,15 +67,23 @@ fn main() {
                 assert!(drop_mid_backoff(&mut svc, token_request()));
             }
         }
-        "retry_once" | "tower_retry_once" => {
+        "retry_once" | "tower_retry_once" | "seatbelt_retry_once" => {
             let rt = runtime();
+            let _guard = rt.enter();
+            let ctx = peers::seatbelt_context::<u64>();
+            let mut seatbelt = peers::seatbelt_retry(
+                &ctx,
+                Flaky::default(),
+                peers::Delay::Fixed(std::time::Duration::ZERO),
+            );
             let mut svc = peers::steadfast_retry_fixed(Flaky::default(), std::time::Duration::ZERO);
             let mut tower = tower::retry::RetryLayer::new(RetryOnErr).layer(Flaky::default());
             for i in 0..n {
-                let out = if path == "retry_once" {
-                    call_blocking(&rt, &mut svc, std::hint::black_box(i))
-                } else {
-                    call_blocking(&rt, &mut tower, std::hint::black_box(i))
+                let i = std::hint::black_box(i);
+                let out = match path.as_str() {
+                    "retry_once" => call_blocking(&rt, &mut svc, i),
+                    "tower_retry_once" => call_blocking(&rt, &mut tower, i),
+                    _ => call_blocking(&rt, &mut seatbelt, i),
                 };
                 assert!(out.is_some());
             }
