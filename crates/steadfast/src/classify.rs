@@ -633,27 +633,27 @@ mod tests {
         Attempt::first(&())
     }
 
-    use crate::BoxError;
-
-    /// An error that says it was caused by another: for chains of steadfast's errors.
-    #[derive(Debug)]
-    struct Caused(&'static str, BoxError);
-    impl fmt::Display for Caused {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str(self.0)
-        }
-    }
-    impl StdError for Caused {
-        fn source(&self) -> Option<&(dyn StdError + 'static)> {
-            Some(&*self.1)
-        }
-    }
-
     #[cfg(all(feature = "validate", feature = "circuit-breaker"))]
     #[test]
     fn refine_finds_steadfasts_errors_anywhere_in_the_chain() {
         use crate::circuit_breaker::CircuitBreaker;
         use crate::validate::{Context, Invalid, InvalidRequest};
+        use crate::BoxError;
+
+        /// An error that says it was caused by another: for chains of steadfast's errors.
+        #[derive(Debug)]
+        struct Caused(&'static str, BoxError);
+        impl fmt::Display for Caused {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl StdError for Caused {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&*self.1)
+            }
+        }
+
         let breaker = CircuitBreaker::builder().name("db").build().unwrap();
         breaker.force_open();
         let rejected = || -> BoxError { Box::new(breaker.check().unwrap_err()) };

@@ -1,6 +1,8 @@
 //! The cancel layer on tokio's paused clock: every source, the first reason winning, the
 //! reuse of a caller's token, and cancellation when the response future is dropped.
 
+#![cfg(all(feature = "cancel", feature = "retry", feature = "http"))]
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

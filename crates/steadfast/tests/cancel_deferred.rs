@@ -3,6 +3,8 @@
 //! when the answer is not ready at once. Checked on tokio's paused clock, with a counting
 //! allocator to see whether a token was made.
 
+#![cfg(all(feature = "cancel", feature = "http"))]
+
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,6 @@
 //! OS signals cancel requests: a child process runs a service behind a `CancelLayer` with
 //! `on_signals`, the test sends it `SIGTERM`, and the child reports the reason.
-#![cfg(unix)]
+#![cfg(all(unix, feature = "cancel", feature = "http"))]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

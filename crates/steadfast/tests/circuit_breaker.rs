@@ -1,5 +1,7 @@
 //! The circuit breaker's state machine, rule by rule, on tokio's paused clock.
 
+#![cfg(all(feature = "cancel", feature = "circuit-breaker"))]
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! The circuit breaker under real concurrency: exact counts, and never more probes in flight
 //! than allowed.
 
+#![cfg(feature = "circuit-breaker")]
+
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

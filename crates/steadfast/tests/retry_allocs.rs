@@ -4,6 +4,8 @@
 //! Only allocations made on the test's own thread are counted, so the test harness and other
 //! tests running in parallel do not disturb the figures.
 
+#![cfg(feature = "retry")]
+
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::{ready, Future, Ready};

@@ -1,5 +1,7 @@
 //! The function-level retry API, async and blocking.
 
+#![cfg(all(feature = "cancel", feature = "retry"))]
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! The retry layer as a `Service`, on tokio's paused clock.
 
+#![cfg(all(feature = "cancel", feature = "retry", feature = "http"))]
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -2,6 +2,8 @@
 //! references per thread, so copies taken and dropped on different threads must keep it
 //! alive, and it must be freed once every copy is gone.
 
+#![cfg(feature = "retry")]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

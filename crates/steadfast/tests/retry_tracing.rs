@@ -1,6 +1,8 @@
 //! The retry layer's `tracing` output: one span per request that reports anything, events
 //! inside it.
 
+#![cfg(feature = "retry")]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
