@@ -6,10 +6,8 @@ use http::{Request, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::{BodyExt, Full, StreamBody};
 use steadfast::classify::{Attempt, Classify, Outcome};
-use steadfast::validate::{ensure, Context, InvalidRequest, Validator};
-use steadfast_http::validate::{
-    json, json_fields, BodyTooLarge, BufferLayer, Buffered, ValidateRequestsLayer,
-};
+use steadfast::validate::{ensure, InvalidRequest};
+use steadfast_http::validate::{BodyTooLarge, BufferLayer, ValidateRequestsLayer};
 use steadfast_http::HttpClassifier;
 use tower::{service_fn, Layer, ServiceExt};
 
@@ -88,34 +86,42 @@ async fn a_body_over_the_cap_fails_instead_of_being_cut() {
     assert_eq!(outcome, Outcome::NonRetryable);
 }
 
-fn buffered(body: &'static str) -> Response<Buffered> {
-    Response::new(Buffered::new(Bytes::from_static(body.as_bytes()), None))
-}
+/// The JSON validators (the `json` feature) on buffered bodies.
+#[cfg(feature = "json")]
+mod json_validators {
+    use super::*;
+    use steadfast::validate::{Context, Validator};
+    use steadfast_http::validate::{json, json_fields, Buffered};
 
-fn reasons<V: Validator<Response<Buffered>>>(v: &V, body: &'static str) -> Vec<String> {
-    let mut out = Vec::new();
-    v.validate(
-        &buffered(body),
-        &Context::new(1, std::time::Duration::ZERO),
-        &mut out,
-    );
-    out.into_iter().map(|r| r.as_str().to_owned()).collect()
-}
+    fn buffered(body: &'static str) -> Response<Buffered> {
+        Response::new(Buffered::new(Bytes::from_static(body.as_bytes()), None))
+    }
 
-#[test]
-fn json_validators_name_what_is_wrong() {
-    assert!(reasons(&json(), r#"{"a": 1}"#).is_empty());
-    assert!(reasons(&json(), r#"{"a": "#)[0].starts_with("body is not valid JSON"));
-    let fields = json_fields(["id", "name"]);
-    assert!(reasons(&fields, r#"{"id": 1, "name": "x"}"#).is_empty());
-    assert_eq!(
-        reasons(&fields, r#"{"other": true}"#),
-        ["JSON field `id` is missing", "JSON field `name` is missing"]
-    );
-    assert_eq!(
-        reasons(&fields, "[1, 2]"),
-        ["body is JSON but not an object"]
-    );
+    fn reasons<V: Validator<Response<Buffered>>>(v: &V, body: &'static str) -> Vec<String> {
+        let mut out = Vec::new();
+        v.validate(
+            &buffered(body),
+            &Context::new(1, std::time::Duration::ZERO),
+            &mut out,
+        );
+        out.into_iter().map(|r| r.as_str().to_owned()).collect()
+    }
+
+    #[test]
+    fn json_validators_name_what_is_wrong() {
+        assert!(reasons(&json(), r#"{"a": 1}"#).is_empty());
+        assert!(reasons(&json(), r#"{"a": "#)[0].starts_with("body is not valid JSON"));
+        let fields = json_fields(["id", "name"]);
+        assert!(reasons(&fields, r#"{"id": 1, "name": "x"}"#).is_empty());
+        assert_eq!(
+            reasons(&fields, r#"{"other": true}"#),
+            ["JSON field `id` is missing", "JSON field `name` is missing"]
+        );
+        assert_eq!(
+            reasons(&fields, "[1, 2]"),
+            ["body is JSON but not an object"]
+        );
+    }
 }
 
 #[tokio::test]
