@@ -69,7 +69,10 @@ impl Jitter {
         match *self {
             Jitter::None => delay,
             Jitter::Full => from_nanos_f64(ns() * unit_inclusive(rng)),
-            Jitter::Equal => from_nanos_f64(ns() / 2.0 + ns() / 2.0 * unit_inclusive(rng)),
+            Jitter::Equal => {
+                let half = ns() / 2.0;
+                from_nanos_f64(half + half * unit_inclusive(rng))
+            }
             Jitter::Proportional(x) => {
                 let factor = 1.0 - x + 2.0 * x * unit_inclusive(rng);
                 from_nanos_f64(ns() * factor)
