@@ -5,7 +5,7 @@
 # and p50/p99 latency as ratios to the bare setup; for the servers, also the CPU time (user and
 # system) the server process spent per request.
 #
-#   bash benches/e2e.sh [seconds per run, default 5] [connections, default 32] [rounds, default 5]
+#   bash benches/e2e.sh [seconds per run, default 3] [connections, default 32] [rounds, default 11]
 #
 # The process under test and the process that loads it each get a core of their own (taskset,
 # and one tokio worker for the Rust processes), so that neither steals the other's CPU: the
@@ -18,9 +18,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECS="${1:-5}"
+SECS="${1:-3}"
 CONNS="${2:-32}"
-ROUNDS="${3:-5}"
+ROUNDS="${3:-11}"
 
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
     ON_SERVER_CORE=(taskset -c 0)
