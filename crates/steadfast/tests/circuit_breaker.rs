@@ -646,4 +646,14 @@ async fn a_rejection_names_its_breaker_after_the_breaker_is_gone() {
     let on_another_thread = std::thread::spawn(move || copy.name().to_owned());
     assert_eq!(on_another_thread.join().unwrap(), "gone");
     assert!(format!("{rejected:?}").contains("\"gone\""));
+
+    // `check` on an open breaker names it the same way.
+    let b = breaker(|b| b.name("checked"));
+    b.force_open();
+    let refused = b.check().expect_err("an open breaker refuses");
+    drop(b);
+    assert_eq!(
+        (refused.name(), refused.state()),
+        ("checked", CircuitState::ForcedOpen)
+    );
 }

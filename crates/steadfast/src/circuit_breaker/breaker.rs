@@ -242,10 +242,6 @@ impl CircuitBreaker {
         &self.core.name
     }
 
-    fn rejected(&self, r: Refusal) -> Rejected {
-        Rejected::new(Name::Breaker(self.clone()), r.state, r.retry_after)
-    }
-
     /// The current state. An open breaker whose open time has passed still reads `Open`
     /// until a call arrives and moves it to half-open.
     pub fn state(&self) -> CircuitState {
@@ -308,7 +304,7 @@ impl CircuitBreaker {
                 self.core.release(p);
                 Ok(())
             }
-            Err(r) => Err(self.rejected(r)),
+            Err(r) => Err(BreakerRef::rejected(self, r.state, r.retry_after)),
         }
     }
 }
