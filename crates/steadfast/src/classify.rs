@@ -330,14 +330,14 @@ as_dyn_error!(crate::cancel::Cancelled);
 
 /// Finds the first error of type `T` in `err` or its `source()` chain.
 pub fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        if let Some(t) = e.downcast_ref::<T>() {
-            return Some(t);
-        }
-        cur = e.source();
-    }
-    None
+    chain(err).find_map(|e| e.downcast_ref::<T>())
+}
+
+/// `err`, then its `source()`, and so on.
+fn chain<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(err), |&e| e.source())
 }
 
 /// `true` if `e` itself (not its sources) is a request that validation rejected.
@@ -391,30 +391,14 @@ fn is_a_refusal(e: &(dyn StdError + 'static)) -> bool {
 /// # let _ = classifier;
 /// ```
 pub fn is_invalid(err: &(dyn StdError + 'static)) -> bool {
-    #[cfg(feature = "validate")]
-    {
-        find_source::<crate::validate::InvalidResponse>(err).is_some()
-    }
-    #[cfg(not(feature = "validate"))]
-    {
-        let _ = err;
-        false
-    }
+    chain(err).any(is_an_invalid_response)
 }
 
 /// `true` if `err` is, or is caused by, a request that validation rejected before it was
 /// sent ([`validate::InvalidRequest`](crate::validate::InvalidRequest)). Always `false`
 /// without the `validate` feature.
 pub fn is_rejected_request(err: &(dyn StdError + 'static)) -> bool {
-    #[cfg(feature = "validate")]
-    {
-        find_source::<crate::validate::InvalidRequest>(err).is_some()
-    }
-    #[cfg(not(feature = "validate"))]
-    {
-        let _ = err;
-        false
-    }
+    chain(err).any(is_a_rejected_request)
 }
 
 /// Adjusts a classifier's verdict on an error with what steadfast's own errors say about
@@ -447,7 +431,7 @@ pub fn refine(outcome: Outcome, err: &(dyn StdError + 'static)) -> Outcome {
     // One walk down the `source()` chain (each step is a call through the error's vtable)
     // noting what it holds; a rejected request anywhere in it decides at once.
     let (mut invalid, mut refused) = (false, false);
-    for e in std::iter::successors(Some(err), |&e| e.source()) {
+    for e in chain(err) {
         if is_a_rejected_request(e) {
             return Outcome::Ignored;
         }
