@@ -836,6 +836,19 @@ pub trait HasCancelToken {
     }
 }
 
+/// Puts `value` in `extensions`. One already there (a caller's token, an earlier tag) is
+/// replaced where it is: no new entry and no allocation, where `insert` would box the new
+/// value and free the old.
+#[cfg(feature = "http")]
+fn put<T: Clone + Send + Sync + 'static>(extensions: &mut http::Extensions, value: T) {
+    match extensions.get_mut::<T>() {
+        Some(slot) => *slot = value,
+        None => {
+            extensions.insert(value);
+        }
+    }
+}
+
 #[cfg(feature = "http")]
 impl<B> HasCancelToken for http::Request<B> {
     fn cancel_token(&self) -> Option<&CancelToken> {
@@ -847,14 +860,7 @@ impl<B> HasCancelToken for http::Request<B> {
     }
 
     fn set_cancel_token(&mut self, token: CancelToken) -> Result<(), CancelToken> {
-        // A token already there (the caller's) is replaced where it is: no new entry and no
-        // allocation, where `insert` would box the new one and free the old.
-        match self.extensions_mut().get_mut::<CancelToken>() {
-            Some(slot) => *slot = token,
-            None => {
-                self.extensions_mut().insert(token);
-            }
-        }
+        put(self.extensions_mut(), token);
         Ok(())
     }
 
@@ -863,12 +869,7 @@ impl<B> HasCancelToken for http::Request<B> {
     }
 
     fn set_retry_attempt(&mut self, attempt: RetryAttempt) -> bool {
-        match self.extensions_mut().get_mut::<RetryAttempt>() {
-            Some(slot) => *slot = attempt,
-            None => {
-                self.extensions_mut().insert(attempt);
-            }
-        }
+        put(self.extensions_mut(), attempt);
         true
     }
 
