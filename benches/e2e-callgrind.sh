@@ -95,6 +95,8 @@ C_BARE=$(client_run bare "$port")
 C_STACK=$(client_run stack "$port")
 C_CORE=$(client_run core "$port")
 C_TOWER=$(client_run tower "$port")
+C_TR=$(client_run tower-resilience "$port")
+C_SEATBELT=$(client_run seatbelt "$port")
 
 echo
 echo "| setup | requests | instructions per request | over bare | × bare |"
@@ -106,3 +108,5 @@ row "client, bare" "$C_BARE" "$C_BARE"
 row "client, steadfast stack (seven layers)" "$C_BARE" "$C_STACK"
 row "client, steadfast timeout, retry, breaker" "$C_BARE" "$C_CORE"
 row "client, tower timeout, retry" "$C_BARE" "$C_TOWER"
+row "client, tower-resilience time limiter, retry, breaker" "$C_BARE" "$C_TR"
+row "client, seatbelt timeout, retry, breaker" "$C_BARE" "$C_SEATBELT"

@@ -101,7 +101,7 @@ done
 echo "client side ($CONNS connections, ${SECS}s, $ROUNDS rounds, against the bare server)" >&2
 start_server bare
 for round in $(seq "$ROUNDS"); do
-    for setup in bare stack core tower; do
+    for setup in bare stack core tower tower-resilience seatbelt; do
         echo "client-$setup $round $("${ON_LOAD_CORE[@]}" "$BIN" client "$setup" "http://127.0.0.1:$PORT/" "$SECS" "$CONNS")" >>"$RUNS"
     done
 done
@@ -124,6 +124,8 @@ rows = [
     ("client, steadfast stack (seven layers)", "client-stack"),
     ("client, steadfast timeout, retry, breaker", "client-core"),
     ("client, tower timeout, retry", "client-tower"),
+    ("client, tower-resilience time limiter, retry, breaker", "client-tower-resilience"),
+    ("client, seatbelt timeout, retry, breaker", "client-seatbelt"),
 ]
 med = statistics.median
 print()

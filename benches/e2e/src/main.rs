@@ -3,7 +3,8 @@
 //!
 //! ```sh
 //! steadfast-e2e server bare|stack|outer PORT      # serve until killed
-//! steadfast-e2e client bare|stack|core|tower URL SECS CONNS  # drive load, print a result line
+//! steadfast-e2e client bare|stack|core|tower|tower-resilience|seatbelt URL SECS CONNS
+//!                                              # drive load, print a result line
 //! ```
 //!
 //! `benches/e2e.sh` runs the whole comparison: the servers under `wrk` (from the
@@ -32,6 +33,8 @@ use steadfast_http::deadline::{AcceptDeadlineLayer, PropagateDeadlineLayer};
 use steadfast_http::{HttpClassifier, RequestToken};
 use tokio::time::Instant;
 use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_resilience_circuitbreaker::CircuitBreakerError;
+use tower_resilience_timelimiter::{TimeLimiterError, TimeLimiterLayer};
 
 fn usage() -> ! {
     eprintln!(
@@ -166,13 +169,41 @@ impl<Res, E> tower::retry::Policy<Request<Body>, Res, E> for RetryErrors {
     }
 
     fn clone_request(&mut self, req: &Request<Body>) -> Option<Request<Body>> {
-        let mut copy = Request::new(Body::new());
-        *copy.method_mut() = req.method().clone();
-        *copy.uri_mut() = req.uri().clone();
-        *copy.version_mut() = req.version();
-        *copy.headers_mut() = req.headers().clone();
-        *copy.extensions_mut() = req.extensions().clone();
-        Some(copy)
+        Some(copy_request(req))
+    }
+}
+
+/// A copy of a request for another attempt: what steadfast's retry copies (method, URI,
+/// version, headers, extensions and the empty body).
+fn copy_request(req: &Request<Body>) -> Request<Body> {
+    let mut copy = Request::new(Body::new());
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    *copy.extensions_mut() = req.extensions().clone();
+    copy
+}
+
+/// A request that is `Clone`, which tower-resilience's retry asks of its requests
+/// (`http::Request` is not); cloning copies it as [`copy_request`] does.
+struct Copyable(Request<Body>);
+
+impl Clone for Copyable {
+    fn clone(&self) -> Self {
+        Copyable(copy_request(&self.0))
+    }
+}
+
+/// What seatbelt's layers see of an answer.
+type Out = Result<http::Response<hyper::body::Incoming>, BoxError>;
+
+/// seatbelt's recovery rule, as `HttpClassifier` classifies: an error or a server error (5xx)
+/// is a failure to retry and count, anything else a success.
+fn seatbelt_recovery(out: &Out) -> seatbelt::RecoveryInfo {
+    match out {
+        Ok(r) if !r.status().is_server_error() => seatbelt::RecoveryInfo::never(),
+        _ => seatbelt::RecoveryInfo::retry(),
     }
 }
 
@@ -232,6 +263,60 @@ async fn client(mode: &str, url: &str, secs: Duration, conns: usize) -> Result<(
         // The per-layer benchmarks' full stack: timeout, retry, breaker.
         "core" => {
             let svc = timeout_retry_breaker!().service(hyper);
+            drive(svc, &uri, secs, conns).await
+        }
+        // tower-resilience's time limiter, retry and circuit breaker: the same three layers.
+        "tower-resilience" => {
+            let svc = ServiceBuilder::new()
+                .map_err(|e: TimeLimiterError<CircuitBreakerError<BoxError>>| {
+                    BoxError::from(format!("{e:?}"))
+                })
+                .map_request(Copyable)
+                .layer(
+                    TimeLimiterLayer::builder()
+                        .timeout_duration(Duration::from_secs(10))
+                        .build(),
+                )
+                .layer(
+                    tower_resilience_retry::RetryLayer::<Copyable, _, _>::builder()
+                        .max_attempts(3)
+                        .exponential_backoff(Duration::from_millis(10))
+                        .build(),
+                )
+                .layer(
+                    tower_resilience_circuitbreaker::CircuitBreakerLayer::builder()
+                        .name("e2e")
+                        .build()?,
+                )
+                .map_request(|r: Copyable| r.0)
+                .service(hyper.map_err(BoxError::from));
+            drive(svc, &uri, secs, conns).await
+        }
+        // seatbelt's timeout, retry and circuit breaker: the same three layers.
+        "seatbelt" => {
+            let ctx = seatbelt::ResilienceContext::<Request<Body>, Out>::new(
+                tick::Clock::new_tokio(),
+            );
+            let svc = ServiceBuilder::new()
+                .layer(
+                    seatbelt::timeout::Timeout::layer("timeout", &ctx)
+                        .timeout(Duration::from_secs(10))
+                        .timeout_error(|_| BoxError::from("timed out")),
+                )
+                .layer(
+                    seatbelt::retry::Retry::layer("retry", &ctx)
+                        .clone_input_with(|req, _| Some(copy_request(req)))
+                        .recovery_with(|out: &Out, _| seatbelt_recovery(out))
+                        .max_retry_attempts(2)
+                        .backoff(seatbelt::retry::Backoff::Exponential)
+                        .base_delay(Duration::from_millis(10)),
+                )
+                .layer(
+                    seatbelt::breaker::Breaker::layer("breaker", &ctx)
+                        .recovery_with(|out: &Out, _| seatbelt_recovery(out))
+                        .rejected_input_error(|_, _| BoxError::from("circuit open")),
+                )
+                .service(hyper.map_err(BoxError::from));
             drive(svc, &uri, secs, conns).await
         }
         // tower's own timeout and retry (it has no breaker), for scale.
