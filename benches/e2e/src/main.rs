@@ -294,9 +294,8 @@ async fn client(mode: &str, url: &str, secs: Duration, conns: usize) -> Result<(
         }
         // seatbelt's timeout, retry and circuit breaker: the same three layers.
         "seatbelt" => {
-            let ctx = seatbelt::ResilienceContext::<Request<Body>, Out>::new(
-                tick::Clock::new_tokio(),
-            );
+            let ctx =
+                seatbelt::ResilienceContext::<Request<Body>, Out>::new(tick::Clock::new_tokio());
             let svc = ServiceBuilder::new()
                 .layer(
                     seatbelt::timeout::Timeout::layer("timeout", &ctx)
