@@ -8,7 +8,8 @@
 //! shutdown token, with a 2 s timeout) and answers 504 when the timeout fires. Handlers take
 //! the token with the `RequestToken` extractor and hand it to the work they start. When a
 //! client hangs up, hyper drops the request's future, the token fires with "client
-//! disconnected", and that work stops.
+//! disconnected", and that work stops. `into_axum_response` hands axum its own body type back
+//! from the cancel layer, so a response whose token nobody else holds is not boxed again.
 //!
 //! The example plays both sides: it starts the server, then a client that hangs up half-way
 //! through a slow report, and one that waits longer than the timeout. It checks what happened
@@ -20,10 +21,11 @@ use axum::routing::get;
 use axum::Router;
 use steadfast::cancel::CancelLayer;
 use steadfast::token::{CancelReason, CancelToken};
-use steadfast_http::RequestToken;
+use steadfast_http::{into_axum_response, RequestToken};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tower::ServiceBuilder;
 
 /// A slow report: ten steps of work, each checking the token. The work runs in a task of its
 /// own, as real handlers spawn work, and tells `done` how it ended: the handler itself is
@@ -71,12 +73,17 @@ async fn main() {
             get(move |token: RequestToken| report(token, done_tx.clone())),
         )
         .layer(
-            CancelLayer::builder()
-                .timeout(Duration::from_secs(2))
-                .parent(shutdown.clone())
-                .build()
-                .expect("valid layer")
-                .for_http(),
+            ServiceBuilder::new()
+                // axum's own body type back, boxed only while the body watches the token.
+                .map_response(into_axum_response)
+                .layer(
+                    CancelLayer::builder()
+                        .timeout(Duration::from_secs(2))
+                        .parent(shutdown.clone())
+                        .build()
+                        .expect("valid layer")
+                        .for_http(),
+                ),
         );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");

@@ -105,20 +105,47 @@ async fn a_client_that_hangs_up_cancels_its_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_hangs_up_mid_stream_cancels_its_request() {
-    let (probe, mut started, mut fired) = Probe::new();
-    let app = Router::new()
-        .route(
-            "/stream",
-            get(move |RequestToken(token): RequestToken| {
-                let probe = probe.clone();
-                async move {
-                    probe.watch(token);
-                    // One chunk now, then one a second, for an hour.
-                    Body::new(slow_body(3600))
-                }
-            }),
-        )
-        .layer(CancelLayer::new().for_http());
+    let (probe, started, fired) = Probe::new();
+    let app = streaming(probe).layer(CancelLayer::new().for_http());
+    hang_up_mid_stream(app, started, fired).await;
+}
+
+/// The same with axum handed its own body type back: the handler's task holds the token, so
+/// the body still watches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_hangs_up_mid_stream_cancels_its_request_with_axums_body() {
+    let (probe, started, fired) = Probe::new();
+    let app = streaming(probe).layer(
+        tower::ServiceBuilder::new()
+            .map_response(steadfast_http::into_axum_response)
+            .layer(CancelLayer::new().for_http()),
+    );
+    hang_up_mid_stream(app, started, fired).await;
+}
+
+/// A route, `/stream`, whose handler hands its token to `probe`'s background work and streams
+/// a body of a chunk a second.
+fn streaming(probe: Probe) -> Router {
+    Router::new().route(
+        "/stream",
+        get(move |RequestToken(token): RequestToken| {
+            let probe = probe.clone();
+            async move {
+                probe.watch(token);
+                // One chunk now, then one a second, for an hour.
+                Body::new(slow_body(3600))
+            }
+        }),
+    )
+}
+
+/// Reads `/stream`'s headers and first chunk from `app`, checks that the token has not fired,
+/// hangs up, and checks that it fires then, with `ClientDisconnected`.
+async fn hang_up_mid_stream(
+    app: Router,
+    mut started: mpsc::UnboundedReceiver<()>,
+    mut fired: mpsc::UnboundedReceiver<Option<CancelReason>>,
+) {
     let addr = serve(app).await;
 
     let mut conn = send_get(addr, "/stream").await;

@@ -30,7 +30,7 @@ use steadfast::validate::{ensure, ValidateLayer};
 use steadfast::{BoxError, ServiceBuilderExt};
 use steadfast_http::attempt::{AttemptHeaderLayer, UpstreamRetriesLayer};
 use steadfast_http::deadline::{AcceptDeadlineLayer, PropagateDeadlineLayer};
-use steadfast_http::{HttpClassifier, RequestToken};
+use steadfast_http::{into_axum_response, HttpClassifier, RequestToken};
 use tokio::time::Instant;
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_resilience_circuitbreaker::CircuitBreakerError;
@@ -90,7 +90,6 @@ async fn server(mode: &str, port: u16) -> Result<(), BoxError> {
             // The same layers around the whole router instead of on its routes: axum then
             // neither boxes nor clones a layered route per request.
             let svc = ServiceBuilder::new()
-                .map_response(|r: http::Response<_>| r.map(axum::body::Body::new))
                 .layer(server_layers()?)
                 .service(Router::new().route("/", get(hello_with_token)));
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
@@ -118,17 +117,27 @@ type ServerLayers = ServiceBuilder<
         tower::layer::util::Stack<
             steadfast::cancel::HttpCancelLayer,
             tower::layer::util::Stack<
-                AcceptDeadlineLayer,
-                tower::layer::util::Stack<UpstreamRetriesLayer, tower::layer::util::Identity>,
+                tower::util::MapResponseLayer<ToAxum>,
+                tower::layer::util::Stack<
+                    AcceptDeadlineLayer,
+                    tower::layer::util::Stack<UpstreamRetriesLayer, tower::layer::util::Identity>,
+                >,
             >,
         >,
     >,
 >;
 
+/// The cancel layer's response back in axum's body type, boxed only when the body watches the
+/// request's token.
+type ToAxum = fn(
+    http::Response<steadfast::cancel::CancelBody<axum::body::Body>>,
+) -> http::Response<axum::body::Body>;
+
 fn server_layers() -> Result<ServerLayers, BoxError> {
     Ok(ServiceBuilder::new()
         .layer(UpstreamRetriesLayer::new())
         .layer(AcceptDeadlineLayer::new().max(Duration::from_secs(30)))
+        .map_response(into_axum_response as ToAxum)
         .layer(
             CancelLayer::builder()
                 .timeout(Duration::from_secs(10))

@@ -35,6 +35,8 @@
 //! ```
 
 pub mod attempt;
+#[cfg(feature = "axum")]
+mod axum_body;
 pub mod classify;
 pub mod deadline;
 #[cfg(feature = "axum")]
@@ -49,6 +51,8 @@ pub mod replay;
 pub mod transport;
 pub mod validate;
 
+#[cfg(feature = "axum")]
+pub use axum_body::into_axum_response;
 pub use classify::{HttpClassifier, HttpClassifierBuilder, Rule};
 #[cfg(feature = "axum")]
 pub use extract::{MissingToken, RequestToken};

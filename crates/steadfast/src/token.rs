@@ -380,6 +380,15 @@ impl CancelToken {
         !self.node.no_retries
     }
 
+    /// `true` when this handle is the token's only one and nothing can observe it through
+    /// another way: no clone, no child, no waiting future, no weak reference (the registry of
+    /// operations holds one), and no tokio-util token made by [`as_tokio`](Self::as_tokio).
+    /// Whoever holds the only handle can then drop it, or leave it uncancelled, unseen.
+    #[cfg(all(feature = "cancel", feature = "http"))]
+    pub(crate) fn is_sole(&mut self) -> bool {
+        Arc::get_mut(&mut self.node).is_some_and(|node| node.tokio.get().is_none())
+    }
+
     pub(crate) fn downgrade(&self) -> WeakToken {
         WeakToken(Arc::downgrade(&self.node))
     }

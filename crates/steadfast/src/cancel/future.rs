@@ -127,6 +127,22 @@ impl<F> ResponseFuture<F> {
     }
 }
 
+#[cfg(feature = "http")]
+impl<F> ResponseFuture<F> {
+    /// Drops this future's handles on the token (and its watch) once the answer is in:
+    /// nothing is left for them to do, and the HTTP form then sees whether anyone else still
+    /// holds the token. Does nothing before the answer.
+    pub(crate) fn release(self: Pin<&mut Self>) {
+        if let Some(inner) = self.project().inner.as_pin_mut() {
+            let inner = inner.project();
+            if *inner.done {
+                *inner.watch = None;
+                *inner.token = None;
+            }
+        }
+    }
+}
+
 impl<F: Future> ResponseFuture<F> {
     /// Races the inner future against the token and timers: the inner output, or the reason
     /// the request was cancelled.

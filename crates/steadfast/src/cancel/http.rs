@@ -66,6 +66,12 @@ impl CancelLayer {
     /// [`status_for`]) instead of failing, so the service keeps its error type and drops into
     /// `axum::Router::layer` as is; and the request's token stays alive while the response
     /// body streams, firing with `ClientDisconnected` if the body is dropped before its end.
+    ///
+    /// The body watches the token only while something else still holds it (a task the
+    /// handler spawned, a child token, a registry of operations): when the answer leaves the
+    /// layer and nothing but the layer holds the token, nobody could see it fire, so the
+    /// token is dropped there and the body passes through unwatched
+    /// ([`CancelBody::is_watching`]).
     pub fn for_http(self) -> HttpCancelLayer {
         HttpCancelLayer {
             config: self.config,
@@ -175,10 +181,16 @@ where
     type Output = Result<Response<CancelBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        match ready!(this.inner.poll_race(cx)) {
+        let mut this = self.project();
+        match ready!(this.inner.as_mut().poll_race(cx)) {
             Ok(Ok(resp)) => {
-                let token = this.body_token.take();
+                // The answer is in: the future's own handles go, and the body keeps the token
+                // only if someone else still holds it (see `for_http`).
+                this.inner.release();
+                let token = this
+                    .body_token
+                    .take()
+                    .and_then(|mut t| (!t.is_sole()).then_some(t));
                 Poll::Ready(Ok(resp.map(|b| CancelBody::new(b, token))))
             }
             Ok(Err(e)) => Poll::Ready(Err(e)),
@@ -227,6 +239,24 @@ impl<B: Body> CancelBody<B> {
     /// The wrapped body.
     pub fn get_ref(&self) -> &B {
         &self.inner
+    }
+
+    /// `true` while the body holds a token to cancel if it is dropped before its end: the
+    /// cancel layer gives it one only when something besides the layer still held the request's
+    /// token as the answer left it (see [`CancelLayer::for_http`]); it lets go at the end.
+    pub fn is_watching(&self) -> bool {
+        self.token.is_some()
+    }
+}
+
+impl<B: Body + Default> CancelBody<B> {
+    /// The wrapped body, without the wrapper: a body that was watching a token no longer
+    /// does (its token is dropped uncancelled). For handing a framework back its own body
+    /// type when [`is_watching`](Self::is_watching) is `false`.
+    pub fn into_inner(mut self) -> B {
+        // The emptied wrapper is dropped with its token taken, so it cancels nothing.
+        self.token = None;
+        std::mem::take(&mut self.inner)
     }
 }
 
