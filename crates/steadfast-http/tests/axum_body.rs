@@ -42,6 +42,8 @@ async fn answer(keep: Keep) -> (Response<CancelBody<Body>>, Arc<Mutex<Vec<Cancel
             Keep::Nothing => {}
             Keep::Clone => store.push(token.clone()),
             Keep::Child => store.push(token.child()),
+            // Made and let go at once: the layer cannot count a tokio-util token's holders,
+            // so having made one at all keeps the body watching.
             Keep::TokioToken => {
                 let _ = token.as_tokio().clone();
             }
@@ -129,4 +131,21 @@ async fn a_registered_operation_stays_listed_while_its_body_streams() {
     assert_eq!(ops.list().len(), 1, "listed until the body ends");
     assert_eq!(text(into_axum_response(resp)).await, "hello");
     assert!(ops.list().is_empty());
+}
+
+#[tokio::test]
+async fn a_callers_token_passed_through_is_never_the_bodys_to_cancel() {
+    // No sources of its own: the layer passes the caller's token through as it is.
+    let layer = CancelLayer::new().for_http();
+    let handler = service_fn(|_: Request<Body>| async {
+        Ok::<_, Infallible>(Response::new(Body::from("hello")))
+    });
+    let caller = CancelToken::new();
+    let mut req = Request::new(Body::empty());
+    req.extensions_mut().insert(caller.clone());
+    let resp = layer.layer(handler).oneshot(req).await.unwrap();
+    assert!(!resp.body().is_watching());
+    // Dropped before its end, it leaves the caller's token alone.
+    drop(into_axum_response(resp));
+    assert!(!caller.is_cancelled());
 }

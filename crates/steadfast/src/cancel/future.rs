@@ -129,17 +129,16 @@ impl<F> ResponseFuture<F> {
 
 #[cfg(feature = "http")]
 impl<F> ResponseFuture<F> {
-    /// Drops this future's handles on the token (and its watch) once the answer is in:
-    /// nothing is left for them to do, and the HTTP form then sees whether anyone else still
-    /// holds the token. Does nothing before the answer.
-    pub(crate) fn release(self: Pin<&mut Self>) {
-        if let Some(inner) = self.project().inner.as_pin_mut() {
-            let inner = inner.project();
-            if *inner.done {
-                *inner.watch = None;
-                *inner.token = None;
-            }
+    /// Once the answer is in: drops the watch, and hands over this future's handle on the
+    /// token if the layer made it (`None` for a caller's token passed through as it is, or
+    /// before the answer). The HTTP form gives it to the response body.
+    pub(crate) fn take_owned_token(self: Pin<&mut Self>) -> Option<CancelToken> {
+        let inner = self.project().inner.as_pin_mut()?.project();
+        if !*inner.done {
+            return None;
         }
+        *inner.watch = None;
+        inner.token.take().filter(|_| *inner.owned)
     }
 }
 

@@ -126,30 +126,17 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
-        match prepare(&self.config, &mut req) {
-            Prepared::Refused(reason) => HttpResponseFuture {
-                inner: ResponseFuture::cancelled(reason),
-                body_token: None,
-                grpc: self.grpc,
-                _body: PhantomData,
-            },
-            Prepared::Ready(parts) => {
-                let body_token = parts.owned.then(|| parts.token.clone());
-                HttpResponseFuture {
-                    inner: ResponseFuture::new(self.inner.call(req), parts),
-                    body_token,
-                    grpc: self.grpc,
-                    _body: PhantomData,
-                }
-            }
+        let inner = match prepare(&self.config, &mut req) {
+            Prepared::Refused(reason) => ResponseFuture::cancelled(reason),
+            Prepared::Ready(parts) => ResponseFuture::new(self.inner.call(req), parts),
             // Not for `http::Request`, which carries its token; nothing could see the token
             // while the body streams either.
-            Prepared::Deferred(later) => HttpResponseFuture {
-                inner: ResponseFuture::deferred(self.inner.call(req), later),
-                body_token: None,
-                grpc: self.grpc,
-                _body: PhantomData,
-            },
+            Prepared::Deferred(later) => ResponseFuture::deferred(self.inner.call(req), later),
+        };
+        HttpResponseFuture {
+            inner,
+            grpc: self.grpc,
+            _body: PhantomData,
         }
     }
 }
@@ -160,7 +147,6 @@ where
 pub struct HttpResponseFuture<F, B> {
     #[pin]
     inner: ResponseFuture<F>,
-    body_token: Option<CancelToken>,
     grpc: bool,
     _body: PhantomData<fn() -> B>,
 }
@@ -184,12 +170,11 @@ where
         let mut this = self.project();
         match ready!(this.inner.as_mut().poll_race(cx)) {
             Ok(Ok(resp)) => {
-                // The answer is in: the future's own handles go, and the body keeps the token
-                // only if someone else still holds it (see `for_http`).
-                this.inner.release();
+                // The answer is in: the body takes the layer's own token, and keeps it only if
+                // someone else still holds it (see `for_http`).
                 let token = this
-                    .body_token
-                    .take()
+                    .inner
+                    .take_owned_token()
                     .and_then(|mut t| (!t.is_sole()).then_some(t));
                 Poll::Ready(Ok(resp.map(|b| CancelBody::new(b, token))))
             }
