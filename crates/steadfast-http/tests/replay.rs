@@ -691,6 +691,34 @@ async fn a_failing_body_fails_its_reader_with_its_error_and_copies_with_a_replay
     );
 }
 
+#[tokio::test]
+async fn a_body_that_fails_after_outgrowing_the_cap_says_it_failed() {
+    let (mut tx, rx) = channel_body();
+    let body = ReplayBody::new(rx, 8);
+    let kept = body.clone();
+    tx.send_data(Bytes::from_static(b"0123")).await.unwrap();
+    let mut body = body;
+    assert_eq!(next_data(&mut body).await, "0123");
+    // Past the cap: the reader takes the body to itself.
+    tx.send_data(Bytes::from_static(b"456789")).await.unwrap();
+    assert_eq!(next_data(&mut body).await, "456789");
+    assert!(kept.can_replay().unwrap_err().contains("replay cap"));
+    // Then the stream breaks: that, not the size, is what stops a resend now.
+    tx.abort(std::io::Error::other("upload stream broke"));
+    let err = body.frame().await.unwrap().unwrap_err();
+    assert_eq!(err.to_string(), "upload stream broke");
+    let why = kept.can_replay().unwrap_err();
+    assert!(why.contains("failed"), "{why}");
+    assert!(body.can_replay().unwrap_err().contains("failed"));
+    let err = read_all(kept).await.unwrap_err();
+    let err = replay_error(&err);
+    assert!(err.is_source_failed() && !err.is_over_cap());
+    assert_eq!(
+        std::error::Error::source(err).unwrap().to_string(),
+        "upload stream broke"
+    );
+}
+
 struct Panics;
 
 impl Body for Panics {

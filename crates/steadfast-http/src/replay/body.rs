@@ -430,7 +430,15 @@ impl<B> Handle<B> {
                 Poll::Ready(None)
             }
             Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame.map_data(into_bytes)))),
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(Some(Err(e))) => {
+                // The body failed after outgrowing the cap: what stops a resend now is the
+                // failure, not the size. Say so to `can_replay` and to the other copies.
+                let e: BoxError = e.into();
+                let message = e.to_string().into_boxed_str();
+                self.owned = None;
+                lock(&self.shared.state).source = Source::Failed(message);
+                Poll::Ready(Some(Err(e)))
+            }
         }
     }
 
