@@ -128,6 +128,7 @@ impl Body for Buffered {
 #[derive(Debug)]
 pub struct BodyTooLarge {
     cap: usize,
+    received: u64,
     status: StatusCode,
     headers: HeaderMap,
 }
@@ -136,6 +137,14 @@ impl BodyTooLarge {
     /// The cap that was exceeded, in bytes.
     pub fn cap(&self) -> usize {
         self.cap
+    }
+
+    /// How far the buffer got: the bytes of the body received when it gave up, counting the
+    /// frame that crossed the cap (so more than [`cap`](Self::cap)). The rest of the body was
+    /// not read. 0 when the body's size hint already said it was larger than the cap, so
+    /// that nothing was read.
+    pub fn received(&self) -> u64 {
+        self.received
     }
 
     /// The response's status.
@@ -153,9 +162,15 @@ impl fmt::Display for BodyTooLarge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "response body larger than the {}-byte buffer (status {})",
-            self.cap, self.status
-        )
+            "response body larger than the {}-byte buffer",
+            self.cap
+        )?;
+        if self.received > 0 {
+            write!(f, ": {} bytes received when it gave up", self.received)?;
+        } else {
+            f.write_str(": its declared size is larger")?;
+        }
+        write!(f, " (status {})", self.status)
     }
 }
 
@@ -269,7 +284,8 @@ where
                     let res = std::task::ready!(fut.poll(cx)).map_err(Into::into)?;
                     let (parts, body) = res.into_parts();
                     if body.size_hint().lower() > *this.cap as u64 {
-                        return Poll::Ready(Err(too_large(*this.cap, parts).into()));
+                        // Known too large from its size: nothing is read.
+                        return Poll::Ready(Err(too_large(*this.cap, 0, parts).into()));
                     }
                     this.state.set(BufferState::Reading {
                         parts: Some(parts),
@@ -287,9 +303,11 @@ where
                     match std::task::ready!(body.as_mut().poll_frame(cx)) {
                         Some(Ok(frame)) => match frame.into_data() {
                             Ok(mut data) => {
-                                if buf.len() + data.remaining() > *this.cap {
+                                let received = buf.len() as u64 + data.remaining() as u64;
+                                if received > *this.cap as u64 {
                                     let parts = parts.take().expect("polled after completion");
-                                    return Poll::Ready(Err(too_large(*this.cap, parts).into()));
+                                    let err = too_large(*this.cap, received, parts);
+                                    return Poll::Ready(Err(err.into()));
                                 }
                                 while data.has_remaining() {
                                     let chunk = data.chunk();
@@ -320,9 +338,10 @@ where
     }
 }
 
-fn too_large(cap: usize, parts: http::response::Parts) -> BodyTooLarge {
+fn too_large(cap: usize, received: u64, parts: http::response::Parts) -> BodyTooLarge {
     BodyTooLarge {
         cap,
+        received,
         status: parts.status,
         headers: parts.headers,
     }

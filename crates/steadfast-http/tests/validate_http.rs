@@ -66,15 +66,18 @@ async fn a_body_over_the_cap_fails_instead_of_being_cut() {
     let err = svc.oneshot(()).await.unwrap_err();
     let too_large = err.downcast_ref::<BodyTooLarge>().expect("BodyTooLarge");
     assert_eq!(too_large.cap(), 11);
+    assert_eq!(too_large.received(), 12, "the frame that crossed the cap is counted");
     assert_eq!(too_large.status(), StatusCode::ACCEPTED);
     assert!(err.to_string().contains("11-byte"), "{err}");
+    assert!(err.to_string().contains("12 bytes received"), "{err}");
 
     // Known too large from its size: refused before reading.
     let svc = BufferLayer::new(3).layer(service_fn(|_: ()| async {
         Ok::<_, std::io::Error>(Response::new(Full::new(Bytes::from_static(b"four"))))
     }));
     let err = svc.oneshot(()).await.unwrap_err();
-    assert!(err.is::<BodyTooLarge>());
+    assert_eq!(err.downcast_ref::<BodyTooLarge>().unwrap().received(), 0);
+    assert!(err.to_string().contains("declared size"), "{err}");
 
     // The HTTP classifier does not retry it.
     let req = Request::get("/").body(()).unwrap();
