@@ -176,3 +176,30 @@ async fn deadline_exceeded_is_not_retried_unless_configured() {
     client.say(say("flaky:1:4", None)).await.unwrap();
     assert_eq!(echo.calls(), 2);
 }
+
+#[tokio::test]
+async fn the_breaker_reads_a_unary_calls_status_from_the_trailers_over_tcp() {
+    use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
+    use steadfast_http::grpc_status::GrpcStatusLayer;
+
+    let (channel, _) = start().await;
+    let breaker = CircuitBreaker::builder().build().unwrap();
+    let mut client = EchoClient::new(
+        ServiceBuilder::new()
+            .layer(CircuitBreakerLayer::new(breaker.clone()).classify(GrpcClassifier::default()))
+            .layer(GrpcStatusLayer::new())
+            .service(channel),
+    );
+    // A successful unary call sends `grpc-status: 0` in the trailers after its message: it
+    // is counted once tonic has read them.
+    let reply = client.say(say("hi", None)).await.unwrap();
+    assert_eq!(reply.into_inner().message, "hi");
+    let m = breaker.metrics();
+    assert_eq!((m.successes, m.failures), (1, 0));
+
+    // A failed call is answered trailers-only: judged from its headers, counted once.
+    let status = client.say(say("flaky:9:14", None)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+    let m = breaker.metrics();
+    assert_eq!((m.successes, m.failures), (1, 1));
+}

@@ -50,9 +50,10 @@
 use std::sync::Arc;
 
 use http::{HeaderMap, Request, Response, StatusCode};
-use steadfast::classify::{Attempt, Classify, Outcome};
+use steadfast::classify::{Attempt, Classify, LateOutcome, Outcome};
 
 use crate::classify::{error_outcome, guard, retry_per_hint, Rule};
+use crate::grpc_status::{BodyEnd, StatusWatch};
 use crate::hint::{HintSource, ServerHints};
 use crate::idempotency::Idempotency;
 use crate::transport::ClientError;
@@ -264,6 +265,24 @@ where
     /// The rules look at the status, the error and the request, never at the time.
     fn reads_elapsed(&self) -> bool {
         false
+    }
+
+    /// A streamed answer watched by [`GrpcStatusLayer`](crate::grpc_status::GrpcStatusLayer)
+    /// is judged again when its body ends, by the rule for the status in its trailers.
+    fn late_outcome(&self, response: &Response<RB>) -> Option<LateOutcome> {
+        let watch = response.extensions().get::<StatusWatch>()?;
+        let late = LateOutcome::new();
+        let settle = late.clone();
+        let rules = Arc::clone(&self.rules);
+        watch.on_end(move |end| {
+            let outcome = match end {
+                // A call that ends without a status failed, as gRPC's protocol says.
+                BodyEnd::Ended(code) => rules.codes[code.unwrap_or(GrpcCode::Unknown) as usize],
+                BodyEnd::Failed => Rule::Retry,
+            };
+            settle.settle(outcome.outcome());
+        });
+        Some(late)
     }
 }
 

@@ -9,6 +9,8 @@
 //!   (`Retry-After`, `RateLimit-Reset`, `X-RateLimit-Reset`, `grpc-retry-pushback-ms`), with
 //!   [`ServerHints`], a reader that tries them in a configured order and clamps the delay.
 //! * [`grpc_timeout`]: reads and writes the `grpc-timeout` header.
+//! * [`grpc_status`]: the gRPC status sent in the trailers of a streamed answer, seen by the
+//!   circuit breaker when the body ends.
 //! * [`replay`]: request bodies that can be sent again, so the retry layer can retry requests
 //!   whose bodies stream.
 //!
@@ -42,6 +44,7 @@ pub mod deadline;
 #[cfg(feature = "axum")]
 mod extract;
 pub mod grpc;
+pub mod grpc_status;
 pub mod grpc_timeout;
 mod headers;
 pub mod hint;

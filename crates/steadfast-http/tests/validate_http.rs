@@ -66,7 +66,11 @@ async fn a_body_over_the_cap_fails_instead_of_being_cut() {
     let err = svc.oneshot(()).await.unwrap_err();
     let too_large = err.downcast_ref::<BodyTooLarge>().expect("BodyTooLarge");
     assert_eq!(too_large.cap(), 11);
-    assert_eq!(too_large.received(), 12, "the frame that crossed the cap is counted");
+    assert_eq!(
+        too_large.received(),
+        12,
+        "the frame that crossed the cap is counted"
+    );
     assert_eq!(too_large.status(), StatusCode::ACCEPTED);
     assert!(err.to_string().contains("11-byte"), "{err}");
     assert!(err.to_string().contains("12 bytes received"), "{err}");

@@ -35,6 +35,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+pub use crate::late::LateOutcome;
+
 /// How one call ended, as the layers see it.
 ///
 /// `Outcome` is `Copy` and never allocates, so classifying is free on the hot path. The
@@ -183,6 +185,19 @@ pub trait Classify<Req, Res, E> {
     fn reads_elapsed(&self) -> bool {
         true
     }
+
+    /// For an answer [`classify`](Self::classify) judged a success from what has arrived so
+    /// far, whose real outcome comes only at its end (a gRPC status sent in the trailers after
+    /// streamed messages): where that outcome will arrive. The circuit breaker then records
+    /// the call when the outcome arrives, not when the answer's headers did. `None` (the
+    /// default) when the outcome is final.
+    ///
+    /// The retry layer does not ask: an answer already streaming to the caller cannot be sent
+    /// again.
+    fn late_outcome(&self, response: &Res) -> Option<LateOutcome> {
+        let _ = response;
+        None
+    }
 }
 
 impl<T, Req, Res, E> Classify<Req, Res, E> for std::sync::Arc<T>
@@ -195,6 +210,10 @@ where
 
     fn reads_elapsed(&self) -> bool {
         (**self).reads_elapsed()
+    }
+
+    fn late_outcome(&self, response: &Res) -> Option<LateOutcome> {
+        (**self).late_outcome(response)
     }
 }
 
@@ -537,6 +556,12 @@ where
 
     fn reads_elapsed(&self) -> bool {
         self.0.reads_elapsed() || self.1.reads_elapsed()
+    }
+
+    fn late_outcome(&self, response: &Res) -> Option<LateOutcome> {
+        self.0
+            .late_outcome(response)
+            .or_else(|| self.1.late_outcome(response))
     }
 }
 

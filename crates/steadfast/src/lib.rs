@@ -56,6 +56,7 @@ pub mod classify;
 mod config;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod display;
+mod late;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod local;
 pub mod operations;

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::breaker::{BreakerHandle, BreakerRef, CallResult, CircuitBreaker, Core, Permit};
 use super::error::Rejected;
-use crate::classify::{refine, Attempt, Classify, Outcome};
+use crate::classify::{refine, Attempt, Classify, LateOutcome, Outcome};
 use crate::token::CancelToken;
 use crate::BoxError;
 
@@ -39,6 +39,28 @@ impl<H: BreakerHandle> PermitGuard<H> {
         if let Some(p) = self.permit.take() {
             self.core().on_result(p, result, start.map(|s| s.elapsed()));
         }
+    }
+}
+
+impl<H: BreakerHandle> PermitGuard<H> {
+    /// Hands the permit to `late`: the call is recorded when its outcome is settled (a
+    /// failure, an ignored call or a success, by the same rules as an outcome known at once),
+    /// and the permit given back if it never is.
+    fn defer(&mut self, late: LateOutcome, start: Option<Instant>) {
+        let Some(permit) = self.permit.take() else {
+            return;
+        };
+        // Owned, so that it can travel with the answer to wherever its end is read.
+        let mut owned = PermitGuard::new(self.handle.breaker().clone(), permit);
+        late.on_settled(move |outcome| {
+            let recorded = match outcome {
+                Outcome::Success => CallResult::Success,
+                Outcome::Ignored => CallResult::Ignored,
+                Outcome::Invalid => CallResult::Invalid,
+                _ => CallResult::Failure,
+            };
+            owned.finish(recorded, start);
+        });
     }
 }
 
@@ -166,6 +188,13 @@ where
                     Outcome::Invalid => CallResult::Invalid,
                     _ => CallResult::Failure,
                 };
+                if let (CallResult::Success, Ok(res)) = (recorded, &result) {
+                    if let Some(late) = classifier.late_outcome(res) {
+                        // The answer's real outcome comes at its end: record it then.
+                        guard.defer(late, *start);
+                        return Poll::Ready(result);
+                    }
+                }
                 guard.finish(recorded, *start);
                 Poll::Ready(result)
             }
