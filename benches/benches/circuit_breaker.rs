@@ -1,5 +1,6 @@
-//! The circuit breaker: the closed path and a rejection, each per call against a bare
-//! service, and the closed path with two threads sharing one breaker.
+//! The circuit breaker: the closed path (over a count window and over a time window) and a
+//! rejection, each per call against a bare service, and the closed path with two threads
+//! sharing one breaker.
 //!
 //! Services are built once, outside the timed loop; each iteration is one `poll_ready`, one
 //! `call` and one poll of the response future with a no-op waker.
@@ -11,7 +12,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 mod common;
 
 use common::{
-    breaker, call_now, call_result, per_call_with_threads, steadfast_breaker,
+    breaker, breaker_time, call_now, call_result, per_call_with_threads, steadfast_breaker,
     steadfast_static_breaker, Bare,
 };
 
@@ -24,6 +25,12 @@ fn single_thread(c: &mut Criterion) {
     let mut svc = steadfast_breaker(&closed);
     group.bench_function("steadfast_closed", |b| {
         b.iter(|| call_now(&mut svc, black_box(7)))
+    });
+
+    let timed = breaker_time();
+    let mut time_svc = steadfast_breaker(&timed);
+    group.bench_function("steadfast_closed_time_window", |b| {
+        b.iter(|| call_now(&mut time_svc, black_box(7)))
     });
 
     let mut static_svc = steadfast_static_breaker();

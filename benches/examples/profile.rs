@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Paths: `bare`, `tower_retry`, `tower_default_like`, `retry`, `retry_static`, `breaker`, `breaker_static`,
-//! `stack`, `stack_static`, `ratio`, `ratio_static`, `tower_tps_budget` (the same services as
+//! `breaker_time` (a breaker over a time window), `stack`, `stack_static`, `ratio`, `ratio_static`, `tower_tps_budget` (the same services as
 //! the benchmarks), `rejected` (an open breaker), and
 //! `mid_backoff_dropped` (a request dropped while the retry layer sleeps), and `retry_once`
 //! `tower_retry_once` and `seatbelt_retry_once` (a request that fails once and succeeds on its
@@ -41,6 +41,7 @@ fn main() {
         "retry_static" => run(steadfast_static(), n),
         "breaker" => run(steadfast_breaker(&b), n),
         "breaker_static" => run(steadfast_static_breaker(), n),
+        "breaker_time" => run(steadfast_breaker(&breaker_time()), n),
         "stack" => run(peers::steadfast_stack(&b), n),
         "stack_static" => run(peers::steadfast_stack_static(), n),
         "ratio" => run(

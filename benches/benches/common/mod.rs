@@ -181,6 +181,19 @@ pub(crate) fn breaker() -> steadfast::circuit_breaker::CircuitBreaker {
         .expect("valid breaker")
 }
 
+/// The breaker of the time-window benchmarks: [`breaker`]'s rule over the calls of the last
+/// 10 s, in ten buckets.
+pub(crate) fn breaker_time() -> steadfast::circuit_breaker::CircuitBreaker {
+    steadfast::circuit_breaker::CircuitBreaker::builder()
+        .failure_rate(50.0)
+        .minimum_calls(100)
+        .window(steadfast::circuit_breaker::SlidingWindow::time(
+            std::time::Duration::from_secs(10),
+        ))
+        .build()
+        .expect("valid breaker")
+}
+
 /// `Bare` behind a breaker kept in a `static` and held as `&'static` (no reference count per
 /// call).
 pub(crate) fn steadfast_static_breaker() -> steadfast::circuit_breaker::CircuitBreakerService<

@@ -151,6 +151,26 @@ async fn trips_on_slow_call_rate() {
     assert_eq!((m.successes, m.failures, m.slow), (2, 0, 1));
 }
 
+/// A call is slow when it takes longer than the threshold (as in resilience4j): one that takes
+/// exactly the threshold is not.
+#[tokio::test(start_paused = true)]
+async fn slow_means_longer_than_the_threshold() {
+    let b = breaker(|b| {
+        b.no_failure_rate()
+            .slow_call_rate(50.0, ms(100))
+            .minimum_calls(1)
+            .window(SlidingWindow::count(4))
+    });
+    let svc = Scripted::new([Reply::ok(1).after(ms(100)), Reply::ok(1).after(ms(101))]);
+    let s = guard(&b, &svc);
+    send(&s, 1).await;
+    assert_eq!(b.state(), CircuitState::Closed);
+    assert_eq!((b.metrics().slow, b.metrics().window_slow), (0, 0));
+    send(&s, 1).await;
+    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(b.metrics().slow, 1);
+}
+
 #[tokio::test(start_paused = true)]
 async fn open_rejects_with_time_to_probe_then_half_open_closes_after_successes() {
     let b = breaker(|b| {

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::error::{Name, Rejected};
 use super::events::{BreakerEvent, BreakerMetrics, CircuitState, TransitionReason};
-use super::window::{Counts, Window, MAX_WINDOW_CALLS};
+use super::window::{Window, MAX_TIME_BUCKETS, MAX_WINDOW_CALLS, MIN_BUCKET};
 use crate::backoff::Backoff;
 use crate::config::ConfigError;
 use crate::local::LocalArc;
@@ -20,13 +20,18 @@ use crate::sync::{AtomicU32, AtomicU64, Ordering};
 type Listener = Arc<dyn Fn(&BreakerEvent<'_>) + Send + Sync>;
 
 /// Which calls the breaker's rates are computed over.
+///
+/// Both windows count exactly: a count window holds the outcomes of exactly its last `n`
+/// calls, and a time window counts every call of its live buckets, up to 2^64 − 1 calls, so
+/// its rates are exact at any call rate. Recording a call takes a few uncontended atomic
+/// operations and no lock (see the [module docs](super)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SlidingWindow {
-    /// The last `n` calls.
+    /// The last `n` calls: 1 to 2,097,151, one byte of memory per call.
     Count(u32),
     /// The calls of the last `length`, in `buckets` steps (the window slides one step at a
-    /// time).
+    /// time): 1 to 1000 buckets of at least 1 ms each, 24 bytes of memory per bucket.
     Time {
         /// How far back calls count.
         length: Duration,
@@ -592,8 +597,9 @@ impl Core {
         if !permit.records() {
             return;
         }
+        // Slow means longer than the threshold, as in resilience4j.
         let slow = match (duration, self.cfg.slow_threshold) {
-            (Some(d), Some(t)) => d >= t,
+            (Some(d), Some(t)) => d > t,
             _ => false,
         };
         if permit.probe() {
@@ -609,9 +615,9 @@ impl Core {
             return;
         }
         let failure = self.counts_as_failure(result);
-        let counts = self.window.record(failure, slow);
+        self.window.record(failure, slow);
         if result != CallResult::Success || slow {
-            self.on_bad_call(permit.word(), result, failure, slow, counts, duration);
+            self.on_bad_call(permit.word(), result, failure, slow, duration);
         } else if self.cfg.consecutive_failures.is_some()
             && self.consecutive.load(Ordering::Relaxed) != 0
         {
@@ -671,7 +677,6 @@ impl Core {
         result: CallResult,
         failure: bool,
         slow: bool,
-        counts: Counts,
         duration: Option<Duration>,
     ) {
         if slow {
@@ -698,26 +703,37 @@ impl Core {
         if kind(word) != CircuitState::Closed {
             return;
         }
-        if reason.is_none() && counts.total >= self.cfg.minimum_calls && counts.total > 0 {
-            let total = u64::from(counts.total);
-            if let Some(bp) = self.cfg.failure_rate_bp {
-                if u64::from(counts.failures) * 10_000 >= u64::from(bp) * total {
-                    reason = Some(TransitionReason::FailureRate {
-                        rate: rate(counts.failures, counts.total),
-                    });
-                }
-            }
-            if let Some(bp) = self.cfg.slow_rate_bp {
-                if reason.is_none() && u64::from(counts.slow) * 10_000 >= u64::from(bp) * total {
-                    reason = Some(TransitionReason::SlowCallRate {
-                        rate: rate(counts.slow, counts.total),
-                    });
-                }
-            }
+        if reason.is_none() {
+            reason = self.rate_reached();
         }
         if let Some(reason) = reason {
             self.transition(word, CircuitState::Open, reason);
         }
+    }
+
+    /// The rate rule the window's counts, as the last call left them, break, if any.
+    fn rate_reached(&self) -> Option<TransitionReason> {
+        let counts = self.window.recorded();
+        if counts.total < u64::from(self.cfg.minimum_calls) || counts.total == 0 {
+            return None;
+        }
+        // In 128 bits: a time window's counts may use all 64.
+        let total = u128::from(counts.total);
+        if let Some(bp) = self.cfg.failure_rate_bp {
+            if u128::from(counts.failures) * 10_000 >= u128::from(bp) * total {
+                return Some(TransitionReason::FailureRate {
+                    rate: rate(counts.failures, counts.total),
+                });
+            }
+        }
+        if let Some(bp) = self.cfg.slow_rate_bp {
+            if u128::from(counts.slow) * 10_000 >= u128::from(bp) * total {
+                return Some(TransitionReason::SlowCallRate {
+                    rate: rate(counts.slow, counts.total),
+                });
+            }
+        }
+        None
     }
 
     #[cold]
@@ -868,7 +884,7 @@ impl Core {
 
     fn metrics(&self) -> BreakerMetrics {
         let counts = self.window.counts();
-        let judged = counts.total >= self.cfg.minimum_calls && counts.total > 0;
+        let judged = counts.total >= u64::from(self.cfg.minimum_calls) && counts.total > 0;
         let failures = self.failures.load(Ordering::Relaxed);
         let invalid = self.invalid.load(Ordering::Relaxed);
         let ignored = self.ignored.load(Ordering::Relaxed);
@@ -891,11 +907,11 @@ impl Core {
     }
 }
 
-fn rate(part: u32, total: u32) -> f32 {
+fn rate(part: u64, total: u64) -> f32 {
     if total == 0 {
         0.0
     } else {
-        (f64::from(part) * 100.0 / f64::from(total)) as f32
+        (part as f64 * 100.0 / total as f64) as f32
     }
 }
 
@@ -974,8 +990,10 @@ impl CircuitBreakerBuilder {
         self
     }
 
-    /// Trips when at least this percentage of the window's calls were slower than
-    /// `threshold` (0 < p ≤ 100). Turns on duration measurement (one clock read per call).
+    /// Trips when at least this percentage of the window's calls were slow (0 < p ≤ 100). A
+    /// call is slow when it takes longer than `threshold`, whether it succeeded or failed; one
+    /// that takes exactly `threshold` is not (as in resilience4j). Turns on duration
+    /// measurement (one clock read per call).
     ///
     /// ```
     /// use std::time::Duration;
@@ -983,7 +1001,7 @@ impl CircuitBreakerBuilder {
     /// use tower::{service_fn, Layer, ServiceExt};
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-    /// // Trip when half of the last ten calls took 2 s or more, even if they succeeded.
+    /// // Trip when half of the last ten calls took longer than 2 s, even if they succeeded.
     /// let breaker = CircuitBreaker::builder()
     ///     .no_failure_rate()
     ///     .slow_call_rate(50.0, Duration::from_secs(2))
@@ -1210,13 +1228,15 @@ impl CircuitBreakerBuilder {
                 Window::count(n)
             }
             SlidingWindow::Time { length, buckets } => {
-                if buckets == 0 || buckets > 1_000 {
+                if buckets == 0 || buckets > MAX_TIME_BUCKETS {
                     return Err(err(
                         "window",
-                        format!("a time window needs 1 to 1000 buckets (got {buckets})"),
+                        format!(
+                            "a time window needs 1 to {MAX_TIME_BUCKETS} buckets (got {buckets})"
+                        ),
                     ));
                 }
-                if length < Duration::from_millis(1) * buckets {
+                if length < MIN_BUCKET * buckets {
                     return Err(err(
                         "window",
                         format!("a time window must be at least 1ms per bucket (got {length:?} for {buckets})"),

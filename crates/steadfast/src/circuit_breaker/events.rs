@@ -188,11 +188,11 @@ pub struct BreakerMetrics {
     /// Slow-call rate over the window in percent, or `None` below the minimum number of calls.
     pub slow_call_rate: Option<f32>,
     /// Calls in the window now.
-    pub window_calls: u32,
+    pub window_calls: u64,
     /// Failures in the window now.
-    pub window_failures: u32,
+    pub window_failures: u64,
     /// Slow calls in the window now.
-    pub window_slow: u32,
+    pub window_slow: u64,
     /// Successful calls since the breaker was made.
     pub successes: u64,
     /// Failed calls since the breaker was made (invalid responses are counted apart, in
