@@ -36,6 +36,8 @@
 //! # let _ = app;
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod attempt;
 #[cfg(feature = "axum")]
 mod axum_body;
