@@ -1,10 +1,14 @@
-//! Atomics for the concurrent state machines, swapped for `loom`'s when the crate is built
+//! Atomics and locks for the concurrent state machines, swapped for `loom`'s when the crate is built
 //! with `--cfg steadfast_loom`, so the model checker can explore every interleaving.
 
 #[cfg(steadfast_loom)]
-pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+#[cfg(steadfast_loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
 #[cfg(not(steadfast_loom))]
-pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+#[cfg(not(steadfast_loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard};
 
 /// Keeps a value on cache lines of its own, so that threads writing it do not slow down
 /// threads reading its neighbours (128 bytes: two 64-byte lines, as adjacent-line prefetchers
