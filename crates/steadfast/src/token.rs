@@ -215,6 +215,7 @@ impl Node {
 
     /// How many nodes a query from here walks before it can stop: 0 for a linked or cancelled
     /// node.
+    #[inline(always)]
     fn run_now(&self) -> usize {
         if self.is_linked() || !self.is_live() {
             0
@@ -252,6 +253,7 @@ impl Node {
 
     /// Leaves the parent's table and the registry of operations, and hands back the handle
     /// on the parent: dropping a chain of tokens releases it in a loop, not a recursion.
+    #[inline(always)]
     fn detach(&mut self) -> Option<CancelToken> {
         if self.registered {
             self.registered = false;
@@ -271,11 +273,17 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         let mut next = self.detach();
-        while let Some(token) = next {
-            next = match Arc::into_inner(token.node) {
-                // The last handle on the parent: it is released here, its own parent next.
-                Some(mut node) => node.detach(),
-                None => None,
+        while let Some(mut token) = next {
+            if Arc::strong_count(&token.node) > 1 {
+                // Others hold the parent (the usual case: a long-lived parent). Should they
+                // all let go meanwhile, dropping it here runs its own loop: one frame more.
+                return;
+            }
+            // The last handle on the parent: it is released here, its own parent next. (Taken
+            // in place when nothing else refers to it, which saves moving the node out.)
+            next = match Arc::get_mut(&mut token.node) {
+                Some(node) => node.detach(),
+                None => Arc::into_inner(token.node).and_then(|mut node| node.detach()),
             };
         }
     }
