@@ -1,6 +1,8 @@
 //! The cancel layer's cost per call: a request that already carries a token, one that gets a
 //! fresh token, and one with a timeout, against a bare service and `tower::timeout`; then the
-//! same layers on a `u64` request, which cannot carry a token, answered at once.
+//! same layers on a `u64` request, which cannot carry a token, answered at once; and what
+//! waiting on children of one shared parent costs, alone and with a second thread doing the
+//! same.
 //!
 //! In the first group every contender gets the same request built the same way in the timed
 //! loop (an `http::Request<()>`, with or without a token in its extensions); the difference
@@ -158,5 +160,42 @@ fn cancel(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cancel);
+/// Two threads, each repeatedly making a child of one shared parent (a server's shutdown
+/// token), waiting on it once (the poll that registers, as a pending request's does) and
+/// dropping both: what every waiting request costs the token all of them descend from, with
+/// the other thread doing the same. Reported per child, on the measuring thread.
+fn contended_parent(c: &mut Criterion) {
+    use std::future::Future;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context as TaskContext, Waker};
+
+    fn wait_once(parent: &CancelToken) {
+        let child = parent.child();
+        let mut waiting = std::pin::pin!(child.cancelled());
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+    }
+
+    let parent = CancelToken::new();
+    let mut group = c.benchmark_group("cancel_shared_parent");
+    group.bench_function("child_waited_alone", |b| b.iter(|| wait_once(&parent)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let other = std::thread::spawn({
+        let (parent, stop) = (parent.clone(), stop.clone());
+        move || {
+            while !stop.load(Ordering::Relaxed) {
+                wait_once(&parent);
+            }
+        }
+    });
+    group.bench_function("child_waited_two_threads", |b| {
+        b.iter(|| wait_once(&parent))
+    });
+    stop.store(true, Ordering::Relaxed);
+    other.join().expect("the other thread");
+    group.finish();
+}
+
+criterion_group!(benches, cancel, contended_parent);
 criterion_main!(benches);

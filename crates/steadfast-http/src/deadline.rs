@@ -249,8 +249,13 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> S::Future {
-        if let Some(left) = self.config.requested(req.headers()) {
-            let deadline = Instant::now() + left;
+        // A time too long to add to the clock never runs out: the request is then left without
+        // a deadline, as if it had sent none.
+        let deadline = self
+            .config
+            .requested(req.headers())
+            .and_then(|left| Instant::now().checked_add(left));
+        if let Some(deadline) = deadline {
             let token = match req.cancel_token() {
                 Some(t) => t.child_with_deadline(deadline),
                 None => CancelToken::with_deadline(deadline),
@@ -319,6 +324,23 @@ mod tests {
         // No token, no header.
         let h = svc.clone().oneshot(Request::new(())).await.unwrap();
         assert!(h.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_longest_times_the_headers_carry_are_accepted() {
+        use tower::ServiceExt;
+        let deadline_of = tower::service_fn(|req: Request<()>| async move {
+            Ok::<_, std::convert::Infallible>(req.cancel_token().and_then(CancelToken::deadline))
+        });
+        let svc = AcceptDeadlineLayer::new().layer(deadline_of);
+        for (name, value) in [
+            (REQUEST_TIMEOUT_MS, "9999999999999999999"),
+            (GRPC_TIMEOUT, "99999999H"),
+        ] {
+            let req = Request::builder().header(name, value).body(()).unwrap();
+            let deadline = svc.clone().oneshot(req).await.unwrap();
+            assert!(deadline.is_none_or(|d| d > Instant::now() + Duration::from_secs(1 << 30)));
+        }
     }
 
     #[test]

@@ -63,7 +63,6 @@ pub mod operations;
 pub mod random;
 #[cfg(feature = "retry")]
 pub mod retry;
-#[cfg(feature = "circuit-breaker")]
 mod sync;
 pub mod token;
 #[cfg(feature = "validate")]

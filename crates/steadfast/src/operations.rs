@@ -33,6 +33,9 @@
 //! registry holds what is in flight and nothing more. The registry holds tokens weakly. One
 //! `std` mutex guards the set; it is taken to register, to remove, to list and to cancel, never
 //! by requests that are not tracked.
+//!
+//! The set gives memory back after a burst: once fewer than a quarter of its capacity is in
+//! use, it shrinks to twice what is left.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -87,13 +90,18 @@ impl Entry {
             .clone()
     }
 
-    /// The registered token is gone: leave the registry.
+    /// The registered token is gone: leave the registry, and give memory back once it is
+    /// mostly empty.
     pub(crate) fn leave(&self) {
         if let Some(reg) = self.registry.upgrade() {
-            reg.map
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&self.id);
+            let mut map = reg.map.lock().unwrap_or_else(|p| p.into_inner());
+            map.remove(&self.id);
+            // With hysteresis: after shrinking to twice what is left, half of that must leave
+            // before the next shrink, so the rehashing is amortised over the removals.
+            if map.capacity() > SHRINK_MIN && map.len() * 4 < map.capacity() {
+                let keep = map.len() * 2;
+                map.shrink_to(keep);
+            }
         }
     }
 }
@@ -106,6 +114,10 @@ impl fmt::Debug for Entry {
             .finish_non_exhaustive()
     }
 }
+
+/// A registry whose map has room for more than this many operations shrinks when it is
+/// mostly empty.
+const SHRINK_MIN: usize = 64;
 
 #[derive(Default)]
 struct Inner {
@@ -212,6 +224,16 @@ impl Operations {
             .len()
     }
 
+    /// How many operations the set has room for without growing.
+    #[cfg(test)]
+    fn capacity(&self) -> usize {
+        self.inner
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .capacity()
+    }
+
     /// `true` when nothing is running.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -293,6 +315,25 @@ fn glob(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_set_gives_memory_back_after_a_burst() {
+        let ops = Operations::new();
+        let root = CancelToken::new();
+        let staying: Vec<_> = (0..3)
+            .map(|i| ops.register(&root, Operation::new(format!("long {i}"))))
+            .collect();
+        let burst: Vec<_> = (0..20_000)
+            .map(|_| ops.register(&root, Operation::new("burst")))
+            .collect();
+        assert!(ops.capacity() >= 20_000);
+        drop(burst);
+        assert_eq!(ops.len(), 3);
+        assert!(ops.capacity() <= SHRINK_MIN, "room for {}", ops.capacity());
+        assert_eq!(ops.cancel_named("long *", CancelReason::Shutdown), 3);
+        drop(staying);
+        assert!(ops.is_empty());
+    }
 
     #[test]
     fn globs() {

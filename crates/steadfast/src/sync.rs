@@ -1,18 +1,28 @@
-//! Atomics for the concurrent state machines, swapped for `loom`'s when the crate is built
+//! Atomics and locks for the concurrent state machines, swapped for `loom`'s when the crate is built
 //! with `--cfg steadfast_loom`, so the model checker can explore every interleaving.
 
 #[cfg(steadfast_loom)]
-pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicU8, AtomicUsize, Ordering};
+#[cfg(all(steadfast_loom, feature = "circuit-breaker"))]
+pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64};
+#[cfg(steadfast_loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
 #[cfg(not(steadfast_loom))]
-pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+pub(crate) use std::sync::atomic::{fence, AtomicU8, AtomicUsize, Ordering};
+#[cfg(all(not(steadfast_loom), feature = "circuit-breaker"))]
+pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64};
+#[cfg(not(steadfast_loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard};
 
 /// Keeps a value on cache lines of its own, so that threads writing it do not slow down
 /// threads reading its neighbours (128 bytes: two 64-byte lines, as adjacent-line prefetchers
 /// pull pairs).
+#[cfg(feature = "circuit-breaker")]
 #[derive(Debug, Default)]
 #[repr(align(128))]
 pub(crate) struct CachePadded<T>(pub(crate) T);
 
+#[cfg(feature = "circuit-breaker")]
 impl<T> std::ops::Deref for CachePadded<T> {
     type Target = T;
     #[inline]
@@ -22,6 +32,7 @@ impl<T> std::ops::Deref for CachePadded<T> {
 }
 
 /// How many stripes a [`StripedCounter`] spreads over.
+#[cfg(feature = "circuit-breaker")]
 const STRIPES: usize = 8;
 
 /// A counter that threads increment without contending: each thread adds to its own stripe
@@ -31,11 +42,13 @@ const STRIPES: usize = 8;
 ///
 /// No increment is lost; a sum taken while threads are adding may miss the increments still in
 /// flight, as with any concurrent counter.
+#[cfg(feature = "circuit-breaker")]
 #[derive(Debug)]
 pub(crate) struct StripedCounter {
     stripes: [CachePadded<AtomicU64>; STRIPES],
 }
 
+#[cfg(feature = "circuit-breaker")]
 impl Default for StripedCounter {
     fn default() -> Self {
         StripedCounter {
@@ -44,6 +57,7 @@ impl Default for StripedCounter {
     }
 }
 
+#[cfg(feature = "circuit-breaker")]
 impl StripedCounter {
     #[inline]
     pub(crate) fn increment(&self) {
@@ -59,6 +73,7 @@ impl StripedCounter {
 }
 
 /// This thread's stripe: threads are numbered in the order they first ask.
+#[cfg(feature = "circuit-breaker")]
 #[inline]
 fn stripe() -> usize {
     use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};

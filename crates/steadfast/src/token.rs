@@ -30,38 +30,42 @@
 //!
 //! # Invariants
 //!
-//! * A token's reason is written at most once, and always *before* its `cancelled` flag is
-//!   set, so any observer that sees the flag of the token that was cancelled directly also
-//!   sees its reason.
-//! * A token is cancelled when its own flag or the flag of any ancestor is set: a child never
-//!   needs to be told that its parent fired, so creating and dropping children takes no lock
-//!   and touches no shared list.
-//! * A child that was cancelled because an ancestor was reports the nearest cancelled
-//!   ancestor's reason. A child cancelled directly keeps its own reason even if a parent fires
-//!   later.
-//! * When two sources race on the same token, exactly one `cancel_with` returns `true` and its
-//!   reason is the one every observer sees.
-//! * A waiting [`Cancelled`] future has its waker in the waiter list of its token and of every
-//!   ancestor. Cancelling a token sets the flag first, then closes its list and wakes what it
-//!   held; a waiter registers under the list's lock and checks the flags again afterwards, so a
-//!   wake-up is never lost: either the canceller finds the waker in the list, or the waiter
-//!   finds the flag (or the list closed). Only waiting takes these locks: checking, cloning,
-//!   creating children and dropping tokens are atomics and reference counts.
-//! * Waiting allocates nothing while a token has at most two waiters and the waiter's lineage
-//!   is at most three tokens deep: the first slots of a token's list live in the token itself,
-//!   and a waiter keeps its slot numbers inline. Freed slots are reused before new ones.
+//! * A token's reason is recorded at most once, under its lock, and its `state` is set to
+//!   cancelled in the same critical section and never back: one atomic load tells whether
+//!   this token's own reason is recorded, and once any observer has seen a reason it never
+//!   changes. Of racing `cancel*` calls on one token, only the one that records its reason
+//!   returns `true`.
+//! * A child is *linked* when it has a slot in its parent's table; a linked child's parent is
+//!   linked too (or is the root). Cancelling a token records its reason on every linked
+//!   descendant (the same reason, unless one got there first), in a loop with a work list,
+//!   never a recursion.
+//! * Making a child does not link it, so it takes no lock; it is linked when it is first
+//!   waited on, when [`CancelToken::as_tokio`] is asked for, or when children are made more
+//!   than `MAX_RUN` (8) levels below the nearest linked ancestor. A query (`is_cancelled`,
+//!   `reason`, `cancel_with`) therefore reads at most `MAX_RUN` unlinked tokens before it
+//!   reaches a linked one, whatever the depth. A query that finds an unlinked ancestor
+//!   cancelled records that ancestor's reason on the token before returning it, so a reason
+//!   is seen only once it is the token's own.
+//! * A waiting [`Cancelled`] future links its token and holds one slot in its token's table.
+//!   Cancelling closes the table under its lock and wakes what it held; a waiter registers
+//!   under the same lock after checking for a reason, so a wake-up is never lost.
+//! * Waiting allocates nothing while a token's table holds at most two entries (waiters and
+//!   linked children): the first slots live in the token itself. Freed slots are reused
+//!   before new ones, and a table that is mostly empty gives its memory back.
 //! * A waiter polled again by the same task (a waker that `will_wake` the registered one)
-//!   takes no lock: the registered wakers, kept alive by the slots, still wake that task.
+//!   takes no lock: the registered waker, kept alive by the slot, still wakes that task.
+//! * Dropping a token releases its ancestors in a loop: each node, before it goes, leaves its
+//!   parent's table and hands its handle on the parent back to the loop.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{fence, AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::operations::Entry;
+use crate::sync::{fence, AtomicU8, AtomicUsize, Mutex, MutexGuard, Ordering};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -107,12 +111,31 @@ impl fmt::Display for CancelReason {
     }
 }
 
+/// `Node::state` of a token that has not been cancelled.
+const LIVE: u8 = 0;
+/// `Node::state` once the token's reason is recorded; it never changes again.
+const CANCELLED: u8 = 1;
+
+/// `Node::link` of a token that is not in its parent's table.
+const UNLINKED: usize = usize::MAX;
+
+/// The most tokens a query walks before it reaches one whose state its ancestors keep up to
+/// date: a child made below a longer run of unlinked tokens links that run into the tree
+/// first. Requests rarely nest deeper than this, so their tokens are made without a lock.
+const MAX_RUN: usize = 8;
+
 struct Node {
-    /// Set once, after `reason`, when this token is cancelled directly.
-    cancelled: AtomicBool,
-    reason: OnceLock<CancelReason>,
-    /// Wakers of the futures waiting on this token or on any of its descendants.
-    waiters: Mutex<Waiters>,
+    /// [`LIVE`] or [`CANCELLED`]. Set to `CANCELLED` under the lock, once `Shared::reason` is
+    /// recorded, and never back: one atomic load answers for this node.
+    state: AtomicU8,
+    /// The reason, and the table of waiters and linked children.
+    shared: Mutex<Shared>,
+    /// This node's slot in its parent's table, or [`UNLINKED`]. Written once, under the
+    /// parent's lock; a linked node's parent is linked too (or is the root).
+    link: AtomicUsize,
+    /// How many unlinked nodes, this one included, a query walked from here when this node
+    /// was made (0 for a root); at most [`MAX_RUN`].
+    run: usize,
     /// A tokio-util token that follows this one, made on demand by [`CancelToken::as_tokio`].
     tokio: OnceLock<CancellationToken>,
     parent: Option<CancelToken>,
@@ -128,6 +151,15 @@ struct Node {
     no_retries: bool,
 }
 
+/// What a node keeps under its lock.
+#[derive(Default)]
+struct Shared {
+    /// Set once, when the token is cancelled (directly, or by an ancestor's cancellation
+    /// reaching it); the table is closed from then on.
+    reason: Option<CancelReason>,
+    table: Table,
+}
+
 impl Node {
     fn new(
         parent: Option<CancelToken>,
@@ -137,10 +169,23 @@ impl Node {
         registered: bool,
     ) -> Self {
         let no_retries = parent.as_ref().is_some_and(|p| p.node.no_retries);
+        let run = match &parent {
+            None => 0,
+            Some(p) => {
+                let above = p.node.run_now();
+                if above >= MAX_RUN {
+                    // Keeps every query bounded: the run above is linked into the tree (or
+                    // found cancelled), once, and this child starts a new run.
+                    p.anchor();
+                }
+                p.node.run_now() + 1
+            }
+        };
         Node {
-            cancelled: AtomicBool::new(false),
-            reason: OnceLock::new(),
-            waiters: Mutex::new(Waiters::default()),
+            state: AtomicU8::new(LIVE),
+            shared: Mutex::new(Shared::default()),
+            link: AtomicUsize::new(UNLINKED),
+            run,
             tokio: OnceLock::new(),
             no_retries,
             parent,
@@ -151,41 +196,148 @@ impl Node {
         }
     }
 
-    fn waiters(&self) -> std::sync::MutexGuard<'_, Waiters> {
-        // The list is consistent after every statement, so a panic elsewhere cannot leave it
+    fn shared(&self) -> MutexGuard<'_, Shared> {
+        // The state is consistent after every statement, so a panic elsewhere cannot leave it
         // half-changed: a poisoned lock is still safe to use.
-        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// This node and its ancestors, nearest first.
-    fn lineage(&self) -> impl Iterator<Item = &Node> {
-        std::iter::successors(Some(self), |n| n.parent.as_ref().map(|p| &*p.node))
+    #[inline]
+    fn is_live(&self) -> bool {
+        self.state.load(Ordering::Acquire) == LIVE
+    }
+
+    /// `true` when cancelling any ancestor reaches this node (it is linked, or the root).
+    #[inline]
+    fn is_linked(&self) -> bool {
+        self.parent.is_none() || self.link.load(Ordering::Acquire) != UNLINKED
+    }
+
+    /// How many nodes a query from here walks before it can stop: 0 for a linked or cancelled
+    /// node.
+    #[inline(always)]
+    fn run_now(&self) -> usize {
+        if self.is_linked() || !self.is_live() {
+            0
+        } else {
+            self.run
+        }
+    }
+
+    /// Records `reason` if no reason is recorded yet, closes the table and wakes its waiters;
+    /// the linked children still alive are pushed on `children`, for the caller to settle in
+    /// turn (a loop, so a deep tree does not recurse). `false` if a reason was already there.
+    fn settle(&self, reason: &CancelReason, children: &mut Vec<Arc<Node>>) -> bool {
+        let mut shared = self.shared();
+        if shared.reason.is_some() {
+            return false;
+        }
+        shared.reason = Some(reason.clone());
+        self.state.store(CANCELLED, Ordering::SeqCst);
+        let slots = shared.table.close();
+        drop(shared);
+        // Pairs with the fence in `as_tokio`: one of the two sees the other's write.
+        fence(Ordering::SeqCst);
+        if let Some(t) = self.tokio.get() {
+            t.cancel();
+        }
+        for slot in slots {
+            match slot {
+                Slot::Waiting(waker) => waker.wake(),
+                Slot::Child(child) => children.extend(child.upgrade()),
+                Slot::Vacant | Slot::Free { .. } => {}
+            }
+        }
+        true
+    }
+
+    /// Leaves the parent's table and the registry of operations, and hands back the handle
+    /// on the parent: dropping a chain of tokens releases it in a loop, not a recursion.
+    #[inline(always)]
+    fn detach(&mut self) -> Option<CancelToken> {
+        if self.registered {
+            self.registered = false;
+            if let Some(op) = &self.op {
+                op.leave();
+            }
+        }
+        let parent = self.parent.take()?;
+        let key = self.link.load(Ordering::Acquire);
+        if key != UNLINKED {
+            parent.node.shared().table.remove(key);
+        }
+        Some(parent)
     }
 }
 
-/// How many waiter slots a token keeps inside its own node before it allocates: most tokens
-/// are waited on by one or two futures (the layer that made the token and one below it).
+impl Drop for Node {
+    fn drop(&mut self) {
+        let mut next = self.detach();
+        while let Some(mut token) = next {
+            if Arc::strong_count(&token.node) > 1 {
+                // Others hold the parent (the usual case: a long-lived parent). Should they
+                // all let go meanwhile, dropping it here runs its own loop: one frame more.
+                return;
+            }
+            // The last handle on the parent: it is released here, its own parent next. (Taken
+            // in place when nothing else refers to it, which saves moving the node out.)
+            next = match Arc::get_mut(&mut token.node) {
+                Some(node) => node.detach(),
+                None => Arc::into_inner(token.node).and_then(|mut node| node.detach()),
+            };
+        }
+    }
+}
+
+/// Records `reason` on `node` (unless it has one), then on every linked descendant that has
+/// none yet, waking their waiters. `false` if `node` already had a reason.
+fn cancel_node(node: &Node, reason: CancelReason) -> bool {
+    let mut children = Vec::new();
+    if !node.settle(&reason, &mut children) {
+        return false;
+    }
+    while let Some(child) = children.pop() {
+        child.settle(&reason, &mut children);
+    }
+    true
+}
+
+/// How many slots a token keeps inside its own node before it allocates: most tokens are
+/// waited on by one or two futures (the layer that made the token and one below it), or have
+/// a waiting child and a waiter.
 const INLINE_SLOTS: usize = 2;
 
-/// The wakers waiting on one token: a slab of slots, so a waiter can update or remove its
-/// own slot by index. The first [`INLINE_SLOTS`] slots live in the node itself, so the usual
-/// one or two waiters never allocate; the rest spill into a `Vec`. Free slots are chained
-/// through the slab itself, so removing a waiter never allocates. Closed (and emptied) when
-/// the token is cancelled.
+/// A table whose spilled part has at least this many slots of capacity gives memory back when
+/// it is mostly empty.
+const SHRINK_MIN: usize = 32;
+
+/// The wakers waiting on one token and the children linked to it: a slab of slots, so that a
+/// waiter or a child can update or remove its own slot by index. The first [`INLINE_SLOTS`]
+/// slots live in the node itself, so the usual one or two entries never allocate; the rest
+/// spill into a `Vec`. Free slots are chained through the slab itself, so removing an entry
+/// never allocates. Emptied when the token is cancelled.
+///
+/// When fewer than a quarter of the spilled capacity is in use and the upper half of the slots
+/// is free, the free tail is cut off and the capacity brought down to twice what is in use:
+/// a token that once had many waiters (a server's shutdown token after a burst) gives the
+/// memory back, and the cost is amortised over the removals that emptied it.
 #[derive(Default)]
-struct Waiters {
+struct Table {
     inline: [Slot; INLINE_SLOTS],
     spill: Vec<Slot>,
-    /// How many slots have ever been used (waiting or free): the next new slot's index.
+    /// How many slots have ever been used (in use or free): the next new slot's index.
     len: usize,
+    /// How many slots are in use.
+    used: usize,
     /// The first free slot, if any; each free slot names the next.
     free: Option<usize>,
-    closed: bool,
 }
 
 #[derive(Default)]
 enum Slot {
     Waiting(Waker),
+    /// A child linked to this token: cancelling this token cancels it.
+    Child(std::sync::Weak<Node>),
     #[default]
     Vacant,
     Free {
@@ -193,7 +345,7 @@ enum Slot {
     },
 }
 
-impl Waiters {
+impl Table {
     fn slot_mut(&mut self, key: usize) -> Option<&mut Slot> {
         if key < INLINE_SLOTS {
             (key < self.len).then(|| &mut self.inline[key])
@@ -202,17 +354,14 @@ impl Waiters {
         }
     }
 
-    /// Adds a waker; `None` if the token has been cancelled meanwhile.
-    fn insert(&mut self, waker: &Waker) -> Option<usize> {
-        if self.closed {
-            return None;
-        }
-        let key = match self.free {
-            Some(i) => {
-                let slot = self.slot_mut(i).expect("free slots are in the slab");
-                if let Slot::Free { next } = *slot {
-                    self.free = next;
-                }
+    fn insert(&mut self, entry: Slot) -> usize {
+        let reused = self.free.and_then(|i| match self.slot_mut(i) {
+            Some(&mut Slot::Free { next }) => Some((i, next)),
+            _ => None,
+        });
+        let key = match reused {
+            Some((i, next)) => {
+                self.free = next;
                 i
             }
             None => {
@@ -224,8 +373,11 @@ impl Waiters {
                 i
             }
         };
-        *self.slot_mut(key).expect("the slot was just taken") = Slot::Waiting(waker.clone());
-        Some(key)
+        if let Some(slot) = self.slot_mut(key) {
+            *slot = entry;
+        }
+        self.used += 1;
+        key
     }
 
     fn update(&mut self, key: usize, waker: &Waker) {
@@ -238,34 +390,63 @@ impl Waiters {
 
     fn remove(&mut self, key: usize) {
         let next = self.free;
-        if let Some(slot @ Slot::Waiting(_)) = self.slot_mut(key) {
-            *slot = Slot::Free { next };
-            self.free = Some(key);
+        match self.slot_mut(key) {
+            Some(slot @ (Slot::Waiting(_) | Slot::Child(_))) => *slot = Slot::Free { next },
+            _ => return,
+        }
+        self.free = Some(key);
+        self.used -= 1;
+        if self.spill.capacity() >= SHRINK_MIN && self.used * 4 < self.spill.capacity() {
+            self.shrink();
         }
     }
 
-    /// Closes the list and hands back every waker that was waiting, to be woken once the lock
-    /// is released.
-    fn close(&mut self) -> impl Iterator<Item = Waker> {
-        self.closed = true;
+    /// Cuts off the free tail of the spilled slots when it is at least half of them, and gives
+    /// back the capacity beyond twice what is in use.
+    fn shrink(&mut self) {
+        let tail = self
+            .spill
+            .iter()
+            .rev()
+            .take_while(|s| matches!(s, Slot::Free { .. }))
+            .count();
+        if tail * 2 < self.spill.len() {
+            return;
+        }
+        self.spill.truncate(self.spill.len() - tail);
+        self.len = if self.spill.is_empty() {
+            self.len.min(INLINE_SLOTS)
+        } else {
+            INLINE_SLOTS + self.spill.len()
+        };
+        // Chains the free slots that are left in ascending order, so new entries fill the
+        // lowest slots and the tail stays free for the next shrink.
         self.free = None;
-        self.len = 0;
-        let inline = std::mem::take(&mut self.inline);
-        let spill = std::mem::take(&mut self.spill);
-        inline.into_iter().chain(spill).filter_map(|s| match s {
-            Slot::Waiting(w) => Some(w),
-            _ => None,
-        })
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if self.registered {
-            if let Some(op) = &self.op {
-                op.leave();
+        for i in (0..self.len).rev() {
+            let next = self.free;
+            if let Some(slot @ Slot::Free { .. }) = self.slot_mut(i) {
+                *slot = Slot::Free { next };
+                self.free = Some(i);
             }
         }
+        self.spill.shrink_to(2 * self.used);
+    }
+
+    /// Empties the table and hands back every entry, to be woken or settled once the lock is
+    /// released.
+    fn close(&mut self) -> impl Iterator<Item = Slot> {
+        self.free = None;
+        self.len = 0;
+        self.used = 0;
+        let inline = std::mem::take(&mut self.inline);
+        let spill = std::mem::take(&mut self.spill);
+        inline.into_iter().chain(spill)
+    }
+
+    /// How many slots the table could hold without allocating.
+    #[cfg(test)]
+    fn capacity(&self) -> usize {
+        INLINE_SLOTS + self.spill.capacity()
     }
 }
 
@@ -483,42 +664,109 @@ impl CancelToken {
     /// Cancels the token with `reason`.
     ///
     /// Returns `true` if this call cancelled the token, `false` if it was already cancelled
-    /// (directly or through a parent), in which case the earlier reason stands.
+    /// (directly or through an ancestor), in which case the earlier reason stands. When
+    /// several sources race (this token cancelled from one thread while its parent is from
+    /// another), at most one call returns `true`, and the reason every observer sees is the
+    /// one that reached the token first: once seen, it never changes.
     pub fn cancel_with(&self, reason: CancelReason) -> bool {
-        if self.is_cancelled() {
+        if self.reason().is_some() {
             return false;
         }
-        if self.node.reason.set(reason).is_err() {
-            // Another source won the race; it sets the flag and wakes the waiters.
-            return false;
+        cancel_node(&self.node, reason)
+    }
+
+    /// The first node, from this one up, that is cancelled; the walk stops at the first linked
+    /// node, whose state its ancestors keep up to date, so it reads at most [`MAX_RUN`] nodes.
+    #[inline]
+    fn cancelled_node(&self) -> Option<&Arc<Node>> {
+        let mut node = &self.node;
+        loop {
+            if !node.is_live() {
+                return Some(node);
+            }
+            match &node.parent {
+                Some(parent) if !node.is_linked() => node = &parent.node,
+                _ => return None,
+            }
         }
-        self.node.cancelled.store(true, Ordering::SeqCst);
-        // Pairs with the fence in `as_tokio`: one of the two sees the other's write.
-        fence(Ordering::SeqCst);
-        if let Some(t) = self.node.tokio.get() {
-            t.cancel();
+    }
+
+    /// `true` once the token, or any ancestor, has been cancelled.
+    ///
+    /// Takes no lock and does not depend on how deep the token is: it reads this token's state
+    /// and, for a child not yet linked to its parent, those of at most a few ancestors.
+    #[inline]
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled_node().is_some()
+    }
+
+    /// Why the token was cancelled, or `None` while it is not.
+    ///
+    /// A token cancelled through an ancestor reports the reason that reached it first. Once a
+    /// reason has been returned, this token's reason never changes.
+    pub fn reason(&self) -> Option<CancelReason> {
+        let node = self.cancelled_node()?;
+        if !Arc::ptr_eq(node, &self.node) {
+            // Cancelled through an ancestor that has not reached this token yet: its reason
+            // becomes this token's, unless another got here first, before anyone sees it.
+            let inherited = node.shared().reason.clone();
+            if let Some(reason) = inherited {
+                cancel_node(&self.node, reason);
+            }
         }
-        let wakers = self.node.waiters().close();
-        for waker in wakers {
-            waker.wake();
+        self.node.shared().reason.clone()
+    }
+
+    /// Links this token, and the unlinked ancestors above it, into their parents' tables, so
+    /// that cancelling any ancestor reaches it. `false` if the token turns out to be
+    /// cancelled (it then has its reason).
+    fn anchor(&self) -> bool {
+        let mut path: [Option<&Arc<Node>>; MAX_RUN] = [None; MAX_RUN];
+        let mut len = 0;
+        let mut node = &self.node;
+        loop {
+            if !node.is_live() {
+                return self.inherit(node);
+            }
+            let Some(parent) = node.parent.as_ref().filter(|_| !node.is_linked()) else {
+                break;
+            };
+            // A run is at most `MAX_RUN` long; a longer one would only be linked in part.
+            if len == MAX_RUN {
+                break;
+            }
+            path[len] = Some(node);
+            len += 1;
+            node = &parent.node;
+        }
+        // Top down: each node is linked to a parent that is linked already.
+        for child in path[..len].iter().rev().flatten() {
+            let Some(parent) = &child.parent else {
+                continue;
+            };
+            let mut shared = parent.node.shared();
+            if shared.reason.is_some() {
+                drop(shared);
+                return self.inherit(&parent.node);
+            }
+            if child.link.load(Ordering::Acquire) == UNLINKED {
+                let key = shared.table.insert(Slot::Child(Arc::downgrade(child)));
+                child.link.store(key, Ordering::Release);
+            }
         }
         true
     }
 
-    /// `true` once the token, or any ancestor, has been cancelled.
-    #[inline]
-    pub fn is_cancelled(&self) -> bool {
-        self.node
-            .lineage()
-            .any(|n| n.cancelled.load(Ordering::Acquire))
-    }
-
-    /// Why the token was cancelled, or `None` while it is not.
-    pub fn reason(&self) -> Option<CancelReason> {
-        self.node
-            .lineage()
-            .find(|n| n.cancelled.load(Ordering::Acquire))
-            .and_then(|n| n.reason.get().cloned())
+    /// Gives this token the reason of `from` (itself or a cancelled ancestor) unless it has
+    /// one; always `false`, for [`anchor`](Self::anchor).
+    fn inherit(&self, from: &Arc<Node>) -> bool {
+        if !Arc::ptr_eq(from, &self.node) {
+            let inherited = from.shared().reason.clone();
+            if let Some(reason) = inherited {
+                cancel_node(&self.node, reason);
+            }
+        }
+        false
     }
 
     /// Waits until the token is cancelled.
@@ -528,7 +776,7 @@ impl CancelToken {
     pub fn cancelled(&self) -> Cancelled {
         Cancelled {
             token: self.clone(),
-            keys: Keys::default(),
+            key: NO_KEY,
             registered: (0, 0),
         }
     }
@@ -538,32 +786,37 @@ impl CancelToken {
     /// through the [`CancelToken`], since cancelling the tokio-util token does not cancel this
     /// one (and records no reason).
     pub fn as_tokio(&self) -> &CancellationToken {
-        let t = self.node.tokio.get_or_init(|| match &self.node.parent {
-            Some(p) => p.as_tokio().child_token(),
-            None => CancellationToken::new(),
-        });
-        // Pairs with the fence in `cancel_with`.
+        if self.node.tokio.get().is_none() {
+            // Linked, so that an ancestor's cancellation reaches this node and its tokio-util
+            // token.
+            self.anchor();
+        }
+        let t = self.node.tokio.get_or_init(CancellationToken::new);
+        // Pairs with the fence in `Node::settle`.
         fence(Ordering::SeqCst);
-        if self.node.cancelled.load(Ordering::SeqCst) {
+        if self.is_cancelled() {
             t.cancel();
         }
         t
     }
 }
 
+/// `Cancelled::key` while the future holds no slot.
+const NO_KEY: usize = usize::MAX;
+
 /// Future returned by [`CancelToken::cancelled`]; completes when the token is cancelled.
 ///
 /// It owns a handle on the token, so it can be stored in other futures. While pending, it
-/// holds one slot in the waiter list of its token and of each ancestor, released when it
-/// completes or is dropped.
+/// holds one slot in its token's table (and its token is linked to its parent's, so that an
+/// ancestor's cancellation reaches it), released when it completes or is dropped.
 #[must_use = "futures do nothing unless polled"]
 pub struct Cancelled {
     token: CancelToken,
-    /// The waiter slot taken in each node of the lineage, nearest first; empty until the first
-    /// poll that has to wait.
-    keys: Keys,
-    /// The data and vtable addresses of the waker in those slots: a later poll with a waker
-    /// that would wake the same task leaves the lists alone, without taking their locks.
+    /// The slot taken in the token's table, or [`NO_KEY`] until the first poll that has to
+    /// wait.
+    key: usize,
+    /// The data and vtable addresses of the waker in that slot: a later poll with a waker that
+    /// would wake the same task leaves the table alone, without taking its lock.
     registered: (usize, usize),
 }
 
@@ -575,56 +828,10 @@ fn waker_id(waker: &Waker) -> (usize, usize) {
     )
 }
 
-/// How many lineage keys a [`Cancelled`] keeps without allocating: a token, its parent and
-/// a grandparent.
-const INLINE_KEYS: usize = 3;
-
-/// The waiter slots a [`Cancelled`] holds, one per node of its token's lineage, nearest first:
-/// inline for short lineages, spilling onto the heap for deeper ones. Kept small, as it sits
-/// inside every response future that watches a token.
-#[derive(Default)]
-struct Keys {
-    inline: [u32; INLINE_KEYS],
-    len: u32,
-    /// Boxed so that the common case pays one pointer for it, not a whole `Vec`.
-    #[allow(clippy::box_collection)]
-    spill: Option<Box<Vec<u32>>>,
-}
-
-impl Keys {
-    fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    fn push(&mut self, key: usize) {
-        // A slab of over four billion waiters would need hundreds of gigabytes of wakers.
-        let key = u32::try_from(key).expect("fewer than 2^32 waiters on one token");
-        match self.inline.get_mut(self.len as usize) {
-            Some(slot) => *slot = key,
-            None => self.spill.get_or_insert_with(Box::default).push(key),
-        }
-        self.len += 1;
-    }
-
-    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        let inline = &self.inline[..(self.len as usize).min(INLINE_KEYS)];
-        let spill = self.spill.as_deref().map_or(&[][..], Vec::as_slice);
-        inline.iter().chain(spill).map(|&k| k as usize)
-    }
-
-    /// Empties the list, keeping any spilled capacity.
-    fn clear(&mut self) {
-        self.len = 0;
-        if let Some(spill) = &mut self.spill {
-            spill.clear();
-        }
-    }
-}
-
 impl fmt::Debug for Cancelled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cancelled")
-            .field("waiting", &!self.keys.is_empty())
+            .field("waiting", &(self.key != NO_KEY))
             .finish_non_exhaustive()
     }
 }
@@ -636,13 +843,10 @@ impl Cancelled {
     }
 
     fn unregister(&mut self) {
-        if self.keys.is_empty() {
-            return;
+        if self.key != NO_KEY {
+            self.token.node.shared().table.remove(self.key);
+            self.key = NO_KEY;
         }
-        for (node, key) in self.token.node.lineage().zip(self.keys.iter()) {
-            node.waiters().remove(key);
-        }
-        self.keys.clear();
     }
 }
 
@@ -654,36 +858,24 @@ impl Future for Cancelled {
             this.unregister();
             return Poll::Ready(());
         }
-        if this.keys.is_empty() {
-            let mut closed = false;
-            for node in this.token.node.lineage() {
-                match node.waiters().insert(cx.waker()) {
-                    Some(key) => this.keys.push(key),
-                    // Closed: that node has been cancelled.
-                    None => {
-                        closed = true;
-                        break;
-                    }
-                }
-            }
-            if closed {
-                this.unregister();
+        if this.key == NO_KEY {
+            if !this.token.anchor() {
                 return Poll::Ready(());
             }
+            let mut shared = this.token.node.shared();
+            // Cancelled meanwhile (the table is closed), or the canceller will find the waker:
+            // both are decided under this lock, so no wake-up is lost.
+            if shared.reason.is_some() {
+                return Poll::Ready(());
+            }
+            this.key = shared.table.insert(Slot::Waiting(cx.waker().clone()));
+            drop(shared);
             this.registered = waker_id(cx.waker());
         } else if this.registered != waker_id(cx.waker()) {
-            // Polled by another task: the slots must wake that one now. (The same task's
-            // waker is kept alive by the slots, so its addresses cannot be reused meanwhile.)
-            for (node, key) in this.token.node.lineage().zip(this.keys.iter()) {
-                node.waiters().update(key, cx.waker());
-            }
+            // Polled by another task: the slot must wake that one now. (The same task's waker
+            // is kept alive by the slot, so its addresses cannot be reused meanwhile.)
+            this.token.node.shared().table.update(this.key, cx.waker());
             this.registered = waker_id(cx.waker());
-        }
-        // A cancellation that happened while registering is seen here, if its canceller did
-        // not find our waker.
-        if this.token.is_cancelled() {
-            this.unregister();
-            return Poll::Ready(());
         }
         Poll::Pending
     }
@@ -970,6 +1162,7 @@ impl<T: HasCancelToken + ?Sized> HasCancelToken for Arc<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicBool;
 
     #[test]
     fn first_reason_wins() {
@@ -1063,7 +1256,7 @@ mod tests {
     }
 
     #[test]
-    fn many_waiters_on_a_deep_lineage_spill_and_all_wake() {
+    fn many_waiters_spill_free_their_slots_and_all_wake() {
         use std::task::Wake;
         struct Count(std::sync::atomic::AtomicUsize);
         impl Wake for Count {
@@ -1072,7 +1265,6 @@ mod tests {
             }
         }
         let root = CancelToken::new();
-        // Six nodes deep: more keys than a waiter keeps inline.
         let leaf = root.child().child().child().child().child();
         let count = Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
@@ -1081,22 +1273,25 @@ mod tests {
         let mut waiting: Vec<_> = (0..5).map(|_| Box::pin(leaf.cancelled())).collect();
         for w in &mut waiting {
             assert!(w.as_mut().poll(&mut cx).is_pending());
-            assert_eq!(w.keys.len, 6);
         }
-        assert_eq!(root.node.waiters().len, 5);
-        assert_eq!(root.node.waiters().spill.len(), 3);
+        assert_eq!(leaf.node.shared().table.used, 5);
+        assert_eq!(leaf.node.shared().table.spill.len(), 3);
+        // Each waiting token holds one slot in its parent's table, however many wait on it.
+        assert_eq!(root.node.shared().table.used, 1);
         // Dropping a spilled and an inline waiter frees both slots for reuse.
-        let spilled: Vec<usize> = waiting.remove(4).keys.iter().collect();
-        let inline: Vec<usize> = waiting.remove(0).keys.iter().collect();
-        assert_eq!(root.node.waiters().free, Some(inline[5]));
+        let spilled = waiting.remove(4).key;
+        let inline = waiting.remove(0).key;
+        assert_eq!(leaf.node.shared().table.free, Some(inline));
         for _ in 0..2 {
             let mut w = Box::pin(leaf.cancelled());
             assert!(w.as_mut().poll(&mut cx).is_pending());
-            let keys: Vec<usize> = w.keys.iter().collect();
-            assert!(keys == inline || keys == spilled, "a freed slot is reused");
+            assert!(
+                w.key == inline || w.key == spilled,
+                "a freed slot is reused"
+            );
             waiting.push(w);
         }
-        assert_eq!(root.node.waiters().len, 5, "no new slot was needed");
+        assert_eq!(leaf.node.shared().table.len, 5, "no new slot was needed");
         root.cancel_with(CancelReason::Shutdown);
         assert_eq!(
             count.0.load(Ordering::SeqCst),
@@ -1106,6 +1301,7 @@ mod tests {
         for w in &mut waiting {
             assert!(w.as_mut().poll(&mut cx).is_ready());
         }
+        assert_eq!(leaf.reason(), Some(CancelReason::Shutdown));
     }
 
     #[test]
@@ -1124,24 +1320,23 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
         let mut waiting = Box::pin(leaf.cancelled());
         assert!(waiting.as_mut().poll(&mut cx).is_pending());
-        assert_eq!(waiting.keys.len, 4);
-        // A second future that gives up leaves its slots free for the next one.
+        assert!(
+            leaf.node.is_linked(),
+            "a waited token is linked to its parent"
+        );
+        // A second future that gives up leaves its slot free for the next one.
         let mut other = Box::pin(leaf.cancelled());
         assert!(other.as_mut().poll(&mut cx).is_pending());
-        let taken: Vec<usize> = other.keys.iter().collect();
+        let taken = other.key;
         drop(other);
-        assert_eq!(root.node.waiters().free, Some(taken[3]));
+        assert_eq!(leaf.node.shared().table.free, Some(taken));
         let mut again = Box::pin(leaf.cancelled());
         assert!(again.as_mut().poll(&mut cx).is_pending());
-        assert_eq!(
-            again.keys.iter().collect::<Vec<_>>(),
-            taken,
-            "the freed slots are reused"
-        );
-        assert_eq!(root.node.waiters().len, 2);
+        assert_eq!(again.key, taken, "the freed slot is reused");
+        assert_eq!(leaf.node.shared().table.len, 2);
         assert!(std::mem::size_of::<Cancelled>() <= 48, "kept small");
         assert!(
-            root.node.waiters().spill.is_empty(),
+            leaf.node.shared().table.spill.is_empty(),
             "two waiters fit inside the node"
         );
         drop(again);
@@ -1152,7 +1347,72 @@ mod tests {
         // Waiting on a token already cancelled is ready at once and registers nothing.
         let mut after = Box::pin(leaf.cancelled());
         assert!(after.as_mut().poll(&mut cx).is_ready());
-        assert!(after.keys.is_empty());
+        assert_eq!(after.key, NO_KEY);
+    }
+
+    /// How many nodes a query reads, from `token` up.
+    fn walk_len(token: &CancelToken) -> usize {
+        let mut node = &token.node;
+        let mut n = 1;
+        while let Some(parent) = node.parent.as_ref().filter(|_| !node.is_linked()) {
+            node = &parent.node;
+            n += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn queries_read_a_bounded_number_of_nodes_at_any_depth() {
+        let root = CancelToken::new();
+        let mut t = root.clone();
+        for depth in 1..=10_000 {
+            t = t.child();
+            assert!(walk_len(&t) <= MAX_RUN + 1, "at depth {depth}");
+        }
+        // Requests nest shallowly: their tokens are made without linking anything.
+        let request = root.child().child().child();
+        assert!(!request.node.is_linked());
+        assert_eq!(
+            root.node.shared().table.used,
+            1,
+            "only the deep chain linked"
+        );
+    }
+
+    #[test]
+    fn a_parent_gives_back_its_table_after_a_burst() {
+        let parent = CancelToken::new();
+        let mut cx = Context::from_waker(Waker::noop());
+        // Long-lived waiters (a server's connections, say), then a burst of requests: children
+        // waited on, and futures waiting on the parent itself.
+        let mut staying: Vec<_> = (0..3).map(|_| Box::pin(parent.cancelled())).collect();
+        let children: Vec<_> = (0..10_000).map(|_| parent.child()).collect();
+        let mut burst: Vec<_> = children.iter().map(|c| Box::pin(c.cancelled())).collect();
+        burst.extend((0..10_000).map(|_| Box::pin(parent.cancelled())));
+        for w in staying.iter_mut().chain(burst.iter_mut()) {
+            assert!(w.as_mut().poll(&mut cx).is_pending());
+        }
+        assert!(parent.node.shared().table.capacity() >= 20_000);
+        drop(burst);
+        drop(children);
+        let shared = parent.node.shared();
+        assert_eq!(shared.table.used, 3);
+        assert!(
+            shared.table.capacity() <= SHRINK_MIN,
+            "{} slots kept for 3 entries",
+            shared.table.capacity()
+        );
+        drop(shared);
+        // What is left still works, and the table grows again as needed.
+        let more: Vec<_> = (0..100).map(|_| parent.child()).collect();
+        let mut waits: Vec<_> = more.iter().map(|c| Box::pin(c.cancelled())).collect();
+        for w in &mut waits {
+            assert!(w.as_mut().poll(&mut cx).is_pending());
+        }
+        parent.cancel_with(CancelReason::Shutdown);
+        for w in staying.iter_mut().chain(waits.iter_mut()) {
+            assert!(w.as_mut().poll(&mut cx).is_ready());
+        }
     }
 
     #[test]

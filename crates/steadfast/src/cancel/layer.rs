@@ -173,6 +173,9 @@ impl CancelLayerBuilder {
     /// layer registers [`operations`](Self::operations), its timeout counts from the first
     /// poll of the response future that finds the answer not ready, so that an answer ready at
     /// once costs no token, no clock read and no timer.
+    ///
+    /// A timeout too long to add to the clock (`Duration::MAX` is a common way to say "no
+    /// timeout") never runs out: it sets no deadline and no timer.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.config.timeout = Some(timeout);
         self

@@ -125,12 +125,14 @@ impl Deferred {
 }
 
 /// The earlier of the layer's `deadline` and its `timeout` counted from now, and the reason
-/// it would give. Reads the clock only for a timeout.
+/// it would give. Reads the clock only for a timeout. A timeout too long to add to the clock
+/// (`Duration::MAX`, say) never runs out, so it sets no limit.
 fn layer_limit(
     timeout: Option<Duration>,
     deadline: Option<Instant>,
 ) -> Option<(Instant, CancelReason)> {
-    let timeout = timeout.map(|d| (Instant::now() + d, CancelReason::Timeout(d)));
+    let timeout =
+        timeout.and_then(|d| Some((Instant::now().checked_add(d)?, CancelReason::Timeout(d))));
     match (deadline, timeout) {
         (Some(d), Some((t, r))) if t < d => Some((t, r)),
         (Some(d), _) => Some((d, CancelReason::Deadline)),
