@@ -59,6 +59,17 @@ pub enum Outcome {
     Ignored,
     /// The call completed but its result was rejected by a validator. Retryable.
     Invalid,
+    /// A retryable failure whose server pushed back, as gRPC's `grpc-retry-pushback-ms` does
+    /// (gRFC A6): the next attempt waits `after` (layers clamp it to their configured maximum),
+    /// and the backoff schedule then starts again from its first delay.
+    PushedBack {
+        /// The delay the server asked for.
+        after: Duration,
+    },
+    /// A failure the server asked not to retry (a negative or unreadable gRPC pushback, as
+    /// gRFC A6 reads it). The retry layer stops at once, with
+    /// `StopReason::ServerRefused`; a circuit breaker counts it as a failure.
+    DoNotRetry,
 }
 
 impl Outcome {
@@ -72,28 +83,57 @@ impl Outcome {
         Outcome::Retryable { after: Some(delay) }
     }
 
+    /// A retryable failure after which the server asked for exactly `delay`, and a fresh
+    /// backoff schedule: a gRPC pushback (gRFC A6).
+    pub const fn pushed_back(delay: Duration) -> Self {
+        Outcome::PushedBack { after: delay }
+    }
+
     /// `true` for [`Outcome::Success`].
     pub const fn is_success(&self) -> bool {
         matches!(self, Outcome::Success)
     }
 
-    /// `true` for the outcomes that count as failures: retryable, non-retryable and invalid.
+    /// `true` for the outcomes that count as failures: retryable (pushed back or not),
+    /// non-retryable, refused by the server, and invalid.
     pub const fn is_failure(&self) -> bool {
         matches!(
             self,
-            Outcome::Retryable { .. } | Outcome::NonRetryable | Outcome::Invalid
+            Outcome::Retryable { .. }
+                | Outcome::NonRetryable
+                | Outcome::Invalid
+                | Outcome::PushedBack { .. }
+                | Outcome::DoNotRetry
         )
     }
 
-    /// `true` when trying again may help: [`Outcome::Retryable`] and [`Outcome::Invalid`].
+    /// `true` when trying again may help: [`Outcome::Retryable`], [`Outcome::PushedBack`] and
+    /// [`Outcome::Invalid`].
     pub const fn is_retryable(&self) -> bool {
-        matches!(self, Outcome::Retryable { .. } | Outcome::Invalid)
+        matches!(
+            self,
+            Outcome::Retryable { .. } | Outcome::Invalid | Outcome::PushedBack { .. }
+        )
+    }
+
+    /// `true` for the outcomes the retry layer makes a decision about (and may report a stop
+    /// reason for): the retryable ones and [`Outcome::DoNotRetry`].
+    #[inline]
+    pub(crate) const fn is_retry_decision(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Retryable { .. }
+                | Outcome::Invalid
+                | Outcome::PushedBack { .. }
+                | Outcome::DoNotRetry
+        )
     }
 
     /// The server's requested delay, if the outcome carries one.
     pub const fn hint(&self) -> Option<Duration> {
         match self {
             Outcome::Retryable { after } => *after,
+            Outcome::PushedBack { after } => Some(*after),
             _ => None,
         }
     }
@@ -110,6 +150,10 @@ impl fmt::Display for Outcome {
             Outcome::NonRetryable => f.write_str("non-retryable failure"),
             Outcome::Ignored => f.write_str("ignored"),
             Outcome::Invalid => f.write_str("invalid response"),
+            Outcome::PushedBack { after } => {
+                write!(f, "retryable failure (server pushed back {after:?})")
+            }
+            Outcome::DoNotRetry => f.write_str("failure (server asked not to retry)"),
         }
     }
 }
