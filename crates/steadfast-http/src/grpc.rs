@@ -380,6 +380,29 @@ mod tests {
     }
 
     #[test]
+    fn pushback_follows_grfc_a6() {
+        let c = GrpcClassifier::default();
+        let answer = |status: &str, pushback: &str| {
+            let res = Response::builder()
+                .header("grpc-status", status)
+                .header("grpc-retry-pushback-ms", pushback)
+                .body(())
+                .unwrap();
+            c.classify_response(&res)
+        };
+        assert_eq!(
+            answer("8", "500"),
+            Outcome::pushed_back(std::time::Duration::from_millis(500))
+        );
+        for refusal in ["-1", "soon", "1.5", "", "0x10", "12abc"] {
+            assert_eq!(answer("14", refusal), Outcome::DoNotRetry, "{refusal:?}");
+        }
+        // Only retryable statuses read it.
+        assert_eq!(answer("13", "-1"), Outcome::NonRetryable);
+        assert_eq!(answer("0", "soon"), Outcome::Success);
+    }
+
+    #[test]
     fn a_proxys_503_without_grpc_status_is_retried() {
         let c = GrpcClassifier::default();
         let res = Response::builder().status(503).body(()).unwrap();
