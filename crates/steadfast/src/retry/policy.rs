@@ -76,11 +76,9 @@ where
 pub(crate) struct Shared<C, K, R = NoRecover> {
     pub(crate) max_attempts: u32,
     pub(crate) max_elapsed: Option<Duration>,
-    /// Whether the end of a request has someone to tell: metrics, a budget or listeners.
-    reports: bool,
-    /// Whether the policy itself reads a request's elapsed time (a `max_elapsed` limit, or
-    /// listeners, whose events carry it): the clock then starts with the first attempt.
-    timed: bool,
+    /// [`REPORTS`] and [`TIMED`], in one byte: copied into every request's future as the
+    /// single flag before them was.
+    flags: u8,
     pub(crate) classifier: C,
     pub(crate) cloner: K,
     pub(crate) recover: R,
@@ -110,8 +108,7 @@ impl<C: Clone, K: Clone, R: Clone> Shared<C, K, R> {
         Shared {
             max_attempts: self.max_attempts,
             max_elapsed: self.max_elapsed,
-            reports: self.reports,
-            timed: self.timed,
+            flags: self.flags,
             classifier: self.classifier.clone(),
             cloner: self.cloner.clone(),
             recover: self.recover.clone(),
@@ -119,6 +116,13 @@ impl<C: Clone, K: Clone, R: Clone> Shared<C, K, R> {
         }
     }
 }
+
+/// A [`Shared::flags`] bit: the end of a request has someone to tell (metrics, a budget or
+/// listeners).
+const REPORTS: u8 = 1;
+/// A [`Shared::flags`] bit: the policy itself reads a request's elapsed time (a `max_elapsed`
+/// limit, or listeners, whose events carry it), so the clock starts with the first attempt.
+const TIMED: u8 = 2;
 
 /// The settings only a retry or a report reads, shared by every copy of a policy.
 struct Settings {
@@ -166,19 +170,19 @@ impl<C, K, R> Shared<C, K, R> {
     /// failure, and the success path reads no clock.
     #[inline]
     pub(crate) fn times_from_start(&self, classifier_reads: bool) -> bool {
-        self.timed || classifier_reads
+        self.flags & TIMED != 0 || classifier_reads
     }
 
     /// Whether the end of a request is told to metrics, a budget or listeners; when not, a
     /// request that ends on its first attempt has nothing to record.
     #[inline]
     pub(crate) fn reports(&self) -> bool {
-        self.reports
+        self.flags & REPORTS != 0
     }
 
     #[inline]
     pub(crate) fn budget(&self) -> Option<&dyn RetryBudget> {
-        if !self.reports {
+        if !self.reports() {
             return None;
         }
         self.settings.budget.as_deref()
@@ -186,7 +190,7 @@ impl<C, K, R> Shared<C, K, R> {
 
     #[inline]
     pub(crate) fn metrics(&self) -> Option<&RetryMetrics> {
-        if !self.reports {
+        if !self.reports() {
             return None;
         }
         self.settings.metrics.as_deref()
@@ -205,11 +209,11 @@ impl<C, K, R> Shared<C, K, R> {
 
     /// Whether any listener would see an event.
     pub(crate) fn has_listeners(&self) -> bool {
-        self.reports && !self.settings.listeners.is_empty()
+        self.reports() && !self.settings.listeners.is_empty()
     }
 
     pub(crate) fn emit(&self, event: RetryEvent<'_>) {
-        if self.reports {
+        if self.reports() {
             for l in self.settings.listeners.iter() {
                 l(&event);
             }
@@ -660,12 +664,12 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
         self.backoff.validate()?;
         let reports = self.budget.is_some() || !self.listeners.is_empty() || self.metrics.is_some();
         let timed = self.max_elapsed.is_some() || !self.listeners.is_empty();
+        let flags = (if reports { REPORTS } else { 0 }) | (if timed { TIMED } else { 0 });
         Ok(RetryPolicy {
             shared: Shared {
                 max_attempts: self.max_attempts,
                 max_elapsed: self.max_elapsed,
-                reports,
-                timed,
+                flags,
                 classifier: self.classifier,
                 cloner: self.cloner,
                 recover: self.recover,
