@@ -16,7 +16,8 @@
 //! | any other error | retryable (configurable) | yes | failure |
 //!
 //! Every row can be changed per status with [`HttpClassifierBuilder::status`]. Retryable
-//! outcomes also pass two safety checks: a server hint of "do not retry" makes them final,
+//! outcomes also pass two safety checks: a server hint of "do not retry" makes them final
+//! ([`Outcome::DoNotRetry`], see [`ServerHints::outcome`](crate::hint::ServerHints::outcome)),
 //! and a request that is not safe to send twice (see [`Idempotency`]) is not retried unless
 //! no connection was ever made.
 //!
@@ -60,7 +61,7 @@ use std::sync::Arc;
 use http::{Request, Response, StatusCode};
 use steadfast::classify::{Attempt, Classify, Outcome};
 
-use crate::hint::{ServerHint, ServerHints};
+use crate::hint::ServerHints;
 use crate::idempotency::Idempotency;
 use crate::transport::{error_kind, ClientError, ErrorKind};
 
@@ -211,13 +212,10 @@ impl HttpClassifierBuilder {
     }
 }
 
-/// A retryable outcome, after the server's hint if it gave one; not retryable if it said so.
+/// A retryable outcome, after the server's hint if it gave one; a refusal if it said not to
+/// retry. See [`ServerHints::outcome`].
 pub(crate) fn retry_per_hint(hints: &ServerHints, headers: &http::HeaderMap) -> Outcome {
-    match hints.read(headers) {
-        ServerHint::None => Outcome::retryable(),
-        ServerHint::After(d) => Outcome::retry_after(d),
-        ServerHint::DoNotRetry => Outcome::NonRetryable,
-    }
+    hints.outcome(headers)
 }
 
 /// The outcome of a client error (with `unknown` for errors that are not recognisably the

@@ -12,7 +12,7 @@
 //! |---|---|---|---|
 //! | `OK` | success | no | success |
 //! | `UNAVAILABLE` | retryable | yes | failure |
-//! | `RESOURCE_EXHAUSTED` | retryable after `grpc-retry-pushback-ms` (or not at all if it is negative) | yes | failure |
+//! | `RESOURCE_EXHAUSTED` | retryable, after `grpc-retry-pushback-ms` if present (not at all if it is negative or unreadable) | yes | failure |
 //! | `DEADLINE_EXCEEDED` | failure, configurable | no | failure |
 //! | `INTERNAL`, `UNKNOWN`, `DATA_LOSS`, `UNIMPLEMENTED` | failure, configurable | no | failure |
 //! | `CANCELLED` | ignored | no | not counted |
@@ -20,6 +20,13 @@
 //!
 //! A non-200 HTTP status without `grpc-status` (a proxy's answer) is mapped to a gRPC code
 //! as the gRPC specification says (502, 503, 504 and 429 become `UNAVAILABLE`).
+//!
+//! Server pushback follows gRFC A6 for every retryable status. A `grpc-retry-pushback-ms` of
+//! zero or more milliseconds is [`Outcome::PushedBack`]: the retry waits exactly that long
+//! (clamped to the hint maximum), and the backoff after it starts again from its first delay.
+//! A negative or unreadable value is [`Outcome::DoNotRetry`]: the retry layer stops with
+//! `StopReason::ServerRefused` and returns the answer as it is. No pushback leaves the delay to
+//! the client's backoff.
 //!
 //! ```
 //! use std::time::Duration;
@@ -41,8 +48,9 @@
 //! };
 //! assert_eq!(answer("0", None), Outcome::Success);
 //! assert_eq!(answer("14", None), Outcome::retryable());
-//! assert_eq!(answer("8", Some("250")), Outcome::retry_after(Duration::from_millis(250)));
-//! assert_eq!(answer("8", Some("-1")), Outcome::NonRetryable);
+//! assert_eq!(answer("8", Some("250")), Outcome::pushed_back(Duration::from_millis(250)));
+//! assert_eq!(answer("8", Some("-1")), Outcome::DoNotRetry);
+//! assert_eq!(answer("14", Some("soon")), Outcome::DoNotRetry); // unreadable: gRFC A6 says stop
 //! assert_eq!(answer("4", None), Outcome::retryable()); // DEADLINE_EXCEEDED, as configured
 //! assert_eq!(answer("5", None), Outcome::Success); // NOT_FOUND: the server answered
 //! ```
@@ -388,6 +396,29 @@ mod tests {
                 code
             );
         }
+    }
+
+    #[test]
+    fn pushback_follows_grfc_a6() {
+        let c = GrpcClassifier::default();
+        let answer = |status: &str, pushback: &str| {
+            let res = Response::builder()
+                .header("grpc-status", status)
+                .header("grpc-retry-pushback-ms", pushback)
+                .body(())
+                .unwrap();
+            c.classify_response(&res)
+        };
+        assert_eq!(
+            answer("8", "500"),
+            Outcome::pushed_back(std::time::Duration::from_millis(500))
+        );
+        for refusal in ["-1", "soon", "1.5", "", "0x10", "12abc"] {
+            assert_eq!(answer("14", refusal), Outcome::DoNotRetry, "{refusal:?}");
+        }
+        // Only retryable statuses read it.
+        assert_eq!(answer("13", "-1"), Outcome::NonRetryable);
+        assert_eq!(answer("0", "soon"), Outcome::Success);
     }
 
     #[test]

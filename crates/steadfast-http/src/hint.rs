@@ -10,10 +10,13 @@
 //! | `RateLimit-Reset` | seconds until the rate-limit window resets, or a Unix timestamp | [`parse_rate_limit_reset`] |
 //! | `X-RateLimit-Reset` | the same, as most rate-limited APIs send it | [`parse_rate_limit_reset`] |
 //!
-//! The parse functions read one value each and never panic: a value they cannot read
-//! (empty, not ASCII, a fraction, a sign where none belongs, a number too large for 64 bits,
-//! stray characters) is no hint at all, and every duration they compute saturates. They apply
-//! no limit; [`ServerHints`] does. It reads a whole [`HeaderMap`] (the headers of a response, or
+//! The parse functions read one value each and never panic. A number is a run of ASCII digits;
+//! one too large for 64 bits is a valid, very long delay (it saturates, and the reader's
+//! maximum clamps it), as RFC 9110 reads delay-seconds. A `Retry-After` or rate-limit value
+//! they cannot read (empty, not ASCII, a fraction, a sign where none belongs, stray
+//! characters) is no hint at all; a `grpc-retry-pushback-ms` value they cannot read is a
+//! refusal, as gRFC A6 says. Every duration they compute saturates. They apply no limit;
+//! [`ServerHints`] does. It reads a whole [`HeaderMap`] (the headers of a response, or
 //! its trailers, as gRPC sends them), tries the headers in a configured order, and clamps every
 //! delay to a maximum, 60 s by default.
 //!
@@ -63,6 +66,7 @@ use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
+use steadfast::classify::Outcome;
 use steadfast::ConfigError;
 
 /// What a server said about retrying: nothing, wait this long, or do not retry at all.
@@ -145,9 +149,10 @@ pub const RESET_EPOCH_THRESHOLD: u64 = 1_000_000_000;
 ///   zero for a date that has passed. The weekday must match the date.
 ///
 /// Spaces and tabs around the value are ignored, as HTTP defines them as no part of it.
-/// Anything else is `None`: an empty value, a sign (`-5`, `+5`), a fraction (`1.5`), digits
-/// too many for 64 bits, a date in another format or with a wrong weekday, or bytes that are
-/// not ASCII. The result is not clamped.
+/// Delay-seconds too many for 64 bits are still a valid delay (RFC 9110 sets no limit): the
+/// longest, `u64::MAX` seconds, which a reader clamps like any long delay. Anything else is
+/// `None`: an empty value, a sign (`-5`, `+5`), a fraction (`1.5`), a date in another format
+/// or with a wrong weekday, or bytes that are not ASCII. The result is not clamped.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
@@ -164,7 +169,7 @@ pub const RESET_EPOCH_THRESHOLD: u64 = 1_000_000_000;
 /// assert_eq!(at("Tue, 20 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO)); // in the past
 /// assert_eq!(at("-120"), None);
 /// assert_eq!(at("1.5"), None);
-/// assert_eq!(at("99999999999999999999"), None);
+/// assert_eq!(at("99999999999999999999"), Some(Duration::from_secs(u64::MAX)));
 /// ```
 #[allow(clippy::disallowed_types)]
 pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
@@ -180,9 +185,10 @@ pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duratio
 /// * from 10⁹ up, a Unix timestamp in seconds, as many APIs send it: the delay is the time
 ///   from `now` to that instant, and zero for an instant that has passed.
 ///
-/// Spaces and tabs around the value are ignored. Anything else (empty, a sign, a fraction,
-/// digits too many for 64 bits, bytes that are not ASCII digits) is `None`. The result is not
-/// clamped and saturates at [`Duration::MAX`].
+/// Spaces and tabs around the value are ignored. Digits too many for 64 bits are a timestamp
+/// beyond any clock: the longest delay, [`Duration::MAX`]. Anything else (empty, a sign, a
+/// fraction, bytes that are not ASCII digits) is `None`. The result is not clamped and
+/// saturates at [`Duration::MAX`].
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
@@ -202,17 +208,17 @@ pub fn parse_rate_limit_reset(value: &HeaderValue, now: SystemTime) -> Option<Du
     rate_limit_reset(value, || now)
 }
 
-/// Reads a `grpc-retry-pushback-ms` value, as the gRPC retry design defines it.
+/// Reads a `grpc-retry-pushback-ms` value, as gRFC A6 (gRPC's retry design) defines it.
 ///
-/// * a decimal integer of zero or more (`250`): retry after that many milliseconds;
-/// * a negative integer (`-1`): the server asks the client not to retry. `-0` is zero.
+/// * a decimal integer of zero or more (`250`): retry after that many milliseconds. Digits too
+///   many for 64 bits are the longest delay, `u64::MAX` ms, which a reader clamps.
+/// * a negative integer (`-1`, however many digits): the server asks the client not to retry.
+///   `-0` is zero.
+/// * anything else (empty, `soon`, `+5`, `1.5`, `0x10`, `12abc`, bytes that are not ASCII):
+///   unparseable, which gRFC A6 also reads as the server asking the client not to retry.
 ///
-/// Spaces and tabs around the value are ignored. Anything else (empty, `+5`, `1.5`, a number
-/// too large for 64 bits, stray characters, bytes that are not ASCII) is
-/// [`ServerHint::None`]. The gRPC design reads such a value as a refusal too; this function
-/// ignores it instead, so a value mangled on its way (by a proxy, say) leaves the decision to
-/// the client's own policy rather than silently ending its retries. A negative value is a
-/// refusal however many digits it has. The result is not clamped.
+/// Spaces and tabs around the value are ignored. A missing header is no hint; this function
+/// only sees values that are present. The result is not clamped.
 ///
 /// ```
 /// use std::time::Duration;
@@ -222,20 +228,18 @@ pub fn parse_rate_limit_reset(value: &HeaderValue, now: SystemTime) -> Option<Du
 /// let at = |s: &'static str| parse_grpc_pushback(&HeaderValue::from_static(s));
 /// assert_eq!(at("250"), ServerHint::After(Duration::from_millis(250)));
 /// assert_eq!(at("-1"), ServerHint::DoNotRetry);
-/// assert_eq!(at("soon"), ServerHint::None);
+/// assert_eq!(at("soon"), ServerHint::DoNotRetry);
 /// ```
 pub fn parse_grpc_pushback(value: &HeaderValue) -> ServerHint {
     match trim_ows(value.as_bytes()) {
-        [b'-', digits @ ..] => {
-            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-                ServerHint::None
-            } else if digits.iter().all(|&d| d == b'0') {
-                ServerHint::After(Duration::ZERO)
-            } else {
-                ServerHint::DoNotRetry
-            }
+        [b'-', digits @ ..] if digits.iter().all(|&d| d == b'0') && !digits.is_empty() => {
+            ServerHint::After(Duration::ZERO)
         }
-        digits => parse_digits(digits).map(Duration::from_millis).into(),
+        digits => match parse_digits(digits) {
+            Some(ms) => ServerHint::After(Duration::from_millis(ms)),
+            // A negative number, or no number at all.
+            None => ServerHint::DoNotRetry,
+        },
     }
 }
 
@@ -283,17 +287,16 @@ fn trim_ows(mut bytes: &[u8]) -> &[u8] {
     bytes
 }
 
-/// One or more ASCII digits as a `u64`; `None` for anything else, or on overflow.
+/// One or more ASCII digits as a `u64`, saturating at `u64::MAX` (a number too large for 64
+/// bits is still a number, and every use of it here is a delay or a count that a limit
+/// clamps); `None` for anything else.
 fn parse_digits(bytes: &[u8]) -> Option<u64> {
     if bytes.is_empty() {
         return None;
     }
     bytes.iter().try_fold(0u64, |n, &b| {
-        if b.is_ascii_digit() {
-            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        } else {
-            None
-        }
+        b.is_ascii_digit()
+            .then(|| n.saturating_mul(10).saturating_add(u64::from(b - b'0')))
     })
 }
 
@@ -502,18 +505,64 @@ impl ServerHints {
         self.read_with(headers, || now)
     }
 
+    /// The retry [`Outcome`] of an answer judged retryable, given the hint in its `headers`
+    /// (measured against the wall clock, as [`read`](Self::read) does):
+    ///
+    /// * no hint: [`Outcome::retryable`], and the client's backoff decides;
+    /// * a `grpc-retry-pushback-ms` delay: [`Outcome::pushed_back`], so the retry waits
+    ///   exactly that long and the backoff then starts again from its first delay (gRFC A6);
+    /// * any other delay (`Retry-After`, a rate-limit reset): [`Outcome::retry_after`]. The
+    ///   backoff schedule carries on where it was: RFC 9110 says nothing of the waits after a
+    ///   `Retry-After`, and a server that is shedding load is better not met with a reset
+    ///   schedule;
+    /// * [`ServerHint::DoNotRetry`]: [`Outcome::DoNotRetry`], which stops the retry layer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use http::HeaderMap;
+    /// use steadfast::classify::Outcome;
+    /// use steadfast_http::hint::ServerHints;
+    ///
+    /// let hints = ServerHints::default();
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("retry-after", "2".parse().unwrap());
+    /// assert_eq!(hints.outcome(&headers), Outcome::retry_after(Duration::from_secs(2)));
+    /// headers.insert("grpc-retry-pushback-ms", "500".parse().unwrap());
+    /// assert_eq!(hints.outcome(&headers), Outcome::pushed_back(Duration::from_millis(500)));
+    /// headers.insert("grpc-retry-pushback-ms", "soon".parse().unwrap());
+    /// assert_eq!(hints.outcome(&headers), Outcome::DoNotRetry);
+    /// ```
+    pub fn outcome(&self, headers: &HeaderMap) -> Outcome {
+        match self.read_sourced(headers, wall_clock_now) {
+            (ServerHint::None, _) => Outcome::retryable(),
+            (ServerHint::After(d), Some(HintSource::GrpcRetryPushback)) => Outcome::pushed_back(d),
+            (ServerHint::After(d), _) => Outcome::retry_after(d),
+            (ServerHint::DoNotRetry, _) => Outcome::DoNotRetry,
+        }
+    }
+
     #[allow(clippy::disallowed_types)]
     fn read_with(&self, headers: &HeaderMap, now: impl Fn() -> SystemTime) -> ServerHint {
+        self.read_sourced(headers, now).0
+    }
+
+    /// The hint, clamped, and the header it came from.
+    #[allow(clippy::disallowed_types)]
+    fn read_sourced(
+        &self,
+        headers: &HeaderMap,
+        now: impl Fn() -> SystemTime,
+    ) -> (ServerHint, Option<HintSource>) {
         if headers.is_empty() {
-            return ServerHint::None;
+            return (ServerHint::None, None);
         }
-        for source in self.sources() {
+        for &source in self.sources() {
             match source.read(headers, &now) {
                 ServerHint::None => continue,
-                hint => return hint.clamp(self.max),
+                hint => return (hint.clamp(self.max), Some(source)),
             }
         }
-        ServerHint::None
+        (ServerHint::None, None)
     }
 }
 
@@ -651,6 +700,14 @@ mod tests {
             retry_after_at(b"18446744073709551615", now),
             Some(secs(u64::MAX))
         );
+        // Too large for 64 bits is still a delay (RFC 9110 sets no limit): the longest one.
+        for huge in [
+            &b"18446744073709551616"[..],
+            b"99999999999999999999",
+            b" 000000000000000000000000000000000000000001000000000000000000000 ",
+        ] {
+            assert_eq!(retry_after_at(huge, now), Some(secs(u64::MAX)), "{huge:?}");
+        }
     }
 
     #[test]
@@ -668,8 +725,6 @@ mod tests {
             b"1 20",
             b"12,0",
             b"120s",
-            b"99999999999999999999",
-            b"18446744073709551616",
             b"\xff",
             b"1\xb2",
             b"\xc2\xb2",
@@ -752,8 +807,9 @@ mod tests {
             at(b"1700000000000"),
             Some(secs(1_700_000_000_000 - 1_700_000_000))
         );
-        // Beyond the platform's clock: saturates.
+        // Beyond the platform's clock, or beyond 64 bits: saturates.
         assert_eq!(at(b"18446744073709551615"), Some(Duration::MAX));
+        assert_eq!(at(b"99999999999999999999"), Some(Duration::MAX));
         // Sub-second now.
         let now = epoch(1_700_000_000) + Duration::from_millis(400);
         assert_eq!(
@@ -771,7 +827,6 @@ mod tests {
             b"+5",
             b"1.5",
             b"5 5",
-            b"99999999999999999999",
             b"Wed, 21 Oct 2015 07:28:00 GMT",
             b"\xe2\x80\x8b5",
         ] {
@@ -789,25 +844,34 @@ mod tests {
             at(b"18446744073709551615"),
             ServerHint::After(Duration::from_millis(u64::MAX))
         );
+        // Too large for 64 bits: still a (very long) pushback.
+        assert_eq!(
+            at(b"99999999999999999999"),
+            ServerHint::After(Duration::from_millis(u64::MAX))
+        );
         assert_eq!(at(b"-1"), ServerHint::DoNotRetry);
         assert_eq!(at(b"-250"), ServerHint::DoNotRetry);
         assert_eq!(at(b"-99999999999999999999999"), ServerHint::DoNotRetry);
         assert_eq!(at(b"-0"), ServerHint::After(Duration::ZERO));
         assert_eq!(at(b"-000"), ServerHint::After(Duration::ZERO));
+        // Unparseable: gRFC A6 reads it as "do not retry".
         for bad in [
             &b""[..],
+            b" ",
+            b"soon",
+            b"1.5",
+            b"0x10",
+            b"12abc",
             b"-",
             b"--1",
             b"+1",
-            b"1.5",
             b"-1.5",
             b"- 1",
             b"1 0",
             b"1ms",
-            b"99999999999999999999",
             b"\xff",
         ] {
-            assert_eq!(at(bad), ServerHint::None, "{bad:?}");
+            assert_eq!(at(bad), ServerHint::DoNotRetry, "{bad:?}");
         }
     }
 
@@ -841,7 +905,6 @@ mod tests {
     fn unreadable_headers_fall_through_to_the_next() {
         let hints = ServerHints::default();
         let headers = map(&[
-            ("grpc-retry-pushback-ms", b"soon"),
             ("retry-after", b"-3"),
             ("ratelimit-reset", b"1.5"),
             ("x-ratelimit-reset", b"7"),
@@ -852,6 +915,40 @@ mod tests {
         );
         let none = map(&[("retry-after", b"later"), ("content-type", b"text/plain")]);
         assert_eq!(hints.read_at(&none, epoch(0)), ServerHint::None);
+        // An unreadable pushback is not skipped: it refuses the retry (gRFC A6).
+        let refused = map(&[("grpc-retry-pushback-ms", b"soon"), ("retry-after", b"7")]);
+        assert_eq!(hints.read_at(&refused, epoch(0)), ServerHint::DoNotRetry);
+    }
+
+    #[test]
+    fn outcomes_say_which_hints_restart_the_backoff() {
+        let hints = ServerHints::builder().max(secs(2)).build().unwrap();
+        let outcome = |pairs: &[(&'static str, &[u8])]| hints.outcome(&map(pairs));
+        assert_eq!(outcome(&[]), Outcome::retryable());
+        assert_eq!(
+            outcome(&[("grpc-retry-pushback-ms", b"500")]),
+            Outcome::pushed_back(Duration::from_millis(500))
+        );
+        // Clamped like every hint.
+        assert_eq!(
+            outcome(&[("grpc-retry-pushback-ms", b"99999999999999999999")]),
+            Outcome::pushed_back(secs(2))
+        );
+        assert_eq!(
+            outcome(&[("retry-after", b"1")]),
+            Outcome::retry_after(secs(1))
+        );
+        assert_eq!(
+            outcome(&[("x-ratelimit-reset", b"1")]),
+            Outcome::retry_after(secs(1))
+        );
+        for refusal in [&b"-1"[..], b"soon", b"1.5", b"", b"0x10", b"12abc"] {
+            assert_eq!(
+                outcome(&[("grpc-retry-pushback-ms", refusal), ("retry-after", b"1")]),
+                Outcome::DoNotRetry,
+                "{refusal:?}"
+            );
+        }
     }
 
     #[test]

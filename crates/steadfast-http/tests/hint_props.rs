@@ -96,8 +96,81 @@ fn asctime(secs: u64) -> String {
     )
 }
 
+/// `digits` (ASCII digits only) as a number, saturating at `u64::MAX`.
+fn saturating(digits: &str) -> u64 {
+    let significant = digits.trim_start_matches('0');
+    if significant.len() > 20 {
+        return u64::MAX;
+    }
+    significant
+        .parse::<u128>()
+        .map_or(0, |n| u64::try_from(n).unwrap_or(u64::MAX))
+}
+
+/// The gRFC A6 reading of a pushback value, written out plainly: a run of digits is a delay
+/// (saturating), a minus sign and digits is a refusal unless they are all zeros, and anything
+/// else is unparseable, which is a refusal too.
+fn pushback_model(value: &HeaderValue) -> ServerHint {
+    let Ok(text) = std::str::from_utf8(value.as_bytes()) else {
+        return ServerHint::DoNotRetry;
+    };
+    let text = text.trim_matches([' ', '\t']);
+    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if all_digits(text) {
+        return ServerHint::After(Duration::from_millis(saturating(text)));
+    }
+    match text.strip_prefix('-') {
+        Some(rest) if all_digits(rest) && saturating(rest) == 0 => {
+            ServerHint::After(Duration::ZERO)
+        }
+        _ => ServerHint::DoNotRetry,
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A pushback value means what gRFC A6 says, whatever its bytes: a delay, or "do not
+    /// retry" for a negative or unreadable value. A present header is never "no hint".
+    #[test]
+    fn pushback_follows_grfc_a6(value in header_value()) {
+        prop_assert_eq!(parse_grpc_pushback(&value), pushback_model(&value));
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-retry-pushback-ms", value.clone());
+        headers.insert("retry-after", HeaderValue::from_static("1"));
+        prop_assert_ne!(ServerHints::default().read_at(&headers, epoch(NOW)), ServerHint::None);
+    }
+
+    /// Digits of any length are a delay: numbers too large for 64 bits saturate (RFC 9110
+    /// delay-seconds has no limit) and are then clamped like any long delay, for every source.
+    #[test]
+    fn long_numbers_saturate_and_clamp(
+        digits in "[0-9]{1,60}",
+        pad in "[ \t]{0,2}",
+        now in any_now(),
+        max in any_max(),
+    ) {
+        let n = saturating(&digits);
+        let value = HeaderValue::from_str(&format!("{pad}{digits}{pad}")).unwrap();
+        prop_assert_eq!(parse_retry_after(&value, now), Some(Duration::from_secs(n)));
+        prop_assert_eq!(parse_grpc_pushback(&value), ServerHint::After(Duration::from_millis(n)));
+        let reset = parse_rate_limit_reset(&value, now);
+        prop_assert!(reset.is_some());
+        if n == u64::MAX {
+            prop_assert_eq!(reset, Some(Duration::MAX));
+        }
+        let hints = ServerHints::builder().max(max).build().unwrap();
+        for source in HintSource::DEFAULT_ORDER {
+            let mut headers = HeaderMap::new();
+            headers.insert(source.header_name(), value.clone());
+            let want = match source {
+                HintSource::GrpcRetryPushback => Duration::from_millis(n).min(max),
+                HintSource::RetryAfter => Duration::from_secs(n).min(max),
+                _ => reset.unwrap().min(max),
+            };
+            prop_assert_eq!(hints.read_at(&headers, now), ServerHint::After(want), "{:?}", source);
+        }
+    }
 
     /// Any value, under any header, for any reader: no panic, and a delay within `[0, max]`.
     #[test]

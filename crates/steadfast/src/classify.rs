@@ -45,22 +45,35 @@ pub use crate::late::LateOutcome;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Outcome {
-    /// The call did what was asked.
-    Success,
+    // The variants the retry layer decides about come first, next to each other: the success
+    // path then tells them from the rest with one comparison.
     /// A transient failure: trying again may succeed.
     Retryable {
         /// A delay the server asked for (such as `Retry-After`), used instead of the backoff
         /// for the next attempt. Layers clamp it to their configured maximum.
         after: Option<Duration>,
     },
-    /// A failure that trying again will not fix (a malformed request, a missing resource),
-    /// or a server that said not to retry.
+    /// The call completed but its result was rejected by a validator. Retryable.
+    Invalid,
+    /// A retryable failure whose server pushed back, as gRPC's `grpc-retry-pushback-ms` does
+    /// (gRFC A6): the next attempt waits `after_ms` (layers clamp it to their configured
+    /// maximum), and the backoff schedule then starts again from its first delay.
+    PushedBack {
+        /// The delay the server asked for, in milliseconds (gRPC's unit). Kept as a number
+        /// rather than a `Duration` so that an `Outcome` stays two words.
+        after_ms: u64,
+    },
+    /// A failure the server asked not to retry (a negative or unreadable gRPC pushback, as
+    /// gRFC A6 reads it). The retry layer stops at once, with `StopReason::ServerRefused`; a
+    /// circuit breaker counts it as a failure.
+    DoNotRetry,
+    /// The call did what was asked.
+    Success,
+    /// A failure that trying again will not fix (a malformed request, a missing resource).
     NonRetryable,
     /// Neither a success nor a failure (for example a call cancelled by its caller): not
     /// retried and not counted by a circuit breaker.
     Ignored,
-    /// The call completed but its result was rejected by a validator. Retryable.
-    Invalid,
 }
 
 impl Outcome {
@@ -74,28 +87,64 @@ impl Outcome {
         Outcome::Retryable { after: Some(delay) }
     }
 
+    /// A retryable failure after which the server asked for exactly `delay` (to the
+    /// millisecond, rounded down; saturating), and a fresh backoff schedule: a gRPC pushback
+    /// (gRFC A6).
+    pub const fn pushed_back(delay: Duration) -> Self {
+        let ms = delay.as_millis();
+        let after_ms = if ms > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            ms as u64
+        };
+        Outcome::PushedBack { after_ms }
+    }
+
     /// `true` for [`Outcome::Success`].
     pub const fn is_success(&self) -> bool {
         matches!(self, Outcome::Success)
     }
 
-    /// `true` for the outcomes that count as failures: retryable, non-retryable and invalid.
+    /// `true` for the outcomes that count as failures: retryable (pushed back or not),
+    /// non-retryable, refused by the server, and invalid.
     pub const fn is_failure(&self) -> bool {
         matches!(
             self,
-            Outcome::Retryable { .. } | Outcome::NonRetryable | Outcome::Invalid
+            Outcome::Retryable { .. }
+                | Outcome::NonRetryable
+                | Outcome::Invalid
+                | Outcome::PushedBack { .. }
+                | Outcome::DoNotRetry
         )
     }
 
-    /// `true` when trying again may help: [`Outcome::Retryable`] and [`Outcome::Invalid`].
+    /// `true` when trying again may help: [`Outcome::Retryable`], [`Outcome::PushedBack`] and
+    /// [`Outcome::Invalid`].
     pub const fn is_retryable(&self) -> bool {
-        matches!(self, Outcome::Retryable { .. } | Outcome::Invalid)
+        matches!(
+            self,
+            Outcome::Retryable { .. } | Outcome::Invalid | Outcome::PushedBack { .. }
+        )
+    }
+
+    /// `true` for the outcomes the retry layer makes a decision about (and may report a stop
+    /// reason for): the retryable ones and [`Outcome::DoNotRetry`].
+    #[inline]
+    pub(crate) const fn is_retry_decision(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Retryable { .. }
+                | Outcome::Invalid
+                | Outcome::PushedBack { .. }
+                | Outcome::DoNotRetry
+        )
     }
 
     /// The server's requested delay, if the outcome carries one.
     pub const fn hint(&self) -> Option<Duration> {
         match self {
             Outcome::Retryable { after } => *after,
+            Outcome::PushedBack { after_ms } => Some(Duration::from_millis(*after_ms)),
             _ => None,
         }
     }
@@ -112,6 +161,10 @@ impl fmt::Display for Outcome {
             Outcome::NonRetryable => f.write_str("non-retryable failure"),
             Outcome::Ignored => f.write_str("ignored"),
             Outcome::Invalid => f.write_str("invalid response"),
+            Outcome::PushedBack { after_ms } => {
+                write!(f, "retryable failure (server pushed back {after_ms}ms)")
+            }
+            Outcome::DoNotRetry => f.write_str("failure (server asked not to retry)"),
         }
     }
 }
@@ -125,7 +178,11 @@ impl fmt::Display for Outcome {
 pub struct Attempt<'a, Req> {
     /// The attempt number, starting at 1.
     pub number: u32,
-    /// Time since the first attempt started.
+    /// For the retry layer, time from the start of the first attempt to the end of this one
+    /// (the first attempt included), when the classifier reads it
+    /// ([`Classify::reads_elapsed`]): the layer then reads the clock when each request
+    /// starts. A classifier that says it does not read it sees zero. Layers that do not retry
+    /// report zero.
     pub elapsed: Duration,
     /// Time spent sleeping between attempts so far.
     pub total_delay: Duration,
@@ -177,11 +234,11 @@ pub trait Classify<Req, Res, E> {
     /// Judges one finished call.
     fn classify(&self, attempt: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome;
 
-    /// Whether [`classify`](Self::classify) reads [`Attempt::elapsed`]. The retry layer reads
-    /// the clock when a retry ends only to fill that field in for classifiers that do (a
-    /// policy with a time limit reads it anyway); the others see it as zero. `true` unless a
-    /// classifier says otherwise: return `false` from one that never looks at the elapsed time
-    /// to spare a clock read per retry.
+    /// Whether [`classify`](Self::classify) reads [`Attempt::elapsed`]. For classifiers that
+    /// do, the retry layer reads the clock when each request starts and when each attempt
+    /// ends, to fill that field in; the others see it as zero. `true` unless a classifier says
+    /// otherwise: return `false` from one that never looks at the elapsed time to spare a clock
+    /// read per request (and per retry).
     fn reads_elapsed(&self) -> bool {
         true
     }
@@ -764,6 +821,17 @@ mod tests {
             Some(Duration::from_secs(2))
         );
         assert_eq!(Outcome::Success.hint(), None);
+        assert_eq!(
+            Outcome::pushed_back(Duration::from_micros(2_500)).hint(),
+            Some(Duration::from_millis(2))
+        );
+        assert_eq!(
+            Outcome::pushed_back(Duration::MAX),
+            Outcome::PushedBack { after_ms: u64::MAX }
+        );
+        assert!(Outcome::DoNotRetry.is_failure() && !Outcome::DoNotRetry.is_retryable());
+        // Two words, like `Option<Duration>`: classifying stays cheap to move.
+        assert_eq!(std::mem::size_of::<Outcome>(), 16);
         assert_eq!(Outcome::Success.to_string(), "success");
     }
 

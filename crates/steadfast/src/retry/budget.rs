@@ -5,7 +5,8 @@
 //!
 //! * [`RatioBudget`]: retries may be at most a fraction of the requests seen over a sliding
 //!   window, plus a small floor per second so that low-traffic clients can still retry. The
-//!   fraction is exact to 1/10,000 (10% means exactly one retry per ten requests).
+//!   fraction is exact to 1/10,000 (10% means exactly one retry per ten requests); the floor
+//!   is paced, so at most one second's worth of it is spent at once.
 //! * [`TokenBucket`]: the "retry quota" of the AWS SDKs. The bucket starts full; a retry costs
 //!   tokens, a success puts some back, and an empty bucket means no retries.
 //!
@@ -122,20 +123,36 @@ impl Window {
 
 /// Retries limited to a fraction of recent requests, plus a floor per second.
 ///
-/// Over the last `window` (default 10 s), retries ≤ `ratio` × requests + `min_per_second` ×
-/// window seconds. The window slides in ten steps.
+/// A retry is allowed when either of two allowances has one to give:
+///
+/// * the ratio: over the last `window` (default 10 s, sliding in ten steps), retries paid for
+///   by it stay within `ratio` × requests;
+/// * the floor, when the ratio has none left: `min_per_second` retries per second, paced. It
+///   holds at most one second's worth (`min_per_second` retries, spent at once if need be)
+///   and refills one retry every `1 / min_per_second` s, so a quiet client can retry at that
+///   rate without ever spending a whole window's worth of the floor in one burst.
+///
+/// Over any window, retries are thus at most `ratio` × requests + `min_per_second` × (window
+/// seconds + 1).
 ///
 /// # Invariants
 ///
 /// Deposits are one compare-and-swap on a packed `(epoch, amount)` word, so no deposit is lost
 /// when a bucket rolls over. Withdrawals take a short `std` mutex (on the retry path only) so
-/// that checking the balance and spending from it are one step: concurrent retries can never
-/// overdraw the budget.
+/// that checking the allowances and spending from one are one step: concurrent retries can
+/// never overdraw the budget. The floor is a rate limiter in the GCRA style: the next instant
+/// it can give a retry without exceeding its rate, which a grant pushes on by one interval.
 pub struct RatioBudget {
     origin: Instant,
     bucket_nanos: u64,
     per_request: u64,
-    reserve: i64,
+    /// The floor's pace, one retry per `floor_interval` ns; 0 for no floor.
+    floor_interval: u64,
+    /// How far ahead of now the floor's next instant may be and still give a retry: one
+    /// second's worth, less one interval.
+    floor_burst: u64,
+    /// The floor's next instant, in ns since `origin` (changed under `withdraw_lock`).
+    floor_next: AtomicU64,
     deposits: Window,
     withdrawals: Window,
     withdraw_lock: Mutex<()>,
@@ -154,6 +171,9 @@ impl fmt::Debug for RatioBudget {
     }
 }
 
+/// One second, in the budget's nanoseconds.
+const SECOND_NANOS: u64 = 1_000_000_000;
+
 impl RatioBudget {
     /// Starts a builder: ratio 0.2, floor 10 retries per second, window 10 s.
     pub fn builder() -> RatioBudgetBuilder {
@@ -164,24 +184,43 @@ impl RatioBudget {
         }
     }
 
-    fn epoch(&self) -> u64 {
+    /// Nanoseconds since the budget was built.
+    fn now_nanos(&self) -> u64 {
         // u64 nanoseconds last 584 years, and a 64-bit division is much cheaper than a
         // 128-bit one.
-        let ns = Instant::now()
+        Instant::now()
             .saturating_duration_since(self.origin)
-            .as_nanos() as u64;
-        ns / self.bucket_nanos
+            .as_nanos() as u64
     }
 
-    /// Retries the budget would allow right now (rounded down).
+    fn epoch(&self) -> u64 {
+        self.now_nanos() / self.bucket_nanos
+    }
+
+    /// Retries the budget would allow right now (rounded down): what the ratio allows (below
+    /// zero while retries made earlier in the window outnumber it) plus what the floor holds.
     pub fn balance(&self) -> i64 {
-        self.balance_at(self.epoch()) / SCALE
+        let now = self.now_nanos();
+        self.ratio_balance_at(now / self.bucket_nanos) / SCALE + self.floor_at(now)
     }
 
-    fn balance_at(&self, epoch: u64) -> i64 {
+    /// What the ratio allows over the window ending at `epoch`, in units of `SCALE`.
+    fn ratio_balance_at(&self, epoch: u64) -> i64 {
         let deposits = self.deposits.sum(epoch) as i64;
         let withdrawals = self.withdrawals.sum(epoch) as i64;
-        self.reserve + deposits - withdrawals
+        deposits - withdrawals
+    }
+
+    /// Retries the floor holds at `now`.
+    fn floor_at(&self, now: u64) -> i64 {
+        if self.floor_interval == 0 {
+            return 0;
+        }
+        let next = self.floor_next.load(Ordering::Relaxed).max(now);
+        match (now + self.floor_burst).checked_sub(next) {
+            Some(ahead) => (ahead / self.floor_interval + 1) as i64,
+            None => 0,
+        }
     }
 }
 
@@ -197,13 +236,23 @@ impl RetryBudget for RatioBudget {
             .withdraw_lock
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let epoch = self.epoch();
-        if self.balance_at(epoch) >= SCALE {
+        let now = self.now_nanos();
+        let epoch = now / self.bucket_nanos;
+        if self.ratio_balance_at(epoch) >= SCALE {
             self.withdrawals.add(epoch, SCALE as u64);
-            true
-        } else {
-            false
+            return true;
         }
+        if self.floor_interval == 0 {
+            return false;
+        }
+        // The floor gives a retry if its next instant is within one second's burst of now.
+        let next = self.floor_next.load(Ordering::Relaxed).max(now);
+        if next > now.saturating_add(self.floor_burst) {
+            return false;
+        }
+        self.floor_next
+            .store(next.saturating_add(self.floor_interval), Ordering::Relaxed);
+        true
     }
 }
 
@@ -222,7 +271,8 @@ impl RatioBudgetBuilder {
         self
     }
 
-    /// Retries allowed per second whatever the traffic, so a quiet client can still retry.
+    /// Retries allowed per second whatever the traffic, so a quiet client can still retry
+    /// (default 10; 0 for none). Paced: at most `n` at once, then one every `1 / n` s.
     pub fn min_per_second(mut self, n: u32) -> Self {
         self.min_per_second = n;
         self
@@ -251,12 +301,17 @@ impl RatioBudgetBuilder {
             ));
         }
         let bucket_nanos = (self.window.as_nanos() / BUCKETS as u128) as u64;
-        let reserve_retries = f64::from(self.min_per_second) * self.window.as_secs_f64();
+        let floor_interval = match self.min_per_second {
+            0 => 0,
+            n => (SECOND_NANOS / u64::from(n)).max(1),
+        };
         Ok(RatioBudget {
             origin: Instant::now(),
             bucket_nanos,
             per_request: (self.ratio * SCALE as f64).round() as u64,
-            reserve: (reserve_retries * SCALE as f64).round() as i64,
+            floor_interval,
+            floor_burst: SECOND_NANOS.saturating_sub(floor_interval),
+            floor_next: AtomicU64::new(0),
             deposits: Window::default(),
             withdrawals: Window::default(),
             withdraw_lock: Mutex::new(()),
@@ -412,7 +467,52 @@ mod tests {
             .window(Duration::from_secs(5))
             .build()
             .unwrap();
-        assert_eq!((0..50).filter(|_| b.withdraw()).count(), 10);
+        assert_eq!(b.balance(), 2);
+        assert_eq!((0..50).filter(|_| b.withdraw()).count(), 2);
+        assert_eq!(b.balance(), 0);
+        // Then one every half second.
+        tokio::time::advance(Duration::from_millis(499)).await;
+        assert!(!b.withdraw());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(b.withdraw());
+        assert!(!b.withdraw());
+        // Idle time refills it, to one second's worth at most.
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert_eq!(b.balance(), 2);
+        assert_eq!((0..50).filter(|_| b.withdraw()).count(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_floor_is_paced_not_spent_as_one_burst_of_a_window() {
+        // 10 per second over a 10 s window: a burst gets one second's worth, not a hundred.
+        let b = RatioBudget::builder()
+            .ratio(0.0)
+            .min_per_second(10)
+            .window(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        assert_eq!((0..1_000).filter(|_| b.withdraw()).count(), 10);
+        // Over the next ten seconds, asking all the time: ten a second.
+        let mut granted = 0;
+        for _ in 0..1_000 {
+            tokio::time::advance(Duration::from_millis(10)).await;
+            granted += usize::from(b.withdraw());
+        }
+        assert_eq!(granted, 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_ratio_is_spent_before_the_floor() {
+        let b = RatioBudget::builder()
+            .ratio(0.5)
+            .min_per_second(1)
+            .build()
+            .unwrap();
+        for _ in 0..4 {
+            b.deposit();
+        }
+        assert_eq!(b.balance(), 3);
+        assert_eq!((0..10).filter(|_| b.withdraw()).count(), 3);
     }
 
     #[tokio::test(start_paused = true)]
@@ -537,8 +637,11 @@ mod tests {
                     .unwrap();
                 let origin = Instant::now();
                 let bucket = window / BUCKETS as u32;
-                // (epoch, deposits, grants) as seen by the model.
+                // (epoch, deposits, grants paid by the ratio) as seen by the model.
                 let mut log: Vec<(u64, i64, i64)> = Vec::new();
+                // The instants (ns since origin) of the retries the floor granted; its state
+                // is replayed from them.
+                let mut floor_grants: Vec<u64> = Vec::new();
                 let epoch_now = || (origin.elapsed().as_nanos() / bucket.as_nanos()) as u64;
                 for op in ops {
                     match op {
@@ -558,12 +661,22 @@ mod tests {
                                     .filter(|(le, _, _)| *le >= lo && *le <= e)
                                     .fold((0, 0), |(d, g), (_, ld, lg)| (d + ld, g + lg));
                                 let per_request = i64::from(ratio_permille) * SCALE / 1000;
-                                let reserve = i64::from(floor) * SCALE;
-                                let expected = reserve + dep * per_request - grants * SCALE >= SCALE;
+                                let by_ratio = dep * per_request - grants * SCALE >= SCALE;
+                                let now = origin.elapsed().as_nanos() as u64;
+                                let by_floor = !by_ratio && floor > 0 && {
+                                    let interval = 1_000_000_000 / u64::from(floor);
+                                    // GCRA, replayed from every grant so far.
+                                    let next = floor_grants
+                                        .iter()
+                                        .fold(0u64, |next, &at| next.max(at) + interval);
+                                    next.max(now) <= now + 1_000_000_000 - interval
+                                };
                                 let got = b.withdraw();
-                                proptest::prop_assert_eq!(got, expected);
-                                if got {
+                                proptest::prop_assert_eq!(got, by_ratio || by_floor);
+                                if by_ratio {
                                     log.push((e, 0, 1));
+                                } else if by_floor {
+                                    floor_grants.push(now);
                                 }
                             }
                         }

@@ -35,6 +35,12 @@ pub enum StopReason {
     /// the request; see
     /// [`CancelToken::child_without_retries`](crate::token::CancelToken::child_without_retries)).
     RetriesSuppressed,
+    /// The server asked not to retry: the attempt was classified
+    /// [`Outcome::DoNotRetry`] (a negative or unreadable gRPC pushback, gRFC A6).
+    ServerRefused,
+    /// Waiting the server's hint would take the time this request has waited on server hints
+    /// past [`max_hint_wait_total`](super::RetryPolicyBuilder::max_hint_wait_total).
+    MaxHintWait,
 }
 
 impl fmt::Display for StopReason {
@@ -50,6 +56,10 @@ impl fmt::Display for StopReason {
             StopReason::RetriesSuppressed => {
                 f.write_str("retries suppressed: an upstream already retries this request")
             }
+            StopReason::ServerRefused => f.write_str("the server asked not to retry"),
+            StopReason::MaxHintWait => {
+                f.write_str("the server's hints would pass the total hint wait allowed")
+            }
         }
     }
 }
@@ -62,9 +72,11 @@ pub struct AttemptRecord {
     pub number: u32,
     /// How the attempt was classified.
     pub outcome: Outcome,
-    /// When this attempt finished: time since the first attempt started if the policy has a
-    /// `max_elapsed` limit, otherwise since the first attempt failed (the success path reads no
-    /// clock, so the first attempt's start is not known).
+    /// When this attempt finished, on the request's clock: time since the first attempt
+    /// started when the clock started with it (a policy with a `max_elapsed` limit or event
+    /// listeners, or whose classifier reads [`Attempt::elapsed`](crate::classify::Attempt)),
+    /// otherwise since the first attempt failed (so zero for the first attempt). See
+    /// [`RetryError::elapsed`].
     pub finished_at: Duration,
     /// The delay chosen before the next attempt, if there was one.
     pub delay_after: Option<Duration>,
@@ -160,8 +172,20 @@ struct Inner {
     reason: StopReason,
     attempts: u32,
     elapsed: Duration,
+    clock: Clock,
     /// The attempts remembered, with their errors; the last attempt's error is the source.
     history: History,
+}
+
+/// When the request's clock started, which says what a [`RetryError`]'s elapsed time counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Clock {
+    /// It never started: the request was cancelled before its first attempt.
+    NotStarted,
+    /// With the first attempt.
+    FirstAttempt,
+    /// When the first attempt failed (a policy that reads no clock on the success path).
+    FirstFailure,
 }
 
 impl RetryError {
@@ -169,6 +193,7 @@ impl RetryError {
         reason: StopReason,
         attempts: u32,
         elapsed: Duration,
+        clock: Clock,
         history: History,
     ) -> Self {
         RetryError {
@@ -176,6 +201,7 @@ impl RetryError {
                 reason,
                 attempts,
                 elapsed,
+                clock,
                 history,
             }),
         }
@@ -196,9 +222,17 @@ impl RetryError {
         self.inner.attempts
     }
 
-    /// Time from the first attempt to the decision to stop. See
-    /// [`RetryPolicyBuilder::max_elapsed`](super::RetryPolicyBuilder::max_elapsed) for when
-    /// the clock starts.
+    /// Time on the request's clock when the layer decided to stop.
+    ///
+    /// The clock starts with the first attempt when the policy reads it there: it has a
+    /// [`max_elapsed`](super::RetryPolicyBuilder::max_elapsed) limit or
+    /// [event listeners](super::RetryPolicyBuilder::on_event), or its classifier reads
+    /// [`Attempt::elapsed`](crate::classify::Attempt) (see
+    /// [`Classify::reads_elapsed`](crate::classify::Classify::reads_elapsed)). Otherwise the
+    /// success path reads no clock, so it starts when the first attempt fails, and this is the
+    /// time since then: the first attempt's own duration is not in it. It is zero for a request
+    /// cancelled before its first attempt. The `Display` text shows it only when it is known
+    /// to count from the first attempt, or says that it counts from the first failure.
     pub fn elapsed(&self) -> Duration {
         self.inner.elapsed
     }
@@ -299,13 +333,17 @@ impl fmt::Display for RetryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
         let plural = if i.attempts == 1 { "" } else { "s" };
-        write!(
-            f,
-            "gave up after {} attempt{plural} in {}: {}",
-            i.attempts,
-            Short(i.elapsed),
-            i.reason
-        )
+        write!(f, "gave up after {} attempt{plural}", i.attempts)?;
+        match i.clock {
+            Clock::FirstAttempt => write!(f, " in {}", Short(i.elapsed))?,
+            // A clock that started at the first failure says nothing of the first attempt:
+            // nothing is printed when that is all it would cover.
+            Clock::FirstFailure if !i.elapsed.is_zero() => {
+                write!(f, ", {} after the first failure", Short(i.elapsed))?;
+            }
+            Clock::FirstFailure | Clock::NotStarted => {}
+        }
+        write!(f, ": {}", i.reason)
     }
 }
 
@@ -367,7 +405,13 @@ mod tests {
         assert_eq!(*numbers.last().unwrap(), 40);
         assert_eq!(h.omitted, 24);
         // The errors are bounded the same way, and stay with their attempts.
-        let mut e = RetryError::new(StopReason::AttemptsExhausted, 40, Duration::ZERO, h);
+        let mut e = RetryError::new(
+            StopReason::AttemptsExhausted,
+            40,
+            Duration::ZERO,
+            Clock::FirstAttempt,
+            h,
+        );
         let kept: Vec<(u32, String)> = e.errors().map(|(n, e)| (n, e.to_string())).collect();
         assert_eq!(kept.len(), HISTORY_LEN);
         assert!(kept.iter().all(|(n, m)| *m == format!("boom {n}")));
@@ -390,6 +434,7 @@ mod tests {
             StopReason::AttemptsExhausted,
             3,
             Duration::from_millis(1500),
+            Clock::FirstAttempt,
             history,
         );
         assert_eq!(
@@ -402,16 +447,38 @@ mod tests {
 
         let c = RetryError::new(
             StopReason::Cancelled(CancelReason::ClientDisconnected),
-            1,
+            0,
             Duration::ZERO,
+            Clock::NotStarted,
             History::default(),
         );
         assert!(c.is_cancelled());
         assert_eq!(
             c.to_string(),
-            "gave up after 1 attempt in 0ns: cancelled (client disconnected)"
+            "gave up after 0 attempts: cancelled (client disconnected)"
         );
         assert!(c.source().is_none());
+
+        // A clock started at the first failure: its time is named as such, and none is shown
+        // when it covers nothing.
+        let late = |elapsed| {
+            RetryError::new(
+                StopReason::AttemptsExhausted,
+                3,
+                elapsed,
+                Clock::FirstFailure,
+                History::default(),
+            )
+            .to_string()
+        };
+        assert_eq!(
+            late(Duration::from_millis(300)),
+            "gave up after 3 attempts, 300ms after the first failure: attempts exhausted"
+        );
+        assert_eq!(
+            late(Duration::ZERO),
+            "gave up after 3 attempts: attempts exhausted"
+        );
     }
 
     #[test]

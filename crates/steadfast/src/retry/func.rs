@@ -99,7 +99,10 @@ impl<C, K, R> RetryPolicy<C, K, R> {
                     .give_up(shared, StopReason::Cancelled(reason), None, &span)
                     .into());
             }
-            None => Tracker::<()>::start(shared),
+            None => Tracker::<()>::start(
+                shared,
+                Classify::<(), T, E>::reads_elapsed(&shared.classifier),
+            ),
         };
         loop {
             let result = f(tracker.attempt).await;
@@ -109,7 +112,7 @@ impl<C, K, R> RetryPolicy<C, K, R> {
                 .classify(&tracker.context(now, Some(&())), result.as_ref());
             let (outcome, result) = refined(outcome, result);
             tracing::trace!(parent: &span, attempt = tracker.attempt, %outcome, "attempt finished");
-            if !outcome.is_retryable() {
+            if !outcome.is_retry_decision() {
                 tracker.finish(shared, outcome, now, &span);
                 return result;
             }
@@ -177,7 +180,10 @@ impl<C, K, R> RetryPolicy<C, K, R> {
                     .give_up(shared, StopReason::Cancelled(reason), None, &span)
                     .into());
             }
-            None => Tracker::<()>::start(shared),
+            None => Tracker::<()>::start(
+                shared,
+                Classify::<(), T, E>::reads_elapsed(&shared.classifier),
+            ),
         };
         loop {
             let result = f(tracker.attempt);
@@ -187,7 +193,7 @@ impl<C, K, R> RetryPolicy<C, K, R> {
                 .classify(&tracker.context(now, Some(&())), result.as_ref());
             let (outcome, result) = refined(outcome, result);
             tracing::trace!(parent: &span, attempt = tracker.attempt, %outcome, "attempt finished");
-            if !outcome.is_retryable() {
+            if !outcome.is_retry_decision() {
                 tracker.finish(shared, outcome, now, &span);
                 return result;
             }

@@ -101,6 +101,7 @@ where
     S: Service<Req>,
     Req: HasCancelToken,
     P: PolicyRef,
+    P::Classifier: Classify<Req, S::Response, S::Error>,
     P::Cloner: CloneRequest<Req>,
 {
     /// Starts the first attempt on `service`, which must have reported ready, with the
@@ -111,7 +112,7 @@ where
         if let Some(reason) = req.cancel_token().and_then(|t| t.reason()) {
             return Self::cancelled_early(service, policy, reason);
         }
-        let tracker = Tracker::start(shared);
+        let tracker = Tracker::start(shared, shared.classifier.reads_elapsed());
         let request = if shared.max_attempts > 1 {
             shared.cloner.clone_request(&req)
         } else {
@@ -257,7 +258,7 @@ where
         if tracing::enabled!(Level::TRACE) {
             trace_attempt(this.tracker, shared, outcome);
         }
-        if !outcome.is_retryable() || this.request.is_none() {
+        if !outcome.is_retry_decision() || this.request.is_none() {
             if this.tracker.records_finish(shared) {
                 finish_reported(this.tracker, shared, outcome, now);
             }

@@ -12,9 +12,15 @@
 //! 3. The result is classified ([`crate::classify`]). Success, ignored and non-retryable
 //!    outcomes end the request with the result unchanged.
 //! 4. A retryable outcome is retried unless a stop condition says otherwise: the attempt
-//!    limit, the elapsed-time limit, a deadline (the policy's or the token's), the budget, or
-//!    the token. The delay is the server's hint (clamped by
-//!    [`max_hint`](RetryPolicyBuilder::max_hint)) or the [`Backoff`].
+//!    limit, the elapsed-time limit, a deadline (the policy's or the token's), the budget, the
+//!    token, or the bound on the total time spent waiting on server hints
+//!    ([`max_hint_wait_total`](RetryPolicyBuilder::max_hint_wait_total)). The delay is the
+//!    server's hint (clamped by [`max_hint`](RetryPolicyBuilder::max_hint)) or the
+//!    [`Backoff`]; after a retry made at a gRPC pushback
+//!    ([`Outcome::PushedBack`](crate::classify::Outcome::PushedBack), gRFC A6) the backoff
+//!    starts again from its first delay. An outcome of
+//!    [`Outcome::DoNotRetry`](crate::classify::Outcome::DoNotRetry) (the server asked not to
+//!    retry) stops at once with [`StopReason::ServerRefused`].
 //! 5. While it sleeps and while it waits for the inner service to be ready again, the layer
 //!    watches the token: if it fires, the request ends at once.
 //!

@@ -76,8 +76,9 @@ where
 pub(crate) struct Shared<C, K, R = NoRecover> {
     pub(crate) max_attempts: u32,
     pub(crate) max_elapsed: Option<Duration>,
-    /// Whether the end of a request has someone to tell: metrics, a budget or listeners.
-    reports: bool,
+    /// [`REPORTS`] and [`TIMED`], in one byte: copied into every request's future as the
+    /// single flag before them was.
+    flags: u8,
     pub(crate) classifier: C,
     pub(crate) cloner: K,
     pub(crate) recover: R,
@@ -107,7 +108,7 @@ impl<C: Clone, K: Clone, R: Clone> Shared<C, K, R> {
         Shared {
             max_attempts: self.max_attempts,
             max_elapsed: self.max_elapsed,
-            reports: self.reports,
+            flags: self.flags,
             classifier: self.classifier.clone(),
             cloner: self.cloner.clone(),
             recover: self.recover.clone(),
@@ -116,11 +117,19 @@ impl<C: Clone, K: Clone, R: Clone> Shared<C, K, R> {
     }
 }
 
+/// A [`Shared::flags`] bit: the end of a request has someone to tell (metrics, a budget or
+/// listeners).
+const REPORTS: u8 = 1;
+/// A [`Shared::flags`] bit: the policy itself reads a request's elapsed time (a `max_elapsed`
+/// limit, or listeners, whose events carry it), so the clock starts with the first attempt.
+const TIMED: u8 = 2;
+
 /// The settings only a retry or a report reads, shared by every copy of a policy.
 struct Settings {
     backoff: Backoff,
     deadline: Option<Instant>,
     max_hint: Duration,
+    max_hint_wait_total: Duration,
     name: Option<Cow<'static, str>>,
     budget: Option<Arc<dyn RetryBudget>>,
     rng: Option<Arc<dyn RandomSource>>,
@@ -151,16 +160,29 @@ impl<C, K, R> Shared<C, K, R> {
         self.settings.max_hint
     }
 
+    pub(crate) fn max_hint_wait_total(&self) -> Duration {
+        self.settings.max_hint_wait_total
+    }
+
+    /// Whether a request's clock starts with its first attempt: the policy reads the elapsed
+    /// time itself, or `classifier_reads` (the classifier reads
+    /// [`Attempt::elapsed`](crate::classify::Attempt)). Otherwise it starts at the first
+    /// failure, and the success path reads no clock.
+    #[inline]
+    pub(crate) fn times_from_start(&self, classifier_reads: bool) -> bool {
+        self.flags & TIMED != 0 || classifier_reads
+    }
+
     /// Whether the end of a request is told to metrics, a budget or listeners; when not, a
     /// request that ends on its first attempt has nothing to record.
     #[inline]
     pub(crate) fn reports(&self) -> bool {
-        self.reports
+        self.flags & REPORTS != 0
     }
 
     #[inline]
     pub(crate) fn budget(&self) -> Option<&dyn RetryBudget> {
-        if !self.reports {
+        if !self.reports() {
             return None;
         }
         self.settings.budget.as_deref()
@@ -168,7 +190,7 @@ impl<C, K, R> Shared<C, K, R> {
 
     #[inline]
     pub(crate) fn metrics(&self) -> Option<&RetryMetrics> {
-        if !self.reports {
+        if !self.reports() {
             return None;
         }
         self.settings.metrics.as_deref()
@@ -187,11 +209,11 @@ impl<C, K, R> Shared<C, K, R> {
 
     /// Whether any listener would see an event.
     pub(crate) fn has_listeners(&self) -> bool {
-        self.reports && !self.settings.listeners.is_empty()
+        self.reports() && !self.settings.listeners.is_empty()
     }
 
     pub(crate) fn emit(&self, event: RetryEvent<'_>) {
-        if self.reports {
+        if self.reports() {
             for l in self.settings.listeners.iter() {
                 l(&event);
             }
@@ -246,6 +268,7 @@ impl<C, K, R> fmt::Debug for RetryPolicy<C, K, R> {
             .field("max_elapsed", &s.max_elapsed)
             .field("deadline", &s.deadline())
             .field("max_hint", &s.max_hint())
+            .field("max_hint_wait_total", &s.max_hint_wait_total())
             .field("budget", &s.budget())
             .field("listeners", &s.settings.listeners.len())
             .field("metrics", &s.metrics().is_some())
@@ -255,8 +278,8 @@ impl<C, K, R> fmt::Debug for RetryPolicy<C, K, R> {
 
 impl RetryPolicy {
     /// Starts a builder with the defaults: 3 attempts, exponential backoff from 100 ms capped
-    /// at 10 s with full jitter, server hints clamped to 60 s, every error retried, requests
-    /// cloned with `Clone`.
+    /// at 10 s with full jitter, server hints clamped to 60 s each and to 60 s in total per
+    /// request, every error retried, requests cloned with `Clone`.
     pub fn builder() -> RetryPolicyBuilder {
         RetryPolicyBuilder {
             name: None,
@@ -265,6 +288,7 @@ impl RetryPolicy {
             max_elapsed: None,
             deadline: None,
             max_hint: Duration::from_secs(60),
+            max_hint_wait_total: None,
             classifier: AnyError,
             cloner: CloneAll,
             recover: NoRecover,
@@ -387,6 +411,7 @@ pub struct RetryPolicyBuilder<C = AnyError, K = CloneAll, R = NoRecover> {
     max_elapsed: Option<Duration>,
     deadline: Option<Instant>,
     max_hint: Duration,
+    max_hint_wait_total: Option<Duration>,
     classifier: C,
     cloner: K,
     recover: R,
@@ -427,12 +452,13 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
     }
 
     /// Stops retrying once the total time would pass `limit`: a retry whose delay would end
-    /// past it is not made.
+    /// past it is not made. Must be greater than zero.
     ///
     /// Setting this makes the layer read the clock when each request starts, so elapsed time
-    /// counts from the first attempt. Without it the clock is first read when the first
-    /// attempt fails (the success path reads no clock), and the elapsed time reported in
-    /// contexts, events and errors counts from that moment.
+    /// counts from the first attempt. So do event listeners and a classifier that reads
+    /// [`Attempt::elapsed`](crate::classify::Attempt). Otherwise the clock is first read when
+    /// the first attempt fails (the success path reads no clock), and the elapsed time in
+    /// [`RetryError::elapsed`], attempt records and `tracing` events counts from that moment.
     pub fn max_elapsed(mut self, limit: Duration) -> Self {
         self.max_elapsed = Some(limit);
         self
@@ -449,6 +475,24 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
     /// to it, so a misbehaving server cannot park a client for hours.
     pub fn max_hint(mut self, max: Duration) -> Self {
         self.max_hint = max;
+        self
+    }
+
+    /// The most time one request may spend waiting on server hints, over all its retries
+    /// (default: the same as [`max_hint`](Self::max_hint), 60 s unless set). Must be greater
+    /// than zero.
+    ///
+    /// A retry whose hinted wait (after the [`max_hint`](Self::max_hint) clamp) would take the
+    /// request's total past it is not made: the layer stops with
+    /// [`StopReason::MaxHintWait`](super::StopReason::MaxHintWait). The wait is not shortened
+    /// to what is left, since retrying before the server's time is what a hint asks a client
+    /// not to do. Backoff delays do not count; hints of zero never stop a retry.
+    ///
+    /// Without it, a request without a deadline could be held `max_hint` per retry: two
+    /// minutes with the defaults, by a server that answers each attempt with
+    /// `Retry-After: 3600`.
+    pub fn max_hint_wait_total(mut self, total: Duration) -> Self {
+        self.max_hint_wait_total = Some(total);
         self
     }
 
@@ -490,6 +534,7 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
             max_elapsed: self.max_elapsed,
             deadline: self.deadline,
             max_hint: self.max_hint,
+            max_hint_wait_total: self.max_hint_wait_total,
             classifier,
             cloner: self.cloner,
             recover: self.recover,
@@ -545,6 +590,7 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
             max_elapsed: self.max_elapsed,
             deadline: self.deadline,
             max_hint: self.max_hint,
+            max_hint_wait_total: self.max_hint_wait_total,
             classifier: self.classifier,
             cloner,
             recover: self.recover,
@@ -569,6 +615,7 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
             max_elapsed: self.max_elapsed,
             deadline: self.deadline,
             max_hint: self.max_hint,
+            max_hint_wait_total: self.max_hint_wait_total,
             classifier: self.classifier,
             cloner: self.cloner,
             recover,
@@ -607,13 +654,22 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
                 "must be greater than zero",
             ));
         }
+        if self.max_hint_wait_total == Some(Duration::ZERO) {
+            return Err(ConfigError::new(
+                "retry",
+                "max_hint_wait_total",
+                "must be greater than zero",
+            ));
+        }
         self.backoff.validate()?;
         let reports = self.budget.is_some() || !self.listeners.is_empty() || self.metrics.is_some();
+        let timed = self.max_elapsed.is_some() || !self.listeners.is_empty();
+        let flags = (if reports { REPORTS } else { 0 }) | (if timed { TIMED } else { 0 });
         Ok(RetryPolicy {
             shared: Shared {
                 max_attempts: self.max_attempts,
                 max_elapsed: self.max_elapsed,
-                reports,
+                flags,
                 classifier: self.classifier,
                 cloner: self.cloner,
                 recover: self.recover,
@@ -621,6 +677,7 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
                     backoff: self.backoff,
                     deadline: self.deadline,
                     max_hint: self.max_hint,
+                    max_hint_wait_total: self.max_hint_wait_total.unwrap_or(self.max_hint),
                     name: self.name,
                     budget: self.budget,
                     rng: self.rng,
@@ -646,6 +703,14 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.field(), "max_elapsed");
         let e = RetryPolicy::builder()
+            .max_hint_wait_total(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid retry configuration: `max_hint_wait_total` must be greater than zero"
+        );
+        let e = RetryPolicy::builder()
             .backoff(Backoff::exponential_with_factor(
                 Duration::from_millis(1),
                 0.1,
@@ -663,5 +728,12 @@ mod tests {
         assert_eq!(p.name(), "retry");
         assert!(p.metrics().is_none());
         assert!(format!("{p:?}").contains("max_attempts: 3"));
+        // The total hint wait follows the per-hint clamp unless set.
+        assert_eq!(p.shared.max_hint_wait_total(), Duration::from_secs(60));
+        let p = RetryPolicy::builder()
+            .max_hint(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        assert_eq!(p.shared.max_hint_wait_total(), Duration::from_secs(5));
     }
 }

@@ -1,8 +1,9 @@
 //! The retry decision, shared by the service's response future and the function-level API.
 //!
 //! A [`Tracker`] follows one request through its attempts: it counts them, keeps the clock
-//! (read lazily, see `RetryPolicyBuilder::max_elapsed`), records the history, and turns each
-//! classified outcome into "retry after this delay" or "stop for this reason".
+//! (started with the first attempt only when something reads the elapsed time, see
+//! `Shared::times_from_start`; otherwise at the first failure), records the history, and turns
+//! each classified outcome into "retry after this delay" or "stop for this reason".
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use pin_project::pin_project;
 use tokio::time::Instant;
 use tracing::Span;
 
-use super::error::{AttemptRecord, History, RetryError, StopReason};
+use super::error::{AttemptRecord, Clock, History, RetryError, StopReason};
 use super::events::RetryEvent;
 use super::policy::Shared;
 use super::recover::Recover;
@@ -108,12 +109,21 @@ struct Log {
     earlier_delay: Duration,
     /// The attempts before `last`, from the second retry on.
     history: History,
+    /// The attempt after which the backoff schedule last started again (a retry made at a
+    /// server's pushback, gRFC A6); 0 while it runs from the start. The next backoff delay is
+    /// the schedule's `attempt - backoff_from`th.
+    backoff_from: u32,
+    /// The time waited so far on server hints, against `max_hint_wait_total`.
+    hinted: Duration,
+    /// The clock started when the first attempt failed, not with it.
+    clock_from_failure: bool,
 }
 
 impl<X: Default> Tracker<X> {
-    /// A tracker for a request whose first attempt is starting now.
+    /// A tracker for a request whose first attempt is starting now. `classifier_reads` is
+    /// whether the classifier reads [`Attempt::elapsed`]: the clock then starts now.
     #[inline]
-    pub(crate) fn start<C, K, R>(shared: &Shared<C, K, R>) -> Self {
+    pub(crate) fn start<C, K, R>(shared: &Shared<C, K, R>, classifier_reads: bool) -> Self {
         if let Some(m) = shared.metrics() {
             m.request();
         }
@@ -122,8 +132,9 @@ impl<X: Default> Tracker<X> {
         }
         Tracker {
             attempt: 1,
-            // Only time-limited policies pay for a clock read on the success path.
-            start: shared.max_elapsed.map(|_| Instant::now()),
+            // Only a policy that reads the elapsed time pays for a clock read on the success
+            // path.
+            start: shared.times_from_start(classifier_reads).then(Instant::now),
             spill: Spill(None),
         }
     }
@@ -167,12 +178,14 @@ impl<X: Default> Tracker<X> {
         self.start.map(|_| Instant::now())
     }
 
-    /// The time elapsed at `now`; starts the clock at `now` if it has not started.
+    /// The time elapsed at `now`; starts the clock at `now` if it has not started (the first
+    /// failure of a request whose policy reads no clock on the success path).
     fn elapsed_at(&mut self, now: Instant) -> Duration {
         match self.start {
             Some(s) => now.saturating_duration_since(s),
             None => {
                 self.start = Some(now);
+                self.log().clock_from_failure = true;
                 Duration::ZERO
             }
         }
@@ -230,7 +243,7 @@ impl<X: Default> Tracker<X> {
             log.earlier_delay = log.earlier_delay.saturating_add(prev_delay);
             prev.into_history(attempt - 1, &mut log.history);
         }
-        let last = log.last.insert(Failure {
+        log.last = Some(Failure {
             outcome,
             finished_at: elapsed,
             delay_after: None,
@@ -242,6 +255,9 @@ impl<X: Default> Tracker<X> {
         if token.is_some_and(CancelToken::is_draining) {
             return Err(StopReason::Draining);
         }
+        if outcome == Outcome::DoNotRetry {
+            return Err(StopReason::ServerRefused);
+        }
         if token.is_some_and(|t| !t.retries_allowed()) {
             return Err(StopReason::RetriesSuppressed);
         }
@@ -251,9 +267,21 @@ impl<X: Default> Tracker<X> {
         if let Err(why) = resend {
             return Err(StopReason::NotReplayable(why));
         }
-        let delay = match outcome.hint() {
-            Some(hint) => hint.min(shared.max_hint()),
-            None => shared.backoff().delay(attempt, prev_delay, shared.rng()),
+        let hinted = outcome.hint().map(|hint| hint.min(shared.max_hint()));
+        let delay = match hinted {
+            Some(hint) => {
+                if log.hinted.saturating_add(hint) > shared.max_hint_wait_total() {
+                    return Err(StopReason::MaxHintWait);
+                }
+                hint
+            }
+            None => {
+                // The schedule counts from its last restart; a restarted one has no previous
+                // delay to decorrelate from.
+                let n = attempt - log.backoff_from;
+                let prev = if n == 1 { Duration::ZERO } else { prev_delay };
+                shared.backoff().delay(n, prev, shared.rng())
+            }
         };
         if let Some(limit) = shared.max_elapsed {
             if elapsed.saturating_add(delay) > limit {
@@ -276,6 +304,17 @@ impl<X: Default> Tracker<X> {
                 return Err(StopReason::BudgetExhausted);
             }
         }
+        if let Some(hint) = hinted {
+            log.hinted = log.hinted.saturating_add(hint);
+        }
+        if matches!(outcome, Outcome::PushedBack { .. }) {
+            // gRFC A6: the attempt after a pushback uses the initial backoff.
+            log.backoff_from = attempt;
+        }
+        let last = log
+            .last
+            .as_mut()
+            .expect("the failed attempt was recorded above");
         last.delay_after = Some(delay);
         let error = last
             .error
@@ -418,10 +457,17 @@ impl<X: Default> Tracker<X> {
         now: Option<Instant>,
         span: &Span,
     ) -> RetryError {
-        let elapsed = if self.attempt == 0 {
-            Duration::ZERO
+        let (elapsed, clock) = if self.attempt == 0 {
+            (Duration::ZERO, Clock::NotStarted)
         } else {
-            self.elapsed_at(now.unwrap_or_else(Instant::now))
+            let elapsed = self.elapsed_at(now.unwrap_or_else(Instant::now));
+            let late = self.spilled().is_some_and(|s| s.log.clock_from_failure);
+            let clock = if late {
+                Clock::FirstFailure
+            } else {
+                Clock::FirstAttempt
+            };
+            (elapsed, clock)
         };
         if let Some(m) = shared.metrics() {
             if self.attempt > 0 {
@@ -448,6 +494,6 @@ impl<X: Default> Tracker<X> {
             }
         }
         history.write_messages();
-        RetryError::new(reason, self.attempt, elapsed, history)
+        RetryError::new(reason, self.attempt, elapsed, clock, history)
     }
 }
