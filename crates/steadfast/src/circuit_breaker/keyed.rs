@@ -529,14 +529,18 @@ where
         Now { at, nanos }
     }
 
-    fn shard(&self, key: &K) -> &Shard<K> {
-        let shards = &self.inner.shards;
-        if shards.len() == 1 {
-            return &shards[0];
+    fn shard_index(&self, key: &K) -> usize {
+        let shards = self.inner.shards.len();
+        if shards == 1 {
+            return 0;
         }
         let mut h = ShardHasher(self.inner.seed);
         key.hash(&mut h);
-        &shards[(h.finish() as usize) & (shards.len() - 1)]
+        (h.finish() as usize) & (shards - 1)
+    }
+
+    fn shard(&self, key: &K) -> &Shard<K> {
+        &self.inner.shards[self.shard_index(key)]
     }
 
     /// The breaker for `key`, made if needed.
@@ -916,6 +920,113 @@ where
             // No breaker for the key (no room, or invalid settings): fail the call rather than
             // send it unguarded.
             Err(e) => ResponseFuture::fallback(Err(e.into_box())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::circuit_breaker::SlidingWindow;
+
+    fn cheap() -> CircuitBreakerBuilder {
+        CircuitBreaker::builder()
+            .consecutive_failures(1)
+            .no_failure_rate()
+            .window(SlidingWindow::count(1))
+            .minimum_calls(1)
+    }
+
+    fn visits(set: &KeyedBreakers<u64>, shard: usize) -> u64 {
+        set.inner.shards[shard].read().visits
+    }
+
+    #[test]
+    fn a_new_key_costs_bounded_work_at_a_million_keys() {
+        let set = KeyedBreakers::builder(cheap)
+            .max_keys(1_000_000)
+            .build()
+            .unwrap();
+        let shards = &set.inner.shards;
+        assert_eq!(shards.len(), 8_192);
+        assert!(shards.iter().all(|s| s.quota <= 2 * SHARD_TARGET));
+        assert_eq!(shards.iter().map(|s| s.quota).sum::<usize>(), 1_000_000);
+
+        // Fill shard 0 (the others may stay empty: work on a new key never leaves its shard).
+        let quota = shards[0].quota;
+        let mut keys = (0u64..).filter(|k| set.shard_index(k) == 0);
+        let hot: Vec<u64> = keys.by_ref().take(10).collect();
+        for k in keys
+            .by_ref()
+            .take(quota - hot.len())
+            .chain(hot.iter().copied())
+        {
+            set.get(&k).unwrap();
+        }
+        assert_eq!(set.len(), quota);
+
+        // New keys keep coming while ten keys stay in use.
+        let n = 2_000;
+        let start = visits(&set, 0);
+        let mut most = 0;
+        for k in keys.by_ref().take(n) {
+            for h in &hot {
+                set.get(h).unwrap();
+            }
+            let before = visits(&set, 0);
+            set.get(&k).unwrap();
+            most = most.max(visits(&set, 0) - before);
+            assert_eq!(set.len(), quota);
+        }
+        let average = (visits(&set, 0) - start) as f64 / n as f64;
+        assert!(
+            most <= (2 * quota + SWEEP_ON_INSERT) as u64,
+            "one new key looked at {most} entries"
+        );
+        assert!(average <= 4.0, "{average} entries looked at per new key");
+        for h in &hot {
+            assert!(set.peek(h).is_some(), "key {h} in use was dropped");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_mostly_empty_shard_gives_memory_back() {
+        let set = KeyedBreakers::builder(cheap)
+            .max_keys(255)
+            .idle_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        for k in 0..255 {
+            set.get(&k).unwrap();
+        }
+        assert!(set.inner.shards[0].read().index.capacity() >= 255);
+        tokio::time::advance(Duration::from_secs(61)).await;
+        set.get(&0).unwrap();
+        assert_eq!(set.len(), 1);
+        let table = set.inner.shards[0].read();
+        assert!(table.index.capacity() < 64, "{}", table.index.capacity());
+        assert!(table.ring.capacity() < 64, "{}", table.ring.capacity());
+    }
+
+    #[test]
+    fn keys_spread_evenly_over_shards() {
+        let ints = KeyedBreakers::<u64>::builder(cheap)
+            .max_keys(1_024)
+            .build()
+            .unwrap();
+        let strings = KeyedBreakers::<String>::builder(cheap)
+            .max_keys(1_024)
+            .build()
+            .unwrap();
+        assert_eq!(ints.inner.shards.len(), 8);
+        let mut by_int = [0u32; 8];
+        let mut by_string = [0u32; 8];
+        for k in 0..8_192u64 {
+            by_int[ints.shard_index(&k)] += 1;
+            by_string[strings.shard_index(&format!("/users/{k}/orders"))] += 1;
+        }
+        for n in by_int.iter().chain(&by_string) {
+            assert!((800..1_250).contains(n), "{by_int:?} {by_string:?}");
         }
     }
 }
