@@ -306,11 +306,9 @@ impl Hasher for ShardHasher {
         self.mix(n as u64);
     }
 
+    /// The mixed word: its high bits are the well-mixed ones (the shard is taken from them).
     fn finish(&self) -> u64 {
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0
     }
 }
 
@@ -536,7 +534,7 @@ where
         }
         let mut h = ShardHasher(self.inner.seed);
         key.hash(&mut h);
-        (h.finish() as usize) & (shards - 1)
+        (h.finish() >> (64 - shards.trailing_zeros())) as usize
     }
 
     fn shard(&self, key: &K) -> &Shard<K> {
