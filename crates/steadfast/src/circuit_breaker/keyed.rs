@@ -547,19 +547,15 @@ where
     /// holds an open circuit (see [`KeyTableFull`]).
     pub fn get(&self, key: &K) -> Result<CircuitBreaker, KeyedError> {
         let now = self.now();
-        let shard = self.shard(key);
-        let found = shard.read().index.get(key).map(|slot| {
-            slot.0.touch(now.nanos);
-            slot.0.breaker.clone()
-        });
-        let result = match found {
-            Some(breaker) => Ok(breaker),
-            None => self.insert(shard, key, now),
-        };
         if now.nanos >= self.inner.next_sweep.load(Ordering::Relaxed) {
             self.sweep_due(now);
         }
-        result
+        let shard = self.shard(key);
+        if let Some(slot) = shard.read().index.get(key) {
+            slot.0.touch(now.nanos);
+            return Ok(slot.0.breaker.clone());
+        }
+        self.insert(shard, key, now)
     }
 
     #[cold]
