@@ -587,8 +587,9 @@ where
                     shard
                         .full_until
                         .store(now.nanos.saturating_add(FULL_RECHECK), Ordering::Relaxed);
-                    drop(table);
+                    // The count changes under the lock, so it never runs behind a removal.
                     self.inner.len.fetch_sub(gone.len(), Ordering::Relaxed);
+                    drop(table);
                     return Err(full());
                 }
             }
@@ -599,12 +600,12 @@ where
             used: AtomicU64::new(now.nanos & !REFERENCED),
         }));
         let after = table.len();
-        drop(table);
         if after > before {
             self.inner.len.fetch_add(after - before, Ordering::Relaxed);
         } else {
             self.inner.len.fetch_sub(before - after, Ordering::Relaxed);
         }
+        drop(table);
         Ok(breaker)
     }
 
@@ -645,9 +646,9 @@ where
                 Err(TryLockError::WouldBlock) => continue,
             };
             table.sweep_all(now, inner.idle, &mut gone);
+            inner.len.fetch_sub(gone.len(), Ordering::Relaxed);
             drop(table);
             if !gone.is_empty() {
-                inner.len.fetch_sub(gone.len(), Ordering::Relaxed);
                 shard.full_until.store(0, Ordering::Relaxed);
                 gone.clear();
             }
@@ -674,10 +675,10 @@ where
         for shard in self.inner.shards.iter() {
             let mut table = shard.write();
             table.sweep_all(now, self.inner.idle, &mut gone);
+            self.inner.len.fetch_sub(gone.len(), Ordering::Relaxed);
             drop(table);
             if !gone.is_empty() {
                 total += gone.len();
-                self.inner.len.fetch_sub(gone.len(), Ordering::Relaxed);
                 shard.full_until.store(0, Ordering::Relaxed);
                 gone.clear();
             }
