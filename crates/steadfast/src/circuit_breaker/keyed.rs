@@ -446,14 +446,8 @@ impl fmt::Display for KeyedError {
     }
 }
 
-impl std::error::Error for KeyedError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            KeyedError::Full(e) => Some(e),
-            KeyedError::Config(e) => Some(e),
-        }
-    }
-}
+// No `source`: the message is the inner error's own, so a report of the chain would repeat it.
+impl std::error::Error for KeyedError {}
 
 impl KeyedError {
     fn into_box(self) -> BoxError {
