@@ -242,3 +242,11 @@ fn the_bound_holds_under_concurrent_new_keys() {
     });
     assert!(per_key.len() <= 300);
 }
+
+#[test]
+fn the_set_and_its_errors_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<KeyedBreakers<String>>();
+    shared::<KeyedError>();
+    shared::<KeyTableFull>();
+}
