@@ -369,7 +369,8 @@ struct Inner<K> {
 ///
 /// The set is split into shards (about 128 keys each; one shard below 256 keys), each with
 /// its own lock; a key's shard is picked by a seeded hash. Looking up a known key takes its
-/// shard's read lock and reads one word of its entry (written at most once a millisecond). A
+/// shard's read lock and reads one word of its entry (written at most once a millisecond, or
+/// after the clock hand has passed it). A
 /// new key makes its breaker outside any lock, then takes its shard's write lock for work
 /// bounded by the shard's size, not by `max_keys`: two entries checked for idleness, and when
 /// the shard is full the clock hand's search for a breaker to drop, amortised O(1) (at most
