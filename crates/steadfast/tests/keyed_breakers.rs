@@ -212,6 +212,13 @@ fn settings_are_checked_when_built() {
         ),
         "idle_timeout"
     );
+    // No bound is too large to build (the shard count is capped).
+    let huge = KeyedBreakers::<u32>::builder(CircuitBreaker::builder)
+        .max_keys(usize::MAX)
+        .idle_timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    assert!(huge.get(&1).is_ok());
     let e = KeyedBreakers::<u32>::builder(CircuitBreaker::builder)
         .max_keys(0)
         .build()
