@@ -838,10 +838,9 @@ async fn run() -> Result<Checks, BoxError> {
     // One breaker per path, made on first use; every state change is narrated.
     let breakers = KeyedBreakers::builder({
         let journal = journal.clone();
-        move |path: &String| {
+        move || {
             let journal = journal.clone();
             CircuitBreaker::builder()
-                .name(path.clone())
                 .consecutive_failures(TRIP_AFTER)
                 .no_failure_rate()
                 .open_for(OPEN_FOR)
@@ -850,7 +849,8 @@ async fn run() -> Result<Checks, BoxError> {
                 .on_event(move |e| on_breaker_event(&journal, e))
         }
     })
-    .build();
+    .name(|path: &String| path.clone())
+    .build()?;
 
     // Each attempt: its own time limit, its answer read and validated, over hyper's client.
     let attempt = ServiceBuilder::new()

@@ -312,6 +312,19 @@ impl CircuitBreaker {
             Err(r) => Err(BreakerRef::rejected(self, r.state, r.retry_after)),
         }
     }
+
+    /// While open: how long after `now` the open time ends (zero once it has); `None` in any
+    /// other state. Unlike [`check`](Self::check), counts nothing and changes nothing.
+    pub(crate) fn open_remaining(&self, now: Instant) -> Option<Duration> {
+        if kind(self.core.state.load(Ordering::Acquire)) != CircuitState::Open {
+            return None;
+        }
+        let until = self.core.open_until.load(Ordering::Acquire);
+        let now = now.saturating_duration_since(self.core.origin).as_nanos();
+        Some(Duration::from_nanos(
+            until.saturating_sub(now.min(u128::from(u64::MAX)) as u64),
+        ))
+    }
 }
 
 mod sealed {

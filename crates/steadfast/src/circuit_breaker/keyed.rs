@@ -1,11 +1,12 @@
 //! One breaker per key taken from the request (a host, a route, a tenant), created on
-//! demand, evicted when idle, bounded in number.
+//! demand, bounded in number, dropped when idle.
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::HashSet;
 use std::fmt;
-use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -14,54 +15,377 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::breaker::{CircuitBreaker, CircuitBreakerBuilder};
+use super::events::CircuitState;
 use super::future::ResponseFuture;
 use super::service::{call_guarded, Fallback, NoFallback};
 use crate::classify::{AnyError, Classify};
 use crate::config::ConfigError;
+use crate::sync::CachePadded;
 use crate::token::HasCancelToken;
 use crate::BoxError;
 
-type Template<K> = Arc<dyn Fn(&K) -> CircuitBreakerBuilder + Send + Sync>;
+type Settings = Arc<dyn Fn() -> CircuitBreakerBuilder + Send + Sync>;
+type Namer<K> = Arc<dyn Fn(&K) -> String + Send + Sync>;
 
-struct Entry {
+/// Breakers a shard aims to hold at most: the set is split into enough shards that each
+/// holds at most about twice this many, so that any work under a shard's lock is short.
+const SHARD_TARGET: usize = 128;
+/// The most shards a set is split into (past about two million keys, shards grow instead).
+const MAX_SHARDS: usize = 1 << 14;
+/// A lookup refreshes its breaker's last-use time at most this often (nanoseconds), so that
+/// a hot key's lookups read its entry's word without writing it.
+const TOUCH_GRAIN: u64 = 1_000_000;
+/// Bit 0 of an entry's `used` word: looked up since the clock hand last passed it.
+const REFERENCED: u64 = 1;
+/// Entries the clock hand checks for idleness on each new key of its shard.
+const SWEEP_ON_INSERT: usize = 2;
+/// Shards a lookup that finds a sweep due sweeps, at most.
+const SHARDS_PER_SWEEP: usize = 4;
+/// How long a shard found full of breakers that must be kept refuses new keys without
+/// looking again (nanoseconds).
+const FULL_RECHECK: u64 = 100_000_000;
+
+/// The time of one operation on the set: as the breakers read it, and in nanoseconds from the
+/// set's origin.
+#[derive(Clone, Copy)]
+struct Now {
+    at: Instant,
+    nanos: u64,
+}
+
+/// A breaker in the set, with its key and when it was last asked for.
+struct Entry<K> {
+    key: K,
     breaker: CircuitBreaker,
-    last_used: AtomicU64,
+    /// Nanoseconds from the set's origin to the last lookup (refreshed at most once per
+    /// [`TOUCH_GRAIN`]), with bit 0 the clock's reference bit ([`REFERENCED`]).
+    used: AtomicU64,
+}
+
+impl<K> Entry<K> {
+    #[inline]
+    fn touch(&self, now: u64) {
+        let word = self.used.load(Ordering::Relaxed);
+        if word & REFERENCED == 0 || now.saturating_sub(word) >= TOUCH_GRAIN {
+            self.used.store(now | REFERENCED, Ordering::Relaxed);
+        }
+    }
+}
+
+/// How firmly the set holds on to a breaker, from its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    /// Never dropped: open with open time left, or forced open.
+    Pinned,
+    /// Dropped only once idle: open with its open time over, or half-open.
+    UntilIdle,
+    /// Dropped once idle, or to make room: closed, disabled or metrics-only.
+    Free,
+}
+
+fn hold(breaker: &CircuitBreaker, now: Instant) -> Hold {
+    match breaker.state() {
+        CircuitState::Closed | CircuitState::Disabled | CircuitState::MetricsOnly => Hold::Free,
+        CircuitState::ForcedOpen => Hold::Pinned,
+        CircuitState::HalfOpen => Hold::UntilIdle,
+        CircuitState::Open => match breaker.open_remaining(now) {
+            Some(left) if !left.is_zero() => Hold::Pinned,
+            _ => Hold::UntilIdle,
+        },
+    }
+}
+
+/// An entry in a shard's index, hashed and compared by its key.
+struct Slot<K>(Arc<Entry<K>>);
+
+impl<K: Hash> Hash for Slot<K> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.key.hash(state);
+    }
+}
+
+impl<K: PartialEq> PartialEq for Slot<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.key == other.0.key
+    }
+}
+
+impl<K: Eq> Eq for Slot<K> {}
+
+impl<K> Borrow<K> for Slot<K> {
+    fn borrow(&self) -> &K {
+        &self.0.key
+    }
+}
+
+/// One shard's breakers: an index by key, and a ring of the same entries that a clock hand
+/// walks to find breakers to drop.
+struct Table<K> {
+    index: HashSet<Slot<K>>,
+    ring: Vec<Arc<Entry<K>>>,
+    /// Where the search for a breaker to drop goes on from.
+    hand: usize,
+    /// Where the check for idle breakers on new keys goes on from (a hand of its own, so that
+    /// it does not carry the clock hand past entries it has not judged).
+    idle_hand: usize,
+    /// Entries the hand has looked at (for the tests that bound the work per new key).
+    #[cfg(test)]
+    visits: u64,
+}
+
+impl<K> Table<K> {
+    fn new() -> Self {
+        Table {
+            index: HashSet::new(),
+            ring: Vec::new(),
+            hand: 0,
+            idle_hand: 0,
+            #[cfg(test)]
+            visits: 0,
+        }
+    }
+}
+
+impl<K: Hash + Eq> Table<K> {
+    fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    fn push(&mut self, entry: Arc<Entry<K>>) {
+        self.ring.push(entry.clone());
+        self.index.insert(Slot(entry));
+    }
+
+    fn remove_at(&mut self, i: usize) -> Arc<Entry<K>> {
+        let entry = self.ring.swap_remove(i);
+        self.index.remove(&entry.key);
+        entry
+    }
+
+    /// Whether the entry at `i` goes: idle (and not pinned), or, when room is needed, a free
+    /// breaker not looked up since the hand last passed (whose reference bit is cleared
+    /// otherwise: its second chance).
+    fn goes(&mut self, i: usize, now: Now, idle: u64, need_room: bool) -> bool {
+        #[cfg(test)]
+        {
+            self.visits += 1;
+        }
+        let entry = &self.ring[i];
+        let hold = hold(&entry.breaker, now.at);
+        if hold == Hold::Pinned {
+            return false;
+        }
+        let word = entry.used.load(Ordering::Relaxed);
+        if now.nanos.saturating_sub(word & !REFERENCED) >= idle {
+            return true;
+        }
+        if !need_room || hold == Hold::UntilIdle {
+            return false;
+        }
+        if word & REFERENCED != 0 {
+            entry.used.store(word & !REFERENCED, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Moves the idle hand over up to `n` entries, dropping the idle ones into `gone`.
+    fn sweep_some(&mut self, n: usize, now: Now, idle: u64, gone: &mut Vec<Arc<Entry<K>>>) {
+        for _ in 0..n {
+            if self.ring.is_empty() {
+                return;
+            }
+            if self.idle_hand >= self.ring.len() {
+                self.idle_hand = 0;
+            }
+            if self.goes(self.idle_hand, now, idle, false) {
+                gone.push(self.remove_at(self.idle_hand));
+            } else {
+                self.idle_hand += 1;
+            }
+        }
+    }
+
+    /// Drops one breaker to make room: the first the hand finds idle, or free and not looked
+    /// up since its last pass. At most two rounds of the ring (the first may only clear
+    /// reference bits); `None` when every breaker must be kept.
+    fn evict_one(&mut self, now: Now, idle: u64) -> Option<Arc<Entry<K>>> {
+        for _ in 0..2 * self.ring.len() {
+            if self.hand >= self.ring.len() {
+                self.hand = 0;
+            }
+            if self.goes(self.hand, now, idle, true) {
+                return Some(self.remove_at(self.hand));
+            }
+            self.hand += 1;
+        }
+        None
+    }
+
+    /// Drops every idle breaker into `gone`, and gives memory back if the shard is mostly
+    /// empty.
+    fn sweep_all(&mut self, now: Now, idle: u64, gone: &mut Vec<Arc<Entry<K>>>) {
+        let mut i = 0;
+        while i < self.ring.len() {
+            if self.goes(i, now, idle, false) {
+                gone.push(self.remove_at(i));
+            } else {
+                i += 1;
+            }
+        }
+        let len = self.ring.len();
+        if self.index.capacity() >= 64 && len * 4 <= self.index.capacity() {
+            self.index.shrink_to(len * 2);
+            self.ring.shrink_to(len * 2);
+        }
+    }
+}
+
+/// A slice of the set, with its own lock and its share of the bound.
+struct Shard<K> {
+    table: RwLock<Table<K>>,
+    /// How many breakers this shard may hold.
+    quota: usize,
+    /// Until when (nanoseconds from the set's origin) a new key is refused without looking:
+    /// the last look found every breaker here pinned.
+    full_until: AtomicU64,
+}
+
+impl<K> Shard<K> {
+    fn read(&self) -> RwLockReadGuard<'_, Table<K>> {
+        self.table.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Table<K>> {
+        self.table.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A cheap keyed hash that picks a key's shard (the shard's own index hashes the key again
+/// with the standard library's keyed hasher).
+struct ShardHasher(u64);
+
+impl ShardHasher {
+    #[inline]
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+impl Hasher for ShardHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        let mut word = [0u8; 8];
+        word[..rest.len()].copy_from_slice(rest);
+        self.mix(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59));
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+
+    /// The mixed word: its high bits are the well-mixed ones (the shard is taken from them).
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 struct Inner<K> {
-    template: Template<K>,
+    settings: Settings,
+    names: Option<Namer<K>>,
     max_keys: usize,
     idle_timeout: Duration,
+    /// `idle_timeout` in nanoseconds.
+    idle: u64,
     origin: Instant,
-    map: RwLock<HashMap<K, Arc<Entry>>>,
+    shards: Box<[CachePadded<Shard<K>>]>,
+    /// Seeds the shard hash, so that which keys share a shard cannot be known from outside.
+    seed: u64,
+    len: AtomicUsize,
+    /// When (nanoseconds from the origin) the next timed sweep is due.
+    next_sweep: AtomicU64,
+    /// Nanoseconds between timed sweeps: each sweeps the next shard, so the whole set is
+    /// swept every half idle timeout while calls arrive.
+    sweep_every: u64,
+    sweep_cursor: AtomicUsize,
 }
 
-/// A set of breakers, one per key, made from a template.
+/// A set of breakers, one per key, made from one set of settings.
 ///
-/// A breaker is created the first time its key is seen. When the set is full, breakers idle
-/// for longer than the idle timeout are dropped first, then the least recently used one, so
-/// the set never holds more than `max_keys` breakers. Cheap to clone; clones share the set.
+/// A breaker is made the first time its key is asked for, and kept while it matters:
+///
+/// * **Open circuits are never forgotten.** A breaker that is open with open time left, or
+///   forced open, is never dropped; one that is half-open, or open with its open time over, is
+///   dropped only once idle. Asking for its key again finds it, still open.
+/// * **Idle breakers go as time passes.** A breaker not asked for during the idle timeout is
+///   dropped by the calls that follow (see below), without [`evict_idle`](Self::evict_idle).
+/// * **Room for a new key** is made by dropping a closed (or disabled, or metrics-only)
+///   breaker that was not asked for lately: a clock (second-chance) policy, which keeps keys in
+///   use and lets one-off keys go first.
+/// * **When there is no room**, because every slot that could take the new key holds an open,
+///   half-open or forced-open breaker, the new key gets [`KeyedError::Full`] and its call fails
+///   with [`KeyTableFull`]: the bound holds and no open circuit is forgotten.
+///
+/// Cheap to clone; clones share the set.
 ///
 /// ```
 /// use std::time::Duration;
 /// use steadfast::circuit_breaker::{CircuitBreaker, KeyedBreakers};
 ///
-/// let per_host = KeyedBreakers::builder(|host: &String| {
-///     CircuitBreaker::builder().name(format!("upstream {host}")).consecutive_failures(5)
-/// })
-/// .max_keys(1_000)
-/// .idle_timeout(Duration::from_secs(600))
-/// .build();
+/// let per_host = KeyedBreakers::builder(|| CircuitBreaker::builder().consecutive_failures(5))
+///     .name(|host: &String| format!("upstream {host}"))
+///     .max_keys(1_000)
+///     .idle_timeout(Duration::from_secs(600))
+///     .build()
+///     .unwrap();
 /// let a = per_host.get(&"a.example".to_string()).unwrap();
 /// assert_eq!(a.name(), "upstream a.example");
 /// assert_eq!(per_host.len(), 1);
 /// ```
 ///
+/// # Cost
+///
+/// The set is split into shards (about 128 keys each; one shard below 256 keys), each with
+/// its own lock; a key's shard is picked by a seeded hash. Looking up a known key takes its
+/// shard's read lock and reads one word of its entry (written at most once a millisecond, or
+/// after the clock hand has passed it). A
+/// new key makes its breaker outside any lock, then takes its shard's write lock for work
+/// bounded by the shard's size, not by `max_keys`: two entries checked for idleness, and when
+/// the shard is full the clock hand's search for a breaker to drop, amortised O(1) (at most
+/// two rounds of the shard when most of it is pinned). Idle breakers are swept on lookups:
+/// every half idle timeout, spread over the shards, a lookup that finds a sweep due sweeps
+/// the next shards (at most four) with `try_write`, and a shard left mostly empty gives its
+/// memory back.
+///
 /// # Invariants
 ///
-/// Lookups of known keys take the read lock and touch one atomic timestamp; the write lock is
-/// taken only to add a key (and to evict, at the same time), so the bound holds after every
-/// insertion.
+/// * Each shard holds at most its share of `max_keys` (the shares add up to `max_keys`), so
+///   the set never holds more than `max_keys` breakers.
+/// * A breaker open with open time left, or forced open, is never dropped.
+/// * Lookups of known keys never take a write lock, and a write lock is held only for work
+///   bounded by the shard's size; breakers dropped are freed after the lock is released.
 pub struct KeyedBreakers<K> {
     inner: Arc<Inner<K>>,
 }
@@ -77,15 +401,18 @@ impl<K> Clone for KeyedBreakers<K> {
 impl<K> fmt::Debug for KeyedBreakers<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyedBreakers")
+            .field("len", &self.inner.len.load(Ordering::Relaxed))
             .field("max_keys", &self.inner.max_keys)
             .field("idle_timeout", &self.inner.idle_timeout)
+            .field("shards", &self.inner.shards.len())
             .finish_non_exhaustive()
     }
 }
 
 /// Builds [`KeyedBreakers`].
 pub struct KeyedBreakersBuilder<K> {
-    template: Template<K>,
+    settings: Settings,
+    names: Option<Namer<K>>,
     max_keys: usize,
     idle_timeout: Duration,
 }
@@ -95,7 +422,90 @@ impl<K> fmt::Debug for KeyedBreakersBuilder<K> {
         f.debug_struct("KeyedBreakersBuilder")
             .field("max_keys", &self.max_keys)
             .field("idle_timeout", &self.idle_timeout)
+            .field("named", &self.names.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// Why [`KeyedBreakers::get`] has no breaker for a key.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum KeyedError {
+    /// The key is new and there is no room for it: see [`KeyTableFull`].
+    Full(KeyTableFull),
+    /// The settings made an invalid breaker for this key. They were checked when the set was
+    /// built, so this happens only if the settings closure returned other settings since.
+    Config(ConfigError),
+}
+
+impl fmt::Display for KeyedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyedError::Full(e) => e.fmt(f),
+            KeyedError::Config(e) => e.fmt(f),
+        }
+    }
+}
+
+// No `source`: the message is the inner error's own, so a report of the chain would repeat it.
+impl std::error::Error for KeyedError {}
+
+impl KeyedError {
+    fn into_box(self) -> BoxError {
+        match self {
+            KeyedError::Full(e) => Box::new(e),
+            KeyedError::Config(e) => Box::new(e),
+        }
+    }
+}
+
+/// A new key was refused a breaker: the key table is full of open circuits.
+///
+/// Every slot that could take the key (those of its shard: see [`KeyedBreakers`]) holds a
+/// breaker the set must not forget: open with open time left, forced open, or half-open or
+/// open and still in use. Dropping one would send the next call for its key to a downstream
+/// known to be failing, so the new key's call fails instead, with this error (downcast it from
+/// the layer's `BoxError`), without being sent. Room comes back as those breakers close, or
+/// end their open time and go idle; a refused key is let in again once there is room (a full
+/// shard is looked at again at most every 100 ms).
+#[derive(Debug, Clone)]
+pub struct KeyTableFull {
+    slots: usize,
+}
+
+impl KeyTableFull {
+    /// How many slots could have taken the key (its shard's share of `max_keys`).
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+}
+
+impl fmt::Display for KeyTableFull {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "no circuit breaker for a new key: key table full of open circuits (all {} slots for the key hold open, half-open or forced-open breakers)",
+            self.slots
+        )
+    }
+}
+
+impl std::error::Error for KeyTableFull {}
+
+impl<K> KeyedBreakers<K> {
+    /// Starts a builder: `settings` configures the breaker of every key (it is called once per
+    /// new key, and once by [`build`](KeyedBreakersBuilder::build) to check it). Defaults: at
+    /// most 1,024 breakers, idle after 10 minutes, every breaker named as `settings` names it
+    /// (see [`name`](KeyedBreakersBuilder::name)).
+    pub fn builder(
+        settings: impl Fn() -> CircuitBreakerBuilder + Send + Sync + 'static,
+    ) -> KeyedBreakersBuilder<K> {
+        KeyedBreakersBuilder {
+            settings: Arc::new(settings),
+            names: None,
+            max_keys: 1_024,
+            idle_timeout: Duration::from_secs(600),
+        }
     }
 }
 
@@ -103,116 +513,248 @@ impl<K> KeyedBreakers<K>
 where
     K: Hash + Eq + Clone,
 {
-    /// Starts a builder: `template` configures the breaker for a new key. Defaults: at most
-    /// 1,024 breakers, idle after 10 minutes.
-    pub fn builder(
-        template: impl Fn(&K) -> CircuitBreakerBuilder + Send + Sync + 'static,
-    ) -> KeyedBreakersBuilder<K> {
-        KeyedBreakersBuilder {
-            template: Arc::new(template),
-            max_keys: 1_024,
-            idle_timeout: Duration::from_secs(600),
-        }
-    }
-
-    fn now(&self) -> u64 {
-        Instant::now()
+    fn now(&self) -> Now {
+        let at = Instant::now();
+        let nanos = at
             .saturating_duration_since(self.inner.origin)
-            .as_nanos() as u64
+            .as_nanos()
+            .min(u128::from(u64::MAX)) as u64;
+        Now { at, nanos }
     }
 
-    /// The breaker for `key`, created if needed. Fails only if the template's settings are
-    /// invalid.
-    pub fn get(&self, key: &K) -> Result<CircuitBreaker, ConfigError> {
+    fn shard_index(&self, key: &K) -> usize {
+        let shards = self.inner.shards.len();
+        if shards == 1 {
+            return 0;
+        }
+        let mut h = ShardHasher(self.inner.seed);
+        key.hash(&mut h);
+        (h.finish() >> (64 - shards.trailing_zeros())) as usize
+    }
+
+    fn shard(&self, key: &K) -> &Shard<K> {
+        &self.inner.shards[self.shard_index(key)]
+    }
+
+    /// The breaker for `key`, made if needed.
+    ///
+    /// Fails only for a new key: with [`KeyedError::Full`] when every slot that could take it
+    /// holds an open circuit (see [`KeyTableFull`]).
+    pub fn get(&self, key: &K) -> Result<CircuitBreaker, KeyedError> {
         let now = self.now();
-        if let Some(e) = self.read().get(key) {
-            e.last_used.store(now, Ordering::Relaxed);
-            return Ok(e.breaker.clone());
+        if now.nanos >= self.inner.next_sweep.load(Ordering::Relaxed) {
+            self.sweep_due(now);
         }
-        let mut map = self.inner.map.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = map.get(key) {
-            e.last_used.store(now, Ordering::Relaxed);
-            return Ok(e.breaker.clone());
+        let shard = self.shard(key);
+        if let Some(slot) = shard.read().index.get(key) {
+            slot.0.touch(now.nanos);
+            return Ok(slot.0.breaker.clone());
         }
-        let breaker = (self.inner.template)(key).build()?;
-        if map.len() >= self.inner.max_keys {
-            let idle = self.inner.idle_timeout.as_nanos() as u64;
-            map.retain(|_, e| now.saturating_sub(e.last_used.load(Ordering::Relaxed)) < idle);
-            while map.len() >= self.inner.max_keys {
-                let oldest = map
-                    .iter()
-                    .min_by_key(|(_, e)| e.last_used.load(Ordering::Relaxed))
-                    .map(|(k, _)| k.clone());
-                match oldest {
-                    Some(k) => map.remove(&k),
-                    None => break,
-                };
+        self.insert(shard, key, now)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn insert(&self, shard: &Shard<K>, key: &K, now: Now) -> Result<CircuitBreaker, KeyedError> {
+        let full = || KeyedError::Full(KeyTableFull { slots: shard.quota });
+        if now.nanos < shard.full_until.load(Ordering::Relaxed) {
+            return Err(full());
+        }
+        let mut settings = (self.inner.settings)();
+        if let Some(names) = &self.inner.names {
+            settings = settings.name(names(key));
+        }
+        let breaker = settings.build().map_err(KeyedError::Config)?;
+        // Breakers dropped here are freed once the lock is released.
+        let mut gone = Vec::new();
+        let idle = self.inner.idle;
+        let mut table = shard.write();
+        if let Some(slot) = table.index.get(key) {
+            slot.0.touch(now.nanos);
+            return Ok(slot.0.breaker.clone());
+        }
+        let before = table.len();
+        table.sweep_some(SWEEP_ON_INSERT, now, idle, &mut gone);
+        if table.len() >= shard.quota {
+            match table.evict_one(now, idle) {
+                Some(entry) => gone.push(entry),
+                None => {
+                    shard
+                        .full_until
+                        .store(now.nanos.saturating_add(FULL_RECHECK), Ordering::Relaxed);
+                    // The count changes under the lock, so it never runs behind a removal.
+                    self.inner.len.fetch_sub(gone.len(), Ordering::Relaxed);
+                    drop(table);
+                    return Err(full());
+                }
             }
         }
-        map.insert(
-            key.clone(),
-            Arc::new(Entry {
-                breaker: breaker.clone(),
-                last_used: AtomicU64::new(now),
-            }),
-        );
+        table.push(Arc::new(Entry {
+            key: key.clone(),
+            breaker: breaker.clone(),
+            used: AtomicU64::new(now.nanos & !REFERENCED),
+        }));
+        let after = table.len();
+        if after > before {
+            self.inner.len.fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            self.inner.len.fetch_sub(before - after, Ordering::Relaxed);
+        }
+        drop(table);
         Ok(breaker)
     }
 
-    /// The breaker for `key` if it exists, without creating it.
-    pub fn peek(&self, key: &K) -> Option<CircuitBreaker> {
-        self.read().get(key).map(|e| e.breaker.clone())
+    /// A timed sweep is due: the caller that claims it sweeps the next shards, as many as
+    /// sweeps fell due since (at most [`SHARDS_PER_SWEEP`]), skipping any shard whose lock is
+    /// taken.
+    #[cold]
+    #[inline(never)]
+    fn sweep_due(&self, now: Now) {
+        let inner = &*self.inner;
+        let due = inner.next_sweep.load(Ordering::Relaxed);
+        if now.nanos < due {
+            return;
+        }
+        // Sweeps owed since the one due, this one included; the schedule keeps its pace
+        // unless more are owed than one call sweeps.
+        let owed = (now.nanos - due) / inner.sweep_every + 1;
+        let n = owed.min(SHARDS_PER_SWEEP as u64);
+        let next = if owed > n {
+            now.nanos.saturating_add(inner.sweep_every)
+        } else {
+            due.saturating_add(n * inner.sweep_every)
+        };
+        if inner
+            .next_sweep
+            .compare_exchange(due, next, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let mut gone = Vec::new();
+        for _ in 0..(n as usize).min(inner.shards.len()) {
+            let i = inner.sweep_cursor.fetch_add(1, Ordering::Relaxed) & (inner.shards.len() - 1);
+            let shard = &inner.shards[i];
+            let mut table = match shard.table.try_write() {
+                Ok(table) => table,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => continue,
+            };
+            table.sweep_all(now, inner.idle, &mut gone);
+            inner.len.fetch_sub(gone.len(), Ordering::Relaxed);
+            drop(table);
+            if !gone.is_empty() {
+                shard.full_until.store(0, Ordering::Relaxed);
+                gone.clear();
+            }
+        }
     }
 
-    /// Drops every breaker idle for longer than the idle timeout; returns how many.
+    /// The breaker for `key` if the set holds one, without making it (and without counting
+    /// as a use).
+    pub fn peek(&self, key: &K) -> Option<CircuitBreaker> {
+        self.shard(key)
+            .read()
+            .index
+            .get(key)
+            .map(|slot| slot.0.breaker.clone())
+    }
+
+    /// Drops every breaker idle for longer than the idle timeout at once (open breakers only
+    /// once their open time is over; forced-open ones never); returns how many. Idle
+    /// breakers also go without this, as calls arrive.
     pub fn evict_idle(&self) -> usize {
         let now = self.now();
-        let idle = self.inner.idle_timeout.as_nanos() as u64;
-        let mut map = self.inner.map.write().unwrap_or_else(|p| p.into_inner());
-        let before = map.len();
-        map.retain(|_, e| now.saturating_sub(e.last_used.load(Ordering::Relaxed)) < idle);
-        before - map.len()
+        let mut total = 0;
+        let mut gone = Vec::new();
+        for shard in self.inner.shards.iter() {
+            let mut table = shard.write();
+            table.sweep_all(now, self.inner.idle, &mut gone);
+            self.inner.len.fetch_sub(gone.len(), Ordering::Relaxed);
+            drop(table);
+            if !gone.is_empty() {
+                total += gone.len();
+                shard.full_until.store(0, Ordering::Relaxed);
+                gone.clear();
+            }
+        }
+        total
     }
 
     /// How many breakers the set holds.
     pub fn len(&self) -> usize {
-        self.read().len()
+        self.inner.len.load(Ordering::Relaxed)
     }
 
     /// `true` when the set holds no breaker.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<K, Arc<Entry>>> {
-        self.inner.map.read().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 impl<K> KeyedBreakersBuilder<K> {
-    /// The most breakers kept at once (at least 1).
-    pub fn max_keys(mut self, n: usize) -> Self {
-        self.max_keys = n.max(1);
+    /// Names each key's breaker (in errors, events and `tracing`): `name(key)` replaces the
+    /// name the settings give.
+    pub fn name(mut self, name: impl Fn(&K) -> String + Send + Sync + 'static) -> Self {
+        self.names = Some(Arc::new(name));
         self
     }
 
-    /// How long a breaker may go unused before it may be dropped.
+    /// The most breakers kept at once (at least 1).
+    pub fn max_keys(mut self, n: usize) -> Self {
+        self.max_keys = n;
+        self
+    }
+
+    /// How long a breaker may go unused before it is dropped (more than zero). Open breakers
+    /// are kept at least until their open time is over, forced-open ones always.
     pub fn idle_timeout(mut self, d: Duration) -> Self {
         self.idle_timeout = d;
         self
     }
 
-    /// Builds the set (empty).
-    pub fn build(self) -> KeyedBreakers<K> {
-        KeyedBreakers {
+    /// Checks every setting, the breaker settings included, and builds the set (empty).
+    pub fn build(self) -> Result<KeyedBreakers<K>, ConfigError> {
+        let err = |field: &'static str, rule: &'static str| {
+            ConfigError::new("keyed circuit breaker", field, rule)
+        };
+        if self.max_keys == 0 {
+            return Err(err("max_keys", "must be at least 1 (got 0)"));
+        }
+        if self.idle_timeout.is_zero() {
+            return Err(err("idle_timeout", "must be greater than zero"));
+        }
+        (self.settings)().build()?;
+        let shards = (self.max_keys / SHARD_TARGET)
+            .next_power_of_two()
+            .min(MAX_SHARDS);
+        let (share, extra) = (self.max_keys / shards, self.max_keys % shards);
+        let idle = self.idle_timeout.as_nanos().min(u128::from(u64::MAX)) as u64;
+        let sweep_every = (idle / 2 / shards as u64).max(TOUCH_GRAIN);
+        Ok(KeyedBreakers {
             inner: Arc::new(Inner {
-                template: self.template,
+                settings: self.settings,
+                names: self.names,
                 max_keys: self.max_keys,
                 idle_timeout: self.idle_timeout,
+                idle,
                 origin: Instant::now(),
-                map: RwLock::new(HashMap::new()),
+                shards: (0..shards)
+                    .map(|i| {
+                        CachePadded(Shard {
+                            table: RwLock::new(Table::new()),
+                            quota: share + usize::from(i < extra),
+                            full_until: AtomicU64::new(0),
+                        })
+                    })
+                    .collect(),
+                seed: RandomState::new().hash_one(0x5eed_u64),
+                len: AtomicUsize::new(0),
+                next_sweep: AtomicU64::new(sweep_every),
+                sweep_every,
+                sweep_cursor: AtomicUsize::new(0),
             }),
-        }
+        })
     }
 }
 
@@ -222,7 +764,9 @@ impl<K> KeyedBreakersBuilder<K> {
 /// use steadfast::circuit_breaker::{CircuitBreaker, KeyedBreakers, KeyedCircuitBreakerLayer};
 /// use tower::{service_fn, ServiceBuilder};
 ///
-/// let per_route = KeyedBreakers::builder(|_: &String| CircuitBreaker::builder().consecutive_failures(3)).build();
+/// let per_route = KeyedBreakers::<String>::builder(|| CircuitBreaker::builder().consecutive_failures(3))
+///     .build()
+///     .unwrap();
 /// let svc = ServiceBuilder::new()
 ///     .layer(KeyedCircuitBreakerLayer::new(per_route, |req: &http::Request<()>| req.uri().path().to_owned()))
 ///     .service(service_fn(|_req: http::Request<()>| async { Ok::<_, std::io::Error>("ok") }));
@@ -363,9 +907,116 @@ where
                 &self.classifier,
                 &self.fallback,
             ),
-            // The template is invalid: fail the call with the configuration error rather than
-            // sending it unguarded.
-            Err(e) => ResponseFuture::fallback(Err(Box::new(e))),
+            // No breaker for the key (no room, or invalid settings): fail the call rather than
+            // send it unguarded.
+            Err(e) => ResponseFuture::fallback(Err(e.into_box())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::circuit_breaker::SlidingWindow;
+
+    fn cheap() -> CircuitBreakerBuilder {
+        CircuitBreaker::builder()
+            .consecutive_failures(1)
+            .no_failure_rate()
+            .window(SlidingWindow::count(1))
+            .minimum_calls(1)
+    }
+
+    fn visits(set: &KeyedBreakers<u64>, shard: usize) -> u64 {
+        set.inner.shards[shard].read().visits
+    }
+
+    #[test]
+    fn a_new_key_costs_bounded_work_at_a_million_keys() {
+        let set = KeyedBreakers::builder(cheap)
+            .max_keys(1_000_000)
+            .build()
+            .unwrap();
+        let shards = &set.inner.shards;
+        assert_eq!(shards.len(), 8_192);
+        assert!(shards.iter().all(|s| s.quota <= 2 * SHARD_TARGET));
+        assert_eq!(shards.iter().map(|s| s.quota).sum::<usize>(), 1_000_000);
+
+        // Fill shard 0 (the others may stay empty: work on a new key never leaves its shard).
+        let quota = shards[0].quota;
+        let mut keys = (0u64..).filter(|k| set.shard_index(k) == 0);
+        let hot: Vec<u64> = keys.by_ref().take(10).collect();
+        for k in keys
+            .by_ref()
+            .take(quota - hot.len())
+            .chain(hot.iter().copied())
+        {
+            set.get(&k).unwrap();
+        }
+        assert_eq!(set.len(), quota);
+
+        // New keys keep coming while ten keys stay in use.
+        let n = 2_000;
+        let start = visits(&set, 0);
+        let mut most = 0;
+        for k in keys.by_ref().take(n) {
+            for h in &hot {
+                set.get(h).unwrap();
+            }
+            let before = visits(&set, 0);
+            set.get(&k).unwrap();
+            most = most.max(visits(&set, 0) - before);
+            assert_eq!(set.len(), quota);
+        }
+        let average = (visits(&set, 0) - start) as f64 / n as f64;
+        assert!(
+            most <= (2 * quota + SWEEP_ON_INSERT) as u64,
+            "one new key looked at {most} entries"
+        );
+        assert!(average <= 4.0, "{average} entries looked at per new key");
+        for h in &hot {
+            assert!(set.peek(h).is_some(), "key {h} in use was dropped");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_mostly_empty_shard_gives_memory_back() {
+        let set = KeyedBreakers::builder(cheap)
+            .max_keys(255)
+            .idle_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        for k in 0..255 {
+            set.get(&k).unwrap();
+        }
+        assert!(set.inner.shards[0].read().index.capacity() >= 255);
+        tokio::time::advance(Duration::from_secs(61)).await;
+        set.get(&0).unwrap();
+        assert_eq!(set.len(), 1);
+        let table = set.inner.shards[0].read();
+        assert!(table.index.capacity() < 64, "{}", table.index.capacity());
+        assert!(table.ring.capacity() < 64, "{}", table.ring.capacity());
+    }
+
+    #[test]
+    fn keys_spread_evenly_over_shards() {
+        let ints = KeyedBreakers::<u64>::builder(cheap)
+            .max_keys(1_024)
+            .build()
+            .unwrap();
+        let strings = KeyedBreakers::<String>::builder(cheap)
+            .max_keys(1_024)
+            .build()
+            .unwrap();
+        assert_eq!(ints.inner.shards.len(), 8);
+        let mut by_int = [0u32; 8];
+        let mut by_string = [0u32; 8];
+        for k in 0..8_192u64 {
+            by_int[ints.shard_index(&k)] += 1;
+            by_string[strings.shard_index(&format!("/users/{k}/orders"))] += 1;
+        }
+        for n in by_int.iter().chain(&by_string) {
+            assert!((800..1_250).contains(n), "{by_int:?} {by_string:?}");
         }
     }
 }

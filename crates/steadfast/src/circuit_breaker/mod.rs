@@ -57,7 +57,8 @@ pub use error::Rejected;
 pub use events::{BreakerEvent, BreakerMetrics, CircuitState, TransitionReason};
 pub use future::ResponseFuture;
 pub use keyed::{
-    KeyedBreakers, KeyedBreakersBuilder, KeyedCircuitBreakerLayer, KeyedCircuitBreakerService,
+    KeyTableFull, KeyedBreakers, KeyedBreakersBuilder, KeyedCircuitBreakerLayer,
+    KeyedCircuitBreakerService, KeyedError,
 };
 pub use layer::CircuitBreakerLayer;
 pub use registry::Registry;
