@@ -253,7 +253,7 @@ async fn half_open_admits_at_most_n_probes_and_dropped_probes_free_their_slot() 
         b.consecutive_failures(1)
             .open_for(secs(1))
             .half_open_max_calls(2)
-            .success_threshold(3)
+            .success_threshold(2)
     });
     let svc = Scripted::new([Reply::err("down")]).then_always(Reply::Hang);
     let mut s = guard(&b, &svc);
@@ -415,7 +415,11 @@ async fn backpressure_mode_waits_in_poll_ready() {
     assert_eq!(s.clone().oneshot(()).await.unwrap(), 7);
     assert_eq!(start.elapsed(), secs(10));
     assert_eq!(b.state(), CircuitState::Closed);
-    assert_eq!(b.metrics().rejections, 10, "one check per recheck interval");
+    assert_eq!(
+        b.metrics().rejections,
+        0,
+        "waiting in poll_ready is not a rejection"
+    );
 }
 
 #[derive(Clone)]

@@ -35,6 +35,11 @@ impl<H: BreakerHandle> PermitGuard<H> {
         &self.handle.breaker().core
     }
 
+    /// `true` while the breaker is still in the state the permit was taken under.
+    pub(crate) fn is_current(&self) -> bool {
+        self.permit.is_some_and(|p| self.core().is_current(p))
+    }
+
     fn finish(&mut self, result: CallResult, start: Option<Instant>) {
         if let Some(p) = self.permit.take() {
             self.core().on_result(p, result, start.map(|s| s.elapsed()));
