@@ -400,7 +400,8 @@ async fn half_open_permits_are_a_total_for_the_period() {
     // period's two permits are spent: a third call must not reach the downstream.
     assert_eq!(s.clone().oneshot(()).await.unwrap(), 1);
     let _second = s.ready().await.unwrap().call(());
-    let err = s.clone().oneshot(()).await.unwrap_err();
+    let third = tokio::time::timeout(secs(1), s.clone().oneshot(())).await;
+    let err = third.expect("rejected at once, not sent").unwrap_err();
     let rejected = err.downcast_ref::<Rejected>().unwrap();
     assert_eq!(rejected.state(), CircuitState::HalfOpen);
     assert_eq!(rejected.retry_after(), None);
