@@ -84,7 +84,7 @@ pub(crate) enum CallResult {
     Ignored,
 }
 
-/// A call the breaker let through. Probes hold a half-open slot until they finish.
+/// A call the breaker let through. Probes hold a half-open permit until they finish.
 ///
 /// One non-zero word, so that a response future's `Option<Permit>` is 8 bytes moved as one:
 /// bit 63 is always set, bit 62 marks a probe, and the rest is the state word when the call
@@ -243,10 +243,13 @@ pub(crate) struct Core {
 ///   only one happens, and each transition bumps the generation.
 /// * A call records its result only if the state word is still the one it was admitted
 ///   under: results of calls admitted before a transition are discarded.
-/// * Half-open probe slots live in one word tagged with the low 32 bits of the generation; a
-///   probe that finishes, or is dropped, gives its slot back only to its own generation, so a
-///   cancelled probe can never leave the breaker stuck half-open and a late one can never free
-///   a slot of a later half-open period.
+/// * Half-open permits live in one word (permits handed out, probes completed) tagged with the
+///   low 32 bits of the generation; a probe records its completion, or gives its permit back
+///   when it is dropped or ignored, only in its own generation, so a cancelled probe can never
+///   leave the breaker stuck half-open and a late one can never free a permit of a later
+///   half-open period. A period never hands out more than `half_open_max_calls` permits.
+/// * A probe that never completes holds its permit until `max_half_open` has passed; the next
+///   call then reopens the breaker.
 /// * The open deadline is written before the transition to open is published; a transition
 ///   that loses its race may still overwrite it with a deadline computed at the same moment.
 ///
@@ -275,7 +278,8 @@ impl fmt::Debug for CircuitBreaker {
 impl CircuitBreaker {
     /// Starts a builder with the defaults: trips at a 50% failure rate over the last 100
     /// calls once 100 calls were seen, stays open 60 s, then lets one probe through and
-    /// closes on its success. Slow-call and consecutive-failure rules are off.
+    /// closes on its success (reopens on its failure, or if it has not answered within
+    /// 60 s). Slow-call and consecutive-failure rules are off.
     pub fn builder() -> CircuitBreakerBuilder {
         CircuitBreakerBuilder::default()
     }
@@ -340,7 +344,7 @@ impl CircuitBreaker {
     }
 
     /// Asks to make a call now, as the layer does, without making one: `Ok` if a call
-    /// would be let through (a half-open probe slot is not taken), the rejection otherwise.
+    /// would be let through (a half-open permit is not kept), the rejection otherwise.
     pub fn check(&self) -> Result<(), Rejected> {
         match self.core.try_acquire() {
             Ok(p) => {
@@ -966,6 +970,11 @@ impl Core {
 
     /// Moves from exactly `from` to `to`; `false` if another transition got there first.
     fn transition(&self, from: u64, to: CircuitState, reason: TransitionReason) -> bool {
+        if self.state.load(Ordering::Acquire) != from {
+            // Decided on a state that is already gone (a late probe, a lost race): leave the
+            // current state's open deadline and entry time alone.
+            return false;
+        }
         let next_trips = self.trips_in_row.load(Ordering::Acquire).saturating_add(1);
         if to == CircuitState::Open {
             let prev = Duration::from_nanos(self.last_open.load(Ordering::Acquire));

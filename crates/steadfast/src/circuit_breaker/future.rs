@@ -15,7 +15,7 @@ use crate::classify::{refine, Attempt, Classify, Outcome};
 use crate::token::CancelToken;
 use crate::BoxError;
 
-/// Holds an admitted call's permit; a call dropped before it finishes gives its probe slot
+/// Holds an admitted call's permit; a call dropped before it finishes gives its probe permit
 /// back instead of leaving the breaker stuck half-open.
 pub(crate) struct PermitGuard<H: BreakerHandle> {
     handle: H,

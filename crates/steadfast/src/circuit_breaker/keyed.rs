@@ -118,7 +118,13 @@ where
     fn now(&self) -> u64 {
         Instant::now()
             .saturating_duration_since(self.inner.origin)
-            .as_nanos() as u64
+            .as_nanos()
+            .min(u128::from(u64::MAX)) as u64
+    }
+
+    /// The idle timeout in nanoseconds, saturating (a timeout past `u64::MAX` ns is "never").
+    fn idle_nanos(&self) -> u64 {
+        self.inner.idle_timeout.as_nanos().min(u128::from(u64::MAX)) as u64
     }
 
     /// The breaker for `key`, created if needed. Fails only if the template's settings are
@@ -136,7 +142,7 @@ where
         }
         let breaker = (self.inner.template)(key).build()?;
         if map.len() >= self.inner.max_keys {
-            let idle = self.inner.idle_timeout.as_nanos() as u64;
+            let idle = self.idle_nanos();
             map.retain(|_, e| now.saturating_sub(e.last_used.load(Ordering::Relaxed)) < idle);
             while map.len() >= self.inner.max_keys {
                 let oldest = map
@@ -167,7 +173,7 @@ where
     /// Drops every breaker idle for longer than the idle timeout; returns how many.
     pub fn evict_idle(&self) -> usize {
         let now = self.now();
-        let idle = self.inner.idle_timeout.as_nanos() as u64;
+        let idle = self.idle_nanos();
         let mut map = self.inner.map.write().unwrap_or_else(|p| p.into_inner());
         let before = map.len();
         map.retain(|_, e| now.saturating_sub(e.last_used.load(Ordering::Relaxed)) < idle);
