@@ -297,9 +297,12 @@ async fn max_half_open_time_reopens() {
     );
 }
 
+/// State transitions seen: from, to, why.
+type Transitions = Arc<Mutex<Vec<(CircuitState, CircuitState, TransitionReason)>>>;
+
 /// Collects the breaker's state transitions.
 fn transitions() -> (
-    Arc<Mutex<Vec<(CircuitState, CircuitState, TransitionReason)>>>,
+    Transitions,
     impl Fn(&BreakerEvent<'_>) + Send + Sync + 'static,
 ) {
     let seen = Arc::new(Mutex::new(Vec::new()));
