@@ -25,7 +25,7 @@ async fn main() {
         .minimum_calls(4)
         .window(SlidingWindow::count(8))
         .open_for(Duration::from_millis(200))
-        .half_open_max_calls(1)
+        .half_open_max_calls(2)
         .success_threshold(2)
         .on_event(|event: &BreakerEvent<'_>| {
             if let BreakerEvent::StateTransition {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use steadfast::backoff::Backoff;
 use steadfast::circuit_breaker::{
     BreakerEvent, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerLayer, CircuitState,
-    Registry, Rejected, SlidingWindow, TransitionReason,
+    HalfOpenRule, Registry, Rejected, SlidingWindow, TransitionReason,
 };
 use steadfast::classify::{Attempt, Outcome};
 use steadfast::token::{CancelReason, CancelToken, HasCancelToken};
@@ -273,7 +273,7 @@ async fn half_open_admits_at_most_n_probes_and_dropped_probes_free_their_slot() 
         b.consecutive_failures(1)
             .open_for(secs(1))
             .half_open_max_calls(2)
-            .success_threshold(3)
+            .success_threshold(2)
     });
     let svc = Scripted::new([Reply::err("down")]).then_always(Reply::Hang);
     let mut s = guard(&b, &svc);
@@ -315,6 +315,219 @@ async fn max_half_open_time_reopens() {
         err.downcast_ref::<Rejected>().unwrap().state(),
         CircuitState::Open
     );
+}
+
+/// State transitions seen: from, to, why.
+type Transitions = Arc<Mutex<Vec<(CircuitState, CircuitState, TransitionReason)>>>;
+
+/// Collects the breaker's state transitions.
+fn transitions() -> (
+    Transitions,
+    impl Fn(&BreakerEvent<'_>) + Send + Sync + 'static,
+) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    (seen, move |e: &BreakerEvent<'_>| {
+        if let BreakerEvent::StateTransition {
+            from, to, reason, ..
+        } = e
+        {
+            sink.lock().unwrap().push((*from, *to, *reason));
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_probe_reopens_after_the_default_max_half_open() {
+    let (seen, listener) = transitions();
+    // Default half-open settings: one probe, no max_half_open given.
+    let b = breaker(|b| {
+        b.consecutive_failures(1)
+            .open_for(secs(1))
+            .on_event(listener)
+    });
+    let svc = Scripted::new([Reply::err("down")]).then_always(Reply::Hang);
+    let mut s = guard(&b, &svc);
+    send(&s, 1).await;
+    tokio::time::advance(secs(1)).await;
+    let _hung = s.ready().await.unwrap().call(());
+    tokio::time::advance(secs(60)).await;
+    let err = s.clone().oneshot(()).await.unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<Rejected>().unwrap().state(),
+        CircuitState::HalfOpen,
+        "60 s is not yet over the bound"
+    );
+    tokio::time::advance(ms(1)).await;
+    let err = s.clone().oneshot(()).await.unwrap_err();
+    let rejected = err.downcast_ref::<Rejected>().unwrap();
+    assert_eq!(rejected.state(), CircuitState::Open);
+    assert_eq!(rejected.retry_after(), Some(secs(1)));
+    let m = b.metrics();
+    assert_eq!((m.half_open_timeouts, m.trips), (1, 2));
+    assert_eq!(
+        seen.lock().unwrap().last(),
+        Some(&(
+            CircuitState::HalfOpen,
+            CircuitState::Open,
+            TransitionReason::HalfOpenTimeout
+        ))
+    );
+    assert_eq!(
+        TransitionReason::HalfOpenTimeout.to_string(),
+        "a probe still out after the half-open time limit"
+    );
+
+    // The next period probes again; the hung probe's late answer would count for nothing.
+    tokio::time::advance(secs(1)).await;
+    let _hung_again = s.ready().await.unwrap().call(());
+    assert_eq!(b.state(), CircuitState::HalfOpen);
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_half_open_does_not_reopen_without_a_probe_out() {
+    let b = breaker(|b| {
+        b.consecutive_failures(1)
+            .open_for(secs(1))
+            .max_half_open(secs(5))
+    });
+    let svc = Scripted::new([Reply::err("down"), Reply::Hang, Reply::ok(1)]);
+    let mut s = guard(&b, &svc);
+    send(&s, 1).await;
+    tokio::time::advance(secs(1)).await;
+    // The probe's caller gives up: its permit goes back, nothing is out.
+    drop(s.ready().await.unwrap().call(()));
+    tokio::time::advance(secs(60)).await;
+    assert_eq!(
+        s.clone().oneshot(()).await.unwrap(),
+        1,
+        "probes, not reopens"
+    );
+    assert_eq!(b.state(), CircuitState::Closed);
+    assert_eq!(b.metrics().half_open_timeouts, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_permits_are_a_total_for_the_period() {
+    let b = breaker(|b| {
+        b.consecutive_failures(1)
+            .open_for(secs(1))
+            .half_open_max_calls(2)
+            .success_threshold(2)
+    });
+    let svc = Scripted::new([Reply::err("down"), Reply::ok(1)]).then_always(Reply::Hang);
+    let mut s = guard(&b, &svc);
+    send(&s, 1).await;
+    tokio::time::advance(secs(1)).await;
+    // The first probe answers at once; the second hangs. Only one probe is out, but the
+    // period's two permits are spent: a third call must not reach the downstream.
+    assert_eq!(s.clone().oneshot(()).await.unwrap(), 1);
+    let _second = s.ready().await.unwrap().call(());
+    let third = tokio::time::timeout(secs(1), s.clone().oneshot(())).await;
+    let err = third.expect("rejected at once, not sent").unwrap_err();
+    let rejected = err.downcast_ref::<Rejected>().unwrap();
+    assert_eq!(rejected.state(), CircuitState::HalfOpen);
+    assert_eq!(rejected.retry_after(), None);
+    assert_eq!(
+        rejected.to_string(),
+        "circuit breaker 'test' is half-open; every probe slot is taken"
+    );
+    assert_eq!(svc.calls(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_rates_rule_judges_all_permitted_calls() {
+    let (seen, listener) = transitions();
+    let b = breaker(|b| {
+        b.failure_rate(50.0)
+            .minimum_calls(1)
+            .window(SlidingWindow::count(1))
+            .open_for(secs(1))
+            .half_open_max_calls(4)
+            .half_open_rule(HalfOpenRule::Rates)
+            .on_event(listener)
+    });
+    let svc = flaky(&[false, true, false, true, true, false, false]);
+    let s = guard(&b, &svc);
+    send(&s, 1).await;
+    assert_eq!(b.state(), CircuitState::Open);
+    tokio::time::advance(secs(1)).await;
+    // One failure in four: 25%, under the threshold. A failure does not reopen at once.
+    send(&s, 2).await;
+    assert_eq!(b.state(), CircuitState::HalfOpen);
+    send(&s, 1).await;
+    assert_eq!(b.state(), CircuitState::HalfOpen, "decided after all four");
+    send(&s, 1).await;
+    assert_eq!(b.state(), CircuitState::Closed);
+    assert_eq!(
+        seen.lock().unwrap().last().unwrap().2,
+        TransitionReason::ProbeRates {
+            failure_rate: 25.0,
+            slow_call_rate: 0.0
+        }
+    );
+
+    b.isolate(Duration::ZERO);
+    // Two failures of four reach 50% whatever the other two do: reopens at once.
+    assert_eq!(send(&s, 2).await, 0);
+    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(
+        seen.lock().unwrap().last().unwrap().2,
+        TransitionReason::FailureRate { rate: 50.0 }
+    );
+    assert_eq!(svc.calls(), 7);
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_rates_rule_counts_slow_probes() {
+    let b = breaker(|b| {
+        b.no_failure_rate()
+            .slow_call_rate(50.0, secs(1))
+            .minimum_calls(1)
+            .window(SlidingWindow::count(1))
+            .half_open_max_calls(2)
+            .half_open_rule(HalfOpenRule::Rates)
+    });
+    let svc = Scripted::new([Reply::ok(1).after(secs(2)), Reply::ok(2)]);
+    let s = guard(&b, &svc);
+    b.isolate(Duration::ZERO);
+    s.clone().oneshot(()).await.unwrap();
+    // One slow call of two is 50%: certain before the second permit is used.
+    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(b.metrics().slow, 1);
+}
+
+#[test]
+fn half_open_settings_that_cannot_work_are_rejected() {
+    let e = CircuitBreaker::builder()
+        .half_open_max_calls(2)
+        .success_threshold(3)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field(), "success_threshold");
+    assert_eq!(
+        e.to_string(),
+        "invalid circuit breaker configuration: `success_threshold` must not exceed half_open_max_calls, the calls one half-open period lets through (3 > 2)"
+    );
+    let e = CircuitBreaker::builder()
+        .no_failure_rate()
+        .consecutive_failures(3)
+        .half_open_rule(HalfOpenRule::Rates)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field(), "half_open_rule");
+    // Without half_open_max_calls, the permits follow success_threshold.
+    assert!(CircuitBreaker::builder()
+        .success_threshold(5)
+        .build()
+        .is_ok());
+    // The rate rule does not use success_threshold.
+    assert!(CircuitBreaker::builder()
+        .half_open_max_calls(2)
+        .success_threshold(3)
+        .half_open_rule(HalfOpenRule::Rates)
+        .build()
+        .is_ok());
 }
 
 #[tokio::test(start_paused = true)]
@@ -435,7 +648,148 @@ async fn backpressure_mode_waits_in_poll_ready() {
     assert_eq!(s.clone().oneshot(()).await.unwrap(), 7);
     assert_eq!(start.elapsed(), secs(10));
     assert_eq!(b.state(), CircuitState::Closed);
-    assert_eq!(b.metrics().rejections, 10, "one check per recheck interval");
+    assert_eq!(
+        b.metrics().rejections,
+        0,
+        "waiting in poll_ready is not a rejection"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn backpressure_readiness_does_not_outlive_a_trip() {
+    let b = breaker(|b| b.consecutive_failures(1));
+    let svc = Scripted::new([Reply::ok(1)]);
+    let mut s = CircuitBreakerLayer::new(b.clone())
+        .backpressure(secs(1))
+        .layer(svc.clone());
+    // Ready while closed, then the breaker opens before the call.
+    s.ready().await.unwrap();
+    b.force_open();
+    let err = s.call(()).await.unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<Rejected>().unwrap().state(),
+        CircuitState::ForcedOpen
+    );
+    assert_eq!(svc.calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn backpressure_gives_back_a_probe_permit_it_does_not_use() {
+    let b = breaker(|b| b.consecutive_failures(1).open_for(secs(1)));
+    let svc = Scripted::new([Reply::ok(1), Reply::ok(2)]);
+    let layer = CircuitBreakerLayer::new(b.clone()).backpressure(ms(100));
+    let mut readied = layer.layer(svc.clone());
+    let mut other = layer.layer(svc.clone());
+    b.isolate(Duration::ZERO);
+    // `readied` takes the period's only permit, and is never called.
+    readied.ready().await.unwrap();
+    assert_eq!(b.state(), CircuitState::HalfOpen);
+    // A clone does not carry the permit with it.
+    let mut clone = readied.clone();
+    let waiting = tokio::time::timeout(secs(1), clone.ready()).await;
+    assert!(waiting.is_err(), "the clone waits for a permit of its own");
+    // The readiness ends with the period: the permit is not used for a later one.
+    b.isolate(Duration::ZERO);
+    assert_eq!(other.ready().await.unwrap().call(()).await.unwrap(), 1);
+    assert_eq!(b.state(), CircuitState::Closed);
+    b.isolate(Duration::ZERO);
+    // Polled again, `readied` gives back its stale permit and probes in the new period.
+    assert_eq!(readied.ready().await.unwrap().call(()).await.unwrap(), 2);
+    assert_eq!(b.state(), CircuitState::Closed, "its probe counted");
+    // Dropping a readied service gives its permit back at once.
+    b.isolate(Duration::ZERO);
+    readied.ready().await.unwrap();
+    drop(readied);
+    assert!(b.check().is_ok());
+    assert_eq!(b.metrics().rejections, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn huge_durations_saturate_instead_of_panicking() {
+    let never = Duration::MAX;
+    // Backpressure against a forced-open breaker waits "forever" instead of overflowing.
+    let b = breaker(|b| b.consecutive_failures(1));
+    b.force_open();
+    let svc = Scripted::<u32>::new([Reply::ok(1)]);
+    let mut s = CircuitBreakerLayer::new(b.clone())
+        .backpressure(never)
+        .layer(svc.clone());
+    assert!(tokio::time::timeout(secs(3600), s.ready()).await.is_err());
+    assert_eq!(svc.calls(), 0);
+    // Zero rechecks at least every millisecond instead of spinning.
+    let mut s = CircuitBreakerLayer::new(b.clone())
+        .backpressure(Duration::ZERO)
+        .layer(svc.clone());
+    assert!(tokio::time::timeout(secs(1), s.ready()).await.is_err());
+    b.close();
+
+    // An open time of `Duration::MAX`, by setting, by hand, or by backoff.
+    let b = breaker(|b| b.consecutive_failures(1).open_for(never));
+    let svc = Scripted::<u32>::new([]).then_always(Reply::err("down"));
+    let s = guard(&b, &svc);
+    send(&s, 1).await;
+    let err = s.clone().oneshot(()).await.unwrap_err();
+    let rejected = err.downcast_ref::<Rejected>().unwrap();
+    assert!(rejected.retry_after().unwrap() > secs(86_400 * 365 * 500));
+    assert!(rejected
+        .to_string()
+        .starts_with("circuit breaker 'test' is open"));
+    b.isolate(never);
+    assert!(s.clone().oneshot(()).await.unwrap_err().is::<Rejected>());
+    let b = breaker(|b| {
+        b.consecutive_failures(1).open_backoff(
+            Backoff::exponential(never)
+                .max(never)
+                .jitter(steadfast::backoff::Jitter::Proportional(0.5)),
+        )
+    });
+    let s = guard(&b, &svc);
+    send(&s, 1).await;
+    b.isolate(Duration::ZERO);
+    send(&s, 1).await; // the probe fails: the second trip in a row
+    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(b.metrics().trips, 3);
+
+    // A slow-call threshold of `Duration::MAX`: no call is slow.
+    let b = breaker(|b| b.slow_call_rate(50.0, never).minimum_calls(1));
+    let s = guard(&b, &Scripted::new([Reply::ok(1).after(secs(10))]));
+    s.oneshot(()).await.unwrap();
+    assert_eq!(b.metrics().slow, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_keyed_idle_timeout_beyond_u64_nanoseconds_is_never() {
+    use steadfast::circuit_breaker::KeyedBreakers;
+    // 2^64 + 1 ns: cut to 64 bits, it would be 1 ns.
+    let keyed = KeyedBreakers::builder(|_: &u32| CircuitBreaker::builder())
+        .idle_timeout(Duration::new(18_446_744_073, 709_551_617))
+        .build();
+    keyed.get(&1).unwrap();
+    tokio::time::advance(secs(1)).await;
+    assert_eq!(keyed.evict_idle(), 0);
+    assert_eq!(keyed.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_max_half_open_beyond_u64_nanoseconds_is_unbounded() {
+    // 2^64 + 1 ns: cut to 64 bits, it would be 1 ns.
+    let b = breaker(|b| {
+        b.consecutive_failures(1)
+            .open_for(secs(1))
+            .max_half_open(Duration::new(18_446_744_073, 709_551_617))
+    });
+    let svc = Scripted::new([Reply::err("down")]).then_always(Reply::Hang);
+    let mut s = guard(&b, &svc);
+    send(&s, 1).await;
+    tokio::time::advance(secs(1)).await;
+    let _hung = s.ready().await.unwrap().call(());
+    tokio::time::advance(secs(3600)).await;
+    let err = s.clone().oneshot(()).await.unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<Rejected>().unwrap().state(),
+        CircuitState::HalfOpen
+    );
+    assert_eq!(b.metrics().half_open_timeouts, 0);
 }
 
 #[derive(Clone)]

@@ -8,11 +8,15 @@
 
 use std::future::Future;
 use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use loom::thread;
-use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitState};
+use steadfast::circuit_breaker::{
+    BreakerEvent, CircuitBreaker, CircuitBreakerLayer, CircuitState, HalfOpenRule,
+};
 use tower::{service_fn, Layer, Service};
 
 type Reply = std::future::Ready<Result<(), &'static str>>;
@@ -46,11 +50,11 @@ fn half_open(max_probes: u32, success_threshold: u32) -> CircuitBreaker {
     b
 }
 
-/// Two callers race for the only probe slot: exactly one gets it.
+/// Two callers race for the only probe permit: exactly one gets it.
 #[test]
 fn one_probe_slot_two_callers() {
     loom::model(|| {
-        let b = half_open(1, 2);
+        let b = half_open(1, 1);
         let layer = CircuitBreakerLayer::new(b.clone());
         let handles: Vec<_> = (0..2)
             .map(|_| {
@@ -63,19 +67,105 @@ fn one_probe_slot_two_callers() {
             .map(|h| h.join().unwrap())
             .filter(|ok| *ok)
             .count();
-        // The first success does not close (threshold 2), so the slot is freed and the
-        // second caller may get it afterwards: one or two admissions, never a stuck slot.
+        // The probe's success closes the breaker; the other caller was either rejected while
+        // the probe was out, or came after and met the breaker closed.
         assert!((1..=2).contains(&admitted));
-        assert_eq!(
-            b.state(),
-            if admitted == 2 {
-                CircuitState::Closed
-            } else {
-                CircuitState::HalfOpen
-            }
-        );
-        assert!(b.check().is_ok(), "no slot is left taken");
+        assert_eq!(b.state(), CircuitState::Closed);
+        assert!(b.check().is_ok(), "no permit is left taken");
     });
+}
+
+/// Counts the calls a breaker lets through while half-open.
+fn counting_half_open_permits(
+    builder: steadfast::circuit_breaker::CircuitBreakerBuilder,
+) -> (CircuitBreaker, Arc<AtomicUsize>) {
+    let permits = Arc::new(AtomicUsize::new(0));
+    let seen = permits.clone();
+    let b = builder
+        .on_event(move |e| {
+            if let BreakerEvent::CallPermitted {
+                state: CircuitState::HalfOpen,
+                ..
+            } = e
+            {
+                seen.fetch_add(1, StdOrdering::Relaxed);
+            }
+        })
+        .build()
+        .unwrap();
+    b.isolate(Duration::ZERO);
+    (b, permits)
+}
+
+/// Two callers make two quick calls each against a half-open period of two permits: the
+/// period never lets more than its two calls through, however the probes interleave (a
+/// limit on probes in flight would let a third through once the first has answered).
+#[test]
+fn never_more_than_n_permits_per_half_open_period() {
+    // Four calls make for many interleavings: bounded to three preemptions, which is where
+    // loom finds most ordering bugs, to keep the model checkable in minutes.
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let (b, permits) = counting_half_open_permits(
+            CircuitBreaker::builder()
+                .consecutive_failures(1)
+                .half_open_max_calls(2)
+                .success_threshold(2),
+        );
+        let layer = CircuitBreakerLayer::new(b.clone());
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let mut s = layer.layer(svc(true));
+                thread::spawn(move || {
+                    call(&mut s);
+                    call(&mut s);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        // Both permits were used (the breaker closes only on two successes), and no more.
+        assert_eq!(permits.load(StdOrdering::Relaxed), 2);
+        assert_eq!(b.state(), CircuitState::Closed);
+    });
+}
+
+/// Under the rate rule, a failed and a successful probe race to finish the period: whoever
+/// finishes last sees the other's verdict, and the period is judged exactly once (or decided
+/// early by the failure, when it alone reaches the threshold).
+#[test]
+fn the_rate_rule_judges_the_period_once() {
+    for (threshold, expected) in [(50.0, CircuitState::Open), (60.0, CircuitState::Closed)] {
+        loom::model(move || {
+            let (b, permits) = counting_half_open_permits(
+                CircuitBreaker::builder()
+                    .failure_rate(threshold)
+                    .minimum_calls(1)
+                    .half_open_max_calls(2)
+                    .half_open_rule(HalfOpenRule::Rates),
+            );
+            let layer = CircuitBreakerLayer::new(b.clone());
+            let mut good = layer.layer(svc(true));
+            let mut bad = layer.layer(svc(false));
+            let t1 = thread::spawn(move || call(&mut good));
+            let t2 = thread::spawn(move || call(&mut bad));
+            t1.join().unwrap();
+            t2.join().unwrap();
+            // One failure in two: 50%. At a 50% threshold the failure alone decides, and
+            // reopens at once, so the success may come too late to get a permit.
+            let permits = permits.load(StdOrdering::Relaxed);
+            match expected {
+                CircuitState::Open => assert!((1..=2).contains(&permits)),
+                _ => assert_eq!(permits, 2),
+            }
+            assert_eq!(b.state(), expected);
+            // The isolate, plus the reopening when there is one.
+            let trips = if expected == CircuitState::Open { 2 } else { 1 };
+            assert_eq!(b.metrics().trips, trips);
+        });
+    }
 }
 
 /// A successful probe and a failed probe race: exactly one transition wins, and the breaker
@@ -129,7 +219,7 @@ fn concurrent_failures_trip_once() {
 #[test]
 fn dropped_probe_releases_its_slot() {
     loom::model(|| {
-        let b = half_open(1, 5);
+        let b = half_open(1, 1);
         let layer = CircuitBreakerLayer::new(b.clone());
         let mut s1 = layer.layer(svc(true));
         let mut s2 = layer.layer(svc(true));

@@ -55,6 +55,30 @@ impl SlidingWindow {
     }
 }
 
+/// How a half-open breaker judges the calls it lets through.
+///
+/// Either way, half-open lets [`half_open_max_calls`](CircuitBreakerBuilder::half_open_max_calls)
+/// calls through *in total* for the whole half-open period (never more at once), as
+/// resilience4j's `permittedNumberOfCallsInHalfOpenState` and gobreaker's `MaxRequests` do. A
+/// probe whose future is dropped, or whose result is ignored, gives its permit back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum HalfOpenRule {
+    /// The first failed probe reopens the breaker (a slow one too, when the slow-call rule is
+    /// on); [`success_threshold`](CircuitBreakerBuilder::success_threshold) successful probes
+    /// close it. With `success_threshold` equal to `half_open_max_calls` this is gobreaker's
+    /// rule. The default.
+    #[default]
+    FirstFailure,
+    /// resilience4j's rule: once all `half_open_max_calls` permitted calls have completed, the
+    /// breaker reopens if their failure rate reaches
+    /// [`failure_rate`](CircuitBreakerBuilder::failure_rate) or their slow-call rate reaches
+    /// [`slow_call_rate`](CircuitBreakerBuilder::slow_call_rate), and closes otherwise. It
+    /// reopens as soon as enough of them have failed (or were slow) that the rest cannot bring
+    /// the rate back under the threshold. `success_threshold` is not used.
+    Rates,
+}
+
 /// How a call ended, as the breaker records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CallResult {
@@ -65,7 +89,7 @@ pub(crate) enum CallResult {
     Ignored,
 }
 
-/// A call the breaker let through. Probes hold a half-open slot until they finish.
+/// A call the breaker let through. Probes hold a half-open permit until they finish.
 ///
 /// One non-zero word, so that a response future's `Option<Permit>` is 8 bytes moved as one:
 /// bit 63 is always set, bit 62 marks a probe, and the rest is the state word when the call
@@ -115,7 +139,12 @@ fn generation(word: u64) -> u64 {
     word >> KIND_BITS
 }
 
-/// Half-open slot word: `generation (32) | in flight (16) | successes (16)`.
+/// A generation-tagged pair of 16-bit counts: `generation (32) | a (16) | b (16)`.
+///
+/// The half-open word holds `permits handed out | probes completed` (completed and counted:
+/// successes under [`HalfOpenRule::FirstFailure`], every judged probe under
+/// [`HalfOpenRule::Rates`]); probes in flight are the difference. The verdict word of the
+/// rate rule holds `failed | slow`.
 fn unpack_half_open(w: u64) -> (u32, u32, u32) {
     (
         (w >> 32) as u32,
@@ -124,11 +153,18 @@ fn unpack_half_open(w: u64) -> (u32, u32, u32) {
     )
 }
 
-fn pack_half_open(gen: u32, in_flight: u32, successes: u32) -> u64 {
-    (u64::from(gen) << 32)
-        | (u64::from(in_flight.min(0xFFFF)) << 16)
-        | u64::from(successes.min(0xFFFF))
+fn pack_half_open(gen: u32, a: u32, b: u32) -> u64 {
+    (u64::from(gen) << 32) | (u64::from(a.min(0xFFFF)) << 16) | u64::from(b.min(0xFFFF))
 }
+
+/// A duration as nanoseconds, saturating at `u64::MAX` (about 584 years: never, in practice).
+fn saturating_nanos(d: Duration) -> u64 {
+    d.as_nanos().min(u128::from(u64::MAX)) as u64
+}
+
+/// The default bound on how long the breaker stays half-open with a probe outstanding: the
+/// default open time.
+const DEFAULT_MAX_HALF_OPEN: Duration = Duration::from_secs(60);
 
 struct Config {
     failure_rate_bp: Option<u32>,
@@ -136,9 +172,13 @@ struct Config {
     slow_threshold: Option<Duration>,
     consecutive_failures: Option<u32>,
     minimum_calls: u32,
+    /// Permits for one half-open period, in total.
     half_open_max_calls: u32,
     success_threshold: u32,
-    max_half_open: Option<Duration>,
+    half_open_rule: HalfOpenRule,
+    /// How long half-open may last with a probe outstanding, in nanoseconds (`u64::MAX`:
+    /// unbounded).
+    max_half_open: u64,
     open_backoff: Backoff,
     count_cancellations: bool,
     /// Whether invalid responses count as failures for the rules (else as successes).
@@ -161,6 +201,9 @@ pub(crate) struct Core {
     trips_in_row: AtomicU32,
     last_open: AtomicU64,
     half_open: AtomicU64,
+    /// Failed and slow probes of the current half-open period, for [`HalfOpenRule::Rates`].
+    probe_verdicts: AtomicU64,
+    half_open_timeouts: AtomicU64,
     failures: AtomicU64,
     invalid: AtomicU64,
     slow: AtomicU64,
@@ -205,10 +248,13 @@ pub(crate) struct Core {
 ///   only one happens, and each transition bumps the generation.
 /// * A call records its result only if the state word is still the one it was admitted
 ///   under: results of calls admitted before a transition are discarded.
-/// * Half-open probe slots live in one word tagged with the low 32 bits of the generation; a
-///   probe that finishes, or is dropped, gives its slot back only to its own generation, so a
-///   cancelled probe can never leave the breaker stuck half-open and a late one can never free
-///   a slot of a later half-open period.
+/// * Half-open permits live in one word (permits handed out, probes completed) tagged with the
+///   low 32 bits of the generation; a probe records its completion, or gives its permit back
+///   when it is dropped or ignored, only in its own generation, so a cancelled probe can never
+///   leave the breaker stuck half-open and a late one can never free a permit of a later
+///   half-open period. A period never hands out more than `half_open_max_calls` permits.
+/// * A probe that never completes holds its permit until `max_half_open` has passed; the next
+///   call then reopens the breaker.
 /// * The open deadline is written before the transition to open is published; a transition
 ///   that loses its race may still overwrite it with a deadline computed at the same moment.
 ///
@@ -237,7 +283,8 @@ impl fmt::Debug for CircuitBreaker {
 impl CircuitBreaker {
     /// Starts a builder with the defaults: trips at a 50% failure rate over the last 100
     /// calls once 100 calls were seen, stays open 60 s, then lets one probe through and
-    /// closes on its success. Slow-call and consecutive-failure rules are off.
+    /// closes on its success (reopens on its failure, or if it has not answered within
+    /// 60 s). Slow-call and consecutive-failure rules are off.
     pub fn builder() -> CircuitBreakerBuilder {
         CircuitBreakerBuilder::default()
     }
@@ -302,7 +349,7 @@ impl CircuitBreaker {
     }
 
     /// Asks to make a call now, as the layer does, without making one: `Ok` if a call
-    /// would be let through (a half-open probe slot is not taken), the rejection otherwise.
+    /// would be let through (a half-open permit is not kept), the rejection otherwise.
     pub fn check(&self) -> Result<(), Rejected> {
         match self.core.try_acquire() {
             Ok(p) => {
@@ -469,15 +516,18 @@ impl Core {
         }
     }
 
-    fn reject(&self, state: CircuitState, retry_after: Option<Duration>) -> Refusal {
-        self.rejections.fetch_add(1, Ordering::Relaxed);
-        if !self.listeners.is_empty() {
-            self.emit(BreakerEvent::CallRejected {
-                name: &self.name,
-                state,
-            });
+    /// A refusal; with `count`, a rejection: counted, and told to the listeners.
+    fn refuse(&self, state: CircuitState, retry_after: Option<Duration>, count: bool) -> Refusal {
+        if count {
+            self.rejections.fetch_add(1, Ordering::Relaxed);
+            if !self.listeners.is_empty() {
+                self.emit(BreakerEvent::CallRejected {
+                    name: &self.name,
+                    state,
+                });
+            }
+            tracing::trace!(breaker = %self.name, %state, "call rejected");
         }
-        tracing::trace!(breaker = %self.name, %state, "call rejected");
         Refusal { state, retry_after }
     }
 
@@ -500,15 +550,24 @@ impl Core {
     }
 
     #[cold]
-    fn acquire_slow(&self, mut word: u64) -> Result<Permit, Refusal> {
+    fn acquire_slow(&self, word: u64) -> Result<Permit, Refusal> {
+        self.admit_slow(word, true)
+    }
+
+    /// Admission outside the closed states. `count`: a refusal is a rejection (counted, and
+    /// told to the listeners); backpressure's rechecks pass `false`.
+    fn admit_slow(&self, mut word: u64, count: bool) -> Result<Permit, Refusal> {
         loop {
             match kind(word) {
                 CircuitState::Open => {
                     let now = self.now();
                     let until = self.open_until.load(Ordering::Acquire);
                     if now < until {
-                        return Err(self
-                            .reject(CircuitState::Open, Some(Duration::from_nanos(until - now))));
+                        return Err(self.refuse(
+                            CircuitState::Open,
+                            Some(Duration::from_nanos(until - now)),
+                            count,
+                        ));
                     }
                     self.transition(
                         word,
@@ -518,42 +577,75 @@ impl Core {
                     word = self.state.load(Ordering::Acquire);
                 }
                 CircuitState::HalfOpen => {
-                    if let Some(max) = self.cfg.max_half_open {
-                        let entered = self.entered_at.load(Ordering::Acquire);
-                        if self.now().saturating_sub(entered) > max.as_nanos() as u64 {
-                            self.transition(
-                                word,
-                                CircuitState::Open,
-                                TransitionReason::HalfOpenTimeout,
-                            );
-                            word = self.state.load(Ordering::Acquire);
-                            continue;
-                        }
+                    if self.half_open_expired(word) {
+                        self.transition(
+                            word,
+                            CircuitState::Open,
+                            TransitionReason::HalfOpenTimeout,
+                        );
+                        word = self.state.load(Ordering::Acquire);
+                        continue;
                     }
-                    return self.acquire_probe(word);
+                    return self.acquire_probe(word, count);
                 }
                 CircuitState::ForcedOpen => {
-                    return Err(self.reject(CircuitState::ForcedOpen, None));
+                    return Err(self.refuse(CircuitState::ForcedOpen, None, count));
                 }
-                _ => return self.try_acquire(),
+                // Closed again (or disabled) since the caller looked.
+                _ if count => return self.try_acquire(),
+                _ => return Ok(Permit::new(word, false)),
             }
         }
     }
 
-    fn acquire_probe(&self, word: u64) -> Result<Permit, Refusal> {
+    /// Backpressure's readiness check: `Ok(None)` when the breaker lets calls through without
+    /// a permit to hold (closed, disabled, metrics-only), `Ok(Some(probe))` when it admitted
+    /// a half-open probe for the caller, and the refusal otherwise. A refusal here is not a
+    /// rejection: nothing is counted and no event is sent.
+    pub(crate) fn poll_admission(&self) -> Result<Option<Permit>, Refusal> {
+        let word = self.state.load(Ordering::Acquire);
+        match kind(word) {
+            CircuitState::Closed | CircuitState::MetricsOnly | CircuitState::Disabled => Ok(None),
+            _ => self
+                .admit_slow(word, false)
+                .map(|p| if p.probe() { Some(p) } else { None }),
+        }
+    }
+
+    /// `true` if the permit was taken under the state the breaker is in now.
+    #[inline]
+    pub(crate) fn is_current(&self, permit: Permit) -> bool {
+        self.state.load(Ordering::Acquire) == permit.word()
+    }
+
+    /// `true` when the half-open period of `word` has lasted longer than `max_half_open`
+    /// while a probe still holds its permit: that probe has hung, and the breaker must
+    /// reopen instead of waiting for it forever.
+    fn half_open_expired(&self, word: u64) -> bool {
+        let max = self.cfg.max_half_open;
+        if max == u64::MAX {
+            return false;
+        }
+        let entered = self.entered_at.load(Ordering::Acquire);
+        if self.now().saturating_sub(entered) <= max {
+            return false;
+        }
+        let (g, issued, done) = unpack_half_open(self.half_open.load(Ordering::Acquire));
+        g == generation(word) as u32 && issued > done
+    }
+
+    fn acquire_probe(&self, word: u64, count: bool) -> Result<Permit, Refusal> {
         let gen = generation(word) as u32;
         let mut cur = self.half_open.load(Ordering::Acquire);
         loop {
-            let (g, in_flight, successes) = unpack_half_open(cur);
-            let (in_flight, successes) = if g == gen {
-                (in_flight, successes)
-            } else {
-                (0, 0)
-            };
-            if in_flight >= self.cfg.half_open_max_calls {
-                return Err(self.reject(CircuitState::HalfOpen, None));
+            let (g, issued, done) = unpack_half_open(cur);
+            let (issued, done) = if g == gen { (issued, done) } else { (0, 0) };
+            // A total for the period, not a bound on probes at once: completed probes keep
+            // their permits.
+            if issued >= self.cfg.half_open_max_calls {
+                return Err(self.refuse(CircuitState::HalfOpen, None, count));
             }
-            let next = pack_half_open(gen, in_flight + 1, successes);
+            let next = pack_half_open(gen, issued + 1, done);
             match self.half_open.compare_exchange_weak(
                 cur,
                 next,
@@ -573,25 +665,77 @@ impl Core {
         Ok(Permit::new(word, true))
     }
 
-    /// Gives back a probe's half-open slot, optionally counting a success; returns the
-    /// successes so far in that half-open period, or `None` if the period is over.
-    fn release_probe(&self, permit: Permit, success: bool) -> Option<u32> {
+    /// Gives a probe's permit back to its half-open period (the call was dropped, or its
+    /// result ignored), so another call may use it.
+    fn give_back_probe(&self, permit: Permit) {
         let gen = generation(permit.word()) as u32;
         let mut cur = self.half_open.load(Ordering::Acquire);
         loop {
-            let (g, in_flight, successes) = unpack_half_open(cur);
+            let (g, issued, done) = unpack_half_open(cur);
             if g != gen {
-                return None;
+                return;
             }
-            let successes = successes + u32::from(success);
-            let next = pack_half_open(gen, in_flight.saturating_sub(1), successes);
+            let next = pack_half_open(gen, issued.saturating_sub(1), done);
             match self.half_open.compare_exchange_weak(
                 cur,
                 next,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return Some(successes),
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Counts a probe as completed in its half-open period; returns the completed probes so
+    /// far, or `None` if the period is over.
+    fn complete_probe(&self, permit: Permit) -> Option<u32> {
+        let gen = generation(permit.word()) as u32;
+        let mut cur = self.half_open.load(Ordering::Acquire);
+        loop {
+            let (g, issued, done) = unpack_half_open(cur);
+            if g != gen {
+                return None;
+            }
+            let next = pack_half_open(gen, issued, done + 1);
+            match self.half_open.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(done + 1),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Adds a probe's verdict to its period's failed and slow counts ([`HalfOpenRule::Rates`]);
+    /// returns them, or `None` if the period is over. Called before the probe is counted as
+    /// completed, so that whoever completes the last probe sees every verdict.
+    fn count_probe_verdict(&self, permit: Permit, failed: bool, slow: bool) -> Option<(u32, u32)> {
+        let gen = generation(permit.word()) as u32;
+        let mut cur = self.probe_verdicts.load(Ordering::Acquire);
+        loop {
+            let (g, f, sl) = unpack_half_open(cur);
+            let (f, sl) = if g == gen {
+                (f, sl)
+            } else if self.is_current(permit) {
+                // The counts of an earlier period: the first verdict of this one starts over.
+                (0, 0)
+            } else {
+                return None;
+            };
+            let counts = (f + u32::from(failed), sl + u32::from(slow));
+            let next = pack_half_open(gen, counts.0, counts.1);
+            match self.probe_verdicts.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(counts),
                 Err(actual) => cur = actual,
             }
         }
@@ -600,7 +744,7 @@ impl Core {
     /// A call ended without a result to record (its future was dropped).
     pub(crate) fn release(&self, permit: Permit) {
         if permit.probe() {
-            self.release_probe(permit, false);
+            self.give_back_probe(permit);
         }
     }
 
@@ -757,40 +901,37 @@ impl Core {
         slow: bool,
         duration: Option<Duration>,
     ) {
-        let bad = self.counts_as_failure(result) || (slow && self.cfg.slow_rate_bp.is_some());
-        match result {
-            CallResult::Ignored => {
-                self.release_probe(permit, false);
-                self.on_ignored();
-                return;
+        if result == CallResult::Ignored {
+            self.give_back_probe(permit);
+            self.on_ignored();
+            return;
+        }
+        let failed = self.counts_as_failure(result);
+        let slow = slow && self.cfg.slow_rate_bp.is_some();
+        if result == CallResult::Success {
+            if !self.listeners.is_empty() {
+                self.emit(BreakerEvent::Success {
+                    name: &self.name,
+                    duration,
+                });
             }
-            _ if bad => {
-                self.count_failed(result, duration);
-                if slow {
-                    self.slow.fetch_add(1, Ordering::Relaxed);
-                }
-                if self.release_probe(permit, false).is_some() {
+        } else {
+            // A failure, or an invalid response (which, when it does not count as a failure,
+            // means the downstream answered: the probe succeeded).
+            self.count_failed(result, duration);
+        }
+        if slow {
+            self.slow.fetch_add(1, Ordering::Relaxed);
+        }
+        match self.cfg.half_open_rule {
+            HalfOpenRule::FirstFailure => {
+                if failed || slow {
                     self.transition(
                         permit.word(),
                         CircuitState::Open,
                         TransitionReason::ProbeFailed,
                     );
-                }
-            }
-            _ => {
-                if result == CallResult::Success {
-                    if !self.listeners.is_empty() {
-                        self.emit(BreakerEvent::Success {
-                            name: &self.name,
-                            duration,
-                        });
-                    }
-                } else {
-                    // An invalid response that does not count as a failure: the downstream
-                    // answered, so the probe succeeded.
-                    self.count_failed(result, duration);
-                }
-                if let Some(successes) = self.release_probe(permit, true) {
+                } else if let Some(successes) = self.complete_probe(permit) {
                     if successes >= self.cfg.success_threshold {
                         self.transition(
                             permit.word(),
@@ -800,19 +941,78 @@ impl Core {
                     }
                 }
             }
+            HalfOpenRule::Rates => self.judge_probe_rates(permit, failed, slow),
         }
         // Probe successes count as calls too, so lifetime success counts stay truthful.
         self.probe_calls.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// [`HalfOpenRule::Rates`]: records one probe, and decides once the rates over the
+    /// period's permitted calls are certain.
+    fn judge_probe_rates(&self, permit: Permit, failed: bool, slow: bool) {
+        let n = self.cfg.half_open_max_calls;
+        let reached = |count: u32, bp: Option<u32>| {
+            bp.is_some_and(|bp| u64::from(count) * 10_000 >= u64::from(bp) * u64::from(n))
+        };
+        let verdict = |f: u32, sl: u32| {
+            if reached(f, self.cfg.failure_rate_bp) {
+                Some(TransitionReason::FailureRate { rate: rate(f, n) })
+            } else if reached(sl, self.cfg.slow_rate_bp) {
+                Some(TransitionReason::SlowCallRate { rate: rate(sl, n) })
+            } else {
+                None
+            }
+        };
+        if failed || slow {
+            let Some((f, sl)) = self.count_probe_verdict(permit, failed, slow) else {
+                return;
+            };
+            // Every one of the period's calls completes or gives its permit back to another
+            // call, so the rate is over exactly `n` calls: reached now, it stays reached.
+            if let Some(reason) = verdict(f, sl) {
+                self.transition(permit.word(), CircuitState::Open, reason);
+                return;
+            }
+        }
+        if self.complete_probe(permit) == Some(n) {
+            // The last of the period's calls: every other verdict was counted before its
+            // call was counted as completed.
+            let (g, f, sl) = unpack_half_open(self.probe_verdicts.load(Ordering::Acquire));
+            let (f, sl) = if g == generation(permit.word()) as u32 {
+                (f, sl)
+            } else {
+                (0, 0)
+            };
+            let (to, reason) = match verdict(f, sl) {
+                Some(reason) => (CircuitState::Open, reason),
+                None => (
+                    CircuitState::Closed,
+                    TransitionReason::ProbeRates {
+                        failure_rate: rate(f, n),
+                        slow_call_rate: rate(sl, n),
+                    },
+                ),
+            };
+            self.transition(permit.word(), to, reason);
+        }
+    }
+
     /// Moves from exactly `from` to `to`; `false` if another transition got there first.
     fn transition(&self, from: u64, to: CircuitState, reason: TransitionReason) -> bool {
-        let next_trips = self.trips_in_row.load(Ordering::Acquire) + 1;
+        if self.state.load(Ordering::Acquire) != from {
+            // Decided on a state that is already gone (a late probe, a lost race): leave the
+            // current state's open deadline and entry time alone.
+            return false;
+        }
+        let next_trips = self.trips_in_row.load(Ordering::Acquire).saturating_add(1);
         if to == CircuitState::Open {
             let prev = Duration::from_nanos(self.last_open.load(Ordering::Acquire));
             let d = self.cfg.open_backoff.delay(next_trips, prev, &*self.rng);
             self.store_open_for(d);
         }
+        // Written before the transition is published, as the open deadline is, so that no
+        // caller that sees the new state reads the time the previous state was entered.
+        self.entered_at.store(self.now(), Ordering::Release);
         let to_word = ((generation(from) + 1) << KIND_BITS) | to.bits();
         if self
             .state
@@ -826,14 +1026,10 @@ impl Core {
     }
 
     fn store_open_for(&self, d: Duration) {
-        let until = self
-            .now()
-            .saturating_add(d.as_nanos().min(u128::from(u64::MAX)) as u64);
-        self.last_open.store(
-            d.as_nanos().min(u128::from(u64::MAX)) as u64,
-            Ordering::Release,
-        );
-        self.open_until.store(until, Ordering::Release);
+        let d = saturating_nanos(d);
+        self.last_open.store(d, Ordering::Release);
+        self.open_until
+            .store(self.now().saturating_add(d), Ordering::Release);
     }
 
     fn after_transition(
@@ -843,7 +1039,6 @@ impl Core {
         reason: TransitionReason,
         trips_in_row: Option<u32>,
     ) {
-        self.entered_at.store(self.now(), Ordering::Release);
         match to {
             CircuitState::Closed => {
                 self.window.reset();
@@ -854,6 +1049,9 @@ impl Core {
             }
             CircuitState::Open => {
                 self.trips.fetch_add(1, Ordering::Relaxed);
+                if reason == TransitionReason::HalfOpenTimeout {
+                    self.half_open_timeouts.fetch_add(1, Ordering::Relaxed);
+                }
                 if let Some(n) = trips_in_row {
                     self.trips_in_row.store(n, Ordering::Release);
                 }
@@ -881,6 +1079,7 @@ impl Core {
         if let Some(d) = open_for {
             self.store_open_for(d);
         }
+        self.entered_at.store(self.now(), Ordering::Release);
         let mut cur = self.state.load(Ordering::Acquire);
         loop {
             let next = ((generation(cur) + 1) << KIND_BITS) | to.bits();
@@ -916,6 +1115,7 @@ impl Core {
             rejections: self.rejections.load(Ordering::Relaxed),
             ignored,
             trips: self.trips.load(Ordering::Relaxed),
+            half_open_timeouts: self.half_open_timeouts.load(Ordering::Relaxed),
         }
     }
 }
@@ -937,9 +1137,10 @@ pub struct CircuitBreakerBuilder {
     consecutive_failures: Option<u32>,
     minimum_calls: u32,
     window: SlidingWindow,
-    half_open_max_calls: u32,
+    half_open_max_calls: Option<u32>,
     success_threshold: u32,
-    max_half_open: Option<Duration>,
+    half_open_rule: HalfOpenRule,
+    max_half_open: Duration,
     open_backoff: Backoff,
     count_cancellations: bool,
     count_invalid: bool,
@@ -958,9 +1159,10 @@ impl Default for CircuitBreakerBuilder {
             consecutive_failures: None,
             minimum_calls: 100,
             window: SlidingWindow::Count(100),
-            half_open_max_calls: 1,
+            half_open_max_calls: None,
             success_threshold: 1,
-            max_half_open: None,
+            half_open_rule: HalfOpenRule::FirstFailure,
+            max_half_open: DEFAULT_MAX_HALF_OPEN,
             open_backoff: Backoff::constant(Duration::from_secs(60)),
             count_cancellations: false,
             count_invalid: true,
@@ -1057,36 +1259,74 @@ impl CircuitBreakerBuilder {
         self
     }
 
-    /// Probe calls let through at once while half-open (at least 1).
+    /// Calls let through in total while half-open (at least 1, at most 65535): the probes of
+    /// one half-open period, as resilience4j's `permittedNumberOfCallsInHalfOpenState` and
+    /// gobreaker's `MaxRequests`. Further calls are rejected until the period ends, so no more
+    /// than `n` calls ever reach a recovering downstream, however fast they answer. A probe
+    /// whose future is dropped, or whose result is ignored, gives its permit back.
+    ///
+    /// Defaults to [`success_threshold`](Self::success_threshold) (1 unless set).
     ///
     /// ```
     /// use std::time::Duration;
     /// use steadfast::circuit_breaker::CircuitBreaker;
     ///
-    /// // Probe with up to three calls at once; close after five successes; give up on the
-    /// // probe period (and reopen) if it has not closed within a minute.
+    /// // Let five probes through after each open period, close once three of them succeed,
+    /// // and reopen if a probe has not answered within 30 s.
     /// let breaker = CircuitBreaker::builder()
-    ///     .half_open_max_calls(3)
-    ///     .success_threshold(5)
-    ///     .max_half_open(Duration::from_secs(60))
+    ///     .half_open_max_calls(5)
+    ///     .success_threshold(3)
+    ///     .max_half_open(Duration::from_secs(30))
     ///     .build()
     ///     .unwrap();
     /// # let _ = breaker;
     /// ```
     pub fn half_open_max_calls(mut self, n: u32) -> Self {
-        self.half_open_max_calls = n;
+        self.half_open_max_calls = Some(n);
         self
     }
 
-    /// Probe successes needed to close (at least 1). A probe failure reopens at once.
+    /// Successful probes that close the breaker (at least 1, at most
+    /// [`half_open_max_calls`](Self::half_open_max_calls)); under the default
+    /// [`HalfOpenRule::FirstFailure`], one failed probe reopens it at once. Not used by
+    /// [`HalfOpenRule::Rates`].
     pub fn success_threshold(mut self, n: u32) -> Self {
         self.success_threshold = n;
         self
     }
 
-    /// Reopens if still half-open after `max` (checked when calls arrive).
+    /// How half-open judges its probes: the first failure reopens
+    /// ([`HalfOpenRule::FirstFailure`], the default), or the failure and slow-call rates over
+    /// all of its permitted calls decide ([`HalfOpenRule::Rates`], resilience4j's rule).
+    ///
+    /// ```
+    /// use steadfast::circuit_breaker::{CircuitBreaker, HalfOpenRule};
+    ///
+    /// // Probe with ten calls; close unless half or more of them fail.
+    /// let breaker = CircuitBreaker::builder()
+    ///     .failure_rate(50.0)
+    ///     .half_open_max_calls(10)
+    ///     .half_open_rule(HalfOpenRule::Rates)
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = breaker;
+    /// ```
+    pub fn half_open_rule(mut self, rule: HalfOpenRule) -> Self {
+        self.half_open_rule = rule;
+        self
+    }
+
+    /// Reopens when the breaker has been half-open longer than `max` while a probe still
+    /// holds its permit: a probe that never completes cannot keep the breaker half-open (and
+    /// rejecting everything) forever. resilience4j's `maxWaitDurationInHalfOpenState` is the
+    /// model. Checked when calls arrive, no timer runs: the first call after `max` reopens
+    /// the breaker ([`TransitionReason::HalfOpenTimeout`], counted in
+    /// [`BreakerMetrics::half_open_timeouts`]) and is rejected as by any open breaker.
+    ///
+    /// Defaults to 60 s, the default open time. `Duration::MAX` (or anything beyond about
+    /// 584 years) means no bound.
     pub fn max_half_open(mut self, max: Duration) -> Self {
-        self.max_half_open = Some(max);
+        self.max_half_open = max;
         self
     }
 
@@ -1258,15 +1498,6 @@ impl CircuitBreakerBuilder {
                 Window::time(length, buckets)
             }
         };
-        if self.half_open_max_calls == 0 || self.half_open_max_calls > 0xFFFF {
-            return Err(err(
-                "half_open_max_calls",
-                format!(
-                    "must be between 1 and 65535 (got {})",
-                    self.half_open_max_calls
-                ),
-            ));
-        }
         if self.success_threshold == 0 || self.success_threshold > 0xFFFF {
             return Err(err(
                 "success_threshold",
@@ -1275,6 +1506,31 @@ impl CircuitBreakerBuilder {
                     self.success_threshold
                 ),
             ));
+        }
+        let half_open_max_calls = self.half_open_max_calls.unwrap_or(self.success_threshold);
+        if half_open_max_calls == 0 || half_open_max_calls > 0xFFFF {
+            return Err(err(
+                "half_open_max_calls",
+                format!("must be between 1 and 65535 (got {half_open_max_calls})"),
+            ));
+        }
+        match self.half_open_rule {
+            HalfOpenRule::FirstFailure if self.success_threshold > half_open_max_calls => {
+                return Err(err(
+                    "success_threshold",
+                    format!(
+                        "must not exceed half_open_max_calls, the calls one half-open period lets through ({} > {half_open_max_calls})",
+                        self.success_threshold
+                    ),
+                ));
+            }
+            HalfOpenRule::Rates if failure_rate_bp.is_none() && slow_rate_bp.is_none() => {
+                return Err(err(
+                    "half_open_rule",
+                    "judges probes by the failure and slow-call rates, but both are off".into(),
+                ));
+            }
+            _ => {}
         }
         if self.slow_call_rate.is_some() && self.slow_call_duration.is_zero() {
             return Err(err(
@@ -1303,9 +1559,10 @@ impl CircuitBreakerBuilder {
                 slow_threshold: self.slow_call_rate.map(|_| self.slow_call_duration),
                 consecutive_failures: self.consecutive_failures,
                 minimum_calls: self.minimum_calls,
-                half_open_max_calls: self.half_open_max_calls,
+                half_open_max_calls,
                 success_threshold: self.success_threshold,
-                max_half_open: self.max_half_open,
+                half_open_rule: self.half_open_rule,
+                max_half_open: saturating_nanos(self.max_half_open),
                 open_backoff: self.open_backoff,
                 count_cancellations: self.count_cancellations,
                 count_invalid: self.count_invalid,
@@ -1319,6 +1576,8 @@ impl CircuitBreakerBuilder {
             trips_in_row: AtomicU32::new(0),
             last_open: AtomicU64::new(0),
             half_open: AtomicU64::new(0),
+            probe_verdicts: AtomicU64::new(0),
+            half_open_timeouts: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             invalid: AtomicU64::new(0),
             slow: AtomicU64::new(0),

@@ -11,7 +11,7 @@ use crate::display::Short;
 ///
 /// Carries the breaker's name, the state that rejected the call, and how long until the
 /// breaker will let a probe through (`None` when that is not up to time: forced open, or
-/// half-open with every probe slot taken).
+/// half-open with every permit of the half-open period handed out).
 #[derive(Clone)]
 pub struct Rejected {
     name: Name,

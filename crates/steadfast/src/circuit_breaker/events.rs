@@ -11,7 +11,8 @@ pub enum CircuitState {
     Closed,
     /// Calls are rejected until the open time has passed.
     Open,
-    /// A limited number of probe calls pass; successes close the breaker, a failure reopens it.
+    /// A limited number of probe calls pass in total; they decide whether the breaker closes
+    /// or reopens (see [`HalfOpenRule`](super::HalfOpenRule)).
     HalfOpen,
     /// Held open by hand: every call is rejected until someone changes the state.
     ForcedOpen,
@@ -67,12 +68,15 @@ impl fmt::Display for CircuitState {
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum TransitionReason {
-    /// The failure rate over the window reached the threshold.
+    /// The failure rate over the window (or, under
+    /// [`HalfOpenRule::Rates`](super::HalfOpenRule::Rates), over the half-open period's
+    /// permitted calls) reached the threshold.
     FailureRate {
         /// The rate, in percent.
         rate: f32,
     },
-    /// The slow-call rate over the window reached the threshold.
+    /// The slow-call rate over the window (or over the half-open period's permitted calls)
+    /// reached the threshold.
     SlowCallRate {
         /// The rate, in percent.
         rate: f32,
@@ -85,7 +89,17 @@ pub enum TransitionReason {
     ProbeFailed,
     /// Enough probes succeeded while half-open.
     ProbesSucceeded(u32),
-    /// The breaker stayed half-open longer than allowed.
+    /// Under [`HalfOpenRule::Rates`](super::HalfOpenRule::Rates), every permitted probe
+    /// completed and their rates stayed under the thresholds.
+    ProbeRates {
+        /// The probes' failure rate, in percent.
+        failure_rate: f32,
+        /// The probes' slow-call rate, in percent.
+        slow_call_rate: f32,
+    },
+    /// The breaker stayed half-open longer than
+    /// [`max_half_open`](super::CircuitBreakerBuilder::max_half_open) with a probe still
+    /// out (a probe that hung).
     HalfOpenTimeout,
     /// Someone changed the state through the handle.
     Manual,
@@ -102,7 +116,16 @@ impl fmt::Display for TransitionReason {
             TransitionReason::ProbeFailed => f.write_str("a probe call failed"),
             TransitionReason::ProbesSucceeded(1) => f.write_str("the probe call succeeded"),
             TransitionReason::ProbesSucceeded(n) => write!(f, "{n} probe calls succeeded"),
-            TransitionReason::HalfOpenTimeout => f.write_str("half-open for too long"),
+            TransitionReason::ProbeRates {
+                failure_rate,
+                slow_call_rate,
+            } => write!(
+                f,
+                "probe failure rate {failure_rate:.1}%, slow-call rate {slow_call_rate:.1}%"
+            ),
+            TransitionReason::HalfOpenTimeout => {
+                f.write_str("a probe still out after the half-open time limit")
+            }
             TransitionReason::Manual => f.write_str("changed by hand"),
         }
     }
@@ -212,4 +235,7 @@ pub struct BreakerMetrics {
     pub ignored: u64,
     /// Times the breaker has opened (tripped) since it was made.
     pub trips: u64,
+    /// Of those, the times it reopened because a probe was still out after
+    /// [`max_half_open`](super::CircuitBreakerBuilder::max_half_open).
+    pub half_open_timeouts: u64,
 }

@@ -15,7 +15,7 @@ use crate::classify::{refine, Attempt, Classify, LateOutcome, Outcome};
 use crate::token::CancelToken;
 use crate::BoxError;
 
-/// Holds an admitted call's permit; a call dropped before it finishes gives its probe slot
+/// Holds an admitted call's permit; a call dropped before it finishes gives its probe permit
 /// back instead of leaving the breaker stuck half-open.
 pub(crate) struct PermitGuard<H: BreakerHandle> {
     handle: H,
@@ -33,6 +33,11 @@ impl<H: BreakerHandle> PermitGuard<H> {
     #[inline]
     fn core(&self) -> &Core {
         &self.handle.breaker().core
+    }
+
+    /// `true` while the breaker is still in the state the permit was taken under.
+    pub(crate) fn is_current(&self) -> bool {
+        self.permit.is_some_and(|p| self.core().is_current(p))
     }
 
     fn finish(&mut self, result: CallResult, start: Option<Instant>) {

@@ -129,7 +129,22 @@ impl<C, F, B: BreakerRef> CircuitBreakerLayer<C, F, B> {
 
     /// Applies backpressure instead of failing fast: `poll_ready` stays pending while the
     /// breaker would reject, checking again when the open time ends or every `recheck`
-    /// (for forced-open breakers and full half-open slots), whichever is sooner.
+    /// (for forced-open breakers and half-open periods with no permit left), whichever is
+    /// sooner. A `recheck` under 1 ms counts as 1 ms; `Duration::MAX` means "only when the
+    /// open time ends".
+    ///
+    /// * These checks are not rejections: they are not counted in
+    ///   [`BreakerMetrics::rejections`](super::BreakerMetrics::rejections) and send no event.
+    /// * Closed, `poll_ready` holds nothing: `call` admits the call as without backpressure,
+    ///   so a breaker that opens in between rejects it (or answers with the fallback).
+    /// * Half-open, `poll_ready` takes a probe permit for the next `call`. A service that is
+    ///   readied but never called gives the permit back when it is dropped, or when it is
+    ///   polled again after that half-open period ended; a clone of the service does not
+    ///   carry it. Until then it counts against
+    ///   [`half_open_max_calls`](super::CircuitBreakerBuilder::half_open_max_calls), so a
+    ///   balancer that readies many services sharing one breaker (tower's p2c) may hold
+    ///   permits it does not use; [`max_half_open`](super::CircuitBreakerBuilder::max_half_open)
+    ///   bounds how long.
     ///
     /// ```
     /// use std::time::Duration;

@@ -23,10 +23,13 @@
 //! * **Open**: calls fail fast with [`Rejected`] (which says when the next probe is due), or
 //!   get the layer's fallback. The open time is fixed or grows with each consecutive trip
 //!   ([`open_backoff`](CircuitBreakerBuilder::open_backoff)).
-//! * **Half-open**: at most [`half_open_max_calls`](CircuitBreakerBuilder::half_open_max_calls)
-//!   probes run at once; each holds a slot that is given back if its future is dropped.
+//! * **Half-open**: [`half_open_max_calls`](CircuitBreakerBuilder::half_open_max_calls)
+//!   probes are let through in total for the whole half-open period (a probe whose future is
+//!   dropped gives its permit back). By default
 //!   [`success_threshold`](CircuitBreakerBuilder::success_threshold) successes close the
-//!   breaker, one failure reopens it.
+//!   breaker and one failure reopens it; [`HalfOpenRule::Rates`] judges the probes by their
+//!   failure and slow-call rates instead. A probe still out after
+//!   [`max_half_open`](CircuitBreakerBuilder::max_half_open) (60 s by default) reopens it.
 //!
 //! Every transition starts a new *generation*: results of calls admitted before it are not
 //! counted. Calls whose caller cancelled them (their request's
@@ -52,7 +55,7 @@ mod registry;
 mod service;
 mod window;
 
-pub use breaker::{BreakerRef, CircuitBreaker, CircuitBreakerBuilder, SlidingWindow};
+pub use breaker::{BreakerRef, CircuitBreaker, CircuitBreakerBuilder, HalfOpenRule, SlidingWindow};
 pub use error::Rejected;
 pub use events::{BreakerEvent, BreakerMetrics, CircuitState, TransitionReason};
 pub use future::ResponseFuture;

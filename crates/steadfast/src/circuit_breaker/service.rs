@@ -53,18 +53,37 @@ where
     }
 }
 
+/// The shortest recheck interval of backpressure mode: a shorter one would poll the breaker
+/// in a loop.
+const MIN_RECHECK: Duration = Duration::from_millis(1);
+
+/// Far enough to mean "never", near enough that adding it to any `Instant` of a running
+/// program cannot overflow (about 30 years).
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
 struct Backpressure<H: BreakerHandle> {
     recheck: Duration,
-    permit: Option<PermitGuard<H>>,
+    /// A half-open probe permit taken by `poll_ready` for the next `call`.
+    probe: Option<PermitGuard<H>>,
     sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl<H: BreakerHandle> Backpressure<H> {
+    fn new(recheck: Duration) -> Self {
+        Backpressure {
+            recheck: recheck.max(MIN_RECHECK),
+            probe: None,
+            sleep: None,
+        }
+    }
 }
 
 /// Guards the inner service with a [`CircuitBreaker`].
 ///
 /// By default a call the breaker will not let through fails at once in `call` with
 /// [`Rejected`] (or gets the fallback's answer); `poll_ready` only forwards to the inner
-/// service. In backpressure mode `poll_ready` instead waits until the breaker admits a call,
-/// holding the admission for the next `call`.
+/// service. In backpressure mode `poll_ready` instead waits until the breaker would admit a
+/// call (see [`CircuitBreakerLayer::backpressure`](super::CircuitBreakerLayer::backpressure)).
 pub struct CircuitBreakerService<S, C = AnyError, F = NoFallback, B: BreakerRef = CircuitBreaker> {
     inner: S,
     breaker: B,
@@ -86,11 +105,7 @@ impl<S, C, F, B: BreakerRef> CircuitBreakerService<S, C, F, B> {
             breaker,
             classifier,
             fallback,
-            backpressure: backpressure.map(|recheck| Backpressure {
-                recheck,
-                permit: None,
-                sleep: None,
-            }),
+            backpressure: backpressure.map(Backpressure::new),
         }
     }
 
@@ -117,12 +132,12 @@ impl<S: Clone, C: Clone, F: Clone, B: BreakerRef> Clone for CircuitBreakerServic
             breaker: self.breaker.clone(),
             classifier: self.classifier.clone(),
             fallback: self.fallback.clone(),
-            // A clone starts without an admission of its own.
-            backpressure: self.backpressure.as_ref().map(|b| Backpressure {
-                recheck: b.recheck,
-                permit: None,
-                sleep: None,
-            }),
+            // A clone starts without an admission of its own: a probe permit stays with the
+            // service whose `poll_ready` took it.
+            backpressure: self
+                .backpressure
+                .as_ref()
+                .map(|b| Backpressure::new(b.recheck)),
         }
     }
 }
@@ -152,20 +167,32 @@ where
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         if let Some(bp) = &mut self.backpressure {
-            while bp.permit.is_none() {
+            let core = &self.breaker.breaker().core;
+            // A probe permit from an earlier readiness is kept only while its half-open
+            // period lasts; otherwise it goes back and the breaker is asked again.
+            if bp.probe.as_ref().is_some_and(|g| !g.is_current()) {
+                bp.probe = None;
+            }
+            while bp.probe.is_none() {
                 if let Some(sleep) = &mut bp.sleep {
                     ready!(sleep.as_mut().poll(cx));
                 }
-                match self.breaker.breaker().core.try_acquire() {
-                    Ok(p) => {
-                        bp.permit = Some(PermitGuard::new(self.breaker.handle(), p));
+                // Rechecks are not rejections: nothing is counted until a call is refused.
+                match core.poll_admission() {
+                    Ok(probe) => {
                         bp.sleep = None;
+                        match probe {
+                            Some(p) => bp.probe = Some(PermitGuard::new(self.breaker.handle(), p)),
+                            // Closed (or disabled): nothing to hold; `call` admits the call.
+                            None => break,
+                        }
                     }
                     Err(refusal) => {
                         let wait = refusal
                             .retry_after
                             .map_or(bp.recheck, |d| d.min(bp.recheck));
-                        let deadline = Instant::now() + wait;
+                        let now = Instant::now();
+                        let deadline = now.checked_add(wait).unwrap_or_else(|| now + FAR_FUTURE);
                         match &mut bp.sleep {
                             Some(s) => s.as_mut().reset(deadline),
                             None => bp.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
@@ -181,22 +208,20 @@ where
         // A service moved to another thread switches its breaker reference to that thread's
         // slot, so that the handle each future takes below stays cheap.
         self.breaker.localize();
-        match &mut self.backpressure {
-            Some(bp) => {
-                let guard = bp
-                    .permit
-                    .take()
-                    .expect("CircuitBreakerService::call without poll_ready returning Ready");
-                send(&self.breaker, &mut self.inner, req, &self.classifier, guard)
+        if let Some(probe) = self.backpressure.as_mut().and_then(|bp| bp.probe.take()) {
+            if probe.is_current() {
+                return send(&self.breaker, &mut self.inner, req, &self.classifier, probe);
             }
-            None => call_guarded(
-                &self.breaker,
-                &mut self.inner,
-                req,
-                &self.classifier,
-                &self.fallback,
-            ),
+            // The half-open period it was taken for is over: give it back, admit afresh.
+            drop(probe);
         }
+        call_guarded(
+            &self.breaker,
+            &mut self.inner,
+            req,
+            &self.classifier,
+            &self.fallback,
+        )
     }
 }
 
