@@ -330,7 +330,12 @@ impl Drop for Node {
 #[cold]
 #[inline(never)]
 fn drop_shared(shared: &mut ManuallyDrop<Shared>) {
-    drop(std::mem::take(&mut **shared));
+    match &**shared {
+        // Every waiter and child has left (they hold the node, so they have by now) and
+        // nothing spilled: the table owns nothing to release.
+        Shared::Open(table) if table.holds_nothing() => {}
+        _ => drop(std::mem::take(&mut **shared)),
+    }
 }
 
 /// Takes `key` out of `parent`'s table: the node that held it is going.
@@ -417,6 +422,7 @@ fn inherit(token: &Node, from: &Node) -> bool {
 /// Links `token`, and the unlinked ancestors above it, into their parents' tables, so that
 /// cancelling any ancestor reaches it. `false` if the token turns out to be cancelled (it
 /// then has its reason).
+#[inline]
 fn anchor(token: &Arc<Node>) -> bool {
     let state = token.state.load(Ordering::Acquire);
     if state & CANCELLED != 0 {
@@ -425,6 +431,37 @@ fn anchor(token: &Arc<Node>) -> bool {
     if state & LINKED != 0 {
         return true;
     }
+    match &token.parent {
+        // The usual case: a child of a linked token (a root, or one waited on).
+        Some(parent) if parent.node.state.load(Ordering::Acquire) == LINKED => {
+            link(token, token, &parent.node)
+        }
+        _ => anchor_run(token),
+    }
+}
+
+/// Links `child` into the table of `parent`, itself linked (or the root), unless another
+/// thread got there first; `false` if `parent` turns out to be cancelled (`token`, `child`
+/// or one of its descendants, then has its reason).
+fn link(token: &Node, child: &Arc<Node>, parent: &Node) -> bool {
+    let mut shared = parent.shared();
+    let Some(table) = shared.table() else {
+        drop(shared);
+        return inherit(token, parent);
+    };
+    if child.state.load(Ordering::Acquire) & LINKED == 0 {
+        let key = table.insert(Slot::Child(Arc::downgrade(child)));
+        child.link.store(key, Ordering::Relaxed);
+        // Release: whoever sees the bit sees the key.
+        child.state.fetch_or(LINKED, Ordering::Release);
+    }
+    true
+}
+
+/// [`anchor`] for a token below a run of unlinked ones: links them top down.
+#[cold]
+#[inline(never)]
+fn anchor_run(token: &Arc<Node>) -> bool {
     let mut path: [Option<&Arc<Node>>; MAX_RUN as usize] = [None; MAX_RUN as usize];
     let mut len = 0;
     let mut node = token;
@@ -449,16 +486,8 @@ fn anchor(token: &Arc<Node>) -> bool {
         let Some(parent) = &child.parent else {
             continue;
         };
-        let mut shared = parent.node.shared();
-        let Some(table) = shared.table() else {
-            drop(shared);
-            return inherit(token, &parent.node);
-        };
-        if child.state.load(Ordering::Acquire) & LINKED == 0 {
-            let key = table.insert(Slot::Child(Arc::downgrade(child)));
-            child.link.store(key, Ordering::Relaxed);
-            // Release: whoever sees the bit sees the key.
-            child.state.fetch_or(LINKED, Ordering::Release);
+        if !link(token, child, &parent.node) {
+            return false;
         }
     }
     true
@@ -516,11 +545,15 @@ impl Table {
         }
     }
 
+    #[inline]
     fn insert(&mut self, entry: Slot) -> usize {
-        let reused = self.free.and_then(|i| match self.slot_mut(i) {
-            Some(&mut Slot::Free { next }) => Some((i, next)),
-            _ => None,
-        });
+        let reused = match self.free {
+            Some(i) => match self.slot_mut(i) {
+                Some(&mut Slot::Free { next }) => Some((i, next)),
+                _ => None,
+            },
+            None => None,
+        };
         let key = match reused {
             Some((i, next)) => {
                 self.free = next;
@@ -530,7 +563,7 @@ impl Table {
                 let i = self.len;
                 self.len += 1;
                 if i >= INLINE_SLOTS {
-                    self.spill.push(Slot::Vacant);
+                    self.grow();
                 }
                 i
             }
@@ -540,6 +573,13 @@ impl Table {
         }
         self.used += 1;
         key
+    }
+
+    /// Adds a spilled slot, for [`insert`](Self::insert).
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        self.spill.push(Slot::Vacant);
     }
 
     fn update(&mut self, key: usize, waker: &Waker) {
@@ -565,6 +605,8 @@ impl Table {
 
     /// Cuts off the free tail of the spilled slots when it is at least half of them, and gives
     /// back the capacity beyond twice what is in use.
+    #[cold]
+    #[inline(never)]
     fn shrink(&mut self) {
         let tail = self
             .spill
@@ -597,6 +639,13 @@ impl Table {
     /// Every entry, to be woken or settled once the lock is released.
     fn into_slots(self) -> impl Iterator<Item = Slot> {
         self.inline.into_iter().chain(self.spill)
+    }
+
+    /// `true` when the table owns nothing that needs releasing: no entry in use and no spilled
+    /// slots.
+    #[inline]
+    fn holds_nothing(&self) -> bool {
+        self.used == 0 && self.spill.capacity() == 0
     }
 
     /// How many slots the table could hold without allocating.
@@ -1452,6 +1501,70 @@ mod tests {
         let mut after = Box::pin(leaf.cancelled());
         assert!(after.as_mut().poll(&mut cx).is_ready());
         assert_eq!(after.key, NO_KEY);
+    }
+
+    #[test]
+    fn a_token_nobody_waits_on_builds_nothing_under_its_lock() {
+        let root = CancelToken::new();
+        let child = root.child();
+        let grandchild = child.child();
+        assert!(!grandchild.is_cancelled());
+        assert_eq!(grandchild.reason(), None);
+        assert!(grandchild.cancel_with(CancelReason::Deadline));
+        // Made, queried and cancelled on its own: nothing was registered anywhere.
+        let idle = |t: &CancelToken| matches!(**t.node.shared(), Shared::Idle);
+        assert!(idle(&root));
+        assert!(idle(&child));
+        assert!(matches!(
+            **grandchild.node.shared(),
+            Shared::Cancelled(CancelReason::Deadline)
+        ));
+        let other = root.child();
+        assert!(!other.is_cancelled());
+        assert!(idle(&other));
+        // Cancelled, the reason takes the table's place; the woken waiter's slot goes with it.
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut waiting = Box::pin(other.cancelled());
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        assert!(matches!(**other.node.shared(), Shared::Open(_)));
+        root.cancel_with(CancelReason::Shutdown);
+        assert!(matches!(
+            **other.node.shared(),
+            Shared::Cancelled(CancelReason::Shutdown)
+        ));
+        assert!(waiting.as_mut().poll(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn a_dropped_token_releases_what_its_table_held() {
+        use std::task::Wake;
+        struct Nop;
+        impl Wake for Nop {
+            fn wake(self: Arc<Self>) {}
+        }
+        let task = Arc::new(Nop);
+        let waker = Waker::from(task.clone());
+        let mut cx = Context::from_waker(&waker);
+        let root = CancelToken::new();
+        for waiters in [1, 2, 5, 40] {
+            let child = root.child();
+            let grandchildren: Vec<_> = (0..waiters).map(|_| child.child()).collect();
+            let mut waiting: Vec<_> = grandchildren
+                .iter()
+                .chain(std::iter::repeat_n(&child, waiters))
+                .map(|t| Box::pin(t.cancelled()))
+                .collect();
+            for w in &mut waiting {
+                assert!(w.as_mut().poll(&mut cx).is_pending());
+            }
+            // `task` and `waker`, and one clone of the waker in each slot.
+            assert_eq!(Arc::strong_count(&task), 2 + 2 * waiters);
+            drop(waiting);
+            drop(grandchildren);
+            drop(child);
+            assert_eq!(Arc::strong_count(&task), 2, "{waiters} waiters");
+            assert_eq!(Arc::weak_count(&root.node), 0, "{waiters} waiters");
+        }
     }
 
     /// How many nodes a query reads, from `token` up.
