@@ -12,7 +12,10 @@
 //! the benchmarks), `rejected` (an open breaker), and
 //! `mid_backoff_dropped` (a request dropped while the retry layer sleeps), and `retry_once`
 //! `tower_retry_once` and `seatbelt_retry_once` (a request that fails once and succeeds on its
-//! retry at once).
+//! retry at once). The token paths time one cancellation token operation: `token_new` (a root
+//! made and dropped), `token_child` (a child of a long-lived root made, checked and dropped),
+//! `token_grandchild` (a child and its child made, the grandchild checked and asked its reason,
+//! both dropped) and `token_child_waited` (a child made, waited on once, and dropped).
 #[path = "../benches/common/mod.rs"]
 mod common;
 
@@ -89,9 +92,43 @@ fn main() {
                 assert!(out.is_some());
             }
         }
+        "token_new" | "token_child" | "token_grandchild" | "token_child_waited" => {
+            token_path(&path, n)
+        }
         other => {
             eprintln!("unknown path {other:?}; see the file's docs for the list");
             std::process::exit(2);
+        }
+    }
+}
+
+/// The cancellation token paths: see the file's docs.
+fn token_path(path: &str, n: u64) {
+    use std::future::Future;
+    use std::hint::black_box;
+    use std::task::{Context, Waker};
+    use steadfast::token::CancelToken;
+
+    let root = CancelToken::new();
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..n {
+        match path {
+            "token_new" => drop(black_box(CancelToken::new())),
+            "token_child" => {
+                let child = black_box(root.child());
+                assert!(!black_box(&child).is_cancelled());
+            }
+            "token_grandchild" => {
+                let child = black_box(root.child());
+                let grandchild = black_box(child.child());
+                assert!(!black_box(&grandchild).is_cancelled());
+                assert!(black_box(&grandchild).reason().is_none());
+            }
+            _ => {
+                let child = black_box(root.child());
+                let mut waiting = std::pin::pin!(child.cancelled());
+                assert!(waiting.as_mut().poll(&mut cx).is_pending());
+            }
         }
     }
 }

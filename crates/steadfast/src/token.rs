@@ -32,9 +32,9 @@
 //!
 //! * A token's reason is recorded at most once, under its lock, and its `state` is set to
 //!   cancelled in the same critical section and never back: one atomic load tells whether
-//!   this token's own reason is recorded, and once any observer has seen a reason it never
-//!   changes. Of racing `cancel*` calls on one token, only the one that records its reason
-//!   returns `true`.
+//!   this token's own reason is recorded (and whether it is linked), and once any observer
+//!   has seen a reason it never changes. Of racing `cancel*` calls on one token, only the one
+//!   that records its reason returns `true`.
 //! * A child is *linked* when it has a slot in its parent's table; a linked child's parent is
 //!   linked too (or is the root). Cancelling a token records its reason on every linked
 //!   descendant (the same reason, unless one got there first), in a loop with a work list,
@@ -49,6 +49,9 @@
 //! * A waiting [`Cancelled`] future links its token and holds one slot in its token's table.
 //!   Cancelling closes the table under its lock and wakes what it held; a waiter registers
 //!   under the same lock after checking for a reason, so a wake-up is never lost.
+//! * A token's table is opened when the first waiter or linked child registers, and replaced
+//!   by the reason when the token is cancelled: a token that is never waited on, linked or
+//!   cancelled builds nothing under its lock and has nothing there to drop.
 //! * Waiting allocates nothing while a token's table holds at most two entries (waiters and
 //!   linked children): the first slots live in the token itself. Freed slots are reused
 //!   before new ones, and a table that is mostly empty gives its memory back.
@@ -59,6 +62,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
@@ -111,56 +115,102 @@ impl fmt::Display for CancelReason {
     }
 }
 
-/// `Node::state` of a token that has not been cancelled.
-const LIVE: u8 = 0;
-/// `Node::state` once the token's reason is recorded; it never changes again.
+/// `Node::state` bit: the token's reason is recorded. Set under the token's lock and never
+/// cleared.
 const CANCELLED: u8 = 1;
-
-/// `Node::link` of a token that is not in its parent's table.
-const UNLINKED: usize = usize::MAX;
+/// `Node::state` bit: cancelling any ancestor reaches this token (it has a slot in its
+/// parent's table, or it is a root). Set once and never cleared.
+const LINKED: u8 = 2;
 
 /// The most tokens a query walks before it reaches one whose state its ancestors keep up to
 /// date: a child made below a longer run of unlinked tokens links that run into the tree
 /// first. Requests rarely nest deeper than this, so their tokens are made without a lock.
-const MAX_RUN: usize = 8;
+const MAX_RUN: u8 = 8;
 
 struct Node {
-    /// [`LIVE`] or [`CANCELLED`]. Set to `CANCELLED` under the lock, once `Shared::reason` is
-    /// recorded, and never back: one atomic load answers for this node.
+    /// [`CANCELLED`] and [`LINKED`] bits: one atomic load tells whether this token's reason
+    /// is recorded and whether a query has to look further up.
     state: AtomicU8,
-    /// The reason, and the table of waiters and linked children.
-    shared: Mutex<Shared>,
-    /// This node's slot in its parent's table, or [`UNLINKED`]. Written once, under the
-    /// parent's lock; a linked node's parent is linked too (or is the root).
-    link: AtomicUsize,
     /// How many unlinked nodes, this one included, a query walked from here when this node
     /// was made (0 for a root); at most [`MAX_RUN`].
-    run: usize,
+    run: u8,
+    /// Whether this node is the one registered for `op` (and leaves the registry when dropped).
+    registered: bool,
+    /// Retry layers must not retry work done for this token (an upstream already retries the
+    /// request); inherited by children.
+    no_retries: bool,
+    /// This node's slot in its parent's table, valid once [`LINKED`] is set on a child.
+    /// Written once, under the parent's lock, before the bit; a linked node's parent is
+    /// linked too (or is the root).
+    link: AtomicUsize,
+    /// The table of waiters and linked children, then the reason. Dropped by `Node::drop`,
+    /// and only when there is something to drop.
+    shared: Mutex<ManuallyDrop<Shared>>,
     /// A tokio-util token that follows this one, made on demand by [`CancelToken::as_tokio`].
-    tokio: OnceLock<CancellationToken>,
+    /// Dropped by `Node::drop`, and only when it was made.
+    tokio: ManuallyDrop<OnceLock<CancellationToken>>,
     parent: Option<CancelToken>,
     deadline: Option<Instant>,
     /// When this fires, the token is draining: no new work should start for it.
     drain: Option<CancelToken>,
     /// The running operation this token belongs to, inherited by children.
     op: Option<Arc<Entry>>,
-    /// Whether this node is the one registered for `op` (and leaves the registry when dropped).
-    registered: bool,
-    /// Retry layers must not retry work done for this token (an upstream already retries the
-    /// request); inherited by children.
-    no_retries: bool,
 }
 
-/// What a node keeps under its lock.
+/// What a node keeps under its lock. A token that is never waited on, linked or cancelled
+/// stays `Idle`: nothing to build and nothing to drop.
 #[derive(Default)]
-struct Shared {
-    /// Set once, when the token is cancelled (directly, or by an ancestor's cancellation
+enum Shared {
+    #[default]
+    Idle,
+    /// Waiters or linked children have registered.
+    Open(Table),
+    /// The token's reason, recorded once (directly, or by an ancestor's cancellation
     /// reaching it); the table is closed from then on.
-    reason: Option<CancelReason>,
-    table: Table,
+    Cancelled(CancelReason),
+}
+
+impl Shared {
+    #[inline]
+    fn reason(&self) -> Option<&CancelReason> {
+        match self {
+            Shared::Cancelled(reason) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// The table to register in, opened on first use; `None` once the token is cancelled.
+    #[inline]
+    fn table(&mut self) -> Option<&mut Table> {
+        if let Shared::Idle = self {
+            *self = Shared::Open(Table::default());
+        }
+        match self {
+            Shared::Open(table) => Some(table),
+            _ => None,
+        }
+    }
+
+    /// The open table, for tests that look inside it.
+    #[cfg(test)]
+    fn open_table(&self) -> &Table {
+        match self {
+            Shared::Open(table) => table,
+            _ => panic!("the table is not open"),
+        }
+    }
+
+    /// Releases `key`, if the table still holds it.
+    #[inline]
+    fn remove(&mut self, key: usize) {
+        if let Shared::Open(table) = self {
+            table.remove(key);
+        }
+    }
 }
 
 impl Node {
+    #[inline(always)]
     fn new(
         parent: Option<CancelToken>,
         deadline: Option<Instant>,
@@ -168,60 +218,51 @@ impl Node {
         op: Option<Arc<Entry>>,
         registered: bool,
     ) -> Self {
-        let no_retries = parent.as_ref().is_some_and(|p| p.node.no_retries);
-        let run = match &parent {
-            None => 0,
-            Some(p) => {
-                let above = p.node.run_now();
-                if above >= MAX_RUN {
-                    // Keeps every query bounded: the run above is linked into the tree (or
-                    // found cancelled), once, and this child starts a new run.
-                    p.anchor();
-                }
-                p.node.run_now() + 1
-            }
+        let (run, no_retries, state) = match &parent {
+            None => (0, false, LINKED),
+            Some(p) => (p.node.child_run(), p.node.no_retries, 0),
         };
         Node {
-            state: AtomicU8::new(LIVE),
-            shared: Mutex::new(Shared::default()),
-            link: AtomicUsize::new(UNLINKED),
+            state: AtomicU8::new(state),
             run,
-            tokio: OnceLock::new(),
+            registered,
             no_retries,
+            link: AtomicUsize::new(0),
+            shared: Mutex::new(ManuallyDrop::new(Shared::Idle)),
+            tokio: ManuallyDrop::new(OnceLock::new()),
             parent,
             deadline,
             drain,
             op,
-            registered,
         }
     }
 
-    fn shared(&self) -> MutexGuard<'_, Shared> {
+    /// The `run` of a child made now: one more than the unlinked run this node ends. A run
+    /// already `MAX_RUN` long is linked into the tree first (or found cancelled), once, so
+    /// every query stays bounded and the child starts a new run.
+    #[inline(always)]
+    fn child_run(self: &Arc<Self>) -> u8 {
+        let state = self.state.load(Ordering::Acquire);
+        if state & (CANCELLED | LINKED) != 0 {
+            1
+        } else if self.run < MAX_RUN {
+            self.run + 1
+        } else {
+            anchor(self);
+            1
+        }
+    }
+
+    fn shared(&self) -> MutexGuard<'_, ManuallyDrop<Shared>> {
         // The state is consistent after every statement, so a panic elsewhere cannot leave it
         // half-changed: a poisoned lock is still safe to use.
         self.shared.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    #[inline]
-    fn is_live(&self) -> bool {
-        self.state.load(Ordering::Acquire) == LIVE
-    }
-
     /// `true` when cancelling any ancestor reaches this node (it is linked, or the root).
-    #[inline]
+    #[cfg(test)]
     fn is_linked(&self) -> bool {
-        self.parent.is_none() || self.link.load(Ordering::Acquire) != UNLINKED
-    }
-
-    /// How many nodes a query from here walks before it can stop: 0 for a linked or cancelled
-    /// node.
-    #[inline(always)]
-    fn run_now(&self) -> usize {
-        if self.is_linked() || !self.is_live() {
-            0
-        } else {
-            self.run
-        }
+        self.state.load(Ordering::Acquire) & LINKED != 0
     }
 
     /// Records `reason` if no reason is recorded yet, closes the table and wakes its waiters;
@@ -229,31 +270,105 @@ impl Node {
     /// turn (a loop, so a deep tree does not recurse). `false` if a reason was already there.
     fn settle(&self, reason: &CancelReason, children: &mut Vec<Arc<Node>>) -> bool {
         let mut shared = self.shared();
-        if shared.reason.is_some() {
+        if shared.reason().is_some() {
             return false;
         }
-        shared.reason = Some(reason.clone());
-        self.state.store(CANCELLED, Ordering::SeqCst);
-        let slots = shared.table.close();
+        let open = std::mem::replace(&mut **shared, Shared::Cancelled(reason.clone()));
+        self.state.fetch_or(CANCELLED, Ordering::SeqCst);
         drop(shared);
         // Pairs with the fence in `as_tokio`: one of the two sees the other's write.
         fence(Ordering::SeqCst);
         if let Some(t) = self.tokio.get() {
             t.cancel();
         }
-        for slot in slots {
-            match slot {
-                Slot::Waiting(waker) => waker.wake(),
-                Slot::Child(child) => children.extend(child.upgrade()),
-                Slot::Vacant | Slot::Free { .. } => {}
+        if let Shared::Open(table) = open {
+            for slot in table.into_slots() {
+                match slot {
+                    Slot::Waiting(waker) => waker.wake(),
+                    Slot::Child(child) => children.extend(child.upgrade()),
+                    Slot::Vacant | Slot::Free { .. } => {}
+                }
             }
         }
         true
     }
+}
 
+impl Drop for Node {
+    #[inline]
+    fn drop(&mut self) {
+        // Most tokens are never waited on, linked, cancelled or asked for a tokio-util token:
+        // for them, two loads stand for the drop of both.
+        let shared = self.shared.get_mut().unwrap_or_else(|e| e.into_inner());
+        if !matches!(**shared, Shared::Idle) {
+            drop_shared(shared);
+        }
+        if self.tokio.get().is_some() {
+            drop(self.tokio.take());
+        }
+        if self.registered {
+            if let Some(op) = &self.op {
+                op.leave();
+            }
+        }
+        let Some(parent) = self.parent.take() else {
+            return;
+        };
+        if self.state.load(Ordering::Relaxed) & LINKED != 0 {
+            unlink(&parent, self.link.load(Ordering::Relaxed));
+        }
+        if Arc::strong_count(&parent.node) > 1 {
+            // Others hold the parent (the usual case: a long-lived parent). Should they all
+            // let go meanwhile, dropping it here runs its own release: one frame more.
+            return;
+        }
+        release(parent);
+    }
+}
+
+/// Drops what a node keeps under its lock, leaving it idle.
+#[cold]
+#[inline(never)]
+fn drop_shared(shared: &mut ManuallyDrop<Shared>) {
+    match &**shared {
+        // Every waiter and child has left (they hold the node, so they have by now) and
+        // nothing spilled: the table owns nothing to release.
+        Shared::Open(table) if table.holds_nothing() => {}
+        _ => drop(std::mem::take(&mut **shared)),
+    }
+}
+
+/// Takes `key` out of `parent`'s table: the node that held it is going.
+#[cold]
+#[inline(never)]
+fn unlink(parent: &CancelToken, key: usize) {
+    parent.node.shared().remove(key);
+}
+
+/// Drops the last handle on `token`'s node and then, in a loop rather than a recursion, each
+/// ancestor that this releases: each node leaves its parent's table and the registry of
+/// operations, and hands its handle on its own parent to the next turn.
+#[cold]
+#[inline(never)]
+fn release(mut token: CancelToken) {
+    loop {
+        // Taken in place when nothing else refers to it, which saves moving the node out.
+        let next = match Arc::get_mut(&mut token.node) {
+            Some(node) => node.detach(),
+            None => Arc::into_inner(token.node).and_then(|mut node| node.detach()),
+        };
+        match next {
+            Some(parent) if Arc::strong_count(&parent.node) == 1 => token = parent,
+            // Others hold it: dropping this handle only counts down (or, should they all let
+            // go meanwhile, runs the parent's own release: one frame more).
+            _ => return,
+        }
+    }
+}
+
+impl Node {
     /// Leaves the parent's table and the registry of operations, and hands back the handle
-    /// on the parent: dropping a chain of tokens releases it in a loop, not a recursion.
-    #[inline(always)]
+    /// on the parent, for [`release`].
     fn detach(&mut self) -> Option<CancelToken> {
         if self.registered {
             self.registered = false;
@@ -262,30 +377,10 @@ impl Node {
             }
         }
         let parent = self.parent.take()?;
-        let key = self.link.load(Ordering::Acquire);
-        if key != UNLINKED {
-            parent.node.shared().table.remove(key);
+        if self.state.load(Ordering::Relaxed) & LINKED != 0 {
+            unlink(&parent, self.link.load(Ordering::Relaxed));
         }
         Some(parent)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let mut next = self.detach();
-        while let Some(mut token) = next {
-            if Arc::strong_count(&token.node) > 1 {
-                // Others hold the parent (the usual case: a long-lived parent). Should they
-                // all let go meanwhile, dropping it here runs its own loop: one frame more.
-                return;
-            }
-            // The last handle on the parent: it is released here, its own parent next. (Taken
-            // in place when nothing else refers to it, which saves moving the node out.)
-            next = match Arc::get_mut(&mut token.node) {
-                Some(node) => node.detach(),
-                None => Arc::into_inner(token.node).and_then(|mut node| node.detach()),
-            };
-        }
     }
 }
 
@@ -298,6 +393,102 @@ fn cancel_node(node: &Node, reason: CancelReason) -> bool {
     }
     while let Some(child) = children.pop() {
         child.settle(&reason, &mut children);
+    }
+    true
+}
+
+/// The reason recorded on `token`, found cancelled at `cancelled` (itself or an ancestor).
+/// Cancelled through an ancestor that has not reached `token` yet, the ancestor's reason
+/// becomes `token`'s (unless another got there first) before anyone sees it.
+#[cold]
+#[inline(never)]
+fn recorded_reason(token: &Node, cancelled: &Node) -> Option<CancelReason> {
+    inherit(token, cancelled);
+    token.shared().reason().cloned()
+}
+
+/// Gives `token` the reason of `from` (itself or a cancelled ancestor) unless it has one;
+/// always `false`, for [`anchor`].
+fn inherit(token: &Node, from: &Node) -> bool {
+    if !std::ptr::eq(token, from) {
+        let inherited = from.shared().reason().cloned();
+        if let Some(reason) = inherited {
+            cancel_node(token, reason);
+        }
+    }
+    false
+}
+
+/// Links `token`, and the unlinked ancestors above it, into their parents' tables, so that
+/// cancelling any ancestor reaches it. `false` if the token turns out to be cancelled (it
+/// then has its reason).
+#[inline]
+fn anchor(token: &Arc<Node>) -> bool {
+    let state = token.state.load(Ordering::Acquire);
+    if state & CANCELLED != 0 {
+        return false;
+    }
+    if state & LINKED != 0 {
+        return true;
+    }
+    match &token.parent {
+        // The usual case: a child of a linked token (a root, or one waited on).
+        Some(parent) if parent.node.state.load(Ordering::Acquire) == LINKED => {
+            link(token, token, &parent.node)
+        }
+        _ => anchor_run(token),
+    }
+}
+
+/// Links `child` into the table of `parent`, itself linked (or the root), unless another
+/// thread got there first; `false` if `parent` turns out to be cancelled (`token`, `child`
+/// or one of its descendants, then has its reason).
+fn link(token: &Node, child: &Arc<Node>, parent: &Node) -> bool {
+    let mut shared = parent.shared();
+    let Some(table) = shared.table() else {
+        drop(shared);
+        return inherit(token, parent);
+    };
+    if child.state.load(Ordering::Acquire) & LINKED == 0 {
+        let key = table.insert(Slot::Child(Arc::downgrade(child)));
+        child.link.store(key, Ordering::Relaxed);
+        // Release: whoever sees the bit sees the key.
+        child.state.fetch_or(LINKED, Ordering::Release);
+    }
+    true
+}
+
+/// [`anchor`] for a token below a run of unlinked ones: links them top down.
+#[cold]
+#[inline(never)]
+fn anchor_run(token: &Arc<Node>) -> bool {
+    let mut path: [Option<&Arc<Node>>; MAX_RUN as usize] = [None; MAX_RUN as usize];
+    let mut len = 0;
+    let mut node = token;
+    loop {
+        let state = node.state.load(Ordering::Acquire);
+        if state & CANCELLED != 0 {
+            return inherit(token, node);
+        }
+        let Some(parent) = node.parent.as_ref().filter(|_| state & LINKED == 0) else {
+            break;
+        };
+        // A run is at most `MAX_RUN` long; a longer one would only be linked in part.
+        if len == path.len() {
+            break;
+        }
+        path[len] = Some(node);
+        len += 1;
+        node = &parent.node;
+    }
+    // Top down: each node is linked to a parent that is linked already.
+    for child in path[..len].iter().rev().flatten() {
+        let Some(parent) = &child.parent else {
+            continue;
+        };
+        if !link(token, child, &parent.node) {
+            return false;
+        }
     }
     true
 }
@@ -315,7 +506,7 @@ const SHRINK_MIN: usize = 32;
 /// waiter or a child can update or remove its own slot by index. The first [`INLINE_SLOTS`]
 /// slots live in the node itself, so the usual one or two entries never allocate; the rest
 /// spill into a `Vec`. Free slots are chained through the slab itself, so removing an entry
-/// never allocates. Emptied when the token is cancelled.
+/// never allocates. Handed back whole when the token is cancelled (the reason takes its place).
 ///
 /// When fewer than a quarter of the spilled capacity is in use and the upper half of the slots
 /// is free, the free tail is cut off and the capacity brought down to twice what is in use:
@@ -354,11 +545,15 @@ impl Table {
         }
     }
 
+    #[inline]
     fn insert(&mut self, entry: Slot) -> usize {
-        let reused = self.free.and_then(|i| match self.slot_mut(i) {
-            Some(&mut Slot::Free { next }) => Some((i, next)),
-            _ => None,
-        });
+        let reused = match self.free {
+            Some(i) => match self.slot_mut(i) {
+                Some(&mut Slot::Free { next }) => Some((i, next)),
+                _ => None,
+            },
+            None => None,
+        };
         let key = match reused {
             Some((i, next)) => {
                 self.free = next;
@@ -368,7 +563,7 @@ impl Table {
                 let i = self.len;
                 self.len += 1;
                 if i >= INLINE_SLOTS {
-                    self.spill.push(Slot::Vacant);
+                    self.grow();
                 }
                 i
             }
@@ -378,6 +573,13 @@ impl Table {
         }
         self.used += 1;
         key
+    }
+
+    /// Adds a spilled slot, for [`insert`](Self::insert).
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        self.spill.push(Slot::Vacant);
     }
 
     fn update(&mut self, key: usize, waker: &Waker) {
@@ -403,6 +605,8 @@ impl Table {
 
     /// Cuts off the free tail of the spilled slots when it is at least half of them, and gives
     /// back the capacity beyond twice what is in use.
+    #[cold]
+    #[inline(never)]
     fn shrink(&mut self) {
         let tail = self
             .spill
@@ -432,15 +636,16 @@ impl Table {
         self.spill.shrink_to(2 * self.used);
     }
 
-    /// Empties the table and hands back every entry, to be woken or settled once the lock is
-    /// released.
-    fn close(&mut self) -> impl Iterator<Item = Slot> {
-        self.free = None;
-        self.len = 0;
-        self.used = 0;
-        let inline = std::mem::take(&mut self.inline);
-        let spill = std::mem::take(&mut self.spill);
-        inline.into_iter().chain(spill)
+    /// Every entry, to be woken or settled once the lock is released.
+    fn into_slots(self) -> impl Iterator<Item = Slot> {
+        self.inline.into_iter().chain(self.spill)
+    }
+
+    /// `true` when the table owns nothing that needs releasing: no entry in use and no spilled
+    /// slots.
+    #[inline]
+    fn holds_nothing(&self) -> bool {
+        self.used == 0 && self.spill.capacity() == 0
     }
 
     /// How many slots the table could hold without allocating.
@@ -681,11 +886,12 @@ impl CancelToken {
     fn cancelled_node(&self) -> Option<&Arc<Node>> {
         let mut node = &self.node;
         loop {
-            if !node.is_live() {
+            let state = node.state.load(Ordering::Acquire);
+            if state & CANCELLED != 0 {
                 return Some(node);
             }
             match &node.parent {
-                Some(parent) if !node.is_linked() => node = &parent.node,
+                Some(parent) if state & LINKED == 0 => node = &parent.node,
                 _ => return None,
             }
         }
@@ -704,69 +910,10 @@ impl CancelToken {
     ///
     /// A token cancelled through an ancestor reports the reason that reached it first. Once a
     /// reason has been returned, this token's reason never changes.
+    #[inline]
     pub fn reason(&self) -> Option<CancelReason> {
         let node = self.cancelled_node()?;
-        if !Arc::ptr_eq(node, &self.node) {
-            // Cancelled through an ancestor that has not reached this token yet: its reason
-            // becomes this token's, unless another got here first, before anyone sees it.
-            let inherited = node.shared().reason.clone();
-            if let Some(reason) = inherited {
-                cancel_node(&self.node, reason);
-            }
-        }
-        self.node.shared().reason.clone()
-    }
-
-    /// Links this token, and the unlinked ancestors above it, into their parents' tables, so
-    /// that cancelling any ancestor reaches it. `false` if the token turns out to be
-    /// cancelled (it then has its reason).
-    fn anchor(&self) -> bool {
-        let mut path: [Option<&Arc<Node>>; MAX_RUN] = [None; MAX_RUN];
-        let mut len = 0;
-        let mut node = &self.node;
-        loop {
-            if !node.is_live() {
-                return self.inherit(node);
-            }
-            let Some(parent) = node.parent.as_ref().filter(|_| !node.is_linked()) else {
-                break;
-            };
-            // A run is at most `MAX_RUN` long; a longer one would only be linked in part.
-            if len == MAX_RUN {
-                break;
-            }
-            path[len] = Some(node);
-            len += 1;
-            node = &parent.node;
-        }
-        // Top down: each node is linked to a parent that is linked already.
-        for child in path[..len].iter().rev().flatten() {
-            let Some(parent) = &child.parent else {
-                continue;
-            };
-            let mut shared = parent.node.shared();
-            if shared.reason.is_some() {
-                drop(shared);
-                return self.inherit(&parent.node);
-            }
-            if child.link.load(Ordering::Acquire) == UNLINKED {
-                let key = shared.table.insert(Slot::Child(Arc::downgrade(child)));
-                child.link.store(key, Ordering::Release);
-            }
-        }
-        true
-    }
-
-    /// Gives this token the reason of `from` (itself or a cancelled ancestor) unless it has
-    /// one; always `false`, for [`anchor`](Self::anchor).
-    fn inherit(&self, from: &Arc<Node>) -> bool {
-        if !Arc::ptr_eq(from, &self.node) {
-            let inherited = from.shared().reason.clone();
-            if let Some(reason) = inherited {
-                cancel_node(&self.node, reason);
-            }
-        }
-        false
+        recorded_reason(&self.node, node)
     }
 
     /// Waits until the token is cancelled.
@@ -789,7 +936,7 @@ impl CancelToken {
         if self.node.tokio.get().is_none() {
             // Linked, so that an ancestor's cancellation reaches this node and its tokio-util
             // token.
-            self.anchor();
+            anchor(&self.node);
         }
         let t = self.node.tokio.get_or_init(CancellationToken::new);
         // Pairs with the fence in `Node::settle`.
@@ -844,7 +991,7 @@ impl Cancelled {
 
     fn unregister(&mut self) {
         if self.key != NO_KEY {
-            self.token.node.shared().table.remove(self.key);
+            self.token.node.shared().remove(self.key);
             self.key = NO_KEY;
         }
     }
@@ -859,22 +1006,24 @@ impl Future for Cancelled {
             return Poll::Ready(());
         }
         if this.key == NO_KEY {
-            if !this.token.anchor() {
+            if !anchor(&this.token.node) {
                 return Poll::Ready(());
             }
             let mut shared = this.token.node.shared();
             // Cancelled meanwhile (the table is closed), or the canceller will find the waker:
             // both are decided under this lock, so no wake-up is lost.
-            if shared.reason.is_some() {
+            let Some(table) = shared.table() else {
                 return Poll::Ready(());
-            }
-            this.key = shared.table.insert(Slot::Waiting(cx.waker().clone()));
+            };
+            this.key = table.insert(Slot::Waiting(cx.waker().clone()));
             drop(shared);
             this.registered = waker_id(cx.waker());
         } else if this.registered != waker_id(cx.waker()) {
             // Polled by another task: the slot must wake that one now. (The same task's waker
             // is kept alive by the slot, so its addresses cannot be reused meanwhile.)
-            this.token.node.shared().table.update(this.key, cx.waker());
+            if let Shared::Open(table) = &mut **this.token.node.shared() {
+                table.update(this.key, cx.waker());
+            }
             this.registered = waker_id(cx.waker());
         }
         Poll::Pending
@@ -1274,14 +1423,14 @@ mod tests {
         for w in &mut waiting {
             assert!(w.as_mut().poll(&mut cx).is_pending());
         }
-        assert_eq!(leaf.node.shared().table.used, 5);
-        assert_eq!(leaf.node.shared().table.spill.len(), 3);
+        assert_eq!(leaf.node.shared().open_table().used, 5);
+        assert_eq!(leaf.node.shared().open_table().spill.len(), 3);
         // Each waiting token holds one slot in its parent's table, however many wait on it.
-        assert_eq!(root.node.shared().table.used, 1);
+        assert_eq!(root.node.shared().open_table().used, 1);
         // Dropping a spilled and an inline waiter frees both slots for reuse.
         let spilled = waiting.remove(4).key;
         let inline = waiting.remove(0).key;
-        assert_eq!(leaf.node.shared().table.free, Some(inline));
+        assert_eq!(leaf.node.shared().open_table().free, Some(inline));
         for _ in 0..2 {
             let mut w = Box::pin(leaf.cancelled());
             assert!(w.as_mut().poll(&mut cx).is_pending());
@@ -1291,7 +1440,11 @@ mod tests {
             );
             waiting.push(w);
         }
-        assert_eq!(leaf.node.shared().table.len, 5, "no new slot was needed");
+        assert_eq!(
+            leaf.node.shared().open_table().len,
+            5,
+            "no new slot was needed"
+        );
         root.cancel_with(CancelReason::Shutdown);
         assert_eq!(
             count.0.load(Ordering::SeqCst),
@@ -1329,14 +1482,14 @@ mod tests {
         assert!(other.as_mut().poll(&mut cx).is_pending());
         let taken = other.key;
         drop(other);
-        assert_eq!(leaf.node.shared().table.free, Some(taken));
+        assert_eq!(leaf.node.shared().open_table().free, Some(taken));
         let mut again = Box::pin(leaf.cancelled());
         assert!(again.as_mut().poll(&mut cx).is_pending());
         assert_eq!(again.key, taken, "the freed slot is reused");
-        assert_eq!(leaf.node.shared().table.len, 2);
+        assert_eq!(leaf.node.shared().open_table().len, 2);
         assert!(std::mem::size_of::<Cancelled>() <= 48, "kept small");
         assert!(
-            leaf.node.shared().table.spill.is_empty(),
+            leaf.node.shared().open_table().spill.is_empty(),
             "two waiters fit inside the node"
         );
         drop(again);
@@ -1348,6 +1501,70 @@ mod tests {
         let mut after = Box::pin(leaf.cancelled());
         assert!(after.as_mut().poll(&mut cx).is_ready());
         assert_eq!(after.key, NO_KEY);
+    }
+
+    #[test]
+    fn a_token_nobody_waits_on_builds_nothing_under_its_lock() {
+        let root = CancelToken::new();
+        let child = root.child();
+        let grandchild = child.child();
+        assert!(!grandchild.is_cancelled());
+        assert_eq!(grandchild.reason(), None);
+        assert!(grandchild.cancel_with(CancelReason::Deadline));
+        // Made, queried and cancelled on its own: nothing was registered anywhere.
+        let idle = |t: &CancelToken| matches!(**t.node.shared(), Shared::Idle);
+        assert!(idle(&root));
+        assert!(idle(&child));
+        assert!(matches!(
+            **grandchild.node.shared(),
+            Shared::Cancelled(CancelReason::Deadline)
+        ));
+        let other = root.child();
+        assert!(!other.is_cancelled());
+        assert!(idle(&other));
+        // Cancelled, the reason takes the table's place; the woken waiter's slot goes with it.
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut waiting = Box::pin(other.cancelled());
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        assert!(matches!(**other.node.shared(), Shared::Open(_)));
+        root.cancel_with(CancelReason::Shutdown);
+        assert!(matches!(
+            **other.node.shared(),
+            Shared::Cancelled(CancelReason::Shutdown)
+        ));
+        assert!(waiting.as_mut().poll(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn a_dropped_token_releases_what_its_table_held() {
+        use std::task::Wake;
+        struct Nop;
+        impl Wake for Nop {
+            fn wake(self: Arc<Self>) {}
+        }
+        let task = Arc::new(Nop);
+        let waker = Waker::from(task.clone());
+        let mut cx = Context::from_waker(&waker);
+        let root = CancelToken::new();
+        for waiters in [1, 2, 5, 40] {
+            let child = root.child();
+            let grandchildren: Vec<_> = (0..waiters).map(|_| child.child()).collect();
+            let mut waiting: Vec<_> = grandchildren
+                .iter()
+                .chain(std::iter::repeat_n(&child, waiters))
+                .map(|t| Box::pin(t.cancelled()))
+                .collect();
+            for w in &mut waiting {
+                assert!(w.as_mut().poll(&mut cx).is_pending());
+            }
+            // `task` and `waker`, and one clone of the waker in each slot.
+            assert_eq!(Arc::strong_count(&task), 2 + 2 * waiters);
+            drop(waiting);
+            drop(grandchildren);
+            drop(child);
+            assert_eq!(Arc::strong_count(&task), 2, "{waiters} waiters");
+            assert_eq!(Arc::weak_count(&root.node), 0, "{waiters} waiters");
+        }
     }
 
     /// How many nodes a query reads, from `token` up.
@@ -1367,13 +1584,13 @@ mod tests {
         let mut t = root.clone();
         for depth in 1..=10_000 {
             t = t.child();
-            assert!(walk_len(&t) <= MAX_RUN + 1, "at depth {depth}");
+            assert!(walk_len(&t) <= usize::from(MAX_RUN) + 1, "at depth {depth}");
         }
         // Requests nest shallowly: their tokens are made without linking anything.
         let request = root.child().child().child();
         assert!(!request.node.is_linked());
         assert_eq!(
-            root.node.shared().table.used,
+            root.node.shared().open_table().used,
             1,
             "only the deep chain linked"
         );
@@ -1392,15 +1609,15 @@ mod tests {
         for w in staying.iter_mut().chain(burst.iter_mut()) {
             assert!(w.as_mut().poll(&mut cx).is_pending());
         }
-        assert!(parent.node.shared().table.capacity() >= 20_000);
+        assert!(parent.node.shared().open_table().capacity() >= 20_000);
         drop(burst);
         drop(children);
         let shared = parent.node.shared();
-        assert_eq!(shared.table.used, 3);
+        assert_eq!(shared.open_table().used, 3);
         assert!(
-            shared.table.capacity() <= SHRINK_MIN,
+            shared.open_table().capacity() <= SHRINK_MIN,
             "{} slots kept for 3 entries",
-            shared.table.capacity()
+            shared.open_table().capacity()
         );
         drop(shared);
         // What is left still works, and the table grows again as needed.
