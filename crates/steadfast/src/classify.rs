@@ -132,6 +132,7 @@ impl Outcome {
     /// `true` for the outcomes the retry layer makes a decision about (and may report a stop
     /// reason for): the retryable ones and [`Outcome::DoNotRetry`].
     #[inline]
+    #[cfg(feature = "retry")]
     pub(crate) const fn is_retry_decision(&self) -> bool {
         matches!(
             self,

@@ -151,6 +151,7 @@ macro_rules! as_dyn_error {
         }
     )*};
 }
+#[cfg(any(feature = "retry", feature = "circuit-breaker", feature = "cancel"))]
 pub(crate) use as_dyn_error;
 
 as_dyn_error!(
