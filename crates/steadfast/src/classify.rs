@@ -35,6 +35,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+// The outcome, the classifier trait, `refine` and the ready-made classifiers stay together:
+// about 500 lines of code that read in one go (each classifier is a few lines against the
+// trait above it), then their tests. What errors are lives below, in `error`.
 use crate::error::{chain, Identity};
 pub use crate::error::{find_source, is_invalid, is_rejected_request, AsDynError};
 pub use crate::late::LateOutcome;
