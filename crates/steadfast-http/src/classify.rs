@@ -264,7 +264,7 @@ where
     ) -> Outcome {
         let (outcome, never_sent) = match result {
             Ok(res) => (self.classify_response(res), false),
-            Err(e) => self.classify_error(e.as_error()),
+            Err(e) => self.classify_error(e.as_dyn_error()),
         };
         guard(outcome, never_sent, self.idempotency(), attempt)
     }

@@ -260,7 +260,7 @@ where
         let (outcome, never_sent) = match result {
             Ok(res) => (self.classify_response(res), false),
             Err(e) => {
-                let e = e.as_error();
+                let e = e.as_dyn_error();
                 match crate::transport::find_status(e) {
                     Some(status) => (self.rule(status).outcome(), false),
                     None => error_outcome(e, self.rules.unknown_errors),

@@ -1,7 +1,8 @@
 //! Reading client errors: which failures are the network's (worth another attempt) and which
 //! are final.
 //!
-//! The HTTP and gRPC classifiers accept any error type that implements [`ClientError`]:
+//! The HTTP and gRPC classifiers accept any error type that implements [`ClientError`]
+//! (steadfast's [`AsDynError`](steadfast::classify::AsDynError)):
 //! tower's `BoxError`, `std::io::Error`, `hyper::Error`, hyper-util's client error (feature
 //! `hyper-util`), tonic's transport error (feature `tonic`) and steadfast's own errors. They
 //! look through the whole `source()` chain, so an I/O error wrapped by a client's error type is
@@ -24,9 +25,14 @@ use steadfast::cancel::Cancelled;
 use steadfast::circuit_breaker::Rejected;
 use steadfast::token::CancelReason;
 
-/// Error types the HTTP and gRPC classifiers can inspect.
+/// Error types the HTTP and gRPC classifiers can inspect: another name for
+/// [`steadfast::classify::AsDynError`], the one trait for errors that can be looked through as
+/// `dyn Error` (implementing either name implements both).
 ///
-/// Implemented for the error types HTTP stacks produce. For your own type it is one line:
+/// It is implemented for the error types HTTP stacks produce (tower's `BoxError`,
+/// `std::io::Error`, `hyper::Error`, hyper-util's client error with the `hyper-util` feature,
+/// tonic's transport error and `Status` with the `tonic` feature, tower's and tokio's timeout
+/// errors, steadfast's own errors). For your own type it is one line:
 ///
 /// ```
 /// # use std::error::Error;
@@ -34,48 +40,10 @@ use steadfast::token::CancelReason;
 /// # impl std::fmt::Display for MyError { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("mine") } }
 /// # impl Error for MyError {}
 /// impl steadfast_http::transport::ClientError for MyError {
-///     fn as_error(&self) -> &(dyn Error + 'static) { self }
+///     fn as_dyn_error(&self) -> &(dyn Error + 'static) { self }
 /// }
 /// ```
-pub trait ClientError {
-    /// The error as a trait object, for walking its `source()` chain.
-    fn as_error(&self) -> &(dyn StdError + 'static);
-}
-
-impl ClientError for steadfast::BoxError {
-    fn as_error(&self) -> &(dyn StdError + 'static) {
-        &**self
-    }
-}
-
-impl ClientError for Box<dyn StdError + Send + 'static> {
-    fn as_error(&self) -> &(dyn StdError + 'static) {
-        &**self
-    }
-}
-
-macro_rules! client_error {
-    ($($t:ty),* $(,)?) => {$(
-        impl ClientError for $t {
-            fn as_error(&self) -> &(dyn StdError + 'static) {
-                self
-            }
-        }
-    )*};
-}
-client_error!(
-    std::io::Error,
-    hyper::Error,
-    Cancelled,
-    Rejected,
-    steadfast::retry::RetryError,
-    tokio::time::error::Elapsed,
-    tower::timeout::error::Elapsed,
-);
-#[cfg(feature = "hyper-util")]
-client_error!(hyper_util::client::legacy::Error);
-#[cfg(feature = "tonic")]
-client_error!(tonic::transport::Error, tonic::Status);
+pub use steadfast::classify::AsDynError as ClientError;
 
 /// What kind of failure an error is, as far as resending is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -199,6 +167,62 @@ mod tests {
         let e = Wrapper(std::io::ErrorKind::ConnectionReset.into());
         assert_eq!(error_kind(&e), ErrorKind::Transport);
         let boxed: steadfast::BoxError = Box::new(e);
-        assert_eq!(error_kind(boxed.as_error()), ErrorKind::Transport);
+        assert_eq!(error_kind(boxed.as_dyn_error()), ErrorKind::Transport);
+    }
+
+    /// A client error of any of the types HTTP stacks produce is accepted by steadfast's own
+    /// classifiers as well as by this crate's, through the one trait.
+    #[test]
+    fn one_trait_serves_every_classifier() {
+        use http::{Request, Response};
+        use steadfast::classify::{AsDynError, Attempt, Classify, ErrorIs, Outcome};
+
+        fn inspectable<E: AsDynError + ClientError>() {}
+        inspectable::<steadfast::BoxError>();
+        inspectable::<std::io::Error>();
+        inspectable::<hyper::Error>();
+        inspectable::<tower::timeout::error::Elapsed>();
+        inspectable::<tokio::time::error::Elapsed>();
+        inspectable::<Cancelled>();
+        inspectable::<Rejected>();
+        inspectable::<steadfast::retry::RetryError>();
+        #[cfg(feature = "hyper-util")]
+        inspectable::<hyper_util::client::legacy::Error>();
+        #[cfg(feature = "tonic")]
+        inspectable::<tonic::Status>();
+        #[cfg(feature = "tonic")]
+        inspectable::<tonic::transport::Error>();
+
+        /// A client's own error, made inspectable once for both crates.
+        #[derive(Debug)]
+        struct Mine(std::io::Error);
+        impl std::fmt::Display for Mine {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("my client failed")
+            }
+        }
+        impl StdError for Mine {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&self.0)
+            }
+        }
+        impl AsDynError for Mine {
+            fn as_dyn_error(&self) -> &(dyn StdError + 'static) {
+                self
+            }
+        }
+
+        let req = Request::get("/").body(()).unwrap();
+        let attempt = Attempt::first(&req);
+        let reset = || std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let http = crate::HttpClassifier::default();
+        let judge = |e: &Mine| Classify::<_, Response<()>, _>::classify(&http, &attempt, Err(e));
+        let bare = Classify::<_, Response<()>, _>::classify(&http, &attempt, Err(&reset()));
+        assert_eq!(judge(&Mine(reset())), bare);
+        assert!(bare.is_retryable());
+
+        let io = ErrorIs::<std::io::Error>::new();
+        let core = |e: &Mine| Classify::<(), (), _>::classify(&io, &Attempt::first(&()), Err(e));
+        assert_eq!(core(&Mine(reset())), Outcome::retryable());
     }
 }

@@ -35,6 +35,11 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+// The outcome, the classifier trait, `refine` and the ready-made classifiers stay together:
+// about 500 lines of code that read in one go (each classifier is a few lines against the
+// trait above it), then their tests. What errors are lives below, in `error`.
+use crate::error::{chain, Identity};
+pub use crate::error::{find_source, is_invalid, is_rejected_request, AsDynError};
 pub use crate::late::LateOutcome;
 
 /// How one call ended, as the layers see it.
@@ -130,6 +135,7 @@ impl Outcome {
     /// `true` for the outcomes the retry layer makes a decision about (and may report a stop
     /// reason for): the retryable ones and [`Outcome::DoNotRetry`].
     #[inline]
+    #[cfg(feature = "retry")]
     pub(crate) const fn is_retry_decision(&self) -> bool {
         matches!(
             self,
@@ -342,141 +348,6 @@ impl<Req, Res, E> Classify<Req, Res, E> for Never {
     }
 }
 
-/// Errors that can be inspected as `dyn Error`, so classifiers such as [`ErrorIs`] can look
-/// for a type anywhere in their `source()` chain.
-///
-/// Implemented for the boxed error types tower stacks use (`BoxError` and friends) and for
-/// common concrete errors. For your own error type it is one line:
-///
-/// ```
-/// # use std::error::Error;
-/// # #[derive(Debug)] struct MyError;
-/// # impl std::fmt::Display for MyError { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("mine") } }
-/// # impl Error for MyError {}
-/// impl steadfast::classify::AsDynError for MyError {
-///     fn as_dyn_error(&self) -> &(dyn Error + 'static) { self }
-/// }
-/// ```
-pub trait AsDynError {
-    /// The error as a trait object.
-    fn as_dyn_error(&self) -> &(dyn StdError + 'static);
-}
-
-impl AsDynError for crate::BoxError {
-    fn as_dyn_error(&self) -> &(dyn StdError + 'static) {
-        &**self
-    }
-}
-
-impl AsDynError for Box<dyn StdError + Send + 'static> {
-    fn as_dyn_error(&self) -> &(dyn StdError + 'static) {
-        &**self
-    }
-}
-
-impl AsDynError for Box<dyn StdError + 'static> {
-    fn as_dyn_error(&self) -> &(dyn StdError + 'static) {
-        &**self
-    }
-}
-
-macro_rules! as_dyn_error {
-    ($($t:ty),* $(,)?) => {$(
-        impl AsDynError for $t {
-            fn as_dyn_error(&self) -> &(dyn StdError + 'static) {
-                self
-            }
-        }
-    )*};
-}
-as_dyn_error!(
-    std::io::Error,
-    std::fmt::Error,
-    crate::ConfigError,
-    tokio::time::error::Elapsed,
-);
-#[cfg(feature = "http")]
-as_dyn_error!(http::Error);
-#[cfg(feature = "retry")]
-as_dyn_error!(crate::retry::RetryError);
-#[cfg(feature = "circuit-breaker")]
-as_dyn_error!(crate::circuit_breaker::Rejected);
-#[cfg(feature = "cancel")]
-as_dyn_error!(crate::cancel::Cancelled);
-
-/// Finds the first error of type `T` in `err` or its `source()` chain.
-pub fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
-    chain(err).find_map(|e| e.downcast_ref::<T>())
-}
-
-/// `err`, then its `source()`, and so on.
-fn chain<'a>(
-    err: &'a (dyn StdError + 'static),
-) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
-    std::iter::successors(Some(err), |&e| e.source())
-}
-
-/// `true` if `e` itself (not its sources) is a request that validation rejected.
-fn is_a_rejected_request(e: &(dyn StdError + 'static)) -> bool {
-    #[cfg(feature = "validate")]
-    return e.is::<crate::validate::InvalidRequest>();
-    #[cfg(not(feature = "validate"))]
-    return {
-        let _ = e;
-        false
-    };
-}
-
-/// `true` if `e` itself is a response that failed validation.
-fn is_an_invalid_response(e: &(dyn StdError + 'static)) -> bool {
-    #[cfg(feature = "validate")]
-    return e.is::<crate::validate::InvalidResponse>();
-    #[cfg(not(feature = "validate"))]
-    return {
-        let _ = e;
-        false
-    };
-}
-
-/// `true` if `e` itself is an open circuit breaker's refusal.
-fn is_a_refusal(e: &(dyn StdError + 'static)) -> bool {
-    #[cfg(feature = "circuit-breaker")]
-    return e.is::<crate::circuit_breaker::Rejected>();
-    #[cfg(not(feature = "circuit-breaker"))]
-    return {
-        let _ = e;
-        false
-    };
-}
-
-/// `true` if `err` is, or is caused by, a response that failed validation: a
-/// [`validate::Invalid`](crate::validate::Invalid) of any response type, recognised by the
-/// non-generic [`validate::InvalidResponse`](crate::validate::InvalidResponse) in its
-/// `source()` chain. Always `false` without the `validate` feature.
-///
-/// For classifiers of your own that should treat invalid responses apart:
-///
-/// ```
-/// use steadfast::classify::{is_invalid, AsDynError, Attempt, Outcome, classify_fn};
-///
-/// let classifier = classify_fn(|_: &Attempt<'_, ()>, r: Result<&String, &steadfast::BoxError>| match r {
-///     Ok(_) => Outcome::Success,
-///     Err(e) if is_invalid(e.as_dyn_error()) => Outcome::Invalid,
-///     Err(_) => Outcome::NonRetryable,
-/// });
-/// # let _ = classifier;
-/// ```
-pub fn is_invalid(err: &(dyn StdError + 'static)) -> bool {
-    chain(err).any(is_an_invalid_response)
-}
-
-/// `true` if `err` is, or is caused by, a request that validation rejected before it was
-/// sent ([`validate::InvalidRequest`](crate::validate::InvalidRequest)). Always `false`
-/// without the `validate` feature.
-pub fn is_rejected_request(err: &(dyn StdError + 'static)) -> bool {
-    chain(err).any(is_a_rejected_request)
-}
-
 /// Adjusts a classifier's verdict on an error with what steadfast's own errors say about
 /// themselves. The retry layer and the circuit breaker apply it to every failed call, after
 /// the classifier, so that classifiers which cannot look inside errors (such as the default,
@@ -508,11 +379,11 @@ pub fn refine(outcome: Outcome, err: &(dyn StdError + 'static)) -> Outcome {
     // noting what it holds; a rejected request anywhere in it decides at once.
     let (mut invalid, mut refused) = (false, false);
     for e in chain(err) {
-        if is_a_rejected_request(e) {
+        if Identity::RejectedRequest.is(e) {
             return Outcome::Ignored;
         }
-        invalid = invalid || is_an_invalid_response(e);
-        refused = refused || is_a_refusal(e);
+        invalid = invalid || Identity::InvalidResponse.is(e);
+        refused = refused || Identity::Refusal.is(e);
     }
     if outcome == Outcome::retryable() && invalid {
         return Outcome::Invalid;

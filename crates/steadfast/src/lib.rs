@@ -56,6 +56,7 @@ pub mod classify;
 mod config;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod display;
+mod error;
 mod late;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod local;
@@ -69,8 +70,4 @@ pub mod token;
 pub mod validate;
 
 pub use builder::ServiceBuilderExt;
-pub use config::ConfigError;
-
-/// The boxed error type tower middleware returns: every layer here that can fail returns its
-/// errors boxed as this type.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use error::{BoxError, ConfigError};

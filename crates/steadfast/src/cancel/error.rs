@@ -37,3 +37,4 @@ impl fmt::Display for Cancelled {
 }
 
 impl std::error::Error for Cancelled {}
+crate::error::as_dyn_error!(Cancelled);

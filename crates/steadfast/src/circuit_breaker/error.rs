@@ -79,3 +79,4 @@ impl fmt::Display for Rejected {
 }
 
 impl std::error::Error for Rejected {}
+crate::error::as_dyn_error!(Rejected);

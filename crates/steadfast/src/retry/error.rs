@@ -347,6 +347,8 @@ impl fmt::Display for RetryError {
     }
 }
 
+crate::error::as_dyn_error!(RetryError);
+
 impl StdError for RetryError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         self.inner.history.last_error()
