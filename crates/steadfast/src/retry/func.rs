@@ -38,7 +38,7 @@ use tokio::time::Instant;
 use super::error::StopReason;
 use super::policy::RetryPolicy;
 use super::recover::Recover;
-use super::state::Tracker;
+use super::state::RetryState;
 use crate::classify::{refine, Classify};
 use crate::token::{CancelToken, Cancelled};
 use crate::BoxError;
@@ -90,44 +90,44 @@ impl<C, K, R> RetryPolicy<C, K, R> {
         C: Classify<(), T, E>,
         R: Recover<T>,
     {
-        let shared = &self.shared;
-        let span = tracing::debug_span!("retry", policy = shared.name());
-        let mut tracker = match token.and_then(CancelToken::reason) {
+        let settings = &self.settings;
+        let span = tracing::debug_span!("retry", policy = settings.name());
+        let mut state = match token.and_then(CancelToken::reason) {
             Some(reason) => {
-                let mut t = Tracker::<()>::not_started(shared);
+                let mut t = RetryState::<()>::not_started(settings);
                 return Err(t
-                    .give_up(shared, StopReason::Cancelled(reason), None, &span)
+                    .give_up(settings, StopReason::Cancelled(reason), None, &span)
                     .into());
             }
-            None => Tracker::<()>::start(
-                shared,
-                Classify::<(), T, E>::reads_elapsed(&shared.classifier),
+            None => RetryState::<()>::start(
+                settings,
+                Classify::<(), T, E>::reads_elapsed(&settings.classifier),
             ),
         };
         loop {
-            let result = f(tracker.attempt).await;
-            let now = tracker.reading();
-            let outcome = shared
+            let result = f(state.attempt).await;
+            let now = state.reading();
+            let outcome = settings
                 .classifier
-                .classify(&tracker.context(now, Some(&())), result.as_ref());
+                .classify(&state.context(now, Some(&())), result.as_ref());
             let (outcome, result) = refined(outcome, result);
-            tracing::trace!(parent: &span, attempt = tracker.attempt, %outcome, "attempt finished");
+            tracing::trace!(parent: &span, attempt = state.attempt, %outcome, "attempt finished");
             if !outcome.is_retry_decision() {
-                tracker.finish(shared, outcome, now, &span);
+                state.finish(settings, outcome, now, &span);
                 return result;
             }
             let (value, error) = split(result);
             let now = now.unwrap_or_else(Instant::now);
-            match tracker.on_retryable(shared, outcome, error, token, Ok(()), now, &span) {
+            match state.on_retryable(settings, outcome, error, token, Ok(()), now, &span) {
                 Ok(delay) => {
                     drop(value);
                     sleep_unless_interrupted(delay, token).await;
                     if let Some(reason) = interrupted(token) {
-                        return tracker.conclude::<T, _, _, _>(shared, reason, None, None, &span);
+                        return state.conclude::<T, _, _, _>(settings, reason, None, None, &span);
                     }
-                    tracker.begin_retry(shared, None);
+                    state.begin_retry(settings, None);
                 }
-                Err(reason) => return tracker.conclude(shared, reason, value, Some(now), &span),
+                Err(reason) => return state.conclude(settings, reason, value, Some(now), &span),
             }
         }
     }
@@ -171,44 +171,44 @@ impl<C, K, R> RetryPolicy<C, K, R> {
         C: Classify<(), T, E>,
         R: Recover<T>,
     {
-        let shared = &self.shared;
-        let span = tracing::debug_span!("retry", policy = shared.name());
-        let mut tracker = match token.and_then(CancelToken::reason) {
+        let settings = &self.settings;
+        let span = tracing::debug_span!("retry", policy = settings.name());
+        let mut state = match token.and_then(CancelToken::reason) {
             Some(reason) => {
-                let mut t = Tracker::<()>::not_started(shared);
+                let mut t = RetryState::<()>::not_started(settings);
                 return Err(t
-                    .give_up(shared, StopReason::Cancelled(reason), None, &span)
+                    .give_up(settings, StopReason::Cancelled(reason), None, &span)
                     .into());
             }
-            None => Tracker::<()>::start(
-                shared,
-                Classify::<(), T, E>::reads_elapsed(&shared.classifier),
+            None => RetryState::<()>::start(
+                settings,
+                Classify::<(), T, E>::reads_elapsed(&settings.classifier),
             ),
         };
         loop {
-            let result = f(tracker.attempt);
-            let now = tracker.reading();
-            let outcome = shared
+            let result = f(state.attempt);
+            let now = state.reading();
+            let outcome = settings
                 .classifier
-                .classify(&tracker.context(now, Some(&())), result.as_ref());
+                .classify(&state.context(now, Some(&())), result.as_ref());
             let (outcome, result) = refined(outcome, result);
-            tracing::trace!(parent: &span, attempt = tracker.attempt, %outcome, "attempt finished");
+            tracing::trace!(parent: &span, attempt = state.attempt, %outcome, "attempt finished");
             if !outcome.is_retry_decision() {
-                tracker.finish(shared, outcome, now, &span);
+                state.finish(settings, outcome, now, &span);
                 return result;
             }
             let (value, error) = split(result);
             let now = now.unwrap_or_else(Instant::now);
-            match tracker.on_retryable(shared, outcome, error, token, Ok(()), now, &span) {
+            match state.on_retryable(settings, outcome, error, token, Ok(()), now, &span) {
                 Ok(delay) => {
                     drop(value);
                     block_on_sleep(delay, token);
                     if let Some(reason) = interrupted(token) {
-                        return tracker.conclude::<T, _, _, _>(shared, reason, None, None, &span);
+                        return state.conclude::<T, _, _, _>(settings, reason, None, None, &span);
                     }
-                    tracker.begin_retry(shared, None);
+                    state.begin_retry(settings, None);
                 }
-                Err(reason) => return tracker.conclude(shared, reason, value, Some(now), &span),
+                Err(reason) => return state.conclude(settings, reason, value, Some(now), &span),
             }
         }
     }

@@ -14,7 +14,7 @@ use super::RetryError;
 use crate::backoff::Backoff;
 use crate::classify::{classify_fn, AnyError, Attempt, ClassifyFn, Outcome};
 use crate::config::ConfigError;
-use crate::local::LocalArc;
+use crate::per_thread_arc::PerThreadArc;
 use crate::random::{RandomSource, SplitMix64};
 
 /// Makes the copy of a request that the next attempt will send.
@@ -67,13 +67,13 @@ where
     }
 }
 
-/// What a request's future carries of its policy. The settings every request reads (the
-/// attempt limit, the elapsed-time limit, the classifier, cloner and recovery) are copied;
-/// the rest, which only a retry or a report reads, sits behind one [`LocalArc`], whose
-/// references are counted per thread: the copy each response future takes and drops is
-/// plain arithmetic on the calling thread's count (see `crate::local`), and the future stays
-/// small to move.
-pub(crate) struct Shared<C, K, R = NoRecover> {
+/// A policy's settings, as every request's future carries a copy of them. The settings every
+/// request reads (the attempt limit, the elapsed-time limit, the classifier, cloner and
+/// recovery) are copied; the rest, which only a retry or a report reads, is
+/// [`SharedSettings`] behind one [`PerThreadArc`], whose references are counted per thread:
+/// the copy each response future takes and drops is plain arithmetic on the calling thread's
+/// count (see `crate::per_thread_arc`), and the future stays small to move.
+pub(crate) struct Settings<C, K, R = NoRecover> {
     pub(crate) max_attempts: u32,
     pub(crate) max_elapsed: Option<Duration>,
     /// [`REPORTS`] and [`TIMED`], in one byte: copied into every request's future as the
@@ -82,50 +82,50 @@ pub(crate) struct Shared<C, K, R = NoRecover> {
     pub(crate) classifier: C,
     pub(crate) cloner: K,
     pub(crate) recover: R,
-    settings: LocalArc<Settings>,
+    shared: PerThreadArc<SharedSettings>,
 }
 
-impl<C: Clone, K: Clone, R: Clone> Clone for Shared<C, K, R> {
+impl<C: Clone, K: Clone, R: Clone> Clone for Settings<C, K, R> {
     // Inlined: the retry layer clones this into every response future.
     #[inline]
     fn clone(&self) -> Self {
-        self.with_settings(self.settings.clone())
+        self.with_shared(self.shared.clone())
     }
 }
 
-impl<C: Clone, K: Clone, R: Clone> Shared<C, K, R> {
+impl<C: Clone, K: Clone, R: Clone> Settings<C, K, R> {
     /// A copy counted on the calling thread, the service's own reference moved to this
-    /// thread's count first if it was counted elsewhere (see `LocalArc::clone_here`).
+    /// thread's count first if it was counted elsewhere (see `PerThreadArc::clone_here`).
     #[inline]
     fn clone_here(&mut self) -> Self {
-        let settings = self.settings.clone_here();
-        self.with_settings(settings)
+        let shared = self.shared.clone_here();
+        self.with_shared(shared)
     }
 
-    /// A copy of the settings every request reads, with `settings` for the rest.
+    /// A copy of the settings every request reads, with `shared` for the rest.
     #[inline]
-    fn with_settings(&self, settings: LocalArc<Settings>) -> Self {
-        Shared {
+    fn with_shared(&self, shared: PerThreadArc<SharedSettings>) -> Self {
+        Settings {
             max_attempts: self.max_attempts,
             max_elapsed: self.max_elapsed,
             flags: self.flags,
             classifier: self.classifier.clone(),
             cloner: self.cloner.clone(),
             recover: self.recover.clone(),
-            settings,
+            shared,
         }
     }
 }
 
-/// A [`Shared::flags`] bit: the end of a request has someone to tell (metrics, a budget or
+/// A [`Settings::flags`] bit: the end of a request has someone to tell (metrics, a budget or
 /// listeners).
 const REPORTS: u8 = 1;
-/// A [`Shared::flags`] bit: the policy itself reads a request's elapsed time (a `max_elapsed`
+/// A [`Settings::flags`] bit: the policy itself reads a request's elapsed time (a `max_elapsed`
 /// limit, or listeners, whose events carry it), so the clock starts with the first attempt.
 const TIMED: u8 = 2;
 
 /// The settings only a retry or a report reads, shared by every copy of a policy.
-struct Settings {
+struct SharedSettings {
     backoff: Backoff,
     deadline: Option<Instant>,
     max_hint: Duration,
@@ -143,25 +143,25 @@ fn default_rng() -> &'static SplitMix64 {
     RNG.get_or_init(SplitMix64::from_entropy)
 }
 
-impl<C, K, R> Shared<C, K, R> {
+impl<C, K, R> Settings<C, K, R> {
     pub(crate) fn name(&self) -> &str {
-        self.settings.name.as_deref().unwrap_or("retry")
+        self.shared.name.as_deref().unwrap_or("retry")
     }
 
     pub(crate) fn backoff(&self) -> &Backoff {
-        &self.settings.backoff
+        &self.shared.backoff
     }
 
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.settings.deadline
+        self.shared.deadline
     }
 
     pub(crate) fn max_hint(&self) -> Duration {
-        self.settings.max_hint
+        self.shared.max_hint
     }
 
     pub(crate) fn max_hint_wait_total(&self) -> Duration {
-        self.settings.max_hint_wait_total
+        self.shared.max_hint_wait_total
     }
 
     /// Whether a request's clock starts with its first attempt: the policy reads the elapsed
@@ -185,7 +185,7 @@ impl<C, K, R> Shared<C, K, R> {
         if !self.reports() {
             return None;
         }
-        self.settings.budget.as_deref()
+        self.shared.budget.as_deref()
     }
 
     #[inline]
@@ -193,15 +193,15 @@ impl<C, K, R> Shared<C, K, R> {
         if !self.reports() {
             return None;
         }
-        self.settings.metrics.as_deref()
+        self.shared.metrics.as_deref()
     }
 
     fn metrics_arc(&self) -> Option<&Arc<RetryMetrics>> {
-        self.settings.metrics.as_ref()
+        self.shared.metrics.as_ref()
     }
 
     pub(crate) fn rng(&self) -> &dyn RandomSource {
-        match self.settings.rng.as_deref() {
+        match self.shared.rng.as_deref() {
             Some(r) => r,
             None => default_rng(),
         }
@@ -209,12 +209,12 @@ impl<C, K, R> Shared<C, K, R> {
 
     /// Whether any listener would see an event.
     pub(crate) fn has_listeners(&self) -> bool {
-        self.reports() && !self.settings.listeners.is_empty()
+        self.reports() && !self.shared.listeners.is_empty()
     }
 
     pub(crate) fn emit(&self, event: RetryEvent<'_>) {
         if self.reports() {
-            for l in self.settings.listeners.iter() {
+            for l in self.shared.listeners.iter() {
                 l(&event);
             }
         }
@@ -246,21 +246,21 @@ impl<C, K, R> Shared<C, K, R> {
 /// assert_eq!(policy.max_attempts(), 5);
 /// ```
 pub struct RetryPolicy<C = AnyError, K = CloneAll, R = NoRecover> {
-    pub(crate) shared: Shared<C, K, R>,
+    pub(crate) settings: Settings<C, K, R>,
 }
 
 impl<C: Clone, K: Clone, R: Clone> Clone for RetryPolicy<C, K, R> {
     #[inline]
     fn clone(&self) -> Self {
         RetryPolicy {
-            shared: self.shared.clone(),
+            settings: self.settings.clone(),
         }
     }
 }
 
 impl<C, K, R> fmt::Debug for RetryPolicy<C, K, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &self.shared;
+        let s = &self.settings;
         f.debug_struct("RetryPolicy")
             .field("name", &s.name())
             .field("max_attempts", &s.max_attempts)
@@ -270,7 +270,7 @@ impl<C, K, R> fmt::Debug for RetryPolicy<C, K, R> {
             .field("max_hint", &s.max_hint())
             .field("max_hint_wait_total", &s.max_hint_wait_total())
             .field("budget", &s.budget())
-            .field("listeners", &s.settings.listeners.len())
+            .field("listeners", &s.shared.listeners.len())
             .field("metrics", &s.metrics().is_some())
             .finish_non_exhaustive()
     }
@@ -311,22 +311,22 @@ impl Default for RetryPolicy {
 impl<C, K, R> RetryPolicy<C, K, R> {
     /// The policy's name, used in `tracing` spans.
     pub fn name(&self) -> &str {
-        self.shared.name()
+        self.settings.name()
     }
 
     /// The maximum number of attempts, the first included.
     pub fn max_attempts(&self) -> u32 {
-        self.shared.max_attempts
+        self.settings.max_attempts
     }
 
     /// The backoff schedule.
     pub fn backoff(&self) -> &Backoff {
-        self.shared.backoff()
+        self.settings.backoff()
     }
 
     /// The metrics this policy records into, if any.
     pub fn metrics(&self) -> Option<&Arc<RetryMetrics>> {
-        self.shared.metrics_arc()
+        self.settings.metrics_arc()
     }
 }
 
@@ -387,7 +387,7 @@ impl<C: Clone, K: Clone, R: Clone> PolicyRef for RetryPolicy<C, K, R> {
     #[inline]
     fn clone_here(&mut self) -> Self {
         RetryPolicy {
-            shared: self.shared.clone_here(),
+            settings: self.settings.clone_here(),
         }
     }
 }
@@ -666,14 +666,14 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
         let timed = self.max_elapsed.is_some() || !self.listeners.is_empty();
         let flags = (if reports { REPORTS } else { 0 }) | (if timed { TIMED } else { 0 });
         Ok(RetryPolicy {
-            shared: Shared {
+            settings: Settings {
                 max_attempts: self.max_attempts,
                 max_elapsed: self.max_elapsed,
                 flags,
                 classifier: self.classifier,
                 cloner: self.cloner,
                 recover: self.recover,
-                settings: LocalArc::new(Settings {
+                shared: PerThreadArc::new(SharedSettings {
                     backoff: self.backoff,
                     deadline: self.deadline,
                     max_hint: self.max_hint,
@@ -729,11 +729,11 @@ mod tests {
         assert!(p.metrics().is_none());
         assert!(format!("{p:?}").contains("max_attempts: 3"));
         // The total hint wait follows the per-hint clamp unless set.
-        assert_eq!(p.shared.max_hint_wait_total(), Duration::from_secs(60));
+        assert_eq!(p.settings.max_hint_wait_total(), Duration::from_secs(60));
         let p = RetryPolicy::builder()
             .max_hint(Duration::from_secs(5))
             .build()
             .unwrap();
-        assert_eq!(p.shared.max_hint_wait_total(), Duration::from_secs(5));
+        assert_eq!(p.settings.max_hint_wait_total(), Duration::from_secs(5));
     }
 }
