@@ -14,7 +14,7 @@ use tracing::{Level, Span};
 use super::error::StopReason;
 use super::policy::{CloneRequest, PolicyRef, Settings};
 use super::recover::Recover;
-use super::state::{RetryState, EVENTS_TARGET};
+use super::state::{FinishedAttempt, RetryState, EVENTS_TARGET};
 use crate::classify::{refine, Classify, Outcome};
 use crate::token::{CancelToken, Cancelled, HasCancelToken};
 use crate::BoxError;
@@ -425,10 +425,14 @@ where
         Err(e) => (None, Some(e)),
     };
     let span = report_span(this.state, settings);
-    let delay = match this
-        .state
-        .on_retryable(settings, outcome, error, token, resend, now, &span)
-    {
+    let finished = FinishedAttempt {
+        outcome,
+        error,
+        token,
+        resend,
+        now,
+    };
+    let delay = match this.state.on_retryable(settings, finished, &span) {
         Ok(delay) => delay,
         Err(reason) => {
             this.phase.set(Phase::Done);

@@ -65,6 +65,21 @@ impl<X> Drop for ColdBox<X> {
     }
 }
 
+/// An attempt that ended with a retryable outcome, as [`RetryState::on_retryable`] weighs it.
+pub(crate) struct FinishedAttempt<'a> {
+    /// The classified outcome (a retry decision).
+    pub(crate) outcome: Outcome,
+    /// The attempt's error, kept unformatted for the history; `None` for a retryable response.
+    pub(crate) error: Option<BoxError>,
+    /// The request's cancellation token, if it has one.
+    pub(crate) token: Option<&'a CancelToken>,
+    /// Whether the copy kept for the next attempt can still be sent
+    /// ([`CloneRequest::can_resend`](super::CloneRequest::can_resend)).
+    pub(crate) resend: Result<(), &'static str>,
+    /// The clock reading taken when the attempt finished.
+    pub(crate) now: Instant,
+}
+
 /// A failed attempt, as the state keeps it until a [`RetryError`] is built: the error is
 /// only formatted for the history then.
 #[derive(Debug)]
@@ -221,21 +236,21 @@ impl<X: Default> RetryState<X> {
     }
 
     /// The attempt finished with a retryable outcome and the request can be sent again:
-    /// decide whether, and after how long. `now` is the clock read once for this attempt.
-    /// The attempt's error, if any, is kept (unformatted) for the history.
-    // Each argument is a separate fact about the attempt; the two callers pass them straight
-    // from their locals.
-    #[allow(clippy::too_many_arguments)]
+    /// decide whether, and after how long. The attempt's error, if any, is kept
+    /// (unformatted) for the history.
     pub(crate) fn on_retryable<C, K, R>(
         &mut self,
         settings: &Settings<C, K, R>,
-        outcome: Outcome,
-        error: Option<BoxError>,
-        token: Option<&CancelToken>,
-        resend: Result<(), &'static str>,
-        now: Instant,
+        finished: FinishedAttempt<'_>,
         span: &Span,
     ) -> Result<Duration, StopReason> {
+        let FinishedAttempt {
+            outcome,
+            error,
+            token,
+            resend,
+            now,
+        } = finished;
         let elapsed = self.elapsed_at(now);
         let attempt = self.attempt;
         let log = self.log();
