@@ -11,8 +11,9 @@ use tokio::time::{sleep_until, Instant, Sleep};
 use tower_service::Service;
 use tracing::{Level, Span};
 
+use super::clone_request::CloneRequest;
 use super::error::StopReason;
-use super::policy::{CloneRequest, PolicyRef, Settings};
+use super::policy::{PolicyRef, Settings};
 use super::recover::Recover;
 use super::state::{FinishedAttempt, RetryState, EVENTS_TARGET};
 use crate::classify::{refine, Classify, Outcome};

@@ -58,6 +58,8 @@
 //! ```
 
 mod budget;
+mod builder;
+mod clone_request;
 mod error;
 mod events;
 mod func;
@@ -70,10 +72,12 @@ mod state;
 
 pub use crate::backoff::{Backoff, BackoffPrefix, Jitter, MAX_DELAY};
 pub use budget::{RatioBudget, RatioBudgetBuilder, RetryBudget, TokenBucket, TokenBucketBuilder};
+pub use builder::RetryPolicyBuilder;
+pub use clone_request::{CloneAll, CloneRequest, CloneWith};
 pub use error::{AttemptRecord, RetryError, StopReason};
 pub use events::{RetryEvent, RetryMetrics, RetryMetricsSnapshot, ATTEMPT_BUCKETS};
 pub use future::ResponseFuture;
 pub use layer::RetryLayer;
-pub use policy::{CloneAll, CloneRequest, CloneWith, PolicyRef, RetryPolicy, RetryPolicyBuilder};
+pub use policy::{PolicyRef, RetryPolicy};
 pub use recover::{NoRecover, Recover, RecoverFn};
 pub use service::Retry;
