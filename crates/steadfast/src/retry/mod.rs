@@ -57,6 +57,10 @@
 //! # }
 //! ```
 
+// How the files fit: `policy.rs` holds the settings each request carries (`Settings`) and the
+// part all copies share behind a per-thread reference count (`SharedSettings`), checked by
+// `builder.rs`; `state.rs` keeps one request's attempts and makes the retry decision, which
+// the layer's `future.rs` and the function-level loops of `func.rs` both drive.
 mod budget;
 mod builder;
 mod clone_request;

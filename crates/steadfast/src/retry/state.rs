@@ -1,9 +1,15 @@
 //! The retry decision, shared by the service's response future and the function-level API.
 //!
-//! A [`RetryState`] follows one request through its attempts: it counts them, keeps the clock
-//! (started with the first attempt only when something reads the elapsed time, see
-//! `Settings::times_from_start`; otherwise at the first failure), records the history, and turns
-//! each classified outcome into "retry after this delay" or "stop for this reason".
+//! A [`RetryState`] is the one object that keeps a request's attempt bookkeeping: it counts
+//! the attempts, keeps the clock (started with the first attempt only when something reads
+//! the elapsed time, see `Settings::times_from_start`; otherwise at the first failure),
+//! records the history, and turns each retryable [`FinishedAttempt`] into "retry after this
+//! delay" or "stop for this reason".
+//!
+//! Its hot part (the attempt number and the clock) is inline; everything only a request that
+//! fails, waits or reports needs is a [`ColdState`], boxed on first need, which also holds the
+//! caller's own cold part: the response future's timers, token watchers and span
+//! (`FutureColdState`), nothing for the function-level loops.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -244,13 +250,8 @@ impl<X: Default> RetryState<X> {
         finished: FinishedAttempt<'_>,
         span: &Span,
     ) -> Result<Duration, StopReason> {
-        let FinishedAttempt {
-            outcome,
-            error,
-            token,
-            resend,
-            now,
-        } = finished;
+        let FinishedAttempt { outcome, now, .. } = finished;
+        let token = finished.token;
         let elapsed = self.elapsed_at(now);
         let attempt = self.attempt;
         let log = self.log();
@@ -264,7 +265,7 @@ impl<X: Default> RetryState<X> {
             outcome,
             finished_at: elapsed,
             delay_after: None,
-            error,
+            error: finished.error,
         });
         if let Some(reason) = token.and_then(|t| t.reason()) {
             return Err(StopReason::Cancelled(reason));
@@ -281,7 +282,7 @@ impl<X: Default> RetryState<X> {
         if attempt >= settings.max_attempts {
             return Err(StopReason::AttemptsExhausted);
         }
-        if let Err(why) = resend {
+        if let Err(why) = finished.resend {
             return Err(StopReason::NotReplayable(why));
         }
         let hinted = outcome.hint().map(|hint| hint.min(settings.max_hint()));
