@@ -227,7 +227,7 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
         self.clone_requests(CloneWith(f))
     }
 
-    /// Copies requests with your [`CloneRequest`], for example one that replays HTTP bodies
+    /// Copies requests with your [`CloneRequest`](super::CloneRequest), for example one that replays HTTP bodies
     /// and says when a body can no longer be replayed.
     pub fn clone_requests<K2>(self, cloner: K2) -> RetryPolicyBuilder<C, K2, R> {
         RetryPolicyBuilder {
