@@ -55,7 +55,7 @@ use steadfast::retry::{
     StopReason,
 };
 use steadfast::token::{CancelReason, CancelToken};
-use steadfast::validate::{Context as ValidationContext, Reason, ValidateLayer, Validator};
+use steadfast::validate::{Reason, ValidateLayer, ValidationContext, Validator};
 use steadfast::{BoxError, ServiceBuilderExt};
 use steadfast_http::validate::{json_fields, BufferLayer, Buffered, JsonFields};
 use steadfast_http::HttpClassifier;

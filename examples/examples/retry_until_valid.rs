@@ -24,8 +24,8 @@ use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
 use steadfast::retry::{Backoff, RetryError, RetryEvent, RetryLayer, RetryPolicy};
 use steadfast::token::{HasCancelToken, RetryAttempt};
 use steadfast::validate::{
-    best_of, ensure, validator_fn, Context, Invalid, InvalidRequest, InvalidResponse, Reason,
-    ValidateLayer, Validator,
+    best_of, ensure, validator_fn, Invalid, InvalidRequest, InvalidResponse, Reason, ValidateLayer,
+    ValidationContext, Validator,
 };
 use steadfast::BoxError;
 use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
@@ -64,7 +64,7 @@ impl HasCancelToken for Prompt {
 struct AnswerSchema;
 
 impl Validator<String> for AnswerSchema {
-    fn validate(&self, completion: &String, cx: &Context, reasons: &mut Vec<Reason>) {
+    fn validate(&self, completion: &String, cx: &ValidationContext, reasons: &mut Vec<Reason>) {
         let json: Value = match serde_json::from_str(completion) {
             Ok(v) => v,
             Err(e) => {
@@ -153,12 +153,12 @@ fn validate_layer(
         .request(ensure("empty prompt", |p: &Prompt| {
             !p.text.trim().is_empty()
         }))
-        .request_fn(|p: &Prompt, _: &Context| match p.text.len() {
+        .request_fn(|p: &Prompt, _: &ValidationContext| match p.text.len() {
             0..=200 => Ok(()),
             n => Err(format!("prompt of {n} bytes is over 200")),
         })
         .response(AnswerSchema)
-        .response(validator_fn(|s: &String, _: &Context| {
+        .response(validator_fn(|s: &String, _: &ValidationContext| {
             if s.len() <= 1_000 {
                 Ok(())
             } else {

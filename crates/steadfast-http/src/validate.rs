@@ -349,7 +349,7 @@ mod json_validators {
     use std::sync::Arc;
 
     use http::Response;
-    use steadfast::validate::{Context, Reason, Validator};
+    use steadfast::validate::{Reason, ValidationContext, Validator};
 
     use super::Buffered;
 
@@ -363,7 +363,12 @@ mod json_validators {
     }
 
     impl Validator<Response<Buffered>> for Json {
-        fn validate(&self, res: &Response<Buffered>, _: &Context, reasons: &mut Vec<Reason>) {
+        fn validate(
+            &self,
+            res: &Response<Buffered>,
+            _: &ValidationContext,
+            reasons: &mut Vec<Reason>,
+        ) {
             if let Err(e) = serde_json::from_slice::<serde_json::Value>(res.body().bytes()) {
                 reasons.push(Reason::new(format!("body is not valid JSON: {e}")));
             }
@@ -391,7 +396,12 @@ mod json_validators {
     }
 
     impl Validator<Response<Buffered>> for JsonFields {
-        fn validate(&self, res: &Response<Buffered>, _: &Context, reasons: &mut Vec<Reason>) {
+        fn validate(
+            &self,
+            res: &Response<Buffered>,
+            _: &ValidationContext,
+            reasons: &mut Vec<Reason>,
+        ) {
             match serde_json::from_slice::<serde_json::Value>(res.body().bytes()) {
                 Ok(serde_json::Value::Object(map)) => {
                     for f in self.fields.iter() {
@@ -425,14 +435,14 @@ pub struct GrpcStatusOk {
 /// ```
 /// use bytes::Bytes;
 /// use http::{HeaderMap, Response};
-/// use steadfast::validate::{Context, Validator};
+/// use steadfast::validate::{ValidationContext, Validator};
 /// use steadfast_http::validate::{grpc_status, Buffered};
 ///
 /// let mut trailers = HeaderMap::new();
 /// trailers.insert("grpc-status", "14".parse().unwrap());
 /// let res = Response::new(Buffered::new(Bytes::from_static(b"msg"), Some(trailers)));
 /// let mut reasons = Vec::new();
-/// grpc_status().validate(&res, &Context::first(), &mut reasons);
+/// grpc_status().validate(&res, &ValidationContext::first(), &mut reasons);
 /// assert_eq!(reasons[0].to_string(), "gRPC status Unavailable (14)");
 /// ```
 pub fn grpc_status() -> GrpcStatusOk {
@@ -443,7 +453,7 @@ impl steadfast::validate::Validator<Response<Buffered>> for GrpcStatusOk {
     fn validate(
         &self,
         res: &Response<Buffered>,
-        _: &steadfast::validate::Context,
+        _: &steadfast::validate::ValidationContext,
         reasons: &mut Vec<steadfast::validate::Reason>,
     ) {
         use crate::grpc::GrpcCode;
@@ -540,7 +550,7 @@ where
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
         use steadfast::token::HasCancelToken;
         let tag = req.retry_attempt();
-        let cx = steadfast::validate::Context::new(
+        let cx = steadfast::validate::ValidationContext::new(
             tag.map_or(1, |t| t.number()),
             tag.map_or(std::time::Duration::ZERO, |t| t.elapsed()),
         );

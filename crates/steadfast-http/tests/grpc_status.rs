@@ -9,7 +9,7 @@ use http_body::Body;
 use http_body_util::channel::Channel;
 use http_body_util::{BodyExt, Full};
 use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitState};
-use steadfast::validate::{Context, Validator};
+use steadfast::validate::{ValidationContext, Validator};
 use steadfast_http::grpc_status::{GrpcStatusBody, GrpcStatusLayer};
 use steadfast_http::validate::{grpc_status, Buffered};
 use steadfast_http::GrpcClassifier;
@@ -182,7 +182,7 @@ async fn without_the_layer_the_breaker_judges_the_headers() {
 fn the_validator_reads_the_status_from_buffered_trailers_or_headers() {
     let check = |res: Response<Buffered>| {
         let mut reasons = Vec::new();
-        grpc_status().validate(&res, &Context::first(), &mut reasons);
+        grpc_status().validate(&res, &ValidationContext::first(), &mut reasons);
         reasons.iter().map(ToString::to_string).collect::<Vec<_>>()
     };
     let body = |t: Option<HeaderMap>| Buffered::new(Bytes::from_static(b"m"), t);

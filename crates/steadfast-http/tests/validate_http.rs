@@ -97,7 +97,7 @@ async fn a_body_over_the_cap_fails_instead_of_being_cut() {
 #[cfg(feature = "json")]
 mod json_validators {
     use super::*;
-    use steadfast::validate::{Context, Validator};
+    use steadfast::validate::{ValidationContext, Validator};
     use steadfast_http::validate::{json, json_fields, Buffered};
 
     fn buffered(body: &'static str) -> Response<Buffered> {
@@ -108,7 +108,7 @@ mod json_validators {
         let mut out = Vec::new();
         v.validate(
             &buffered(body),
-            &Context::new(1, std::time::Duration::ZERO),
+            &ValidationContext::new(1, std::time::Duration::ZERO),
             &mut out,
         );
         out.into_iter().map(|r| r.as_str().to_owned()).collect()

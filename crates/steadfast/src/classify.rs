@@ -574,7 +574,7 @@ mod tests {
     #[test]
     fn refine_finds_steadfasts_errors_anywhere_in_the_chain() {
         use crate::circuit_breaker::CircuitBreaker;
-        use crate::validate::{Context, Invalid, InvalidRequest};
+        use crate::validate::{Invalid, InvalidRequest, ValidationContext};
         use crate::BoxError;
 
         /// An error that says it was caused by another: for chains of steadfast's errors.
@@ -598,7 +598,7 @@ mod tests {
             Box::new(Invalid::new(
                 (),
                 vec!["empty".into()],
-                Context::new(1, Duration::ZERO),
+                ValidationContext::new(1, Duration::ZERO),
             ))
         };
         let refused_request =

@@ -58,9 +58,9 @@ mod config;
 mod display;
 mod error;
 mod late;
-#[cfg(any(feature = "circuit-breaker", feature = "retry"))]
-mod local;
 pub mod operations;
+#[cfg(any(feature = "circuit-breaker", feature = "retry"))]
+mod per_thread_arc;
 pub mod random;
 #[cfg(feature = "retry")]
 pub mod retry;

@@ -18,8 +18,8 @@ use steadfast::classify::{find_source, Outcome};
 use steadfast::retry::{Backoff, RetryError, RetryEvent, RetryLayer, RetryPolicy, StopReason};
 use steadfast::token::{HasCancelToken, RetryAttempt};
 use steadfast::validate::{
-    best_of, ensure, until_attempt, validator_fn, Context, Invalid, InvalidRequest,
-    InvalidResponse, ValidateLayer,
+    best_of, ensure, until_attempt, validator_fn, Invalid, InvalidRequest, InvalidResponse,
+    ValidateLayer, ValidationContext,
 };
 use steadfast::BoxError;
 use steadfast_test::{ReadinessProbe, Reply, Scripted, TestError};
@@ -111,7 +111,7 @@ async fn retries_until_valid_and_validators_see_each_attempt() {
     let validate = ValidateLayer::builder()
         .response_fn({
             let seen = seen.clone();
-            move |_: &String, cx: &Context| {
+            move |_: &String, cx: &ValidationContext| {
                 seen.lock().unwrap().push((cx.attempt(), cx.elapsed()));
                 Ok::<_, &'static str>(())
             }
@@ -179,7 +179,7 @@ async fn http_requests_carry_the_attempt_in_their_extensions() {
     let validate = ValidateLayer::builder()
         .response_fn({
             let seen = seen.clone();
-            move |_: &String, cx: &Context| {
+            move |_: &String, cx: &ValidationContext| {
                 seen.lock().unwrap().push(cx.attempt());
                 Err("never good enough")
             }
@@ -208,7 +208,7 @@ async fn every_failing_validator_gives_its_reason() {
     let svc = ValidateLayer::builder()
         .response(ensure("not valid JSON", |s: &String| looks_like_json(s)))
         .response(ensure("passes", |_: &String| true))
-        .response_fn(|s: &String, _: &Context| {
+        .response_fn(|s: &String, _: &ValidationContext| {
             if s.contains("answer") {
                 Ok(())
             } else {
@@ -392,7 +392,7 @@ async fn rejected_requests_never_reach_the_service() {
     let probe = ReadinessProbe::new(Scripted::<String, Prompt>::new([]));
     let validate = ValidateLayer::builder()
         .request(ensure("empty prompt", |p: &Prompt| !p.text.is_empty()))
-        .request_fn(|p: &Prompt, _: &Context| {
+        .request_fn(|p: &Prompt, _: &ValidationContext| {
             if p.text.len() <= 16 {
                 Ok(())
             } else {
@@ -625,7 +625,7 @@ async fn validators_see_the_attempt_tag_without_a_retry_layer() {
     let svc = ValidateLayer::builder()
         .request(validator_fn({
             let seen = seen.clone();
-            move |_: &Prompt, cx: &Context| {
+            move |_: &Prompt, cx: &ValidationContext| {
                 seen.lock().unwrap().push((cx.attempt(), cx.elapsed()));
                 Ok::<_, &'static str>(())
             }

@@ -13,7 +13,7 @@ use super::events::{BreakerEvent, BreakerMetrics, CircuitState, TransitionReason
 use super::window::{Window, MAX_TIME_BUCKETS, MAX_WINDOW_CALLS, MIN_BUCKET};
 use crate::backoff::Backoff;
 use crate::config::ConfigError;
-use crate::local::LocalArc;
+use crate::per_thread_arc::PerThreadArc;
 use crate::random::{RandomSource, SplitMix64};
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
@@ -268,7 +268,7 @@ pub(crate) struct Core {
 /// has let its slot go: when the thread ends, or when it needs the room for another value.
 #[derive(Clone)]
 pub struct CircuitBreaker {
-    pub(crate) core: LocalArc<Core>,
+    pub(crate) core: PerThreadArc<Core>,
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -1591,7 +1591,7 @@ impl CircuitBreakerBuilder {
             listeners: self.listeners.into_boxed_slice(),
         };
         Ok(CircuitBreaker {
-            core: LocalArc::new(core),
+            core: PerThreadArc::new(core),
         })
     }
 }

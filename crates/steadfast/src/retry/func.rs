@@ -34,11 +34,12 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tracing::Span;
 
 use super::error::StopReason;
-use super::policy::RetryPolicy;
+use super::policy::{RetryPolicy, Settings};
 use super::recover::Recover;
-use super::state::Tracker;
+use super::state::{FinishedAttempt, RetryState};
 use crate::classify::{refine, Classify};
 use crate::token::{CancelToken, Cancelled};
 use crate::BoxError;
@@ -90,44 +91,19 @@ impl<C, K, R> RetryPolicy<C, K, R> {
         C: Classify<(), T, E>,
         R: Recover<T>,
     {
-        let shared = &self.shared;
-        let span = tracing::debug_span!("retry", policy = shared.name());
-        let mut tracker = match token.and_then(CancelToken::reason) {
-            Some(reason) => {
-                let mut t = Tracker::<()>::not_started(shared);
-                return Err(t
-                    .give_up(shared, StopReason::Cancelled(reason), None, &span)
-                    .into());
-            }
-            None => Tracker::<()>::start(
-                shared,
-                Classify::<(), T, E>::reads_elapsed(&shared.classifier),
-            ),
-        };
+        let settings = &self.settings;
+        let span = tracing::debug_span!("retry", policy = settings.name());
+        let mut state = begin::<T, E, _, _, _>(settings, token, &span)?;
         loop {
-            let result = f(tracker.attempt).await;
-            let now = tracker.reading();
-            let outcome = shared
-                .classifier
-                .classify(&tracker.context(now, Some(&())), result.as_ref());
-            let (outcome, result) = refined(outcome, result);
-            tracing::trace!(parent: &span, attempt = tracker.attempt, %outcome, "attempt finished");
-            if !outcome.is_retry_decision() {
-                tracker.finish(shared, outcome, now, &span);
-                return result;
-            }
-            let (value, error) = split(result);
-            let now = now.unwrap_or_else(Instant::now);
-            match tracker.on_retryable(shared, outcome, error, token, Ok(()), now, &span) {
-                Ok(delay) => {
-                    drop(value);
+            let result = f(state.attempt).await;
+            match step(&mut state, settings, result, token, &span) {
+                Step::Done(out) => return out,
+                Step::Wait(delay) => {
                     sleep_unless_interrupted(delay, token).await;
-                    if let Some(reason) = interrupted(token) {
-                        return tracker.conclude::<T, _, _, _>(shared, reason, None, None, &span);
+                    if let Some(out) = resume(&mut state, settings, token, &span) {
+                        return out;
                     }
-                    tracker.begin_retry(shared, None);
                 }
-                Err(reason) => return tracker.conclude(shared, reason, value, Some(now), &span),
             }
         }
     }
@@ -171,47 +147,113 @@ impl<C, K, R> RetryPolicy<C, K, R> {
         C: Classify<(), T, E>,
         R: Recover<T>,
     {
-        let shared = &self.shared;
-        let span = tracing::debug_span!("retry", policy = shared.name());
-        let mut tracker = match token.and_then(CancelToken::reason) {
-            Some(reason) => {
-                let mut t = Tracker::<()>::not_started(shared);
-                return Err(t
-                    .give_up(shared, StopReason::Cancelled(reason), None, &span)
-                    .into());
-            }
-            None => Tracker::<()>::start(
-                shared,
-                Classify::<(), T, E>::reads_elapsed(&shared.classifier),
-            ),
-        };
+        let settings = &self.settings;
+        let span = tracing::debug_span!("retry", policy = settings.name());
+        let mut state = begin::<T, E, _, _, _>(settings, token, &span)?;
         loop {
-            let result = f(tracker.attempt);
-            let now = tracker.reading();
-            let outcome = shared
-                .classifier
-                .classify(&tracker.context(now, Some(&())), result.as_ref());
-            let (outcome, result) = refined(outcome, result);
-            tracing::trace!(parent: &span, attempt = tracker.attempt, %outcome, "attempt finished");
-            if !outcome.is_retry_decision() {
-                tracker.finish(shared, outcome, now, &span);
-                return result;
-            }
-            let (value, error) = split(result);
-            let now = now.unwrap_or_else(Instant::now);
-            match tracker.on_retryable(shared, outcome, error, token, Ok(()), now, &span) {
-                Ok(delay) => {
-                    drop(value);
+            let result = f(state.attempt);
+            match step(&mut state, settings, result, token, &span) {
+                Step::Done(out) => return out,
+                Step::Wait(delay) => {
                     block_on_sleep(delay, token);
-                    if let Some(reason) = interrupted(token) {
-                        return tracker.conclude::<T, _, _, _>(shared, reason, None, None, &span);
+                    if let Some(out) = resume(&mut state, settings, token, &span) {
+                        return out;
                     }
-                    tracker.begin_retry(shared, None);
                 }
-                Err(reason) => return tracker.conclude(shared, reason, value, Some(now), &span),
             }
         }
     }
+}
+
+/// What [`step`] decided about an attempt.
+enum Step<T> {
+    /// The call ends with this result.
+    Done(Result<T, BoxError>),
+    /// Wait this long (watching the token), then [`resume`].
+    Wait(Duration),
+}
+
+/// The state for a call whose first attempt starts now, or the error of a call whose token
+/// fired before it.
+fn begin<T, E, C, K, R>(
+    settings: &Settings<C, K, R>,
+    token: Option<&CancelToken>,
+    span: &Span,
+) -> Result<RetryState, BoxError>
+where
+    C: Classify<(), T, E>,
+{
+    if let Some(reason) = token.and_then(CancelToken::reason) {
+        let mut state = RetryState::<()>::not_started(settings);
+        return Err(state
+            .give_up(settings, StopReason::Cancelled(reason), None, span)
+            .into());
+    }
+    Ok(RetryState::<()>::start(
+        settings,
+        Classify::<(), T, E>::reads_elapsed(&settings.classifier),
+    ))
+}
+
+/// One attempt of [`RetryPolicy::run`] or [`RetryPolicy::run_blocking`] answered with
+/// `result`: classifies it, and either ends the call or says how long to wait before the next
+/// attempt. The two loops differ only in how they call `f` and how they wait.
+fn step<T, E, C, K, R>(
+    state: &mut RetryState,
+    settings: &Settings<C, K, R>,
+    result: Result<T, E>,
+    token: Option<&CancelToken>,
+    span: &Span,
+) -> Step<T>
+where
+    E: Into<BoxError>,
+    C: Classify<(), T, E>,
+    R: Recover<T>,
+{
+    let now = state.reading();
+    let outcome = settings
+        .classifier
+        .classify(&state.context(now, Some(&())), result.as_ref());
+    let (outcome, result) = refined(outcome, result);
+    tracing::trace!(parent: span, attempt = state.attempt, %outcome, "attempt finished");
+    if !outcome.is_retry_decision() {
+        state.finish(settings, outcome, now, span);
+        return Step::Done(result);
+    }
+    let (value, error) = split(result);
+    let now = now.unwrap_or_else(Instant::now);
+    let finished = FinishedAttempt {
+        outcome,
+        error,
+        token,
+        resend: Ok(()),
+        now,
+    };
+    match state.on_retryable(settings, finished, span) {
+        Ok(delay) => {
+            drop(value);
+            Step::Wait(delay)
+        }
+        Err(reason) => Step::Done(state.conclude(settings, reason, value, Some(now), span)),
+    }
+}
+
+/// After the wait: starts the next attempt's bookkeeping, or ends the call (`Some`) if the
+/// token fired or started draining meanwhile.
+fn resume<T, C, K, R>(
+    state: &mut RetryState,
+    settings: &Settings<C, K, R>,
+    token: Option<&CancelToken>,
+    span: &Span,
+) -> Option<Result<T, BoxError>>
+where
+    R: Recover<T>,
+{
+    if let Some(reason) = interrupted(token) {
+        return Some(state.conclude(settings, reason, None, None, span));
+    }
+    state.begin_retry(settings, None);
+    None
 }
 
 /// After a backoff: why the next attempt must not start, if it must not (the token fired,

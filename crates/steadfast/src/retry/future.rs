@@ -11,10 +11,11 @@ use tokio::time::{sleep_until, Instant, Sleep};
 use tower_service::Service;
 use tracing::{Level, Span};
 
+use super::clone_request::CloneRequest;
 use super::error::StopReason;
-use super::policy::{CloneRequest, PolicyRef, Shared};
+use super::policy::{PolicyRef, Settings};
 use super::recover::Recover;
-use super::state::{Tracker, EVENTS_TARGET};
+use super::state::{FinishedAttempt, RetryState, EVENTS_TARGET};
 use crate::classify::{refine, Classify, Outcome};
 use crate::token::{CancelToken, Cancelled, HasCancelToken};
 use crate::BoxError;
@@ -33,20 +34,20 @@ where
     P: PolicyRef,
 {
     #[pin]
-    state: State<S::Future>,
+    phase: Phase<S::Future>,
     service: S,
     /// The copy of the request for the next attempt (`None`: it cannot be retried).
     request: Option<Req>,
     policy: P,
     /// The attempts so far; what only a request that fails, waits or reports needs (the
-    /// failed attempts' log and a [`Waiting`]) is in one box it makes when first needed, so
+    /// failed attempts' log and a [`FutureColdState`]) is in one box it makes when first needed, so
     /// the success path carries (and moves) none of it.
-    tracker: Tracker<Waiting>,
+    state: RetryState<FutureColdState>,
 }
 
 /// The part of a response future that only a request that waits, retries or reports needs.
 #[pin_project]
-pub(crate) struct Waiting {
+pub(crate) struct FutureColdState {
     /// The request's `retry` span: none until something is first reported in it. A request
     /// that ends on its first attempt with nothing recorded never makes it (nor the box).
     span: Span,
@@ -58,20 +59,20 @@ pub(crate) struct Waiting {
     /// Fires when the request's token starts draining (a graceful shutdown).
     #[pin]
     draining: Option<Cancelled>,
-    /// The answer of a request that was cancelled before its first attempt (state
-    /// `Stopped`): kept here rather than in the state, whose drop every request pays.
+    /// The answer of a request that was cancelled before its first attempt (phase
+    /// `Stopped`): kept here rather than in the phase, whose drop every request pays.
     stopped: Option<BoxError>,
 }
 
-#[pin_project(project = StateProj)]
-enum State<F> {
+#[pin_project(project = PhaseProj)]
+enum Phase<F> {
     Calling {
         #[pin]
         fut: F,
     },
     Sleeping,
     Readying,
-    /// Ends with the error kept in [`Waiting::stopped`].
+    /// Ends with the error kept in [`FutureColdState::stopped`].
     Stopped,
     Done,
 }
@@ -82,16 +83,16 @@ where
     P: PolicyRef,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.state {
-            State::Calling { .. } => "calling",
-            State::Sleeping => "sleeping",
-            State::Readying => "readying",
-            State::Stopped => "stopped",
-            State::Done => "done",
+        let phase = match self.phase {
+            Phase::Calling { .. } => "calling",
+            Phase::Sleeping => "sleeping",
+            Phase::Readying => "readying",
+            Phase::Stopped => "stopped",
+            Phase::Done => "done",
         };
         f.debug_struct("ResponseFuture")
-            .field("state", &state)
-            .field("attempt", &self.tracker.attempt)
+            .field("phase", &phase)
+            .field("attempt", &self.state.attempt)
             .finish_non_exhaustive()
     }
 }
@@ -108,46 +109,46 @@ where
     /// request's own copy of the policy.
     #[inline]
     pub(crate) fn new(mut service: S, req: Req, policy: P) -> Self {
-        let shared = &policy.policy().shared;
+        let settings = &policy.policy().settings;
         if let Some(reason) = req.cancel_token().and_then(|t| t.reason()) {
             return Self::cancelled_early(service, policy, reason);
         }
-        let tracker = Tracker::start(shared, shared.classifier.reads_elapsed());
-        let request = if shared.max_attempts > 1 {
-            shared.cloner.clone_request(&req)
+        let state = RetryState::start(settings, settings.classifier.reads_elapsed());
+        let request = if settings.max_attempts > 1 {
+            settings.cloner.clone_request(&req)
         } else {
             None
         };
         let fut = service.call(req);
         ResponseFuture {
-            state: State::Calling { fut },
+            phase: Phase::Calling { fut },
             service,
             request,
             policy,
-            tracker,
+            state,
         }
     }
 
     #[cold]
     fn cancelled_early(service: S, policy: P, reason: crate::token::CancelReason) -> Self {
-        let shared = &policy.policy().shared;
-        let mut tracker = Tracker::not_started(shared);
-        let span = report_span(&mut tracker, shared);
-        let error = tracker.give_up(shared, StopReason::Cancelled(reason), None, &span);
-        *tracker.spill().project().extra.project().stopped = Some(error.into());
+        let settings = &policy.policy().settings;
+        let mut state = RetryState::not_started(settings);
+        let span = report_span(&mut state, settings);
+        let error = state.give_up(settings, StopReason::Cancelled(reason), None, &span);
+        *state.cold_or_make().project().extra.project().stopped = Some(error.into());
         ResponseFuture {
-            state: State::Stopped,
+            phase: Phase::Stopped,
             service,
             request: None,
             policy,
-            tracker,
+            state,
         }
     }
 }
 
-impl Default for Waiting {
+impl Default for FutureColdState {
     fn default() -> Self {
-        Waiting {
+        FutureColdState {
             span: Span::none(),
             sleep: None,
             cancelled: None,
@@ -157,9 +158,9 @@ impl Default for Waiting {
     }
 }
 
-impl fmt::Debug for Waiting {
+impl fmt::Debug for FutureColdState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Waiting")
+        f.debug_struct("FutureColdState")
             .field("sleeping", &self.sleep.is_some())
             .field("watching", &self.cancelled.is_some())
             .finish_non_exhaustive()
@@ -167,21 +168,24 @@ impl fmt::Debug for Waiting {
 }
 
 /// The request's span, made (with the box that holds it) on first use.
-fn span_of<C, K, R>(tracker: &mut Tracker<Waiting>, shared: &Shared<C, K, R>) -> Span {
-    let span = tracker.spill().project().extra.project().span;
+fn span_of<C, K, R>(state: &mut RetryState<FutureColdState>, settings: &Settings<C, K, R>) -> Span {
+    let span = state.cold_or_make().project().extra.project().span;
     if span.is_none() {
-        *span = tracing::debug_span!("retry", policy = shared.name());
+        *span = tracing::debug_span!("retry", policy = settings.name());
     }
     span.clone()
 }
 
 /// The span to report at `debug` level in: the request's, if it has one or a subscriber may
 /// record `debug` events; else none, so that nothing is made for events nobody records.
-fn report_span<C, K, R>(tracker: &mut Tracker<Waiting>, shared: &Shared<C, K, R>) -> Span {
-    let made = tracker.spilled().is_some_and(|s| !s.extra.span.is_none());
-    // The events are `Tracker`'s: asked about with its target.
+fn report_span<C, K, R>(
+    state: &mut RetryState<FutureColdState>,
+    settings: &Settings<C, K, R>,
+) -> Span {
+    let made = state.cold().is_some_and(|s| !s.extra.span.is_none());
+    // The events are `RetryState`'s: asked about with its target.
     if made || tracing::enabled!(target: EVENTS_TARGET, Level::DEBUG) {
-        span_of(tracker, shared)
+        span_of(state, settings)
     } else {
         Span::none()
     }
@@ -204,7 +208,7 @@ where
         let mut this = self.project();
         // The first attempt's answer is handled here; everything after a retryable outcome
         // is in `poll_retrying`, out of line, so that the success path stays small.
-        if let StateProj::Calling { fut } = this.state.as_mut().project() {
+        if let PhaseProj::Calling { fut } = this.phase.as_mut().project() {
             let result = ready!(fut.poll(cx));
             let mut reading = None;
             return match Self::attempt_finished(&mut this, result, &mut reading) {
@@ -240,29 +244,29 @@ where
         result: Result<S::Response, S::Error>,
         reading: &mut Option<Instant>,
     ) -> Option<Result<S::Response, BoxError>> {
-        let shared = &this.policy.policy().shared;
+        let settings = &this.policy.policy().settings;
         // Read once here only for a classifier that looks at the elapsed time; otherwise a retry
         // decision reads the clock itself, and a success needs none.
-        let now = if shared.classifier.reads_elapsed() {
-            this.tracker.reading()
+        let now = if settings.classifier.reads_elapsed() {
+            this.state.reading()
         } else {
             None
         };
-        let ctx = this.tracker.context(now, this.request.as_ref());
-        let outcome = shared.classifier.classify(&ctx, result.as_ref());
+        let ctx = this.state.context(now, this.request.as_ref());
+        let outcome = settings.classifier.classify(&ctx, result.as_ref());
         let result = result.map_err(Into::into);
         let outcome = match &result {
             Err(e) => refine(outcome, &**e),
             Ok(_) => outcome,
         };
         if tracing::enabled!(Level::TRACE) {
-            trace_attempt(this.tracker, shared, outcome);
+            trace_attempt(this.state, settings, outcome);
         }
         if !outcome.is_retry_decision() || this.request.is_none() {
-            if this.tracker.records_finish(shared) {
-                finish_reported(this.tracker, shared, outcome, now);
+            if this.state.records_finish(settings) {
+                finish_reported(this.state, settings, outcome, now);
             }
-            this.state.set(State::Done);
+            this.phase.set(Phase::Done);
             return Some(result);
         }
         match schedule_retry(this, outcome, result, now) {
@@ -284,15 +288,15 @@ where
         mut reading: Option<Instant>,
     ) -> Poll<Result<S::Response, BoxError>> {
         loop {
-            match this.state.as_mut().project() {
-                StateProj::Calling { fut } => {
+            match this.phase.as_mut().project() {
+                PhaseProj::Calling { fut } => {
                     let result = ready!(fut.poll(cx));
                     if let Some(out) = Self::attempt_finished(&mut this, result, &mut reading) {
                         return Poll::Ready(out);
                     }
                 }
-                StateProj::Sleeping => {
-                    let slept = match this.tracker.spilled() {
+                PhaseProj::Sleeping => {
+                    let slept = match this.state.cold() {
                         Some(w) => w
                             .project()
                             .extra
@@ -310,63 +314,63 @@ where
                     }
                     // Time has passed: the next attempt's tag reads the clock again.
                     reading = None;
-                    this.state.set(State::Readying);
+                    this.phase.set(Phase::Readying);
                 }
-                StateProj::Readying => {
+                PhaseProj::Readying => {
                     if let Some(out) = check_cancelled(&mut this, cx) {
                         return Poll::Ready(out);
                     }
                     if let Err(e) = ready!(this.service.poll_ready(cx)) {
-                        let shared = &this.policy.policy().shared;
-                        finish_reported(this.tracker, shared, Outcome::NonRetryable, reading);
-                        this.state.set(State::Done);
+                        let settings = &this.policy.policy().settings;
+                        finish_reported(this.state, settings, Outcome::NonRetryable, reading);
+                        this.phase.set(Phase::Done);
                         return Poll::Ready(Err(e.into()));
                     }
                     let mut req = this
                         .request
                         .take()
                         .expect("a retry is only scheduled when a copy of the request exists");
-                    *this.request = this.policy.policy().shared.cloner.clone_request(&req);
+                    *this.request = this.policy.policy().settings.cloner.clone_request(&req);
                     let attempt = this
-                        .tracker
-                        .begin_retry(&this.policy.policy().shared, reading.take());
+                        .state
+                        .begin_retry(&this.policy.policy().settings, reading.take());
                     // Tell the layers below which attempt this is (the first carries no tag).
                     req.set_retry_attempt(attempt);
                     let fut = this.service.call(req);
-                    this.state.set(State::Calling { fut });
+                    this.phase.set(Phase::Calling { fut });
                 }
-                StateProj::Stopped => {
+                PhaseProj::Stopped => {
                     let error = this
-                        .tracker
-                        .spilled()
+                        .state
+                        .cold()
                         .and_then(|w| w.project().extra.project().stopped.take())
                         .expect("a stopped request keeps its error");
-                    this.state.set(State::Done);
+                    this.phase.set(Phase::Done);
                     return Poll::Ready(Err(error));
                 }
-                StateProj::Done => panic!("retry ResponseFuture polled after completion"),
+                PhaseProj::Done => panic!("retry ResponseFuture polled after completion"),
             }
         }
     }
 }
 
-/// Ends a request that has something to tell at its end (see `Tracker::records_finish`), in
+/// Ends a request that has something to tell at its end (see `RetryState::records_finish`), in
 /// the request's span when there is one; a first attempt reports nothing in a span, so none is
 /// made for it. Out of line: the success path only tests whether to call it.
 #[cold]
 #[inline(never)]
 fn finish_reported<C, K, R>(
-    tracker: &mut Tracker<Waiting>,
-    shared: &Shared<C, K, R>,
+    state: &mut RetryState<FutureColdState>,
+    settings: &Settings<C, K, R>,
     outcome: Outcome,
     now: Option<Instant>,
 ) {
-    let span = if tracker.attempt > 1 {
-        report_span(tracker, shared)
+    let span = if state.attempt > 1 {
+        report_span(state, settings)
     } else {
         Span::none()
     };
-    tracker.finish(shared, outcome, now, &span);
+    state.finish(settings, outcome, now, &span);
 }
 
 /// Records an attempt's outcome at `trace` level. Out of line, and given the outcome by value,
@@ -374,12 +378,12 @@ fn finish_reported<C, K, R>(
 #[cold]
 #[inline(never)]
 fn trace_attempt<C, K, R>(
-    tracker: &mut Tracker<Waiting>,
-    shared: &Shared<C, K, R>,
+    state: &mut RetryState<FutureColdState>,
+    settings: &Settings<C, K, R>,
     outcome: Outcome,
 ) {
-    let attempt = tracker.attempt;
-    let span = span_of(tracker, shared);
+    let attempt = state.attempt;
+    let span = span_of(state, settings);
     tracing::trace!(parent: &span, attempt, %outcome, "attempt finished");
 }
 
@@ -387,13 +391,13 @@ fn trace_attempt<C, K, R>(
 enum Scheduled<T> {
     /// Send the next attempt at once (no delay, no token); the reading can tag it.
     Now(Instant),
-    /// Sleep the delay first (state `Sleeping`).
+    /// Sleep the delay first (phase `Sleeping`).
     Later,
     /// The request ends with this result.
     Stop(Result<T, BoxError>),
 }
 
-/// A retryable attempt finished: decides whether and when to retry, and sets the state.
+/// A retryable attempt finished: decides whether and when to retry, and sets the phase.
 /// Kept out of `poll`, so that the success path stays small.
 #[cold]
 #[inline(never)]
@@ -410,40 +414,44 @@ where
     P::Cloner: CloneRequest<Req>,
     P::Recover: Recover<S::Response>,
 {
-    let shared = &this.policy.policy().shared;
+    let settings = &this.policy.policy().settings;
     let now = now.unwrap_or_else(Instant::now);
     let token = this.request.as_ref().and_then(|r| r.cancel_token());
     let resend = match this.request.as_ref() {
-        Some(kept) => shared.cloner.can_resend(kept),
+        Some(kept) => settings.cloner.can_resend(kept),
         None => Ok(()),
     };
     let (value, error) = match result {
         Ok(v) => (Some(v), None),
         Err(e) => (None, Some(e)),
     };
-    let span = report_span(this.tracker, shared);
-    let delay = match this
-        .tracker
-        .on_retryable(shared, outcome, error, token, resend, now, &span)
-    {
+    let span = report_span(this.state, settings);
+    let finished = FinishedAttempt {
+        outcome,
+        error,
+        token,
+        resend,
+        now,
+    };
+    let delay = match this.state.on_retryable(settings, finished, &span) {
         Ok(delay) => delay,
         Err(reason) => {
-            this.state.set(State::Done);
+            this.phase.set(Phase::Done);
             let out = this
-                .tracker
-                .conclude(shared, reason, value, Some(now), &span);
+                .state
+                .conclude(settings, reason, value, Some(now), &span);
             return Scheduled::Stop(out);
         }
     };
     drop(value);
     if delay.is_zero() && token.is_none() {
         // Nothing to sleep, nothing to watch: no timer.
-        this.state.set(State::Readying);
+        this.phase.set(Phase::Readying);
         return Scheduled::Now(now);
     }
     let until = (!delay.is_zero()).then(|| wake_at(now, delay));
     // The box was made for the failed attempt's record.
-    let mut w = this.tracker.spill().project().extra.project();
+    let mut w = this.state.cold_or_make().project().extra.project();
     if let Some(until) = until {
         match w.sleep.as_mut().as_pin_mut() {
             Some(s) => s.reset(until),
@@ -455,11 +463,11 @@ where
         w.draining.set(t.drain_token().map(CancelToken::cancelled));
     }
     if until.is_some() {
-        this.state.set(State::Sleeping);
+        this.phase.set(Phase::Sleeping);
         Scheduled::Later
     } else {
         // A token to watch while the service gets ready, but nothing to sleep.
-        this.state.set(State::Readying);
+        this.phase.set(Phase::Readying);
         Scheduled::Now(now)
     }
 }
@@ -482,7 +490,7 @@ where
     P: PolicyRef,
     P::Recover: Recover<S::Response>,
 {
-    let (fired, drained) = match this.tracker.spilled() {
+    let (fired, drained) = match this.state.cold() {
         Some(w) => {
             let w = w.project().extra.project();
             let fired = w
@@ -503,10 +511,10 @@ where
         Some(t) if drained || t.is_draining() => StopReason::Draining,
         _ => return None,
     };
-    this.state.set(State::Done);
-    let shared = &this.policy.policy().shared;
-    let span = report_span(this.tracker, shared);
-    Some(this.tracker.conclude(shared, reason, None, None, &span))
+    this.phase.set(Phase::Done);
+    let settings = &this.policy.policy().settings;
+    let span = report_span(this.state, settings);
+    Some(this.state.conclude(settings, reason, None, None, &span))
 }
 
 #[cfg(test)]

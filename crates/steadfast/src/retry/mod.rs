@@ -57,7 +57,13 @@
 //! # }
 //! ```
 
+// How the files fit: `policy.rs` holds the settings each request carries (`Settings`) and the
+// part all copies share behind a per-thread reference count (`SharedSettings`), checked by
+// `builder.rs`; `state.rs` keeps one request's attempts and makes the retry decision, which
+// the layer's `future.rs` and the function-level loops of `func.rs` both drive.
 mod budget;
+mod builder;
+mod clone_request;
 mod error;
 mod events;
 mod func;
@@ -70,10 +76,12 @@ mod state;
 
 pub use crate::backoff::{Backoff, BackoffPrefix, Jitter, MAX_DELAY};
 pub use budget::{RatioBudget, RatioBudgetBuilder, RetryBudget, TokenBucket, TokenBucketBuilder};
+pub use builder::RetryPolicyBuilder;
+pub use clone_request::{CloneAll, CloneRequest, CloneWith};
 pub use error::{AttemptRecord, RetryError, StopReason};
 pub use events::{RetryEvent, RetryMetrics, RetryMetricsSnapshot, ATTEMPT_BUCKETS};
 pub use future::ResponseFuture;
 pub use layer::RetryLayer;
-pub use policy::{CloneAll, CloneRequest, CloneWith, PolicyRef, RetryPolicy, RetryPolicyBuilder};
+pub use policy::{PolicyRef, RetryPolicy};
 pub use recover::{NoRecover, Recover, RecoverFn};
 pub use service::Retry;

@@ -4,8 +4,9 @@ use std::task::{Context, Poll};
 
 use tower_service::Service;
 
+use super::clone_request::CloneRequest;
 use super::future::ResponseFuture;
-use super::policy::{CloneRequest, PolicyRef, RetryPolicy};
+use super::policy::{PolicyRef, RetryPolicy};
 use super::recover::Recover;
 use crate::classify::Classify;
 use crate::token::HasCancelToken;

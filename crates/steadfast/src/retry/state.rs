@@ -1,9 +1,15 @@
 //! The retry decision, shared by the service's response future and the function-level API.
 //!
-//! A [`Tracker`] follows one request through its attempts: it counts them, keeps the clock
-//! (started with the first attempt only when something reads the elapsed time, see
-//! `Shared::times_from_start`; otherwise at the first failure), records the history, and turns
-//! each classified outcome into "retry after this delay" or "stop for this reason".
+//! A [`RetryState`] is the one object that keeps a request's attempt bookkeeping: it counts
+//! the attempts, keeps the clock (started with the first attempt only when something reads
+//! the elapsed time, see `Settings::times_from_start`; otherwise at the first failure),
+//! records the history, and turns each retryable [`FinishedAttempt`] into "retry after this
+//! delay" or "stop for this reason".
+//!
+//! Its hot part (the attempt number and the clock) is inline; everything only a request that
+//! fails, waits or reports needs is a [`ColdState`], boxed on first need, which also holds the
+//! caller's own cold part: the response future's timers, token watchers and span
+//! (`FutureColdState`), nothing for the function-level loops.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -14,58 +20,73 @@ use tracing::Span;
 
 use super::error::{AttemptRecord, Clock, History, RetryError, StopReason};
 use super::events::RetryEvent;
-use super::policy::Shared;
+use super::policy::Settings;
 use super::recover::Recover;
 use crate::classify::{Attempt, Outcome};
 use crate::token::{CancelToken, RetryAttempt};
 use crate::BoxError;
 
-/// The target of the `tracing` events the tracker emits, for asking whether any would be
+/// The target of the `tracing` events the state emits, for asking whether any would be
 /// recorded before making a span for them.
 pub(crate) const EVENTS_TARGET: &str = module_path!();
 
 #[derive(Debug)]
-pub(crate) struct Tracker<X = ()> {
+pub(crate) struct RetryState<X = ()> {
     /// Attempts started so far.
     pub(crate) attempt: u32,
     start: Option<Instant>,
     /// What is only known once an attempt has failed, and the caller's `X` (the response
     /// future keeps what it needs to wait there): allocated when first needed, so the
     /// success path carries one pointer and a request that retries makes one box.
-    spill: Spill<X>,
+    cold: ColdBox<X>,
 }
 
-/// The part of a [`Tracker`] that only a request that fails, waits or reports needs.
+/// The part of a [`RetryState`] that only a request that fails, waits or reports needs.
 #[pin_project]
 #[derive(Debug, Default)]
-pub(crate) struct Spilled<X> {
+pub(crate) struct ColdState<X> {
     log: Log,
     /// The caller's part.
     #[pin]
     pub(crate) extra: X,
 }
 
-/// An `Option<Pin<Box<Spilled<X>>>>` whose drop, when it holds nothing (every request that
+/// An `Option<Pin<Box<ColdState<X>>>>` whose drop, when it holds nothing (every request that
 /// succeeds on its first attempt without reporting), is a test inlined into its owner's: the
 /// compiler's drop glue for the option is an out-of-line call that saves registers first.
 #[derive(Debug)]
-struct Spill<X>(Option<Pin<Box<Spilled<X>>>>);
+struct ColdBox<X>(Option<Pin<Box<ColdState<X>>>>);
 
-impl<X> Drop for Spill<X> {
+impl<X> Drop for ColdBox<X> {
     #[inline]
     fn drop(&mut self) {
         #[cold]
         #[inline(never)]
-        fn drop_spilled<X>(spilled: Pin<Box<Spilled<X>>>) {
-            drop(spilled);
+        fn drop_cold<X>(cold: Pin<Box<ColdState<X>>>) {
+            drop(cold);
         }
-        if let Some(spilled) = self.0.take() {
-            drop_spilled(spilled);
+        if let Some(cold) = self.0.take() {
+            drop_cold(cold);
         }
     }
 }
 
-/// A failed attempt, as the tracker keeps it until a [`RetryError`] is built: the error is
+/// An attempt that ended with a retryable outcome, as [`RetryState::on_retryable`] weighs it.
+pub(crate) struct FinishedAttempt<'a> {
+    /// The classified outcome (a retry decision).
+    pub(crate) outcome: Outcome,
+    /// The attempt's error, kept unformatted for the history; `None` for a retryable response.
+    pub(crate) error: Option<BoxError>,
+    /// The request's cancellation token, if it has one.
+    pub(crate) token: Option<&'a CancelToken>,
+    /// Whether the copy kept for the next attempt can still be sent
+    /// ([`CloneRequest::can_resend`](super::CloneRequest::can_resend)).
+    pub(crate) resend: Result<(), &'static str>,
+    /// The clock reading taken when the attempt finished.
+    pub(crate) now: Instant,
+}
+
+/// A failed attempt, as the state keeps it until a [`RetryError`] is built: the error is
 /// only formatted for the history then.
 #[derive(Debug)]
 struct Failure {
@@ -101,9 +122,9 @@ struct Log {
     ///
     /// # Invariants
     ///
-    /// Its attempt number is not stored: it is `Tracker::attempt` until the next attempt
+    /// Its attempt number is not stored: it is `RetryState::attempt` until the next attempt
     /// begins (while the retry is decided, during the wait, and when the layer gives up),
-    /// and `Tracker::attempt - 1` while that next attempt runs.
+    /// and `RetryState::attempt - 1` while that next attempt runs.
     last: Option<Failure>,
     /// The delays waited before `last`'s attempt (after the attempts in `history`).
     earlier_delay: Duration,
@@ -119,55 +140,57 @@ struct Log {
     clock_from_failure: bool,
 }
 
-impl<X: Default> Tracker<X> {
-    /// A tracker for a request whose first attempt is starting now. `classifier_reads` is
+impl<X: Default> RetryState<X> {
+    /// A state for a request whose first attempt is starting now. `classifier_reads` is
     /// whether the classifier reads [`Attempt::elapsed`]: the clock then starts now.
     #[inline]
-    pub(crate) fn start<C, K, R>(shared: &Shared<C, K, R>, classifier_reads: bool) -> Self {
-        if let Some(m) = shared.metrics() {
+    pub(crate) fn start<C, K, R>(settings: &Settings<C, K, R>, classifier_reads: bool) -> Self {
+        if let Some(m) = settings.metrics() {
             m.request();
         }
-        if let Some(b) = shared.budget() {
+        if let Some(b) = settings.budget() {
             b.deposit();
         }
-        Tracker {
+        RetryState {
             attempt: 1,
             // Only a policy that reads the elapsed time pays for a clock read on the success
             // path.
-            start: shared.times_from_start(classifier_reads).then(Instant::now),
-            spill: Spill(None),
+            start: settings
+                .times_from_start(classifier_reads)
+                .then(Instant::now),
+            cold: ColdBox(None),
         }
     }
 
-    /// A tracker for a request that never got to its first attempt.
-    pub(crate) fn not_started<C, K, R>(shared: &Shared<C, K, R>) -> Self {
-        if let Some(m) = shared.metrics() {
+    /// A state for a request that never got to its first attempt.
+    pub(crate) fn not_started<C, K, R>(settings: &Settings<C, K, R>) -> Self {
+        if let Some(m) = settings.metrics() {
             m.request();
         }
-        Tracker {
+        RetryState {
             attempt: 0,
             start: None,
-            spill: Spill(None),
+            cold: ColdBox(None),
         }
     }
 
-    /// The spilled part, if it has been made.
+    /// The cold part, if it has been made.
     #[inline]
-    pub(crate) fn spilled(&mut self) -> Option<Pin<&mut Spilled<X>>> {
-        self.spill.0.as_mut().map(Pin::as_mut)
+    pub(crate) fn cold(&mut self) -> Option<Pin<&mut ColdState<X>>> {
+        self.cold.0.as_mut().map(Pin::as_mut)
     }
 
-    /// The spilled part, made now if it was not.
-    pub(crate) fn spill(&mut self) -> Pin<&mut Spilled<X>> {
-        self.spill
+    /// The cold part, made now if it was not.
+    pub(crate) fn cold_or_make(&mut self) -> Pin<&mut ColdState<X>> {
+        self.cold
             .0
-            .get_or_insert_with(|| Box::into_pin(Box::<Spilled<X>>::default()))
+            .get_or_insert_with(|| Box::into_pin(Box::<ColdState<X>>::default()))
             .as_mut()
     }
 
     /// The failed attempts' log, made now if it was not.
     fn log(&mut self) -> &mut Log {
-        self.spill().project().log
+        self.cold_or_make().project().log
     }
 
     /// Reads the clock for an attempt that just finished, if its context needs the time
@@ -194,9 +217,9 @@ impl<X: Default> Tracker<X> {
     /// The delays waited so far.
     #[inline]
     fn total_delay(&self) -> Duration {
-        match &self.spill.0 {
-            Some(spilled) => {
-                let log = &spilled.log;
+        match &self.cold.0 {
+            Some(cold) => {
+                let log = &cold.log;
                 let last = log.last.as_ref().and_then(|f| f.delay_after);
                 log.earlier_delay.saturating_add(last.unwrap_or_default())
             }
@@ -219,21 +242,16 @@ impl<X: Default> Tracker<X> {
     }
 
     /// The attempt finished with a retryable outcome and the request can be sent again:
-    /// decide whether, and after how long. `now` is the clock read once for this attempt.
-    /// The attempt's error, if any, is kept (unformatted) for the history.
-    // Each argument is a separate fact about the attempt; the two callers pass them straight
-    // from their locals.
-    #[allow(clippy::too_many_arguments)]
+    /// decide whether, and after how long. The attempt's error, if any, is kept
+    /// (unformatted) for the history.
     pub(crate) fn on_retryable<C, K, R>(
         &mut self,
-        shared: &Shared<C, K, R>,
-        outcome: Outcome,
-        error: Option<BoxError>,
-        token: Option<&CancelToken>,
-        resend: Result<(), &'static str>,
-        now: Instant,
+        settings: &Settings<C, K, R>,
+        finished: FinishedAttempt<'_>,
         span: &Span,
     ) -> Result<Duration, StopReason> {
+        let FinishedAttempt { outcome, now, .. } = finished;
+        let token = finished.token;
         let elapsed = self.elapsed_at(now);
         let attempt = self.attempt;
         let log = self.log();
@@ -247,7 +265,7 @@ impl<X: Default> Tracker<X> {
             outcome,
             finished_at: elapsed,
             delay_after: None,
-            error,
+            error: finished.error,
         });
         if let Some(reason) = token.and_then(|t| t.reason()) {
             return Err(StopReason::Cancelled(reason));
@@ -261,16 +279,16 @@ impl<X: Default> Tracker<X> {
         if token.is_some_and(|t| !t.retries_allowed()) {
             return Err(StopReason::RetriesSuppressed);
         }
-        if attempt >= shared.max_attempts {
+        if attempt >= settings.max_attempts {
             return Err(StopReason::AttemptsExhausted);
         }
-        if let Err(why) = resend {
+        if let Err(why) = finished.resend {
             return Err(StopReason::NotReplayable(why));
         }
-        let hinted = outcome.hint().map(|hint| hint.min(shared.max_hint()));
+        let hinted = outcome.hint().map(|hint| hint.min(settings.max_hint()));
         let delay = match hinted {
             Some(hint) => {
-                if log.hinted.saturating_add(hint) > shared.max_hint_wait_total() {
+                if log.hinted.saturating_add(hint) > settings.max_hint_wait_total() {
                     return Err(StopReason::MaxHintWait);
                 }
                 hint
@@ -280,15 +298,15 @@ impl<X: Default> Tracker<X> {
                 // delay to decorrelate from.
                 let n = attempt - log.backoff_from;
                 let prev = if n == 1 { Duration::ZERO } else { prev_delay };
-                shared.backoff().delay(n, prev, shared.rng())
+                settings.backoff().delay(n, prev, settings.rng())
             }
         };
-        if let Some(limit) = shared.max_elapsed {
+        if let Some(limit) = settings.max_elapsed {
             if elapsed.saturating_add(delay) > limit {
                 return Err(StopReason::MaxElapsed);
             }
         }
-        let deadline = match (shared.deadline(), token.and_then(CancelToken::deadline)) {
+        let deadline = match (settings.deadline(), token.and_then(CancelToken::deadline)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -297,9 +315,9 @@ impl<X: Default> Tracker<X> {
                 return Err(StopReason::Deadline);
             }
         }
-        if let Some(budget) = shared.budget() {
+        if let Some(budget) = settings.budget() {
             if !budget.withdraw() {
-                shared.emit(RetryEvent::BudgetExhausted { attempts: attempt });
+                settings.emit(RetryEvent::BudgetExhausted { attempts: attempt });
                 tracing::debug!(parent: span, attempts = attempt, "retry budget exhausted");
                 return Err(StopReason::BudgetExhausted);
             }
@@ -320,7 +338,7 @@ impl<X: Default> Tracker<X> {
             .error
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static));
-        shared.emit(RetryEvent::Retry {
+        settings.emit(RetryEvent::Retry {
             attempt,
             delay,
             outcome,
@@ -347,10 +365,10 @@ impl<X: Default> Tracker<X> {
     /// time is taken from the log instead of being worked out again.
     pub(crate) fn begin_retry<C, K, R>(
         &mut self,
-        shared: &Shared<C, K, R>,
+        settings: &Settings<C, K, R>,
         now: Option<Instant>,
     ) -> RetryAttempt {
-        if let Some(m) = shared.metrics() {
+        if let Some(m) = settings.metrics() {
             m.retry();
         }
         let dated = now.and(self.last_finished_at());
@@ -364,8 +382,8 @@ impl<X: Default> Tracker<X> {
 
     /// When the latest failed attempt finished, counted from the request's start.
     fn last_finished_at(&self) -> Option<Duration> {
-        let spilled = self.spill.0.as_ref()?;
-        spilled.log.last.as_ref().map(|f| f.finished_at)
+        let cold = self.cold.0.as_ref()?;
+        cold.log.last.as_ref().map(|f| f.finished_at)
     }
 
     /// The request ended with this outcome and nothing more will be tried. `now` is the
@@ -373,50 +391,50 @@ impl<X: Default> Tracker<X> {
     #[inline]
     pub(crate) fn finish<C, K, R>(
         &mut self,
-        shared: &Shared<C, K, R>,
+        settings: &Settings<C, K, R>,
         outcome: Outcome,
         now: Option<Instant>,
         span: &Span,
     ) {
-        if self.records_finish(shared) {
-            self.finish_recorded(shared, outcome, now, span);
+        if self.records_finish(settings) {
+            self.finish_recorded(settings, outcome, now, span);
         }
     }
 
     /// Whether [`finish`](Self::finish) has anything to do: not for a first-attempt result
     /// with nothing attached to tell, the common case.
     #[inline]
-    pub(crate) fn records_finish<C, K, R>(&self, shared: &Shared<C, K, R>) -> bool {
-        self.attempt > 1 || shared.reports()
+    pub(crate) fn records_finish<C, K, R>(&self, settings: &Settings<C, K, R>) -> bool {
+        self.attempt > 1 || settings.reports()
     }
 
     #[cold]
     fn finish_recorded<C, K, R>(
         &mut self,
-        shared: &Shared<C, K, R>,
+        settings: &Settings<C, K, R>,
         outcome: Outcome,
         now: Option<Instant>,
         span: &Span,
     ) {
-        if let Some(m) = shared.metrics() {
+        if let Some(m) = settings.metrics() {
             m.finished(self.attempt);
         }
         if outcome.is_success() {
-            if let Some(b) = shared.budget() {
+            if let Some(b) = settings.budget() {
                 b.on_success(self.attempt);
             }
             if self.attempt > 1 {
-                if let Some(m) = shared.metrics() {
+                if let Some(m) = settings.metrics() {
                     m.success_after_retry();
                 }
                 // The time taken is only told, to listeners and in a debug event: read the
                 // clock for it only if someone will see it.
                 if now.is_some()
-                    || shared.has_listeners()
+                    || settings.has_listeners()
                     || tracing::enabled!(tracing::Level::DEBUG)
                 {
                     let elapsed = self.elapsed_at(now.unwrap_or_else(Instant::now));
-                    shared.emit(RetryEvent::Success {
+                    settings.emit(RetryEvent::Success {
                         attempts: self.attempt,
                         elapsed,
                     });
@@ -432,18 +450,18 @@ impl<X: Default> Tracker<X> {
     /// policy's recovery makes of it (not for a cancelled request).
     pub(crate) fn conclude<T, C, K, R: Recover<T>>(
         &mut self,
-        shared: &Shared<C, K, R>,
+        settings: &Settings<C, K, R>,
         reason: StopReason,
         value: Option<T>,
         now: Option<Instant>,
         span: &Span,
     ) -> Result<T, BoxError> {
         let cancelled = matches!(reason, StopReason::Cancelled(_));
-        let err = self.give_up(shared, reason, now, span);
+        let err = self.give_up(settings, reason, now, span);
         match value {
             Some(v) if !cancelled => Ok(v),
             _ if cancelled => Err(err.into()),
-            _ => shared.recover.recover(err),
+            _ => settings.recover.recover(err),
         }
     }
 
@@ -452,7 +470,7 @@ impl<X: Default> Tracker<X> {
     /// if one was taken since the last wait.
     pub(crate) fn give_up<C, K, R>(
         &mut self,
-        shared: &Shared<C, K, R>,
+        settings: &Settings<C, K, R>,
         reason: StopReason,
         now: Option<Instant>,
         span: &Span,
@@ -461,7 +479,7 @@ impl<X: Default> Tracker<X> {
             (Duration::ZERO, Clock::NotStarted)
         } else {
             let elapsed = self.elapsed_at(now.unwrap_or_else(Instant::now));
-            let late = self.spilled().is_some_and(|s| s.log.clock_from_failure);
+            let late = self.cold().is_some_and(|s| s.log.clock_from_failure);
             let clock = if late {
                 Clock::FirstFailure
             } else {
@@ -469,25 +487,25 @@ impl<X: Default> Tracker<X> {
             };
             (elapsed, clock)
         };
-        if let Some(m) = shared.metrics() {
+        if let Some(m) = settings.metrics() {
             if self.attempt > 0 {
                 m.finished(self.attempt);
             }
             m.gave_up(&reason);
         }
-        shared.emit(RetryEvent::GiveUp {
+        settings.emit(RetryEvent::GiveUp {
             attempts: self.attempt,
             elapsed,
             reason: &reason,
         });
         tracing::debug!(parent: span, attempts = self.attempt, ?elapsed, %reason, "giving up");
         let mut history = History::default();
-        if let Some(spilled) = self.spilled() {
+        if let Some(cold) = self.cold() {
             let Log {
                 last,
                 history: kept,
                 ..
-            } = std::mem::take(spilled.project().log);
+            } = std::mem::take(cold.project().log);
             history = kept;
             if let Some(last) = last {
                 last.into_history(self.attempt, &mut history);

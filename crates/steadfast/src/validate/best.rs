@@ -131,7 +131,7 @@ where
 mod tests {
     use super::*;
     use crate::retry::{Backoff, RetryPolicy};
-    use crate::validate::{Context, Reason};
+    use crate::validate::{Reason, ValidationContext};
 
     fn give_up_with(values: Vec<Result<f64, &'static str>>) -> RetryError {
         let policy = RetryPolicy::builder()
@@ -146,7 +146,7 @@ mod tests {
                     Ok(v) => Err(Box::new(Invalid::new(
                         v,
                         vec![Reason::from("low")],
-                        Context::new(attempt, Default::default()),
+                        ValidationContext::new(attempt, Default::default()),
                     ))),
                     Err(m) => Err(m.into()),
                 }

@@ -6,7 +6,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use super::validator::Context;
+use super::validator::ValidationContext;
 
 /// Why a validator rejected a value: a short message, lowercase and without trailing
 /// punctuation (`"not valid JSON"`, `"missing field \"answer\""`).
@@ -80,10 +80,10 @@ fn write_reasons(f: &mut fmt::Formatter<'_>, reasons: &[Reason]) -> fmt::Result 
 ///
 /// ```
 /// use steadfast::classify::find_source;
-/// use steadfast::validate::{Context, Invalid, InvalidResponse, Reason};
+/// use steadfast::validate::{ValidationContext, Invalid, InvalidResponse, Reason};
 ///
 /// let err: steadfast::BoxError =
-///     Box::new(Invalid::new("{oops".to_string(), vec![Reason::from("not valid JSON")], Context::first()));
+///     Box::new(Invalid::new("{oops".to_string(), vec![Reason::from("not valid JSON")], ValidationContext::first()));
 /// let why = find_source::<InvalidResponse>(&*err).unwrap();
 /// assert_eq!(why.reasons()[0].as_str(), "not valid JSON");
 /// assert_eq!(why.attempt(), 1);
@@ -107,7 +107,7 @@ impl InvalidResponse {
         self.attempt
     }
 
-    /// The elapsed time the validators saw (see [`Context::elapsed`]).
+    /// The elapsed time the validators saw (see [`ValidationContext::elapsed`]).
     pub fn elapsed(&self) -> Duration {
         self.elapsed
     }
@@ -131,12 +131,12 @@ impl StdError for InvalidResponse {}
 /// semantic failure.
 ///
 /// ```
-/// use steadfast::validate::{Context, Invalid, Reason};
+/// use steadfast::validate::{ValidationContext, Invalid, Reason};
 ///
 /// let err: steadfast::BoxError = Box::new(Invalid::new(
 ///     String::from("{\"answer\":"),
 ///     vec![Reason::from("not valid JSON"), Reason::from("no answer")],
-///     Context::first(),
+///     ValidationContext::first(),
 /// ));
 /// assert_eq!(err.to_string(), "response failed validation");
 /// let invalid = err.downcast::<Invalid<String>>().unwrap();
@@ -150,7 +150,7 @@ pub struct Invalid<Res> {
 
 impl<Res> Invalid<Res> {
     /// An invalid `response`, rejected for `reasons` in the attempt `cx` describes.
-    pub fn new(response: Res, reasons: Vec<Reason>, cx: Context) -> Self {
+    pub fn new(response: Res, reasons: Vec<Reason>, cx: ValidationContext) -> Self {
         Invalid {
             response,
             why: InvalidResponse {
@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn invalid_reads_well_and_is_found_without_its_type() {
-        let cx = Context::new(3, Duration::from_millis(40));
+        let cx = ValidationContext::new(3, Duration::from_millis(40));
         let err: BoxError = Box::new(Invalid::new(
             7u32,
             vec![

@@ -9,7 +9,7 @@ use pin_project::pin_project;
 use tokio::time::Instant;
 
 use super::error::{Invalid, InvalidRequest};
-use super::validator::{Context, Validator};
+use super::validator::{ValidationContext, Validator};
 use crate::BoxError;
 
 /// Response future of [`Validate`](super::Validate): the inner call, whose response is
@@ -27,7 +27,7 @@ enum Kind<F, P> {
         #[pin]
         fut: F,
         validator: P,
-        cx: Context,
+        cx: ValidationContext,
         sent: Instant,
     },
     Rejected {
@@ -48,7 +48,7 @@ impl<F, P> fmt::Debug for ResponseFuture<F, P> {
 }
 
 impl<F, P> ResponseFuture<F, P> {
-    pub(crate) fn called(fut: F, validator: P, cx: Context, sent: Instant) -> Self {
+    pub(crate) fn called(fut: F, validator: P, cx: ValidationContext, sent: Instant) -> Self {
         ResponseFuture {
             kind: Kind::Called {
                 fut,
@@ -84,7 +84,7 @@ where
                 sent,
             } => {
                 let response = ready!(fut.poll(cx)).map_err(Into::into)?;
-                let seen = Context::new(
+                let seen = ValidationContext::new(
                     attempt.attempt(),
                     attempt.elapsed().saturating_add(sent.elapsed()),
                 );

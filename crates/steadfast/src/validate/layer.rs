@@ -6,7 +6,7 @@ use tower_layer::Layer;
 
 use super::error::Reason;
 use super::service::Validate;
-use super::validator::{validator_fn, AcceptAll, And, Context, ValidatorFn};
+use super::validator::{validator_fn, AcceptAll, And, ValidationContext, ValidatorFn};
 use crate::config::ConfigError;
 
 /// Wraps services in [`Validate`]: requests are checked before they are sent, responses
@@ -117,7 +117,7 @@ impl<Q, P> ValidateLayerBuilder<Q, P> {
     /// [`validator_fn`](super::validator_fn)).
     pub fn request_fn<Req, E, F>(self, f: F) -> ValidateLayerBuilder<And<Q, ValidatorFn<F, E>>, P>
     where
-        F: Fn(&Req, &Context) -> Result<(), E>,
+        F: Fn(&Req, &ValidationContext) -> Result<(), E>,
         E: Into<Reason>,
     {
         self.request(validator_fn(f))
@@ -141,7 +141,7 @@ impl<Q, P> ValidateLayerBuilder<Q, P> {
     /// [`validator_fn`](super::validator_fn)).
     pub fn response_fn<Res, E, F>(self, f: F) -> ValidateLayerBuilder<Q, And<P, ValidatorFn<F, E>>>
     where
-        F: Fn(&Res, &Context) -> Result<(), E>,
+        F: Fn(&Res, &ValidationContext) -> Result<(), E>,
         E: Into<Reason>,
     {
         self.response(validator_fn(f))

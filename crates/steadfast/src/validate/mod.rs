@@ -14,7 +14,7 @@
 //!   and a circuit breaker counts it as a *semantic* failure, apart from transport failures
 //!   (see [`count_invalid`](crate::circuit_breaker::CircuitBreakerBuilder::count_invalid)).
 //!
-//! Validators see a [`Context`]: the attempt number, which the retry layer above passes down
+//! Validators see a [`ValidationContext`]: the attempt number, which the retry layer above passes down
 //! in the request (see [`RetryAttempt`](crate::token::RetryAttempt)), and the time elapsed.
 //! So a validator can lower its bar after a few attempts.
 //!
@@ -75,9 +75,11 @@ pub use error::{Invalid, InvalidRequest, InvalidResponse, Reason};
 pub use future::ResponseFuture;
 pub use layer::{ValidateLayer, ValidateLayerBuilder};
 pub use service::Validate;
+#[allow(deprecated)]
+pub use validator::Context;
 pub use validator::{
-    ensure, from_attempt, non_empty, until_attempt, validator_fn, AcceptAll, And, Attempts,
-    Context, Ensure, NonEmpty, Validator, ValidatorFn,
+    ensure, from_attempt, non_empty, until_attempt, validator_fn, AcceptAll, And, Attempts, Ensure,
+    NonEmpty, ValidationContext, Validator, ValidatorFn,
 };
 #[cfg(feature = "http")]
 pub use validator::{has_header, success_status, HasHeader, SuccessStatus};

@@ -8,7 +8,7 @@ use tower_service::Service;
 
 use super::error::InvalidRequest;
 use super::future::ResponseFuture;
-use super::validator::{Context, Validator};
+use super::validator::{ValidationContext, Validator};
 use crate::token::HasCancelToken;
 use crate::BoxError;
 
@@ -86,7 +86,7 @@ where
 
     fn call(&mut self, req: Req) -> Self::Future {
         let tag = req.retry_attempt();
-        let cx = Context::new(
+        let cx = ValidationContext::new(
             tag.map_or(1, |t| t.number()),
             tag.map_or(Duration::ZERO, |t| t.elapsed()),
         );

@@ -1,6 +1,6 @@
 //! Validators: what decides whether a request or a response is acceptable.
 //!
-//! A [`Validator`] looks at a value and the [`Context`] of the attempt (its number and the
+//! A [`Validator`] looks at a value and the [`ValidationContext`] of the attempt (its number and the
 //! time elapsed), and adds one [`Reason`] per problem it finds; no reason means the value
 //! passes. Make one from a closure with [`validator_fn`], use the ready-made ones here, or
 //! implement the trait. Validators are cloned into each request's future: keep them cheap to
@@ -8,10 +8,10 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use steadfast::validate::{ensure, validator_fn, Context, Validator};
+//! use steadfast::validate::{ensure, validator_fn, ValidationContext, Validator};
 //!
 //! let has_braces = ensure("not a JSON object", |s: &String| s.starts_with('{') && s.ends_with('}'));
-//! let long_enough = validator_fn(|s: &String, cx: &Context| {
+//! let long_enough = validator_fn(|s: &String, cx: &ValidationContext| {
 //!     // Ask for 20 characters at first, settle for 5 from the third attempt on.
 //!     let min = if cx.attempt() >= 3 { 5 } else { 20 };
 //!     if s.len() >= min { Ok(()) } else { Err(format!("shorter than {min} characters")) }
@@ -19,13 +19,13 @@
 //!
 //! let mut reasons = Vec::new();
 //! let answer = String::from("{\"a\":1}");
-//! has_braces.validate(&answer, &Context::first(), &mut reasons);
-//! long_enough.validate(&answer, &Context::first(), &mut reasons);
+//! has_braces.validate(&answer, &ValidationContext::first(), &mut reasons);
+//! long_enough.validate(&answer, &ValidationContext::first(), &mut reasons);
 //! assert_eq!(reasons.len(), 1);
 //! assert_eq!(reasons[0].as_str(), "shorter than 20 characters");
 //!
 //! reasons.clear();
-//! long_enough.validate(&answer, &Context::new(3, Duration::from_secs(2)), &mut reasons);
+//! long_enough.validate(&answer, &ValidationContext::new(3, Duration::from_secs(2)), &mut reasons);
 //! assert!(reasons.is_empty());
 //! ```
 
@@ -43,20 +43,20 @@ use super::error::Reason;
 /// [`HasCancelToken::retry_attempt`](crate::token::HasCancelToken::retry_attempt)): a request
 /// with no tag is attempt 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Context {
+pub struct ValidationContext {
     attempt: u32,
     elapsed: Duration,
 }
 
-impl Context {
+impl ValidationContext {
     /// The context of attempt `attempt` (from 1), `elapsed` into the request.
     pub const fn new(attempt: u32, elapsed: Duration) -> Self {
-        Context { attempt, elapsed }
+        ValidationContext { attempt, elapsed }
     }
 
     /// A first attempt with nothing elapsed.
     pub const fn first() -> Self {
-        Context::new(1, Duration::ZERO)
+        ValidationContext::new(1, Duration::ZERO)
     }
 
     /// The attempt number, from 1.
@@ -83,11 +83,18 @@ impl Context {
     }
 }
 
-impl Default for Context {
+impl Default for ValidationContext {
     fn default() -> Self {
-        Context::first()
+        ValidationContext::first()
     }
 }
+
+/// The former name of [`ValidationContext`], kept so that code written against it still
+/// compiles.
+#[deprecated(
+    note = "renamed to `ValidationContext` (the old name clashed with `std::task::Context`)"
+)]
+pub type Context = ValidationContext;
 
 /// Decides whether a value (a request or a response) is acceptable.
 ///
@@ -95,14 +102,14 @@ impl Default for Context {
 /// the value passes. It must not remove what earlier validators added.
 ///
 /// ```
-/// use steadfast::validate::{Context, Reason, Validator};
+/// use steadfast::validate::{ValidationContext, Reason, Validator};
 ///
 /// /// Every listed field must appear in the body.
 /// #[derive(Clone)]
 /// struct HasFields(&'static [&'static str]);
 ///
 /// impl Validator<String> for HasFields {
-///     fn validate(&self, body: &String, _: &Context, reasons: &mut Vec<Reason>) {
+///     fn validate(&self, body: &String, _: &ValidationContext, reasons: &mut Vec<Reason>) {
 ///         for field in self.0 {
 ///             if !body.contains(&format!("\"{field}\"")) {
 ///                 reasons.push(Reason::new(format!("missing field \"{field}\"")));
@@ -112,22 +119,22 @@ impl Default for Context {
 /// }
 ///
 /// let mut reasons = Vec::new();
-/// HasFields(&["answer", "sources"]).validate(&"{}".to_string(), &Context::first(), &mut reasons);
+/// HasFields(&["answer", "sources"]).validate(&"{}".to_string(), &ValidationContext::first(), &mut reasons);
 /// assert_eq!(reasons.len(), 2);
 /// ```
 pub trait Validator<T> {
     /// Checks `value`; adds a reason for each problem found.
-    fn validate(&self, value: &T, cx: &Context, reasons: &mut Vec<Reason>);
+    fn validate(&self, value: &T, cx: &ValidationContext, reasons: &mut Vec<Reason>);
 }
 
 impl<T, V: Validator<T> + ?Sized> Validator<T> for Arc<V> {
-    fn validate(&self, value: &T, cx: &Context, reasons: &mut Vec<Reason>) {
+    fn validate(&self, value: &T, cx: &ValidationContext, reasons: &mut Vec<Reason>) {
         (**self).validate(value, cx, reasons)
     }
 }
 
 impl<T, V: Validator<T> + ?Sized> Validator<T> for &V {
-    fn validate(&self, value: &T, cx: &Context, reasons: &mut Vec<Reason>) {
+    fn validate(&self, value: &T, cx: &ValidationContext, reasons: &mut Vec<Reason>) {
         (**self).validate(value, cx, reasons)
     }
 }
@@ -138,7 +145,7 @@ pub struct AcceptAll;
 
 impl<T> Validator<T> for AcceptAll {
     #[inline]
-    fn validate(&self, _: &T, _: &Context, _: &mut Vec<Reason>) {}
+    fn validate(&self, _: &T, _: &ValidationContext, _: &mut Vec<Reason>) {}
 }
 
 /// Two validators that must both pass; every reason of each is reported.
@@ -159,7 +166,7 @@ impl<A, B> And<A, B> {
 
 impl<T, A: Validator<T>, B: Validator<T>> Validator<T> for And<A, B> {
     #[inline]
-    fn validate(&self, value: &T, cx: &Context, reasons: &mut Vec<Reason>) {
+    fn validate(&self, value: &T, cx: &ValidationContext, reasons: &mut Vec<Reason>) {
         self.first.validate(value, cx, reasons);
         self.second.validate(value, cx, reasons);
     }
@@ -188,23 +195,23 @@ impl<F, E> fmt::Debug for ValidatorFn<F, E> {
     }
 }
 
-/// Makes a validator from a closure that sees the value and the attempt's [`Context`], and
+/// Makes a validator from a closure that sees the value and the attempt's [`ValidationContext`], and
 /// returns `Ok(())` to accept or `Err(reason)` to reject; the reason is anything that turns
 /// into a [`Reason`] (`&'static str`, `String`, ...).
 ///
 /// ```
-/// use steadfast::validate::{validator_fn, Context, Validator};
+/// use steadfast::validate::{validator_fn, ValidationContext, Validator};
 ///
-/// let not_blank = validator_fn(|s: &String, _: &Context| {
+/// let not_blank = validator_fn(|s: &String, _: &ValidationContext| {
 ///     if s.trim().is_empty() { Err("blank") } else { Ok(()) }
 /// });
 /// let mut reasons = Vec::new();
-/// not_blank.validate(&"  ".to_string(), &Context::first(), &mut reasons);
+/// not_blank.validate(&"  ".to_string(), &ValidationContext::first(), &mut reasons);
 /// assert_eq!(reasons[0].as_str(), "blank");
 /// ```
 pub fn validator_fn<T, E, F>(f: F) -> ValidatorFn<F, E>
 where
-    F: Fn(&T, &Context) -> Result<(), E>,
+    F: Fn(&T, &ValidationContext) -> Result<(), E>,
     E: Into<Reason>,
 {
     ValidatorFn {
@@ -215,11 +222,11 @@ where
 
 impl<T, E, F> Validator<T> for ValidatorFn<F, E>
 where
-    F: Fn(&T, &Context) -> Result<(), E>,
+    F: Fn(&T, &ValidationContext) -> Result<(), E>,
     E: Into<Reason>,
 {
     #[inline]
-    fn validate(&self, value: &T, cx: &Context, reasons: &mut Vec<Reason>) {
+    fn validate(&self, value: &T, cx: &ValidationContext, reasons: &mut Vec<Reason>) {
         if let Err(e) = (self.f)(value, cx) {
             reasons.push(e.into());
         }
@@ -244,11 +251,11 @@ impl<F> fmt::Debug for Ensure<F> {
 /// A validator that passes when `f` returns `true`, and fails with `reason` otherwise.
 ///
 /// ```
-/// use steadfast::validate::{ensure, Context, Validator};
+/// use steadfast::validate::{ensure, ValidationContext, Validator};
 ///
 /// let small = ensure("larger than 10", |n: &u32| *n <= 10);
 /// let mut reasons = Vec::new();
-/// small.validate(&42, &Context::first(), &mut reasons);
+/// small.validate(&42, &ValidationContext::first(), &mut reasons);
 /// assert_eq!(reasons[0].as_str(), "larger than 10");
 /// ```
 pub fn ensure<T, F>(reason: impl Into<Reason>, f: F) -> Ensure<F>
@@ -266,7 +273,7 @@ where
     F: Fn(&T) -> bool,
 {
     #[inline]
-    fn validate(&self, value: &T, _: &Context, reasons: &mut Vec<Reason>) {
+    fn validate(&self, value: &T, _: &ValidationContext, reasons: &mut Vec<Reason>) {
         if !(self.f)(value) {
             reasons.push(self.reason.clone());
         }
@@ -277,11 +284,11 @@ where
 /// the reason `"empty"`.
 ///
 /// ```
-/// use steadfast::validate::{non_empty, Context, Validator};
+/// use steadfast::validate::{non_empty, ValidationContext, Validator};
 ///
 /// let mut reasons = Vec::new();
-/// non_empty().validate(&String::new(), &Context::first(), &mut reasons);
-/// non_empty().validate(&"text", &Context::first(), &mut reasons);
+/// non_empty().validate(&String::new(), &ValidationContext::first(), &mut reasons);
+/// non_empty().validate(&"text", &ValidationContext::first(), &mut reasons);
 /// assert_eq!(reasons.len(), 1);
 /// ```
 pub const fn non_empty() -> NonEmpty {
@@ -294,7 +301,7 @@ pub struct NonEmpty;
 
 impl<T: AsRef<[u8]>> Validator<T> for NonEmpty {
     #[inline]
-    fn validate(&self, value: &T, _: &Context, reasons: &mut Vec<Reason>) {
+    fn validate(&self, value: &T, _: &ValidationContext, reasons: &mut Vec<Reason>) {
         if value.as_ref().is_empty() {
             reasons.push(Reason::from("empty"));
         }
@@ -323,15 +330,15 @@ pub const fn from_attempt<V>(n: u32, validator: V) -> Attempts<V> {
 /// attempts have failed it, so that a later attempt can settle for less.
 ///
 /// ```
-/// use steadfast::validate::{ensure, until_attempt, Context, Validator};
+/// use steadfast::validate::{ensure, until_attempt, ValidationContext, Validator};
 ///
 /// let detailed = until_attempt(3, ensure("fewer than 100 words", |s: &String| s.split_whitespace().count() >= 100));
 /// let mut reasons = Vec::new();
 /// let short = "too short".to_string();
-/// detailed.validate(&short, &Context::new(2, Default::default()), &mut reasons);
+/// detailed.validate(&short, &ValidationContext::new(2, Default::default()), &mut reasons);
 /// assert_eq!(reasons.len(), 1);
 /// reasons.clear();
-/// detailed.validate(&short, &Context::new(3, Default::default()), &mut reasons);
+/// detailed.validate(&short, &ValidationContext::new(3, Default::default()), &mut reasons);
 /// assert!(reasons.is_empty(), "from the third attempt on, short answers are fine");
 /// ```
 pub const fn until_attempt<V>(n: u32, validator: V) -> Attempts<V> {
@@ -344,7 +351,7 @@ pub const fn until_attempt<V>(n: u32, validator: V) -> Attempts<V> {
 
 impl<T, V: Validator<T>> Validator<T> for Attempts<V> {
     #[inline]
-    fn validate(&self, value: &T, cx: &Context, reasons: &mut Vec<Reason>) {
+    fn validate(&self, value: &T, cx: &ValidationContext, reasons: &mut Vec<Reason>) {
         if cx.attempt() >= self.from && cx.attempt() < self.until {
             self.inner.validate(value, cx, reasons);
         }
@@ -355,11 +362,11 @@ impl<T, V: Validator<T>> Validator<T> for Attempts<V> {
 /// `"status 503 Service Unavailable is not a success"`.
 ///
 /// ```
-/// use steadfast::validate::{success_status, Context, Validator};
+/// use steadfast::validate::{success_status, ValidationContext, Validator};
 ///
 /// let mut reasons = Vec::new();
 /// let res = http::Response::builder().status(503).body(()).unwrap();
-/// success_status().validate(&res, &Context::first(), &mut reasons);
+/// success_status().validate(&res, &ValidationContext::first(), &mut reasons);
 /// assert_eq!(reasons[0].as_str(), "status 503 Service Unavailable is not a success");
 /// ```
 #[cfg(feature = "http")]
@@ -374,7 +381,7 @@ pub struct SuccessStatus;
 
 #[cfg(feature = "http")]
 impl<B> Validator<http::Response<B>> for SuccessStatus {
-    fn validate(&self, res: &http::Response<B>, _: &Context, reasons: &mut Vec<Reason>) {
+    fn validate(&self, res: &http::Response<B>, _: &ValidationContext, reasons: &mut Vec<Reason>) {
         if !res.status().is_success() {
             reasons.push(Reason::new(format!(
                 "status {} is not a success",
@@ -395,11 +402,11 @@ pub struct HasHeader {
 /// `"missing header content-type"`.
 ///
 /// ```
-/// use steadfast::validate::{has_header, Context, Validator};
+/// use steadfast::validate::{has_header, ValidationContext, Validator};
 ///
 /// let mut reasons = Vec::new();
 /// let req = http::Request::builder().uri("/").body(()).unwrap();
-/// has_header(http::header::AUTHORIZATION).validate(&req, &Context::first(), &mut reasons);
+/// has_header(http::header::AUTHORIZATION).validate(&req, &ValidationContext::first(), &mut reasons);
 /// assert_eq!(reasons[0].as_str(), "missing header authorization");
 /// ```
 #[cfg(feature = "http")]
@@ -418,14 +425,14 @@ impl HasHeader {
 
 #[cfg(feature = "http")]
 impl<B> Validator<http::Response<B>> for HasHeader {
-    fn validate(&self, res: &http::Response<B>, _: &Context, reasons: &mut Vec<Reason>) {
+    fn validate(&self, res: &http::Response<B>, _: &ValidationContext, reasons: &mut Vec<Reason>) {
         self.check(res.headers(), reasons);
     }
 }
 
 #[cfg(feature = "http")]
 impl<B> Validator<http::Request<B>> for HasHeader {
-    fn validate(&self, req: &http::Request<B>, _: &Context, reasons: &mut Vec<Reason>) {
+    fn validate(&self, req: &http::Request<B>, _: &ValidationContext, reasons: &mut Vec<Reason>) {
         self.check(req.headers(), reasons);
     }
 }
@@ -434,9 +441,20 @@ impl<B> Validator<http::Request<B>> for HasHeader {
 mod tests {
     use super::*;
 
+    #[test]
+    #[allow(deprecated)]
+    fn the_former_name_still_compiles() {
+        let cx: Context = Context::new(2, Duration::ZERO);
+        assert_eq!(cx, ValidationContext::new(2, Duration::ZERO));
+    }
+
     fn run<T>(v: &impl Validator<T>, value: &T, attempt: u32) -> Vec<String> {
         let mut reasons = Vec::new();
-        v.validate(value, &Context::new(attempt, Duration::ZERO), &mut reasons);
+        v.validate(
+            value,
+            &ValidationContext::new(attempt, Duration::ZERO),
+            &mut reasons,
+        );
         reasons.into_iter().map(|r| r.to_string()).collect()
     }
 
@@ -446,7 +464,7 @@ mod tests {
             ensure("odd", |n: &u32| n % 2 == 0),
             And::new(
                 AcceptAll,
-                validator_fn(|n: &u32, _: &Context| {
+                validator_fn(|n: &u32, _: &ValidationContext| {
                     if *n < 10 {
                         Ok(())
                     } else {

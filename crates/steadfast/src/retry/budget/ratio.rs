@@ -1,56 +1,14 @@
-//! Retry budgets: a bound on retries shared by every clone of a service, so that a struggling
-//! downstream is not buried under a retry storm.
-//!
-//! Two budgets ship:
-//!
-//! * [`RatioBudget`]: retries may be at most a fraction of the requests seen over a sliding
-//!   window, plus a small floor per second so that low-traffic clients can still retry. The
-//!   fraction is exact to 1/10,000 (10% means exactly one retry per ten requests); the floor
-//!   is paced, so at most one second's worth of it is spent at once.
-//! * [`TokenBucket`]: the "retry quota" of the AWS SDKs. The bucket starts full; a retry costs
-//!   tokens, a success puts some back, and an empty bucket means no retries.
-//!
-//! Both are lock-free on the success path. Share one budget between layers by cloning the
-//! `Arc` you pass to the policy.
-//!
-//! ```
-//! use std::time::Duration;
-//! use steadfast::retry::{RatioBudget, RetryBudget};
-//!
-//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-//! // 10% of requests may be retried, with no floor.
-//! let budget = RatioBudget::builder().ratio(0.1).min_per_second(0).build().unwrap();
-//! for _ in 0..20 { budget.deposit(); }
-//! assert!(budget.withdraw());
-//! assert!(budget.withdraw());
-//! assert!(!budget.withdraw(), "20 requests buy exactly two retries");
-//! # }
-//! ```
+//! [`RatioBudget`]: retries as a fraction of recent requests, plus a paced floor.
 
 use std::fmt;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::retry_budget::RetryBudget;
 use crate::config::ConfigError;
-
-/// A shared allowance of retries.
-///
-/// The retry layer calls [`deposit`](Self::deposit) once per request (before its first
-/// attempt), [`withdraw`](Self::withdraw) before each retry (a `false` stops the retries with
-/// a budget-exhausted error), and [`on_success`](Self::on_success) when a request succeeds.
-pub trait RetryBudget: Send + Sync + fmt::Debug {
-    /// Records a new request.
-    fn deposit(&self);
-    /// Asks for one retry; `false` when the budget is exhausted.
-    fn withdraw(&self) -> bool;
-    /// Records that a request succeeded, after `attempts` attempts.
-    fn on_success(&self, attempts: u32) {
-        let _ = attempts;
-    }
-}
 
 /// Fixed-point scale: one retry costs `SCALE` units, so ratios are exact to 1/SCALE.
 const SCALE: i64 = 10_000;
@@ -319,116 +277,6 @@ impl RatioBudgetBuilder {
     }
 }
 
-/// A retry quota: a bucket of tokens that retries spend and successes refill.
-///
-/// Defaults follow the AWS SDKs' standard mode: 500 tokens, 5 per retry, 1 back per success.
-///
-/// # Invariants
-///
-/// The level is one atomic updated by compare-and-swap; it never goes below zero or above
-/// the capacity. A success on a full bucket is a single load.
-#[derive(Debug)]
-pub struct TokenBucket {
-    level: AtomicI64,
-    capacity: i64,
-    retry_cost: i64,
-    success_refund: i64,
-}
-
-impl TokenBucket {
-    /// Starts a builder with the AWS standard-mode defaults.
-    pub fn builder() -> TokenBucketBuilder {
-        TokenBucketBuilder {
-            capacity: 500,
-            retry_cost: 5,
-            success_refund: 1,
-        }
-    }
-
-    /// Tokens in the bucket now.
-    pub fn level(&self) -> i64 {
-        self.level.load(Ordering::Acquire)
-    }
-}
-
-impl RetryBudget for TokenBucket {
-    fn deposit(&self) {}
-
-    fn withdraw(&self) -> bool {
-        self.level
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |l| {
-                (l >= self.retry_cost).then(|| l - self.retry_cost)
-            })
-            .is_ok()
-    }
-
-    fn on_success(&self, _attempts: u32) {
-        if self.success_refund == 0 || self.level.load(Ordering::Relaxed) >= self.capacity {
-            return;
-        }
-        let _ = self
-            .level
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |l| {
-                (l < self.capacity).then(|| (l + self.success_refund).min(self.capacity))
-            });
-    }
-}
-
-/// Builds a [`TokenBucket`].
-#[derive(Debug, Clone)]
-pub struct TokenBucketBuilder {
-    capacity: u32,
-    retry_cost: u32,
-    success_refund: u32,
-}
-
-impl TokenBucketBuilder {
-    /// Tokens when full (and at the start).
-    pub fn capacity(mut self, n: u32) -> Self {
-        self.capacity = n;
-        self
-    }
-
-    /// Tokens one retry costs (at least 1).
-    pub fn retry_cost(mut self, n: u32) -> Self {
-        self.retry_cost = n;
-        self
-    }
-
-    /// Tokens a successful request puts back.
-    pub fn success_refund(mut self, n: u32) -> Self {
-        self.success_refund = n;
-        self
-    }
-
-    /// Checks the settings and builds the bucket.
-    pub fn build(self) -> Result<TokenBucket, ConfigError> {
-        if self.retry_cost == 0 {
-            return Err(ConfigError::new(
-                "retry budget",
-                "retry_cost",
-                "must be at least 1",
-            ));
-        }
-        if self.retry_cost > self.capacity {
-            return Err(ConfigError::new(
-                "retry budget",
-                "retry_cost",
-                format!(
-                    "must not exceed capacity ({} > {})",
-                    self.retry_cost, self.capacity
-                ),
-            ));
-        }
-        Ok(TokenBucket {
-            level: AtomicI64::new(i64::from(self.capacity)),
-            capacity: i64::from(self.capacity),
-            retry_cost: i64::from(self.retry_cost),
-            success_refund: i64::from(self.success_refund),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -688,52 +536,7 @@ mod tests {
     }
 
     #[test]
-    fn token_bucket_spends_and_refills() {
-        let b = TokenBucket::builder()
-            .capacity(10)
-            .retry_cost(5)
-            .success_refund(1)
-            .build()
-            .unwrap();
-        assert!(b.withdraw());
-        assert!(b.withdraw());
-        assert!(!b.withdraw());
-        assert_eq!(b.level(), 0);
-        for _ in 0..4 {
-            b.on_success(1);
-        }
-        assert!(!b.withdraw());
-        b.on_success(1);
-        assert!(b.withdraw());
-        for _ in 0..100 {
-            b.on_success(1);
-        }
-        assert_eq!(b.level(), 10);
-    }
-
-    #[test]
-    fn token_bucket_is_exact_under_contention() {
-        let b = Arc::new(
-            TokenBucket::builder()
-                .capacity(1_000)
-                .retry_cost(3)
-                .success_refund(0)
-                .build()
-                .unwrap(),
-        );
-        let handles: Vec<_> = (0..4)
-            .map(|_| {
-                let b = b.clone();
-                std::thread::spawn(move || (0..1_000).filter(|_| b.withdraw()).count())
-            })
-            .collect();
-        let granted: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
-        assert_eq!(granted, 333);
-        assert_eq!(b.level(), 1);
-    }
-
-    #[test]
-    fn builders_reject_bad_values() {
+    fn the_builder_rejects_bad_values() {
         assert_eq!(
             RatioBudget::builder()
                 .ratio(-0.1)
@@ -757,23 +560,6 @@ mod tests {
                 .unwrap_err()
                 .field(),
             "window"
-        );
-        assert_eq!(
-            TokenBucket::builder()
-                .retry_cost(0)
-                .build()
-                .unwrap_err()
-                .field(),
-            "retry_cost"
-        );
-        assert_eq!(
-            TokenBucket::builder()
-                .capacity(2)
-                .retry_cost(3)
-                .build()
-                .unwrap_err()
-                .to_string(),
-            "invalid retry budget configuration: `retry_cost` must not exceed capacity (3 > 2)"
         );
     }
 }

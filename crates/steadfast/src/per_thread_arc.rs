@@ -1,10 +1,10 @@
-//! [`LocalArc`]: a shared reference whose clones and drops, on the thread that made them, are
+//! [`PerThreadArc`]: a shared reference whose clones and drops, on the thread that made them, are
 //! plain arithmetic instead of locked instructions.
 //!
 //! A layer that keeps shared state alive from every response future (the circuit breaker held
 //! by value does, and so does a retry policy held by value, for its shared settings) would
 //! otherwise clone and drop an `Arc` per request:
-//! two locked read-modify-writes on one cache line that every thread writes. A `LocalArc`
+//! two locked read-modify-writes on one cache line that every thread writes. A `PerThreadArc`
 //! counts its references per thread instead. Each thread that uses a value gets a *slot* for
 //! it, kept in a small per-thread cache; references made on a thread point at that thread's
 //! slot, and while they are cloned and dropped there the slot's count is an ordinary integer.
@@ -58,14 +58,14 @@ const ORPHANED: i64 = 1 << 60;
 
 /// How many values a thread keeps slots for. Beyond that a slot whose value nothing can reach
 /// any more makes room; if there is none, further references are counted atomically on a slot
-/// they already have (see [`LocalArc::from_arc`]).
+/// they already have (see [`PerThreadArc::from_arc`]).
 const SLOTS_PER_THREAD: usize = 32;
 
 /// With the cache full, how often a miss looks for a dead entry to let go.
 const RESCAN_EVERY: u32 = 64;
 
 /// A reference-counted pointer to a `T`, counted per thread (see the module docs).
-pub(crate) struct LocalArc<T: Send + Sync + 'static> {
+pub(crate) struct PerThreadArc<T: Send + Sync + 'static> {
     slot: NonNull<Slot<T>>,
 }
 
@@ -85,15 +85,15 @@ struct Slot<T> {
 // SAFETY: the value is reached through `&T` from any thread, so `T: Send + Sync` is needed, as
 // for `Arc<T>`. The `Cell`s in a slot are written only by its owner thread (checked against a
 // thread identity that is never reused), and the rest is atomic.
-unsafe impl<T: Send + Sync + 'static> Send for LocalArc<T> {}
+unsafe impl<T: Send + Sync + 'static> Send for PerThreadArc<T> {}
 // SAFETY: as above; `clone` through a shared reference takes the same owner check.
-unsafe impl<T: Send + Sync + 'static> Sync for LocalArc<T> {}
+unsafe impl<T: Send + Sync + 'static> Sync for PerThreadArc<T> {}
 
 // As for `Arc<T>`: the `Cell`s are the count's, never left half-updated by a panic.
-impl<T: RefUnwindSafe + Send + Sync + 'static> UnwindSafe for LocalArc<T> {}
-impl<T: RefUnwindSafe + Send + Sync + 'static> RefUnwindSafe for LocalArc<T> {}
+impl<T: RefUnwindSafe + Send + Sync + 'static> UnwindSafe for PerThreadArc<T> {}
+impl<T: RefUnwindSafe + Send + Sync + 'static> RefUnwindSafe for PerThreadArc<T> {}
 
-impl<T: Send + Sync + 'static> LocalArc<T> {
+impl<T: Send + Sync + 'static> PerThreadArc<T> {
     /// A new value, referenced from this thread.
     pub(crate) fn new(value: T) -> Self {
         Self::from_arc(&Arc::new(value), None)
@@ -164,7 +164,7 @@ impl<T: Send + Sync + 'static> LocalArc<T> {
             }
             (None, None) => Slot::boxed(value.clone(), 0, 0, ORPHANED + 1),
         };
-        LocalArc { slot }
+        PerThreadArc { slot }
     }
 
     #[inline]
@@ -204,7 +204,7 @@ impl<T: Send + Sync + 'static> LocalArc<T> {
         if self.is_local() {
             let s = self.slot();
             s.local.set(s.local.get() + 1);
-            return LocalArc { slot: self.slot };
+            return PerThreadArc { slot: self.slot };
         }
         self.clone_here_slow()
     }
@@ -279,19 +279,19 @@ unsafe fn dead<T>(slot: NonNull<()>) -> bool {
     s.local.get() + s.shared.load(Ordering::Acquire) == 0 && Arc::strong_count(&s.value) == 1
 }
 
-impl<T: Send + Sync + 'static> Clone for LocalArc<T> {
+impl<T: Send + Sync + 'static> Clone for PerThreadArc<T> {
     #[inline]
     fn clone(&self) -> Self {
         if self.is_local() {
             let s = self.slot();
             s.local.set(s.local.get() + 1);
-            return LocalArc { slot: self.slot };
+            return PerThreadArc { slot: self.slot };
         }
         Self::from_arc(self.arc(), Some(self.slot))
     }
 }
 
-impl<T: Send + Sync + 'static> Drop for LocalArc<T> {
+impl<T: Send + Sync + 'static> Drop for PerThreadArc<T> {
     #[inline]
     fn drop(&mut self) {
         if self.is_local() {
@@ -304,7 +304,7 @@ impl<T: Send + Sync + 'static> Drop for LocalArc<T> {
     }
 }
 
-impl<T: Send + Sync + 'static> Deref for LocalArc<T> {
+impl<T: Send + Sync + 'static> Deref for PerThreadArc<T> {
     type Target = T;
     #[inline]
     fn deref(&self) -> &T {
@@ -312,7 +312,7 @@ impl<T: Send + Sync + 'static> Deref for LocalArc<T> {
     }
 }
 
-impl<T: Send + Sync + fmt::Debug + 'static> fmt::Debug for LocalArc<T> {
+impl<T: Send + Sync + fmt::Debug + 'static> fmt::Debug for PerThreadArc<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }
@@ -401,7 +401,7 @@ mod tests {
     }
 
     /// The slot of `a`, if this thread's cache holds it.
-    fn slot_of<T: Send + Sync>(a: &LocalArc<T>) -> Option<NonNull<Slot<T>>> {
+    fn slot_of<T: Send + Sync>(a: &PerThreadArc<T>) -> Option<NonNull<Slot<T>>> {
         a.is_local().then_some(a.slot)
     }
 
@@ -410,8 +410,8 @@ mod tests {
     }
 
     /// Fills this thread's cache with values still in use, and returns them.
-    fn fill_cache() -> Vec<LocalArc<usize>> {
-        (0..SLOTS_PER_THREAD).map(LocalArc::new).collect()
+    fn fill_cache() -> Vec<PerThreadArc<usize>> {
+        (0..SLOTS_PER_THREAD).map(PerThreadArc::new).collect()
     }
 
     #[test]
@@ -419,7 +419,7 @@ mod tests {
         let count = Arc::new(AtomicUsize::new(0));
         let d = count.clone();
         std::thread::spawn(move || {
-            let a = LocalArc::new(Counted(d));
+            let a = PerThreadArc::new(Counted(d));
             let b = a.clone();
             drop(a);
             assert_eq!(drops(&b.0), 0);
@@ -436,7 +436,7 @@ mod tests {
         let count = Arc::new(AtomicUsize::new(0));
         let d = count.clone();
         let moved = std::thread::spawn(move || {
-            let a = LocalArc::new(Counted(d));
+            let a = PerThreadArc::new(Counted(d));
             let many: Vec<_> = (0..10).map(|_| a.clone()).collect();
             drop(a);
             many
@@ -445,7 +445,7 @@ mod tests {
         .unwrap();
         // The owner thread has ended and orphaned its slot; ten references remain here.
         assert_eq!(drops(&count), 0);
-        let again: Vec<_> = moved.iter().map(LocalArc::clone).collect();
+        let again: Vec<_> = moved.iter().map(PerThreadArc::clone).collect();
         drop(moved);
         assert_eq!(drops(&count), 0);
         drop(again);
@@ -458,8 +458,8 @@ mod tests {
 
     #[test]
     fn clones_on_one_thread_share_its_slot() {
-        let a = LocalArc::new(5u32);
-        let b = LocalArc::from_arc(a.arc(), None);
+        let a = PerThreadArc::new(5u32);
+        let b = PerThreadArc::from_arc(a.arc(), None);
         assert_eq!(slot_of(&a), slot_of(&b));
         let c = std::thread::scope(|s| s.spawn(|| a.clone()).join().unwrap());
         assert_ne!(
@@ -472,7 +472,7 @@ mod tests {
 
     #[test]
     fn localize_moves_a_reference_to_this_threads_slot() {
-        let a = LocalArc::new(7u32);
+        let a = PerThreadArc::new(7u32);
         let mut moved = std::thread::scope(|s| s.spawn(|| a.clone()).join().unwrap());
         assert_ne!(slot_of(&moved), slot_of(&a));
         moved.localize();
@@ -483,7 +483,7 @@ mod tests {
     #[test]
     fn clone_here_moves_the_source_and_the_clone_to_this_threads_slot() {
         let count = Arc::new(AtomicUsize::new(0));
-        let a = LocalArc::new(Counted(count.clone()));
+        let a = PerThreadArc::new(Counted(count.clone()));
         let mut moved = std::thread::scope(|s| s.spawn(|| a.clone()).join().unwrap());
         assert_ne!(slot_of(&moved), slot_of(&a));
         let here = moved.clone_here();
@@ -503,7 +503,7 @@ mod tests {
         std::thread::spawn(|| {
             let count = Arc::new(AtomicUsize::new(0));
             let in_use = fill_cache();
-            let a = LocalArc::new(Counted(count.clone()));
+            let a = PerThreadArc::new(Counted(count.clone()));
             assert!(
                 slot_of(&a).is_none(),
                 "no slot is free, and none is evicted"
@@ -532,11 +532,11 @@ mod tests {
         std::thread::spawn(|| {
             let mut in_use = fill_cache();
             // Full of values in use: no slot for a new one.
-            assert!(slot_of(&LocalArc::new(0usize)).is_none());
+            assert!(slot_of(&PerThreadArc::new(0usize)).is_none());
             // One of them is dropped: its slot is dead, and a later miss reclaims it.
             drop(in_use.pop());
             let got_a_slot =
-                (0..=RESCAN_EVERY).any(|i| slot_of(&LocalArc::new(i as usize)).is_some());
+                (0..=RESCAN_EVERY).any(|i| slot_of(&PerThreadArc::new(i as usize)).is_some());
             assert!(got_a_slot, "a dead slot was never let go");
         })
         .join()
@@ -546,7 +546,7 @@ mod tests {
     #[test]
     fn many_threads_cloning_and_dropping_free_the_value_once() {
         let count = Arc::new(AtomicUsize::new(0));
-        let a = LocalArc::new(Counted(count.clone()));
+        let a = PerThreadArc::new(Counted(count.clone()));
         let kept: Vec<_> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..4)
                 .map(|_| {
@@ -579,7 +579,7 @@ mod tests {
 }
 
 /// Model checks of the count under every interleaving `loom` finds. Run with
-/// `RUSTFLAGS="--cfg steadfast_loom" cargo test -p steadfast --lib --release local::loom`.
+/// `RUSTFLAGS="--cfg steadfast_loom" cargo test -p steadfast --lib --release per_thread_arc::loom`.
 #[cfg(all(test, steadfast_loom))]
 mod loom {
     use super::*;
@@ -595,12 +595,12 @@ mod loom {
     /// A thread makes a value and a second reference, hands that to another thread, which
     /// does `remote` with it and ends, while the first drops its own and ends (orphaning its
     /// slot): the value is freed exactly once, after both.
-    fn race(remote: fn(LocalArc<Counted>)) {
+    fn race(remote: fn(PerThreadArc<Counted>)) {
         ::loom::model(move || {
             let drops = Arc::new(AtomicUsize::new(0));
             let d = drops.clone();
             let owner = ::loom::thread::spawn(move || {
-                let a = LocalArc::new(Counted(d));
+                let a = PerThreadArc::new(Counted(d));
                 let b = a.clone();
                 let other = ::loom::thread::spawn(move || {
                     remote(b);

@@ -1,0 +1,19 @@
+//! [`RetryBudget`]: what the retry layer asks of a budget.
+
+use std::fmt;
+
+/// A shared allowance of retries.
+///
+/// The retry layer calls [`deposit`](Self::deposit) once per request (before its first
+/// attempt), [`withdraw`](Self::withdraw) before each retry (a `false` stops the retries with
+/// a budget-exhausted error), and [`on_success`](Self::on_success) when a request succeeds.
+pub trait RetryBudget: Send + Sync + fmt::Debug {
+    /// Records a new request.
+    fn deposit(&self);
+    /// Asks for one retry; `false` when the budget is exhausted.
+    fn withdraw(&self) -> bool;
+    /// Records that a request succeeded, after `attempts` attempts.
+    fn on_success(&self, attempts: u32) {
+        let _ = attempts;
+    }
+}
