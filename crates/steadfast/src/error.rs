@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn each_identity_is_recognised_itself_and_below_a_wrapper() {
         use crate::circuit_breaker::CircuitBreaker;
-        use crate::validate::{Context, Invalid, InvalidRequest};
+        use crate::validate::{Invalid, InvalidRequest, ValidationContext as Context};
 
         let breaker = CircuitBreaker::builder().name("db").build().unwrap();
         breaker.force_open();

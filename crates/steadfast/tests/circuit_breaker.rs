@@ -761,9 +761,10 @@ async fn huge_durations_saturate_instead_of_panicking() {
 async fn a_keyed_idle_timeout_beyond_u64_nanoseconds_is_never() {
     use steadfast::circuit_breaker::KeyedBreakers;
     // 2^64 + 1 ns: cut to 64 bits, it would be 1 ns.
-    let keyed = KeyedBreakers::builder(|_: &u32| CircuitBreaker::builder())
+    let keyed = KeyedBreakers::<u32>::builder(CircuitBreaker::builder)
         .idle_timeout(Duration::new(18_446_744_073, 709_551_617))
-        .build();
+        .build()
+        .unwrap();
     keyed.get(&1).unwrap();
     tokio::time::advance(secs(1)).await;
     assert_eq!(keyed.evict_idle(), 0);

@@ -956,9 +956,13 @@ impl Core {
         };
         let verdict = |f: u32, sl: u32| {
             if reached(f, self.cfg.failure_rate_bp) {
-                Some(TransitionReason::FailureRate { rate: rate(f, n) })
+                Some(TransitionReason::FailureRate {
+                    rate: rate(f.into(), n.into()),
+                })
             } else if reached(sl, self.cfg.slow_rate_bp) {
-                Some(TransitionReason::SlowCallRate { rate: rate(sl, n) })
+                Some(TransitionReason::SlowCallRate {
+                    rate: rate(sl.into(), n.into()),
+                })
             } else {
                 None
             }
@@ -988,8 +992,8 @@ impl Core {
                 None => (
                     CircuitState::Closed,
                     TransitionReason::ProbeRates {
-                        failure_rate: rate(f, n),
-                        slow_call_rate: rate(sl, n),
+                        failure_rate: rate(f.into(), n.into()),
+                        slow_call_rate: rate(sl.into(), n.into()),
                     },
                 ),
             };
