@@ -2,6 +2,7 @@
 //! new keys with a typed error, idle breakers go as (paused) time passes, room is made by
 //! dropping breakers not used lately, and settings are checked when the set is built.
 
+#![cfg(feature = "circuit-breaker")]
 use std::time::Duration;
 
 use steadfast::circuit_breaker::{
