@@ -21,6 +21,17 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
+/// One request through a retry layer of `policy` around `svc`.
+async fn call<P>(policy: P, svc: &Scripted<u32>) -> Result<u32, BoxError>
+where
+    P: steadfast::retry::PolicyRef,
+    RetryLayer<P>: Layer<Scripted<u32>>,
+    <RetryLayer<P> as Layer<Scripted<u32>>>::Service:
+        tower::Service<(), Response = u32, Error = BoxError>,
+{
+    RetryLayer::new(policy).layer(svc.clone()).oneshot(()).await
+}
+
 fn retry_error(e: &BoxError) -> &RetryError {
     e.downcast_ref::<RetryError>()
         .unwrap_or_else(|| panic!("expected a RetryError, got {e:?}"))
@@ -67,11 +78,7 @@ async fn hostile_hints_hold_a_request_no_longer_than_the_total_by_default() {
         .build()
         .unwrap();
     let start = tokio::time::Instant::now();
-    let resp = RetryLayer::new(policy)
-        .layer(svc.clone())
-        .oneshot(())
-        .await
-        .unwrap();
+    let resp = call(policy, &svc).await.unwrap();
     assert_eq!(resp, 4600, "the last answer is returned");
     assert_eq!(svc.gaps(), [secs(60)]);
     assert_eq!(start.elapsed(), secs(60));
@@ -94,11 +101,7 @@ async fn hinted_waits_add_up_to_the_total_and_backoff_waits_do_not_count() {
         .classify_with(by_status)
         .build()
         .unwrap();
-    let resp = RetryLayer::new(policy)
-        .layer(svc.clone())
-        .oneshot(())
-        .await
-        .unwrap();
+    let resp = call(policy, &svc).await.unwrap();
     assert_eq!(resp, 1025);
     assert_eq!(svc.gaps(), [secs(25), secs(30), secs(25)]);
 
@@ -112,11 +115,7 @@ async fn hinted_waits_add_up_to_the_total_and_backoff_waits_do_not_count() {
         })
         .build()
         .unwrap();
-    let err = RetryLayer::new(policy)
-        .layer(svc.clone())
-        .oneshot(())
-        .await
-        .unwrap_err();
+    let err = call(policy, &svc).await.unwrap_err();
     let err = retry_error(&err);
     assert_eq!(err.reason(), &StopReason::MaxHintWait);
     assert_eq!(err.attempts(), 3);
@@ -136,11 +135,7 @@ async fn zero_hints_never_use_up_the_total() {
         .classify_with(by_status)
         .build()
         .unwrap();
-    let resp = RetryLayer::new(policy)
-        .layer(svc.clone())
-        .oneshot(())
-        .await
-        .unwrap();
+    let resp = call(policy, &svc).await.unwrap();
     assert_eq!(resp, 200);
     assert_eq!(svc.gaps(), [secs(60), ms(0), ms(0)]);
 }
@@ -161,11 +156,7 @@ async fn the_backoff_restarts_after_a_retry_made_at_a_pushback() {
         .classify_with(by_status)
         .build()
         .unwrap();
-    let resp = RetryLayer::new(policy)
-        .layer(svc.clone())
-        .oneshot(())
-        .await
-        .unwrap();
+    let resp = call(policy, &svc).await.unwrap();
     assert_eq!(resp, 200);
     assert_eq!(svc.gaps(), [ms(100), ms(500), ms(100), ms(200)]);
 }
@@ -185,11 +176,7 @@ async fn a_retry_after_hint_keeps_the_backoff_schedule_going() {
         .classify_with(by_status)
         .build()
         .unwrap();
-    let resp = RetryLayer::new(policy)
-        .layer(svc.clone())
-        .oneshot(())
-        .await
-        .unwrap();
+    let resp = call(policy, &svc).await.unwrap();
     assert_eq!(resp, 200);
     assert_eq!(svc.gaps(), [ms(100), secs(1), ms(400)]);
 }
@@ -207,11 +194,7 @@ async fn a_pushback_restart_applies_to_the_decorrelated_schedule_too() {
             .classify_with(by_status)
             .build()
             .unwrap();
-        let resp = RetryLayer::new(policy)
-            .layer(svc.clone())
-            .oneshot(())
-            .await
-            .unwrap();
+        let resp = call(policy, &svc).await.unwrap();
         assert_eq!(resp, 200);
         svc.gaps()
     }
@@ -242,11 +225,7 @@ async fn a_server_that_says_do_not_retry_stops_the_layer_with_its_reason() {
         .on_event(listener)
         .build()
         .unwrap();
-    let resp = RetryLayer::new(policy)
-        .layer(svc.clone())
-        .oneshot(())
-        .await
-        .unwrap();
+    let resp = call(policy, &svc).await.unwrap();
     assert_eq!(resp, 999);
     assert_eq!(svc.calls(), 1);
     assert_eq!(*reasons.lock().unwrap(), [StopReason::ServerRefused]);
@@ -265,11 +244,7 @@ async fn a_server_that_says_do_not_retry_stops_the_layer_with_its_reason() {
         })
         .build()
         .unwrap();
-    let err = RetryLayer::new(policy)
-        .layer(svc.clone())
-        .oneshot(())
-        .await
-        .unwrap_err();
+    let err = call(policy, &svc).await.unwrap_err();
     let err = retry_error(&err);
     assert_eq!(err.reason(), &StopReason::ServerRefused);
     assert_eq!(err.attempts(), 2);
