@@ -57,15 +57,18 @@ impl<H: BreakerHandle> PermitGuard<H> {
         };
         // Owned, so that it can travel with the answer to wherever its end is read.
         let mut owned = PermitGuard::new(self.handle.breaker().clone(), permit);
-        late.on_settled(move |outcome| {
-            let recorded = match outcome {
-                Outcome::Success => CallResult::Success,
-                Outcome::Ignored => CallResult::Ignored,
-                Outcome::Invalid => CallResult::Invalid,
-                _ => CallResult::Failure,
-            };
-            owned.finish(recorded, start);
-        });
+        late.on_settled(move |outcome| owned.finish(call_result(outcome), start));
+    }
+}
+
+/// What the breaker records for a call that ended with `outcome`.
+#[inline]
+fn call_result(outcome: Outcome) -> CallResult {
+    match outcome {
+        Outcome::Success => CallResult::Success,
+        Outcome::Ignored => CallResult::Ignored,
+        Outcome::Invalid => CallResult::Invalid,
+        _ => CallResult::Failure,
     }
 }
 
@@ -182,6 +185,9 @@ where
                     Err(e) => refine(outcome, &**e),
                     Ok(_) => outcome,
                 };
+                // `call_result`, with a failure of a call whose caller cancelled it not counted
+                // (it says nothing of the downstream) unless the breaker is told to count those.
+                // Spelled out here: this order of checks is the cheapest on the success path.
                 let recorded = match outcome {
                     Outcome::Success => CallResult::Success,
                     Outcome::Ignored => CallResult::Ignored,
@@ -190,8 +196,7 @@ where
                     {
                         CallResult::Ignored
                     }
-                    Outcome::Invalid => CallResult::Invalid,
-                    _ => CallResult::Failure,
+                    other => call_result(other),
                 };
                 if let (CallResult::Success, Ok(res)) = (recorded, &result) {
                     if let Some(late) = classifier.late_outcome(res) {
