@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
-use http_body::Body;
 use http_body_util::channel::Channel;
 use http_body_util::{BodyExt, Full};
 use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitState};
@@ -201,5 +200,4 @@ fn the_validator_reads_the_status_from_buffered_trailers_or_headers() {
     assert!(check(only).is_empty());
     let proxy = Response::builder().status(503).body(body(None)).unwrap();
     assert_eq!(check(proxy), ["gRPC status Unavailable (14)"]);
-    let _ = GrpcStatusBody::<Full<Bytes>>::is_end_stream;
 }
