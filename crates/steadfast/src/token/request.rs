@@ -278,11 +278,10 @@ impl<T: HasCancelToken + ?Sized> HasCancelToken for Arc<T> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "http"))]
 mod tests {
     use super::*;
 
-    #[cfg(feature = "http")]
     #[test]
     fn http_requests_carry_tokens_in_extensions() {
         let mut req = http::Request::new(());
@@ -293,7 +292,6 @@ mod tests {
         assert!(req.cancel_token().unwrap().is_cancelled());
     }
 
-    #[cfg(feature = "http")]
     #[test]
     fn setting_a_token_or_a_retry_tag_replaces_the_one_already_there() {
         let mut req = http::Request::new(());
