@@ -14,7 +14,8 @@ use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::breaker::{CircuitBreaker, CircuitBreakerBuilder};
+use super::breaker::CircuitBreaker;
+use super::builder::CircuitBreakerBuilder;
 use super::events::CircuitState;
 use super::future::ResponseFuture;
 use super::service::{call_guarded, Fallback, NoFallback};
