@@ -9,8 +9,9 @@ use std::task::{ready, Context, Poll};
 use pin_project::pin_project;
 use tokio::time::Instant;
 
-use super::breaker::{BreakerHandle, BreakerRef, CallResult, CircuitBreaker, Core, Permit};
+use super::breaker::{BreakerHandle, BreakerRef, CircuitBreaker};
 use super::error::Rejected;
+use super::state::{CallResult, Core, Permit};
 use crate::classify::{refine, Attempt, Classify, LateOutcome, Outcome};
 use crate::token::CancelToken;
 use crate::BoxError;

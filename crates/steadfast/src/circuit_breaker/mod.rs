@@ -46,6 +46,7 @@
 //! future.
 
 mod breaker;
+mod builder;
 mod error;
 mod events;
 mod future;
@@ -53,9 +54,11 @@ mod keyed;
 mod layer;
 mod registry;
 mod service;
+mod state;
 mod window;
 
-pub use breaker::{BreakerRef, CircuitBreaker, CircuitBreakerBuilder, HalfOpenRule, SlidingWindow};
+pub use breaker::{BreakerRef, CircuitBreaker};
+pub use builder::{CircuitBreakerBuilder, HalfOpenRule, SlidingWindow};
 pub use error::Rejected;
 pub use events::{BreakerEvent, BreakerMetrics, CircuitState, TransitionReason};
 pub use future::ResponseFuture;

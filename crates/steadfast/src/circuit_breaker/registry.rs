@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use super::breaker::{CircuitBreaker, CircuitBreakerBuilder};
+use super::breaker::CircuitBreaker;
+use super::builder::CircuitBreakerBuilder;
 use crate::config::ConfigError;
 
 /// A set of named breakers: one breaker per downstream, however many clones, routers or

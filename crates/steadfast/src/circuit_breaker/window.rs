@@ -578,7 +578,7 @@ mod tests {
     /// a 1% failure rate and stays closed.
     #[tokio::test(start_paused = true)]
     async fn a_busy_time_window_breaker_reads_its_failure_rate_to_the_call() {
-        use crate::circuit_breaker::breaker::CallResult;
+        use crate::circuit_breaker::state::CallResult;
         use crate::circuit_breaker::{CircuitBreaker, CircuitState, SlidingWindow};
 
         const CALLS: u64 = 2_200_000;

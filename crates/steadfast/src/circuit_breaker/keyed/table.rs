@@ -1,31 +1,24 @@
-//! One breaker per key taken from the request (a host, a route, a tenant), created on
-//! demand, bounded in number, dropped when idle.
+//! The sharded table behind [`KeyedBreakers`](super::KeyedBreakers): shards each with their
+//! own lock and share of `max_keys`, a clock (second-chance) hand that finds a breaker to drop
+//! when a shard is full, and the sweeps that drop idle breakers as calls arrive.
 
 use std::borrow::Borrow;
 use std::collections::HashSet;
-use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tower_layer::Layer;
-use tower_service::Service;
 
-use super::breaker::{CircuitBreaker, CircuitBreakerBuilder};
-use super::events::CircuitState;
-use super::future::ResponseFuture;
-use super::service::{call_guarded, Fallback, NoFallback};
-use crate::classify::{AnyError, Classify};
-use crate::config::ConfigError;
+use super::error::{KeyTableFull, KeyedError};
+use crate::circuit_breaker::breaker::CircuitBreaker;
+use crate::circuit_breaker::builder::CircuitBreakerBuilder;
+use crate::circuit_breaker::events::CircuitState;
 use crate::sync::CachePadded;
-use crate::token::HasCancelToken;
-use crate::BoxError;
 
-type Settings = Arc<dyn Fn() -> CircuitBreakerBuilder + Send + Sync>;
-type Namer<K> = Arc<dyn Fn(&K) -> String + Send + Sync>;
+pub(super) type Settings = Arc<dyn Fn() -> CircuitBreakerBuilder + Send + Sync>;
+pub(super) type Namer<K> = Arc<dyn Fn(&K) -> String + Send + Sync>;
 
 /// Breakers a shard aims to hold at most: the set is split into enough shards that each
 /// holds at most about twice this many, so that any work under a shard's lock is short.
@@ -312,18 +305,19 @@ impl Hasher for ShardHasher {
     }
 }
 
-struct Inner<K> {
+/// The shared state of a [`KeyedBreakers`](super::KeyedBreakers): its settings and its shards.
+pub(super) struct Inner<K> {
     settings: Settings,
     names: Option<Namer<K>>,
-    max_keys: usize,
-    idle_timeout: Duration,
+    pub(super) max_keys: usize,
+    pub(super) idle_timeout: Duration,
     /// `idle_timeout` in nanoseconds.
     idle: u64,
     origin: Instant,
     shards: Box<[CachePadded<Shard<K>>]>,
     /// Seeds the shard hash, so that which keys share a shard cannot be known from outside.
     seed: u64,
-    len: AtomicUsize,
+    pub(super) len: AtomicUsize,
     /// When (nanoseconds from the origin) the next timed sweep is due.
     next_sweep: AtomicU64,
     /// Nanoseconds between timed sweeps: each sweeps the next shard, so the whole set is
@@ -332,217 +326,85 @@ struct Inner<K> {
     sweep_cursor: AtomicUsize,
 }
 
-/// A set of breakers, one per key, made from one set of settings.
-///
-/// A breaker is made the first time its key is asked for, and kept while it matters:
-///
-/// * **Open circuits are never forgotten.** A breaker that is open with open time left, or
-///   forced open, is never dropped; one that is half-open, or open with its open time over, is
-///   dropped only once idle. Asking for its key again finds it, still open.
-/// * **Idle breakers go as time passes.** A breaker not asked for during the idle timeout is
-///   dropped by the calls that follow (see below), without [`evict_idle`](Self::evict_idle).
-/// * **Room for a new key** is made by dropping a closed (or disabled, or metrics-only)
-///   breaker that was not asked for lately: a clock (second-chance) policy, which keeps keys in
-///   use and lets one-off keys go first.
-/// * **When there is no room**, because every slot that could take the new key holds an open,
-///   half-open or forced-open breaker, the new key gets [`KeyedError::Full`] and its call fails
-///   with [`KeyTableFull`]: the bound holds and no open circuit is forgotten.
-///
-/// Cheap to clone; clones share the set.
-///
-/// ```
-/// use std::time::Duration;
-/// use steadfast::circuit_breaker::{CircuitBreaker, KeyedBreakers};
-///
-/// let per_host = KeyedBreakers::builder(|| CircuitBreaker::builder().consecutive_failures(5))
-///     .name(|host: &String| format!("upstream {host}"))
-///     .max_keys(1_000)
-///     .idle_timeout(Duration::from_secs(600))
-///     .build()
-///     .unwrap();
-/// let a = per_host.get(&"a.example".to_string()).unwrap();
-/// assert_eq!(a.name(), "upstream a.example");
-/// assert_eq!(per_host.len(), 1);
-/// ```
-///
-/// # Cost
-///
-/// The set is split into shards (about 128 keys each; one shard below 256 keys), each with
-/// its own lock; a key's shard is picked by a seeded hash. Looking up a known key takes its
-/// shard's read lock and reads one word of its entry (written at most once a millisecond, or
-/// after the clock hand has passed it). A
-/// new key makes its breaker outside any lock, then takes its shard's write lock for work
-/// bounded by the shard's size, not by `max_keys`: two entries checked for idleness, and when
-/// the shard is full the clock hand's search for a breaker to drop, amortised O(1) (at most
-/// two rounds of the shard when most of it is pinned). Idle breakers are swept on lookups:
-/// every half idle timeout, spread over the shards, a lookup that finds a sweep due sweeps
-/// the next shards (at most four) with `try_write`, and a shard left mostly empty gives its
-/// memory back.
-///
-/// # Invariants
-///
-/// * Each shard holds at most its share of `max_keys` (the shares add up to `max_keys`), so
-///   the set never holds more than `max_keys` breakers.
-/// * A breaker open with open time left, or forced open, is never dropped.
-/// * Lookups of known keys never take a write lock, and a write lock is held only for work
-///   bounded by the shard's size; breakers dropped are freed after the lock is released.
-pub struct KeyedBreakers<K> {
-    inner: Arc<Inner<K>>,
-}
-
-impl<K> Clone for KeyedBreakers<K> {
-    fn clone(&self) -> Self {
-        KeyedBreakers {
-            inner: self.inner.clone(),
+impl<K> Inner<K> {
+    /// An empty set of `max_keys` (at least 1) split into shards, its breakers idle after
+    /// `idle_timeout` (more than zero).
+    pub(super) fn new(
+        settings: Settings,
+        names: Option<Namer<K>>,
+        max_keys: usize,
+        idle_timeout: Duration,
+    ) -> Self {
+        let shards = (max_keys / SHARD_TARGET)
+            .next_power_of_two()
+            .min(MAX_SHARDS);
+        let (share, extra) = (max_keys / shards, max_keys % shards);
+        let idle = idle_timeout.as_nanos().min(u128::from(u64::MAX)) as u64;
+        let sweep_every = (idle / 2 / shards as u64).max(TOUCH_GRAIN);
+        Inner {
+            settings,
+            names,
+            max_keys,
+            idle_timeout,
+            idle,
+            origin: Instant::now(),
+            shards: (0..shards)
+                .map(|i| {
+                    CachePadded(Shard {
+                        table: RwLock::new(Table::new()),
+                        quota: share + usize::from(i < extra),
+                        full_until: AtomicU64::new(0),
+                    })
+                })
+                .collect(),
+            seed: RandomState::new().hash_one(0x5eed_u64),
+            len: AtomicUsize::new(0),
+            next_sweep: AtomicU64::new(sweep_every),
+            sweep_every,
+            sweep_cursor: AtomicUsize::new(0),
         }
     }
-}
 
-impl<K> fmt::Debug for KeyedBreakers<K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyedBreakers")
-            .field("len", &self.inner.len.load(Ordering::Relaxed))
-            .field("max_keys", &self.inner.max_keys)
-            .field("idle_timeout", &self.inner.idle_timeout)
-            .field("shards", &self.inner.shards.len())
-            .finish_non_exhaustive()
+    /// How many shards the set is split into.
+    pub(super) fn shard_count(&self) -> usize {
+        self.shards.len()
     }
 }
 
-/// Builds [`KeyedBreakers`].
-pub struct KeyedBreakersBuilder<K> {
-    settings: Settings,
-    names: Option<Namer<K>>,
-    max_keys: usize,
-    idle_timeout: Duration,
-}
-
-impl<K> fmt::Debug for KeyedBreakersBuilder<K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyedBreakersBuilder")
-            .field("max_keys", &self.max_keys)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("named", &self.names.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-/// Why [`KeyedBreakers::get`] has no breaker for a key.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum KeyedError {
-    /// The key is new and there is no room for it: see [`KeyTableFull`].
-    Full(KeyTableFull),
-    /// The settings made an invalid breaker for this key. They were checked when the set was
-    /// built, so this happens only if the settings closure returned other settings since.
-    Config(ConfigError),
-}
-
-impl fmt::Display for KeyedError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KeyedError::Full(e) => e.fmt(f),
-            KeyedError::Config(e) => e.fmt(f),
-        }
-    }
-}
-
-// No `source`: the message is the inner error's own, so a report of the chain would repeat it.
-impl std::error::Error for KeyedError {}
-
-impl KeyedError {
-    fn into_box(self) -> BoxError {
-        match self {
-            KeyedError::Full(e) => Box::new(e),
-            KeyedError::Config(e) => Box::new(e),
-        }
-    }
-}
-
-/// A new key was refused a breaker: the key table is full of open circuits.
-///
-/// Every slot that could take the key (those of its shard: see [`KeyedBreakers`]) holds a
-/// breaker the set must not forget: open with open time left, forced open, or half-open or
-/// open and still in use. Dropping one would send the next call for its key to a downstream
-/// known to be failing, so the new key's call fails instead, with this error (downcast it from
-/// the layer's `BoxError`), without being sent. Room comes back as those breakers close, or
-/// end their open time and go idle; a refused key is let in again once there is room (a full
-/// shard is looked at again at most every 100 ms).
-#[derive(Debug, Clone)]
-pub struct KeyTableFull {
-    slots: usize,
-}
-
-impl KeyTableFull {
-    /// How many slots could have taken the key (its shard's share of `max_keys`).
-    pub fn slots(&self) -> usize {
-        self.slots
-    }
-}
-
-impl fmt::Display for KeyTableFull {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "no circuit breaker for a new key: key table full of open circuits (all {} slots for the key hold open, half-open or forced-open breakers)",
-            self.slots
-        )
-    }
-}
-
-impl std::error::Error for KeyTableFull {}
-
-impl<K> KeyedBreakers<K> {
-    /// Starts a builder: `settings` configures the breaker of every key (it is called once per
-    /// new key, and once by [`build`](KeyedBreakersBuilder::build) to check it). Defaults: at
-    /// most 1,024 breakers, idle after 10 minutes, every breaker named as `settings` names it
-    /// (see [`name`](KeyedBreakersBuilder::name)).
-    pub fn builder(
-        settings: impl Fn() -> CircuitBreakerBuilder + Send + Sync + 'static,
-    ) -> KeyedBreakersBuilder<K> {
-        KeyedBreakersBuilder {
-            settings: Arc::new(settings),
-            names: None,
-            max_keys: 1_024,
-            idle_timeout: Duration::from_secs(600),
-        }
-    }
-}
-
-impl<K> KeyedBreakers<K>
+impl<K> Inner<K>
 where
     K: Hash + Eq + Clone,
 {
     fn now(&self) -> Now {
         let at = Instant::now();
         let nanos = at
-            .saturating_duration_since(self.inner.origin)
+            .saturating_duration_since(self.origin)
             .as_nanos()
             .min(u128::from(u64::MAX)) as u64;
         Now { at, nanos }
     }
 
-    fn shard_index(&self, key: &K) -> usize {
-        let shards = self.inner.shards.len();
+    pub(super) fn shard_index(&self, key: &K) -> usize {
+        let shards = self.shards.len();
         if shards == 1 {
             return 0;
         }
-        let mut h = ShardHasher(self.inner.seed);
+        let mut h = ShardHasher(self.seed);
         key.hash(&mut h);
         (h.finish() >> (64 - shards.trailing_zeros())) as usize
     }
 
     fn shard(&self, key: &K) -> &Shard<K> {
-        &self.inner.shards[self.shard_index(key)]
+        &self.shards[self.shard_index(key)]
     }
 
     /// The breaker for `key`, made if needed.
     ///
     /// Fails only for a new key: with [`KeyedError::Full`] when every slot that could take it
     /// holds an open circuit (see [`KeyTableFull`]).
-    pub fn get(&self, key: &K) -> Result<CircuitBreaker, KeyedError> {
+    pub(super) fn get(&self, key: &K) -> Result<CircuitBreaker, KeyedError> {
         let now = self.now();
-        if now.nanos >= self.inner.next_sweep.load(Ordering::Relaxed) {
+        if now.nanos >= self.next_sweep.load(Ordering::Relaxed) {
             self.sweep_due(now);
         }
         let shard = self.shard(key);
@@ -560,14 +422,14 @@ where
         if now.nanos < shard.full_until.load(Ordering::Relaxed) {
             return Err(full());
         }
-        let mut settings = (self.inner.settings)();
-        if let Some(names) = &self.inner.names {
+        let mut settings = (self.settings)();
+        if let Some(names) = &self.names {
             settings = settings.name(names(key));
         }
         let breaker = settings.build().map_err(KeyedError::Config)?;
         // Breakers dropped here are freed once the lock is released.
         let mut gone = Vec::new();
-        let idle = self.inner.idle;
+        let idle = self.idle;
         let mut table = shard.write();
         if let Some(slot) = table.index.get(key) {
             slot.0.touch(now.nanos);
@@ -583,7 +445,7 @@ where
                         .full_until
                         .store(now.nanos.saturating_add(FULL_RECHECK), Ordering::Relaxed);
                     // The count changes under the lock, so it never runs behind a removal.
-                    self.inner.len.fetch_sub(gone.len(), Ordering::Relaxed);
+                    self.len.fetch_sub(gone.len(), Ordering::Relaxed);
                     drop(table);
                     return Err(full());
                 }
@@ -596,9 +458,9 @@ where
         }));
         let after = table.len();
         if after > before {
-            self.inner.len.fetch_add(after - before, Ordering::Relaxed);
+            self.len.fetch_add(after - before, Ordering::Relaxed);
         } else {
-            self.inner.len.fetch_sub(before - after, Ordering::Relaxed);
+            self.len.fetch_sub(before - after, Ordering::Relaxed);
         }
         drop(table);
         Ok(breaker)
@@ -610,7 +472,7 @@ where
     #[cold]
     #[inline(never)]
     fn sweep_due(&self, now: Now) {
-        let inner = &*self.inner;
+        let inner = self;
         let due = inner.next_sweep.load(Ordering::Relaxed);
         if now.nanos < due {
             return;
@@ -652,7 +514,7 @@ where
 
     /// The breaker for `key` if the set holds one, without making it (and without counting
     /// as a use).
-    pub fn peek(&self, key: &K) -> Option<CircuitBreaker> {
+    pub(super) fn peek(&self, key: &K) -> Option<CircuitBreaker> {
         self.shard(key)
             .read()
             .index
@@ -663,14 +525,14 @@ where
     /// Drops every breaker idle for longer than the idle timeout at once (open breakers only
     /// once their open time is over; forced-open ones never); returns how many. Idle
     /// breakers also go without this, as calls arrive.
-    pub fn evict_idle(&self) -> usize {
+    pub(super) fn evict_idle(&self) -> usize {
         let now = self.now();
         let mut total = 0;
         let mut gone = Vec::new();
-        for shard in self.inner.shards.iter() {
+        for shard in self.shards.iter() {
             let mut table = shard.write();
-            table.sweep_all(now, self.inner.idle, &mut gone);
-            self.inner.len.fetch_sub(gone.len(), Ordering::Relaxed);
+            table.sweep_all(now, self.idle, &mut gone);
+            self.len.fetch_sub(gone.len(), Ordering::Relaxed);
             drop(table);
             if !gone.is_empty() {
                 total += gone.len();
@@ -680,244 +542,12 @@ where
         }
         total
     }
-
-    /// How many breakers the set holds.
-    pub fn len(&self) -> usize {
-        self.inner.len.load(Ordering::Relaxed)
-    }
-
-    /// `true` when the set holds no breaker.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl<K> KeyedBreakersBuilder<K> {
-    /// Names each key's breaker (in errors, events and `tracing`): `name(key)` replaces the
-    /// name the settings give.
-    pub fn name(mut self, name: impl Fn(&K) -> String + Send + Sync + 'static) -> Self {
-        self.names = Some(Arc::new(name));
-        self
-    }
-
-    /// The most breakers kept at once (at least 1).
-    pub fn max_keys(mut self, n: usize) -> Self {
-        self.max_keys = n;
-        self
-    }
-
-    /// How long a breaker may go unused before it is dropped (more than zero). Open breakers
-    /// are kept at least until their open time is over, forced-open ones always.
-    pub fn idle_timeout(mut self, d: Duration) -> Self {
-        self.idle_timeout = d;
-        self
-    }
-
-    /// Checks every setting, the breaker settings included, and builds the set (empty).
-    pub fn build(self) -> Result<KeyedBreakers<K>, ConfigError> {
-        let err = |field: &'static str, rule: &'static str| {
-            ConfigError::new("keyed circuit breaker", field, rule)
-        };
-        if self.max_keys == 0 {
-            return Err(err("max_keys", "must be at least 1 (got 0)"));
-        }
-        if self.idle_timeout.is_zero() {
-            return Err(err("idle_timeout", "must be greater than zero"));
-        }
-        (self.settings)().build()?;
-        let shards = (self.max_keys / SHARD_TARGET)
-            .next_power_of_two()
-            .min(MAX_SHARDS);
-        let (share, extra) = (self.max_keys / shards, self.max_keys % shards);
-        let idle = self.idle_timeout.as_nanos().min(u128::from(u64::MAX)) as u64;
-        let sweep_every = (idle / 2 / shards as u64).max(TOUCH_GRAIN);
-        Ok(KeyedBreakers {
-            inner: Arc::new(Inner {
-                settings: self.settings,
-                names: self.names,
-                max_keys: self.max_keys,
-                idle_timeout: self.idle_timeout,
-                idle,
-                origin: Instant::now(),
-                shards: (0..shards)
-                    .map(|i| {
-                        CachePadded(Shard {
-                            table: RwLock::new(Table::new()),
-                            quota: share + usize::from(i < extra),
-                            full_until: AtomicU64::new(0),
-                        })
-                    })
-                    .collect(),
-                seed: RandomState::new().hash_one(0x5eed_u64),
-                len: AtomicUsize::new(0),
-                next_sweep: AtomicU64::new(sweep_every),
-                sweep_every,
-                sweep_cursor: AtomicUsize::new(0),
-            }),
-        })
-    }
-}
-
-/// Wraps services so that each request goes through the breaker of its key.
-///
-/// ```
-/// use steadfast::circuit_breaker::{CircuitBreaker, KeyedBreakers, KeyedCircuitBreakerLayer};
-/// use tower::{service_fn, ServiceBuilder};
-///
-/// let per_route = KeyedBreakers::<String>::builder(|| CircuitBreaker::builder().consecutive_failures(3))
-///     .build()
-///     .unwrap();
-/// let svc = ServiceBuilder::new()
-///     .layer(KeyedCircuitBreakerLayer::new(per_route, |req: &http::Request<()>| req.uri().path().to_owned()))
-///     .service(service_fn(|_req: http::Request<()>| async { Ok::<_, std::io::Error>("ok") }));
-/// # let _ = svc;
-/// ```
-pub struct KeyedCircuitBreakerLayer<K, KF, C = AnyError, F = NoFallback> {
-    breakers: KeyedBreakers<K>,
-    key: KF,
-    classifier: C,
-    fallback: F,
-}
-
-impl<K, KF: Clone, C: Clone, F: Clone> Clone for KeyedCircuitBreakerLayer<K, KF, C, F> {
-    fn clone(&self) -> Self {
-        KeyedCircuitBreakerLayer {
-            breakers: self.breakers.clone(),
-            key: self.key.clone(),
-            classifier: self.classifier.clone(),
-            fallback: self.fallback.clone(),
-        }
-    }
-}
-
-impl<K, KF, C, F> fmt::Debug for KeyedCircuitBreakerLayer<K, KF, C, F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyedCircuitBreakerLayer")
-            .field("breakers", &self.breakers)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<K, KF> KeyedCircuitBreakerLayer<K, KF> {
-    /// A layer that guards each request with the breaker of `key(&request)`.
-    pub fn new(breakers: KeyedBreakers<K>, key: KF) -> Self {
-        KeyedCircuitBreakerLayer {
-            breakers,
-            key,
-            classifier: AnyError,
-            fallback: NoFallback,
-        }
-    }
-}
-
-impl<K, KF, C, F> KeyedCircuitBreakerLayer<K, KF, C, F> {
-    /// Decides which results count as failures; see
-    /// [`CircuitBreakerLayer::classify`](super::CircuitBreakerLayer::classify).
-    pub fn classify<C2>(self, classifier: C2) -> KeyedCircuitBreakerLayer<K, KF, C2, F> {
-        KeyedCircuitBreakerLayer {
-            breakers: self.breakers,
-            key: self.key,
-            classifier,
-            fallback: self.fallback,
-        }
-    }
-
-    /// Answers rejected calls with `fallback`.
-    pub fn fallback<F2>(self, fallback: F2) -> KeyedCircuitBreakerLayer<K, KF, C, F2> {
-        KeyedCircuitBreakerLayer {
-            breakers: self.breakers,
-            key: self.key,
-            classifier: self.classifier,
-            fallback,
-        }
-    }
-}
-
-impl<S, K, KF: Clone, C: Clone, F: Clone> Layer<S> for KeyedCircuitBreakerLayer<K, KF, C, F> {
-    type Service = KeyedCircuitBreakerService<S, K, KF, C, F>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        KeyedCircuitBreakerService {
-            inner,
-            breakers: self.breakers.clone(),
-            key: self.key.clone(),
-            classifier: self.classifier.clone(),
-            fallback: self.fallback.clone(),
-        }
-    }
-}
-
-/// The service made by [`KeyedCircuitBreakerLayer`]. Rejected calls fail fast.
-pub struct KeyedCircuitBreakerService<S, K, KF, C = AnyError, F = NoFallback> {
-    inner: S,
-    breakers: KeyedBreakers<K>,
-    key: KF,
-    classifier: C,
-    fallback: F,
-}
-
-impl<S: Clone, K, KF: Clone, C: Clone, F: Clone> Clone
-    for KeyedCircuitBreakerService<S, K, KF, C, F>
-{
-    fn clone(&self) -> Self {
-        KeyedCircuitBreakerService {
-            inner: self.inner.clone(),
-            breakers: self.breakers.clone(),
-            key: self.key.clone(),
-            classifier: self.classifier.clone(),
-            fallback: self.fallback.clone(),
-        }
-    }
-}
-
-impl<S: fmt::Debug, K, KF, C, F> fmt::Debug for KeyedCircuitBreakerService<S, K, KF, C, F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyedCircuitBreakerService")
-            .field("inner", &self.inner)
-            .field("breakers", &self.breakers)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S, K, KF, C, F, Req> Service<Req> for KeyedCircuitBreakerService<S, K, KF, C, F>
-where
-    S: Service<Req>,
-    S::Error: Into<BoxError>,
-    K: Hash + Eq + Clone,
-    KF: Fn(&Req) -> K,
-    C: Classify<Req, S::Response, S::Error> + Clone,
-    F: Fallback<Req, S::Response>,
-    Req: HasCancelToken,
-{
-    type Response = S::Response;
-    type Error = BoxError;
-    type Future = ResponseFuture<S::Future, C, Req, S::Response>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, req: Req) -> Self::Future {
-        let key = (self.key)(&req);
-        match self.breakers.get(&key) {
-            Ok(breaker) => call_guarded(
-                &breaker,
-                &mut self.inner,
-                req,
-                &self.classifier,
-                &self.fallback,
-            ),
-            // No breaker for the key (no room, or invalid settings): fail the call rather than
-            // send it unguarded.
-            Err(e) => ResponseFuture::fallback(Err(e.into_box())),
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::circuit_breaker::SlidingWindow;
+    use crate::circuit_breaker::{CircuitBreakerBuilder, KeyedBreakers, SlidingWindow};
 
     fn cheap() -> CircuitBreakerBuilder {
         CircuitBreaker::builder()
@@ -944,7 +574,7 @@ mod tests {
 
         // Fill shard 0 (the others may stay empty: work on a new key never leaves its shard).
         let quota = shards[0].quota;
-        let mut keys = (0u64..).filter(|k| set.shard_index(k) == 0);
+        let mut keys = (0u64..).filter(|k| set.inner.shard_index(k) == 0);
         let hot: Vec<u64> = keys.by_ref().take(10).collect();
         for k in keys
             .by_ref()
@@ -1012,8 +642,8 @@ mod tests {
         let mut by_int = [0u32; 8];
         let mut by_string = [0u32; 8];
         for k in 0..8_192u64 {
-            by_int[ints.shard_index(&k)] += 1;
-            by_string[strings.shard_index(&format!("/users/{k}/orders"))] += 1;
+            by_int[ints.inner.shard_index(&k)] += 1;
+            by_string[strings.inner.shard_index(&format!("/users/{k}/orders"))] += 1;
         }
         for n in by_int.iter().chain(&by_string) {
             assert!((800..1_250).contains(n), "{by_int:?} {by_string:?}");
