@@ -6,6 +6,11 @@
 //! generation-tagged words of their own ([`pack_half_open`]). The closed path reads the state
 //! word and records into the window (`window.rs`); everything else is cold.
 //!
+//! This file is longer than the others on purpose: it is one state machine, every transition
+//! is a compare-and-swap on the same word, and the invariants below are read against all of it
+//! at once (and against the loom models); split across files, a reader would have to hold the
+//! word's layout and every writer of it in mind from several places.
+//!
 //! # Invariants
 //!
 //! Each invariant names the `loom` models in `tests/loom_breaker.rs` that check it under every
