@@ -4,17 +4,11 @@
 //!   does, and [`ConfigError`], what every builder returns for a setting that breaks a rule;
 //! * [`AsDynError`], for error types that can be looked through as `dyn Error`, with
 //!   [`find_source`] to search a `source()` chain;
-//! * [`Identity`]: which of steadfast's own errors every layer must recognise, wherever it sits
-//!   in a chain (a request that validation rejected, a response that failed validation, a
-//!   circuit breaker's refusal), with [`is_invalid`] and [`is_rejected_request`] for users.
 //!
 //! The public items are re-exported where users find them (`steadfast::BoxError`,
-//! `steadfast::ConfigError`, `steadfast::classify::AsDynError`, ...). This module imports no
-//! layer's behaviour: the layers use it. It names three layer error types, behind their
-//! features, for one reason: recognising an error behind `&dyn Error` is a downcast, and a
-//! downcast needs the concrete type. Those types stay in their layers (a circuit breaker's
-//! rejection holds a handle on its breaker, for its name), so [`Identity`] is the one place
-//! that lists them.
+//! `steadfast::ConfigError`, `steadfast::classify::AsDynError`, ...). This module imports
+//! nothing else of the crate: every other file may use it. Which of steadfast's own errors a
+//! layer must recognise is decided above the layers, in `classify::refine`.
 
 use std::borrow::Cow;
 use std::error::Error as StdError;
@@ -182,76 +176,6 @@ pub(crate) fn chain<'a>(
     std::iter::successors(Some(err), |&e| e.source())
 }
 
-/// One of steadfast's own errors that every layer must recognise, wherever it sits in a
-/// `source()` chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Identity {
-    /// A request that validation rejected before it was sent
-    /// (`validate::InvalidRequest`; never matches without the `validate` feature).
-    RejectedRequest,
-    /// A response that failed validation, recognised whatever its type by the non-generic
-    /// `validate::InvalidResponse` every `validate::Invalid` has as its source (never matches
-    /// without the `validate` feature).
-    InvalidResponse,
-    /// An open circuit breaker's refusal (`circuit_breaker::Rejected`; never matches without
-    /// the `circuit-breaker` feature).
-    Refusal,
-}
-
-impl Identity {
-    /// `true` if `e` itself (not its sources) is this error: one downcast check.
-    #[inline]
-    pub(crate) fn is(self, e: &(dyn StdError + 'static)) -> bool {
-        match self {
-            #[cfg(feature = "validate")]
-            Identity::RejectedRequest => e.is::<crate::validate::InvalidRequest>(),
-            #[cfg(feature = "validate")]
-            Identity::InvalidResponse => e.is::<crate::validate::InvalidResponse>(),
-            #[cfg(feature = "circuit-breaker")]
-            Identity::Refusal => e.is::<crate::circuit_breaker::Rejected>(),
-            #[allow(unreachable_patterns)]
-            _ => {
-                let _ = e;
-                false
-            }
-        }
-    }
-
-    /// `true` if `err` is, or is caused by, this error.
-    #[inline]
-    pub(crate) fn in_chain(self, err: &(dyn StdError + 'static)) -> bool {
-        chain(err).any(|e| self.is(e))
-    }
-}
-
-/// `true` if `err` is, or is caused by, a response that failed validation: a
-/// [`validate::Invalid`](crate::validate::Invalid) of any response type, recognised by the
-/// non-generic [`validate::InvalidResponse`](crate::validate::InvalidResponse) in its
-/// `source()` chain. Always `false` without the `validate` feature.
-///
-/// For classifiers of your own that should treat invalid responses apart:
-///
-/// ```
-/// use steadfast::classify::{is_invalid, AsDynError, Attempt, Outcome, classify_fn};
-///
-/// let classifier = classify_fn(|_: &Attempt<'_, ()>, r: Result<&String, &steadfast::BoxError>| match r {
-///     Ok(_) => Outcome::Success,
-///     Err(e) if is_invalid(e.as_dyn_error()) => Outcome::Invalid,
-///     Err(_) => Outcome::NonRetryable,
-/// });
-/// # let _ = classifier;
-/// ```
-pub fn is_invalid(err: &(dyn StdError + 'static)) -> bool {
-    Identity::InvalidResponse.in_chain(err)
-}
-
-/// `true` if `err` is, or is caused by, a request that validation rejected before it was
-/// sent ([`validate::InvalidRequest`](crate::validate::InvalidRequest)). Always `false`
-/// without the `validate` feature.
-pub fn is_rejected_request(err: &(dyn StdError + 'static)) -> bool {
-    Identity::RejectedRequest.in_chain(err)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,59 +194,10 @@ mod tests {
         }
     }
 
-    /// Which identities `err` itself is, and which its chain holds.
-    fn identities(err: &(dyn StdError + 'static)) -> (Vec<Identity>, Vec<Identity>) {
-        let all = [
-            Identity::RejectedRequest,
-            Identity::InvalidResponse,
-            Identity::Refusal,
-        ];
-        (
-            all.into_iter().filter(|i| i.is(err)).collect(),
-            all.into_iter().filter(|i| i.in_chain(err)).collect(),
-        )
-    }
-
     #[test]
-    fn other_errors_have_no_identity() {
-        let io: BoxError = Box::new(std::io::Error::other("reset"));
-        assert_eq!(identities(&*io), (vec![], vec![]));
+    fn find_source_looks_down_the_chain() {
         let config = ConfigError::new("retry", "max_attempts", "must be at least 1");
-        assert_eq!(identities(config.as_dyn_error()), (vec![], vec![]));
         assert!(find_source::<ConfigError>(&Caused(Box::new(config.clone()))).is_some());
-    }
-
-    #[cfg(all(feature = "validate", feature = "circuit-breaker"))]
-    #[test]
-    fn each_identity_is_recognised_itself_and_below_a_wrapper() {
-        use crate::circuit_breaker::CircuitBreaker;
-        use crate::validate::{Invalid, InvalidRequest, ValidationContext as Context};
-
-        let breaker = CircuitBreaker::builder().name("db").build().unwrap();
-        breaker.force_open();
-        let cases: [(BoxError, Identity); 3] = [
-            (
-                Box::new(InvalidRequest::new(vec!["no body".into()], 1)),
-                Identity::RejectedRequest,
-            ),
-            // Recognised through the non-generic source of `Invalid<Res>`.
-            (
-                Box::new(Invalid::new(7u8, vec!["odd".into()], Context::first())),
-                Identity::InvalidResponse,
-            ),
-            (Box::new(breaker.check().unwrap_err()), Identity::Refusal),
-        ];
-        for (err, identity) in cases {
-            let itself = identity != Identity::InvalidResponse;
-            let (is, in_chain) = identities(&*err);
-            assert_eq!(is, if itself { vec![identity] } else { vec![] });
-            assert_eq!(in_chain, vec![identity]);
-            let wrapped = Caused(err);
-            assert_eq!(identities(&wrapped), (vec![], vec![identity]));
-        }
-        assert!(is_rejected_request(&Caused(Box::new(InvalidRequest::new(
-            vec![],
-            1
-        )))));
+        assert!(find_source::<std::io::Error>(&Caused(Box::new(config))).is_none());
     }
 }

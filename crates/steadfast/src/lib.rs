@@ -57,7 +57,6 @@ mod config;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod display;
 mod error;
-mod late;
 pub mod operations;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod per_thread_arc;

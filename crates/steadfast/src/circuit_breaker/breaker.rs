@@ -235,7 +235,7 @@ impl BreakerRef for CircuitBreaker {
     }
 
     fn rejected(&self, state: CircuitState, retry_after: Option<Duration>) -> Rejected {
-        Rejected::new(Name::Breaker(self.clone()), state, retry_after)
+        Rejected::new(Name::Breaker(self.core.clone()), state, retry_after)
     }
 }
 

@@ -3,9 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::breaker::CircuitBreaker;
 use super::events::CircuitState;
+use super::state::Core;
 use crate::display::Short;
+use crate::per_thread_arc::PerThreadArc;
 
 /// The circuit breaker rejected the call without sending it.
 ///
@@ -24,7 +25,7 @@ pub struct Rejected {
 #[derive(Clone)]
 pub(crate) enum Name {
     Static(&'static str),
-    Breaker(CircuitBreaker),
+    Breaker(PerThreadArc<Core>),
 }
 
 impl Rejected {
@@ -40,7 +41,7 @@ impl Rejected {
     pub fn name(&self) -> &str {
         match &self.name {
             Name::Static(name) => name,
-            Name::Breaker(breaker) => breaker.name(),
+            Name::Breaker(core) => &core.name,
         }
     }
 

@@ -4,7 +4,7 @@ use std::fmt;
 
 use tower_layer::Layer;
 
-use super::error::Reason;
+use super::reason::Reason;
 use super::service::Validate;
 use super::validator::{validator_fn, AcceptAll, And, ValidationContext, ValidatorFn};
 use crate::config::ConfigError;

@@ -63,6 +63,7 @@
 mod error;
 mod future;
 mod layer;
+mod reason;
 mod service;
 mod validator;
 
@@ -71,9 +72,10 @@ mod best;
 
 #[cfg(feature = "retry")]
 pub use best::{best_of, BestOf};
-pub use error::{Invalid, InvalidRequest, InvalidResponse, Reason};
+pub use error::{Invalid, InvalidRequest, InvalidResponse};
 pub use future::ResponseFuture;
 pub use layer::{ValidateLayer, ValidateLayerBuilder};
+pub use reason::Reason;
 pub use service::Validate;
 #[allow(deprecated)]
 pub use validator::Context;

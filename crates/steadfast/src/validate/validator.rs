@@ -34,7 +34,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::error::Reason;
+use super::reason::Reason;
 
 /// What a validator knows about the attempt it judges.
 ///

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::classify::Outcome;
+use super::outcome::Outcome;
 
 /// Where the outcome of an answer arrives when it is known only once the answer has been
 /// read to its end: a gRPC call that streams its messages and sends its status in the

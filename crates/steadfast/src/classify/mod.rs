@@ -1,0 +1,51 @@
+//! The outcome vocabulary shared by every layer.
+//!
+//! Each call a layer watches ends in a `Result<Response, Error>`. A [`Classify`] turns that
+//! result into an [`Outcome`]: a success, a retryable failure (optionally with a server hint
+//! for the delay), a non-retryable failure, an ignored outcome, or an invalid response. Retry
+//! decides whether to try again from it, the circuit breaker decides what to record, and
+//! validation produces the `Invalid` outcome.
+//!
+//! Classifiers are values: closures, the ready-made ones in this module, or your own type.
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::classify::{Classify, Outcome, Attempt, ErrorIs, classify_fn};
+//!
+//! // Retry timeouts only; everything else is final.
+//! let by_type = ErrorIs::<std::io::Error>::new();
+//! let err: steadfast::BoxError = Box::new(std::io::Error::other("reset"));
+//! let ctx = Attempt::first(&());
+//! assert_eq!(Classify::<(), u16, steadfast::BoxError>::classify(&by_type, &ctx, Err(&err)),
+//!            Outcome::retryable());
+//!
+//! // Classify responses with a closure: 503 is retryable after a second, 4xx is final.
+//! let by_status = classify_fn(|_: &Attempt<'_, ()>, r: Result<&u16, &std::io::Error>| match r {
+//!     Ok(503) => Outcome::retry_after(Duration::from_secs(1)),
+//!     Ok(s) if *s >= 400 => Outcome::NonRetryable,
+//!     Ok(_) => Outcome::Success,
+//!     Err(_) => Outcome::retryable(),
+//! });
+//! assert_eq!(by_status.classify(&ctx, Ok(&503)), Outcome::retry_after(Duration::from_secs(1)));
+//! assert_eq!(by_status.classify(&ctx, Ok(&404)), Outcome::NonRetryable);
+//! ```
+//!
+//! The files of this module: [`Outcome`] (`outcome.rs`), the [`Classify`] trait and the
+//! [`Attempt`] it judges (`classifier.rs`), [`LateOutcome`] (`late.rs`), the ready-made
+//! classifiers (`ready.rs`), and [`refine`] with the error identities it recognises
+//! (`refine.rs`), which alone looks at the layers' own error types.
+
+mod classifier;
+mod late;
+mod outcome;
+mod ready;
+mod refine;
+#[cfg(test)]
+mod tests;
+
+pub use crate::error::{find_source, AsDynError};
+pub use classifier::{Attempt, Classify};
+pub use late::LateOutcome;
+pub use outcome::Outcome;
+pub use ready::{classify_fn, AnyError, AnyOf, ClassifyFn, ErrorIs, Never, RetryIfResponse};
+pub use refine::{is_invalid, is_rejected_request, refine};

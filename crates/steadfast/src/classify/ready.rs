@@ -1,0 +1,223 @@
+//! Ready-made classifiers: from a closure, by error type, by response, and their combinations.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::marker::PhantomData;
+
+use super::classifier::{Attempt, Classify};
+use super::late::LateOutcome;
+use super::outcome::Outcome;
+use crate::error::{find_source, AsDynError};
+
+/// A classifier made from a closure; see [`classify_fn`].
+#[derive(Clone, Copy)]
+pub struct ClassifyFn<F> {
+    f: F,
+}
+
+impl<F> fmt::Debug for ClassifyFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClassifyFn").finish_non_exhaustive()
+    }
+}
+
+/// Makes a classifier from a closure that sees the attempt's context and the result.
+pub fn classify_fn<F>(f: F) -> ClassifyFn<F> {
+    ClassifyFn { f }
+}
+
+impl<F, Req, Res, E> Classify<Req, Res, E> for ClassifyFn<F>
+where
+    F: Fn(&Attempt<'_, Req>, Result<&Res, &E>) -> Outcome,
+{
+    fn classify(&self, attempt: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
+        (self.f)(attempt, result)
+    }
+}
+
+/// The default: every `Ok` is a success, every `Err` is retryable.
+///
+/// The retry layer and the circuit breaker then [`refine`] that verdict for steadfast's own
+/// errors: a request rejected by validation is not retried, an invalid response is retried as
+/// [`Outcome::Invalid`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnyError;
+
+impl<Req, Res, E> Classify<Req, Res, E> for AnyError {
+    #[inline]
+    fn classify(&self, _: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
+        match result {
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::retryable(),
+        }
+    }
+
+    #[inline]
+    fn reads_elapsed(&self) -> bool {
+        false
+    }
+}
+
+/// Never retries: `Ok` is a success, `Err` is a non-retryable failure.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Never;
+
+impl<Req, Res, E> Classify<Req, Res, E> for Never {
+    #[inline]
+    fn classify(&self, _: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
+        match result {
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::NonRetryable,
+        }
+    }
+
+    #[inline]
+    fn reads_elapsed(&self) -> bool {
+        false
+    }
+}
+
+/// Retries errors that are (or are caused by) a `T`; any other error is non-retryable and
+/// every `Ok` is a success.
+///
+/// The whole `source()` chain is searched, so an `io::Error` wrapped by a client's own error
+/// type still matches `ErrorIs<io::Error>`. Combine several types with [`ErrorIs::or`].
+pub struct ErrorIs<T> {
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> ErrorIs<T> {
+    /// Matches errors of type `T` anywhere in the source chain.
+    pub const fn new() -> Self {
+        ErrorIs { _t: PhantomData }
+    }
+
+    /// Also retries errors of type `U`.
+    pub const fn or<U>(self) -> AnyOf<Self, ErrorIs<U>> {
+        AnyOf(self, ErrorIs::new())
+    }
+}
+
+impl<T> Default for ErrorIs<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl<T> Clone for ErrorIs<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for ErrorIs<T> {}
+impl<T> fmt::Debug for ErrorIs<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ErrorIs<{}>", std::any::type_name::<T>())
+    }
+}
+
+impl<T, Req, Res, E> Classify<Req, Res, E> for ErrorIs<T>
+where
+    T: StdError + 'static,
+    E: AsDynError,
+{
+    fn classify(&self, _: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
+        match result {
+            Ok(_) => Outcome::Success,
+            Err(e) if find_source::<T>(e.as_dyn_error()).is_some() => Outcome::retryable(),
+            Err(_) => Outcome::NonRetryable,
+        }
+    }
+
+    #[inline]
+    fn reads_elapsed(&self) -> bool {
+        false
+    }
+}
+
+/// Retries when either classifier says to; built by [`ErrorIs::or`].
+///
+/// The first classifier's outcome wins unless it is [`Outcome::NonRetryable`], in which case
+/// the second decides.
+#[derive(Debug, Clone, Copy)]
+pub struct AnyOf<A, B>(A, B);
+
+impl<A, B> AnyOf<A, B> {
+    /// Combines two classifiers.
+    pub const fn new(a: A, b: B) -> Self {
+        AnyOf(a, b)
+    }
+
+    /// Also retries errors of type `U`.
+    pub const fn or<U>(self) -> AnyOf<Self, ErrorIs<U>> {
+        AnyOf(self, ErrorIs::new())
+    }
+}
+
+impl<A, B, Req, Res, E> Classify<Req, Res, E> for AnyOf<A, B>
+where
+    A: Classify<Req, Res, E>,
+    B: Classify<Req, Res, E>,
+{
+    fn classify(&self, attempt: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
+        match self.0.classify(attempt, result) {
+            Outcome::NonRetryable => self.1.classify(attempt, result),
+            other => other,
+        }
+    }
+
+    fn reads_elapsed(&self) -> bool {
+        self.0.reads_elapsed() || self.1.reads_elapsed()
+    }
+
+    fn late_outcome(&self, response: &Res) -> Option<LateOutcome> {
+        self.0
+            .late_outcome(response)
+            .or_else(|| self.1.late_outcome(response))
+    }
+}
+
+/// Classifies responses with a predicate: responses for which it returns `true` are
+/// retryable, other responses succeed, and errors are retryable.
+///
+/// ```
+/// use steadfast::classify::{Attempt, Classify, Outcome, RetryIfResponse};
+/// let c = RetryIfResponse::new(|status: &u16| *status == 503);
+/// let ctx = Attempt::first(&());
+/// assert_eq!(Classify::<(), u16, ()>::classify(&c, &ctx, Ok(&503)), Outcome::retryable());
+/// assert_eq!(Classify::<(), u16, ()>::classify(&c, &ctx, Ok(&200)), Outcome::Success);
+/// ```
+#[derive(Clone, Copy)]
+pub struct RetryIfResponse<F> {
+    f: F,
+}
+
+impl<F> RetryIfResponse<F> {
+    /// Retries responses for which `f` returns `true`.
+    pub const fn new(f: F) -> Self {
+        RetryIfResponse { f }
+    }
+}
+
+impl<F> fmt::Debug for RetryIfResponse<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryIfResponse").finish_non_exhaustive()
+    }
+}
+
+impl<F, Req, Res, E> Classify<Req, Res, E> for RetryIfResponse<F>
+where
+    F: Fn(&Res) -> bool,
+{
+    fn classify(&self, _: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
+        match result {
+            Ok(res) if (self.f)(res) => Outcome::retryable(),
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::retryable(),
+        }
+    }
+
+    #[inline]
+    fn reads_elapsed(&self) -> bool {
+        false
+    }
+}
