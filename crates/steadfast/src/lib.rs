@@ -61,6 +61,7 @@ pub mod operations;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod per_thread_arc;
 pub mod random;
+mod refine;
 #[cfg(feature = "retry")]
 pub mod retry;
 mod sync;

@@ -32,20 +32,19 @@
 //!
 //! The files of this module: [`Outcome`] (`outcome.rs`), the [`Classify`] trait and the
 //! [`Attempt`] it judges (`classifier.rs`), [`LateOutcome`] (`late.rs`), the ready-made
-//! classifiers (`ready.rs`), and [`refine`] with the error identities it recognises
-//! (`refine.rs`), which alone looks at the layers' own error types.
+//! classifiers (`ready.rs`). [`refine`], which alone looks at the layers' own error types,
+//! lives above them (in the crate's `refine.rs`) and is re-exported here.
 
 mod classifier;
 mod late;
 mod outcome;
 mod ready;
-mod refine;
 #[cfg(test)]
 mod tests;
 
 pub use crate::error::{find_source, AsDynError};
+pub use crate::refine::{is_invalid, is_rejected_request, refine};
 pub use classifier::{Attempt, Classify};
 pub use late::LateOutcome;
 pub use outcome::Outcome;
 pub use ready::{classify_fn, AnyError, AnyOf, ClassifyFn, ErrorIs, Never, RetryIfResponse};
-pub use refine::{is_invalid, is_rejected_request, refine};

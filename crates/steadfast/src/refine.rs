@@ -1,12 +1,13 @@
 //! What steadfast's own errors say about a call, whatever classifier judged it: the error
 //! identities every layer recognises anywhere in a `source()` chain.
 //!
-//! This is the one place that names the layers' error types; it sits above them, and nothing
-//! they depend on imports it.
+//! This is the one place that names the layers' error types: it sits above those types and the
+//! classifier vocabulary, and below the layers' futures, which apply it. Its public items are
+//! re-exported from [`classify`](crate::classify).
 
 use std::error::Error as StdError;
 
-use super::outcome::Outcome;
+use crate::classify::Outcome;
 use crate::error::chain;
 
 /// Adjusts a classifier's verdict on an error with what steadfast's own errors say about
