@@ -9,7 +9,7 @@ use pin_project::{pin_project, pinned_drop};
 use tokio::time::Sleep;
 
 use super::error::Cancelled;
-use super::service::{Deferred, Parts};
+use super::plan::{Deferred, Parts};
 use crate::token::{self, CancelReason, CancelToken};
 use crate::BoxError;
 

@@ -15,8 +15,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::future::ResponseFuture;
-use super::layer::{CancelLayer, Config};
-use super::service::{prepare, Prepared};
+use super::layer::CancelLayer;
+use super::plan::{prepare, Config, Prepared};
 use crate::token::{CancelReason, CancelToken};
 
 /// The status a cancelled request is answered with.

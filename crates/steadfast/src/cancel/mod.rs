@@ -44,6 +44,7 @@ mod future;
 #[cfg(feature = "http")]
 mod http;
 mod layer;
+mod plan;
 mod service;
 mod shield;
 mod shutdown;
