@@ -166,6 +166,7 @@ fn cancel_path(path: &str, n: u64) {
     use std::hint::black_box;
     use steadfast::cancel::CancelLayer;
     use steadfast::token::CancelToken;
+    use steadfast_http::CancelLayerExt;
 
     let timed = || {
         CancelLayer::builder()

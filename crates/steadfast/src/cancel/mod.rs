@@ -41,8 +41,6 @@
 mod condition;
 mod error;
 mod future;
-#[cfg(feature = "http")]
-mod http;
 mod layer;
 mod plan;
 mod service;
@@ -52,10 +50,6 @@ mod signal;
 
 pub use error::Cancelled;
 pub use future::ResponseFuture;
-#[cfg(feature = "http")]
-pub use http::{
-    grpc_status_for, status_for, CancelBody, HttpCancel, HttpCancelLayer, HttpResponseFuture,
-};
 pub use layer::{CancelLayer, CancelLayerBuilder};
 pub use service::Cancel;
 pub use shield::shield;

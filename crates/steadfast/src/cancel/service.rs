@@ -28,9 +28,56 @@ impl<S> Cancel<S> {
         &self.inner
     }
 
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
     /// Unwraps the inner service.
     pub fn into_inner(self) -> S {
         self.inner
+    }
+
+    /// Gives `req` its token, following the layer's settings, and calls the inner service:
+    /// the returned future races the answer against that token.
+    ///
+    /// This is what [`Service::call`] does, for a wrapper that answers a cancelled request its
+    /// own way instead of with a [`Cancelled`](super::Cancelled) error (steadfast-http's HTTP
+    /// form answers with a status): it keeps the inner service's error type, and reads the
+    /// race with [`ResponseFuture::poll_race`]. Call it only after
+    /// [`poll_ready`](Service::poll_ready) said the inner service is ready (see
+    /// [`get_mut`](Self::get_mut)).
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::pin::pin;
+    /// use std::time::Duration;
+    /// use steadfast::cancel::CancelLayer;
+    /// use steadfast::token::CancelReason;
+    /// use tower::{service_fn, Layer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let layer = CancelLayer::builder().timeout(Duration::from_secs(1)).build().unwrap();
+    /// let mut svc = layer.layer(service_fn(|_: http::Request<()>| async {
+    ///     tokio::time::sleep(Duration::from_secs(5)).await;
+    ///     Ok::<_, std::io::Error>("late")
+    /// }));
+    /// let mut fut = pin!(svc.race(http::Request::new(())));
+    /// let raced = poll_fn(|cx| fut.as_mut().poll_race(cx)).await;
+    /// assert_eq!(raced.unwrap_err(), CancelReason::Timeout(Duration::from_secs(1)));
+    /// # }
+    /// ```
+    #[inline(always)]
+    pub fn race<Req>(&mut self, mut req: Req) -> ResponseFuture<S::Future>
+    where
+        S: Service<Req>,
+        Req: HasCancelToken,
+    {
+        match prepare(&self.config, &mut req) {
+            Prepared::Refused(reason) => ResponseFuture::cancelled(reason),
+            Prepared::Ready(parts) => ResponseFuture::new(self.inner.call(req), parts),
+            Prepared::Deferred(later) => ResponseFuture::deferred(self.inner.call(req), later),
+        }
     }
 }
 
@@ -49,11 +96,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, mut req: Req) -> Self::Future {
-        match prepare(&self.config, &mut req) {
-            Prepared::Refused(reason) => ResponseFuture::cancelled(reason),
-            Prepared::Ready(parts) => ResponseFuture::new(self.inner.call(req), parts),
-            Prepared::Deferred(later) => ResponseFuture::deferred(self.inner.call(req), later),
-        }
+    fn call(&mut self, req: Req) -> Self::Future {
+        self.race(req)
     }
 }
