@@ -58,7 +58,8 @@ mod sealed {
 /// Sealed: implemented for `tower::ServiceBuilder` only.
 pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     /// Adds a cancel layer: the request's token, timeout, deadline and other sources. Put it
-    /// outermost. Takes a [`CancelLayer`](crate::cancel::CancelLayer) or its HTTP form.
+    /// outermost. Takes a [`CancelLayer`](crate::cancel::CancelLayer) or a form made from it
+    /// (steadfast-http's `for_http()` and `for_grpc()`); see [`CancelKind`].
     #[cfg(feature = "cancel")]
     fn cancel<C>(self, layer: C) -> ServiceBuilder<Stack<C, L>>
     where

@@ -7,6 +7,12 @@
 //! calls that failed because they were cancelled, and handlers can pass the token to the work
 //! they start.
 //!
+//! On an HTTP or gRPC server, use the layer's server forms from `steadfast-http`
+//! (`steadfast_http::CancelLayerExt`: `CancelLayer::builder()...build()?.for_http()`), which
+//! answer a cancelled request with a status and keep its token alive while the response body
+//! streams. They are built on [`Cancel::race`] and [`ResponseFuture::poll_race`], which a
+//! wrapper of your own can use too.
+//!
 //! ```
 //! use std::time::Duration;
 //! use steadfast::cancel::CancelLayer;
