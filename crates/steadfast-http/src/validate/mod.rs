@@ -14,7 +14,7 @@
 //! * [`ValidateRequestsLayer`] (servers): checks requests with steadfast validators and
 //!   answers those that fail with `422 Unprocessable Entity` (or the status you choose) and a
 //!   body listing the reasons; the response's extensions hold the typed
-//!   [`InvalidRequest`].
+//!   [`InvalidRequest`](steadfast::validate::InvalidRequest).
 //!
 //! Stack them so that the retry layer retries until the body is right:
 //!
