@@ -50,6 +50,7 @@ pub mod deadline;
 #[cfg(feature = "axum")]
 mod extract;
 pub mod grpc;
+mod grpc_code;
 pub mod grpc_status;
 pub mod grpc_timeout;
 mod headers;

@@ -40,7 +40,7 @@ impl steadfast::validate::Validator<Response<Buffered>> for GrpcStatusOk {
         _: &steadfast::validate::ValidationContext,
         reasons: &mut Vec<steadfast::validate::Reason>,
     ) {
-        use crate::grpc::GrpcCode;
+        use crate::grpc_code::GrpcCode;
         let code = GrpcCode::from_headers(res.headers())
             .or_else(|| res.body().trailers().and_then(GrpcCode::from_headers));
         let code = match code {
