@@ -16,6 +16,11 @@
 //! made and dropped), `token_child` (a child of a long-lived root made, checked and dropped),
 //! `token_grandchild` (a child and its child made, the grandchild checked and asked its reason,
 //! both dropped) and `token_child_waited` (a child made, waited on once, and dropped).
+//! The cancel paths make one call through a cancel layer with a 30 s timeout, answered at
+//! once: `cancel_u64` (a `u64`, which cannot carry a token), `cancel_request` (an
+//! `http::Request`, given a child token), `cancel_http` (the same through the HTTP form of the
+//! layer, its response body wrapped) and `cancel_http_reuse` (the HTTP form with no source of
+//! its own, on a request that already carries a token).
 #[path = "../benches/common/mod.rs"]
 mod common;
 
@@ -95,6 +100,8 @@ fn main() {
         "token_new" | "token_child" | "token_grandchild" | "token_child_waited" => {
             token_path(&path, n)
         }
+        "cancel_u64" => run(peers::steadfast_timeout(Bare), n),
+        "cancel_request" | "cancel_http" | "cancel_http_reuse" => cancel_path(&path, n),
         other => {
             eprintln!("unknown path {other:?}; see the file's docs for the list");
             std::process::exit(2);
@@ -128,6 +135,68 @@ fn token_path(path: &str, n: u64) {
                 let child = black_box(root.child());
                 let mut waiting = std::pin::pin!(child.cancelled());
                 assert!(waiting.as_mut().poll(&mut cx).is_pending());
+            }
+        }
+    }
+}
+
+/// An HTTP service that answers every request at once with an empty body.
+#[derive(Clone, Copy, Debug)]
+struct BareHttp;
+
+impl Service<http::Request<()>> for BareHttp {
+    type Response = http::Response<String>;
+    type Error = std::io::Error;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Request<()>) -> Self::Future {
+        std::future::ready(Ok(http::Response::new(String::new())))
+    }
+}
+
+/// The cancel paths on `http::Request`: see the file's docs.
+fn cancel_path(path: &str, n: u64) {
+    use std::hint::black_box;
+    use steadfast::cancel::CancelLayer;
+    use steadfast::token::CancelToken;
+    use steadfast_http::CancelLayerExt;
+
+    let timed = || {
+        CancelLayer::builder()
+            .timeout(peers::TIMEOUT)
+            .build()
+            .expect("a valid cancel layer")
+    };
+    match path {
+        "cancel_request" => {
+            let mut svc = timed().layer(BareHttp);
+            for _ in 0..n {
+                let res = call_result(&mut svc, black_box(http::Request::new(())));
+                assert!(black_box(res).is_ok());
+            }
+        }
+        "cancel_http" => {
+            let mut svc = timed().for_http().layer(BareHttp);
+            for _ in 0..n {
+                let res = call_result(&mut svc, black_box(http::Request::new(())));
+                assert!(black_box(res).is_ok());
+            }
+        }
+        _ => {
+            let token = CancelToken::new();
+            let mut svc = CancelLayer::new().for_http().layer(BareHttp);
+            for _ in 0..n {
+                let mut req = http::Request::new(());
+                req.extensions_mut().insert(token.clone());
+                let res = call_result(&mut svc, black_box(req));
+                assert!(black_box(res).is_ok());
             }
         }
     }

@@ -4,7 +4,8 @@
 //! cargo run -p steadfast-examples --example axum_server
 //! ```
 //!
-//! `CancelLayer::for_http()` gives every request a cancellation token (a child of the server's
+//! steadfast's `CancelLayer` in its HTTP form (`.for_http()`, from steadfast-http's
+//! `CancelLayerExt`) gives every request a cancellation token (a child of the server's
 //! shutdown token, with a 2 s timeout) and answers 504 when the timeout fires. Handlers take
 //! the token with the `RequestToken` extractor and hand it to the work they start. When a
 //! client hangs up, hyper drops the request's future, the token fires with "client
@@ -21,7 +22,7 @@ use axum::routing::get;
 use axum::Router;
 use steadfast::cancel::CancelLayer;
 use steadfast::token::{CancelReason, CancelToken};
-use steadfast_http::{into_axum_response, RequestToken};
+use steadfast_http::{into_axum_response, CancelLayerExt, RequestToken};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;

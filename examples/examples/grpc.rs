@@ -8,9 +8,10 @@
 //! The service is a small echo service (its `.proto` and generated code live in the
 //! `steadfast-test` crate). The server stacks steadfast-http's `AcceptDeadlineLayer`
 //! (`grpc-timeout` becomes the call's token deadline, capped at 30 s) over steadfast's
-//! `CancelLayer::for_grpc` (which fires the token at the deadline and answers
-//! `DEADLINE_EXCEEDED`). The client stacks `ReplayLayer`, `RetryLayer` with the
-//! `GrpcClassifier`, and `PropagateDeadlineLayer` over a tonic `Channel`.
+//! `CancelLayer` in its gRPC form (`.for_grpc()`, from steadfast-http's `CancelLayerExt`),
+//! which fires the token at the deadline and answers `DEADLINE_EXCEEDED`. The client stacks
+//! `ReplayLayer`, `RetryLayer` with the `GrpcClassifier`, and `PropagateDeadlineLayer` over a
+//! tonic `Channel`.
 //!
 //! The example checks what it shows and exits non-zero if something did not happen.
 
@@ -22,6 +23,7 @@ use steadfast::token::CancelToken;
 use steadfast_http::deadline::{AcceptDeadlineLayer, PropagateDeadlineLayer};
 use steadfast_http::grpc::{GrpcClassifier, TonicBodyLayer};
 use steadfast_http::replay::{ReplayCloner, ReplayLayer};
+use steadfast_http::CancelLayerExt;
 use steadfast_test::echo::{EchoClient, EchoServer, EchoService, SayRequest};
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Endpoint, Server};

@@ -16,7 +16,7 @@ use hyper_util::rt::TokioExecutor;
 use steadfast::cancel::CancelLayer;
 use steadfast::retry::{Backoff, RetryLayer, RetryPolicy};
 use steadfast_http::attempt::{AttemptHeaderLayer, UpstreamRetriesLayer};
-use steadfast_http::{HttpClassifier, RequestToken, WithCancelToken};
+use steadfast_http::{CancelLayerExt, HttpClassifier, RequestToken, WithCancelToken};
 use steadfast_test::server::{Answer, ScriptedServer};
 use tokio::net::TcpListener;
 use tower::{ServiceBuilder, ServiceExt};

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use steadfast::cancel::CancelLayer;
 use steadfast::retry::{Backoff, RetryLayer, RetryPolicy};
 use steadfast::token::{CancelReason, CancelToken};
-use steadfast_http::{RequestToken, WithCancelToken};
+use steadfast_http::{CancelLayerExt, RequestToken, WithCancelToken};
 use steadfast_test::{Reply, Scripted};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

@@ -12,6 +12,7 @@ use steadfast::token::CancelToken;
 use steadfast_http::deadline::{AcceptDeadlineLayer, PropagateDeadlineLayer};
 use steadfast_http::grpc::{GrpcClassifier, TonicBodyLayer};
 use steadfast_http::replay::{ReplayCloner, ReplayLayer};
+use steadfast_http::CancelLayerExt;
 use steadfast_test::echo::{EchoClient, EchoServer, EchoService, SayRequest};
 use tokio::net::TcpListener;
 use tokio::time::Instant;

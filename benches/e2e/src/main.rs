@@ -30,7 +30,7 @@ use steadfast::validate::{ensure, ValidateLayer};
 use steadfast::{BoxError, ServiceBuilderExt};
 use steadfast_http::attempt::{AttemptHeaderLayer, UpstreamRetriesLayer};
 use steadfast_http::deadline::{AcceptDeadlineLayer, PropagateDeadlineLayer};
-use steadfast_http::{into_axum_response, HttpClassifier, RequestToken};
+use steadfast_http::{into_axum_response, CancelLayerExt, HttpClassifier, RequestToken};
 use tokio::time::Instant;
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_resilience_circuitbreaker::CircuitBreakerError;
@@ -115,7 +115,7 @@ type ServerLayers = ServiceBuilder<
             steadfast::validate::Ensure<fn(&Request<axum::body::Body>) -> bool>,
         >,
         tower::layer::util::Stack<
-            steadfast::cancel::HttpCancelLayer,
+            steadfast_http::cancel::HttpCancelLayer,
             tower::layer::util::Stack<
                 tower::util::MapResponseLayer<ToAxum>,
                 tower::layer::util::Stack<
@@ -130,7 +130,7 @@ type ServerLayers = ServiceBuilder<
 /// The cancel layer's response back in axum's body type, boxed only when the body watches the
 /// request's token.
 type ToAxum = fn(
-    http::Response<steadfast::cancel::CancelBody<axum::body::Body>>,
+    http::Response<steadfast_http::cancel::CancelBody<axum::body::Body>>,
 ) -> http::Response<axum::body::Body>;
 
 fn server_layers() -> Result<ServerLayers, BoxError> {

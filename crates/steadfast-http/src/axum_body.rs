@@ -1,15 +1,15 @@
 //! axum's own body type back from the cancel layer.
 //!
-//! [`CancelLayer::for_http`](steadfast::cancel::CancelLayer::for_http) answers with a
+//! [`for_http`](crate::CancelLayerExt::for_http) answers with a
 //! [`CancelBody`] around the inner service's body. axum wants its own `Body`, and boxes any other
 //! body type into one: an allocation per response. [`into_axum_response`] hands axum its body
 //! back unwrapped when the wrapper watches no token (nothing but the layer held the request's
 //! token when the answer left it, so nobody could see it fire), and boxes it only when it
 //! watches one.
 
+use crate::cancel::CancelBody;
 use axum_core::body::Body;
 use http::Response;
-use steadfast::cancel::CancelBody;
 
 /// The cancel layer's response with axum's body type: the inner body itself when the
 /// [`CancelBody`] watches no token ([`CancelBody::is_watching`]), else the `CancelBody` boxed in
@@ -19,7 +19,7 @@ use steadfast::cancel::CancelBody;
 /// ```
 /// use axum::{routing::get, Router};
 /// use steadfast::cancel::CancelLayer;
-/// use steadfast_http::into_axum_response;
+/// use steadfast_http::{into_axum_response, CancelLayerExt};
 /// use tower::ServiceBuilder;
 ///
 /// let app: Router = Router::new().route("/", get(|| async { "hello" })).layer(

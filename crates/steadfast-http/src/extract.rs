@@ -15,7 +15,7 @@ use steadfast::token::CancelToken;
 /// tasks, outbound requests) so that work stops when nobody waits for it.
 ///
 /// Needs steadfast's `CancelLayer` on the route (usually in its HTTP form,
-/// `CancelLayer::for_http`); without it the extractor rejects the request with
+/// [`for_http`](crate::CancelLayerExt::for_http)); without it the extractor rejects the request with
 /// [`MissingToken`], a 500 that says so.
 ///
 /// ```
@@ -81,7 +81,9 @@ mod tests {
     async fn extracts_the_token_the_layer_put_there() {
         let app = Router::new()
             .route("/", get(handler))
-            .layer(steadfast::cancel::CancelLayer::new().for_http());
+            .layer(crate::CancelLayerExt::for_http(
+                steadfast::cancel::CancelLayer::new(),
+            ));
         let resp = app
             .oneshot(
                 http::Request::get("/")

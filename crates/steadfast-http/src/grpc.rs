@@ -57,91 +57,15 @@
 
 use std::sync::Arc;
 
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{Request, Response};
 use steadfast::classify::{Attempt, Classify, LateOutcome, Outcome};
 
 use crate::classify::{error_outcome, guard, retry_per_hint, Rule};
+pub use crate::grpc_code::GrpcCode;
 use crate::grpc_status::{BodyEnd, StatusWatch};
 use crate::hint::{HintSource, ServerHints};
 use crate::idempotency::Idempotency;
 use crate::transport::ClientError;
-
-/// The trailer (or trailers-only header) that carries a gRPC call's status code.
-const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
-
-/// The gRPC status codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-#[allow(missing_docs)] // The names are gRPC's own.
-pub enum GrpcCode {
-    Ok = 0,
-    Cancelled = 1,
-    Unknown = 2,
-    InvalidArgument = 3,
-    DeadlineExceeded = 4,
-    NotFound = 5,
-    AlreadyExists = 6,
-    PermissionDenied = 7,
-    ResourceExhausted = 8,
-    FailedPrecondition = 9,
-    Aborted = 10,
-    OutOfRange = 11,
-    Unimplemented = 12,
-    Internal = 13,
-    Unavailable = 14,
-    DataLoss = 15,
-    Unauthenticated = 16,
-}
-
-impl GrpcCode {
-    const ALL: [GrpcCode; 17] = [
-        GrpcCode::Ok,
-        GrpcCode::Cancelled,
-        GrpcCode::Unknown,
-        GrpcCode::InvalidArgument,
-        GrpcCode::DeadlineExceeded,
-        GrpcCode::NotFound,
-        GrpcCode::AlreadyExists,
-        GrpcCode::PermissionDenied,
-        GrpcCode::ResourceExhausted,
-        GrpcCode::FailedPrecondition,
-        GrpcCode::Aborted,
-        GrpcCode::OutOfRange,
-        GrpcCode::Unimplemented,
-        GrpcCode::Internal,
-        GrpcCode::Unavailable,
-        GrpcCode::DataLoss,
-        GrpcCode::Unauthenticated,
-    ];
-
-    /// The code for a number; numbers gRPC does not define are `UNKNOWN`, as its
-    /// specification says.
-    pub fn from_i32(n: i32) -> GrpcCode {
-        usize::try_from(n)
-            .ok()
-            .and_then(|i| Self::ALL.get(i).copied())
-            .unwrap_or(GrpcCode::Unknown)
-    }
-
-    /// Reads `grpc-status` from headers or trailers; `None` if it is absent or not a number.
-    pub fn from_headers(headers: &HeaderMap) -> Option<GrpcCode> {
-        let v = headers.get(&GRPC_STATUS)?.to_str().ok()?;
-        v.trim().parse::<i32>().ok().map(GrpcCode::from_i32)
-    }
-
-    /// The code a gRPC client reports for an HTTP status that came without a `grpc-status`.
-    pub fn from_http_status(status: StatusCode) -> GrpcCode {
-        match status.as_u16() {
-            200 => GrpcCode::Ok,
-            400 => GrpcCode::Internal,
-            401 => GrpcCode::Unauthenticated,
-            403 => GrpcCode::PermissionDenied,
-            404 => GrpcCode::Unimplemented,
-            429 | 502 | 503 | 504 => GrpcCode::Unavailable,
-            _ => GrpcCode::Unknown,
-        }
-    }
-}
 
 #[derive(Debug)]
 struct Rules {
@@ -364,6 +288,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::{HeaderMap, StatusCode};
 
     #[test]
     fn codes_read_from_numbers_headers_and_http_statuses() {

@@ -66,7 +66,7 @@ use pin_project::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::grpc::GrpcCode;
+use crate::grpc_code::GrpcCode;
 
 /// How a watched body ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

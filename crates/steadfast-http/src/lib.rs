@@ -1,6 +1,9 @@
 //! HTTP glue for [steadfast](https://docs.rs/steadfast): what a generic tower layer cannot know
 //! about HTTP.
 //!
+//! * [`cancel`]: steadfast's cancel layer for HTTP and gRPC servers, through
+//!   [`CancelLayerExt`]: `CancelLayer::builder()...build()?.for_http()` answers a cancelled
+//!   request with a status and keeps its token alive while the response body streams.
 //! * [`RequestToken`]: an axum extractor for the request's
 //!   [`CancelToken`](steadfast::token::CancelToken), put there by steadfast's `CancelLayer`.
 //! * [`WithCancelToken`]: hands a token to an outbound request in one call, so the outbound
@@ -18,7 +21,7 @@
 //! use std::time::Duration;
 //! use axum::{routing::get, Router};
 //! use steadfast::cancel::CancelLayer;
-//! use steadfast_http::{RequestToken, WithCancelToken};
+//! use steadfast_http::{CancelLayerExt, RequestToken, WithCancelToken};
 //!
 //! async fn report(RequestToken(token): RequestToken) -> &'static str {
 //!     // Outbound calls carry the inbound token: they stop when the client leaves.
@@ -41,11 +44,13 @@
 pub mod attempt;
 #[cfg(feature = "axum")]
 mod axum_body;
+pub mod cancel;
 pub mod classify;
 pub mod deadline;
 #[cfg(feature = "axum")]
 mod extract;
 pub mod grpc;
+mod grpc_code;
 pub mod grpc_status;
 pub mod grpc_timeout;
 mod headers;
@@ -58,6 +63,7 @@ pub mod validate;
 
 #[cfg(feature = "axum")]
 pub use axum_body::into_axum_response;
+pub use cancel::CancelLayerExt;
 pub use classify::{HttpClassifier, HttpClassifierBuilder, Rule};
 #[cfg(feature = "axum")]
 pub use extract::{MissingToken, RequestToken};

@@ -81,13 +81,13 @@ pub fn error_kind(err: &(dyn StdError + 'static)) -> ErrorKind {
 
 /// The gRPC status carried by a `tonic::Status` in `err`'s chain (always `None` without the
 /// `tonic` feature).
-pub fn find_status(err: &(dyn StdError + 'static)) -> Option<crate::grpc::GrpcCode> {
+pub fn find_status(err: &(dyn StdError + 'static)) -> Option<crate::grpc_code::GrpcCode> {
     #[cfg(feature = "tonic")]
     {
         let mut cur = Some(err);
         while let Some(e) = cur {
             if let Some(s) = e.downcast_ref::<tonic::Status>() {
-                return Some(crate::grpc::GrpcCode::from_i32(s.code() as i32));
+                return Some(crate::grpc_code::GrpcCode::from_i32(s.code() as i32));
             }
             cur = e.source();
         }

@@ -9,9 +9,11 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use steadfast::cancel::{CancelBody, CancelLayer};
+use steadfast::cancel::CancelLayer;
 use steadfast::token::{CancelReason, CancelToken, HasCancelToken};
+use steadfast_http::cancel::CancelBody;
 use steadfast_http::into_axum_response;
+use steadfast_http::CancelLayerExt;
 use steadfast_test::alloc::{allocations_in, CountingAllocator};
 use tower::{service_fn, Layer, ServiceExt};
 

@@ -58,7 +58,8 @@ mod sealed {
 /// Sealed: implemented for `tower::ServiceBuilder` only.
 pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     /// Adds a cancel layer: the request's token, timeout, deadline and other sources. Put it
-    /// outermost. Takes a [`CancelLayer`](crate::cancel::CancelLayer) or its HTTP form.
+    /// outermost. Takes a [`CancelLayer`](crate::cancel::CancelLayer) or a form made from it
+    /// (steadfast-http's `for_http()` and `for_grpc()`); see [`CancelKind`].
     #[cfg(feature = "cancel")]
     fn cancel<C>(self, layer: C) -> ServiceBuilder<Stack<C, L>>
     where
@@ -100,21 +101,41 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
 
 #[cfg(feature = "cancel")]
 mod cancel_kind {
-    /// The cancel layers [`ServiceBuilderExt::cancel`](super::ServiceBuilderExt::cancel)
-    /// takes: [`CancelLayer`](crate::cancel::CancelLayer) and, with the `http` feature,
-    /// [`HttpCancelLayer`](crate::cancel::HttpCancelLayer). Sealed.
-    pub trait CancelKind: private::Sealed {}
-
-    mod private {
-        pub trait Sealed {}
-        impl Sealed for crate::cancel::CancelLayer {}
-        #[cfg(feature = "http")]
-        impl Sealed for crate::cancel::HttpCancelLayer {}
-    }
+    /// Marks the layers [`ServiceBuilderExt::cancel`](super::ServiceBuilderExt::cancel) takes:
+    /// [`CancelLayer`](crate::cancel::CancelLayer) and the forms made from it, such as
+    /// steadfast-http's `HttpCancelLayer` (`CancelLayer::builder()...build()?.for_http()`).
+    ///
+    /// It promises nothing the compiler checks: it keeps `cancel` for the outermost layer
+    /// that gives requests their tokens. Implement it for a layer of your own that wraps a
+    /// `CancelLayer`.
+    ///
+    /// ```
+    /// use steadfast::builder::CancelKind;
+    /// use steadfast::cancel::{Cancel, CancelLayer};
+    /// use steadfast::ServiceBuilderExt;
+    /// use tower::{Layer, ServiceBuilder};
+    ///
+    /// /// A cancel layer that also logs each request.
+    /// #[derive(Clone)]
+    /// struct Logged(CancelLayer);
+    ///
+    /// impl<S> Layer<S> for Logged {
+    ///     type Service = Cancel<S>;
+    ///     fn layer(&self, inner: S) -> Cancel<S> {
+    ///         self.0.layer(inner)
+    ///     }
+    /// }
+    ///
+    /// impl CancelKind for Logged {}
+    ///
+    /// let svc = ServiceBuilder::new()
+    ///     .cancel(Logged(CancelLayer::new()))
+    ///     .service_fn(|n: u64| async move { Ok::<_, std::io::Error>(n) });
+    /// # let _ = svc;
+    /// ```
+    pub trait CancelKind {}
 
     impl CancelKind for crate::cancel::CancelLayer {}
-    #[cfg(feature = "http")]
-    impl CancelKind for crate::cancel::HttpCancelLayer {}
 }
 
 #[cfg(feature = "cancel")]

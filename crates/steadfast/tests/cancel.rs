@@ -296,64 +296,6 @@ fn a_zero_timeout_is_rejected() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_http_form_answers_cancellations_with_a_status() {
-    use http_body_util::Empty;
-    type Body = Empty<bytes::Bytes>;
-    let shutdown = CancelToken::new();
-    let layer = CancelLayer::builder()
-        .timeout(secs(5))
-        .parent(shutdown.clone())
-        .build()
-        .unwrap()
-        .for_http();
-    let slow = service_fn(|_: Req| async {
-        tokio::time::sleep(secs(60)).await;
-        Ok::<_, std::convert::Infallible>(http::Response::new(Body::new()))
-    });
-    let svc = layer.layer(slow);
-
-    // A timeout answers 504, with the reason in the response's extensions.
-    let resp = svc.clone().oneshot(req()).await.unwrap();
-    assert_eq!(resp.status(), http::StatusCode::GATEWAY_TIMEOUT);
-    assert_eq!(
-        resp.extensions().get::<CancelReason>(),
-        Some(&CancelReason::Timeout(secs(5)))
-    );
-
-    // Shutdown answers 503.
-    let task = tokio::spawn(svc.clone().oneshot(req()));
-    tokio::time::sleep(secs(1)).await;
-    shutdown.cancel_with(CancelReason::Shutdown);
-    let resp = task.await.unwrap().unwrap();
-    assert_eq!(resp.status(), http::StatusCode::SERVICE_UNAVAILABLE);
-
-    // After shutdown, new requests are refused at once, with the same status.
-    let fast = service_fn(|_: Req| async {
-        Ok::<_, std::convert::Infallible>(http::Response::new(Body::new()))
-    });
-    let resp = layer.layer(fast).oneshot(req()).await.unwrap();
-    assert_eq!(resp.status(), http::StatusCode::SERVICE_UNAVAILABLE);
-
-    // An answer in time passes through untouched.
-    let fresh = CancelLayer::builder()
-        .timeout(secs(5))
-        .build()
-        .unwrap()
-        .for_http();
-    let resp = fresh.layer(fast).oneshot(req()).await.unwrap();
-    assert_eq!(resp.status(), http::StatusCode::OK);
-}
-
-#[test]
-fn statuses_for_each_reason() {
-    use steadfast::cancel::status_for;
-    assert_eq!(status_for(&CancelReason::Deadline).as_u16(), 504);
-    assert_eq!(status_for(&CancelReason::Signal(15)).as_u16(), 503);
-    assert_eq!(status_for(&CancelReason::Condition).as_u16(), 503);
-    assert_eq!(status_for(&CancelReason::ClientDisconnected).as_u16(), 499);
-}
-
-#[tokio::test(start_paused = true)]
 async fn a_watched_condition_cancels_while_it_holds() {
     let (maintenance, rx) = tokio::sync::watch::channel(false);
     let seen = Arc::new(Mutex::new(None));

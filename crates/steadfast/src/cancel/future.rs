@@ -9,7 +9,7 @@ use pin_project::{pin_project, pinned_drop};
 use tokio::time::Sleep;
 
 use super::error::Cancelled;
-use super::service::{Deferred, Parts};
+use super::plan::{Deferred, Parts};
 use crate::token::{self, CancelReason, CancelToken};
 use crate::BoxError;
 
@@ -127,25 +127,65 @@ impl<F> ResponseFuture<F> {
     }
 }
 
-#[cfg(feature = "http")]
 impl<F> ResponseFuture<F> {
-    /// Once the answer is in: drops the watch, and hands over this future's handle on the
-    /// token if the layer made it (`None` for a caller's token passed through as it is, or
-    /// before the answer). The HTTP form gives it to the response body.
-    pub(crate) fn take_owned_token(self: Pin<&mut Self>) -> Option<CancelToken> {
+    /// Once [`poll_race`](Self::poll_race) has returned the inner future's output: stops
+    /// watching (the timer and the token waits are dropped), and hands over this future's
+    /// handle on the request's token if the layer made it and something else still holds it
+    /// (a clone the service kept, a task it spawned, a child token, a registry of operations).
+    ///
+    /// For a wrapper that keeps watching the request after the answer, such as a response
+    /// body that cancels the token with
+    /// [`ClientDisconnected`](crate::token::CancelReason::ClientDisconnected) if it is dropped
+    /// before its end. `None` for a token the caller supplied and the layer passed through as
+    /// it is (the caller's to cancel), for a token nothing else holds (nobody could see it
+    /// fire, so it is dropped uncancelled), before the answer, and after a cancellation.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::pin::pin;
+    /// use steadfast::cancel::CancelLayer;
+    /// use steadfast::token::HasCancelToken;
+    /// use tower::{service_fn, Layer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let mut svc = CancelLayer::new().layer(service_fn(move |req: http::Request<()>| {
+    ///     // The service keeps a handle on the token, for work that outlives the answer.
+    ///     tx.send(req.cancel_token().cloned()).unwrap();
+    ///     async { Ok::<_, std::io::Error>("streaming") }
+    /// }));
+    /// let mut fut = pin!(svc.race(http::Request::new(())));
+    /// assert!(poll_fn(|cx| fut.as_mut().poll_race(cx)).await.is_ok());
+    /// let token = fut.as_mut().take_shared_token().expect("the service still holds it");
+    /// assert!(!token.is_cancelled());
+    /// # drop(rx);
+    /// # }
+    /// ```
+    #[inline]
+    pub fn take_shared_token(self: Pin<&mut Self>) -> Option<CancelToken> {
         let inner = self.project().inner.as_pin_mut()?.project();
         if !*inner.done {
             return None;
         }
         *inner.watch = None;
-        inner.token.take().filter(|_| *inner.owned)
+        inner
+            .token
+            .take()
+            .filter(|_| *inner.owned)
+            .and_then(|mut t| (!t.is_sole()).then_some(t))
     }
 }
 
 impl<F: Future> ResponseFuture<F> {
-    /// Races the inner future against the token and timers: the inner output, or the reason
-    /// the request was cancelled.
-    pub(crate) fn poll_race(
+    /// Races the inner future against the request's token and the layer's timers: `Ok` with
+    /// the inner future's output (for a service, its `Result<T, E>` as it is), or `Err` with
+    /// the reason the request was cancelled. The [`Future`] impl is this, with the inner error
+    /// boxed and a cancellation turned into a [`Cancelled`] error; a wrapper that answers
+    /// cancellations its own way polls this instead (see [`Cancel::race`](super::Cancel::race)).
+    ///
+    /// Once it has returned `Ready`, the future is done: do not poll it again, as with any
+    /// future.
+    pub fn poll_race(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<F::Output, CancelReason>> {

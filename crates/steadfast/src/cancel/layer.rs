@@ -1,4 +1,4 @@
-//! The cancel layer and its settings.
+//! The cancel layer and its builder.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,64 +6,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tower_layer::Layer;
 
+use super::plan::Config;
 use super::service::Cancel;
 use crate::config::ConfigError;
 use crate::token::CancelToken;
-
-#[derive(Debug, Default)]
-pub(crate) struct Config {
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) deadline: Option<Instant>,
-    /// The token every request descends from: the parent, the process's signal token, or a
-    /// child of the parent that the signal token also cancels.
-    pub(crate) parent: Option<CancelToken>,
-    /// With both a parent and signals: the signal token, forwarded into `parent` by a task
-    /// started on the first call.
-    pub(crate) forward_signals: Option<(CancelToken, std::sync::Once)>,
-    /// Makes requests drain (no new work) when it fires; see `Shutdown`.
-    pub(crate) drain: Option<CancelToken>,
-    /// Where requests are registered as running operations.
-    pub(crate) operations: Option<crate::operations::Operations>,
-    /// A condition that cancels the layer's requests while it holds.
-    pub(crate) condition: Option<Arc<super::condition::Condition>>,
-}
-
-impl Config {
-    /// Starts the layer's background tasks (condition watching, signal forwarding), once
-    /// each, on the current runtime.
-    pub(crate) fn start_background(&self) {
-        if let Some(c) = &self.condition {
-            c.start();
-        }
-        if let (Some((signals, once)), Some(parent)) = (&self.forward_signals, &self.parent) {
-            if tokio::runtime::Handle::try_current().is_ok() {
-                once.call_once(|| {
-                    let (signals, parent) = (signals.clone(), parent.clone());
-                    tokio::spawn(async move {
-                        tokio::select! {
-                            _ = signals.cancelled() => {
-                                if let Some(r) = signals.reason() {
-                                    parent.cancel_with(r);
-                                }
-                            }
-                            _ = parent.cancelled() => {}
-                        }
-                    });
-                });
-            }
-        }
-    }
-
-    /// `true` when the layer adds a source of its own, so a request's token must be a child.
-    pub(crate) fn has_sources(&self) -> bool {
-        self.timeout.is_some()
-            || self.deadline.is_some()
-            || self.parent.is_some()
-            || self.condition.is_some()
-            || self.drain.is_some()
-            || self.operations.is_some()
-    }
-}
 
 /// Gives every request a [`CancelToken`] in its extensions and ends the request with a
 /// [`Cancelled`](super::Cancelled) error the moment that token fires.

@@ -7,6 +7,12 @@
 //! calls that failed because they were cancelled, and handlers can pass the token to the work
 //! they start.
 //!
+//! On an HTTP or gRPC server, use the layer's server forms from `steadfast-http`
+//! (`steadfast_http::CancelLayerExt`: `CancelLayer::builder()...build()?.for_http()`), which
+//! answer a cancelled request with a status and keep its token alive while the response body
+//! streams. They are built on [`Cancel::race`] and [`ResponseFuture::poll_race`], which a
+//! wrapper of your own can use too.
+//!
 //! ```
 //! use std::time::Duration;
 //! use steadfast::cancel::CancelLayer;
@@ -41,9 +47,8 @@
 mod condition;
 mod error;
 mod future;
-#[cfg(feature = "http")]
-mod http;
 mod layer;
+mod plan;
 mod service;
 mod shield;
 mod shutdown;
@@ -51,10 +56,6 @@ mod signal;
 
 pub use error::Cancelled;
 pub use future::ResponseFuture;
-#[cfg(feature = "http")]
-pub use http::{
-    grpc_status_for, status_for, CancelBody, HttpCancel, HttpCancelLayer, HttpResponseFuture,
-};
 pub use layer::{CancelLayer, CancelLayerBuilder};
 pub use service::Cancel;
 pub use shield::shield;

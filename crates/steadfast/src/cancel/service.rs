@@ -2,17 +2,15 @@
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use tokio::time::Instant;
 use tower_service::Service;
 
 use super::future::ResponseFuture;
-use super::layer::Config;
-use crate::token::{CancelReason, CancelToken, HasCancelToken};
+use super::plan::{prepare, Config, Prepared};
+use crate::token::HasCancelToken;
 use crate::BoxError;
 
-/// Races the inner service against the request's [`CancelToken`]; see
+/// Races the inner service against the request's [`CancelToken`](crate::token::CancelToken); see
 /// [`CancelLayer`](super::CancelLayer).
 #[derive(Debug, Clone)]
 pub struct Cancel<S> {
@@ -30,9 +28,56 @@ impl<S> Cancel<S> {
         &self.inner
     }
 
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
     /// Unwraps the inner service.
     pub fn into_inner(self) -> S {
         self.inner
+    }
+
+    /// Gives `req` its token, following the layer's settings, and calls the inner service:
+    /// the returned future races the answer against that token.
+    ///
+    /// This is what [`Service::call`] does, for a wrapper that answers a cancelled request its
+    /// own way instead of with a [`Cancelled`](super::Cancelled) error (steadfast-http's HTTP
+    /// form answers with a status): it keeps the inner service's error type, and reads the
+    /// race with [`ResponseFuture::poll_race`]. Call it only after
+    /// [`poll_ready`](Service::poll_ready) said the inner service is ready (see
+    /// [`get_mut`](Self::get_mut)).
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::pin::pin;
+    /// use std::time::Duration;
+    /// use steadfast::cancel::CancelLayer;
+    /// use steadfast::token::CancelReason;
+    /// use tower::{service_fn, Layer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let layer = CancelLayer::builder().timeout(Duration::from_secs(1)).build().unwrap();
+    /// let mut svc = layer.layer(service_fn(|_: http::Request<()>| async {
+    ///     tokio::time::sleep(Duration::from_secs(5)).await;
+    ///     Ok::<_, std::io::Error>("late")
+    /// }));
+    /// let mut fut = pin!(svc.race(http::Request::new(())));
+    /// let raced = poll_fn(|cx| fut.as_mut().poll_race(cx)).await;
+    /// assert_eq!(raced.unwrap_err(), CancelReason::Timeout(Duration::from_secs(1)));
+    /// # }
+    /// ```
+    #[inline(always)]
+    pub fn race<Req>(&mut self, mut req: Req) -> ResponseFuture<S::Future>
+    where
+        S: Service<Req>,
+        Req: HasCancelToken,
+    {
+        match prepare(&self.config, &mut req) {
+            Prepared::Refused(reason) => ResponseFuture::cancelled(reason),
+            Prepared::Ready(parts) => ResponseFuture::new(self.inner.call(req), parts),
+            Prepared::Deferred(later) => ResponseFuture::deferred(self.inner.call(req), later),
+        }
     }
 }
 
@@ -51,201 +96,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, mut req: Req) -> Self::Future {
-        match prepare(&self.config, &mut req) {
-            Prepared::Refused(reason) => ResponseFuture::cancelled(reason),
-            Prepared::Ready(parts) => ResponseFuture::new(self.inner.call(req), parts),
-            Prepared::Deferred(later) => ResponseFuture::deferred(self.inner.call(req), later),
-        }
+    fn call(&mut self, req: Req) -> Self::Future {
+        self.race(req)
     }
-}
-
-/// What a response future needs besides the inner future.
-#[derive(Debug)]
-pub(crate) struct Parts {
-    pub(crate) token: CancelToken,
-    pub(crate) limit: Option<(Instant, CancelReason)>,
-    pub(crate) parent: Option<CancelToken>,
-    /// Whether the layer made the token and others may hold it (so the future cancels it when
-    /// nobody waits any more).
-    pub(crate) owned: bool,
-    /// Keeps the layer's condition watched while this request is in flight, even if every
-    /// service of the layer is dropped meanwhile.
-    pub(crate) condition: Option<Arc<super::condition::Condition>>,
-}
-
-pub(crate) enum Prepared {
-    /// The request's token has already fired: do not send it.
-    Refused(CancelReason),
-    Ready(Parts),
-    /// Nothing but the response future can ever see this request's token: it is made (with
-    /// its deadline and timer) on the future's first poll that finds the answer not ready.
-    Deferred(Deferred),
-}
-
-/// What a deferred request's token is made from, when it is needed.
-#[derive(Debug)]
-pub(crate) struct Deferred {
-    timeout: Option<Duration>,
-    deadline: Option<Instant>,
-    /// The layer's settings, kept only when the token has something of the layer's to descend
-    /// from (a parent, a condition, a drain): holding them also keeps a condition watched
-    /// while the request is in flight.
-    sources: Option<Arc<Config>>,
-}
-
-impl Deferred {
-    /// Makes the token now, as `prepare` would have made it at the call, with the timeout
-    /// counted from now; `None` when nothing could ever cancel it (no timeout, deadline or
-    /// ancestor), so that there is nothing to race.
-    pub(crate) fn start(self) -> Option<Parts> {
-        let limit = layer_limit(self.timeout, self.deadline);
-        let deadline = limit.as_ref().map(|(at, _)| *at);
-        let (token, condition) = match self.sources {
-            None if limit.is_none() => return None,
-            None => (CancelToken::derive(None, deadline, None), None),
-            Some(cfg) => {
-                let token = match &cfg.condition {
-                    Some(c) => CancelToken::derive(Some(&c.token()), deadline, cfg.drain.as_ref()),
-                    None => CancelToken::derive(cfg.parent.as_ref(), deadline, cfg.drain.as_ref()),
-                };
-                (token, cfg.condition.clone())
-            }
-        };
-        Some(Parts {
-            token,
-            limit,
-            parent: None,
-            // Nobody else holds the token, so there is nobody to tell when the future is
-            // dropped.
-            owned: false,
-            condition,
-        })
-    }
-}
-
-/// The earlier of the layer's `deadline` and its `timeout` counted from now, and the reason
-/// it would give. Reads the clock only for a timeout. A timeout too long to add to the clock
-/// (`Duration::MAX`, say) never runs out, so it sets no limit.
-fn layer_limit(
-    timeout: Option<Duration>,
-    deadline: Option<Instant>,
-) -> Option<(Instant, CancelReason)> {
-    let timeout =
-        timeout.and_then(|d| Some((Instant::now().checked_add(d)?, CancelReason::Timeout(d))));
-    match (deadline, timeout) {
-        (Some(d), Some((t, r))) if t < d => Some((t, r)),
-        (Some(d), _) => Some((d, CancelReason::Deadline)),
-        (None, t) => t,
-    }
-}
-
-/// Gives `req` its token, following the layer's settings.
-///
-/// A request that cannot carry a token, arrives without one, and is not to be registered as
-/// an operation would have a token nobody but the response future could see: its token, its
-/// deadline (and the clock read a timeout needs) are deferred until the answer turns out not
-/// to be ready at once (see [`Deferred`]). It is still refused here if the layer's parent,
-/// condition or drain has already fired.
-#[inline]
-pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> Prepared {
-    cfg.start_background();
-    let carries = req.can_carry_cancel_token();
-    // Looked up once: in an `http::Request` each lookup searches the extensions map.
-    let caller = req.cancel_token();
-    if !carries && cfg.operations.is_none() && caller.is_none() {
-        return defer(cfg);
-    }
-    if !cfg.has_sources() {
-        if let Some(token) = caller.filter(|t| t.deadline().is_none()) {
-            // The caller's token, as it is: no allocation, and the caller's to cancel.
-            let token = token.clone();
-            if let Some(reason) = token.reason() {
-                return Prepared::Refused(reason);
-            }
-            return Prepared::Ready(Parts {
-                token,
-                limit: None,
-                parent: None,
-                owned: false,
-                condition: None,
-            });
-        }
-    }
-
-    let limit = layer_limit(cfg.timeout, cfg.deadline);
-    // A deadline the caller's token carries (one read from a `grpc-timeout` header, say) is
-    // enforced here too, when it comes first.
-    let limit = match (limit, caller.and_then(CancelToken::deadline)) {
-        (Some((at, r)), Some(d)) if at <= d => Some((at, r)),
-        (_, Some(d)) => Some((d, CancelReason::Deadline)),
-        (l, None) => l,
-    };
-    let deadline = limit.as_ref().map(|(at, _)| *at);
-
-    if cfg.drain.as_ref().is_some_and(CancelToken::is_cancelled) {
-        // Shutting down: no new requests.
-        return Prepared::Refused(CancelReason::Shutdown);
-    }
-    // With a condition, its current token stands for the parent (it descends from it).
-    let condition_token;
-    let root = match &cfg.condition {
-        Some(c) => {
-            condition_token = c.token();
-            Some(&condition_token)
-        }
-        None => cfg.parent.as_ref(),
-    };
-    // The token descends from the caller's if there is one (the child keeps it, and so its
-    // reason, alive), else from the root; a root that is not an ancestor is watched by the
-    // future instead.
-    let parent = caller.and(root).cloned();
-    let mut token = CancelToken::derive(caller.or(root), deadline, cfg.drain.as_ref());
-    if let Some(ops) = &cfg.operations {
-        let op = req
-            .operation()
-            .unwrap_or_else(|| crate::operations::Operation::new("request"));
-        token = ops.register(&token, op);
-    }
-    if let Some(reason) = token
-        .reason()
-        .or_else(|| parent.as_ref().and_then(CancelToken::reason))
-    {
-        return Prepared::Refused(reason);
-    }
-    if carries {
-        // The request holds one handle and the future the other. A request that turns the
-        // token down after all hands its handle back, and it is dropped.
-        let _ = req.set_cancel_token(token.clone());
-    }
-    Prepared::Ready(Parts {
-        token,
-        limit,
-        parent,
-        owned: true,
-        condition: cfg.condition.clone(),
-    })
-}
-
-/// The deferred form of [`prepare`]: refuses the request if the layer's drain, condition or
-/// parent has already fired (checking flags, making nothing), else says what its token will
-/// be made from.
-fn defer(cfg: &Arc<Config>) -> Prepared {
-    if cfg.drain.as_ref().is_some_and(CancelToken::is_cancelled) {
-        return Prepared::Refused(CancelReason::Shutdown);
-    }
-    // A condition's current token descends from the parent, so it answers for both.
-    let fired = match &cfg.condition {
-        Some(c) => c.reason(),
-        None => cfg.parent.as_ref().and_then(CancelToken::reason),
-    };
-    if let Some(reason) = fired {
-        return Prepared::Refused(reason);
-    }
-    let has_ancestry = cfg.parent.is_some() || cfg.condition.is_some() || cfg.drain.is_some();
-    Prepared::Deferred(Deferred {
-        timeout: cfg.timeout,
-        deadline: cfg.deadline,
-        sources: has_ancestry.then(|| cfg.clone()),
-    })
 }

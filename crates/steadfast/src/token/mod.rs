@@ -237,7 +237,7 @@ impl CancelToken {
     /// another way: no clone, no child, no waiting future, no weak reference (the registry of
     /// operations holds one), and no tokio-util token made by [`as_tokio`](Self::as_tokio).
     /// Whoever holds the only handle can then drop it, or leave it uncancelled, unseen.
-    #[cfg(all(feature = "cancel", feature = "http"))]
+    #[cfg(feature = "cancel")]
     pub(crate) fn is_sole(&mut self) -> bool {
         Arc::get_mut(&mut self.node).is_some_and(|node| node.tokio.get().is_none())
     }

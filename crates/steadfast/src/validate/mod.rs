@@ -83,5 +83,3 @@ pub use validator::{
     ensure, from_attempt, non_empty, until_attempt, validator_fn, AcceptAll, And, Attempts, Ensure,
     NonEmpty, ValidationContext, Validator, ValidatorFn,
 };
-#[cfg(feature = "http")]
-pub use validator::{has_header, success_status, HasHeader, SuccessStatus};
