@@ -84,8 +84,8 @@ pub(super) fn settle<H, C, Req, T, E>(
     classifier: &C,
     attempt: &Attempt<'_, Req>,
     result: Result<T, E>,
-    start: Option<Instant>,
-    token: Option<&CancelToken>,
+    start: &Option<Instant>,
+    token: &Option<CancelToken>,
 ) -> Result<T, BoxError>
 where
     H: BreakerHandle,
@@ -105,7 +105,7 @@ where
         Outcome::Success => CallResult::Success,
         Outcome::Ignored => CallResult::Ignored,
         _ if !guard.core().counts_cancellations()
-            && token.is_some_and(CancelToken::is_cancelled) =>
+            && token.as_ref().is_some_and(CancelToken::is_cancelled) =>
         {
             CallResult::Ignored
         }
@@ -114,11 +114,11 @@ where
     if let (CallResult::Success, Ok(res)) = (recorded, &result) {
         if let Some(late) = classifier.late_outcome(res) {
             // The answer's real outcome comes at its end: record it then.
-            guard.defer(late, start);
+            guard.defer(late, *start);
             return result;
         }
     }
-    guard.finish(recorded, start);
+    guard.finish(recorded, *start);
     result
 }
 
@@ -227,14 +227,7 @@ where
             } => {
                 let result = ready!(fut.poll(cx));
                 let attempt = Attempt::new(1, Default::default(), Default::default(), None);
-                Poll::Ready(settle(
-                    guard,
-                    classifier,
-                    &attempt,
-                    result,
-                    *start,
-                    token.as_ref(),
-                ))
+                Poll::Ready(settle(guard, classifier, &attempt, result, start, token))
             }
             KindProj::Rejected { error } => {
                 Poll::Ready(Err(error.take().expect("polled after completion").into()))

@@ -255,7 +255,7 @@ where
     let mut guard = PermitGuard::new(breaker.clone(), permit);
     let start = core.measures_duration().then(Instant::now);
     let result = f();
-    settle(&mut guard, classifier, &attempt(), result, start, None)
+    settle(&mut guard, classifier, &attempt(), result, &start, &None)
 }
 
 /// The future of [`CircuitBreaker::run`] and [`ClassifiedBreaker::run`].
@@ -343,7 +343,7 @@ where
         match this.stage.as_mut().project() {
             StageProj::Running { fut, guard, start } => {
                 let result = ready!(fut.poll(cx));
-                let out = settle(guard, this.classifier, &attempt(), result, *start, None);
+                let out = settle(guard, this.classifier, &attempt(), result, start, &None);
                 this.stage.set(Stage::Done);
                 Poll::Ready(out)
             }
