@@ -94,22 +94,11 @@ where
 {
     let outcome = classifier.classify(attempt, result.as_ref());
     let result = result.map_err(Into::into);
-    let outcome = match &result {
-        Err(e) => refine(outcome, &**e),
-        Ok(_) => outcome,
-    };
-    // `call_result`, with a failure of a cancelled call not counted (it says nothing of the
-    // downstream) unless the breaker is told to count those. Spelled out here: this order of
-    // checks is the cheapest on the success path.
-    let recorded = match outcome {
-        Outcome::Success => CallResult::Success,
-        Outcome::Ignored => CallResult::Ignored,
-        _ if !guard.core().counts_cancellations()
-            && token.as_ref().is_some_and(CancelToken::is_cancelled) =>
-        {
-            CallResult::Ignored
-        }
-        other => call_result(other),
+    // A success judged at once is the common case: tested first, with everything else (the
+    // error's refinement, a cancelled caller) out of line.
+    let recorded = match (&result, outcome) {
+        (Ok(_), Outcome::Success) => CallResult::Success,
+        (result, outcome) => judge(guard.core(), outcome, result, token),
     };
     if let (CallResult::Success, Ok(res)) = (recorded, &result) {
         if let Some(late) = classifier.late_outcome(res) {
@@ -120,6 +109,33 @@ where
     }
     guard.finish(recorded, *start);
     result
+}
+
+/// What the breaker records for a call that did not simply succeed: `call_result` of the
+/// outcome (refined for an error, see [`refine`]), with a failure of a call whose caller
+/// cancelled it (`token` fired) ignored, as it says nothing of the downstream, unless the
+/// breaker is told to count those.
+#[inline(never)]
+fn judge<T>(
+    core: &Core,
+    outcome: Outcome,
+    result: &Result<T, BoxError>,
+    token: &Option<CancelToken>,
+) -> CallResult {
+    let outcome = match result {
+        Err(e) => refine(outcome, &**e),
+        Ok(_) => outcome,
+    };
+    match outcome {
+        Outcome::Success => CallResult::Success,
+        Outcome::Ignored => CallResult::Ignored,
+        _ if !core.counts_cancellations()
+            && token.as_ref().is_some_and(CancelToken::is_cancelled) =>
+        {
+            CallResult::Ignored
+        }
+        other => call_result(other),
+    }
 }
 
 impl<H: BreakerHandle> Drop for PermitGuard<H> {
