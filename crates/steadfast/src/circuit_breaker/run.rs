@@ -5,7 +5,7 @@
 //! A call made this way goes through the same breaker as the layer's calls, by the same rules:
 //! it asks for admission (taking a half-open permit when probing), is measured for the slow-call
 //! rule, and has its result classified and recorded. A rejected call fails with the same
-//! [`Rejected`] error, without running the code.
+//! [`Rejected`](super::Rejected) error, without running the code.
 //!
 //! ```
 //! use std::time::Duration;
@@ -41,7 +41,6 @@ use pin_project::pin_project;
 use tokio::time::Instant;
 
 use super::breaker::{BreakerRef, CircuitBreaker};
-use super::error::{Name, Rejected};
 use super::future::{settle, PermitGuard};
 use crate::classify::{classify_fn, AnyError, Attempt, Classify, ClassifyFn, Outcome};
 use crate::BoxError;
@@ -50,8 +49,8 @@ impl CircuitBreaker {
     /// Runs `f`'s future through the breaker, as resilience4j's
     /// `CircuitBreaker.executeSupplier` and Polly's `ExecuteAsync` do: if the breaker admits
     /// the call, `f` is called and its future awaited, and the result is recorded; otherwise
-    /// `f` is not called and the call fails with [`Rejected`], which can be downcast from the
-    /// `BoxError`.
+    /// `f` is not called and the call fails with [`Rejected`](super::Rejected), which can be
+    /// downcast from the `BoxError`.
     ///
     /// Every `Ok` is a success and every `Err` a failure (steadfast's own errors are refined
     /// as in the layer: see [`refine`](crate::classify::refine)); use
@@ -326,8 +325,7 @@ where
                 let permit = match breaker.core.try_acquire() {
                     Ok(p) => p,
                     Err(r) => {
-                        let rejected =
-                            Rejected::new(Name::Breaker(breaker), r.state, r.retry_after);
+                        let rejected = breaker.rejected(r.state, r.retry_after);
                         return Poll::Ready(Err(rejected.into()));
                     }
                 };
