@@ -8,7 +8,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::error::{Name, Rejected};
-use super::events::{BreakerMetrics, CircuitState};
+use super::events::CircuitState;
+use super::metrics::BreakerMetrics;
 use super::state::{kind, Core};
 use crate::per_thread_arc::PerThreadArc;
 use crate::sync::Ordering;

@@ -22,6 +22,23 @@ use crate::random::{RandomSource, SplitMix64};
 /// calls, and a time window counts every call of its live buckets, up to 2^64 − 1 calls, so
 /// its rates are exact at any call rate. Recording a call takes a few uncontended atomic
 /// operations and no lock (see the [module docs](super)).
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::circuit_breaker::{CircuitBreaker, SlidingWindow};
+///
+/// // The last 50 calls.
+/// let by_count = CircuitBreaker::builder().window(SlidingWindow::count(50)).minimum_calls(20);
+/// // The calls of the last minute, sliding every 5 s.
+/// let by_time = CircuitBreaker::builder().window(SlidingWindow::Time {
+///     length: Duration::from_secs(60),
+///     buckets: 12,
+/// });
+/// assert!(by_count.build().is_ok() && by_time.build().is_ok());
+/// // A window must hold at least one call.
+/// let err = CircuitBreaker::builder().window(SlidingWindow::count(0)).build().unwrap_err();
+/// assert!(err.to_string().contains("window"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SlidingWindow {
@@ -58,6 +75,32 @@ impl SlidingWindow {
 /// calls through *in total* for the whole half-open period (never more at once), as
 /// resilience4j's `permittedNumberOfCallsInHalfOpenState` and gobreaker's `MaxRequests` do. A
 /// probe whose future is dropped, or whose result is ignored, gives its permit back.
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::circuit_breaker::{CircuitBreaker, CircuitState, HalfOpenRule};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// // Four probes per half-open period; close unless half of them fail.
+/// let breaker = CircuitBreaker::builder()
+///     .consecutive_failures(1)
+///     .failure_rate(50.0)
+///     .half_open_max_calls(4)
+///     .half_open_rule(HalfOpenRule::Rates)
+///     .open_for(Duration::from_secs(1))
+///     .build()
+///     .unwrap();
+/// let _ = breaker.run_blocking(|| Err::<(), _>(std::io::Error::other("down")));
+/// tokio::time::advance(Duration::from_secs(1)).await;
+/// // One failed probe out of four is 25%: the breaker keeps probing, then closes.
+/// let _ = breaker.run_blocking(|| Err::<(), _>(std::io::Error::other("still warming up")));
+/// assert_eq!(breaker.state(), CircuitState::HalfOpen);
+/// for _ in 0..3 {
+///     breaker.run_blocking(|| Ok::<_, std::io::Error>(())).unwrap();
+/// }
+/// assert_eq!(breaker.state(), CircuitState::Closed);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum HalfOpenRule {
@@ -90,7 +133,27 @@ impl CircuitBreaker {
     }
 }
 
-/// Builds a [`CircuitBreaker`]; every setting is checked by [`build`](Self::build).
+/// Builds a [`CircuitBreaker`]; every setting is checked by [`build`](Self::build), which
+/// names the field and the rule of the first one that is invalid.
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::circuit_breaker::{CircuitBreaker, SlidingWindow};
+///
+/// let breaker = CircuitBreaker::builder()
+///     .name("search")
+///     .failure_rate(25.0)
+///     .slow_call_rate(50.0, Duration::from_millis(800))
+///     .window(SlidingWindow::time(Duration::from_secs(30)))
+///     .minimum_calls(20)
+///     .open_for(Duration::from_secs(15))
+///     .build()
+///     .unwrap();
+/// assert_eq!(breaker.name(), "search");
+///
+/// let err = CircuitBreaker::builder().failure_rate(120.0).build().unwrap_err();
+/// assert!(err.to_string().contains("failure_rate"));
+/// ```
 pub struct CircuitBreakerBuilder {
     name: Cow<'static, str>,
     failure_rate: Option<f64>,

@@ -1,9 +1,23 @@
-//! States, events and metrics of a circuit breaker.
+//! States and events of a circuit breaker.
 
 use std::fmt;
 use std::time::Duration;
 
 /// The state of a circuit breaker.
+///
+/// ```
+/// use steadfast::circuit_breaker::{CircuitBreaker, CircuitState};
+///
+/// // Start in the manual "metrics only" state: record, never trip (a dry run of the rules).
+/// let breaker = CircuitBreaker::builder()
+///     .initial_state(CircuitState::MetricsOnly)
+///     .build()
+///     .unwrap();
+/// assert_eq!(breaker.state(), CircuitState::MetricsOnly);
+/// assert!(!breaker.state().rejects());
+/// breaker.force_open();
+/// assert!(breaker.state().rejects());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CircuitState {
@@ -198,44 +212,4 @@ pub enum BreakerEvent<'a> {
         /// The breaker's name.
         name: &'a str,
     },
-}
-
-/// A breaker's state and counters at one moment.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct BreakerMetrics {
-    /// The state.
-    pub state: CircuitState,
-    /// Failure rate over the window in percent, or `None` below the minimum number of calls.
-    pub failure_rate: Option<f32>,
-    /// Slow-call rate over the window in percent, or `None` below the minimum number of calls.
-    pub slow_call_rate: Option<f32>,
-    /// Calls in the window now.
-    pub window_calls: u64,
-    /// Failures in the window now.
-    pub window_failures: u64,
-    /// Slow calls in the window now.
-    pub window_slow: u64,
-    /// Successful calls since the breaker was made.
-    pub successes: u64,
-    /// Failed calls since the breaker was made (invalid responses are counted apart, in
-    /// [`invalid`](Self::invalid)).
-    pub failures: u64,
-    /// Calls whose response was judged invalid (semantic failures) since the breaker was
-    /// made. They count toward the failure rate when
-    /// [`count_invalid`](super::CircuitBreakerBuilder::count_invalid) is on (the default), and
-    /// as successes otherwise; either way they are counted here and not in `failures` or
-    /// `successes`.
-    pub invalid: u64,
-    /// Slow calls since the breaker was made.
-    pub slow: u64,
-    /// Calls rejected since the breaker was made.
-    pub rejections: u64,
-    /// Calls whose result was ignored since the breaker was made.
-    pub ignored: u64,
-    /// Times the breaker has opened (tripped) since it was made.
-    pub trips: u64,
-    /// Of those, the times it reopened because a probe was still out after
-    /// [`max_half_open`](super::CircuitBreakerBuilder::max_half_open).
-    pub half_open_timeouts: u64,
 }

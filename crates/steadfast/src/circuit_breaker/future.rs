@@ -73,6 +73,71 @@ fn call_result(outcome: Outcome) -> CallResult {
     }
 }
 
+/// Judges a finished call: classifies `result` (refining the verdict on an error, see
+/// [`refine`]), records it through `guard` (or, for an answer whose outcome arrives at its end,
+/// hands the permit to that late outcome), and returns the result with its error boxed. A
+/// failure of a call whose caller cancelled it (`token` fired) is ignored unless the breaker is
+/// told to count those.
+#[inline]
+pub(super) fn settle<H, C, Req, T, E>(
+    guard: &mut PermitGuard<H>,
+    classifier: &C,
+    attempt: &Attempt<'_, Req>,
+    result: Result<T, E>,
+    start: &Option<Instant>,
+    token: &Option<CancelToken>,
+) -> Result<T, BoxError>
+where
+    H: BreakerHandle,
+    C: Classify<Req, T, E>,
+    E: Into<BoxError>,
+{
+    let outcome = classifier.classify(attempt, result.as_ref());
+    let result = result.map_err(Into::into);
+    // A success judged at once is the common case: tested first, with everything else (the
+    // error's refinement, a cancelled caller) out of line.
+    let recorded = match (&result, outcome) {
+        (Ok(_), Outcome::Success) => CallResult::Success,
+        (result, outcome) => judge(guard.core(), outcome, result, token),
+    };
+    if let (CallResult::Success, Ok(res)) = (recorded, &result) {
+        if let Some(late) = classifier.late_outcome(res) {
+            // The answer's real outcome comes at its end: record it then.
+            guard.defer(late, *start);
+            return result;
+        }
+    }
+    guard.finish(recorded, *start);
+    result
+}
+
+/// What the breaker records for a call that did not simply succeed: `call_result` of the
+/// outcome (refined for an error, see [`refine`]), with a failure of a call whose caller
+/// cancelled it (`token` fired) ignored, as it says nothing of the downstream, unless the
+/// breaker is told to count those.
+#[inline(never)]
+fn judge<T>(
+    core: &Core,
+    outcome: Outcome,
+    result: &Result<T, BoxError>,
+    token: &Option<CancelToken>,
+) -> CallResult {
+    let outcome = match result {
+        Err(e) => refine(outcome, &**e),
+        Ok(_) => outcome,
+    };
+    match outcome {
+        Outcome::Success => CallResult::Success,
+        Outcome::Ignored => CallResult::Ignored,
+        _ if !core.counts_cancellations()
+            && token.as_ref().is_some_and(CancelToken::is_cancelled) =>
+        {
+            CallResult::Ignored
+        }
+        other => call_result(other),
+    }
+}
+
 impl<H: BreakerHandle> Drop for PermitGuard<H> {
     fn drop(&mut self) {
         if let Some(p) = self.permit.take() {
@@ -177,37 +242,8 @@ where
                 token,
             } => {
                 let result = ready!(fut.poll(cx));
-                let outcome = classifier.classify(
-                    &Attempt::new(1, Default::default(), Default::default(), None),
-                    result.as_ref(),
-                );
-                let result = result.map_err(Into::into);
-                let outcome = match &result {
-                    Err(e) => refine(outcome, &**e),
-                    Ok(_) => outcome,
-                };
-                // `call_result`, with a failure of a call whose caller cancelled it not counted
-                // (it says nothing of the downstream) unless the breaker is told to count those.
-                // Spelled out here: this order of checks is the cheapest on the success path.
-                let recorded = match outcome {
-                    Outcome::Success => CallResult::Success,
-                    Outcome::Ignored => CallResult::Ignored,
-                    _ if !guard.core().counts_cancellations()
-                        && token.as_ref().is_some_and(CancelToken::is_cancelled) =>
-                    {
-                        CallResult::Ignored
-                    }
-                    other => call_result(other),
-                };
-                if let (CallResult::Success, Ok(res)) = (recorded, &result) {
-                    if let Some(late) = classifier.late_outcome(res) {
-                        // The answer's real outcome comes at its end: record it then.
-                        guard.defer(late, *start);
-                        return Poll::Ready(result);
-                    }
-                }
-                guard.finish(recorded, *start);
-                Poll::Ready(result)
+                let attempt = Attempt::new(1, Default::default(), Default::default(), None);
+                Poll::Ready(settle(guard, classifier, &attempt, result, start, token))
             }
             KindProj::Rejected { error } => {
                 Poll::Ready(Err(error.take().expect("polled after completion").into()))

@@ -36,6 +36,54 @@
 //! [`CancelToken`](crate::token::CancelToken) fired) are ignored unless
 //! [`count_cancellations`](CircuitBreakerBuilder::count_cancellations) is set.
 //!
+//! A breaker guards a service through [`CircuitBreakerLayer`], and plain code through
+//! [`CircuitBreaker::run`] and [`CircuitBreaker::run_blocking`]; both go through the same
+//! state machine. [`CircuitBreaker::metrics`] reports its state and counts, and
+//! [`BreakerMetrics::rates`] the success, failure, slow-call and rejection rates.
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::circuit_breaker::{
+//!     CircuitBreaker, CircuitBreakerLayer, CircuitState, Rejected, SlidingWindow,
+//! };
+//! use tower::{service_fn, Layer, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! // Trip when half of the last four calls failed; probe again after 30 s.
+//! let breaker = CircuitBreaker::builder()
+//!     .name("inventory")
+//!     .failure_rate(50.0)
+//!     .minimum_calls(4)
+//!     .window(SlidingWindow::count(4))
+//!     .open_for(Duration::from_secs(30))
+//!     .build()
+//!     .unwrap();
+//! // A downstream that fails every odd request.
+//! let inventory = service_fn(|n: u32| async move {
+//!     if n % 2 == 1 { Err(std::io::Error::other("timed out")) } else { Ok(n) }
+//! });
+//! let svc = CircuitBreakerLayer::new(breaker.clone()).layer(inventory);
+//!
+//! for n in 0..4 {
+//!     let _ = svc.clone().oneshot(n).await;
+//! }
+//! assert_eq!(breaker.state(), CircuitState::Open, "2 failures in 4 calls: 50%");
+//!
+//! // Open: calls fail fast with `Rejected`, without reaching the downstream.
+//! let err = svc.clone().oneshot(10).await.unwrap_err();
+//! let rejected = err.downcast_ref::<Rejected>().unwrap();
+//! assert_eq!(rejected.name(), "inventory");
+//! assert_eq!(rejected.retry_after(), Some(Duration::from_secs(30)));
+//!
+//! // After the open time, one probe is let through; its success closes the breaker.
+//! tokio::time::advance(Duration::from_secs(30)).await;
+//! assert_eq!(svc.oneshot(12).await.unwrap(), 12);
+//! assert_eq!(breaker.state(), CircuitState::Closed);
+//! let m = breaker.metrics();
+//! assert_eq!((m.successes, m.failures, m.rejections, m.trips), (3, 2, 1, 1));
+//! # }
+//! ```
+//!
 //! The closed path is atomics only: a load of the state word, then the window's record. A
 //! count window of `n` calls (up to 2,097,151) holds exactly the last `n` outcomes; while it
 //! is full of successes a success costs one load and one increment of a per-thread counter,
@@ -52,7 +100,9 @@ mod events;
 mod future;
 mod keyed;
 mod layer;
+mod metrics;
 mod registry;
+mod run;
 mod service;
 mod state;
 mod window;
@@ -60,12 +110,14 @@ mod window;
 pub use breaker::{BreakerRef, CircuitBreaker};
 pub use builder::{CircuitBreakerBuilder, HalfOpenRule, SlidingWindow};
 pub use error::Rejected;
-pub use events::{BreakerEvent, BreakerMetrics, CircuitState, TransitionReason};
+pub use events::{BreakerEvent, CircuitState, TransitionReason};
 pub use future::ResponseFuture;
 pub use keyed::{
     KeyTableFull, KeyedBreakers, KeyedBreakersBuilder, KeyedCircuitBreakerLayer,
     KeyedCircuitBreakerService, KeyedError,
 };
 pub use layer::CircuitBreakerLayer;
+pub use metrics::{BreakerMetrics, CallRates};
 pub use registry::Registry;
+pub use run::{ClassifiedBreaker, Run};
 pub use service::{CircuitBreakerService, Fallback, FallbackFn, NoFallback};

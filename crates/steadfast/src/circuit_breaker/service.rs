@@ -17,12 +17,33 @@ use crate::token::HasCancelToken;
 use crate::BoxError;
 
 /// What answers a call the breaker rejected.
+///
+/// [`CircuitBreakerLayer::fallback`](super::CircuitBreakerLayer::fallback) makes one from a
+/// closure ([`FallbackFn`]); without it the layer uses [`NoFallback`], which answers nothing.
+///
+/// ```
+/// use steadfast::circuit_breaker::{CircuitBreaker, Fallback, NoFallback};
+///
+/// let breaker = CircuitBreaker::builder().build().unwrap();
+/// breaker.force_open();
+/// let rejected = breaker.check().unwrap_err();
+/// assert!(Fallback::<&str, usize>::fallback(&NoFallback, "sku-1", &rejected).is_none());
+/// ```
 pub trait Fallback<Req, Res> {
     /// An answer for the rejected `req`, or `None` to fail with the [`Rejected`] error.
     fn fallback(&self, req: Req, rejected: &Rejected) -> Option<Result<Res, BoxError>>;
 }
 
-/// No fallback: rejected calls fail with [`Rejected`].
+/// No fallback: rejected calls fail with [`Rejected`]. The layer's default.
+///
+/// ```
+/// use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer, NoFallback};
+/// use steadfast::classify::AnyError;
+///
+/// let layer: CircuitBreakerLayer<AnyError, NoFallback> =
+///     CircuitBreakerLayer::new(CircuitBreaker::builder().build().unwrap());
+/// # let _ = layer;
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoFallback;
 
@@ -33,8 +54,25 @@ impl<Req, Res> Fallback<Req, Res> for NoFallback {
     }
 }
 
-/// A fallback made from a function; see
+/// A fallback made from a function by
 /// [`CircuitBreakerLayer::fallback`](super::CircuitBreakerLayer::fallback).
+///
+/// ```
+/// use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer, Rejected};
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let breaker = CircuitBreaker::builder().build().unwrap();
+/// breaker.force_open();
+/// // The layer's fallback is a `FallbackFn` around this closure.
+/// let svc = CircuitBreakerLayer::new(breaker)
+///     .fallback(|city: &'static str, r: &Rejected| Ok::<_, steadfast::BoxError>(format!("{city}: {r}")))
+///     .layer(service_fn(|city: &'static str| async move {
+///         Ok::<_, std::io::Error>(format!("{city}: 21°C"))
+///     }));
+/// assert_eq!(svc.oneshot("Oslo").await.unwrap(), "Oslo: circuit breaker 'circuit-breaker' is forced open");
+/// # }
+/// ```
 #[derive(Clone, Copy)]
 pub struct FallbackFn<F>(pub(crate) F);
 
@@ -78,7 +116,21 @@ impl<H: BreakerHandle> Backpressure<H> {
     }
 }
 
-/// Guards the inner service with a [`CircuitBreaker`].
+/// Guards the inner service with a [`CircuitBreaker`]; made by
+/// [`CircuitBreakerLayer`](super::CircuitBreakerLayer).
+///
+/// ```
+/// use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitBreakerService};
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let breaker = CircuitBreaker::builder().build().unwrap();
+/// let echo = service_fn(|s: String| async move { Ok::<_, std::io::Error>(s) });
+/// let svc = CircuitBreakerLayer::new(breaker).layer(echo);
+/// assert_eq!(svc.breaker().metrics().successes, 0);
+/// assert_eq!(svc.oneshot("hi".to_string()).await.unwrap(), "hi");
+/// # }
+/// ```
 ///
 /// By default a call the breaker will not let through fails at once in `call` with
 /// [`Rejected`] (or gets the fallback's answer); `poll_ready` only forwards to the inner

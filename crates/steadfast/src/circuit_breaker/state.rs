@@ -45,7 +45,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::events::{BreakerEvent, BreakerMetrics, CircuitState, TransitionReason};
+use super::events::{BreakerEvent, CircuitState, TransitionReason};
+use super::metrics::{rate, BreakerMetrics};
 use super::window::Window;
 use crate::backoff::Backoff;
 use crate::random::RandomSource;
@@ -870,13 +871,5 @@ impl Core {
             trips: self.trips.load(Ordering::Relaxed),
             half_open_timeouts: self.half_open_timeouts.load(Ordering::Relaxed),
         }
-    }
-}
-
-fn rate(part: u64, total: u64) -> f32 {
-    if total == 0 {
-        0.0
-    } else {
-        (part as f64 * 100.0 / total as f64) as f32
     }
 }

@@ -104,6 +104,23 @@ impl<S, K, KF: Clone, C: Clone, F: Clone> Layer<S> for KeyedCircuitBreakerLayer<
 }
 
 /// The service made by [`KeyedCircuitBreakerLayer`]. Rejected calls fail fast.
+///
+/// ```
+/// use steadfast::circuit_breaker::{CircuitBreaker, KeyedBreakers, KeyedCircuitBreakerLayer};
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let per_host = KeyedBreakers::<String>::builder(|| CircuitBreaker::builder().consecutive_failures(3))
+///     .build()
+///     .unwrap();
+/// let by_host = |req: &http::Request<()>| req.uri().host().unwrap_or_default().to_owned();
+/// let svc = KeyedCircuitBreakerLayer::new(per_host.clone(), by_host)
+///     .layer(service_fn(|_: http::Request<()>| async { Ok::<_, std::io::Error>(204) }));
+/// let req = http::Request::get("http://acme.example/orders").body(()).unwrap();
+/// assert_eq!(svc.oneshot(req).await.unwrap(), 204);
+/// assert_eq!(per_host.get(&"acme.example".to_string()).unwrap().metrics().successes, 1);
+/// # }
+/// ```
 pub struct KeyedCircuitBreakerService<S, K, KF, C = AnyError, F = NoFallback> {
     inner: S,
     breakers: KeyedBreakers<K>,

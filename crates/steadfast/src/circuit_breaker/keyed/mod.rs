@@ -99,7 +99,24 @@ impl<K> fmt::Debug for KeyedBreakers<K> {
     }
 }
 
-/// Builds [`KeyedBreakers`].
+/// Builds [`KeyedBreakers`]: made by [`KeyedBreakers::builder`], checked by
+/// [`build`](Self::build).
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::circuit_breaker::{CircuitBreaker, KeyedBreakers};
+///
+/// let builder = KeyedBreakers::<u64>::builder(|| CircuitBreaker::builder().failure_rate(20.0))
+///     .name(|user: &u64| format!("user {user}"))
+///     .max_keys(64)
+///     .idle_timeout(Duration::from_secs(120));
+/// let per_user = builder.build().unwrap();
+/// assert_eq!(per_user.get(&7).unwrap().name(), "user 7");
+///
+/// // The breaker settings are checked once, when the set is built.
+/// let bad = KeyedBreakers::<u64>::builder(|| CircuitBreaker::builder().failure_rate(0.0));
+/// assert!(bad.build().unwrap_err().to_string().contains("failure_rate"));
+/// ```
 pub struct KeyedBreakersBuilder<K> {
     settings: Settings,
     names: Option<Namer<K>>,
