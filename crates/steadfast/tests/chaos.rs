@@ -183,6 +183,10 @@ fn a_switch_flipped_while_requests_run_on_another_thread_stops_injection() {
             while let Err(e) = svc.clone().oneshot(1).await {
                 assert!(e.is::<ChaosError>());
                 failed += 1;
+                assert!(
+                    failed < 1_000_000,
+                    "the switch was flipped but chaos went on"
+                );
                 if failed == 1 {
                     first_failure.send(()).unwrap();
                 }
