@@ -39,6 +39,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod attempt;
+pub mod chaos;
 #[cfg(feature = "axum")]
 mod axum_body;
 pub mod classify;
