@@ -39,9 +39,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod attempt;
-pub mod chaos;
 #[cfg(feature = "axum")]
 mod axum_body;
+pub mod chaos;
 pub mod classify;
 pub mod deadline;
 #[cfg(feature = "axum")]

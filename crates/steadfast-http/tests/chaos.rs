@@ -26,10 +26,7 @@ use tower::{Layer, Service, ServiceExt};
 /// Serves `svc` over HTTP/1.1 on 127.0.0.1 until the test ends.
 async fn serve<S>(svc: S) -> SocketAddr
 where
-    S: Service<Request<Body>, Response = Response<Body>, Error = BoxError>
-        + Clone
-        + Send
-        + 'static,
+    S: Service<Request<Body>, Response = Response<Body>, Error = BoxError> + Clone + Send + 'static,
     S::Future: Send,
 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -39,9 +36,10 @@ where
             let (stream, _) = listener.accept().await.unwrap();
             let svc = svc.clone();
             tokio::spawn(async move {
-                let handler = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                    svc.clone().oneshot(req.map(Body::new))
-                });
+                let handler =
+                    hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                        svc.clone().oneshot(req.map(Body::new))
+                    });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), handler)
                     .await;
@@ -58,7 +56,8 @@ fn app() -> Router {
 }
 
 /// The app as a service with the error type the chaos layer wraps.
-fn app_service() -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send>
+fn app_service(
+) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send>
        + Clone
        + Send
        + 'static {
@@ -94,12 +93,18 @@ async fn an_axum_server_answers_injected_503s_with_retry_after_on_the_paths_chos
     );
     let res = get("/health").await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), "healthy");
+    assert_eq!(
+        res.into_body().collect().await.unwrap().to_bytes(),
+        "healthy"
+    );
 
     switch.turn_off();
     let res = get("/api/orders").await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), "orders");
+    assert_eq!(
+        res.into_body().collect().await.unwrap().to_bytes(),
+        "orders"
+    );
 }
 
 #[tokio::test]
@@ -113,18 +118,25 @@ async fn a_hyper_client_sees_injected_faults_only_on_marked_requests() {
         .build()
         .unwrap();
     let svc = layer.layer(client);
-    let request = |chaos: bool| {
-        let mut req = Request::get(format!("http://{addr}/api/orders"));
+    let request_to = |path: &str, chaos: bool| {
+        let mut req = Request::get(format!("http://{addr}{path}"));
         if chaos {
             req = req.header("x-chaos", HeaderValue::from_static("on"));
         }
         req.body(Empty::<Bytes>::new()).unwrap()
     };
 
+    let request = |chaos: bool| request_to("/api/orders", chaos);
     let err = svc.clone().oneshot(request(true)).await.unwrap_err();
     let chaos = err.downcast_ref::<ChaosError>().unwrap();
     assert_eq!(chaos.layer(), "orders-client");
-    let res = svc.oneshot(request(false)).await.unwrap();
+    let res = svc.clone().oneshot(request(false)).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), "orders");
+    assert_eq!(
+        res.into_body().collect().await.unwrap().to_bytes(),
+        "orders"
+    );
+    // A marked request to another path is left alone too.
+    let res = svc.oneshot(request_to("/health", true)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
 }
