@@ -102,7 +102,7 @@ where
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         if !self.config.switch.is_on() {
-            return ResponseFuture::called(self.inner.call(req), None);
+            return ResponseFuture::called(self.inner.call(req));
         }
         self.call_with_chaos(req)
     }
@@ -119,7 +119,8 @@ where
         let plan = self.config.plan(&mut req);
         match plan.answer {
             Some(answer) => ResponseFuture::injected(answer, plan.delay),
-            None => ResponseFuture::called(self.inner.call(req), plan.delay),
+            None if plan.delay.is_none() => ResponseFuture::called(self.inner.call(req)),
+            None => ResponseFuture::delayed(self.inner.call(req), plan.delay),
         }
     }
 }
