@@ -7,7 +7,7 @@
 //! valgrind --tool=callgrind target/release/examples/profile breaker 100000
 //! ```
 //!
-//! Paths: `bare`, `tower_retry`, `tower_default_like`, `retry`, `retry_static`, `breaker`, `breaker_static`,
+//! Paths: `bare`, `chaos_off` (the chaos layer with its switch off), `tower_retry`, `tower_default_like`, `retry`, `retry_static`, `breaker`, `breaker_static`,
 //! `breaker_time` (a breaker over a time window), `stack`, `stack_static`, `ratio`, `ratio_static`, `tower_tps_budget` (the same services as
 //! the benchmarks), `rejected` (an open breaker), and
 //! `mid_backoff_dropped` (a request dropped while the retry layer sleeps), and `retry_once`
@@ -43,6 +43,7 @@ fn main() {
     let b = breaker();
     match path.as_str() {
         "bare" => run(Bare, n),
+        "chaos_off" => run(chaos_off(), n),
         "tower_retry" => run(tower_retry(), n),
         "tower_default_like" => run(peers::tower_retry_default_like(Bare), n),
         "retry" => run(steadfast_default(), n),

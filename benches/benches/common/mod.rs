@@ -406,3 +406,14 @@ pub(crate) fn token_request() -> TokenReq {
         token: CancelToken::new(),
     }
 }
+
+/// The chaos layer around the bare service with its switch off: a fault at every request
+/// would be injected if it were on.
+pub(crate) fn chaos_off() -> steadfast::chaos::Chaos<Bare, u64, u64> {
+    steadfast::chaos::ChaosLayer::builder()
+        .switch(steadfast::chaos::ChaosSwitch::new(false))
+        .fault(steadfast::chaos::FaultInjection::chaos())
+        .build()
+        .expect("valid layer")
+        .layer(Bare)
+}

@@ -45,6 +45,7 @@ pub mod attempt;
 #[cfg(feature = "axum")]
 mod axum_body;
 pub mod cancel;
+pub mod chaos;
 pub mod classify;
 pub mod deadline;
 #[cfg(feature = "axum")]

@@ -50,6 +50,8 @@ pub mod backoff;
 pub mod builder;
 #[cfg(feature = "cancel")]
 pub mod cancel;
+#[cfg(feature = "chaos")]
+pub mod chaos;
 #[cfg(feature = "circuit-breaker")]
 pub mod circuit_breaker;
 pub mod classify;
