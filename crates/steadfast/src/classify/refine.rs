@@ -105,14 +105,20 @@ impl Identity {
 /// For classifiers of your own that should treat invalid responses apart:
 ///
 /// ```
-/// use steadfast::classify::{is_invalid, AsDynError, Attempt, Outcome, classify_fn};
+/// use steadfast::classify::{is_invalid, AsDynError, Attempt, Classify, Outcome, classify_fn};
+/// use steadfast::validate::{Invalid, ValidationContext};
 ///
 /// let classifier = classify_fn(|_: &Attempt<'_, ()>, r: Result<&String, &steadfast::BoxError>| match r {
 ///     Ok(_) => Outcome::Success,
 ///     Err(e) if is_invalid(e.as_dyn_error()) => Outcome::Invalid,
 ///     Err(_) => Outcome::NonRetryable,
 /// });
-/// # let _ = classifier;
+/// let invalid: steadfast::BoxError =
+///     Box::new(Invalid::new(String::from("{"), vec!["not JSON".into()], ValidationContext::first()));
+/// let refused: steadfast::BoxError = Box::new(std::io::Error::other("refused"));
+/// let ctx = Attempt::first(&());
+/// assert_eq!(classifier.classify(&ctx, Err(&invalid)), Outcome::Invalid);
+/// assert_eq!(classifier.classify(&ctx, Err(&refused)), Outcome::NonRetryable);
 /// ```
 pub fn is_invalid(err: &(dyn StdError + 'static)) -> bool {
     Identity::InvalidResponse.in_chain(err)
@@ -121,6 +127,15 @@ pub fn is_invalid(err: &(dyn StdError + 'static)) -> bool {
 /// `true` if `err` is, or is caused by, a request that validation rejected before it was
 /// sent ([`validate::InvalidRequest`](crate::validate::InvalidRequest)). Always `false`
 /// without the `validate` feature.
+///
+/// ```
+/// use steadfast::classify::is_rejected_request;
+/// use steadfast::validate::InvalidRequest;
+///
+/// let rejected: steadfast::BoxError = Box::new(InvalidRequest::new(vec!["empty prompt".into()], 1));
+/// assert!(is_rejected_request(&*rejected));
+/// assert!(!is_rejected_request(&std::io::Error::other("reset")));
+/// ```
 pub fn is_rejected_request(err: &(dyn StdError + 'static)) -> bool {
     Identity::RejectedRequest.in_chain(err)
 }
