@@ -52,9 +52,9 @@ where
 
 /// The default: every `Ok` is a success, every `Err` is retryable.
 ///
-/// The retry layer and the circuit breaker then [`refine`] that verdict for steadfast's own
-/// errors: a request rejected by validation is not retried, an invalid response is retried as
-/// [`Outcome::Invalid`].
+/// The retry layer and the circuit breaker then [`refine`](super::refine) that verdict for
+/// steadfast's own errors: a request rejected by validation is not retried, an invalid
+/// response is retried as [`Outcome::Invalid`].
 ///
 /// ```
 /// use steadfast::classify::{AnyError, Attempt, Classify, Outcome};

@@ -14,10 +14,10 @@ use crate::BoxError;
 
 /// Checks requests before the inner service sees them and responses before the caller does.
 ///
-/// Built by [`ValidateLayer`](super::ValidateLayer). A request that a request validator
-/// rejects fails with [`InvalidRequest`]; a response that a response validator rejects fails
-/// with [`Invalid`](super::Invalid), which keeps the response. Errors of the inner service
-/// pass through unchanged (boxed).
+/// Built by [`ValidateLayer`](super::ValidateLayer), or directly with [`Validate::new`]. A
+/// request that a request validator rejects fails with [`InvalidRequest`]; a response that a
+/// response validator rejects fails with [`Invalid`](super::Invalid), which keeps the
+/// response. Errors of the inner service pass through unchanged (boxed).
 ///
 /// Requests implement [`HasCancelToken`], as for the retry layer: it is how the validators
 /// learn which attempt they judge (see [`RetryAttempt`](crate::token::RetryAttempt)). Plain
