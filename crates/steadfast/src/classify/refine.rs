@@ -144,16 +144,20 @@ pub fn is_rejected_request(err: &(dyn StdError + 'static)) -> bool {
 mod tests {
     use super::*;
     use crate::error::{AsDynError, BoxError, ConfigError};
+    #[cfg(all(feature = "validate", feature = "circuit-breaker"))]
     use std::fmt;
 
     /// An error that says it was caused by another.
+    #[cfg(all(feature = "validate", feature = "circuit-breaker"))]
     #[derive(Debug)]
     struct Caused(BoxError);
+    #[cfg(all(feature = "validate", feature = "circuit-breaker"))]
     impl fmt::Display for Caused {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("client failed")
         }
     }
+    #[cfg(all(feature = "validate", feature = "circuit-breaker"))]
     impl StdError for Caused {
         fn source(&self) -> Option<&(dyn StdError + 'static)> {
             Some(&*self.0)
