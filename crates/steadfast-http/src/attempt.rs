@@ -6,8 +6,8 @@
 //!
 //! * [`AttemptHeaderLayer`] (outbound, under the retry layer): on every retry it writes the
 //!   attempt number in a header (`x-retry-attempt: 2`, configurable), and on gRPC requests
-//!   also `grpc-previous-rpc-attempts`, as gRPC's own retries do. First attempts carry
-//!   nothing (nothing to allocate on the common path) unless you ask for it.
+//!   also `grpc-previous-rpc-attempts`, as gRPC's own retries do (gRFC A6). First attempts
+//!   carry no header unless you ask for it.
 //! * [`UpstreamRetriesLayer`] (inbound, outside steadfast's `CancelLayer`): a request that
 //!   arrives as a retry gets a token whose work is not retried
 //!   ([`CancelToken::child_without_retries`]): the outbound calls its handler makes (carrying
@@ -55,6 +55,45 @@ fn parse_count(value: &HeaderValue) -> Option<u32> {
 }
 
 /// Writes the attempt number on retried requests; see the [module docs](self).
+///
+/// Put it under the retry layer, which tags each attempt of a request with its number.
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::retry::{Backoff, RetryLayer, RetryPolicy};
+/// use steadfast_http::attempt::AttemptHeaderLayer;
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+/// let server = service_fn({
+///     let seen = seen.clone();
+///     move |req: http::Request<()>| {
+///         let mut seen = seen.lock().unwrap();
+///         seen.push(req.headers().get("x-retry-attempt").cloned());
+///         let status = if seen.len() < 3 { 503 } else { 200 };
+///         async move { Ok::<_, std::io::Error>(http::Response::builder().status(status).body(()).unwrap()) }
+///     }
+/// });
+/// let policy = RetryPolicy::builder()
+///     .max_attempts(3)
+///     .backoff(Backoff::none())
+///     .classify(steadfast_http::HttpClassifier::default())
+///     .build()
+///     .unwrap();
+/// let client = ServiceBuilder::new()
+///     .layer(RetryLayer::new(policy))
+///     .layer(AttemptHeaderLayer::new())
+///     .service(server);
+///
+/// let res = client.oneshot(http::Request::get("/").body(()).unwrap()).await.unwrap();
+/// assert_eq!(res.status(), 200);
+/// let seen = seen.lock().unwrap();
+/// assert_eq!(seen[0], None); // a first attempt carries nothing
+/// assert_eq!(seen[1].as_ref().unwrap(), "2");
+/// assert_eq!(seen[2].as_ref().unwrap(), "3");
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct AttemptHeaderLayer {
     header: HeaderName,
@@ -133,7 +172,23 @@ where
 }
 
 /// Gives requests that arrive as retries a token whose work is not retried; see the
-/// [module docs](self).
+/// [module docs](self) for it in a server.
+///
+/// ```
+/// use http::HeaderMap;
+/// use steadfast_http::attempt::UpstreamRetriesLayer;
+///
+/// let layer = UpstreamRetriesLayer::new();
+/// let mut headers = HeaderMap::new();
+/// assert!(!layer.is_retry(&headers));
+/// headers.insert("grpc-previous-rpc-attempts", "1".parse().unwrap());
+/// assert!(layer.is_retry(&headers));
+///
+/// let custom = UpstreamRetriesLayer::new().header(http::HeaderName::from_static("x-try"));
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-try", "2".parse().unwrap());
+/// assert!(custom.is_retry(&headers));
+/// ```
 #[derive(Debug, Clone)]
 pub struct UpstreamRetriesLayer {
     header: HeaderName,

@@ -7,7 +7,7 @@
 //! | result | outcome | retried | breaker |
 //! |---|---|---|---|
 //! | 1xx, 2xx, 3xx | success | no | success |
-//! | 408, 429, 502, 503, 504 | retryable, with the server's hint if it gave one | yes | failure |
+//! | 408, 429, 502, 503, 504 | retryable, with the server's hint if it gave one (`Retry-After`, RFC 9110) | yes | failure |
 //! | other 4xx | success: the server answered, the request was wrong | no | success |
 //! | other 5xx | non-retryable failure | no | failure |
 //! | connection refused, reset, closed early; timeouts | retryable | yes | failure |
@@ -66,6 +66,22 @@ use crate::idempotency::Idempotency;
 use crate::transport::{error_kind, ClientError, ErrorKind};
 
 /// What a classifier does with one status code (or gRPC status).
+///
+/// Given to [`HttpClassifierBuilder::status`] and
+/// [`GrpcClassifierBuilder::code`](crate::grpc::GrpcClassifierBuilder::code):
+///
+/// ```
+/// use http::StatusCode;
+/// use steadfast_http::{HttpClassifier, Rule};
+///
+/// let classifier = HttpClassifier::builder()
+///     .status(StatusCode::INTERNAL_SERVER_ERROR, Rule::Retry)
+///     .status(StatusCode::NOT_FOUND, Rule::Ignore)
+///     .build();
+/// assert_eq!(classifier.rule(StatusCode::INTERNAL_SERVER_ERROR), Rule::Retry);
+/// assert_eq!(classifier.rule(StatusCode::NOT_FOUND), Rule::Ignore);
+/// assert_eq!(classifier.rule(StatusCode::NOT_IMPLEMENTED), Rule::Fail); // the default
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Rule {
@@ -103,10 +119,47 @@ struct Rules {
     idempotency: Idempotency,
 }
 
-/// Classifies HTTP responses and client errors; see the [module docs](self).
+/// Classifies HTTP responses and client errors; see the [module docs](self) for the rules.
 ///
-/// Cheap to clone (one reference count) and to call (a table lookup per response; server
-/// hints are read only for retryable responses).
+/// Clones share one set of rules. Server hints are read only for responses whose status is
+/// retried. Give it to the retry layer and the circuit breaker alike:
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::retry::{Backoff, RetryLayer, RetryPolicy};
+/// use steadfast_http::HttpClassifier;
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let tries = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+/// let server = service_fn({
+///     let tries = tries.clone();
+///     move |_: http::Request<()>| {
+///         // Busy twice (asking for one second each time), then fine.
+///         let n = tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+///         let res = if n < 2 {
+///             http::Response::builder().status(503).header("retry-after", "1")
+///         } else {
+///             http::Response::builder().status(200)
+///         };
+///         async move { Ok::<_, std::io::Error>(res.body(()).unwrap()) }
+///     }
+/// });
+/// let policy = RetryPolicy::builder()
+///     .max_attempts(4)
+///     .backoff(Backoff::constant(Duration::from_millis(10)))
+///     .classify(HttpClassifier::default())
+///     .build()
+///     .unwrap();
+/// let client = RetryLayer::new(policy).layer(server);
+///
+/// let started = tokio::time::Instant::now();
+/// let res = client.oneshot(http::Request::get("/").body(()).unwrap()).await.unwrap();
+/// assert_eq!(res.status(), 200);
+/// assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 3);
+/// assert_eq!(started.elapsed(), Duration::from_secs(2)); // the server's hint, twice
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct HttpClassifier {
     rules: Arc<Rules>,
@@ -162,7 +215,28 @@ impl HttpClassifier {
     }
 }
 
-/// Builds an [`HttpClassifier`].
+/// Builds an [`HttpClassifier`], starting from the defaults in the [module docs](self); from
+/// [`HttpClassifier::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use http::{Request, Response, StatusCode};
+/// use steadfast::classify::{Attempt, Classify, Outcome};
+/// use steadfast_http::hint::{HintSource, ServerHints};
+/// use steadfast_http::idempotency::Idempotency;
+/// use steadfast_http::{HttpClassifier, Rule};
+///
+/// let classifier = HttpClassifier::builder()
+///     .statuses(500..=599, Rule::Retry) // every 5xx is worth another try here
+///     .hints(ServerHints::builder().sources([HintSource::RetryAfter]).max(Duration::from_secs(5)).build().unwrap())
+///     .idempotency(Idempotency::any()) // and every call is safe to repeat
+///     .build();
+///
+/// let post = Request::post("/jobs").body(()).unwrap();
+/// let res = Response::builder().status(StatusCode::INTERNAL_SERVER_ERROR).header("retry-after", "30").body(()).unwrap();
+/// let outcome = Classify::<_, _, std::io::Error>::classify(&classifier, &Attempt::first(&post), Ok(&res));
+/// assert_eq!(outcome, Outcome::retry_after(Duration::from_secs(5))); // the hint, clamped
+/// ```
 #[derive(Debug)]
 pub struct HttpClassifierBuilder {
     rules: Rules,

@@ -74,6 +74,36 @@ fn parse_millis(value: &HeaderValue) -> Option<Duration> {
 }
 
 /// Writes the time left on each request's token as headers; see the [module docs](self).
+///
+/// The time is rounded down to the millisecond (to the unit of `grpc-timeout` for gRPC
+/// requests), so the next hop never thinks it has more time than it has. A tighter value the
+/// caller already set is left as it is; a request without a token, or whose token has no
+/// deadline, gets no header.
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::token::{CancelToken, HasCancelToken};
+/// use steadfast_http::deadline::PropagateDeadlineLayer;
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let echo = service_fn(|req: http::Request<()>| async move {
+///     Ok::<_, std::convert::Infallible>(req.headers().clone())
+/// });
+/// let svc = PropagateDeadlineLayer::new().header(http::HeaderName::from_static("x-budget-ms")).layer(echo);
+/// let token = CancelToken::with_deadline(tokio::time::Instant::now() + Duration::from_millis(750));
+///
+/// let mut plain = http::Request::new(());
+/// plain.set_cancel_token(token.clone()).unwrap();
+/// assert_eq!(svc.clone().oneshot(plain).await.unwrap()["x-budget-ms"], "750");
+///
+/// let mut grpc = http::Request::builder().header("content-type", "application/grpc").body(()).unwrap();
+/// grpc.set_cancel_token(token).unwrap();
+/// let headers = svc.oneshot(grpc).await.unwrap();
+/// assert_eq!(headers["grpc-timeout"], "750m");
+/// assert!(!headers.contains_key("x-budget-ms"));
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct PropagateDeadlineLayer {
     header: Option<HeaderName>,
@@ -158,7 +188,28 @@ where
     }
 }
 
-/// Gives each request a token whose deadline the caller sent; see the [module docs](self).
+/// Gives each request a token whose deadline the caller sent; see the [module docs](self) for
+/// it in a server, under steadfast's `CancelLayer`.
+///
+/// When both headers are present the shorter time wins; a value that cannot be read is
+/// ignored. [`requested`](Self::requested) says what a request asked for:
+///
+/// ```
+/// use std::time::Duration;
+/// use http::HeaderMap;
+/// use steadfast_http::deadline::AcceptDeadlineLayer;
+///
+/// let layer = AcceptDeadlineLayer::new().max(Duration::from_secs(5));
+/// let mut headers = HeaderMap::new();
+/// assert_eq!(layer.requested(&headers), None);
+/// headers.insert("grpc-timeout", "2S".parse().unwrap());
+/// assert_eq!(layer.requested(&headers), Some(Duration::from_secs(2)));
+/// headers.insert("x-request-timeout-ms", "1200".parse().unwrap());
+/// assert_eq!(layer.requested(&headers), Some(Duration::from_millis(1200)));
+/// headers.insert("grpc-timeout", "1H".parse().unwrap());
+/// headers.remove("x-request-timeout-ms");
+/// assert_eq!(layer.requested(&headers), Some(Duration::from_secs(5))); // capped
+/// ```
 #[derive(Debug, Clone)]
 pub struct AcceptDeadlineLayer {
     header: Option<HeaderName>,

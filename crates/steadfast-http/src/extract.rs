@@ -19,7 +19,11 @@ use steadfast::token::CancelToken;
 /// [`MissingToken`], a 500 that says so.
 ///
 /// ```
+/// use axum::{body::Body, routing::get, Router};
+/// use http_body_util::BodyExt;
+/// use steadfast::cancel::CancelLayer;
 /// use steadfast_http::RequestToken;
+/// use tower::ServiceExt;
 ///
 /// async fn handler(RequestToken(token): RequestToken) -> String {
 ///     tokio::select! {
@@ -27,7 +31,13 @@ use steadfast::token::CancelToken;
 ///         answer = async { "the answer".to_string() } => answer,
 ///     }
 /// }
-/// # let _ = handler;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let app = Router::new().route("/", get(handler)).layer(CancelLayer::new().for_http());
+/// let res = app.oneshot(http::Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+/// assert_eq!(res.status(), 200);
+/// assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), "the answer");
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct RequestToken(pub CancelToken);
@@ -46,7 +56,21 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestToken {
 }
 
 /// The request has no cancellation token: steadfast's `CancelLayer` is not installed on this
-/// route. Answers 500 Internal Server Error.
+/// route. The rejection of [`RequestToken`]; answers 500 Internal Server Error, with a message
+/// that says what is missing.
+///
+/// ```
+/// use axum::{body::Body, routing::get, Router};
+/// use steadfast_http::RequestToken;
+/// use tower::ServiceExt;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// // No `CancelLayer` on this route.
+/// let app = Router::new().route("/", get(|RequestToken(_): RequestToken| async { "unreachable" }));
+/// let res = app.oneshot(http::Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+/// assert_eq!(res.status(), 500);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MissingToken;
 

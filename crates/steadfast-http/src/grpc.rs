@@ -75,7 +75,39 @@ struct Rules {
     idempotency: Idempotency,
 }
 
-/// Classifies gRPC answers and client errors; see the [module docs](self).
+/// Classifies gRPC answers and client errors; see the [module docs](self) for the rules.
+///
+/// Clones share one set of rules. Give it to the retry layer and the circuit breaker alike:
+///
+/// ```
+/// use steadfast::retry::{Backoff, RetryLayer, RetryPolicy};
+/// use steadfast_http::GrpcClassifier;
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+/// let channel = service_fn({
+///     let calls = calls.clone();
+///     move |_: http::Request<()>| {
+///         // `UNAVAILABLE` once (a trailers-only answer), then `OK`.
+///         let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+///         let status = if n == 0 { "14" } else { "0" };
+///         let res = http::Response::builder().header("grpc-status", status).body(()).unwrap();
+///         async move { Ok::<_, std::io::Error>(res) }
+///     }
+/// });
+/// let policy = RetryPolicy::builder()
+///     .max_attempts(3)
+///     .backoff(Backoff::none())
+///     .classify(GrpcClassifier::default())
+///     .build()
+///     .unwrap();
+/// let client = RetryLayer::new(policy).layer(channel);
+/// let res = client.oneshot(http::Request::post("/echo.Echo/Say").body(()).unwrap()).await.unwrap();
+/// assert_eq!(res.headers()["grpc-status"], "0");
+/// assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct GrpcClassifier {
     rules: Arc<Rules>,
@@ -132,7 +164,25 @@ impl GrpcClassifier {
     }
 }
 
-/// Builds a [`GrpcClassifier`].
+/// Builds a [`GrpcClassifier`], starting from the defaults in the [module docs](self); from
+/// [`GrpcClassifier::builder`].
+///
+/// ```
+/// use http::{Request, Response};
+/// use steadfast::classify::{Attempt, Classify, Outcome};
+/// use steadfast_http::{GrpcClassifier, GrpcCode, Rule};
+///
+/// let classifier = GrpcClassifier::builder()
+///     .code(GrpcCode::Aborted, Rule::Retry) // a lost transaction race: try again
+///     .code(GrpcCode::NotFound, Rule::Fail) // here, a missing row means a broken backend
+///     .build();
+/// assert_eq!(classifier.rule(GrpcCode::Aborted), Rule::Retry);
+///
+/// let req = Request::post("/store.Store/Get").body(()).unwrap();
+/// let res = Response::builder().header("grpc-status", "5").body(()).unwrap();
+/// let outcome = Classify::<_, _, std::io::Error>::classify(&classifier, &Attempt::first(&req), Ok(&res));
+/// assert_eq!(outcome, Outcome::NonRetryable);
+/// ```
 #[derive(Debug)]
 pub struct GrpcClassifierBuilder {
     rules: Rules,
@@ -221,6 +271,26 @@ where
 /// Turns each request's body into tonic's body type, so that layers which change the body
 /// (such as [`ReplayLayer`](crate::replay::ReplayLayer)) can sit in front of a tonic
 /// `Channel`. Put it last, right above the channel.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http_body_util::{BodyExt, Full};
+/// use steadfast_http::grpc::TonicBodyLayer;
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// // Stands in for a tonic `Channel`: it takes only tonic's body type.
+/// let channel = service_fn(|req: http::Request<tonic::body::Body>| async move {
+///     let bytes = req.into_body().collect().await?.to_bytes();
+///     Ok::<_, tonic::Status>(bytes.len())
+/// });
+/// let svc = TonicBodyLayer.layer(channel);
+/// let req = http::Request::post("/echo.Echo/Say").body(Full::new(Bytes::from_static(b"hello"))).unwrap();
+/// assert_eq!(svc.oneshot(req).await.unwrap(), 5);
+/// # }
+/// ```
+///
+/// In front of a real channel, with retries of streamed request bodies:
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {

@@ -6,6 +6,21 @@ use http::{HeaderMap, StatusCode};
 const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
 
 /// The gRPC status codes.
+///
+/// Name the ones a [`GrpcClassifier`](crate::GrpcClassifier) should treat apart with
+/// [`GrpcClassifierBuilder::code`](crate::grpc::GrpcClassifierBuilder::code); read one from an
+/// answer with [`from_headers`](Self::from_headers):
+///
+/// ```
+/// use http::{HeaderMap, StatusCode};
+/// use steadfast_http::GrpcCode;
+///
+/// let mut trailers = HeaderMap::new();
+/// trailers.insert("grpc-status", "14".parse().unwrap());
+/// assert_eq!(GrpcCode::from_headers(&trailers), Some(GrpcCode::Unavailable));
+/// assert_eq!(GrpcCode::from_i32(99), GrpcCode::Unknown); // not a gRPC code
+/// assert_eq!(GrpcCode::from_http_status(StatusCode::SERVICE_UNAVAILABLE), GrpcCode::Unavailable);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 #[allow(missing_docs)] // The names are gRPC's own.

@@ -117,7 +117,32 @@ impl fmt::Debug for StatusWatch {
 }
 
 /// Reads the `grpc-status` in each answer's trailers when its body ends; see the
-/// [module docs](self). Put it below the circuit breaker, right above the channel.
+/// [module docs](self) for it under a circuit breaker. Put it below the circuit breaker,
+/// right above the channel.
+///
+/// Only a streamed answer (HTTP 200 without a `grpc-status` header) is watched; a
+/// trailers-only answer already says how the call ended:
+///
+/// ```
+/// use http::{Request, Response};
+/// use steadfast_http::grpc_status::GrpcStatusLayer;
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let channel = service_fn(|req: Request<&'static str>| async move {
+///     let res = match *req.body() {
+///         "stream" => Response::new(()),
+///         _ => Response::builder().header("grpc-status", "5").body(()).unwrap(),
+///     };
+///     Ok::<_, std::io::Error>(res)
+/// });
+/// let svc = GrpcStatusLayer::new().layer(channel);
+/// let streamed = svc.clone().oneshot(Request::new("stream")).await.unwrap();
+/// assert!(streamed.body().is_watching());
+/// let trailers_only = svc.oneshot(Request::new("fail")).await.unwrap();
+/// assert!(!trailers_only.body().is_watching());
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GrpcStatusLayer {
     _priv: (),
@@ -163,7 +188,7 @@ where
     }
 }
 
-/// The response future of [`GrpcStatus`].
+/// The response future of [`GrpcStatus`], the service [`GrpcStatusLayer`] makes.
 #[pin_project]
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use http::HeaderValue;
 
-/// The header's name, `grpc-timeout`, made once: looking it up parses nothing.
+/// The header's name, `grpc-timeout`.
 ///
 /// ```
 /// use std::time::Duration;

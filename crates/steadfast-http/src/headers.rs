@@ -1,10 +1,10 @@
-//! Header lookups for the layers' hot paths.
-//!
-//! `HeaderMap::get` hashes the name it is given, which for the custom names these layers
-//! read (`x-retry-attempt`, `grpc-previous-rpc-attempts`, `grpc-timeout`, ...) means hashing
-//! every byte of a long name on every request. Most requests carry only a handful of headers,
-//! and most of those have standard names, which compare unequal to a custom name at once; so
-//! for a small map a scan is cheaper than a hash.
+//! Header lookups that give the same answers as `HeaderMap::get`.
+
+// `HeaderMap::get` hashes the name it is given, which for the custom names these layers read
+// (`x-retry-attempt`, `grpc-previous-rpc-attempts`, `grpc-timeout`, ...) means hashing every
+// byte of a long name on every request. Most requests carry only a handful of headers, and
+// most of those have standard names, which compare unequal to a custom name at once; so for a
+// small map a scan is cheaper than a hash.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 

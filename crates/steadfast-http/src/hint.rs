@@ -53,11 +53,10 @@
 //! layers otherwise measure time on tokio's clock, which a test can pause: a paused clock does
 //! not move the instants these headers name.
 //!
-//! # Cost
+//! # Sharing and allocation
 //!
-//! [`ServerHints`] is `Clone + Send + Sync` and holds no heap data. Reading a response without
-//! any of the headers it looks for is a few hash-map look-ups: it allocates nothing and reads
-//! no clock.
+//! [`ServerHints`] is `Clone + Send + Sync`: one reader can serve every request. Reading a
+//! response without any of the headers it looks for allocates nothing and reads no clock.
 
 use std::fmt;
 use std::time::Duration;
@@ -418,8 +417,7 @@ pub const DEFAULT_MAX_HINT: Duration = Duration::from_secs(60);
 /// skipped while the matching `…-Remaining` header is a number above zero: the reset is then
 /// only when the window refills, and the refusal came from somewhere else.
 ///
-/// The reader holds no heap data and is cheap to clone; reading a response that has none of
-/// its headers allocates nothing and reads no clock.
+/// Reading a response that has none of its headers allocates nothing and reads no clock.
 ///
 /// ```
 /// use std::time::Duration;

@@ -24,7 +24,27 @@
 
 use http::{HeaderName, Method, Request};
 
-/// Decides whether a request may be sent again.
+/// Decides whether a request may be sent again; see the [module docs](self).
+///
+/// Start from [`Idempotency::default`] (the methods RFC 9110 defines as idempotent, plus an
+/// `idempotency-key` header) or [`Idempotency::any`], and hand it to
+/// [`HttpClassifierBuilder::idempotency`](crate::HttpClassifierBuilder::idempotency):
+///
+/// ```
+/// use http::{HeaderName, Method, Request};
+/// use steadfast_http::idempotency::Idempotency;
+///
+/// let rules = Idempotency::default()
+///     .key_header(HeaderName::from_static("x-request-id"))
+///     .allow_method(Method::PATCH);
+/// assert!(rules.allows(&Request::patch("/doc").body(()).unwrap()));
+/// assert!(rules.allows(&Request::post("/pay").header("x-request-id", "7f3a").body(()).unwrap()));
+/// assert!(!rules.allows(&Request::post("/pay").header("idempotency-key", "7f3a").body(()).unwrap()));
+///
+/// let methods_only = Idempotency::default().without_key_header();
+/// assert!(!methods_only.allows(&Request::post("/pay").header("idempotency-key", "7f3a").body(()).unwrap()));
+/// assert!(Idempotency::any().allows(&Request::post("/pay").body(()).unwrap()));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Idempotency {
     /// Methods beyond the idempotent ones that may be retried.

@@ -45,7 +45,22 @@ use steadfast::token::CancelReason;
 /// ```
 pub use steadfast::classify::AsDynError as ClientError;
 
-/// What kind of failure an error is, as far as resending is concerned.
+/// What kind of failure an error is, as far as resending is concerned; found by
+/// [`error_kind`].
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast_http::transport::{error_kind, ErrorKind};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let elapsed = tokio::time::timeout(Duration::from_millis(1), std::future::pending::<()>())
+///     .await
+///     .unwrap_err();
+/// assert_eq!(error_kind(&elapsed), ErrorKind::Timeout);
+/// let unreachable = std::io::Error::from(std::io::ErrorKind::AddrNotAvailable);
+/// assert_eq!(error_kind(&unreachable), ErrorKind::Connect); // safe to resend, whatever the method
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -67,7 +82,8 @@ pub enum ErrorKind {
     Unknown,
 }
 
-/// Classifies `err` by the first recognisable error in its `source()` chain.
+/// Classifies `err` by the first recognisable error in its `source()` chain; see the
+/// [module docs](self) for an example.
 pub fn error_kind(err: &(dyn StdError + 'static)) -> ErrorKind {
     let mut cur = Some(err);
     while let Some(e) = cur {

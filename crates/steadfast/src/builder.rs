@@ -53,9 +53,36 @@ mod sealed {
     impl<L> Sealed for tower::ServiceBuilder<L> {}
 }
 
-/// steadfast's layers as `ServiceBuilder` methods; see the [module docs](self) for the order.
+/// steadfast's layers as `ServiceBuilder` methods; see the [module docs](self) for the order
+/// and a stack with every layer.
 ///
-/// Sealed: implemented for `tower::ServiceBuilder` only.
+/// Sealed: implemented for `tower::ServiceBuilder` only. Bring it into scope and call the
+/// methods on a `ServiceBuilder`:
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::retry::{Backoff, RetryPolicy};
+/// use steadfast::ServiceBuilderExt;
+/// use tower::{ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+/// let svc = ServiceBuilder::new()
+///     .retry_with(RetryPolicy::builder().max_attempts(3).backoff(Backoff::none()).build().unwrap())
+///     .service_fn({
+///         let calls = calls.clone();
+///         move |n: u32| {
+///             // Fails once, then answers.
+///             let first = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+///             async move {
+///                 if first { Err(std::io::Error::other("reset")) } else { Ok(n * 2) }
+///             }
+///         }
+///     });
+/// assert_eq!(svc.oneshot(21).await.unwrap(), 42);
+/// assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+/// # }
+/// ```
 pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     /// Adds a cancel layer: the request's token, timeout, deadline and other sources. Put it
     /// outermost. Takes a [`CancelLayer`](crate::cancel::CancelLayer) or a form made from it

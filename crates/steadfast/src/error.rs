@@ -15,7 +15,8 @@ use std::error::Error as StdError;
 use std::fmt;
 
 /// The boxed error type tower middleware returns: every layer here that can fail returns its
-/// errors boxed as this type.
+/// errors boxed as this type. Find out what went wrong with `downcast_ref`, or with
+/// [`find_source`](crate::classify::find_source) to look through wrapping errors too.
 pub type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// A builder was given a value that breaks one of its rules.
@@ -165,6 +166,29 @@ as_dyn_error!(hyper_util::client::legacy::Error);
 as_dyn_error!(tonic::transport::Error, tonic::Status);
 
 /// Finds the first error of type `T` in `err` or its `source()` chain.
+///
+/// ```
+/// use steadfast::classify::find_source;
+///
+/// #[derive(Debug)]
+/// struct ClientFailed(std::io::Error);
+/// impl std::fmt::Display for ClientFailed {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("client failed")
+///     }
+/// }
+/// impl std::error::Error for ClientFailed {
+///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+///         Some(&self.0)
+///     }
+/// }
+///
+/// let err: steadfast::BoxError =
+///     Box::new(ClientFailed(std::io::ErrorKind::ConnectionReset.into()));
+/// let io = find_source::<std::io::Error>(&*err).unwrap();
+/// assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
+/// assert!(find_source::<std::fmt::Error>(&*err).is_none());
+/// ```
 pub fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
     chain(err).find_map(|e| e.downcast_ref::<T>())
 }

@@ -13,7 +13,7 @@ use crate::error::chain;
 /// Adjusts a classifier's verdict on an error with what steadfast's own errors say about
 /// themselves. The retry layer and the circuit breaker apply it to every failed call, after
 /// the classifier, so that classifiers which cannot look inside errors (such as the default,
-/// [`AnyError`]) still get these right:
+/// [`AnyError`](super::AnyError)) still get these right:
 ///
 /// * a request that validation rejected ([`is_rejected_request`]) was never sent: any failure
 ///   outcome becomes [`Outcome::Ignored`] (not retried, not counted by a breaker);
@@ -106,14 +106,20 @@ impl Identity {
 /// For classifiers of your own that should treat invalid responses apart:
 ///
 /// ```
-/// use steadfast::classify::{is_invalid, AsDynError, Attempt, Outcome, classify_fn};
+/// use steadfast::classify::{is_invalid, AsDynError, Attempt, Classify, Outcome, classify_fn};
+/// use steadfast::validate::{Invalid, ValidationContext};
 ///
 /// let classifier = classify_fn(|_: &Attempt<'_, ()>, r: Result<&String, &steadfast::BoxError>| match r {
 ///     Ok(_) => Outcome::Success,
 ///     Err(e) if is_invalid(e.as_dyn_error()) => Outcome::Invalid,
 ///     Err(_) => Outcome::NonRetryable,
 /// });
-/// # let _ = classifier;
+/// let invalid: steadfast::BoxError =
+///     Box::new(Invalid::new(String::from("{"), vec!["not JSON".into()], ValidationContext::first()));
+/// let refused: steadfast::BoxError = Box::new(std::io::Error::other("refused"));
+/// let ctx = Attempt::first(&());
+/// assert_eq!(classifier.classify(&ctx, Err(&invalid)), Outcome::Invalid);
+/// assert_eq!(classifier.classify(&ctx, Err(&refused)), Outcome::NonRetryable);
 /// ```
 pub fn is_invalid(err: &(dyn StdError + 'static)) -> bool {
     Identity::InvalidResponse.in_chain(err)
@@ -122,6 +128,15 @@ pub fn is_invalid(err: &(dyn StdError + 'static)) -> bool {
 /// `true` if `err` is, or is caused by, a request that validation rejected before it was
 /// sent ([`validate::InvalidRequest`](crate::validate::InvalidRequest)). Always `false`
 /// without the `validate` feature.
+///
+/// ```
+/// use steadfast::classify::is_rejected_request;
+/// use steadfast::validate::InvalidRequest;
+///
+/// let rejected: steadfast::BoxError = Box::new(InvalidRequest::new(vec!["empty prompt".into()], 1));
+/// assert!(is_rejected_request(&*rejected));
+/// assert!(!is_rejected_request(&std::io::Error::other("reset")));
+/// ```
 pub fn is_rejected_request(err: &(dyn StdError + 'static)) -> bool {
     Identity::RejectedRequest.in_chain(err)
 }
@@ -130,16 +145,20 @@ pub fn is_rejected_request(err: &(dyn StdError + 'static)) -> bool {
 mod tests {
     use super::*;
     use crate::error::{AsDynError, BoxError, ConfigError};
+    #[cfg(all(feature = "validate", feature = "circuit-breaker"))]
     use std::fmt;
 
     /// An error that says it was caused by another.
+    #[cfg(all(feature = "validate", feature = "circuit-breaker"))]
     #[derive(Debug)]
     struct Caused(BoxError);
+    #[cfg(all(feature = "validate", feature = "circuit-breaker"))]
     impl fmt::Display for Caused {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("client failed")
         }
     }
+    #[cfg(all(feature = "validate", feature = "circuit-breaker"))]
     impl StdError for Caused {
         fn source(&self) -> Option<&(dyn StdError + 'static)> {
             Some(&*self.0)

@@ -40,7 +40,8 @@ use super::error::{ReplayError, OVER_CAP, SOURCE_FAILED};
 ///
 /// The body's error type is [`BoxError`]. The copy that reads a frame from the wrapped body
 /// gets that body's error unchanged (boxed); other copies get a [`ReplayError`] for it once
-/// they have replayed what was recorded before it.
+/// they have replayed what was recorded before it. The same goes for a wrapped body that
+/// panics while a copy reads it: the copies waiting for it fail instead of waiting for ever.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -55,25 +56,6 @@ use super::error::{ReplayError, OVER_CAP, SOURCE_FAILED};
 /// assert_eq!(kept.collect().await.unwrap().to_bytes(), "hello");
 /// # }
 /// ```
-///
-/// # Invariants
-///
-/// * The copies share one state behind a `std` mutex, held only to read or update the
-///   recording and to register a waiting copy's waker; never while the wrapped body's own
-///   code runs (its frames are converted and its errors formatted before the lock is taken),
-///   while a waker is woken, or while the body or its recorded data is dropped.
-/// * To read the wrapped body a copy moves it out of the state (leaving it marked busy),
-///   polls it without the lock, and puts it back: only one copy reads it at a time, and
-///   every frame it reads is recorded before any other copy can read the next one, so all
-///   copies see the same frames in the same order.
-/// * The wrapped body is polled with a waker of the state's own, which wakes every copy
-///   waiting for new data, not only the one that polled last; a copy that finds the body busy
-///   registers its waker there and is woken by the copy that puts the body back. No copy
-///   waits on another copy being polled again, so no wakeup is lost and no copy hangs.
-/// * The recording only grows, up to the cap; it is released whole when the body outgrows
-///   the cap, and from then on only the copy that read past the cap holds the wrapped body.
-/// * If the wrapped body panics while a copy reads it, the state records a failure and wakes
-///   the waiting copies: they fail instead of waiting for a body that is gone.
 pub struct ReplayBody<B> {
     inner: Inner<B>,
 }
@@ -101,6 +83,23 @@ struct Handle<B> {
     done: bool,
 }
 
+// Invariants of the shared state:
+// * The copies share one state behind a `std` mutex, held only to read or update the
+//   recording and to register a waiting copy's waker; never while the wrapped body's own
+//   code runs (its frames are converted and its errors formatted before the lock is taken),
+//   while a waker is woken, or while the body or its recorded data is dropped.
+// * To read the wrapped body a copy moves it out of the state (leaving it marked busy),
+//   polls it without the lock, and puts it back: only one copy reads it at a time, and
+//   every frame it reads is recorded before any other copy can read the next one, so all
+//   copies see the same frames in the same order.
+// * The wrapped body is polled with a waker of the state's own, which wakes every copy
+//   waiting for new data, not only the one that polled last; a copy that finds the body busy
+//   registers its waker there and is woken by the copy that puts the body back. No copy
+//   waits on another copy being polled again, so no wakeup is lost and no copy hangs.
+// * The recording only grows, up to the cap; it is released whole when the body outgrows
+//   the cap, and from then on only the copy that read past the cap holds the wrapped body.
+// * If the wrapped body panics while a copy reads it, the state records a failure and wakes
+//   the waiting copies: they fail instead of waiting for a body that is gone.
 struct Shared<B> {
     state: Mutex<State<B>>,
     /// The copies waiting for the wrapped body; also the waker it is polled with.

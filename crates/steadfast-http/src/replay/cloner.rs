@@ -17,14 +17,31 @@ use super::body::ReplayBody;
 /// [`StopReason::NotReplayable`](steadfast::retry::StopReason::NotReplayable).
 ///
 /// Install it with
-/// [`RetryPolicyBuilder::clone_requests`](steadfast::retry::RetryPolicyBuilder::clone_requests):
+/// [`RetryPolicyBuilder::clone_requests`](steadfast::retry::RetryPolicyBuilder::clone_requests)
+/// (the [module docs](super) show the whole stack):
 ///
 /// ```
-/// use steadfast::retry::RetryPolicy;
-/// use steadfast_http::replay::ReplayCloner;
+/// use bytes::Bytes;
+/// use http_body_util::{BodyExt, Full};
+/// use steadfast::retry::{CloneRequest, RetryPolicy};
+/// use steadfast_http::replay::{ReplayBody, ReplayCloner};
 ///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let policy = RetryPolicy::builder().clone_requests(ReplayCloner).build().unwrap();
 /// # let _ = policy;
+///
+/// // What the retry layer does with it: copy the request, then send the copy again.
+/// let req = http::Request::put("/doc")
+///     .header("content-type", "text/plain")
+///     .body(ReplayBody::new(Full::new(Bytes::from_static(b"draft")), 1024))
+///     .unwrap();
+/// let copy = ReplayCloner.clone_request(&req).unwrap();
+/// assert_eq!(req.into_body().collect().await.unwrap().to_bytes(), "draft"); // first attempt
+/// assert!(ReplayCloner.can_resend(&copy).is_ok());
+/// assert_eq!(copy.method(), http::Method::PUT);
+/// assert_eq!(copy.headers()["content-type"], "text/plain");
+/// assert_eq!(copy.into_body().collect().await.unwrap().to_bytes(), "draft"); // the retry
+/// # }
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReplayCloner;

@@ -72,7 +72,18 @@ impl<S> Layer<S> for ReplayLayer {
     }
 }
 
-/// Builds a [`ReplayLayer`]; every setting is checked by [`build`](Self::build).
+/// Builds a [`ReplayLayer`]; from [`ReplayLayer::builder`]. Every setting is checked by
+/// [`build`](Self::build).
+///
+/// ```
+/// use steadfast_http::replay::ReplayLayer;
+///
+/// let layer = ReplayLayer::builder().max_bytes(8 * 1024).build().unwrap();
+/// assert_eq!(layer.max_bytes(), 8 * 1024);
+///
+/// let err = ReplayLayer::builder().max_bytes(0).build().unwrap_err();
+/// assert_eq!((err.layer(), err.field()), ("replay", "max_bytes"));
+/// ```
 #[derive(Debug, Clone)]
 pub struct ReplayLayerBuilder {
     max_bytes: usize,
@@ -110,7 +121,27 @@ pub struct Replay<S> {
 }
 
 impl<S> Replay<S> {
-    /// Wraps `inner`, keeping up to `layer`'s cap of each body.
+    /// Wraps `inner`, keeping up to `layer`'s cap of each body: what `layer.layer(inner)`
+    /// makes.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http_body_util::{BodyExt, Full};
+    /// use steadfast_http::replay::{Replay, ReplayBody, ReplayLayer};
+    /// use tower::{service_fn, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let inner = service_fn(|req: http::Request<ReplayBody<Full<Bytes>>>| async move {
+    ///     let kept = req.body().clone(); // what a retry layer keeps for the next attempt
+    ///     let sent = req.into_body().collect().await?.to_bytes();
+    ///     let again = kept.collect().await?.to_bytes();
+    ///     Ok::<_, steadfast::BoxError>(sent == again)
+    /// });
+    /// let svc = Replay::new(inner, ReplayLayer::new());
+    /// let req = http::Request::new(Full::new(Bytes::from_static(b"payload")));
+    /// assert!(svc.oneshot(req).await.unwrap());
+    /// # }
+    /// ```
     pub fn new(inner: S, layer: ReplayLayer) -> Self {
         layer.layer(inner)
     }

@@ -9,6 +9,28 @@ use super::outcome::Outcome;
 ///
 /// For a retry this is the attempt that just finished; layers that do not retry report
 /// attempt `1` and zero delay.
+///
+/// The layers build it for you; build one yourself with [`Attempt::first`] or
+/// [`Attempt::new`] to test a classifier:
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::classify::{classify_fn, Attempt, Classify, Outcome};
+///
+/// // Give up on errors once ten seconds have gone by.
+/// let patient = classify_fn(|a: &Attempt<'_, &str>, r: Result<&(), &std::io::Error>| match r {
+///     Ok(()) => Outcome::Success,
+///     Err(_) if a.elapsed >= Duration::from_secs(10) => Outcome::NonRetryable,
+///     Err(_) => Outcome::retryable(),
+/// });
+/// let err = std::io::Error::other("reset");
+/// let first = Attempt::first(&"GET /");
+/// assert_eq!((first.number, first.elapsed), (1, Duration::ZERO));
+/// assert_eq!(patient.classify(&first, Err(&err)), Outcome::retryable());
+///
+/// let late = Attempt::new(4, Duration::from_secs(12), Duration::from_secs(3), Some(&"GET /"));
+/// assert_eq!(patient.classify(&late, Err(&err)), Outcome::NonRetryable);
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Attempt<'a, Req> {
@@ -66,6 +88,37 @@ impl<Req> Copy for Attempt<'_, Req> {}
 ///
 /// Implemented for closures through [`classify_fn`], and by the ready-made classifiers in this
 /// module. Implement it for your own type to share one classification between layers.
+///
+/// ```
+/// use steadfast::classify::{Attempt, Classify, Outcome};
+///
+/// /// Status codes: 429 and 503 are worth another try, other 4xx and 5xx are final.
+/// #[derive(Clone, Copy)]
+/// struct ByStatus;
+///
+/// impl<Req, E> Classify<Req, u16, E> for ByStatus {
+///     fn classify(&self, _: &Attempt<'_, Req>, result: Result<&u16, &E>) -> Outcome {
+///         match result {
+///             Ok(429 | 503) | Err(_) => Outcome::retryable(),
+///             Ok(s) if *s >= 400 => Outcome::NonRetryable,
+///             Ok(_) => Outcome::Success,
+///         }
+///     }
+///
+///     // Only the result matters, never the time.
+///     fn reads_elapsed(&self) -> bool {
+///         false
+///     }
+/// }
+///
+/// let ctx = Attempt::first(&());
+/// let judge = |status: u16| Classify::<(), u16, ()>::classify(&ByStatus, &ctx, Ok(&status));
+/// assert_eq!(judge(503), Outcome::retryable());
+/// assert_eq!(judge(404), Outcome::NonRetryable);
+/// assert_eq!(judge(200), Outcome::Success);
+/// ```
+///
+/// [`classify_fn`]: super::classify_fn
 pub trait Classify<Req, Res, E> {
     /// Judges one finished call.
     fn classify(&self, attempt: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome;
@@ -73,8 +126,8 @@ pub trait Classify<Req, Res, E> {
     /// Whether [`classify`](Self::classify) reads [`Attempt::elapsed`]. For classifiers that
     /// do, the retry layer reads the clock when each request starts and when each attempt
     /// ends, to fill that field in; the others see it as zero. `true` unless a classifier says
-    /// otherwise: return `false` from one that never looks at the elapsed time to spare a clock
-    /// read per request (and per retry).
+    /// otherwise: return `false` from one that never looks at the elapsed time, and the retry
+    /// layer then leaves the clock alone for it.
     fn reads_elapsed(&self) -> bool {
         true
     }

@@ -12,7 +12,7 @@
 //! use std::time::Duration;
 //! use steadfast::classify::{Classify, Outcome, Attempt, ErrorIs, classify_fn};
 //!
-//! // Retry timeouts only; everything else is final.
+//! // Retry I/O errors (wrapped or not); every other error is final.
 //! let by_type = ErrorIs::<std::io::Error>::new();
 //! let err: steadfast::BoxError = Box::new(std::io::Error::other("reset"));
 //! let ctx = Attempt::first(&());
@@ -30,11 +30,14 @@
 //! assert_eq!(by_status.classify(&ctx, Ok(&404)), Outcome::NonRetryable);
 //! ```
 //!
-//! The files of this module: [`Outcome`] (`outcome.rs`), the [`Classify`] trait and the
-//! [`Attempt`] it judges (`classifier.rs`), [`LateOutcome`] (`late.rs`), the ready-made
-//! classifiers (`ready.rs`). [`refine`], which alone looks at the layers' own error types,
-//! lives above them (in the crate's `refine.rs`) and is re-exported here.
+//! This module holds [`Outcome`], the [`Classify`] trait and the [`Attempt`] it judges,
+//! [`LateOutcome`] for outcomes known only when an answer ends, the ready-made classifiers
+//! ([`AnyError`], [`Never`], [`ErrorIs`], [`AnyOf`], [`RetryIfResponse`], [`classify_fn`]), and
+//! [`refine`], which adjusts any classifier's verdict with what steadfast's own errors say.
 
+// One file per concept: `outcome.rs` (the verdict), `classifier.rs` (the trait and the attempt
+// it judges), `late.rs`, `ready.rs` (the ready-made classifiers). `refine`, the only code that
+// names the layers' own error types, is the crate's `refine.rs`, above them; re-exported here.
 mod classifier;
 mod late;
 mod outcome;

@@ -5,9 +5,27 @@ use std::time::Duration;
 
 /// How one call ended, as the layers see it.
 ///
-/// `Outcome` is `Copy` and never allocates, so classifying is free on the hot path. The
-/// reasons behind an [`Outcome::Invalid`] travel in the error value the validation layer
-/// produces, not in the outcome itself.
+/// `Outcome` is `Copy` and never allocates. The reasons behind an [`Outcome::Invalid`] travel
+/// in the error value the validation layer produces, not in the outcome itself.
+///
+/// A classifier returns one; the retry layer and the circuit breaker act on it:
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::classify::Outcome;
+///
+/// let busy = Outcome::retry_after(Duration::from_secs(2)); // a 503 with `Retry-After: 2`
+/// assert!(busy.is_retryable() && busy.is_failure());
+/// assert_eq!(busy.hint(), Some(Duration::from_secs(2)));
+///
+/// let pushed = Outcome::pushed_back(Duration::from_millis(250)); // gRPC pushback (gRFC A6)
+/// assert_eq!(pushed.hint(), Some(Duration::from_millis(250)));
+///
+/// assert!(!Outcome::NonRetryable.is_retryable());
+/// assert!(Outcome::NonRetryable.is_failure());
+/// assert!(!Outcome::Ignored.is_failure() && !Outcome::Ignored.is_success());
+/// assert_eq!(Outcome::Invalid.to_string(), "invalid response");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -25,8 +43,8 @@ pub enum Outcome {
     /// (gRFC A6): the next attempt waits `after_ms` (layers clamp it to their configured
     /// maximum), and the backoff schedule then starts again from its first delay.
     PushedBack {
-        /// The delay the server asked for, in milliseconds (gRPC's unit). Kept as a number
-        /// rather than a `Duration` so that an `Outcome` stays two words.
+        /// The delay the server asked for, in milliseconds (gRPC's unit).
+        // A number rather than a `Duration`, so that an `Outcome` stays two words.
         after_ms: u64,
     },
     /// A failure the server asked not to retry (a negative or unreadable gRPC pushback, as

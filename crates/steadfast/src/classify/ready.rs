@@ -22,6 +22,21 @@ impl<F> fmt::Debug for ClassifyFn<F> {
 }
 
 /// Makes a classifier from a closure that sees the attempt's context and the result.
+///
+/// ```
+/// use steadfast::classify::{classify_fn, Attempt, Classify, Outcome};
+///
+/// // Retry errors on the first two attempts only.
+/// let twice = classify_fn(|a: &Attempt<'_, ()>, r: Result<&(), &std::io::Error>| match r {
+///     Ok(()) => Outcome::Success,
+///     Err(_) if a.number < 3 => Outcome::retryable(),
+///     Err(_) => Outcome::NonRetryable,
+/// });
+/// let err = std::io::Error::other("reset");
+/// assert_eq!(twice.classify(&Attempt::first(&()), Err(&err)), Outcome::retryable());
+/// let third = Attempt::new(3, Default::default(), Default::default(), None);
+/// assert_eq!(twice.classify(&third, Err(&err)), Outcome::NonRetryable);
+/// ```
 pub fn classify_fn<F>(f: F) -> ClassifyFn<F> {
     ClassifyFn { f }
 }
@@ -37,9 +52,18 @@ where
 
 /// The default: every `Ok` is a success, every `Err` is retryable.
 ///
-/// The retry layer and the circuit breaker then [`refine`] that verdict for steadfast's own
-/// errors: a request rejected by validation is not retried, an invalid response is retried as
-/// [`Outcome::Invalid`].
+/// The retry layer and the circuit breaker then [`refine`](super::refine) that verdict for
+/// steadfast's own errors: a request rejected by validation is not retried, an invalid
+/// response is retried as [`Outcome::Invalid`].
+///
+/// ```
+/// use steadfast::classify::{AnyError, Attempt, Classify, Outcome};
+///
+/// let ctx = Attempt::first(&());
+/// let judge = |r: Result<&u32, &std::io::Error>| Classify::<(), _, _>::classify(&AnyError, &ctx, r);
+/// assert_eq!(judge(Ok(&7)), Outcome::Success);
+/// assert_eq!(judge(Err(&std::io::Error::other("reset"))), Outcome::retryable());
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AnyError;
 
@@ -59,6 +83,18 @@ impl<Req, Res, E> Classify<Req, Res, E> for AnyError {
 }
 
 /// Never retries: `Ok` is a success, `Err` is a non-retryable failure.
+///
+/// For a circuit breaker that should count failures without a retry layer reading them as
+/// retryable, or to switch retries off for one policy.
+///
+/// ```
+/// use steadfast::classify::{Attempt, Classify, Never, Outcome};
+///
+/// let ctx = Attempt::first(&());
+/// let judge = |r: Result<&u32, &std::io::Error>| Classify::<(), _, _>::classify(&Never, &ctx, r);
+/// assert_eq!(judge(Ok(&7)), Outcome::Success);
+/// assert_eq!(judge(Err(&std::io::Error::other("reset"))), Outcome::NonRetryable);
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Never;
 
@@ -82,6 +118,17 @@ impl<Req, Res, E> Classify<Req, Res, E> for Never {
 ///
 /// The whole `source()` chain is searched, so an `io::Error` wrapped by a client's own error
 /// type still matches `ErrorIs<io::Error>`. Combine several types with [`ErrorIs::or`].
+///
+/// ```
+/// use steadfast::classify::{Attempt, Classify, ErrorIs, Outcome};
+/// use steadfast::BoxError;
+///
+/// let io_only = ErrorIs::<std::io::Error>::new();
+/// let ctx = Attempt::first(&());
+/// let judge = |e: BoxError| Classify::<(), (), _>::classify(&io_only, &ctx, Err(&e));
+/// assert_eq!(judge(Box::new(std::io::Error::other("reset"))), Outcome::retryable());
+/// assert_eq!(judge("bad request".into()), Outcome::NonRetryable);
+/// ```
 pub struct ErrorIs<T> {
     _t: PhantomData<fn() -> T>,
 }
@@ -138,6 +185,26 @@ where
 ///
 /// The first classifier's outcome wins unless it is [`Outcome::NonRetryable`], in which case
 /// the second decides.
+///
+/// ```
+/// use steadfast::classify::{AnyOf, Attempt, Classify, ErrorIs, Outcome};
+/// use steadfast::BoxError;
+///
+/// // I/O errors and tower's timeouts are retried; anything else is final.
+/// let transient = ErrorIs::<std::io::Error>::new().or::<tower::timeout::error::Elapsed>();
+/// // The same, spelled out.
+/// let same = AnyOf::new(
+///     ErrorIs::<std::io::Error>::new(),
+///     ErrorIs::<tower::timeout::error::Elapsed>::new(),
+/// );
+/// let ctx = Attempt::first(&());
+/// let timeout: BoxError = Box::new(tower::timeout::error::Elapsed::new());
+/// let other: BoxError = "bad request".into();
+/// for c in [&transient, &same] {
+///     assert_eq!(Classify::<(), (), _>::classify(c, &ctx, Err(&timeout)), Outcome::retryable());
+///     assert_eq!(Classify::<(), (), _>::classify(c, &ctx, Err(&other)), Outcome::NonRetryable);
+/// }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct AnyOf<A, B>(A, B);
 

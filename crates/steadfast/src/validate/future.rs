@@ -12,8 +12,9 @@ use super::error::{Invalid, InvalidRequest};
 use super::validator::{ValidationContext, Validator};
 use crate::BoxError;
 
-/// Response future of [`Validate`](super::Validate): the inner call, whose response is
-/// validated when it arrives, or a request that was rejected without being sent.
+/// Response future of [`Validate`](super::Validate), the service a
+/// [`ValidateLayer`](super::ValidateLayer) makes: the inner call, whose response is validated
+/// when it arrives, or a request that was rejected without being sent.
 #[pin_project]
 #[must_use = "futures do nothing unless polled"]
 pub struct ResponseFuture<F, P> {

@@ -85,7 +85,27 @@ impl<S, Q: Clone, P: Clone> Layer<S> for ValidateLayer<Q, P> {
 /// Builds a [`ValidateLayer`]; [`build`](Self::build) checks that it validates something.
 ///
 /// Each call adds a validator to its side; they run in the order they were added, and all
-/// of them run even after one has failed, so every reason is reported.
+/// of them run even after one has failed, so every reason is reported. Start one with
+/// [`ValidateLayer::builder`].
+///
+/// ```
+/// use steadfast::validate::{ensure, non_empty, InvalidRequest, ValidateLayer};
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let layer = ValidateLayer::builder()
+///     .request(non_empty())
+///     .request(ensure("too long", |p: &String| p.len() <= 10))
+///     .build()
+///     .unwrap();
+/// let svc = layer.layer(service_fn(|p: String| async move { Ok::<_, std::io::Error>(p.len()) }));
+///
+/// assert_eq!(svc.clone().oneshot("short".to_string()).await.unwrap(), 5);
+/// let err = svc.oneshot("far too long a prompt".to_string()).await.unwrap_err();
+/// let rejected = err.downcast_ref::<InvalidRequest>().unwrap();
+/// assert_eq!(rejected.reasons()[0].as_str(), "too long");
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct ValidateLayerBuilder<Q = AcceptAll, P = AcceptAll> {
     request: Q,
@@ -127,8 +147,8 @@ impl<Q, P> ValidateLayerBuilder<Q, P> {
     /// [`Invalid`](super::Invalid) error that holds the response.
     ///
     /// The response validators are cloned into each call's future (which outlives the
-    /// borrow of the service), so they should be cheap to clone: closures and the ready-made
-    /// validators are; wrap one that owns heap data in an `Arc` (`Arc<V>` is a validator too).
+    /// borrow of the service): wrap one that owns large state in an `Arc` (`Arc<V>` is a
+    /// validator too), so that every call shares it.
     pub fn response<V>(self, validator: V) -> ValidateLayerBuilder<Q, And<P, V>> {
         ValidateLayerBuilder {
             request: self.request,

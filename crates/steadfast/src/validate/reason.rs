@@ -6,7 +6,7 @@ use std::fmt;
 /// Why a validator rejected a value: a short message, lowercase and without trailing
 /// punctuation (`"not valid JSON"`, `"missing field \"answer\""`).
 ///
-/// Static messages cost nothing; a formatted one is allocated only when a check fails.
+/// A reason made from a `&'static str` does not allocate; a formatted one holds its `String`.
 ///
 /// ```
 /// use steadfast::validate::Reason;

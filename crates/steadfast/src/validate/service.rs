@@ -14,10 +14,10 @@ use crate::BoxError;
 
 /// Checks requests before the inner service sees them and responses before the caller does.
 ///
-/// Built by [`ValidateLayer`](super::ValidateLayer). A request that a request validator
-/// rejects fails with [`InvalidRequest`]; a response that a response validator rejects fails
-/// with [`Invalid`](super::Invalid), which keeps the response. Errors of the inner service
-/// pass through unchanged (boxed).
+/// Built by [`ValidateLayer`](super::ValidateLayer), or directly with [`Validate::new`]. A
+/// request that a request validator rejects fails with [`InvalidRequest`]; a response that a
+/// response validator rejects fails with [`Invalid`](super::Invalid), which keeps the
+/// response. Errors of the inner service pass through unchanged (boxed).
 ///
 /// Requests implement [`HasCancelToken`], as for the retry layer: it is how the validators
 /// learn which attempt they judge (see [`RetryAttempt`](crate::token::RetryAttempt)). Plain
@@ -30,7 +30,7 @@ use crate::BoxError;
 /// request that passes is sent, on the service that reported ready. A rejected request does
 /// not call the inner service at all, so the readiness the inner service granted is not
 /// used: it stays with the inner service, held for this service's next `call` (asking
-/// `poll_ready` again before that call, as the contract requires, is allowed and cheap), and
+/// `poll_ready` again before that call, as the contract requires, is allowed), and
 /// is given back when this service is dropped. Nothing is ever sent to an inner service that
 /// has not said it is ready.
 #[derive(Debug, Clone)]
@@ -41,7 +41,22 @@ pub struct Validate<S, Q, P> {
 }
 
 impl<S, Q, P> Validate<S, Q, P> {
-    /// Wraps `inner`, checking requests with `request` and responses with `response`.
+    /// Wraps `inner`, checking requests with `request` and responses with `response`
+    /// (validators; [`AcceptAll`](super::AcceptAll) on a side that checks nothing). The same
+    /// service as [`ValidateLayer`](super::ValidateLayer) makes, without a builder.
+    ///
+    /// ```
+    /// use steadfast::validate::{ensure, AcceptAll, Invalid, Validate};
+    /// use tower::{service_fn, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let even = ensure("odd", |n: &u32| n % 2 == 0);
+    /// let svc = Validate::new(service_fn(|n: u32| async move { Ok::<_, std::io::Error>(n * 3) }), AcceptAll, even);
+    /// assert_eq!(svc.clone().oneshot(2).await.unwrap(), 6);
+    /// let err = svc.oneshot(3).await.unwrap_err();
+    /// assert_eq!(err.downcast::<Invalid<u32>>().unwrap().into_response(), 9);
+    /// # }
+    /// ```
     pub fn new(inner: S, request: Q, response: P) -> Self {
         Validate {
             inner,

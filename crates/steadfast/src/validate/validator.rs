@@ -3,8 +3,8 @@
 //! A [`Validator`] looks at a value and the [`ValidationContext`] of the attempt (its number and the
 //! time elapsed), and adds one [`Reason`] per problem it finds; no reason means the value
 //! passes. Make one from a closure with [`validator_fn`], use the ready-made ones here, or
-//! implement the trait. Validators are cloned into each request's future: keep them cheap to
-//! clone (a closure without captures costs nothing; put larger state behind an `Arc`).
+//! implement the trait. Response validators are cloned into each request's future: put a
+//! validator that owns large state behind an `Arc` (`Arc<V>` is a validator too).
 //!
 //! ```
 //! use std::time::Duration;
@@ -42,6 +42,21 @@ use super::reason::Reason;
 /// [`RetryAttempt`](crate::token::RetryAttempt) tag (see
 /// [`HasCancelToken::retry_attempt`](crate::token::HasCancelToken::retry_attempt)): a request
 /// with no tag is attempt 1.
+///
+/// The validate layer hands one to every validator; build one yourself to test a validator:
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::validate::ValidationContext;
+///
+/// let first = ValidationContext::first();
+/// assert_eq!((first.attempt(), first.is_retry()), (1, false));
+/// assert_eq!(first, ValidationContext::default());
+///
+/// let third = ValidationContext::new(3, Duration::from_millis(1_500));
+/// assert!(third.is_retry());
+/// assert_eq!(third.elapsed(), Duration::from_millis(1_500));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ValidationContext {
     attempt: u32,
@@ -76,8 +91,8 @@ impl ValidationContext {
     ///
     /// The retry layer's clock starts when the first attempt starts if its policy has a
     /// [`max_elapsed`](crate::retry::RetryPolicyBuilder::max_elapsed) limit, and otherwise
-    /// when the first attempt fails (its success path reads no clock): without a limit, the
-    /// first attempt's own duration is not counted in later attempts' elapsed time.
+    /// when the first attempt fails: without a limit, the first attempt's own duration is not
+    /// counted in later attempts' elapsed time.
     pub const fn elapsed(&self) -> Duration {
         self.elapsed
     }
@@ -140,6 +155,14 @@ impl<T, V: Validator<T> + ?Sized> Validator<T> for &V {
 }
 
 /// Accepts everything: the validator of a layer that checks nothing on one side.
+///
+/// ```
+/// use steadfast::validate::{AcceptAll, ValidationContext, Validator};
+///
+/// let mut reasons = Vec::new();
+/// AcceptAll.validate(&"", &ValidationContext::first(), &mut reasons);
+/// assert!(reasons.is_empty());
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AcceptAll;
 
@@ -151,6 +174,16 @@ impl<T> Validator<T> for AcceptAll {
 /// Two validators that must both pass; every reason of each is reported.
 ///
 /// The builder of [`ValidateLayer`](super::ValidateLayer) chains validators with it.
+///
+/// ```
+/// use steadfast::validate::{ensure, non_empty, And, ValidationContext, Validator};
+///
+/// let both = And::new(non_empty(), ensure("not JSON", |s: &String| s.starts_with('{')));
+/// let mut reasons = Vec::new();
+/// both.validate(&String::new(), &ValidationContext::first(), &mut reasons);
+/// let reasons: Vec<&str> = reasons.iter().map(|r| r.as_str()).collect();
+/// assert_eq!(reasons, ["empty", "not JSON"]);
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct And<A, B> {
     first: A,
@@ -308,7 +341,7 @@ impl<T: AsRef<[u8]>> Validator<T> for NonEmpty {
     }
 }
 
-/// Applies a validator only from an attempt on; see [`from_attempt`] and [`until_attempt`].
+/// Applies a validator only to some attempts; see [`from_attempt`] and [`until_attempt`].
 #[derive(Debug, Clone, Copy)]
 pub struct Attempts<V> {
     from: u32,
@@ -318,6 +351,18 @@ pub struct Attempts<V> {
 
 /// Applies `validator` only from attempt `n` on: a stricter check that is worth its cost only
 /// once cheaper ones have failed, or a last-resort rule.
+///
+/// ```
+/// use steadfast::validate::{ensure, from_attempt, ValidationContext, Validator};
+///
+/// let cited = from_attempt(2, ensure("no sources cited", |s: &String| s.contains("[1]")));
+/// let answer = "forty-two".to_string();
+/// let mut reasons = Vec::new();
+/// cited.validate(&answer, &ValidationContext::first(), &mut reasons);
+/// assert!(reasons.is_empty(), "the first attempt is not held to it");
+/// cited.validate(&answer, &ValidationContext::new(2, Default::default()), &mut reasons);
+/// assert_eq!(reasons[0].as_str(), "no sources cited");
+/// ```
 pub const fn from_attempt<V>(n: u32, validator: V) -> Attempts<V> {
     Attempts {
         from: n,
