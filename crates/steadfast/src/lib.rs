@@ -58,7 +58,6 @@ mod config;
 mod display;
 mod error;
 mod late;
-pub mod operations;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod per_thread_arc;
 pub mod random;

@@ -473,7 +473,7 @@ async fn graceful_shutdown_drains_then_cancels() {
 
 #[tokio::test(start_paused = true)]
 async fn running_operations_are_listed_and_cancelled_by_label_or_name() {
-    use steadfast::operations::{Operation, Operations};
+    use steadfast::cancel::operations::{Operation, Operations};
     let ops = Operations::new();
     let svc = CancelLayer::builder()
         .operations(&ops)
@@ -534,7 +534,7 @@ async fn running_operations_are_listed_and_cancelled_by_label_or_name() {
 
 #[tokio::test(start_paused = true)]
 async fn the_registry_holds_only_what_is_in_flight() {
-    use steadfast::operations::Operations;
+    use steadfast::cancel::operations::Operations;
     let ops = Operations::new();
     let mut svc = CancelLayer::builder()
         .operations(&ops)
@@ -554,8 +554,8 @@ async fn the_registry_holds_only_what_is_in_flight() {
 
 #[tokio::test(start_paused = true)]
 async fn stop_now_and_cancel_all_end_everything_at_once() {
+    use steadfast::cancel::operations::Operations;
     use steadfast::cancel::Shutdown;
-    use steadfast::operations::Operations;
     let ops = Operations::new();
     let shutdown = Shutdown::new(secs(3600));
     // A handler that keeps nothing of its request once it is dropped.

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use steadfast::cancel::operations::Operations;
 use steadfast::cancel::{CancelLayer, Cancelled, Shutdown};
-use steadfast::operations::Operations;
 use steadfast::token::{CancelReason, CancelToken, HasCancelToken};
 use steadfast::BoxError;
 use steadfast_test::alloc::{allocations_in, CountingAllocator};

@@ -23,7 +23,7 @@ pub(crate) struct Config {
     /// Makes requests drain (no new work) when it fires; see `Shutdown`.
     pub(crate) drain: Option<CancelToken>,
     /// Where requests are registered as running operations.
-    pub(crate) operations: Option<crate::operations::Operations>,
+    pub(crate) operations: Option<super::operations::Operations>,
     /// A condition that cancels the layer's requests while it holds.
     pub(crate) condition: Option<Arc<super::condition::Condition>>,
 }
@@ -198,7 +198,7 @@ impl CancelLayerBuilder {
     /// Registers every request in `operations` while it runs, named by
     /// [`HasCancelToken::operation`](crate::token::HasCancelToken::operation), so that it can
     /// be listed (with its age and last progress) and cancelled by id, label or name.
-    pub fn operations(mut self, operations: &crate::operations::Operations) -> Self {
+    pub fn operations(mut self, operations: &super::operations::Operations) -> Self {
         self.config.operations = Some(operations.clone());
         self
     }

@@ -44,6 +44,7 @@ mod future;
 #[cfg(feature = "http")]
 mod http;
 mod layer;
+pub mod operations;
 mod service;
 mod shield;
 mod shutdown;
@@ -56,6 +57,7 @@ pub use http::{
     grpc_status_for, status_for, CancelBody, HttpCancel, HttpCancelLayer, HttpResponseFuture,
 };
 pub use layer::{CancelLayer, CancelLayerBuilder};
+pub use operations::Operations;
 pub use service::Cancel;
 pub use shield::shield;
 pub use shutdown::Shutdown;

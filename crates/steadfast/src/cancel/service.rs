@@ -204,7 +204,7 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> 
     if let Some(ops) = &cfg.operations {
         let op = req
             .operation()
-            .unwrap_or_else(|| crate::operations::Operation::new("request"));
+            .unwrap_or_else(|| crate::token::Operation::new("request"));
         token = ops.register(&token, op);
     }
     if let Some(reason) = token

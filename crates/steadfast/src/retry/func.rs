@@ -41,7 +41,7 @@ use super::policy::{RetryPolicy, Settings};
 use super::recover::Recover;
 use super::state::{FinishedAttempt, RetryState};
 use crate::classify::{refine, Classify};
-use crate::token::{CancelToken, Cancelled};
+use crate::token::{CancelToken, WaitForCancellationFuture};
 use crate::BoxError;
 
 impl<C, K, R> RetryPolicy<C, K, R> {
@@ -296,7 +296,7 @@ async fn sleep_unless_interrupted(delay: Duration, token: Option<&CancelToken>) 
         .and_then(CancelToken::drain_token)
         .map(CancelToken::cancelled));
     poll_fn(|cx| {
-        let fired = |f: Pin<&mut Option<Cancelled>>, cx: &mut Context<'_>| {
+        let fired = |f: Pin<&mut Option<WaitForCancellationFuture>>, cx: &mut Context<'_>| {
             f.as_pin_mut().is_some_and(|c| c.poll(cx).is_ready())
         };
         if fired(cancelled.as_mut(), cx) || fired(draining.as_mut(), cx) {

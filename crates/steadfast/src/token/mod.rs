@@ -46,7 +46,7 @@
 //!   reaches a linked one, whatever the depth. A query that finds an unlinked ancestor
 //!   cancelled records that ancestor's reason on the token before returning it, so a reason
 //!   is seen only once it is the token's own.
-//! * A waiting [`Cancelled`] future links its token and holds one slot in its token's table.
+//! * A waiting [`WaitForCancellationFuture`] links its token and holds one slot in its token's table.
 //!   Cancelling closes the table under its lock and wakes what it held; a waiter registers
 //!   under the same lock after checking for a reason, so a wake-up is never lost.
 //! * A token's table is opened when the first waiter or linked child registers, and replaced
@@ -60,19 +60,26 @@
 //! * Dropping a token releases its ancestors in a loop: each node, before it goes, leaves its
 //!   parent's table and hands its handle on the parent back to the loop.
 
+mod attachment;
+mod operation;
 mod request;
 mod tree;
 mod waiters;
 
+pub(crate) use attachment::Attachment;
+pub use operation::Operation;
 pub use request::{HasCancelToken, RetryAttempt};
-pub use waiters::Cancelled;
+pub use waiters::WaitForCancellationFuture;
+
+/// The future returned by [`CancelToken::cancelled`], under its former name.
+#[deprecated(note = "renamed to `WaitForCancellationFuture`")]
+pub type Cancelled = WaitForCancellationFuture;
 
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::operations::Entry;
 use crate::sync::{fence, MutexGuard, Ordering};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -178,22 +185,21 @@ impl CancelToken {
         deadline: Option<Instant>,
         drain: Option<CancelToken>,
     ) -> Self {
-        let op = parent.as_ref().and_then(|p| p.node.op.clone());
+        let attached = parent.as_ref().and_then(|p| p.node.attached.clone());
         CancelToken {
-            node: Arc::new(Node::new(parent, deadline, drain, op, false)),
+            node: Arc::new(Node::new(parent, deadline, drain, attached)),
         }
     }
 
-    /// A child registered as a running operation: it (and its children) carry `entry`, and
-    /// the entry leaves the registry when this child is dropped.
-    pub(crate) fn child_tracked(&self, entry: Arc<Entry>) -> Self {
+    /// A child that carries `attached` in place of what this token carries; it (and its
+    /// children) hold it, and it is dropped with the last of them.
+    pub(crate) fn child_attached(&self, attached: Arc<dyn Attachment>) -> Self {
         CancelToken {
             node: Arc::new(Node::new(
                 Some(self.clone()),
                 self.node.deadline,
                 self.node.drain.clone(),
-                Some(entry),
-                true,
+                Some(attached),
             )),
         }
     }
@@ -218,8 +224,7 @@ impl CancelToken {
             Some(self.clone()),
             self.node.deadline,
             self.node.drain.clone(),
-            self.node.op.clone(),
-            false,
+            self.node.attached.clone(),
         );
         node.no_retries = true;
         CancelToken {
@@ -247,16 +252,16 @@ impl CancelToken {
     }
 
     /// Reports progress for the running operation this token belongs to (see
-    /// [`crate::operations`]). Does nothing for a token that is not tracked.
+    /// `crate::cancel::operations`). Does nothing for a token that is not tracked.
     pub fn report_progress(&self, message: impl Into<Arc<str>>) {
-        if let Some(op) = &self.node.op {
-            op.report(message.into());
+        if let Some(attached) = &self.node.attached {
+            attached.report(message.into());
         }
     }
 
     /// The last progress reported for this token's operation.
     pub fn progress(&self) -> Option<Arc<str>> {
-        self.node.op.as_ref().and_then(|op| op.progress())
+        self.node.attached.as_ref().and_then(|a| a.progress())
     }
 
     /// A token for a request: a child of `base` (or a new root), with the earlier of the two
@@ -387,8 +392,8 @@ impl CancelToken {
     ///
     /// Making the future costs one reference count; it registers with the token only when it
     /// is polled and finds the token not yet cancelled.
-    pub fn cancelled(&self) -> Cancelled {
-        Cancelled::new(self.clone())
+    pub fn cancelled(&self) -> WaitForCancellationFuture {
+        WaitForCancellationFuture::new(self.clone())
     }
 
     /// A `tokio_util` token that follows this one, for APIs that take one: it is cancelled when

@@ -8,7 +8,7 @@
 //! request's token ([`CancelToken::report_progress`]), from the token or any child of it.
 //!
 //! ```
-//! use steadfast::operations::{Operation, Operations};
+//! use steadfast::cancel::operations::{Operation, Operations};
 //! use steadfast::token::{CancelReason, CancelToken};
 //!
 //! let ops = Operations::new();
@@ -45,32 +45,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::token::{CancelReason, CancelToken, WeakToken};
+use crate::token::{Attachment, CancelReason, CancelToken, WeakToken};
 
-/// What a request calls itself in the registry: a name and labels.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operation {
-    name: Arc<str>,
-    labels: Vec<(Arc<str>, Arc<str>)>,
-}
+pub use crate::token::Operation;
 
-impl Operation {
-    /// An operation called `name`.
-    pub fn new(name: impl Into<Arc<str>>) -> Self {
-        Operation {
-            name: name.into(),
-            labels: Vec::new(),
-        }
-    }
-
-    /// Adds a label (`user` = `42`, say).
-    pub fn label(mut self, key: impl Into<Arc<str>>, value: impl Into<Arc<str>>) -> Self {
-        self.labels.push((key.into(), value.into()));
-        self
-    }
-}
-
-pub(crate) struct Entry {
+/// One running operation, as the registry keeps it.
+struct Entry {
     id: u64,
     op: Operation,
     started: Instant,
@@ -79,11 +59,7 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    pub(crate) fn report(&self, message: Arc<str>) {
-        *self.progress.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
-    }
-
-    pub(crate) fn progress(&self) -> Option<Arc<str>> {
+    fn progress(&self) -> Option<Arc<str>> {
         self.progress
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -92,7 +68,7 @@ impl Entry {
 
     /// The registered token is gone: leave the registry, and give memory back once it is
     /// mostly empty.
-    pub(crate) fn leave(&self) {
+    fn leave(&self) {
         if let Some(reg) = self.registry.upgrade() {
             let mut map = reg.map.lock().unwrap_or_else(|p| p.into_inner());
             map.remove(&self.id);
@@ -112,6 +88,26 @@ impl fmt::Debug for Entry {
             .field("id", &self.id)
             .field("op", &self.op)
             .finish_non_exhaustive()
+    }
+}
+
+/// What a registered token carries: its entry, which leaves the registry when the last token
+/// holding it is dropped.
+struct Registration(Arc<Entry>);
+
+impl Attachment for Registration {
+    fn report(&self, message: Arc<str>) {
+        *self.0.progress.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+    }
+
+    fn progress(&self) -> Option<Arc<str>> {
+        self.0.progress()
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.0.leave();
     }
 }
 
@@ -155,11 +151,11 @@ impl OperationInfo {
     }
     /// Its name.
     pub fn name(&self) -> &str {
-        &self.op.name
+        self.op.name()
     }
     /// Its labels.
     pub fn labels(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.op.labels.iter().map(|(k, v)| (&**k, &**v))
+        self.op.labels()
     }
     /// How long it has been running.
     pub fn age(&self) -> Duration {
@@ -189,7 +185,7 @@ impl Operations {
             progress: Mutex::new(None),
             registry: Arc::downgrade(&self.inner),
         });
-        let tracked = token.child_tracked(entry.clone());
+        let tracked = token.child_attached(Arc::new(Registration(entry.clone())));
         self.inner
             .map
             .lock()
