@@ -349,7 +349,7 @@ fn statuses_for_each_reason() {
     use steadfast::cancel::status_for;
     assert_eq!(status_for(&CancelReason::Deadline).as_u16(), 504);
     assert_eq!(status_for(&CancelReason::Signal(15)).as_u16(), 503);
-    assert_eq!(status_for(&CancelReason::Condition).as_u16(), 503);
+    assert_eq!(status_for(&CancelReason::Condition(None)).as_u16(), 503);
     assert_eq!(status_for(&CancelReason::ClientDisconnected).as_u16(), 499);
 }
 
@@ -367,12 +367,12 @@ async fn a_watched_condition_cancels_while_it_holds() {
     tokio::time::sleep(secs(1)).await;
     maintenance.send(true).unwrap();
     let err = in_flight.await.unwrap().unwrap_err();
-    assert_eq!(cancelled(&err), &CancelReason::Condition);
+    assert_eq!(cancelled(&err), &CancelReason::Condition(None));
 
     // While it holds, new requests are refused at once.
     let start = Instant::now();
     let err = svc.clone().oneshot(req()).await.unwrap_err();
-    assert_eq!(cancelled(&err), &CancelReason::Condition);
+    assert_eq!(cancelled(&err), &CancelReason::Condition(None));
     assert_eq!(start.elapsed(), Duration::ZERO);
 
     // Once it no longer holds, requests go through again.
@@ -399,7 +399,7 @@ async fn a_polled_condition_is_checked_at_its_interval() {
     tokio::time::sleep(Duration::from_millis(250)).await;
     aborted.store(true, Ordering::SeqCst);
     let err = task.await.unwrap().unwrap_err();
-    assert_eq!(cancelled(&err), &CancelReason::Condition);
+    assert_eq!(cancelled(&err), &CancelReason::Condition(None));
     // Seen at the next check after it became true.
     assert_eq!(start.elapsed(), Duration::from_millis(300));
 }
@@ -524,10 +524,10 @@ async fn running_operations_are_listed_and_cancelled_by_label_or_name() {
         &CancelReason::Shutdown
     );
     let id = ops.list()[0].id();
-    assert!(ops.cancel(id, CancelReason::Condition));
+    assert!(ops.cancel(id, CancelReason::Condition(None)));
     assert_eq!(
         cancelled(&c.await.unwrap().unwrap_err()),
-        &CancelReason::Condition
+        &CancelReason::Condition(None)
     );
     assert!(ops.is_empty());
 }

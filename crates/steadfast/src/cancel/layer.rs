@@ -122,6 +122,7 @@ impl CancelLayer {
             config: Config::default(),
             signals: false,
             condition: None,
+            condition_name: None,
         }
     }
 }
@@ -146,6 +147,7 @@ pub struct CancelLayerBuilder {
     config: Config,
     signals: bool,
     condition: Option<ConditionSpec>,
+    condition_name: Option<Arc<str>>,
 }
 
 enum ConditionSpec {
@@ -222,7 +224,8 @@ impl CancelLayerBuilder {
     }
 
     /// Cancels every request in flight, with
-    /// [`CancelReason::Condition`](crate::token::CancelReason::Condition), while `rx` holds
+    /// [`CancelReason::Condition`](crate::token::CancelReason::Condition) (named with
+    /// [`condition_name`](Self::condition_name)), while `rx` holds
     /// `true`, and refuses new ones; requests go through again once it is `false`.
     /// Event-driven: one task per layer waits for changes.
     ///
@@ -245,6 +248,26 @@ impl CancelLayerBuilder {
         check: impl Fn() -> bool + Send + Sync + 'static,
     ) -> Self {
         self.condition = Some(ConditionSpec::Poll(every, Arc::new(check)));
+        self
+    }
+
+    /// Names the condition given to [`cancel_when`](Self::cancel_when) or
+    /// [`cancel_if`](Self::cancel_if): requests it cancels carry
+    /// `CancelReason::Condition(Some(name))`, and the error's message names it
+    /// (`"request cancelled: cancel condition met: circuit_open"`).
+    ///
+    /// ```
+    /// use steadfast::cancel::CancelLayer;
+    /// let (open, rx) = tokio::sync::watch::channel(false);
+    /// let layer = CancelLayer::builder()
+    ///     .cancel_when(rx)
+    ///     .condition_name("circuit_open")
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = (layer, open);
+    /// ```
+    pub fn condition_name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.condition_name = Some(name.into());
         self
     }
 
@@ -280,10 +303,11 @@ impl CancelLayerBuilder {
         // condition's current token.
         if let Some(spec) = self.condition.take() {
             let base = self.config.parent.clone();
+            let name = self.condition_name.take();
             self.config.condition = Some(Arc::new(match spec {
-                ConditionSpec::Watch(rx) => super::condition::Condition::watch(rx, base),
+                ConditionSpec::Watch(rx) => super::condition::Condition::watch(rx, name, base),
                 ConditionSpec::Poll(every, check) => {
-                    super::condition::Condition::poll(every, check, base)
+                    super::condition::Condition::poll(every, check, name, base)
                 }
             }));
         }

@@ -45,6 +45,7 @@ mod future;
 mod http;
 mod layer;
 pub mod operations;
+mod scope;
 mod service;
 mod shield;
 mod shutdown;
@@ -58,6 +59,7 @@ pub use http::{
 };
 pub use layer::{CancelLayer, CancelLayerBuilder};
 pub use operations::Operations;
+pub use scope::ScopeError;
 pub use service::Cancel;
 pub use shield::shield;
 pub use shutdown::Shutdown;

@@ -173,6 +173,23 @@ impl Operations {
         Self::default()
     }
 
+    /// The process-wide registry, for operations that any part of the program may list or
+    /// cancel (as the circuit breakers' `Registry::global`). Registries made with
+    /// [`new`](Self::new) are separate from it.
+    ///
+    /// ```
+    /// use steadfast::cancel::operations::{Operation, Operations};
+    /// use steadfast::token::{CancelReason, CancelToken};
+    ///
+    /// let job = Operations::global().register(&CancelToken::new(), Operation::new("user_7_job"));
+    /// assert_eq!(Operations::global().cancel_named("user_7_*", CancelReason::Shutdown), 1);
+    /// assert!(job.is_cancelled());
+    /// ```
+    pub fn global() -> &'static Operations {
+        static GLOBAL: std::sync::OnceLock<Operations> = std::sync::OnceLock::new();
+        GLOBAL.get_or_init(Operations::new)
+    }
+
     /// Registers `token` as `op`; returns the token to hand to the work (a child of `token`
     /// that carries the registration). The entry leaves when that token and all its clones and
     /// children are dropped.

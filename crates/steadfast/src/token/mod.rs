@@ -63,12 +63,14 @@
 mod attachment;
 mod operation;
 mod request;
+mod run;
 mod tree;
 mod waiters;
 
 pub(crate) use attachment::Attachment;
 pub use operation::Operation;
 pub use request::{HasCancelToken, RetryAttempt};
+pub use run::{Interrupted, Run};
 pub use waiters::WaitForCancellationFuture;
 
 /// The future returned by [`CancelToken::cancelled`], under its former name.
@@ -101,8 +103,8 @@ pub enum CancelReason {
     Shutdown,
     /// The process received an OS signal (its number, e.g. 15 for `SIGTERM`).
     Signal(i32),
-    /// A user-supplied condition became true.
-    Condition,
+    /// A condition became true; its name (`"circuit_open"`, `"disk_full"`), if it has one.
+    Condition(Option<Arc<str>>),
     /// The client that sent the request went away before the response was ready.
     ClientDisconnected,
 }
@@ -111,6 +113,18 @@ impl CancelReason {
     /// A manual cancellation with a message.
     pub fn manual(message: impl Into<Arc<str>>) -> Self {
         CancelReason::Manual(Some(message.into()))
+    }
+
+    /// The condition called `name` became true.
+    ///
+    /// ```
+    /// use steadfast::token::CancelReason;
+    ///
+    /// let reason = CancelReason::condition("disk_full");
+    /// assert_eq!(reason.to_string(), "cancel condition met: disk_full");
+    /// ```
+    pub fn condition(name: impl Into<Arc<str>>) -> Self {
+        CancelReason::Condition(Some(name.into()))
     }
 }
 
@@ -123,7 +137,8 @@ impl fmt::Display for CancelReason {
             CancelReason::Manual(Some(m)) => write!(f, "cancelled by caller: {m}"),
             CancelReason::Shutdown => f.write_str("shutting down"),
             CancelReason::Signal(n) => write!(f, "received signal {n}"),
-            CancelReason::Condition => f.write_str("cancel condition met"),
+            CancelReason::Condition(None) => f.write_str("cancel condition met"),
+            CancelReason::Condition(Some(name)) => write!(f, "cancel condition met: {name}"),
             CancelReason::ClientDisconnected => f.write_str("client disconnected"),
         }
     }
@@ -194,14 +209,34 @@ impl CancelToken {
     /// A child that carries `attached` in place of what this token carries; it (and its
     /// children) hold it, and it is dropped with the last of them.
     pub(crate) fn child_attached(&self, attached: Arc<dyn Attachment>) -> Self {
+        self.child_attached_until(attached, None)
+    }
+
+    /// [`child_attached`](Self::child_attached) whose deadline is the earlier of `deadline`
+    /// and this token's.
+    pub(crate) fn child_attached_until(
+        &self,
+        attached: Arc<dyn Attachment>,
+        deadline: Option<Instant>,
+    ) -> Self {
+        let deadline = match (self.node.deadline, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         CancelToken {
             node: Arc::new(Node::new(
                 Some(self.clone()),
-                self.node.deadline,
+                deadline,
                 self.node.drain.clone(),
                 Some(attached),
             )),
         }
+    }
+
+    /// What this token carries, for an attachment that wraps it.
+    #[cfg(feature = "cancel")]
+    pub(crate) fn attached(&self) -> Option<&Arc<dyn Attachment>> {
+        self.node.attached.as_ref()
     }
 
     /// A child whose work is not to be retried: retry layers that see it (or any of its

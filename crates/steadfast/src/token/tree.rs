@@ -340,7 +340,7 @@ mod tests {
         assert!(grandchild.is_cancelled());
         assert_eq!(grandchild.reason(), Some(CancelReason::Signal(15)));
         // Cancelled through the parent: a later direct cancel does not change the reason.
-        assert!(!grandchild.cancel_with(CancelReason::Condition));
+        assert!(!grandchild.cancel_with(CancelReason::Condition(None)));
         assert_eq!(grandchild.reason(), Some(CancelReason::Signal(15)));
     }
 
