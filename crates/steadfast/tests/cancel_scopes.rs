@@ -274,3 +274,56 @@ async fn the_global_registry_is_one_for_the_process_and_apart_from_others() {
     timed.report_progress("half way");
     assert_eq!(local.list()[0].progress().as_deref(), Some("half way"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn progress_carries_fields_and_data_to_watchers_and_callbacks() {
+    use std::sync::Mutex;
+    use steadfast::token::Progress;
+
+    #[derive(Debug, PartialEq)]
+    struct Pages(u32, u32);
+
+    let ops = Operations::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    ops.on_progress({
+        let seen = seen.clone();
+        move |op| {
+            let p = op.progress().unwrap();
+            seen.lock().unwrap().push((
+                op.name().to_string(),
+                p.message().to_string(),
+                p.get("attempt").map(str::to_string),
+            ));
+        }
+    });
+    let token = ops.register(&CancelToken::new(), Operation::new("fetch"));
+    let mut rx = token.watch_progress().unwrap();
+    let child = token.child();
+    child.report_progress(
+        Progress::new("Attempt 2/5")
+            .field("attempt", 2)
+            .with_data(Pages(3, 10)),
+    );
+    rx.changed().await.unwrap();
+    {
+        let latest = rx.borrow_and_update();
+        let p = latest.as_ref().unwrap();
+        assert_eq!(p.message(), "Attempt 2/5");
+        assert_eq!(p.data::<Pages>(), Some(&Pages(3, 10)));
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [("fetch".into(), "Attempt 2/5".into(), Some("2".into()))]
+    );
+    assert_eq!(ops.list()[0].progress().unwrap().get("attempt"), Some("2"));
+    token.report_progress("done");
+    rx.changed().await.unwrap();
+    assert_eq!(rx.borrow().as_deref(), Some("done"));
+    assert_eq!(seen.lock().unwrap().len(), 2);
+
+    // Untracked: nothing to watch, nothing recorded.
+    let plain = CancelToken::new();
+    plain.report_progress("ignored");
+    assert!(plain.progress().is_none());
+    assert!(plain.watch_progress().is_none());
+}

@@ -24,7 +24,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::config::ConfigError;
-use crate::token::{Attachment, CancelReason, CancelToken, WeakToken};
+use crate::token::{Attachment, CancelReason, CancelToken, Progress, WeakToken};
 
 /// Why a token that fires by itself could not be made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,14 +66,18 @@ struct Watcher {
 }
 
 impl Attachment for Watcher {
-    fn report(&self, message: Arc<str>) {
+    fn report(&self, progress: Progress) {
         if let Some(inner) = &self.inner {
-            inner.report(message);
+            inner.report(progress);
         }
     }
 
-    fn progress(&self) -> Option<Arc<str>> {
+    fn progress(&self) -> Option<Progress> {
         self.inner.as_ref().and_then(|i| i.progress())
+    }
+
+    fn watch(&self) -> Option<watch::Receiver<Option<Progress>>> {
+        self.inner.as_ref().and_then(|i| i.watch())
     }
 }
 

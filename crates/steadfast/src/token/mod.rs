@@ -62,6 +62,7 @@
 
 mod attachment;
 mod operation;
+mod progress;
 mod request;
 mod run;
 mod tree;
@@ -69,6 +70,7 @@ mod waiters;
 
 pub(crate) use attachment::Attachment;
 pub use operation::Operation;
+pub use progress::Progress;
 pub use request::{HasCancelToken, RetryAttempt};
 pub use run::{Interrupted, Run};
 pub use waiters::WaitForCancellationFuture;
@@ -287,16 +289,47 @@ impl CancelToken {
     }
 
     /// Reports progress for the running operation this token belongs to (see
-    /// `crate::cancel::operations`). Does nothing for a token that is not tracked.
-    pub fn report_progress(&self, message: impl Into<Arc<str>>) {
+    /// `steadfast::cancel::operations`): a message, or a [`Progress`] with fields and data.
+    /// Does nothing for a token that is not tracked.
+    ///
+    /// ```
+    /// use steadfast::token::{CancelToken, Progress};
+    ///
+    /// let untracked = CancelToken::new();
+    /// untracked.report_progress(Progress::new("3 of 10").field("done", 3));
+    /// assert!(untracked.progress().is_none());
+    /// ```
+    pub fn report_progress(&self, progress: impl Into<Progress>) {
         if let Some(attached) = &self.node.attached {
-            attached.report(message.into());
+            attached.report(progress.into());
         }
     }
 
     /// The last progress reported for this token's operation.
-    pub fn progress(&self) -> Option<Arc<str>> {
+    pub fn progress(&self) -> Option<Progress> {
         self.node.attached.as_ref().and_then(|a| a.progress())
+    }
+
+    /// A channel that sees each progress report of this token's operation from now on (it
+    /// holds the latest, `None` until the first); `None` for a token that is not tracked. A
+    /// `tokio::sync::watch` receiver: `changed().await`, then `borrow()`.
+    ///
+    /// ```
+    /// use steadfast::cancel::operations::{Operation, Operations};
+    /// use steadfast::token::CancelToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let ops = Operations::new();
+    /// let token = ops.register(&CancelToken::new(), Operation::new("export"));
+    /// let mut rx = token.watch_progress().unwrap();
+    /// token.report_progress("page 1");
+    /// rx.changed().await.unwrap();
+    /// assert_eq!(rx.borrow().as_deref(), Some("page 1"));
+    /// # }
+    /// ```
+    #[cfg(feature = "cancel")]
+    pub fn watch_progress(&self) -> Option<tokio::sync::watch::Receiver<Option<Progress>>> {
+        self.node.attached.as_ref().and_then(|a| a.watch())
     }
 
     /// A token for a request: a child of `base` (or a new root), with the earlier of the two
