@@ -151,6 +151,7 @@ impl fmt::Display for CancelReason {
 pub(crate) struct WeakToken(std::sync::Weak<Node>);
 
 impl WeakToken {
+    #[cfg_attr(not(feature = "cancel"), allow(dead_code))]
     pub(crate) fn upgrade(&self) -> Option<CancelToken> {
         self.0.upgrade().map(|node| CancelToken { node })
     }
@@ -210,12 +211,14 @@ impl CancelToken {
 
     /// A child that carries `attached` in place of what this token carries; it (and its
     /// children) hold it, and it is dropped with the last of them.
+    #[cfg_attr(not(feature = "cancel"), allow(dead_code))]
     pub(crate) fn child_attached(&self, attached: Arc<dyn Attachment>) -> Self {
         self.child_attached_until(attached, None)
     }
 
     /// [`child_attached`](Self::child_attached) whose deadline is the earlier of `deadline`
     /// and this token's.
+    #[cfg_attr(not(feature = "cancel"), allow(dead_code))]
     pub(crate) fn child_attached_until(
         &self,
         attached: Arc<dyn Attachment>,
@@ -230,7 +233,7 @@ impl CancelToken {
                 Some(self.clone()),
                 deadline,
                 self.node.drain.clone(),
-                Some(attached),
+                Some(Arc::new(attached)),
             )),
         }
     }
@@ -238,7 +241,7 @@ impl CancelToken {
     /// What this token carries, for an attachment that wraps it.
     #[cfg(feature = "cancel")]
     pub(crate) fn attached(&self) -> Option<&Arc<dyn Attachment>> {
-        self.node.attached.as_ref()
+        self.node.attached.as_deref()
     }
 
     /// A child whose work is not to be retried: retry layers that see it (or any of its
@@ -284,6 +287,7 @@ impl CancelToken {
         Arc::get_mut(&mut self.node).is_some_and(|node| node.tokio.get().is_none())
     }
 
+    #[cfg_attr(not(feature = "cancel"), allow(dead_code))]
     pub(crate) fn downgrade(&self) -> WeakToken {
         WeakToken(Arc::downgrade(&self.node))
     }

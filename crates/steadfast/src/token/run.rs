@@ -66,6 +66,7 @@ impl fmt::Display for Interrupted {
 }
 
 impl std::error::Error for Interrupted {}
+#[cfg(any(feature = "retry", feature = "circuit-breaker", feature = "cancel"))]
 crate::error::as_dyn_error!(Interrupted);
 
 /// Future returned by [`CancelToken::run`].

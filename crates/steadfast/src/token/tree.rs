@@ -50,8 +50,9 @@ pub(super) struct Node {
     /// When this fires, the token is draining: no new work should start for it.
     pub(super) drain: Option<CancelToken>,
     /// What is attached to this token (the running operation it belongs to, say), shared
-    /// with its children and dropped with the last of them.
-    pub(super) attached: Option<Arc<dyn Attachment>>,
+    /// with its children and dropped with the last of them. A thin pointer, so that tokens
+    /// with nothing attached stay as small as they were.
+    pub(super) attached: Option<Arc<Arc<dyn Attachment>>>,
 }
 
 impl Node {
@@ -60,7 +61,7 @@ impl Node {
         parent: Option<CancelToken>,
         deadline: Option<Instant>,
         drain: Option<CancelToken>,
-        attached: Option<Arc<dyn Attachment>>,
+        attached: Option<Arc<Arc<dyn Attachment>>>,
     ) -> Self {
         let (run, no_retries, state) = match &parent {
             None => (0, false, LINKED),
