@@ -114,7 +114,7 @@ async fn a_watched_body_dropped_before_its_end_cancels_the_token() {
 
 #[tokio::test]
 async fn a_registered_operation_stays_listed_while_its_body_streams() {
-    let ops = steadfast::operations::Operations::new();
+    let ops = steadfast::cancel::operations::Operations::new();
     let layer = CancelLayer::builder()
         .operations(&ops)
         .build()

@@ -74,7 +74,7 @@ async fn the_http_form_answers_cancellations_with_a_status() {
 fn statuses_for_each_reason() {
     assert_eq!(status_for(&CancelReason::Deadline).as_u16(), 504);
     assert_eq!(status_for(&CancelReason::Signal(15)).as_u16(), 503);
-    assert_eq!(status_for(&CancelReason::Condition).as_u16(), 503);
+    assert_eq!(status_for(&CancelReason::Condition(None)).as_u16(), 503);
     assert_eq!(status_for(&CancelReason::ClientDisconnected).as_u16(), 499);
     assert_eq!(status_for(&CancelReason::Timeout(secs(1))).as_u16(), 504);
     assert_eq!(status_for(&CancelReason::Shutdown).as_u16(), 503);
@@ -87,7 +87,7 @@ fn grpc_statuses_for_each_reason() {
     assert_eq!(grpc_status_for(&CancelReason::Shutdown), 14);
     assert_eq!(grpc_status_for(&CancelReason::Signal(15)), 14);
     assert_eq!(grpc_status_for(&CancelReason::ClientDisconnected), 1);
-    assert_eq!(grpc_status_for(&CancelReason::Condition), 1);
+    assert_eq!(grpc_status_for(&CancelReason::Condition(None)), 1);
 }
 
 #[tokio::test(start_paused = true)]

@@ -59,7 +59,6 @@ mod config;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod display;
 mod error;
-pub mod operations;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod per_thread_arc;
 pub mod random;

@@ -309,12 +309,12 @@ async fn a_watched_condition_cancels_while_it_holds() {
     tokio::time::sleep(secs(1)).await;
     maintenance.send(true).unwrap();
     let err = in_flight.await.unwrap().unwrap_err();
-    assert_eq!(cancelled(&err), &CancelReason::Condition);
+    assert_eq!(cancelled(&err), &CancelReason::Condition(None));
 
     // While it holds, new requests are refused at once.
     let start = Instant::now();
     let err = svc.clone().oneshot(req()).await.unwrap_err();
-    assert_eq!(cancelled(&err), &CancelReason::Condition);
+    assert_eq!(cancelled(&err), &CancelReason::Condition(None));
     assert_eq!(start.elapsed(), Duration::ZERO);
 
     // Once it no longer holds, requests go through again.
@@ -341,7 +341,7 @@ async fn a_polled_condition_is_checked_at_its_interval() {
     tokio::time::sleep(Duration::from_millis(250)).await;
     aborted.store(true, Ordering::SeqCst);
     let err = task.await.unwrap().unwrap_err();
-    assert_eq!(cancelled(&err), &CancelReason::Condition);
+    assert_eq!(cancelled(&err), &CancelReason::Condition(None));
     // Seen at the next check after it became true.
     assert_eq!(start.elapsed(), Duration::from_millis(300));
 }
@@ -415,7 +415,7 @@ async fn graceful_shutdown_drains_then_cancels() {
 
 #[tokio::test(start_paused = true)]
 async fn running_operations_are_listed_and_cancelled_by_label_or_name() {
-    use steadfast::operations::{Operation, Operations};
+    use steadfast::cancel::operations::{Operation, Operations};
     let ops = Operations::new();
     let svc = CancelLayer::builder()
         .operations(&ops)
@@ -466,17 +466,17 @@ async fn running_operations_are_listed_and_cancelled_by_label_or_name() {
         &CancelReason::Shutdown
     );
     let id = ops.list()[0].id();
-    assert!(ops.cancel(id, CancelReason::Condition));
+    assert!(ops.cancel(id, CancelReason::Condition(None)));
     assert_eq!(
         cancelled(&c.await.unwrap().unwrap_err()),
-        &CancelReason::Condition
+        &CancelReason::Condition(None)
     );
     assert!(ops.is_empty());
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_registry_holds_only_what_is_in_flight() {
-    use steadfast::operations::Operations;
+    use steadfast::cancel::operations::Operations;
     let ops = Operations::new();
     let mut svc = CancelLayer::builder()
         .operations(&ops)
@@ -496,8 +496,8 @@ async fn the_registry_holds_only_what_is_in_flight() {
 
 #[tokio::test(start_paused = true)]
 async fn stop_now_and_cancel_all_end_everything_at_once() {
+    use steadfast::cancel::operations::Operations;
     use steadfast::cancel::Shutdown;
-    use steadfast::operations::Operations;
     let ops = Operations::new();
     let shutdown = Shutdown::new(secs(3600));
     // A handler that keeps nothing of its request once it is dropped.

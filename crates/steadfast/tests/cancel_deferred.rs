@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use steadfast::cancel::operations::Operations;
 use steadfast::cancel::{CancelLayer, Cancelled, Shutdown};
-use steadfast::operations::Operations;
 use steadfast::token::{CancelReason, CancelToken, HasCancelToken};
 use steadfast::BoxError;
 use steadfast_test::alloc::{allocations_in, CountingAllocator};
@@ -190,7 +190,7 @@ async fn parent_drain_and_condition_still_refuse_without_calling_the_service() {
     maintenance.send(true).unwrap();
     tokio::task::yield_now().await;
     let err = svc.oneshot(4).await.unwrap_err();
-    assert_eq!(cancelled(&err), &CancelReason::Condition);
+    assert_eq!(cancelled(&err), &CancelReason::Condition(None));
 
     assert_eq!(inner.requests(), [3], "refused requests are never sent");
 }
@@ -253,7 +253,7 @@ async fn parent_shutdown_and_condition_still_interrupt_deferred_requests() {
     tokio::time::sleep(secs(1)).await;
     maintenance.send(true).unwrap();
     let err = task.await.unwrap().unwrap_err();
-    assert_eq!(cancelled(&err), &CancelReason::Condition);
+    assert_eq!(cancelled(&err), &CancelReason::Condition(None));
     assert_eq!(inner.calls(), 4);
 }
 

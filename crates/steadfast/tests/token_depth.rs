@@ -59,7 +59,7 @@ fn a_deep_chain_is_queried_cancelled_and_waited_on_without_recursion() {
         assert!(waiting.as_mut().poll(&mut cx).is_ready());
         assert_eq!(leaf.reason(), Some(CancelReason::Shutdown));
         assert_eq!(middle.reason(), Some(CancelReason::Shutdown));
-        assert!(!leaf.cancel_with(CancelReason::Condition));
+        assert!(!leaf.cancel_with(CancelReason::Condition(None)));
         // Children made below a cancelled chain are cancelled at once.
         let below = chain(&leaf, 1_000);
         assert_eq!(below.reason(), Some(CancelReason::Shutdown));

@@ -1,7 +1,7 @@
 //! Conditions as a cancellation source: a `watch` channel, or a closure polled at an interval.
 //!
 //! A condition belongs to the layer: while it holds, every request in flight is cancelled with
-//! [`CancelReason::Condition`] and new ones are refused; once it stops holding, requests go
+//! [`CancelReason::Condition`] (with the condition's name) and new ones are refused; once it stops holding, requests go
 //! through again. The layer keeps a "condition token" that all its requests descend from; when
 //! the condition becomes true that token is cancelled, and when it becomes false again a fresh
 //! one takes its place.
@@ -30,6 +30,8 @@ enum Kind {
 
 pub(crate) struct Condition {
     kind: Kind,
+    /// The condition's name, carried by the reason it cancels with.
+    name: Option<Arc<str>>,
     /// What fresh condition tokens descend from (the layer's parent), if anything.
     base: Option<CancelToken>,
     current: RwLock<CancelToken>,
@@ -50,18 +52,28 @@ impl fmt::Debug for Condition {
 }
 
 impl Condition {
-    pub(crate) fn watch(rx: watch::Receiver<bool>, base: Option<CancelToken>) -> Self {
-        Self::new(Kind::Watch(Mutex::new(Some(rx))), base)
+    pub(crate) fn watch(
+        rx: watch::Receiver<bool>,
+        name: Option<Arc<str>>,
+        base: Option<CancelToken>,
+    ) -> Self {
+        Self::new(Kind::Watch(Mutex::new(Some(rx))), name, base)
     }
 
-    pub(crate) fn poll(every: Duration, check: Check, base: Option<CancelToken>) -> Self {
-        Self::new(Kind::Poll(every, check), base)
+    pub(crate) fn poll(
+        every: Duration,
+        check: Check,
+        name: Option<Arc<str>>,
+        base: Option<CancelToken>,
+    ) -> Self {
+        Self::new(Kind::Poll(every, check), name, base)
     }
 
-    fn new(kind: Kind, base: Option<CancelToken>) -> Self {
+    fn new(kind: Kind, name: Option<Arc<str>>, base: Option<CancelToken>) -> Self {
         let current = fresh(&base);
         Condition {
             kind,
+            name,
             base,
             current: RwLock::new(current),
             started: Once::new(),
@@ -89,10 +101,11 @@ impl Condition {
     /// replaces it with a fresh one.
     fn apply(&self, holds: bool) {
         if holds {
-            self.token().cancel_with(CancelReason::Condition);
+            self.token()
+                .cancel_with(CancelReason::Condition(self.name.clone()));
         } else {
             let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
-            if cur.reason() == Some(CancelReason::Condition) {
+            if matches!(cur.reason(), Some(CancelReason::Condition(_))) {
                 *cur = fresh(&self.base);
             }
         }

@@ -62,9 +62,9 @@ struct Inner<F> {
 struct Watch {
     #[pin]
     timer: Option<Sleep>,
-    cancelled: token::Cancelled,
+    cancelled: token::WaitForCancellationFuture,
     /// Waits on `Inner::parent`.
-    parent: Option<token::Cancelled>,
+    parent: Option<token::WaitForCancellationFuture>,
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {

@@ -68,6 +68,7 @@ impl CancelLayer {
             config: Config::default(),
             signals: false,
             condition: None,
+            condition_name: None,
         }
     }
 }
@@ -92,6 +93,7 @@ pub struct CancelLayerBuilder {
     config: Config,
     signals: bool,
     condition: Option<ConditionSpec>,
+    condition_name: Option<Arc<str>>,
 }
 
 enum ConditionSpec {
@@ -144,7 +146,7 @@ impl CancelLayerBuilder {
     /// Registers every request in `operations` while it runs, named by
     /// [`HasCancelToken::operation`](crate::token::HasCancelToken::operation), so that it can
     /// be listed (with its age and last progress) and cancelled by id, label or name.
-    pub fn operations(mut self, operations: &crate::operations::Operations) -> Self {
+    pub fn operations(mut self, operations: &super::operations::Operations) -> Self {
         self.config.operations = Some(operations.clone());
         self
     }
@@ -168,7 +170,8 @@ impl CancelLayerBuilder {
     }
 
     /// Cancels every request in flight, with
-    /// [`CancelReason::Condition`](crate::token::CancelReason::Condition), while `rx` holds
+    /// [`CancelReason::Condition`](crate::token::CancelReason::Condition) (named with
+    /// [`condition_name`](Self::condition_name)), while `rx` holds
     /// `true`, and refuses new ones; requests go through again once it is `false`.
     /// Event-driven: one task per layer waits for changes.
     ///
@@ -191,6 +194,26 @@ impl CancelLayerBuilder {
         check: impl Fn() -> bool + Send + Sync + 'static,
     ) -> Self {
         self.condition = Some(ConditionSpec::Poll(every, Arc::new(check)));
+        self
+    }
+
+    /// Names the condition given to [`cancel_when`](Self::cancel_when) or
+    /// [`cancel_if`](Self::cancel_if): requests it cancels carry
+    /// `CancelReason::Condition(Some(name))`, and the error's message names it
+    /// (`"request cancelled: cancel condition met: circuit_open"`).
+    ///
+    /// ```
+    /// use steadfast::cancel::CancelLayer;
+    /// let (open, rx) = tokio::sync::watch::channel(false);
+    /// let layer = CancelLayer::builder()
+    ///     .cancel_when(rx)
+    ///     .condition_name("circuit_open")
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = (layer, open);
+    /// ```
+    pub fn condition_name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.condition_name = Some(name.into());
         self
     }
 
@@ -226,10 +249,11 @@ impl CancelLayerBuilder {
         // condition's current token.
         if let Some(spec) = self.condition.take() {
             let base = self.config.parent.clone();
+            let name = self.condition_name.take();
             self.config.condition = Some(Arc::new(match spec {
-                ConditionSpec::Watch(rx) => super::condition::Condition::watch(rx, base),
+                ConditionSpec::Watch(rx) => super::condition::Condition::watch(rx, name, base),
                 ConditionSpec::Poll(every, check) => {
-                    super::condition::Condition::poll(every, check, base)
+                    super::condition::Condition::poll(every, check, name, base)
                 }
             }));
         }

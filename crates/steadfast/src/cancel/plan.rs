@@ -23,7 +23,7 @@ pub(crate) struct Config {
     /// Makes requests drain (no new work) when it fires; see `Shutdown`.
     pub(crate) drain: Option<CancelToken>,
     /// Where requests are registered as running operations.
-    pub(crate) operations: Option<crate::operations::Operations>,
+    pub(crate) operations: Option<super::operations::Operations>,
     /// A condition that cancels the layer's requests while it holds.
     pub(crate) condition: Option<Arc<super::condition::Condition>>,
 }
@@ -209,7 +209,7 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> 
     if let Some(ops) = &cfg.operations {
         let op = req
             .operation()
-            .unwrap_or_else(|| crate::operations::Operation::new("request"));
+            .unwrap_or_else(|| crate::token::Operation::new("request"));
         token = ops.register(&token, op);
     }
     if let Some(reason) = token

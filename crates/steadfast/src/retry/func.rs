@@ -41,7 +41,7 @@ use super::policy::{RetryPolicy, Settings};
 use super::recover::Recover;
 use super::state::{FinishedAttempt, RetryState};
 use crate::classify::{refine, Classify};
-use crate::token::{CancelToken, Cancelled};
+use crate::token::{CancelToken, WaitForCancellationFuture};
 use crate::BoxError;
 
 impl<C, K, R> RetryPolicy<C, K, R> {
@@ -63,7 +63,8 @@ impl<C, K, R> RetryPolicy<C, K, R> {
     }
 
     /// Like [`run`](Self::run), but stops as soon as `token` fires: no attempt starts after
-    /// it, and a backoff sleep ends at once.
+    /// it, a backoff sleep ends at once, and a running attempt is dropped (see
+    /// [`CancelToken::run`]), with [`StopReason::Cancelled`](super::StopReason::Cancelled).
     pub async fn run_cancellable<T, E, F, Fut>(
         &self,
         token: &CancelToken,
@@ -95,7 +96,17 @@ impl<C, K, R> RetryPolicy<C, K, R> {
         let span = tracing::debug_span!("retry", policy = settings.name());
         let mut state = begin::<T, E, _, _, _>(settings, token, &span)?;
         loop {
-            let result = f(state.attempt).await;
+            // A running attempt is dropped the moment the token fires.
+            let result = match token {
+                None => f(state.attempt).await,
+                Some(token) => match token.run(f(state.attempt)).await {
+                    Ok(result) => result,
+                    Err(stop) => {
+                        let reason = StopReason::Cancelled(stop.into_reason());
+                        return state.conclude(settings, reason, None, None, &span);
+                    }
+                },
+            };
             match step(&mut state, settings, result, token, &span) {
                 Step::Done(out) => return out,
                 Step::Wait(delay) => {
@@ -296,7 +307,7 @@ async fn sleep_unless_interrupted(delay: Duration, token: Option<&CancelToken>) 
         .and_then(CancelToken::drain_token)
         .map(CancelToken::cancelled));
     poll_fn(|cx| {
-        let fired = |f: Pin<&mut Option<Cancelled>>, cx: &mut Context<'_>| {
+        let fired = |f: Pin<&mut Option<WaitForCancellationFuture>>, cx: &mut Context<'_>| {
             f.as_pin_mut().is_some_and(|c| c.poll(cx).is_ready())
         };
         if fired(cancelled.as_mut(), cx) || fired(draining.as_mut(), cx) {

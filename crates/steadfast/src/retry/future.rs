@@ -17,7 +17,7 @@ use super::policy::{PolicyRef, Settings};
 use super::recover::Recover;
 use super::state::{FinishedAttempt, RetryState, EVENTS_TARGET};
 use crate::classify::{refine, Classify, Outcome};
-use crate::token::{CancelToken, Cancelled, HasCancelToken};
+use crate::token::{CancelToken, HasCancelToken, WaitForCancellationFuture as Cancelled};
 use crate::BoxError;
 
 /// Response future of [`Retry`](super::Retry).

@@ -46,7 +46,7 @@
 //!   reaches a linked one, whatever the depth. A query that finds an unlinked ancestor
 //!   cancelled records that ancestor's reason on the token before returning it, so a reason
 //!   is seen only once it is the token's own.
-//! * A waiting [`Cancelled`] future links its token and holds one slot in its token's table.
+//! * A waiting [`WaitForCancellationFuture`] links its token and holds one slot in its token's table.
 //!   Cancelling closes the table under its lock and wakes what it held; a waiter registers
 //!   under the same lock after checking for a reason, so a wake-up is never lost.
 //! * A token's table is opened when the first waiter or linked child registers, and replaced
@@ -60,19 +60,30 @@
 //! * Dropping a token releases its ancestors in a loop: each node, before it goes, leaves its
 //!   parent's table and hands its handle on the parent back to the loop.
 
+mod attachment;
+mod operation;
+mod progress;
 mod request;
+mod run;
 mod tree;
 mod waiters;
 
+pub(crate) use attachment::Attachment;
+pub use operation::Operation;
+pub use progress::Progress;
 pub use request::{HasCancelToken, RetryAttempt};
-pub use waiters::Cancelled;
+pub use run::{Interrupted, Run};
+pub use waiters::WaitForCancellationFuture;
+
+/// The future returned by [`CancelToken::cancelled`], under its former name.
+#[deprecated(note = "renamed to `WaitForCancellationFuture`")]
+pub type Cancelled = WaitForCancellationFuture;
 
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::operations::Entry;
 use crate::sync::{fence, MutexGuard, Ordering};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -94,8 +105,8 @@ pub enum CancelReason {
     Shutdown,
     /// The process received an OS signal (its number, e.g. 15 for `SIGTERM`).
     Signal(i32),
-    /// A user-supplied condition became true.
-    Condition,
+    /// A condition became true; its name (`"circuit_open"`, `"disk_full"`), if it has one.
+    Condition(Option<Arc<str>>),
     /// The client that sent the request went away before the response was ready.
     ClientDisconnected,
 }
@@ -104,6 +115,18 @@ impl CancelReason {
     /// A manual cancellation with a message.
     pub fn manual(message: impl Into<Arc<str>>) -> Self {
         CancelReason::Manual(Some(message.into()))
+    }
+
+    /// The condition called `name` became true.
+    ///
+    /// ```
+    /// use steadfast::token::CancelReason;
+    ///
+    /// let reason = CancelReason::condition("disk_full");
+    /// assert_eq!(reason.to_string(), "cancel condition met: disk_full");
+    /// ```
+    pub fn condition(name: impl Into<Arc<str>>) -> Self {
+        CancelReason::Condition(Some(name.into()))
     }
 }
 
@@ -116,7 +139,8 @@ impl fmt::Display for CancelReason {
             CancelReason::Manual(Some(m)) => write!(f, "cancelled by caller: {m}"),
             CancelReason::Shutdown => f.write_str("shutting down"),
             CancelReason::Signal(n) => write!(f, "received signal {n}"),
-            CancelReason::Condition => f.write_str("cancel condition met"),
+            CancelReason::Condition(None) => f.write_str("cancel condition met"),
+            CancelReason::Condition(Some(name)) => write!(f, "cancel condition met: {name}"),
             CancelReason::ClientDisconnected => f.write_str("client disconnected"),
         }
     }
@@ -127,6 +151,7 @@ impl fmt::Display for CancelReason {
 pub(crate) struct WeakToken(std::sync::Weak<Node>);
 
 impl WeakToken {
+    #[cfg_attr(not(feature = "cancel"), allow(dead_code))]
     pub(crate) fn upgrade(&self) -> Option<CancelToken> {
         self.0.upgrade().map(|node| CancelToken { node })
     }
@@ -178,24 +203,45 @@ impl CancelToken {
         deadline: Option<Instant>,
         drain: Option<CancelToken>,
     ) -> Self {
-        let op = parent.as_ref().and_then(|p| p.node.op.clone());
+        let attached = parent.as_ref().and_then(|p| p.node.attached.clone());
         CancelToken {
-            node: Arc::new(Node::new(parent, deadline, drain, op, false)),
+            node: Arc::new(Node::new(parent, deadline, drain, attached)),
         }
     }
 
-    /// A child registered as a running operation: it (and its children) carry `entry`, and
-    /// the entry leaves the registry when this child is dropped.
-    pub(crate) fn child_tracked(&self, entry: Arc<Entry>) -> Self {
+    /// A child that carries `attached` in place of what this token carries; it (and its
+    /// children) hold it, and it is dropped with the last of them.
+    #[cfg_attr(not(feature = "cancel"), allow(dead_code))]
+    pub(crate) fn child_attached(&self, attached: Arc<dyn Attachment>) -> Self {
+        self.child_attached_until(attached, None)
+    }
+
+    /// [`child_attached`](Self::child_attached) whose deadline is the earlier of `deadline`
+    /// and this token's.
+    #[cfg_attr(not(feature = "cancel"), allow(dead_code))]
+    pub(crate) fn child_attached_until(
+        &self,
+        attached: Arc<dyn Attachment>,
+        deadline: Option<Instant>,
+    ) -> Self {
+        let deadline = match (self.node.deadline, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         CancelToken {
             node: Arc::new(Node::new(
                 Some(self.clone()),
-                self.node.deadline,
+                deadline,
                 self.node.drain.clone(),
-                Some(entry),
-                true,
+                Some(Arc::new(attached)),
             )),
         }
+    }
+
+    /// What this token carries, for an attachment that wraps it.
+    #[cfg(feature = "cancel")]
+    pub(crate) fn attached(&self) -> Option<&Arc<dyn Attachment>> {
+        self.node.attached.as_deref()
     }
 
     /// A child whose work is not to be retried: retry layers that see it (or any of its
@@ -218,8 +264,7 @@ impl CancelToken {
             Some(self.clone()),
             self.node.deadline,
             self.node.drain.clone(),
-            self.node.op.clone(),
-            false,
+            self.node.attached.clone(),
         );
         node.no_retries = true;
         CancelToken {
@@ -242,21 +287,53 @@ impl CancelToken {
         Arc::get_mut(&mut self.node).is_some_and(|node| node.tokio.get().is_none())
     }
 
+    #[cfg_attr(not(feature = "cancel"), allow(dead_code))]
     pub(crate) fn downgrade(&self) -> WeakToken {
         WeakToken(Arc::downgrade(&self.node))
     }
 
     /// Reports progress for the running operation this token belongs to (see
-    /// [`crate::operations`]). Does nothing for a token that is not tracked.
-    pub fn report_progress(&self, message: impl Into<Arc<str>>) {
-        if let Some(op) = &self.node.op {
-            op.report(message.into());
+    /// `steadfast::cancel::operations`): a message, or a [`Progress`] with fields and data.
+    /// Does nothing for a token that is not tracked.
+    ///
+    /// ```
+    /// use steadfast::token::{CancelToken, Progress};
+    ///
+    /// let untracked = CancelToken::new();
+    /// untracked.report_progress(Progress::new("3 of 10").field("done", 3));
+    /// assert!(untracked.progress().is_none());
+    /// ```
+    pub fn report_progress(&self, progress: impl Into<Progress>) {
+        if let Some(attached) = &self.node.attached {
+            attached.report(progress.into());
         }
     }
 
     /// The last progress reported for this token's operation.
-    pub fn progress(&self) -> Option<Arc<str>> {
-        self.node.op.as_ref().and_then(|op| op.progress())
+    pub fn progress(&self) -> Option<Progress> {
+        self.node.attached.as_ref().and_then(|a| a.progress())
+    }
+
+    /// A channel that sees each progress report of this token's operation from now on (it
+    /// holds the latest, `None` until the first); `None` for a token that is not tracked. A
+    /// `tokio::sync::watch` receiver: `changed().await`, then `borrow()`.
+    ///
+    /// ```
+    /// use steadfast::cancel::operations::{Operation, Operations};
+    /// use steadfast::token::CancelToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let ops = Operations::new();
+    /// let token = ops.register(&CancelToken::new(), Operation::new("export"));
+    /// let mut rx = token.watch_progress().unwrap();
+    /// token.report_progress("page 1");
+    /// rx.changed().await.unwrap();
+    /// assert_eq!(rx.borrow().as_deref(), Some("page 1"));
+    /// # }
+    /// ```
+    #[cfg(feature = "cancel")]
+    pub fn watch_progress(&self) -> Option<tokio::sync::watch::Receiver<Option<Progress>>> {
+        self.node.attached.as_ref().and_then(|a| a.watch())
     }
 
     /// A token for a request: a child of `base` (or a new root), with the earlier of the two
@@ -387,8 +464,8 @@ impl CancelToken {
     ///
     /// Making the future costs one reference count; it registers with the token only when it
     /// is polled and finds the token not yet cancelled.
-    pub fn cancelled(&self) -> Cancelled {
-        Cancelled::new(self.clone())
+    pub fn cancelled(&self) -> WaitForCancellationFuture {
+        WaitForCancellationFuture::new(self.clone())
     }
 
     /// A `tokio_util` token that follows this one, for APIs that take one: it is cancelled when

@@ -136,8 +136,8 @@ pub trait HasCancelToken {
     }
 
     /// What the request calls itself in the registry of running operations
-    /// ([`crate::operations`]); `None` (the default) registers it as `"request"`.
-    fn operation(&self) -> Option<crate::operations::Operation> {
+    /// (`steadfast::cancel::operations`); `None` (the default) registers it as `"request"`.
+    fn operation(&self) -> Option<crate::token::Operation> {
         None
     }
 
@@ -193,19 +193,15 @@ impl<B> HasCancelToken for http::Request<B> {
         true
     }
 
-    /// The [`Operation`](crate::operations::Operation) in the extensions, or one named after
+    /// The [`Operation`](crate::token::Operation) in the extensions, or one named after
     /// the method and path (`"GET /reports"`).
-    fn operation(&self) -> Option<crate::operations::Operation> {
+    fn operation(&self) -> Option<crate::token::Operation> {
         Some(
             self.extensions()
-                .get::<crate::operations::Operation>()
+                .get::<crate::token::Operation>()
                 .cloned()
                 .unwrap_or_else(|| {
-                    crate::operations::Operation::new(format!(
-                        "{} {}",
-                        self.method(),
-                        self.uri().path()
-                    ))
+                    crate::token::Operation::new(format!("{} {}", self.method(), self.uri().path()))
                 }),
         )
     }
@@ -251,7 +247,7 @@ impl<T: HasCancelToken + ?Sized> HasCancelToken for Box<T> {
         (**self).set_cancel_token(token)
     }
 
-    fn operation(&self) -> Option<crate::operations::Operation> {
+    fn operation(&self) -> Option<crate::token::Operation> {
         (**self).operation()
     }
 
@@ -269,7 +265,7 @@ impl<T: HasCancelToken + ?Sized> HasCancelToken for Arc<T> {
         (**self).cancel_token()
     }
 
-    fn operation(&self) -> Option<crate::operations::Operation> {
+    fn operation(&self) -> Option<crate::token::Operation> {
         (**self).operation()
     }
 

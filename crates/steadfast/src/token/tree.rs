@@ -5,9 +5,9 @@
 use std::mem::ManuallyDrop;
 use std::sync::{Arc, OnceLock};
 
+use super::attachment::Attachment;
 use super::waiters::{Shared, Slot};
 use super::{CancelReason, CancelToken, WeakToken};
-use crate::operations::Entry;
 use crate::sync::{fence, AtomicU8, AtomicUsize, Mutex, MutexGuard, Ordering};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -32,8 +32,6 @@ pub(super) struct Node {
     /// How many unlinked nodes, this one included, a query walked from here when this node
     /// was made (0 for a root); at most [`MAX_RUN`].
     run: u8,
-    /// Whether this node is the one registered for `op` (and leaves the registry when dropped).
-    registered: bool,
     /// Retry layers must not retry work done for this token (an upstream already retries the
     /// request); inherited by children.
     pub(super) no_retries: bool,
@@ -51,8 +49,10 @@ pub(super) struct Node {
     pub(super) deadline: Option<Instant>,
     /// When this fires, the token is draining: no new work should start for it.
     pub(super) drain: Option<CancelToken>,
-    /// The running operation this token belongs to, inherited by children.
-    pub(super) op: Option<Arc<Entry>>,
+    /// What is attached to this token (the running operation it belongs to, say), shared
+    /// with its children and dropped with the last of them. A thin pointer, so that tokens
+    /// with nothing attached stay as small as they were.
+    pub(super) attached: Option<Arc<Arc<dyn Attachment>>>,
 }
 
 impl Node {
@@ -61,8 +61,7 @@ impl Node {
         parent: Option<CancelToken>,
         deadline: Option<Instant>,
         drain: Option<CancelToken>,
-        op: Option<Arc<Entry>>,
-        registered: bool,
+        attached: Option<Arc<Arc<dyn Attachment>>>,
     ) -> Self {
         let (run, no_retries, state) = match &parent {
             None => (0, false, LINKED),
@@ -71,7 +70,6 @@ impl Node {
         Node {
             state: AtomicU8::new(state),
             run,
-            registered,
             no_retries,
             link: AtomicUsize::new(0),
             shared: Mutex::new(ManuallyDrop::new(Shared::Idle)),
@@ -79,7 +77,7 @@ impl Node {
             parent,
             deadline,
             drain,
-            op,
+            attached,
         }
     }
 
@@ -152,11 +150,6 @@ impl Drop for Node {
         if self.tokio.get().is_some() {
             drop(self.tokio.take());
         }
-        if self.registered {
-            if let Some(op) = &self.op {
-                op.leave();
-            }
-        }
         let Some(parent) = self.parent.take() else {
             return;
         };
@@ -192,8 +185,7 @@ fn unlink(parent: &CancelToken, key: usize) {
 }
 
 /// Drops the last handle on `token`'s node and then, in a loop rather than a recursion, each
-/// ancestor that this releases: each node leaves its parent's table and the registry of
-/// operations, and hands its handle on its own parent to the next turn.
+/// ancestor that this releases: each node leaves its parent's table and hands its handle on its own parent to the next turn.
 #[cold]
 #[inline(never)]
 fn release(mut token: CancelToken) {
@@ -213,15 +205,8 @@ fn release(mut token: CancelToken) {
 }
 
 impl Node {
-    /// Leaves the parent's table and the registry of operations, and hands back the handle
-    /// on the parent, for [`release`].
+    /// Leaves the parent's table and hands back the handle on the parent, for [`release`].
     fn detach(&mut self) -> Option<CancelToken> {
-        if self.registered {
-            self.registered = false;
-            if let Some(op) = &self.op {
-                op.leave();
-            }
-        }
         let parent = self.parent.take()?;
         if self.state.load(Ordering::Relaxed) & LINKED != 0 {
             unlink(&parent, self.link.load(Ordering::Relaxed));
@@ -356,7 +341,7 @@ mod tests {
         assert!(grandchild.is_cancelled());
         assert_eq!(grandchild.reason(), Some(CancelReason::Signal(15)));
         // Cancelled through the parent: a later direct cancel does not change the reason.
-        assert!(!grandchild.cancel_with(CancelReason::Condition));
+        assert!(!grandchild.cancel_with(CancelReason::Condition(None)));
         assert_eq!(grandchild.reason(), Some(CancelReason::Signal(15)));
     }
 

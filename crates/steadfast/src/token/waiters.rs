@@ -1,6 +1,6 @@
 //! Waiting on a token: the table of waiters and linked children each token keeps under its
 //! lock (slots inline in the node first, spilled to the heap after, given back when mostly
-//! empty), and the [`Cancelled`] future that takes a slot in it.
+//! empty), and the [`WaitForCancellationFuture`] that takes a slot in it.
 
 use std::fmt;
 use std::future::Future;
@@ -229,7 +229,7 @@ impl Shared {
     }
 }
 
-/// `Cancelled::key` while the future holds no slot.
+/// `WaitForCancellationFuture::key` while the future holds no slot.
 const NO_KEY: usize = usize::MAX;
 
 /// Future returned by [`CancelToken::cancelled`]; completes when the token is cancelled.
@@ -238,7 +238,7 @@ const NO_KEY: usize = usize::MAX;
 /// holds one slot in its token's table (and its token is linked to its parent's, so that an
 /// ancestor's cancellation reaches it), released when it completes or is dropped.
 #[must_use = "futures do nothing unless polled"]
-pub struct Cancelled {
+pub struct WaitForCancellationFuture {
     token: CancelToken,
     /// The slot taken in the token's table, or [`NO_KEY`] until the first poll that has to
     /// wait.
@@ -256,19 +256,19 @@ fn waker_id(waker: &Waker) -> (usize, usize) {
     )
 }
 
-impl fmt::Debug for Cancelled {
+impl fmt::Debug for WaitForCancellationFuture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cancelled")
+        f.debug_struct("WaitForCancellationFuture")
             .field("waiting", &(self.key != NO_KEY))
             .finish_non_exhaustive()
     }
 }
 
-impl Cancelled {
+impl WaitForCancellationFuture {
     /// A future waiting on `token`, holding no slot until a poll has to wait.
     #[inline]
     pub(super) fn new(token: CancelToken) -> Self {
-        Cancelled {
+        WaitForCancellationFuture {
             token,
             key: NO_KEY,
             registered: (0, 0),
@@ -288,7 +288,7 @@ impl Cancelled {
     }
 }
 
-impl Future for Cancelled {
+impl Future for WaitForCancellationFuture {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
@@ -321,7 +321,7 @@ impl Future for Cancelled {
     }
 }
 
-impl Drop for Cancelled {
+impl Drop for WaitForCancellationFuture {
     fn drop(&mut self) {
         self.unregister();
     }
@@ -451,7 +451,10 @@ mod tests {
         assert!(again.as_mut().poll(&mut cx).is_pending());
         assert_eq!(again.key, taken, "the freed slot is reused");
         assert_eq!(leaf.shared().open_table().len, 2);
-        assert!(std::mem::size_of::<Cancelled>() <= 48, "kept small");
+        assert!(
+            std::mem::size_of::<WaitForCancellationFuture>() <= 48,
+            "kept small"
+        );
         assert!(
             leaf.shared().open_table().spill.is_empty(),
             "two waiters fit inside the node"

@@ -8,7 +8,7 @@
 //! request's token ([`CancelToken::report_progress`]), from the token or any child of it.
 //!
 //! ```
-//! use steadfast::operations::{Operation, Operations};
+//! use steadfast::cancel::operations::{Operation, Operations};
 //! use steadfast::token::{CancelReason, CancelToken};
 //!
 //! let ops = Operations::new();
@@ -40,59 +40,43 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::token::{CancelReason, CancelToken, WeakToken};
+use crate::token::{Attachment, CancelReason, CancelToken, Progress, WeakToken};
 
-/// What a request calls itself in the registry: a name and labels.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operation {
-    name: Arc<str>,
-    labels: Vec<(Arc<str>, Arc<str>)>,
-}
+pub use crate::token::Operation;
 
-impl Operation {
-    /// An operation called `name`.
-    pub fn new(name: impl Into<Arc<str>>) -> Self {
-        Operation {
-            name: name.into(),
-            labels: Vec::new(),
-        }
-    }
-
-    /// Adds a label (`user` = `42`, say).
-    pub fn label(mut self, key: impl Into<Arc<str>>, value: impl Into<Arc<str>>) -> Self {
-        self.labels.push((key.into(), value.into()));
-        self
-    }
-}
-
-pub(crate) struct Entry {
+/// One running operation, as the registry keeps it.
+struct Entry {
     id: u64,
     op: Operation,
     started: Instant,
-    progress: Mutex<Option<Arc<str>>>,
+    /// The latest progress, and whoever watches it.
+    progress: watch::Sender<Option<Progress>>,
     registry: Weak<Inner>,
 }
 
 impl Entry {
-    pub(crate) fn report(&self, message: Arc<str>) {
-        *self.progress.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+    fn progress(&self) -> Option<Progress> {
+        self.progress.borrow().clone()
     }
 
-    pub(crate) fn progress(&self) -> Option<Arc<str>> {
-        self.progress
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    fn info(&self, now: Instant) -> OperationInfo {
+        OperationInfo {
+            id: self.id,
+            op: self.op.clone(),
+            age: now.saturating_duration_since(self.started),
+            progress: self.progress(),
+        }
     }
 
     /// The registered token is gone: leave the registry, and give memory back once it is
     /// mostly empty.
-    pub(crate) fn leave(&self) {
+    fn leave(&self) {
         if let Some(reg) = self.registry.upgrade() {
             let mut map = reg.map.lock().unwrap_or_else(|p| p.into_inner());
             map.remove(&self.id);
@@ -115,6 +99,45 @@ impl fmt::Debug for Entry {
     }
 }
 
+/// What a registered token carries: its entry, which leaves the registry when the last token
+/// holding it is dropped.
+struct Registration(Arc<Entry>);
+
+impl Attachment for Registration {
+    fn report(&self, progress: Progress) {
+        self.0.progress.send_replace(Some(progress));
+        let Some(registry) = self.0.registry.upgrade() else {
+            return;
+        };
+        // Called outside the lock, so that a callback may use the registry.
+        let callbacks: Vec<ProgressCallback> = registry
+            .callbacks
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if !callbacks.is_empty() {
+            let info = self.0.info(Instant::now());
+            for callback in callbacks {
+                callback(&info);
+            }
+        }
+    }
+
+    fn progress(&self) -> Option<Progress> {
+        self.0.progress()
+    }
+
+    fn watch(&self) -> Option<watch::Receiver<Option<Progress>>> {
+        Some(self.0.progress.subscribe())
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
+}
+
 /// A registry whose map has room for more than this many operations shrinks when it is
 /// mostly empty.
 const SHRINK_MIN: usize = 64;
@@ -123,7 +146,10 @@ const SHRINK_MIN: usize = 64;
 struct Inner {
     next: AtomicU64,
     map: Mutex<HashMap<u64, (Arc<Entry>, WeakToken)>>,
+    callbacks: RwLock<Vec<ProgressCallback>>,
 }
+
+type ProgressCallback = Arc<dyn Fn(&OperationInfo) + Send + Sync>;
 
 /// The registry of running operations. Cheap to clone; clones share the set.
 #[derive(Clone, Default)]
@@ -145,7 +171,7 @@ pub struct OperationInfo {
     id: u64,
     op: Operation,
     age: Duration,
-    progress: Option<Arc<str>>,
+    progress: Option<Progress>,
 }
 
 impl OperationInfo {
@@ -155,18 +181,19 @@ impl OperationInfo {
     }
     /// Its name.
     pub fn name(&self) -> &str {
-        &self.op.name
+        self.op.name()
     }
     /// Its labels.
     pub fn labels(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.op.labels.iter().map(|(k, v)| (&**k, &**v))
+        self.op.labels()
     }
     /// How long it has been running.
     pub fn age(&self) -> Duration {
         self.age
     }
-    /// The last progress it reported.
-    pub fn progress(&self) -> Option<Arc<str>> {
+    /// The last progress it reported (for a callback given to
+    /// [`Operations::on_progress`], the report that called it).
+    pub fn progress(&self) -> Option<Progress> {
         self.progress.clone()
     }
 }
@@ -175,6 +202,23 @@ impl Operations {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The process-wide registry, for operations that any part of the program may list or
+    /// cancel (as the circuit breakers' `Registry::global`). Registries made with
+    /// [`new`](Self::new) are separate from it.
+    ///
+    /// ```
+    /// use steadfast::cancel::operations::{Operation, Operations};
+    /// use steadfast::token::{CancelReason, CancelToken};
+    ///
+    /// let job = Operations::global().register(&CancelToken::new(), Operation::new("user_7_job"));
+    /// assert_eq!(Operations::global().cancel_named("user_7_*", CancelReason::Shutdown), 1);
+    /// assert!(job.is_cancelled());
+    /// ```
+    pub fn global() -> &'static Operations {
+        static GLOBAL: std::sync::OnceLock<Operations> = std::sync::OnceLock::new();
+        GLOBAL.get_or_init(Operations::new)
     }
 
     /// Registers `token` as `op`; returns the token to hand to the work (a child of `token`
@@ -186,10 +230,10 @@ impl Operations {
             id,
             op,
             started: Instant::now(),
-            progress: Mutex::new(None),
+            progress: watch::Sender::new(None),
             registry: Arc::downgrade(&self.inner),
         });
-        let tracked = token.child_tracked(entry.clone());
+        let tracked = token.child_attached(Arc::new(Registration(entry.clone())));
         self.inner
             .map
             .lock()
@@ -198,19 +242,42 @@ impl Operations {
         tracked
     }
 
+    /// Calls `callback` with each progress report of every operation in this registry, from
+    /// the thread that reports it, until the registry is dropped. As `on_progress` in
+    /// Python's `cancelable`; for one operation, [`CancelToken::watch_progress`] gives a
+    /// channel instead.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use steadfast::cancel::operations::{Operation, Operations};
+    /// use steadfast::token::{CancelToken, Progress};
+    ///
+    /// let ops = Operations::new();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// ops.on_progress({
+    ///     let seen = seen.clone();
+    ///     move |op| {
+    ///         let p = op.progress().unwrap();
+    ///         seen.lock().unwrap().push(format!("{}: {} ({:?})", op.name(), &*p, p.get("item")));
+    ///     }
+    /// });
+    /// let token = ops.register(&CancelToken::new(), Operation::new("import"));
+    /// token.report_progress(Progress::new("processing").field("item", "a.csv"));
+    /// assert_eq!(*seen.lock().unwrap(), ["import: processing (Some(\"a.csv\"))"]);
+    /// ```
+    pub fn on_progress(&self, callback: impl Fn(&OperationInfo) + Send + Sync + 'static) {
+        self.inner
+            .callbacks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::new(callback));
+    }
+
     /// What is running now, oldest first (in the order they arrived when as old).
     pub fn list(&self) -> Vec<OperationInfo> {
         let now = Instant::now();
         let map = self.inner.map.lock().unwrap_or_else(|p| p.into_inner());
-        let mut all: Vec<OperationInfo> = map
-            .values()
-            .map(|(e, _)| OperationInfo {
-                id: e.id,
-                op: e.op.clone(),
-                age: now.saturating_duration_since(e.started),
-                progress: e.progress(),
-            })
-            .collect();
+        let mut all: Vec<OperationInfo> = map.values().map(|(e, _)| e.info(now)).collect();
         all.sort_by_key(|i| (std::cmp::Reverse(i.age), i.id));
         all
     }
