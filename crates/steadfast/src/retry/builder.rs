@@ -80,7 +80,17 @@ impl<C, K, R> fmt::Debug for RetryPolicyBuilder<C, K, R> {
 }
 
 impl<C, K, R> RetryPolicyBuilder<C, K, R> {
-    /// Names the policy (shown in `tracing` spans and events). Default `"retry"`.
+    /// Names the policy after the operation or downstream it guards. The name is shown in
+    /// `tracing` spans and events, starts the message of the [`RetryError`] the policy gives
+    /// up with, and is available from [`RetryError::name`]. Default: no name (`"retry"` in
+    /// spans).
+    ///
+    /// ```
+    /// use steadfast::retry::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::builder().name("inventory").build().unwrap();
+    /// assert_eq!(policy.name(), "inventory");
+    /// ```
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.name = Some(name.into());
         self
@@ -314,7 +324,7 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
             deadline: self.deadline,
             max_hint: self.max_hint,
             max_hint_wait_total: self.max_hint_wait_total.unwrap_or(self.max_hint),
-            name: self.name,
+            name: self.name.map(|n| Arc::from(&*n)),
             budget: self.budget,
             rng: self.rng,
             listeners: self.listeners.into_boxed_slice(),

@@ -2,7 +2,6 @@
 //! them all copies share, and how a layer holds the policy ([`PolicyRef`]). The builder that
 //! checks them is in `builder.rs`.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -81,7 +80,7 @@ pub(super) struct SharedSettings {
     pub(super) deadline: Option<Instant>,
     pub(super) max_hint: Duration,
     pub(super) max_hint_wait_total: Duration,
-    pub(super) name: Option<Cow<'static, str>>,
+    pub(super) name: Option<Arc<str>>,
     pub(super) budget: Option<Arc<dyn RetryBudget>>,
     pub(super) rng: Option<Arc<dyn RandomSource>>,
     pub(super) listeners: Box<[Listener]>,
@@ -121,6 +120,11 @@ impl<C, K, R> Settings<C, K, R> {
 
     pub(crate) fn name(&self) -> &str {
         self.shared.name.as_deref().unwrap_or("retry")
+    }
+
+    /// The name given to the policy, shared (not copied) with the errors that carry it.
+    pub(crate) fn shared_name(&self) -> Option<Arc<str>> {
+        self.shared.name.clone()
     }
 
     pub(crate) fn backoff(&self) -> &Backoff {
@@ -252,7 +256,8 @@ impl<C, K, R> fmt::Debug for RetryPolicy<C, K, R> {
 }
 
 impl<C, K, R> RetryPolicy<C, K, R> {
-    /// The policy's name, used in `tracing` spans.
+    /// The policy's name, used in `tracing` spans and in its [`RetryError`](super::RetryError)s;
+    /// `"retry"` for a policy that was not given one.
     pub fn name(&self) -> &str {
         self.settings.name()
     }

@@ -369,7 +369,12 @@ impl<X: Default> RetryState<X> {
         now: Option<Instant>,
     ) -> RetryAttempt {
         if let Some(m) = settings.metrics() {
-            m.retry();
+            let waited = self
+                .cold
+                .0
+                .as_ref()
+                .and_then(|c| c.log.last.as_ref()?.delay_after);
+            m.retry(waited.unwrap_or_default());
         }
         let dated = now.and(self.last_finished_at());
         let elapsed = match dated {
@@ -418,6 +423,9 @@ impl<X: Default> RetryState<X> {
     ) {
         if let Some(m) = settings.metrics() {
             m.finished(self.attempt);
+            if !outcome.is_success() {
+                m.failed();
+            }
         }
         if outcome.is_success() {
             if let Some(b) = settings.budget() {
@@ -491,7 +499,7 @@ impl<X: Default> RetryState<X> {
             if self.attempt > 0 {
                 m.finished(self.attempt);
             }
-            m.gave_up(&reason);
+            m.gave_up(&reason, self.attempt);
         }
         settings.emit(RetryEvent::GiveUp {
             attempts: self.attempt,
@@ -512,6 +520,6 @@ impl<X: Default> RetryState<X> {
             }
         }
         history.write_messages();
-        RetryError::new(reason, self.attempt, elapsed, clock, history)
+        RetryError::new(settings.shared_name(), reason, self.attempt, elapsed, clock, history)
     }
 }
