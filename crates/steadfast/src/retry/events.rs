@@ -1,8 +1,8 @@
 //! Hooks and counters: what the retry layer tells you while it works.
 //!
 //! Register a listener with
-//! [`RetryPolicyBuilder::on_event`](super::RetryPolicyBuilder::on_event) to be called before
-//! each retry (with the delay chosen), when a request succeeds after retries, when the budget
+//! [`RetryPolicyBuilder::on_event`](super::RetryPolicyBuilder::on_event) to be called when
+//! each attempt starts, before each retry's wait (with the delay chosen), when a request succeeds after retries, when the budget
 //! refuses a retry, and when the layer gives up. Listeners run inline, on the task that drives
 //! the request: keep them short. Every event is also emitted as a `tracing` event inside a
 //! per-request `retry` span.
@@ -40,6 +40,16 @@ use crate::classify::Outcome;
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub enum RetryEvent<'a> {
+    /// Attempt `attempt` is about to be sent (tenacity's `before`): the first one, and each
+    /// retry once its wait is over and the service is ready.
+    AttemptStarting {
+        /// The attempt, from 1.
+        attempt: u32,
+        /// Time elapsed since the first attempt started (zero for the first; counted from the
+        /// first failure when the policy does not read the clock before one, see
+        /// [`max_elapsed`](super::RetryPolicyBuilder::max_elapsed)).
+        elapsed: Duration,
+    },
     /// Attempt `attempt` failed with a retryable outcome; the layer will wait `delay` and try
     /// again.
     Retry {
