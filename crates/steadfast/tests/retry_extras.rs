@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use steadfast::classify::{Attempt, Outcome};
 use steadfast::retry::{
     Backoff, FailedAttempt, RetryError, RetryEvent, RetryLayer, RetryMetrics, RetryPolicy,
@@ -14,7 +15,6 @@ use steadfast::token::CancelToken;
 use steadfast_test::{Reply, Scripted};
 use tokio::time::Instant;
 use tower::limit::ConcurrencyLimitLayer;
-use futures_util::FutureExt;
 use tower::{Layer, Service, ServiceExt};
 
 fn ms(n: u64) -> Duration {
@@ -62,8 +62,17 @@ async fn plus_random_spreads_a_schedule_reproducibly() {
             .seed(seed)
             .build()
             .unwrap();
-        let svc = Scripted::new([Reply::err("a"), Reply::err("b"), Reply::err("c"), Reply::ok(1)]);
-        RetryLayer::new(policy).layer(svc.clone()).oneshot(()).await.unwrap();
+        let svc = Scripted::new([
+            Reply::err("a"),
+            Reply::err("b"),
+            Reply::err("c"),
+            Reply::ok(1),
+        ]);
+        RetryLayer::new(policy)
+            .layer(svc.clone())
+            .oneshot(())
+            .await
+            .unwrap();
         svc.gaps()
     };
     let a = run(1).await;
@@ -94,7 +103,10 @@ async fn the_layer_waits_before_the_first_attempt_without_holding_readiness() {
     tokio::task::yield_now().await;
     // The request is waiting: the only permit is free, and nothing was sent.
     assert_eq!(start.elapsed(), Duration::ZERO);
-    assert!(probe.ready().now_or_never().is_some(), "a permit is held while waiting");
+    assert!(
+        probe.ready().now_or_never().is_some(),
+        "a permit is held while waiting"
+    );
     drop(probe);
     assert_eq!(inner.calls(), 0);
     let at = sending.await.unwrap();
@@ -194,7 +206,11 @@ async fn listeners_hear_each_attempt_start_and_errors_carry_the_name() {
     );
     let err = err.downcast_ref::<RetryError>().unwrap();
     assert_eq!(err.name(), Some("billing"));
-    assert!(err.to_string().starts_with("billing: gave up after 3 attempts"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("billing: gave up after 3 attempts"),
+        "{err}"
+    );
     let unnamed = RetryPolicy::builder().max_attempts(1).build().unwrap();
     let err = unnamed.run_blocking(|_| Err::<(), _>("x")).unwrap_err();
     let err = err.downcast_ref::<RetryError>().unwrap();
@@ -213,9 +229,17 @@ async fn metrics_derive_rates_and_the_time_waited() {
         .unwrap();
     let layer = RetryLayer::new(policy);
     // At once; after two retries (100 + 200 ms); never (100 + 200 ms).
-    layer.layer(Scripted::new([Reply::ok(1)])).oneshot(()).await.unwrap();
     layer
-        .layer(Scripted::new([Reply::err("a"), Reply::err("b"), Reply::ok(1)]))
+        .layer(Scripted::new([Reply::ok(1)]))
+        .oneshot(())
+        .await
+        .unwrap();
+    layer
+        .layer(Scripted::new([
+            Reply::err("a"),
+            Reply::err("b"),
+            Reply::ok(1),
+        ]))
         .oneshot(())
         .await
         .unwrap();
@@ -236,7 +260,10 @@ async fn metrics_derive_rates_and_the_time_waited() {
     // A request stopped before its first attempt.
     let token = CancelToken::new();
     token.cancel();
-    let p = RetryPolicy::builder().metrics(metrics.clone()).build().unwrap();
+    let p = RetryPolicy::builder()
+        .metrics(metrics.clone())
+        .build()
+        .unwrap();
     p.run_cancellable(&token, |_| async { Ok::<_, std::io::Error>(()) })
         .await
         .unwrap_err();

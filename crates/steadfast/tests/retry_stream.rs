@@ -126,11 +126,19 @@ async fn errors_not_retried_are_yielded_as_they_are() {
     let mut made = 0;
     let s = policy.stream(|_: StreamAttempt| {
         made += 1;
-        stream::iter([Ok(1), Err::<i32, steadfast::BoxError>(Box::new(Fatal)), Ok(2)])
+        stream::iter([
+            Ok(1),
+            Err::<i32, steadfast::BoxError>(Box::new(Fatal)),
+            Ok(2),
+        ])
     });
     let got: Vec<_> = s.collect().await;
     assert_eq!(got.len(), 2);
-    assert!(got[1].as_ref().unwrap_err().downcast_ref::<Fatal>().is_some());
+    assert!(got[1]
+        .as_ref()
+        .unwrap_err()
+        .downcast_ref::<Fatal>()
+        .is_some());
     assert_eq!(made, 1);
 }
 

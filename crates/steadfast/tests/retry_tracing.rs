@@ -162,7 +162,10 @@ async fn the_events_level_is_a_setting() {
             .unwrap_err();
         let events = capture.events.lock().unwrap().clone();
         let spans = capture.spans.lock().unwrap().len();
-        (events.into_iter().map(|(_, m)| m).collect::<Vec<_>>(), spans)
+        (
+            events.into_iter().map(|(_, m)| m).collect::<Vec<_>>(),
+            spans,
+        )
     };
     // At the default level a subscriber that keeps warnings sees nothing.
     assert_eq!(run(None).await, (vec![], 0));

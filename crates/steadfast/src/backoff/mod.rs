@@ -54,6 +54,9 @@ pub use jitter::Jitter;
 pub use nanos::MAX_DELAY;
 use nanos::{from_nanos_f64, nanos, unit_inclusive};
 
+/// A custom schedule that draws from the policy's random source.
+type RandomFn = Arc<dyn Fn(u32, &dyn RandomSource) -> Duration + Send + Sync>;
+
 #[derive(Clone)]
 enum Schedule {
     Constant(Duration),
@@ -73,7 +76,7 @@ enum Schedule {
         rest: Arc<Backoff>,
     },
     Custom(Arc<dyn Fn(u32) -> Duration + Send + Sync>),
-    CustomRandom(Arc<dyn Fn(u32, &dyn RandomSource) -> Duration + Send + Sync>),
+    CustomRandom(RandomFn),
 }
 
 impl fmt::Debug for Schedule {
@@ -545,9 +548,7 @@ mod tests {
         // A range: every delay within it, not all the same, and the same for the same seed.
         let b = Backoff::constant(ms(1_000)).plus_random(Duration::ZERO, ms(2_000));
         let delays = seq(&b, 50);
-        assert!(delays
-            .iter()
-            .all(|d| (ms(1_000)..=ms(3_000)).contains(d)));
+        assert!(delays.iter().all(|d| (ms(1_000)..=ms(3_000)).contains(d)));
         assert!(delays.iter().any(|d| *d != delays[0]));
         assert_eq!(delays, seq(&b, 50));
         // Huge amounts saturate.

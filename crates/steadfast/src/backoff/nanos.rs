@@ -27,4 +27,3 @@ pub(crate) fn from_nanos_f64(ns: f64) -> Duration {
 pub(crate) fn nanos(d: Duration) -> f64 {
     d.as_nanos() as f64
 }
-

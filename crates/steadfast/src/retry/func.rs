@@ -238,7 +238,10 @@ where
 }
 
 /// The wait before the first attempt, if the policy has one and the token has not fired.
-fn waits_first<C, K, R>(settings: &Settings<C, K, R>, token: Option<&CancelToken>) -> Option<Duration> {
+fn waits_first<C, K, R>(
+    settings: &Settings<C, K, R>,
+    token: Option<&CancelToken>,
+) -> Option<Duration> {
     if !settings.delays_start() || interrupted(token).is_some() {
         return None;
     }
@@ -259,7 +262,10 @@ where
     if let Some(reason) = interrupted(token) {
         return Err(state.give_up(settings, reason, None, span).into());
     }
-    state.begin_first(settings, Classify::<(), T, E>::reads_elapsed(&settings.classifier));
+    state.begin_first(
+        settings,
+        Classify::<(), T, E>::reads_elapsed(&settings.classifier),
+    );
     Ok(())
 }
 

@@ -584,6 +584,13 @@ impl<X: Default> RetryState<X> {
             }
         }
         history.write_messages();
-        RetryError::new(settings.shared_name(), reason, self.attempt, elapsed, clock, history)
+        RetryError::new(
+            settings.shared_name(),
+            reason,
+            self.attempt,
+            elapsed,
+            clock,
+            history,
+        )
     }
 }

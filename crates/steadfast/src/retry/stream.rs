@@ -271,7 +271,8 @@ where
                 StreamPhase::New => {
                     if let Some(t) = this.token.as_ref() {
                         this.cancelled.set(Some(t.cancelled()));
-                        this.draining.set(t.drain_token().map(CancelToken::cancelled));
+                        this.draining
+                            .set(t.drain_token().map(CancelToken::cancelled));
                     }
                     if let Some(reason) = interrupted(this.token.as_ref()) {
                         return Poll::Ready(give_up(&mut this, reason));
