@@ -228,7 +228,7 @@ impl RetryError {
     /// let err = policy.run_blocking(|_| Err::<(), _>("unavailable")).unwrap_err();
     /// let err = err.downcast_ref::<RetryError>().unwrap();
     /// assert_eq!(err.name(), Some("billing-api"));
-    /// assert_eq!(err.to_string(), "billing-api: gave up after 2 attempts: attempts exhausted");
+    /// assert!(err.to_string().starts_with("billing-api: gave up after 2 attempts"));
     /// ```
     ///
     /// [`RetryPolicyBuilder::name`]: super::RetryPolicyBuilder::name

@@ -226,7 +226,7 @@ impl<F, S, C, K, R> RetryStream<F, S, C, K, R> {
     /// let policy = RetryPolicy::default();
     /// // A stream that never ends.
     /// let ticks = policy
-    ///     .stream(|_: StreamAttempt| stream::repeat(Ok::<_, std::io::Error>(1)))
+    ///     .stream(|_: StreamAttempt| stream::repeat_with(|| Ok::<_, std::io::Error>(1)))
     ///     .cancel_on(&token);
     /// let mut ticks = std::pin::pin!(ticks);
     /// assert_eq!(ticks.next().await.unwrap().unwrap(), 1);
