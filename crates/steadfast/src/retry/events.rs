@@ -4,8 +4,9 @@
 //! [`RetryPolicyBuilder::on_event`](super::RetryPolicyBuilder::on_event) to be called when
 //! each attempt starts, before each retry's wait (with the delay chosen), when a request succeeds after retries, when the budget
 //! refuses a retry, and when the layer gives up. Listeners run inline, on the task that drives
-//! the request: keep them short. Every event is also emitted as a `tracing` event inside a
-//! per-request `retry` span.
+//! the request: keep them short. Every event but `AttemptStarting` is also emitted as a
+//! `tracing` event inside a per-request `retry` span, at the policy's
+//! [`log_level`](super::RetryPolicyBuilder::log_level).
 //!
 //! [`RetryMetrics`] counts the same things with relaxed atomics, for a metrics exporter to
 //! read.
