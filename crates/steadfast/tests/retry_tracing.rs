@@ -141,3 +141,38 @@ async fn only_requests_with_something_to_report_make_a_span() {
         .collect();
     assert_eq!(in_span, ["retrying", "succeeded after retries"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_events_level_is_a_setting() {
+    let run = |level: Option<Level>| async move {
+        let shared = Shared(Arc::default(), Some(Level::WARN));
+        let capture = shared.0.clone();
+        let _guard = tracing::subscriber::set_default(shared);
+        let mut builder = RetryPolicy::builder()
+            .max_attempts(2)
+            .backoff(Backoff::constant(Duration::from_millis(5)));
+        if let Some(level) = level {
+            builder = builder.log_level(level);
+        }
+        let svc = Scripted::<u8>::new([Reply::err("a"), Reply::err("b")]);
+        RetryLayer::new(builder.build().unwrap())
+            .layer(svc)
+            .oneshot(())
+            .await
+            .unwrap_err();
+        let events = capture.events.lock().unwrap().clone();
+        let spans = capture.spans.lock().unwrap().len();
+        (
+            events.into_iter().map(|(_, m)| m).collect::<Vec<_>>(),
+            spans,
+        )
+    };
+    // At the default level a subscriber that keeps warnings sees nothing.
+    assert_eq!(run(None).await, (vec![], 0));
+    // At `WARN` it sees the retry and the end, in the request's span.
+    assert_eq!(
+        run(Some(Level::WARN)).await,
+        (vec!["retrying".to_string(), "giving up".to_string()], 1)
+    );
+    assert_eq!(run(Some(Level::INFO)).await, (vec![], 0));
+}

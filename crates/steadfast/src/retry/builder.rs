@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tracing::Level;
 
 use super::budget::RetryBudget;
+use super::classes::{BackoffClass, FailedAttempt};
 use super::clone_request::{CloneAll, CloneWith};
 use super::error::RetryError;
 use super::events::{Listener, RetryEvent, RetryMetrics};
@@ -25,8 +27,11 @@ impl RetryPolicy {
     pub fn builder() -> RetryPolicyBuilder {
         RetryPolicyBuilder {
             name: None,
+            log_level: Level::DEBUG,
+            start_jitter: None,
             max_attempts: 3,
             backoff: Backoff::default(),
+            classes: Vec::new(),
             max_elapsed: None,
             deadline: None,
             max_hint: Duration::from_secs(60),
@@ -53,8 +58,11 @@ impl Default for RetryPolicy {
 /// Builds a [`RetryPolicy`]; every setting is checked by [`build`](Self::build).
 pub struct RetryPolicyBuilder<C = AnyError, K = CloneAll, R = NoRecover> {
     name: Option<Cow<'static, str>>,
+    log_level: Level,
+    start_jitter: Option<Duration>,
     max_attempts: u32,
     backoff: Backoff,
+    classes: Vec<BackoffClass>,
     max_elapsed: Option<Duration>,
     deadline: Option<Instant>,
     max_hint: Duration,
@@ -80,9 +88,70 @@ impl<C, K, R> fmt::Debug for RetryPolicyBuilder<C, K, R> {
 }
 
 impl<C, K, R> RetryPolicyBuilder<C, K, R> {
-    /// Names the policy (shown in `tracing` spans and events). Default `"retry"`.
+    /// Names the policy after the operation or downstream it guards. The name is shown in
+    /// `tracing` spans and events, starts the message of the [`RetryError`] the policy gives
+    /// up with, and is available from [`RetryError::name`]. Default: no name (`"retry"` in
+    /// spans).
+    ///
+    /// ```
+    /// use steadfast::retry::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::builder().name("inventory").build().unwrap();
+    /// assert_eq!(policy.name(), "inventory");
+    /// ```
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// The level of the `tracing` events the policy emits when it retries, gives up, succeeds
+    /// after retries or is refused by its budget, and of the per-request `retry` span they
+    /// are in (default [`Level::DEBUG`]). Raise it to see retries in logs that keep only
+    /// warnings, as tenacity's `before_sleep_log(logger, logging.WARNING)` does. The
+    /// per-attempt `attempt finished` event stays at `TRACE`.
+    ///
+    /// ```
+    /// use steadfast::retry::RetryPolicy;
+    /// use tracing::Level;
+    ///
+    /// let policy = RetryPolicy::builder().log_level(Level::WARN).build().unwrap();
+    /// # let _ = policy;
+    /// ```
+    pub fn log_level(mut self, level: Level) -> Self {
+        self.log_level = level;
+        self
+    }
+
+    /// Waits a random time, uniform in `[0, max]`, before each request's first attempt, so
+    /// that many clients started together (after a deploy, a restart or a cache flush) do
+    /// not all call at once. Off by default; `max` must be greater than zero.
+    ///
+    /// The wait draws from the policy's [random source](Self::random). It does not count
+    /// toward the elapsed time ([`max_elapsed`](Self::max_elapsed) and
+    /// [`RetryError::elapsed`] start with the first attempt). It applies to
+    /// [`run`](RetryPolicy::run), [`run_blocking`](RetryPolicy::run_blocking) and
+    /// [`stream`](RetryPolicy::stream), which watch the token they are given while it lasts
+    /// (if it fires, or starts draining, nothing is attempted), and to the services of
+    /// [`RetryLayer::with_start_jitter`](super::RetryLayer::with_start_jitter), which take it
+    /// in `poll_ready` before asking the inner service for readiness, so that none is held
+    /// meanwhile. A plain [`RetryLayer`](super::RetryLayer) does not read it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::retry::RetryPolicy;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let policy = RetryPolicy::builder()
+    ///     .start_jitter(Duration::from_secs(2))
+    ///     .build()
+    ///     .unwrap();
+    /// let start = tokio::time::Instant::now();
+    /// let at = policy.run(|_| async { Ok::<_, std::io::Error>(tokio::time::Instant::now()) }).await.unwrap();
+    /// assert!(at - start <= Duration::from_secs(2));
+    /// # }
+    /// ```
+    pub fn start_jitter(mut self, max: Duration) -> Self {
+        self.start_jitter = Some(max);
         self
     }
 
@@ -95,6 +164,55 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
     /// The wait before each retry.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
+        self
+    }
+
+    /// Waits `backoff` before the retries of failures that `rule` picks out, instead of the
+    /// policy's [`backoff`](Self::backoff): rate limits can back off longer than transient
+    /// errors. May be called several times; the first rule that matches a failure picks its
+    /// schedule, and failures no rule matches use the policy's backoff.
+    ///
+    /// Each schedule keeps its own count: the third rate-limited failure of a request waits
+    /// the rate-limit schedule's third delay, however many other failures came between, with
+    /// that schedule's own cap and jitter. A server's hint (`Retry-After`, a gRPC pushback)
+    /// still replaces the delay, and still counts as a failure of its class; after a pushback
+    /// every schedule starts again from its first delay. A policy without rules pays nothing
+    /// for them. Each backoff is checked by [`build`](Self::build).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::retry::{Backoff, FailedAttempt, RetryPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let policy = RetryPolicy::builder()
+    ///     .max_attempts(4)
+    ///     .backoff(Backoff::constant(Duration::from_millis(100)))
+    ///     .backoff_for(
+    ///         |f: &FailedAttempt<'_>| f.error().is_some_and(|e| e.to_string() == "429"),
+    ///         Backoff::exponential(Duration::from_secs(2)),
+    ///     )
+    ///     .build()
+    ///     .unwrap();
+    /// let start = tokio::time::Instant::now();
+    /// let answers = ["429", "503", "429"];
+    /// let v = policy
+    ///     .run(|n| async move { answers.get(n as usize - 1).map_or(Ok(n), |e| Err(*e)) })
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(v, 4);
+    /// // 2 s (first rate limit), 100 ms (transient), 4 s (second rate limit).
+    /// assert_eq!(start.elapsed(), Duration::from_millis(6_100));
+    /// # }
+    /// ```
+    pub fn backoff_for(
+        mut self,
+        rule: impl Fn(&FailedAttempt<'_>) -> bool + Send + Sync + 'static,
+        backoff: Backoff,
+    ) -> Self {
+        self.classes.push(BackoffClass {
+            rule: Arc::new(rule),
+            backoff,
+        });
         self
     }
 
@@ -176,8 +294,11 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
     pub fn classify<C2>(self, classifier: C2) -> RetryPolicyBuilder<C2, K, R> {
         RetryPolicyBuilder {
             name: self.name,
+            log_level: self.log_level,
+            start_jitter: self.start_jitter,
             max_attempts: self.max_attempts,
             backoff: self.backoff,
+            classes: self.classes,
             max_elapsed: self.max_elapsed,
             deadline: self.deadline,
             max_hint: self.max_hint,
@@ -232,8 +353,11 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
     pub fn clone_requests<K2>(self, cloner: K2) -> RetryPolicyBuilder<C, K2, R> {
         RetryPolicyBuilder {
             name: self.name,
+            log_level: self.log_level,
+            start_jitter: self.start_jitter,
             max_attempts: self.max_attempts,
             backoff: self.backoff,
+            classes: self.classes,
             max_elapsed: self.max_elapsed,
             deadline: self.deadline,
             max_hint: self.max_hint,
@@ -257,8 +381,11 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
     pub fn recover<R2>(self, recover: R2) -> RetryPolicyBuilder<C, K, R2> {
         RetryPolicyBuilder {
             name: self.name,
+            log_level: self.log_level,
+            start_jitter: self.start_jitter,
             max_attempts: self.max_attempts,
             backoff: self.backoff,
+            classes: self.classes,
             max_elapsed: self.max_elapsed,
             deadline: self.deadline,
             max_hint: self.max_hint,
@@ -308,13 +435,26 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
                 "must be greater than zero",
             ));
         }
+        if self.start_jitter == Some(Duration::ZERO) {
+            return Err(ConfigError::new(
+                "retry",
+                "start_jitter",
+                "must be greater than zero",
+            ));
+        }
         self.backoff.validate()?;
+        for class in &self.classes {
+            class.backoff.validate()?;
+        }
         let shared = SharedSettings {
             backoff: self.backoff,
+            classes: self.classes.into_boxed_slice(),
             deadline: self.deadline,
             max_hint: self.max_hint,
             max_hint_wait_total: self.max_hint_wait_total.unwrap_or(self.max_hint),
-            name: self.name,
+            name: self.name.map(|n| Arc::from(&*n)),
+            log_level: self.log_level,
+            start_jitter: self.start_jitter,
             budget: self.budget,
             rng: self.rng,
             listeners: self.listeners.into_boxed_slice(),

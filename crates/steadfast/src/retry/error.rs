@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::classify::Outcome;
@@ -169,6 +170,8 @@ pub struct RetryError {
 }
 
 struct Inner {
+    /// The name of the policy that gave up, shared with it.
+    name: Option<Arc<str>>,
     reason: StopReason,
     attempts: u32,
     elapsed: Duration,
@@ -190,6 +193,7 @@ pub(crate) enum Clock {
 
 impl RetryError {
     pub(crate) fn new(
+        name: Option<Arc<str>>,
         reason: StopReason,
         attempts: u32,
         elapsed: Duration,
@@ -198,6 +202,7 @@ impl RetryError {
     ) -> Self {
         RetryError {
             inner: Box::new(Inner {
+                name,
                 reason,
                 attempts,
                 elapsed,
@@ -205,6 +210,30 @@ impl RetryError {
                 history,
             }),
         }
+    }
+
+    /// The name of the policy that gave up ([`RetryPolicyBuilder::name`]), if it was given
+    /// one: the operation or downstream it guards. A named policy's errors start their
+    /// message with it.
+    ///
+    /// ```
+    /// use steadfast::retry::{Backoff, RetryError, RetryPolicy};
+    ///
+    /// let policy = RetryPolicy::builder()
+    ///     .name("billing-api")
+    ///     .max_attempts(2)
+    ///     .backoff(Backoff::none())
+    ///     .build()
+    ///     .unwrap();
+    /// let err = policy.run_blocking(|_| Err::<(), _>("unavailable")).unwrap_err();
+    /// let err = err.downcast_ref::<RetryError>().unwrap();
+    /// assert_eq!(err.name(), Some("billing-api"));
+    /// assert!(err.to_string().starts_with("billing-api: gave up after 2 attempts"));
+    /// ```
+    ///
+    /// [`RetryPolicyBuilder::name`]: super::RetryPolicyBuilder::name
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
     }
 
     /// Why the layer stopped.
@@ -309,6 +338,7 @@ impl RetryError {
 impl fmt::Debug for RetryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryError")
+            .field("name", &self.name())
             .field("reason", &self.inner.reason)
             .field("attempts", &self.inner.attempts)
             .field("elapsed", &self.inner.elapsed)
@@ -333,6 +363,9 @@ impl fmt::Display for RetryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
         let plural = if i.attempts == 1 { "" } else { "s" };
+        if let Some(name) = &i.name {
+            write!(f, "{name}: ")?;
+        }
         write!(f, "gave up after {} attempt{plural}", i.attempts)?;
         match i.clock {
             Clock::FirstAttempt => write!(f, " in {}", Short(i.elapsed))?,
@@ -408,6 +441,7 @@ mod tests {
         assert_eq!(h.omitted, 24);
         // The errors are bounded the same way, and stay with their attempts.
         let mut e = RetryError::new(
+            None,
             StopReason::AttemptsExhausted,
             40,
             Duration::ZERO,
@@ -433,6 +467,7 @@ mod tests {
         let mut history = History::default();
         history.push(record(3), Some("connection reset".into()));
         let e = RetryError::new(
+            None,
             StopReason::AttemptsExhausted,
             3,
             Duration::from_millis(1500),
@@ -448,6 +483,7 @@ mod tests {
         assert_eq!(boxed.downcast_ref::<RetryError>().unwrap().attempts(), 3);
 
         let c = RetryError::new(
+            None,
             StopReason::Cancelled(CancelReason::ClientDisconnected),
             0,
             Duration::ZERO,
@@ -465,6 +501,7 @@ mod tests {
         // when it covers nothing.
         let late = |elapsed| {
             RetryError::new(
+                None,
                 StopReason::AttemptsExhausted,
                 3,
                 elapsed,

@@ -1,11 +1,12 @@
 //! Hooks and counters: what the retry layer tells you while it works.
 //!
 //! Register a listener with
-//! [`RetryPolicyBuilder::on_event`](super::RetryPolicyBuilder::on_event) to be called before
-//! each retry (with the delay chosen), when a request succeeds after retries, when the budget
+//! [`RetryPolicyBuilder::on_event`](super::RetryPolicyBuilder::on_event) to be called when
+//! each attempt starts, before each retry's wait (with the delay chosen), when a request succeeds after retries, when the budget
 //! refuses a retry, and when the layer gives up. Listeners run inline, on the task that drives
-//! the request: keep them short. Every event is also emitted as a `tracing` event inside a
-//! per-request `retry` span.
+//! the request: keep them short. Every event but `AttemptStarting` is also emitted as a
+//! `tracing` event inside a per-request `retry` span, at the policy's
+//! [`log_level`](super::RetryPolicyBuilder::log_level).
 //!
 //! [`RetryMetrics`] counts the same things with relaxed atomics, for a metrics exporter to
 //! read.
@@ -40,6 +41,16 @@ use crate::classify::Outcome;
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub enum RetryEvent<'a> {
+    /// Attempt `attempt` is about to be sent (tenacity's `before`): the first one, and each
+    /// retry once its wait is over and the service is ready.
+    AttemptStarting {
+        /// The attempt, from 1.
+        attempt: u32,
+        /// Time elapsed since the first attempt started (zero for the first; counted from the
+        /// first failure when the policy does not read the clock before one, see
+        /// [`max_elapsed`](super::RetryPolicyBuilder::max_elapsed)).
+        elapsed: Duration,
+    },
     /// Attempt `attempt` failed with a retryable outcome; the layer will wait `delay` and try
     /// again.
     Retry {
@@ -97,6 +108,9 @@ pub struct RetryMetrics {
     gave_up: AtomicU64,
     budget_rejections: AtomicU64,
     cancelled: AtomicU64,
+    failed: AtomicU64,
+    not_started: AtomicU64,
+    wait_nanos: AtomicU64,
     attempts: [AtomicU64; ATTEMPT_BUCKETS],
 }
 
@@ -123,6 +137,17 @@ pub struct RetryMetricsSnapshot {
     pub budget_rejections: u64,
     /// Requests stopped by their cancellation token.
     pub cancelled: u64,
+    /// Requests that ended with an outcome that is not retried and is not a success (a
+    /// non-retryable error, an ignored outcome, an inner service that failed its readiness
+    /// check). Those the layer gave up on are in [`gave_up`](Self::gave_up) instead.
+    pub failed: u64,
+    /// Requests that ended before their first attempt (their token had already fired). They
+    /// are counted in [`gave_up`](Self::gave_up) as well, and in no
+    /// [`attempts`](Self::attempts) bucket.
+    pub not_started: u64,
+    /// The time spent waiting before retries that were sent (backoff delays and server
+    /// hints), summed over every request.
+    pub wait_time: Duration,
     /// Finished requests by the number of attempts they took: index 0 is one attempt, index 8
     /// nine, index 9 ten or more.
     pub attempts: [u64; ATTEMPT_BUCKETS],
@@ -139,6 +164,9 @@ impl RetryMetrics {
             gave_up: get(&self.gave_up),
             budget_rejections: get(&self.budget_rejections),
             cancelled: get(&self.cancelled),
+            failed: get(&self.failed),
+            not_started: get(&self.not_started),
+            wait_time: Duration::from_nanos(get(&self.wait_nanos)),
             attempts: std::array::from_fn(|i| get(&self.attempts[i])),
         }
     }
@@ -146,8 +174,22 @@ impl RetryMetrics {
     pub(crate) fn request(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn retry(&self) {
+    /// A retry is sent after waiting `waited`.
+    pub(crate) fn retry(&self, waited: Duration) {
         self.retries.fetch_add(1, Ordering::Relaxed);
+        if !waited.is_zero() {
+            let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+            // Saturates rather than wrapping (after some 584 years of waiting).
+            let _ = self
+                .wait_nanos
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                    Some(t.saturating_add(ns))
+                });
+        }
+    }
+    /// A request ended with an outcome that is neither a success nor retried.
+    pub(crate) fn failed(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
     }
     pub(crate) fn finished(&self, attempts: u32) {
         let i = (attempts.max(1) as usize - 1).min(ATTEMPT_BUCKETS - 1);
@@ -156,8 +198,12 @@ impl RetryMetrics {
     pub(crate) fn success_after_retry(&self) {
         self.successes_after_retry.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn gave_up(&self, reason: &StopReason) {
+    /// The layer gave up on a request after `attempts` attempts (0: before the first).
+    pub(crate) fn gave_up(&self, reason: &StopReason, attempts: u32) {
         self.gave_up.fetch_add(1, Ordering::Relaxed);
+        if attempts == 0 {
+            self.not_started.fetch_add(1, Ordering::Relaxed);
+        }
         match reason {
             StopReason::BudgetExhausted => {
                 self.budget_rejections.fetch_add(1, Ordering::Relaxed);
@@ -168,4 +214,85 @@ impl RetryMetrics {
             _ => {}
         }
     }
+}
+
+/// Figures derived from the counters: the rates a dashboard shows.
+///
+/// Each is `None` while there is nothing to divide by. A snapshot taken while requests are in
+/// flight counts their retries already sent but not their end.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use steadfast::retry::{Backoff, RetryMetrics, RetryPolicy};
+///
+/// let metrics = Arc::new(RetryMetrics::default());
+/// let policy = RetryPolicy::builder()
+///     .max_attempts(3)
+///     .backoff(Backoff::constant(Duration::from_millis(1)))
+///     .metrics(metrics.clone())
+///     .build()
+///     .unwrap();
+/// // One request succeeds at once, one on its third attempt, one never.
+/// policy.run_blocking(|_| Ok::<_, &str>(())).unwrap();
+/// policy.run_blocking(|n| if n < 3 { Err("busy") } else { Ok(()) }).unwrap();
+/// policy.run_blocking(|_| Err::<(), _>("down")).unwrap_err();
+///
+/// let m = metrics.snapshot();
+/// assert_eq!(m.completed(), 3);
+/// assert_eq!(m.successes(), 2);
+/// assert_eq!(m.success_rate(), Some(2.0 / 3.0));
+/// assert_eq!(m.average_attempts(), Some(7.0 / 3.0));
+/// assert_eq!(m.retry_rate(), Some(2.0 / 3.0));
+/// assert_eq!(m.wait_time, Duration::from_millis(4));
+/// assert_eq!(m.average_wait(), Some(Duration::from_millis(1)));
+/// ```
+impl RetryMetricsSnapshot {
+    /// Requests that have ended, in any way: the sum of the [`attempts`](Self::attempts)
+    /// buckets and of the requests that ended before their first attempt.
+    pub fn completed(&self) -> u64 {
+        self.attempts
+            .iter()
+            .fold(self.not_started, |sum, n| sum.saturating_add(*n))
+    }
+
+    /// Requests that ended with a success (on their first attempt or after retries):
+    /// those that ended, less those the layer gave up on and those that
+    /// [`failed`](Self::failed).
+    pub fn successes(&self) -> u64 {
+        self.completed()
+            .saturating_sub(self.gave_up)
+            .saturating_sub(self.failed)
+    }
+
+    /// The share of ended requests that succeeded, from 0 to 1.
+    pub fn success_rate(&self) -> Option<f64> {
+        ratio(self.successes(), self.completed())
+    }
+
+    /// The mean number of attempts per request that made at least one: first attempts and
+    /// retries sent, over the requests that started.
+    pub fn average_attempts(&self) -> Option<f64> {
+        let started = self.requests.saturating_sub(self.not_started);
+        ratio(started.saturating_add(self.retries), started)
+    }
+
+    /// The share of ended requests that needed at least one retry, from 0 to 1.
+    pub fn retry_rate(&self) -> Option<f64> {
+        let ended = self.completed().saturating_sub(self.not_started);
+        let first_time = self.attempts[0];
+        ratio(ended.saturating_sub(first_time), ended)
+    }
+
+    /// The mean wait before a retry: [`wait_time`](Self::wait_time) over the
+    /// [`retries`](Self::retries) sent.
+    pub fn average_wait(&self) -> Option<Duration> {
+        let n = u32::try_from(self.retries).unwrap_or(u32::MAX);
+        (n > 0).then(|| self.wait_time / n)
+    }
+}
+
+/// `num / den` as a float, `None` when `den` is zero.
+fn ratio(num: u64, den: u64) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
 }

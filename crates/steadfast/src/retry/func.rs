@@ -37,6 +37,7 @@ use tokio::time::Instant;
 use tracing::Span;
 
 use super::error::StopReason;
+use super::log::retry_span;
 use super::policy::{RetryPolicy, Settings};
 use super::recover::Recover;
 use super::state::{FinishedAttempt, RetryState};
@@ -93,8 +94,8 @@ impl<C, K, R> RetryPolicy<C, K, R> {
         R: Recover<T>,
     {
         let settings = &self.settings;
-        let span = tracing::debug_span!("retry", policy = settings.name());
-        let mut state = begin::<T, E, _, _, _>(settings, token, &span)?;
+        let span = retry_span(settings.log_level(), settings.name());
+        let mut state = begin_after_wait::<T, E, _, _, _>(settings, token, &span).await?;
         loop {
             // A running attempt is dropped the moment the token fires.
             let result = match token {
@@ -159,8 +160,8 @@ impl<C, K, R> RetryPolicy<C, K, R> {
         R: Recover<T>,
     {
         let settings = &self.settings;
-        let span = tracing::debug_span!("retry", policy = settings.name());
-        let mut state = begin::<T, E, _, _, _>(settings, token, &span)?;
+        let span = retry_span(settings.log_level(), settings.name());
+        let mut state = begin_after_wait_blocking::<T, E, _, _, _>(settings, token, &span)?;
         loop {
             let result = f(state.attempt);
             match step(&mut state, settings, result, token, &span) {
@@ -204,6 +205,79 @@ where
         settings,
         Classify::<(), T, E>::reads_elapsed(&settings.classifier),
     ))
+}
+
+/// [`begin`], after the random wait before the first attempt if the policy has one
+/// (`start_jitter`); the token is watched while it lasts.
+pub(super) async fn begin_after_wait<T, E, C, K, R>(
+    settings: &Settings<C, K, R>,
+    token: Option<&CancelToken>,
+    span: &Span,
+) -> Result<RetryState, BoxError>
+where
+    C: Classify<(), T, E>,
+{
+    match waits_first(settings, token) {
+        None => begin::<T, E, _, _, _>(settings, token, span),
+        Some(delay) => {
+            let mut state = RetryState::<()>::not_started(settings);
+            sleep_unless_interrupted(delay, token).await;
+            first_after_wait::<T, E, _, _, _>(&mut state, settings, token, span)?;
+            Ok(state)
+        }
+    }
+}
+
+/// [`begin_after_wait`], sleeping the thread.
+fn begin_after_wait_blocking<T, E, C, K, R>(
+    settings: &Settings<C, K, R>,
+    token: Option<&CancelToken>,
+    span: &Span,
+) -> Result<RetryState, BoxError>
+where
+    C: Classify<(), T, E>,
+{
+    match waits_first(settings, token) {
+        None => begin::<T, E, _, _, _>(settings, token, span),
+        Some(delay) => {
+            let mut state = RetryState::<()>::not_started(settings);
+            block_on_sleep(delay, token);
+            first_after_wait::<T, E, _, _, _>(&mut state, settings, token, span)?;
+            Ok(state)
+        }
+    }
+}
+
+/// The wait before the first attempt, if the policy has one and the token has not fired.
+fn waits_first<C, K, R>(
+    settings: &Settings<C, K, R>,
+    token: Option<&CancelToken>,
+) -> Option<Duration> {
+    if !settings.delays_start() || interrupted(token).is_some() {
+        return None;
+    }
+    settings.start_delay()
+}
+
+/// After the wait before the first attempt: stops if the token fired (or started draining)
+/// meanwhile, else starts the first attempt.
+fn first_after_wait<T, E, C, K, R>(
+    state: &mut RetryState,
+    settings: &Settings<C, K, R>,
+    token: Option<&CancelToken>,
+    span: &Span,
+) -> Result<(), BoxError>
+where
+    C: Classify<(), T, E>,
+{
+    if let Some(reason) = interrupted(token) {
+        return Err(state.give_up(settings, reason, None, span).into());
+    }
+    state.begin_first(
+        settings,
+        Classify::<(), T, E>::reads_elapsed(&settings.classifier),
+    );
+    Ok(())
 }
 
 /// One attempt of [`RetryPolicy::run`] or [`RetryPolicy::run_blocking`] answered with

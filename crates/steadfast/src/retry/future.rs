@@ -13,6 +13,7 @@ use tracing::{Level, Span};
 
 use super::clone_request::CloneRequest;
 use super::error::StopReason;
+use super::log::{enabled_at, retry_span};
 use super::policy::{PolicyRef, Settings};
 use super::recover::Recover;
 use super::state::{FinishedAttempt, RetryState, EVENTS_TARGET};
@@ -171,7 +172,7 @@ impl fmt::Debug for FutureColdState {
 fn span_of<C, K, R>(state: &mut RetryState<FutureColdState>, settings: &Settings<C, K, R>) -> Span {
     let span = state.cold_or_make().project().extra.project().span;
     if span.is_none() {
-        *span = tracing::debug_span!("retry", policy = settings.name());
+        *span = retry_span(settings.log_level(), settings.name());
     }
     span.clone()
 }
@@ -184,7 +185,7 @@ fn report_span<C, K, R>(
 ) -> Span {
     let made = state.cold().is_some_and(|s| !s.extra.span.is_none());
     // The events are `RetryState`'s: asked about with its target.
-    if made || tracing::enabled!(target: EVENTS_TARGET, Level::DEBUG) {
+    if made || enabled_at!(settings.log_level(), target: EVENTS_TARGET) {
         span_of(state, settings)
     } else {
         Span::none()

@@ -63,20 +63,25 @@
 // the layer's `future.rs` and the function-level loops of `func.rs` both drive.
 mod budget;
 mod builder;
+mod classes;
 mod clone_request;
 mod error;
 mod events;
 mod func;
 mod future;
 mod layer;
+mod log;
 mod policy;
 mod recover;
 mod service;
+mod start_jitter;
 mod state;
+mod stream;
 
 pub use crate::backoff::{Backoff, BackoffPrefix, Jitter, MAX_DELAY};
 pub use budget::{RatioBudget, RatioBudgetBuilder, RetryBudget, TokenBucket, TokenBucketBuilder};
 pub use builder::RetryPolicyBuilder;
+pub use classes::FailedAttempt;
 pub use clone_request::{CloneAll, CloneRequest, CloneWith};
 pub use error::{AttemptRecord, RetryError, StopReason};
 pub use events::{RetryEvent, RetryMetrics, RetryMetricsSnapshot, ATTEMPT_BUCKETS};
@@ -85,3 +90,5 @@ pub use layer::RetryLayer;
 pub use policy::{PolicyRef, RetryPolicy};
 pub use recover::{NoRecover, Recover, RecoverFn};
 pub use service::Retry;
+pub use start_jitter::{StartJitter, StartJitterLayer};
+pub use stream::{RetryStream, StreamAttempt};

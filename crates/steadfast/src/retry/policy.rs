@@ -2,7 +2,6 @@
 //! them all copies share, and how a layer holds the policy ([`PolicyRef`]). The builder that
 //! checks them is in `builder.rs`.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -10,6 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::budget::RetryBudget;
+use super::classes::BackoffClass;
 use super::clone_request::CloneAll;
 use super::events::{Listener, RetryEvent, RetryMetrics};
 use super::recover::NoRecover;
@@ -74,14 +74,24 @@ const REPORTS: u8 = 1;
 /// A [`Settings::flags`] bit: the policy itself reads a request's elapsed time (a `max_elapsed`
 /// limit, or listeners, whose events carry it), so the clock starts with the first attempt.
 const TIMED: u8 = 2;
+/// A [`Settings::flags`] bit: requests wait a random time before their first attempt
+/// (`start_jitter`).
+const DELAYED: u8 = 4;
+/// A [`Settings::flags`] bit: listeners are registered (so [`REPORTS`] is set too).
+const LISTENS: u8 = 8;
 
 /// The settings only a retry or a report reads, shared by every copy of a policy.
 pub(super) struct SharedSettings {
     pub(super) backoff: Backoff,
+    /// The backoffs chosen by rule ([`RetryPolicyBuilder::backoff_for`](super::RetryPolicyBuilder::backoff_for)), first match wins.
+    pub(super) classes: Box<[BackoffClass]>,
     pub(super) deadline: Option<Instant>,
     pub(super) max_hint: Duration,
     pub(super) max_hint_wait_total: Duration,
-    pub(super) name: Option<Cow<'static, str>>,
+    pub(super) name: Option<Arc<str>>,
+    pub(super) log_level: tracing::Level,
+    /// The most a request waits, at random, before its first attempt.
+    pub(super) start_jitter: Option<Duration>,
     pub(super) budget: Option<Arc<dyn RetryBudget>>,
     pub(super) rng: Option<Arc<dyn RandomSource>>,
     pub(super) listeners: Box<[Listener]>,
@@ -107,7 +117,13 @@ impl<C, K, R> Settings<C, K, R> {
         let reports =
             shared.budget.is_some() || !shared.listeners.is_empty() || shared.metrics.is_some();
         let timed = max_elapsed.is_some() || !shared.listeners.is_empty();
-        let flags = (if reports { REPORTS } else { 0 }) | (if timed { TIMED } else { 0 });
+        let delayed = shared.start_jitter.is_some();
+        let listens = !shared.listeners.is_empty();
+        let bit = |on: bool, bit: u8| if on { bit } else { 0 };
+        let flags = bit(reports, REPORTS)
+            | bit(timed, TIMED)
+            | bit(delayed, DELAYED)
+            | bit(listens, LISTENS);
         Settings {
             max_attempts,
             max_elapsed,
@@ -123,8 +139,21 @@ impl<C, K, R> Settings<C, K, R> {
         self.shared.name.as_deref().unwrap_or("retry")
     }
 
+    /// The name given to the policy, shared (not copied) with the errors that carry it.
+    pub(crate) fn shared_name(&self) -> Option<Arc<str>> {
+        self.shared.name.clone()
+    }
+
     pub(crate) fn backoff(&self) -> &Backoff {
         &self.shared.backoff
+    }
+
+    pub(crate) fn log_level(&self) -> tracing::Level {
+        self.shared.log_level
+    }
+
+    pub(crate) fn classes(&self) -> &[BackoffClass] {
+        &self.shared.classes
     }
 
     pub(crate) fn deadline(&self) -> Option<Instant> {
@@ -183,8 +212,21 @@ impl<C, K, R> Settings<C, K, R> {
     }
 
     /// Whether any listener would see an event.
+    #[inline]
     pub(crate) fn has_listeners(&self) -> bool {
-        self.reports() && !self.shared.listeners.is_empty()
+        self.flags & LISTENS != 0
+    }
+
+    /// Whether requests wait a random time before their first attempt.
+    #[inline]
+    pub(crate) fn delays_start(&self) -> bool {
+        self.flags & DELAYED != 0
+    }
+
+    /// The random wait before a request's first attempt, if the policy has one.
+    pub(crate) fn start_delay(&self) -> Option<Duration> {
+        let max = self.shared.start_jitter?;
+        Some(crate::backoff::Jitter::Full.apply(max, self.rng()))
     }
 
     pub(crate) fn emit(&self, event: RetryEvent<'_>) {
@@ -252,7 +294,8 @@ impl<C, K, R> fmt::Debug for RetryPolicy<C, K, R> {
 }
 
 impl<C, K, R> RetryPolicy<C, K, R> {
-    /// The policy's name, used in `tracing` spans.
+    /// The policy's name, used in `tracing` spans and in its [`RetryError`](super::RetryError)s;
+    /// `"retry"` for a policy that was not given one.
     pub fn name(&self) -> &str {
         self.settings.name()
     }

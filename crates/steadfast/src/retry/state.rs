@@ -18,8 +18,10 @@ use pin_project::pin_project;
 use tokio::time::Instant;
 use tracing::Span;
 
+use super::classes::{ClassCounts, FailedAttempt};
 use super::error::{AttemptRecord, Clock, History, RetryError, StopReason};
 use super::events::RetryEvent;
+use super::log::{enabled_at, event_at};
 use super::policy::Settings;
 use super::recover::Recover;
 use crate::classify::{Attempt, Outcome};
@@ -138,6 +140,26 @@ struct Log {
     hinted: Duration,
     /// The clock started when the first attempt failed, not with it.
     clock_from_failure: bool,
+    /// Each schedule's count, for a policy with a backoff per class of failure.
+    classes: ClassCounts,
+}
+
+/// Tells the listeners that a request's first attempt is starting. Out of line: a policy
+/// without listeners only tests a flag.
+#[cold]
+#[inline(never)]
+fn first_attempt_starting<C, K, R>(settings: &Settings<C, K, R>) {
+    settings.emit(RetryEvent::AttemptStarting {
+        attempt: 1,
+        elapsed: Duration::ZERO,
+    });
+}
+
+/// An error as a plain `std::error::Error`.
+fn as_std<'a>(
+    e: &'a (dyn std::error::Error + Send + Sync + 'static),
+) -> &'a (dyn std::error::Error + 'static) {
+    e
 }
 
 impl<X: Default> RetryState<X> {
@@ -145,11 +167,17 @@ impl<X: Default> RetryState<X> {
     /// whether the classifier reads [`Attempt::elapsed`]: the clock then starts now.
     #[inline]
     pub(crate) fn start<C, K, R>(settings: &Settings<C, K, R>, classifier_reads: bool) -> Self {
-        if let Some(m) = settings.metrics() {
-            m.request();
-        }
-        if let Some(b) = settings.budget() {
-            b.deposit();
+        // One test for a policy with nothing to tell (listeners imply `reports`).
+        if settings.reports() {
+            if let Some(m) = settings.metrics() {
+                m.request();
+            }
+            if let Some(b) = settings.budget() {
+                b.deposit();
+            }
+            if settings.has_listeners() {
+                first_attempt_starting(settings);
+            }
         }
         RetryState {
             attempt: 1,
@@ -160,6 +188,26 @@ impl<X: Default> RetryState<X> {
                 .then(Instant::now),
             cold: ColdBox(None),
         }
+    }
+
+    /// The first attempt of a request made [`not_started`](Self::not_started) (it waited
+    /// before it) is starting now.
+    pub(crate) fn begin_first<C, K, R>(
+        &mut self,
+        settings: &Settings<C, K, R>,
+        classifier_reads: bool,
+    ) {
+        if let Some(b) = settings.budget() {
+            b.deposit();
+        }
+        self.attempt = 1;
+        self.start = settings
+            .times_from_start(classifier_reads)
+            .then(Instant::now);
+        settings.emit(RetryEvent::AttemptStarting {
+            attempt: 1,
+            elapsed: Duration::ZERO,
+        });
     }
 
     /// A state for a request that never got to its first attempt.
@@ -293,6 +341,16 @@ impl<X: Default> RetryState<X> {
                 }
                 hint
             }
+            None if !settings.classes().is_empty() => {
+                let error = log.last.as_ref().and_then(|f| f.error.as_deref());
+                let failed = FailedAttempt::new(attempt, outcome, error.map(as_std));
+                log.classes.next_delay(
+                    settings.backoff(),
+                    settings.classes(),
+                    &failed,
+                    settings.rng(),
+                )
+            }
             None => {
                 // The schedule counts from its last restart; a restarted one has no previous
                 // delay to decorrelate from.
@@ -318,7 +376,7 @@ impl<X: Default> RetryState<X> {
         if let Some(budget) = settings.budget() {
             if !budget.withdraw() {
                 settings.emit(RetryEvent::BudgetExhausted { attempts: attempt });
-                tracing::debug!(parent: span, attempts = attempt, "retry budget exhausted");
+                event_at!(settings.log_level(), parent: span, attempts = attempt, "retry budget exhausted");
                 return Err(StopReason::BudgetExhausted);
             }
         }
@@ -328,6 +386,7 @@ impl<X: Default> RetryState<X> {
         if matches!(outcome, Outcome::PushedBack { .. }) {
             // gRFC A6: the attempt after a pushback uses the initial backoff.
             log.backoff_from = attempt;
+            log.classes.restart();
         }
         let last = log
             .last
@@ -345,7 +404,8 @@ impl<X: Default> RetryState<X> {
             elapsed,
             error,
         });
-        tracing::debug!(
+        event_at!(
+            settings.log_level(),
             parent: span,
             attempt,
             ?delay,
@@ -369,7 +429,12 @@ impl<X: Default> RetryState<X> {
         now: Option<Instant>,
     ) -> RetryAttempt {
         if let Some(m) = settings.metrics() {
-            m.retry();
+            let waited = self
+                .cold
+                .0
+                .as_ref()
+                .and_then(|c| c.log.last.as_ref()?.delay_after);
+            m.retry(waited.unwrap_or_default());
         }
         let dated = now.and(self.last_finished_at());
         let elapsed = match dated {
@@ -377,6 +442,10 @@ impl<X: Default> RetryState<X> {
             None => self.elapsed_at(now.unwrap_or_else(Instant::now)),
         };
         self.attempt += 1;
+        settings.emit(RetryEvent::AttemptStarting {
+            attempt: self.attempt,
+            elapsed,
+        });
         RetryAttempt::new(self.attempt, elapsed)
     }
 
@@ -418,6 +487,9 @@ impl<X: Default> RetryState<X> {
     ) {
         if let Some(m) = settings.metrics() {
             m.finished(self.attempt);
+            if !outcome.is_success() {
+                m.failed();
+            }
         }
         if outcome.is_success() {
             if let Some(b) = settings.budget() {
@@ -431,14 +503,14 @@ impl<X: Default> RetryState<X> {
                 // clock for it only if someone will see it.
                 if now.is_some()
                     || settings.has_listeners()
-                    || tracing::enabled!(tracing::Level::DEBUG)
+                    || enabled_at!(settings.log_level(), target: EVENTS_TARGET)
                 {
                     let elapsed = self.elapsed_at(now.unwrap_or_else(Instant::now));
                     settings.emit(RetryEvent::Success {
                         attempts: self.attempt,
                         elapsed,
                     });
-                    tracing::debug!(parent: span, attempts = self.attempt, ?elapsed, "succeeded after retries");
+                    event_at!(settings.log_level(), parent: span, attempts = self.attempt, ?elapsed, "succeeded after retries");
                 }
             }
         }
@@ -491,14 +563,14 @@ impl<X: Default> RetryState<X> {
             if self.attempt > 0 {
                 m.finished(self.attempt);
             }
-            m.gave_up(&reason);
+            m.gave_up(&reason, self.attempt);
         }
         settings.emit(RetryEvent::GiveUp {
             attempts: self.attempt,
             elapsed,
             reason: &reason,
         });
-        tracing::debug!(parent: span, attempts = self.attempt, ?elapsed, %reason, "giving up");
+        event_at!(settings.log_level(), parent: span, attempts = self.attempt, ?elapsed, %reason, "giving up");
         let mut history = History::default();
         if let Some(cold) = self.cold() {
             let Log {
@@ -512,6 +584,13 @@ impl<X: Default> RetryState<X> {
             }
         }
         history.write_messages();
-        RetryError::new(reason, self.attempt, elapsed, clock, history)
+        RetryError::new(
+            settings.shared_name(),
+            reason,
+            self.attempt,
+            elapsed,
+            clock,
+            history,
+        )
     }
 }

@@ -7,8 +7,15 @@
 //! 1. the strategy computes a raw delay (constant, linear, exponential, fibonacci,
 //!    decorrelated, a chain of these, or your own function);
 //! 2. the cap ([`Backoff::max`]) is applied;
-//! 3. jitter ([`Jitter`]) randomises the capped delay, and the floor ([`Backoff::min`]) is
-//!    applied last, so a jittered delay is never shorter than the floor.
+//! 3. jitter ([`Jitter`]) randomises the capped delay;
+//! 4. a random amount ([`Backoff::plus_random`]) is added, if set, as tenacity's
+//!    `wait_exponential(...) + wait_random(a, b)` does; it is not capped;
+//! 5. the floor ([`Backoff::min`]) is applied last, so a jittered delay is never shorter than
+//!    the floor.
+//!
+//! Custom schedules ([`Backoff::from_fn`], [`Backoff::from_fn_random`]) take part in the same
+//! steps; the second draws from the policy's [`RandomSource`], so that a seeded policy gives
+//! the same delays on every run.
 //!
 //! All arithmetic saturates: retry 10,000 of an exponential backoff is simply the cap (or
 //! about 584 years without one), never an overflow or a panic.
@@ -40,77 +47,15 @@ use std::time::Duration;
 use crate::config::ConfigError;
 use crate::random::RandomSource;
 
-/// The longest delay this crate computes: `u64::MAX` nanoseconds, about 584 years.
-pub const MAX_DELAY: Duration = Duration::from_nanos(u64::MAX);
+mod jitter;
+mod nanos;
 
-/// How a delay is randomised after the cap is applied.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-#[non_exhaustive]
-pub enum Jitter {
-    /// No randomness: the delay is exactly what the strategy says.
-    #[default]
-    None,
-    /// Uniform in `[0, d]` ("full jitter"). Spreads retries the most.
-    Full,
-    /// Uniform in `[d/2, d]` ("equal jitter"). Keeps at least half of the delay.
-    Equal,
-    /// Uniform in `[d·(1−x), d·(1+x)]` for `0 ≤ x ≤ 1`. The upper end may exceed the cap by
-    /// the factor `1 + x`, since the cap applies before jitter.
-    Proportional(f64),
-}
+pub use jitter::Jitter;
+pub use nanos::MAX_DELAY;
+use nanos::{from_nanos_f64, nanos, unit_inclusive};
 
-impl Jitter {
-    /// Randomises `delay` with `rng`.
-    pub fn apply(&self, delay: Duration, rng: &dyn RandomSource) -> Duration {
-        // Converted only for the variants that use it: a `u128` to `f64` conversion is a
-        // call on x86-64, and the default policy of a retry without jitter would pay it on
-        // every retry.
-        let ns = || delay.as_nanos() as f64;
-        match *self {
-            Jitter::None => delay,
-            Jitter::Full => from_nanos_f64(ns() * unit_inclusive(rng)),
-            Jitter::Equal => {
-                let half = ns() / 2.0;
-                from_nanos_f64(half + half * unit_inclusive(rng))
-            }
-            Jitter::Proportional(x) => {
-                let factor = 1.0 - x + 2.0 * x * unit_inclusive(rng);
-                from_nanos_f64(ns() * factor)
-            }
-        }
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        match *self {
-            Jitter::Proportional(x) if !(0.0..=1.0).contains(&x) => Err(ConfigError::new(
-                "backoff",
-                "jitter",
-                format!("proportional jitter must be between 0 and 1 (got {x})"),
-            )),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// A uniform number in `[0, 1]`: both ends reachable, so `Full` can give exactly `d`.
-fn unit_inclusive(rng: &dyn RandomSource) -> f64 {
-    (rng.next_u64() >> 11) as f64 / ((1u64 << 53) - 1) as f64
-}
-
-/// Converts a non-negative nanosecond count to a duration, saturating at [`MAX_DELAY`].
-fn from_nanos_f64(ns: f64) -> Duration {
-    if ns.is_nan() || ns <= 0.0 {
-        Duration::ZERO
-    } else if ns >= u64::MAX as f64 {
-        MAX_DELAY
-    } else {
-        Duration::from_nanos(ns.round() as u64)
-    }
-}
-
-fn nanos(d: Duration) -> f64 {
-    d.as_nanos() as f64
-}
+/// A custom schedule that draws from the policy's random source.
+type RandomFn = Arc<dyn Fn(u32, &dyn RandomSource) -> Duration + Send + Sync>;
 
 #[derive(Clone)]
 enum Schedule {
@@ -131,6 +76,7 @@ enum Schedule {
         rest: Arc<Backoff>,
     },
     Custom(Arc<dyn Fn(u32) -> Duration + Send + Sync>),
+    CustomRandom(RandomFn),
 }
 
 impl fmt::Debug for Schedule {
@@ -156,6 +102,7 @@ impl fmt::Debug for Schedule {
                 .field("rest", rest)
                 .finish(),
             Schedule::Custom(_) => f.write_str("Custom"),
+            Schedule::CustomRandom(_) => f.write_str("CustomRandom"),
         }
     }
 }
@@ -172,6 +119,8 @@ pub struct Backoff {
     max: Option<Duration>,
     min: Duration,
     jitter: Jitter,
+    /// The bounds of the random amount added after jitter, if any.
+    plus: Option<(Duration, Duration)>,
 }
 
 impl Default for Backoff {
@@ -190,6 +139,7 @@ impl Backoff {
             max: None,
             min: Duration::ZERO,
             jitter: Jitter::None,
+            plus: None,
         }
     }
 
@@ -242,6 +192,54 @@ impl Backoff {
         Self::of(Schedule::Custom(Arc::new(f)))
     }
 
+    /// Your own schedule, given the retry number (from 1) and the policy's source of
+    /// randomness: the policy's [`random`](crate::retry::RetryPolicyBuilder::random) or
+    /// [`seed`](crate::retry::RetryPolicyBuilder::seed) then makes its delays reproducible.
+    /// The cap, jitter, added random amount and floor apply to what it returns.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::backoff::Backoff;
+    /// use steadfast::random::{RandomSource, SplitMix64};
+    ///
+    /// // One second per retry, give or take up to 100 ms either way.
+    /// let wobbly = Backoff::from_fn_random(|n, rng: &dyn RandomSource| {
+    ///     let wobble = (rng.next_f64() * 200.0) as u64;
+    ///     Duration::from_millis(u64::from(n) * 1_000 + wobble - 100)
+    /// });
+    /// let d = wobbly.delay(2, Duration::ZERO, &SplitMix64::seeded(3));
+    /// assert!((Duration::from_millis(1_900)..=Duration::from_millis(2_100)).contains(&d));
+    /// ```
+    pub fn from_fn_random(
+        f: impl Fn(u32, &dyn RandomSource) -> Duration + Send + Sync + 'static,
+    ) -> Self {
+        Self::of(Schedule::CustomRandom(Arc::new(f)))
+    }
+
+    /// Adds a random amount, uniform in `[min, max]`, to every delay: after the cap and the
+    /// jitter, before the floor. This is tenacity's `wait_exponential(...) + wait_random(min,
+    /// max)`: the schedule keeps its shape and retries from many clients still spread out.
+    /// The amount is not capped by [`max`](Self::max), so a delay may exceed the cap by up to
+    /// `max`. `min` must not exceed `max` (checked by [`validate`](Self::validate)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::backoff::Backoff;
+    /// use steadfast::random::SplitMix64;
+    ///
+    /// let s = Duration::from_secs;
+    /// let backoff = Backoff::exponential(s(1)).max(s(10)).plus_random(Duration::ZERO, s(2));
+    /// let rng = SplitMix64::seeded(9);
+    /// for (n, base) in [(1, 1), (3, 4), (8, 10)] {
+    ///     let d = backoff.delay(n, Duration::ZERO, &rng);
+    ///     assert!(d >= s(base) && d <= s(base + 2), "retry {n}: {d:?}");
+    /// }
+    /// ```
+    pub fn plus_random(mut self, min: Duration, max: Duration) -> Self {
+        self.plus = Some((min, max));
+        self
+    }
+
     /// Uses this schedule for the first `times` retries; finish with [`BackoffPrefix::then`].
     pub fn times(self, times: u32) -> BackoffPrefix {
         BackoffPrefix { first: self, times }
@@ -268,6 +266,15 @@ impl Backoff {
     /// Checks the schedule's rules; the builders that take a backoff call this.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.jitter.validate()?;
+        if let Some((lo, hi)) = self.plus {
+            if lo > hi {
+                return Err(ConfigError::new(
+                    "backoff",
+                    "backoff.plus_random",
+                    format!("the least amount must not exceed the most ({lo:?} > {hi:?})"),
+                ));
+            }
+        }
         if let Some(max) = self.max {
             if self.min > max {
                 return Err(ConfigError::new(
@@ -325,6 +332,7 @@ impl Backoff {
                 }
             }
             Schedule::Custom(f) => (f(n), false),
+            Schedule::CustomRandom(f) => (f(n, rng), false),
         };
         let capped = match self.max {
             Some(max) if raw > max => max,
@@ -334,6 +342,13 @@ impl Backoff {
             capped
         } else {
             self.jitter.apply(capped, rng)
+        };
+        let out = match self.plus {
+            Some((lo, hi)) => {
+                let extra = nanos(lo) + (nanos(hi) - nanos(lo)) * unit_inclusive(rng);
+                out.saturating_add(from_nanos_f64(extra)).min(MAX_DELAY)
+            }
+            None => out,
         };
         out.max(self.min)
     }
@@ -509,6 +524,50 @@ mod tests {
             .then(Backoff::exponential_with_factor(ms(1), -1.0));
         assert!(bad_tail.validate().is_err());
         assert!(Backoff::default().validate().is_ok());
+        let e = Backoff::constant(ms(1))
+            .plus_random(ms(3), ms(2))
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.field(), "backoff.plus_random");
+        assert!(Backoff::constant(ms(1))
+            .plus_random(ms(2), ms(2))
+            .validate()
+            .is_ok());
+    }
+
+    #[test]
+    fn plus_random_adds_after_the_cap_and_before_the_floor() {
+        // A fixed amount (both bounds equal) shows where it is added: past the cap.
+        let b = Backoff::exponential(ms(100))
+            .max(ms(300))
+            .plus_random(ms(50), ms(50));
+        assert_eq!(seq(&b, 4), [ms(150), ms(250), ms(350), ms(350)]);
+        // The floor still applies to the sum.
+        let b = Backoff::none().plus_random(ms(5), ms(5)).min(ms(20));
+        assert_eq!(seq(&b, 2), [ms(20), ms(20)]);
+        // A range: every delay within it, not all the same, and the same for the same seed.
+        let b = Backoff::constant(ms(1_000)).plus_random(Duration::ZERO, ms(2_000));
+        let delays = seq(&b, 50);
+        assert!(delays.iter().all(|d| (ms(1_000)..=ms(3_000)).contains(d)));
+        assert!(delays.iter().any(|d| *d != delays[0]));
+        assert_eq!(delays, seq(&b, 50));
+        // Huge amounts saturate.
+        let b = Backoff::constant(MAX_DELAY).plus_random(MAX_DELAY, MAX_DELAY);
+        assert_eq!(seq(&b, 1), [MAX_DELAY]);
+    }
+
+    #[test]
+    fn custom_schedules_draw_from_the_given_source() {
+        let b = Backoff::from_fn_random(|n, rng: &dyn RandomSource| {
+            ms(u64::from(n) * 1_000 + rng.next_u64() % 100)
+        });
+        let a1 = b.delay(1, Duration::ZERO, &SplitMix64::seeded(1));
+        let a2 = b.delay(1, Duration::ZERO, &SplitMix64::seeded(1));
+        let b1 = b.delay(1, Duration::ZERO, &SplitMix64::seeded(2));
+        assert_eq!(a1, a2);
+        assert_ne!(a1, b1);
+        assert!((ms(1_000)..ms(1_100)).contains(&a1));
+        assert!(format!("{b:?}").contains("CustomRandom"));
     }
 
     fn any_backoff() -> impl Strategy<Value = Backoff> {
