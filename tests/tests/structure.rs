@@ -548,15 +548,22 @@ fn check(krate: &str) -> Vec<String> {
         .collect()
 }
 
+/// The one cycle left: the token's handle (`token/mod.rs`), its tree node (`tree.rs`) and the
+/// node's waiter table (`waiters.rs`) are types that contain each other (a node holds its
+/// waiters, a waiter entry holds a weak handle). It is listed here so that any other cycle, or
+/// a change to this one, fails the test.
+const KNOWN: &[&str] = &["steadfast: token/mod.rs, token/tree.rs, token/waiters.rs ("];
+
 #[test]
-#[ignore = "the token and cancel folders are being reorganised"]
 fn steadfast_has_no_import_cycles() {
-    let found = check("steadfast");
+    let found: Vec<String> = check("steadfast")
+        .into_iter()
+        .filter(|c| !KNOWN.iter().any(|k| c.starts_with(k)))
+        .collect();
     assert!(found.is_empty(), "import cycles:\n{}", found.join("\n"));
 }
 
 #[test]
-#[ignore = "the classifier and validator files are being reorganised"]
 fn steadfast_http_has_no_import_cycles() {
     let found = check("steadfast-http");
     assert!(found.is_empty(), "import cycles:\n{}", found.join("\n"));
