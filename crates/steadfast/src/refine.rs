@@ -13,7 +13,7 @@ use crate::error::chain;
 /// Adjusts a classifier's verdict on an error with what steadfast's own errors say about
 /// themselves. The retry layer and the circuit breaker apply it to every failed call, after
 /// the classifier, so that classifiers which cannot look inside errors (such as the default,
-/// [`AnyError`](super::AnyError)) still get these right:
+/// [`AnyError`](crate::classify::AnyError)) still get these right:
 ///
 /// * a request that validation rejected ([`is_rejected_request`]) was never sent: any failure
 ///   outcome becomes [`Outcome::Ignored`] (not retried, not counted by a breaker);
