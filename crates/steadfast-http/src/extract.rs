@@ -22,7 +22,7 @@ use steadfast::token::CancelToken;
 /// use axum::{body::Body, routing::get, Router};
 /// use http_body_util::BodyExt;
 /// use steadfast::cancel::CancelLayer;
-/// use steadfast_http::RequestToken;
+/// use steadfast_http::{CancelLayerExt, RequestToken};
 /// use tower::ServiceExt;
 ///
 /// async fn handler(RequestToken(token): RequestToken) -> String {
