@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::classify::Outcome;
 use crate::display::Short;
-use crate::token::CancelReason;
+use crate::token::{CancelReason, CancelToken};
 use crate::BoxError;
 
 /// Why the retry layer stopped before getting a success.
@@ -42,6 +42,19 @@ pub enum StopReason {
     /// Waiting the server's hint would take the time this request has waited on server hints
     /// past [`max_hint_wait_total`](super::RetryPolicyBuilder::max_hint_wait_total).
     MaxHintWait,
+}
+
+impl StopReason {
+    /// Why `token` stops a request from going on, if it does: fired (with its reason), or
+    /// draining for a graceful shutdown.
+    pub(crate) fn from_token(token: Option<&CancelToken>) -> Option<StopReason> {
+        let token = token?;
+        match token.reason() {
+            Some(reason) => Some(StopReason::Cancelled(reason)),
+            None if token.is_draining() => Some(StopReason::Draining),
+            None => None,
+        }
+    }
 }
 
 impl fmt::Display for StopReason {

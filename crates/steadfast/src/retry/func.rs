@@ -253,7 +253,7 @@ fn waits_first<C, K, R>(
     settings: &Settings<C, K, R>,
     token: Option<&CancelToken>,
 ) -> Option<Duration> {
-    if !settings.delays_start() || interrupted(token).is_some() {
+    if !settings.delays_start() || StopReason::from_token(token).is_some() {
         return None;
     }
     settings.start_delay()
@@ -270,7 +270,7 @@ fn first_after_wait<T, E, C, K, R>(
 where
     C: Classify<(), T, E>,
 {
-    if let Some(reason) = interrupted(token) {
+    if let Some(reason) = StopReason::from_token(token) {
         return Err(state.give_up(settings, reason, None, span).into());
     }
     state.begin_first(
@@ -334,22 +334,11 @@ fn resume<T, C, K, R>(
 where
     R: Recover<T>,
 {
-    if let Some(reason) = interrupted(token) {
+    if let Some(reason) = StopReason::from_token(token) {
         return Some(state.conclude(settings, reason, None, None, span));
     }
     state.begin_retry(settings, None);
     None
-}
-
-/// After a backoff: why the next attempt must not start, if it must not (the token fired,
-/// during the sleep or since, or is draining).
-fn interrupted(token: Option<&CancelToken>) -> Option<StopReason> {
-    let token = token?;
-    match token.reason() {
-        Some(reason) => Some(StopReason::Cancelled(reason)),
-        None if token.is_draining() => Some(StopReason::Draining),
-        None => None,
-    }
 }
 
 /// Boxes the error and lets it refine the classifier's verdict (see [`refine`]).

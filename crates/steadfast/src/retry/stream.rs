@@ -274,7 +274,7 @@ where
                         this.draining
                             .set(t.drain_token().map(CancelToken::cancelled));
                     }
-                    if let Some(reason) = interrupted(this.token.as_ref()) {
+                    if let Some(reason) = StopReason::from_token(this.token.as_ref()) {
                         return Poll::Ready(give_up(&mut this, reason));
                     }
                     let settings = &this.policy.settings;
@@ -297,7 +297,7 @@ where
                     let cancelled = fired(this.cancelled.as_mut(), cx);
                     let drained = fired(this.draining.as_mut(), cx);
                     if cancelled || drained {
-                        if let Some(reason) = interrupted(this.token.as_ref()) {
+                        if let Some(reason) = StopReason::from_token(this.token.as_ref()) {
                             return Poll::Ready(give_up(&mut this, reason));
                         }
                     }
@@ -434,14 +434,4 @@ fn give_up<F, S, C, K, R, T>(
     let settings = &this.policy.settings;
     let err = this.state.give_up(settings, reason, None, this.span);
     Some(Err(err.into()))
-}
-
-/// Why a token stops the stream from going on, if it does.
-fn interrupted(token: Option<&CancelToken>) -> Option<StopReason> {
-    let token = token?;
-    match token.reason() {
-        Some(reason) => Some(StopReason::Cancelled(reason)),
-        None if token.is_draining() => Some(StopReason::Draining),
-        None => None,
-    }
 }
