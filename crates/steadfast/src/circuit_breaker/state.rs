@@ -6,10 +6,15 @@
 //! generation-tagged words of their own ([`pack_half_open`]). The closed path reads the state
 //! word and records into the window (`window.rs`); everything else is cold.
 //!
-//! This file is longer than the others on purpose: it is one state machine, every transition
-//! is a compare-and-swap on the same word, and the invariants below are read against all of it
-//! at once (and against the loom models); split across files, a reader would have to hold the
-//! word's layout and every writer of it in mind from several places.
+//! # Why this is one file
+//!
+//! This file is over the usual length on purpose, because it reads best whole: it is one
+//! concept, one state machine. Every transition is a compare-and-swap on the same word, and the
+//! invariants below must be checked against every writer of that word at once (as the loom
+//! models do). Split across files, a reader would have to hold the word's layout and each of
+//! its writers in mind from several places. What is not part of the machine lives elsewhere:
+//! the sliding windows in `window.rs`, the settings and their checks in `builder.rs`, the
+//! states and events in `events.rs`, the public handle in `breaker.rs`.
 //!
 //! # Invariants
 //!
