@@ -17,7 +17,8 @@
 //!   ten checks the refund side of the promise.
 //! * No budget: exactly `max_attempts` attempts per request.
 //!
-//! It prints a table and exits with status 1 if any bound is broken.
+//! It prints a table (with the most attempts the backend held at once, which shows how far the
+//! concurrent drive interleaves) and exits with status 1 if any bound is broken.
 //!
 //! ```text
 //! cargo run --release -p steadfast-reliability --bin amplification -- --requests 100000
@@ -93,6 +94,8 @@ struct Run {
     requests: u64,
     attempts: u64,
     successes: u64,
+    /// The most attempts the backend held at once.
+    most_in_flight: u64,
     /// Per simulated second: requests sent and attempts that reached the backend.
     per_second: Vec<(u64, u64)>,
 }
@@ -105,12 +108,17 @@ impl Run {
 
 async fn run(budget: Budget, drive: Drive, backend: Backend, args: &Args) -> Run {
     let attempts = Arc::new(AtomicU64::new(0));
+    let in_flight = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
     let service = {
-        let attempts = attempts.clone();
+        let (attempts, in_flight) = (attempts.clone(), in_flight.clone());
         service_fn(move |_request: u64| {
             let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            let in_flight = in_flight.clone();
             async move {
+                let now = in_flight.0.fetch_add(1, Ordering::Relaxed) + 1;
+                in_flight.1.fetch_max(now, Ordering::Relaxed);
                 tokio::task::yield_now().await;
+                in_flight.0.fetch_sub(1, Ordering::Relaxed);
                 match backend {
                     Backend::AnswersOneInTen if n % 10 == 0 => Ok(()),
                     _ => Err(std::io::Error::other("backend down")),
@@ -150,6 +158,7 @@ async fn run(budget: Budget, drive: Drive, backend: Backend, args: &Args) -> Run
         requests: 0,
         attempts: 0,
         successes: 0,
+        most_in_flight: 0,
         per_second: Vec::new(),
     };
     let mut sent = 0;
@@ -181,6 +190,7 @@ async fn run(budget: Budget, drive: Drive, backend: Backend, args: &Args) -> Run
         sent += batch;
         tokio::time::advance(Duration::from_secs(1)).await;
     }
+    out.most_in_flight = in_flight.1.load(Ordering::Relaxed);
     out
 }
 
@@ -248,8 +258,8 @@ fn main() {
         args.requests, args.per_second
     );
     println!(
-        "{:<12} {:<11} {:<18} {:>10} {:>9} {:>10}  bound",
-        "budget", "drive", "backend", "attempts", "per req", "successes"
+        "{:<12} {:<11} {:<16} {:>9} {:>10} {:>8} {:>9}  bound",
+        "budget", "drive", "backend", "in flight", "attempts", "per req", "successes"
     );
     let mut broken = 0;
     let cases = [
@@ -264,7 +274,7 @@ fn main() {
             let run = runtime.block_on(run(budget, drive, backend, &args));
             let (bound, ok) = check(budget, &run);
             println!(
-                "{:<12} {:<11} {:<18} {:>10} {:>9.4} {:>10}  {} {}",
+                "{:<12} {:<11} {:<16} {:>9} {:>10} {:>8.4} {:>9}  {} {}",
                 match budget {
                     Budget::None => "none",
                     Budget::Ratio => "ratio 20%",
@@ -278,6 +288,7 @@ fn main() {
                     Backend::AlwaysFails => "always fails",
                     Backend::AnswersOneInTen => "answers 1 in 10",
                 },
+                run.most_in_flight,
                 run.attempts,
                 run.attempts as f64 / run.requests as f64,
                 run.successes,
