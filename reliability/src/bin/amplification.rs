@@ -4,8 +4,8 @@
 //! The backend is a service that counts its attempts and fails every one of them (after
 //! yielding once, so that concurrent requests interleave). It is wrapped in `RetryLayer` with
 //! `max_attempts` 3 and no backoff delay, and driven on a paused clock: each simulated second
-//! sends `--per-second` requests, either one after another or all at once, then the clock
-//! moves on one second. For each budget the program checks the promise its documentation
+//! sends `--per-second` requests in ten slices a tenth of a second apart, each slice either
+//! one request after another or all at once. For each budget the program checks the promise its documentation
 //! makes, with the bound computed from its settings:
 //!
 //! * `RatioBudget` (ratio 0.2, floor 10 retries per second, window 10 s): at the end of every
@@ -38,6 +38,8 @@ const WINDOW_SECS: u64 = 10;
 const CAPACITY: u64 = 500;
 const RETRY_COST: u64 = 5;
 const REFUND: u64 = 1;
+/// Each simulated second is sent in this many slices.
+const SLICES: u64 = 10;
 
 /// What the command line asks for.
 struct Args {
@@ -165,30 +167,35 @@ async fn run(budget: Budget, drive: Drive, backend: Backend, args: &Args) -> Run
     while sent < args.requests {
         let batch = args.per_second.min(args.requests - sent);
         let before = attempts.load(Ordering::Relaxed);
-        match drive {
-            Drive::Sequential => {
-                for i in 0..batch {
-                    let mut svc = svc.clone();
-                    let ok = svc.ready().await.expect("ready").call(sent + i).await;
-                    out.successes += u64::from(ok.is_ok());
+        // The second is sent in slices a tenth of a second apart, so that a window of the
+        // ratio budget spans (almost) its whole length of time.
+        for slice in 0..SLICES {
+            let (from, to) = (batch * slice / SLICES, batch * (slice + 1) / SLICES);
+            match drive {
+                Drive::Sequential => {
+                    for i in from..to {
+                        let mut svc = svc.clone();
+                        let ok = svc.ready().await.expect("ready").call(sent + i).await;
+                        out.successes += u64::from(ok.is_ok());
+                    }
+                }
+                Drive::Concurrent => {
+                    let mut tasks = tokio::task::JoinSet::new();
+                    for i in from..to {
+                        tasks.spawn(svc.clone().oneshot(sent + i));
+                    }
+                    while let Some(done) = tasks.join_next().await {
+                        out.successes += u64::from(done.expect("task").is_ok());
+                    }
                 }
             }
-            Drive::Concurrent => {
-                let mut tasks = tokio::task::JoinSet::new();
-                for i in 0..batch {
-                    tasks.spawn(svc.clone().oneshot(sent + i));
-                }
-                while let Some(done) = tasks.join_next().await {
-                    out.successes += u64::from(done.expect("task").is_ok());
-                }
-            }
+            tokio::time::advance(Duration::from_secs(1) / SLICES as u32).await;
         }
         let seen = attempts.load(Ordering::Relaxed) - before;
         out.per_second.push((batch, seen));
         out.requests += batch;
         out.attempts += seen;
         sent += batch;
-        tokio::time::advance(Duration::from_secs(1)).await;
     }
     out.most_in_flight = in_flight.1.load(Ordering::Relaxed);
     out
@@ -254,7 +261,8 @@ fn main() {
         .expect("runtime");
 
     println!(
-        "{} requests, {} per simulated second, max_attempts {MAX_ATTEMPTS}, no backoff delay",
+        "{} requests, {} per simulated second in {SLICES} slices, max_attempts {MAX_ATTEMPTS}, \
+         no backoff delay",
         args.requests, args.per_second
     );
     println!(
