@@ -311,3 +311,63 @@ fn main() {
         std::process::exit(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synthetic(per_second: Vec<(u64, u64)>, successes: u64) -> Run {
+        Run {
+            requests: per_second.iter().map(|(r, _)| r).sum(),
+            attempts: per_second.iter().map(|(_, a)| a).sum(),
+            successes,
+            most_in_flight: 1,
+            per_second,
+        }
+    }
+
+    #[test]
+    fn a_ratio_window_over_its_bound_is_reported() {
+        // After three seconds of 1,000 requests, the window allows 0.2 x 3,000 + 110 = 710
+        // retries.
+        let at_bound = synthetic(
+            vec![(1_000, 1_200), (1_000, 1_200), (1_000, 1_000 + 310)],
+            0,
+        );
+        assert!(check(Budget::Ratio, &at_bound).1);
+        let over = synthetic(
+            vec![(1_000, 1_200), (1_000, 1_200), (1_000, 1_000 + 311)],
+            0,
+        );
+        assert!(!check(Budget::Ratio, &over).1);
+    }
+
+    #[test]
+    fn a_token_bucket_over_its_quota_is_reported() {
+        assert!(check(Budget::Bucket, &synthetic(vec![(1_000, 1_100)], 0)).1);
+        assert!(!check(Budget::Bucket, &synthetic(vec![(1_000, 1_101)], 0)).1);
+        assert!(check(Budget::Bucket, &synthetic(vec![(1_000, 1_101)], 5)).1);
+    }
+
+    #[test]
+    fn no_budget_means_exactly_max_attempts() {
+        assert!(check(Budget::None, &synthetic(vec![(10, 30)], 0)).1);
+        assert!(!check(Budget::None, &synthetic(vec![(10, 29)], 0)).1);
+        assert!(!check(Budget::None, &synthetic(vec![(10, 31)], 0)).1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn short_runs_keep_every_bound() {
+        let args = Args {
+            requests: 3_000,
+            per_second: 100,
+        };
+        for budget in [Budget::None, Budget::Ratio, Budget::Bucket] {
+            for drive in [Drive::Sequential, Drive::Concurrent] {
+                let run = run(budget, drive, Backend::AlwaysFails, &args).await;
+                assert_eq!(run.requests, 3_000);
+                assert!(check(budget, &run).1, "{}", check(budget, &run).0);
+            }
+        }
+    }
+}
