@@ -117,10 +117,10 @@ where
     #[inline(never)]
     fn call_with_chaos(&mut self, mut req: Req) -> ResponseFuture<S::Future, Res> {
         let plan = self.config.plan(&mut req);
-        match plan.answer {
-            Some(answer) => ResponseFuture::injected(answer, plan.delay),
-            None if plan.delay.is_none() => ResponseFuture::called(self.inner.call(req)),
-            None => ResponseFuture::delayed(self.inner.call(req), plan.delay),
+        match (plan.answer, plan.delay) {
+            (Some(answer), delay) => ResponseFuture::injected(answer, delay),
+            (None, None) => ResponseFuture::called(self.inner.call(req)),
+            (None, Some(delay)) => ResponseFuture::delayed(self.inner.call(req), delay),
         }
     }
 }
