@@ -52,6 +52,7 @@ impl<F, Res> Drop for Heap<F, Res> {
     }
 }
 
+#[cold]
 #[inline(never)]
 fn drop_injected<T>(injected: T) {
     drop(injected);
@@ -155,6 +156,8 @@ where
 }
 
 /// Polls the heap part of a future something was injected into.
+#[cold]
+#[inline(never)]
 fn poll_injected<F, Res, E>(
     injected: Pin<&mut Injected<F, Res>>,
     cx: &mut Context<'_>,
