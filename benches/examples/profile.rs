@@ -7,7 +7,8 @@
 //! valgrind --tool=callgrind target/release/examples/profile breaker 100000
 //! ```
 //!
-//! Paths: `bare`, `chaos_off` (the chaos layer with its switch off), `tower_retry`, `tower_default_like`, `retry`, `retry_static`, `breaker`, `breaker_static`,
+//! Paths: `bare`, `chaos_off` (the chaos layer with its switch off), `chaos_on` (on, with a fault
+//! at rate 0: a draw per call, nothing injected), `tower_retry`, `tower_default_like`, `retry`, `retry_static`, `breaker`, `breaker_static`,
 //! `breaker_time` (a breaker over a time window), `stack`, `stack_static`, `ratio`, `ratio_static`, `tower_tps_budget` (the same services as
 //! the benchmarks), `rejected` (an open breaker), and
 //! `mid_backoff_dropped` (a request dropped while the retry layer sleeps), and `retry_once`
@@ -44,6 +45,7 @@ fn main() {
     match path.as_str() {
         "bare" => run(Bare, n),
         "chaos_off" => run(chaos_off(), n),
+        "chaos_on" => run(chaos_on_rate_zero(), n),
         "tower_retry" => run(tower_retry(), n),
         "tower_default_like" => run(peers::tower_retry_default_like(Bare), n),
         "retry" => run(steadfast_default(), n),
@@ -201,4 +203,17 @@ fn cancel_path(path: &str, n: u64) {
             }
         }
     }
+}
+
+/// The chaos layer around the bare service, on, with a fault injection whose rate is 0 (as the
+/// `chaos` benchmark's `steadfast_on_rate_zero`).
+fn chaos_on_rate_zero() -> steadfast::chaos::Chaos<Bare, u64, u64> {
+    use steadfast::chaos::{ChaosLayer, ChaosSwitch, FaultInjection};
+    ChaosLayer::builder()
+        .switch(ChaosSwitch::new(true))
+        .seed(1)
+        .fault(FaultInjection::chaos().rate(0.0))
+        .build()
+        .expect("valid layer")
+        .layer(Bare)
 }

@@ -13,9 +13,10 @@ use crate::BoxError;
 /// Injects faults, outcomes, latency and behaviour into a share of the requests of the
 /// service it wraps; built by [`ChaosLayer`](super::ChaosLayer).
 ///
-/// While the layer's switch is off, a request goes straight to the inner service: the only
-/// cost is reading the switch. While it is on, the request meets the injections in a fixed
-/// order, each deciding on its own whether it fires:
+/// While the layer's switch is off, a request goes straight to the inner service: the layer
+/// reads its switch, and its response future only polls the inner one. No random number is
+/// drawn, no predicate runs and nothing is allocated. While it is on, the request meets the
+/// injections in a fixed order, each deciding on its own whether it fires:
 ///
 /// 1. **behaviour**: your closure runs on the request;
 /// 2. **latency**: the answer will come back after a delay;
@@ -23,7 +24,8 @@ use crate::BoxError;
 /// 4. **outcome** (only if the fault did not fire): the answer is your response, and the inner
 ///    service is not called.
 ///
-/// Errors of the inner service pass through unchanged (boxed).
+/// Errors of the inner service pass through unchanged (boxed). A request that is delayed, or
+/// answered by the layer, takes one allocation for its delay and its answer.
 ///
 /// # Readiness and latency
 ///
@@ -114,13 +116,14 @@ where
 {
     /// `call` while the switch is on: kept out of line, so the path taken while it is off
     /// stays a read of the switch and the inner call.
+    #[cold]
     #[inline(never)]
     fn call_with_chaos(&mut self, mut req: Req) -> ResponseFuture<S::Future, Res> {
         let plan = self.config.plan(&mut req);
-        match plan.answer {
-            Some(answer) => ResponseFuture::injected(answer, plan.delay),
-            None if plan.delay.is_none() => ResponseFuture::called(self.inner.call(req)),
-            None => ResponseFuture::delayed(self.inner.call(req), plan.delay),
+        match (plan.answer, plan.delay) {
+            (Some(answer), delay) => ResponseFuture::injected(answer, delay),
+            (None, None) => ResponseFuture::called(self.inner.call(req)),
+            (None, Some(delay)) => ResponseFuture::delayed(self.inner.call(req), delay),
         }
     }
 }

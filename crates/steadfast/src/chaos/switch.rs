@@ -12,6 +12,12 @@ use std::sync::Arc;
 /// every switch above it is on. This plays the part of the `Enabled` and `EnabledGenerator`
 /// options of Polly's chaos strategies.
 ///
+/// A request started after a flip sees it: one started later on the same thread, or on a
+/// thread that learnt of the flip through a channel, a join, a lock or any other
+/// synchronisation. A request racing with the flip may see either state. The switch is a
+/// relaxed atomic flag (`Ordering::Relaxed`), so it orders nothing but itself: it turns
+/// injections on and off, and is not a way to hand other data to the requests that see it.
+///
 /// ```
 /// use steadfast::chaos::ChaosSwitch;
 ///
@@ -37,7 +43,7 @@ impl ChaosSwitch {
         self.0.load(Ordering::Relaxed)
     }
 
-    /// Turns the switch on or off; every clone sees it on its next request.
+    /// Turns the switch on or off; every clone sees it on the requests started after it.
     pub fn set(&self, on: bool) {
         self.0.store(on, Ordering::Relaxed);
     }
