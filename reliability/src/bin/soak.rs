@@ -31,11 +31,13 @@ use steadfast::token::CancelToken;
 use steadfast::BoxError;
 use steadfast_http::validate::Buffered;
 use steadfast_http::WithCancelToken;
-use steadfast_reliability::soak::{client, ChaosServer, Ending, Settings, Tally, FAULTS, ITEM};
+use steadfast_reliability::soak::{
+    client, ChaosServer, Ending, Settings, SoakClient, Tally, FAULTS, ITEM,
+};
 use steadfast_reliability::{mib, rss_bytes};
 use tokio::runtime::Handle;
 use tokio::time::Instant;
-use tower::{Service, ServiceExt};
+use tower::ServiceExt;
 
 /// How long past its deadline a request may run before the soak stops waiting for it and
 /// counts it as hung.
@@ -155,8 +157,12 @@ async fn soak(settings: Settings) -> Result<Vec<String>, BoxError> {
         retries.wait_time.as_secs_f64()
     );
     println!(
-        "breaker: {} successes, {} failures ({} invalid answers), {} calls refused",
-        breaker.successes, breaker.failures, breaker.invalid, breaker.rejections
+        "breaker: opened {} times; {} successes, {} failures ({} invalid answers), {} calls refused",
+        observers.breaker_opened.load(Ordering::Relaxed),
+        breaker.successes,
+        breaker.failures,
+        breaker.invalid,
+        breaker.rejections
     );
     println!(
         "latest end: {:?} after the deadline ({} past the slack)",
@@ -217,9 +223,10 @@ async fn soak(settings: Settings) -> Result<Vec<String>, BoxError> {
         (Some(warm), Some(end)) => check(
             end.saturating_sub(warm) <= settings.max_rss_growth,
             format!(
-                "memory grew by at most {} after the warm-up (grew {})",
+                "memory grew by at most {} after the warm-up (changed by {}{})",
                 mib(settings.max_rss_growth),
-                mib(end.saturating_sub(warm))
+                if end < warm { "-" } else { "+" },
+                mib(end.abs_diff(warm))
             ),
         ),
         _ => println!("  skip  memory growth: no resident set size on this platform"),
@@ -238,19 +245,12 @@ struct Urls {
 
 /// Sends the requests numbered `range`, `settings.concurrency` at a time, and counts how each
 /// ended.
-async fn drive<S>(
-    client: &S,
+async fn drive(
+    client: &impl SoakClient,
     urls: &Urls,
     settings: &Settings,
     range: std::ops::Range<u64>,
-) -> Tally
-where
-    S: Service<Request<Full<Bytes>>, Response = Response<Buffered>, Error = BoxError>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+) -> Tally {
     let next = Arc::new(AtomicU64::new(range.start));
     let progress_every = (settings.requests / 10).max(1);
     let workers: Vec<_> = (0..settings.concurrency)

@@ -27,52 +27,67 @@ use super::settings::Settings;
 /// The most of an answer the client reads to validate it.
 const BODY_CAP: usize = 64 * 1024;
 
-/// What the soak reads from the client's shared state at the end: the breaker, the retry
-/// counters and the retry budget every clone of the client shares.
+/// What the soak reads from the client's shared state at the end: the breaker and the retry
+/// counters every clone of the client shares.
 #[derive(Debug, Clone)]
 pub struct Observers {
     /// The circuit breaker under the retry layer.
     pub breaker: CircuitBreaker,
     /// The retry layer's counters.
     pub retries: Arc<RetryMetrics>,
-    /// The retry budget.
-    pub budget: Arc<RatioBudget>,
     /// How many times the breaker opened (from closed or half-open).
     pub breaker_opened: Arc<AtomicU64>,
 }
 
+/// The client stack the soak drives: a `tower` service from requests with a `Full` body to
+/// buffered answers, with `BoxError` errors, cheap to clone, whose futures can be spawned.
+///
+/// ```
+/// use steadfast_reliability::soak::{client, Settings, SoakClient};
+///
+/// fn spawnable(_: &impl SoakClient) {}
+/// let (client, _) = client(&Settings::default()).unwrap();
+/// spawnable(&client);
+/// ```
+pub trait SoakClient:
+    Service<
+        Request<Full<Bytes>>,
+        Response = Response<Buffered>,
+        Error = BoxError,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> SoakClient for S where
+    S: Service<
+            Request<Full<Bytes>>,
+            Response = Response<Buffered>,
+            Error = BoxError,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 /// Builds the client, outermost first: a cancel layer that adopts each request's token (and
 /// its deadline); body replay; retries (4 attempts, exponential backoff from 1 ms with jitter,
-/// `Retry-After` honoured up to 10 ms, a ratio budget, HTTP's classification); a circuit
+/// `Retry-After` honoured up to 10 ms, a budget of retries for 5% of the requests over 10 s
+/// with a floor of 10 a second, HTTP's classification); a circuit
 /// breaker (open at 50% failures of the last 100 calls, for 20 ms); the deadline sent to the
 /// server; a per-attempt timeout of `settings.attempt_timeout`; a validator that requires a
 /// 2xx answer to be JSON; the body read (up to 64 KiB); hyper-util's legacy client.
-pub fn client(
-    settings: &Settings,
-) -> Result<
-    (
-        impl Service<
-                Request<Full<Bytes>>,
-                Response = Response<Buffered>,
-                Error = BoxError,
-                Future: Send + 'static,
-            > + Clone
-            + Send
-            + 'static,
-        Observers,
-    ),
-    ConfigError,
-> {
+pub fn client(settings: &Settings) -> Result<(impl SoakClient, Observers), ConfigError> {
     let breaker_opened = Arc::new(AtomicU64::new(0));
     let breaker = CircuitBreaker::builder()
         .name("soak")
         .on_event({
             let opened = breaker_opened.clone();
             move |e| {
-                if let BreakerEvent::StateTransition { to, reason, .. } = e {
-                    if std::env::var_os("SOAK_DEBUG").is_some() {
-                        eprintln!("{:?} {to:?} {reason:?}", tokio::time::Instant::now());
-                    }
+                if let BreakerEvent::StateTransition { to, .. } = e {
                     if *to == CircuitState::Open {
                         opened.fetch_add(1, Ordering::Relaxed);
                     }
@@ -86,6 +101,7 @@ pub fn client(
         .build()?;
     let retries = Arc::new(RetryMetrics::default());
     let budget = Arc::new(RatioBudget::builder().ratio(0.05).build()?);
+
     let policy = RetryPolicy::builder()
         .name("soak")
         .max_attempts(4)
@@ -96,7 +112,7 @@ pub fn client(
         )
         .seed(settings.seed)
         .max_hint(Duration::from_millis(10))
-        .budget(budget.clone())
+        .budget(budget)
         .metrics(retries.clone())
         .classify(HttpClassifier::default())
         .clone_requests(ReplayCloner)
@@ -126,7 +142,6 @@ pub fn client(
         Observers {
             breaker,
             retries,
-            budget,
             breaker_opened,
         },
     ))

@@ -28,7 +28,7 @@ mod server;
 mod settings;
 mod tally;
 
-pub use client::{client, Observers};
+pub use client::{client, Observers, SoakClient};
 pub use server::{ChaosServer, FAULTS, ITEM};
 pub use settings::Settings;
 pub use tally::{Ending, Tally};

@@ -49,7 +49,7 @@ impl Default for Settings {
             requests: 1_000_000,
             concurrency: 64,
             deadline: Duration::from_millis(250),
-            slack: Duration::from_millis(50),
+            slack: Duration::from_millis(100),
             attempt_timeout: Duration::from_millis(100),
             stall: Duration::from_millis(400),
             slow_max: Duration::from_millis(20),
