@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// The most requests in flight at once the soak accepts.
+const MAX_CONCURRENCY: usize = 1 << 16;
+
 /// What the soak runs: how many requests, how hard, and the limits its checks hold the
 /// stack to. Every field has a flag of the same name (`--requests`, `--concurrency`, ...);
 /// durations are given in milliseconds (`--deadline-ms 1000`).
@@ -103,9 +106,27 @@ impl Settings {
     }
 
     fn check(&self) -> Result<(), String> {
+        let hour = Duration::from_secs(3600);
+        let durations = [
+            self.deadline,
+            self.slack,
+            self.attempt_timeout,
+            self.stall,
+            self.slow_max,
+            self.outage_every,
+            self.outage,
+        ];
         let rules = [
             (self.requests == 0, "--requests must be at least 1"),
             (self.concurrency == 0, "--concurrency must be at least 1"),
+            (
+                self.concurrency > MAX_CONCURRENCY,
+                "--concurrency must be at most 65536",
+            ),
+            (
+                durations.iter().any(|d| *d > hour),
+                "every --...-ms flag must be at most 3600000 (an hour)",
+            ),
             (self.deadline.is_zero(), "--deadline-ms must be at least 1"),
             (
                 self.attempt_timeout.is_zero(),
@@ -168,5 +189,7 @@ mod tests {
         assert!(err(&["--requests"]).contains("needs a value"));
         assert!(err(&["--requests", "many"]).contains("--requests many"));
         assert!(err(&["--outage-ms", "5000"]).contains("--outage-ms"));
+        assert!(err(&["--concurrency", "100000"]).contains("--concurrency"));
+        assert!(err(&["--deadline-ms", "18446744073709551615"]).contains("an hour"));
     }
 }
