@@ -8,8 +8,10 @@
 # with debug assertions and overflow checks on, and without a sanitizer: the code under test is
 # safe Rust, and the sanitizer would only slow the search down.
 #
-# Each target's corpus is fuzz/corpus/TARGET: the run starts from it, adds what it finds, and
-# `cargo fuzz cmin` keeps only the inputs that reach new code. A crash stops the run with a
+# Each target's corpus is fuzz/corpus/TARGET: the run starts from it and from the hand-written
+# boundary values in fuzz/seeds/TARGET, adds what it finds to the corpus, and `cargo fuzz cmin`
+# keeps only the corpus inputs that reach new code (the seeds stay as written: a boundary value
+# such as an attempt number of exactly 1 reaches no new code, but its answer matters). A crash stops the run with a
 # reproducer under fuzz/artifacts/TARGET/. The figures of each run (executions, executions per
 # second, corpus size) are printed at the end and kept in fuzz/target/logs/.
 set -euo pipefail
@@ -33,7 +35,7 @@ for target in "${targets[@]}"; do
     log="target/logs/$target.log"
     echo "== $target: ${seconds} s"
     mkdir -p "corpus/$target"
-    cargo fuzz run --sanitizer none "$target" "corpus/$target" -- \
+    cargo fuzz run --sanitizer none "$target" "corpus/$target" "seeds/$target" -- \
         -max_total_time="$seconds" -print_final_stats=1 2>"$log" \
         || { tail -n 40 "$log"; echo "$target failed: see $log and artifacts/$target/" >&2; exit 1; }
     cargo fuzz cmin --sanitizer none "$target" "corpus/$target" >/dev/null 2>&1

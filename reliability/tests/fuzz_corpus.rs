@@ -1,23 +1,27 @@
-//! Replays every committed fuzz corpus file (`fuzz/corpus/TARGET/*`) through its target's check
-//! from `steadfast_reliability::checks`, so an ordinary `cargo test` keeps every input the
-//! fuzzer ever kept passing, on a stable toolchain and without the fuzzer.
+//! Replays every committed fuzz input through its target's check from
+//! `steadfast_reliability::checks`, so an ordinary `cargo test` keeps every input passing, on a
+//! stable toolchain and without the fuzzer: the corpus the fuzzer kept (`fuzz/corpus/TARGET/`)
+//! and the hand-written boundary values it starts from (`fuzz/seeds/TARGET/`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use steadfast_reliability::checks::TARGETS;
 
-fn corpus_dir(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
-        .join(target)
+/// The folders of committed inputs, under `fuzz/`.
+const INPUTS: [&str; 2] = ["corpus", "seeds"];
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
 }
 
 #[test]
-fn every_corpus_file_passes_its_check() {
+fn every_committed_input_passes_its_check() {
     let mut failures = Vec::new();
-    for (target, check) in TARGETS {
-        let dir = corpus_dir(target);
+    let dirs = TARGETS.iter().flat_map(|&(target, check)| {
+        INPUTS.map(|inputs| (fuzz_dir().join(inputs).join(target), check))
+    });
+    for (dir, check) in dirs {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .map(|entry| entry.expect("a directory entry").path())
@@ -25,7 +29,7 @@ fn every_corpus_file_passes_its_check() {
         files.sort();
         assert!(
             !files.is_empty(),
-            "{}: a target without a corpus",
+            "{}: a target without inputs",
             dir.display()
         );
         for file in files {
@@ -42,7 +46,7 @@ fn every_corpus_file_passes_its_check() {
     }
     assert!(
         failures.is_empty(),
-        "{} corpus files fail their checks:\n{}",
+        "{} committed inputs fail their checks:\n{}",
         failures.len(),
         failures.join("\n")
     );
@@ -69,7 +73,7 @@ fn every_target_has_its_corpus_and_no_other_is_there() {
 
 #[test]
 fn every_target_is_a_fuzz_target() {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let fuzz = fuzz_dir();
     let manifest = std::fs::read_to_string(fuzz.join("Cargo.toml")).expect("fuzz/Cargo.toml");
     for (target, _) in TARGETS {
         assert!(
