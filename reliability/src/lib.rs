@@ -12,6 +12,7 @@
 //! ```
 
 pub mod soak;
+pub mod checks;
 
 /// The resident set size of this process in bytes, read from `/proc/self/status` (`VmRSS`), or
 /// `None` where the platform has no such file.

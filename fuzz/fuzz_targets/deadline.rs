@@ -1,0 +1,4 @@
+//! Fuzzes the `deadline` check of `steadfast_reliability::checks`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| steadfast_reliability::checks::deadline(data));
