@@ -150,6 +150,23 @@ fn ratio_deposits_race_a_withdrawal() {
     });
 }
 
+/// Two requests on two threads each deposit and then ask for a retry, as the retry layer
+/// does, at one retry per request: both always get it, whatever the interleaving.
+#[test]
+fn ratio_requests_paying_for_their_own_retries() {
+    loom::model(|| {
+        let b = ratio_only();
+        assert_eq!(
+            granted(&b, 2, |b| {
+                b.deposit();
+                b.withdraw()
+            }),
+            2
+        );
+        assert_eq!(b.balance(), 0);
+    });
+}
+
 /// With no traffic, three threads spend a floor of two retries per second at once: exactly
 /// two are granted.
 #[test]
