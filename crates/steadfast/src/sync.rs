@@ -1,16 +1,27 @@
 //! Atomics and locks for the concurrent state machines, swapped for `loom`'s when the crate is built
 //! with `--cfg steadfast_loom`, so the model checker can explore every interleaving.
 
+#[cfg(all(steadfast_loom, feature = "retry"))]
+pub(crate) use loom::sync::atomic::AtomicI64;
+#[cfg(all(steadfast_loom, feature = "circuit-breaker"))]
+pub(crate) use loom::sync::atomic::AtomicU32;
+#[cfg(all(steadfast_loom, any(feature = "circuit-breaker", feature = "retry")))]
+pub(crate) use loom::sync::atomic::AtomicU64;
 #[cfg(steadfast_loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicU8, AtomicUsize, Ordering};
-#[cfg(all(steadfast_loom, feature = "circuit-breaker"))]
-pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64};
 #[cfg(steadfast_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
+#[cfg(all(not(steadfast_loom), feature = "retry"))]
+pub(crate) use std::sync::atomic::AtomicI64;
+#[cfg(all(not(steadfast_loom), feature = "circuit-breaker"))]
+pub(crate) use std::sync::atomic::AtomicU32;
+#[cfg(all(
+    not(steadfast_loom),
+    any(feature = "circuit-breaker", feature = "retry")
+))]
+pub(crate) use std::sync::atomic::AtomicU64;
 #[cfg(not(steadfast_loom))]
 pub(crate) use std::sync::atomic::{fence, AtomicU8, AtomicUsize, Ordering};
-#[cfg(all(not(steadfast_loom), feature = "circuit-breaker"))]
-pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64};
 #[cfg(not(steadfast_loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 

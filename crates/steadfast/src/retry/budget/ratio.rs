@@ -1,14 +1,13 @@
 //! [`RatioBudget`]: retries as a fraction of recent requests, plus a paced floor.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::retry_budget::RetryBudget;
 use crate::config::ConfigError;
+use crate::sync::{AtomicU64, Mutex, Ordering};
 
 /// Fixed-point scale: one retry costs `SCALE` units, so ratios are exact to 1/SCALE.
 const SCALE: i64 = 10_000;

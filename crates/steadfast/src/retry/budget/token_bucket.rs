@@ -1,9 +1,8 @@
 //! [`TokenBucket`]: the retry quota of the AWS SDKs.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use super::retry_budget::RetryBudget;
 use crate::config::ConfigError;
+use crate::sync::{AtomicI64, Ordering};
 
 /// A retry quota: a bucket of tokens that retries spend and successes refill.
 ///
