@@ -11,8 +11,8 @@
 //! assert!(rss.is_none_or(|bytes| bytes > 0));
 //! ```
 
-pub mod soak;
 pub mod checks;
+pub mod soak;
 
 /// The resident set size of this process in bytes, read from `/proc/self/status` (`VmRSS`), or
 /// `None` where the platform has no such file.
