@@ -234,13 +234,8 @@ fn operations(args: &Args, checks: &mut Checks) {
         "every tracked token is cancelled",
     );
     held.clear();
-    let left = live() as isize - base as isize;
-    println!("  after cancel and drop: RSS {}", rss());
     checks.check(ops.is_empty(), format!("the registry lists {}", ops.len()));
-    checks.check(
-        left == 0,
-        format!("live bytes back to baseline ({left:+} B)"),
-    );
+    back_to_baseline(base, checks);
 }
 
 fn tokens(args: &Args, checks: &mut Checks) {
@@ -291,6 +286,11 @@ fn tokens(args: &Args, checks: &mut Checks) {
     );
     children.clear();
     requests.clear();
+    back_to_baseline(base, checks);
+}
+
+/// Reports RSS once everything has ended, and checks the live bytes are exactly `base` again.
+fn back_to_baseline(base: usize, checks: &mut Checks) {
     let left = live() as isize - base as isize;
     println!("  after cancel and drop: RSS {}", rss());
     checks.check(
