@@ -238,15 +238,10 @@ fn blocked_waiter_is_always_woken() {
 }
 
 /// Two threads block on a child and on a grandchild of a root cancelled from a third: both
-/// wake, and a token whose wait has completed reads as cancelled from then on.
-///
-/// Ignored while it fails: loom finds an interleaving in which the grandchild's wait completes
-/// (its walk up passes the child while the child is still unlinked and finds the root
-/// cancelled), the child's waiter then links the child, and the grandchild reads as not
-/// cancelled (and with no reason) until the root's cancellation reaches the child. Run it with
-/// `--ignored`.
+/// wake, and a token whose wait has completed reads as cancelled from then on, with its
+/// reason, even while the root's cancellation is still on its way to a linked child between
+/// them.
 #[test]
-#[ignore = "is_cancelled can read false after a wait completed, while a cancellation is still reaching a linked child"]
 fn two_blocked_waiters_on_a_child_and_a_grandchild() {
     loom::model(|| {
         let root = CancelToken::new();

@@ -88,7 +88,7 @@ use crate::sync::{fence, MutexGuard, Ordering};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use tree::{anchor, cancel_node, recorded_reason, Node, CANCELLED, LINKED};
+use tree::{anchor, cancel_node, inherit, recorded_reason, Node, CANCELLED, LINKED};
 use waiters::Shared;
 
 /// Why a token was cancelled.
@@ -424,30 +424,36 @@ impl CancelToken {
         cancel_node(&self.node, reason)
     }
 
-    /// The first node, from this one up, that is cancelled; the walk stops at the first linked
-    /// node, whose state its ancestors keep up to date, so it reads at most [`MAX_RUN`](tree::MAX_RUN) nodes.
+    /// `true` once this token, or an ancestor, is cancelled. The walk stops at the first
+    /// linked node, whose state its ancestors keep up to date, so it reads at most
+    /// [`MAX_RUN`](tree::MAX_RUN) nodes.
+    ///
+    /// An ancestor found cancelled gives its reason to this token before this returns, so a
+    /// token once seen cancelled stays so: otherwise a linked node between the two, not yet
+    /// reached by the ancestor's cancellation, would make the next walk stop short of it.
     #[inline]
-    fn cancelled_node(&self) -> Option<&Arc<Node>> {
+    fn walk_cancelled(&self) -> bool {
         let mut node = &self.node;
         loop {
             let state = node.state.load(Ordering::Acquire);
             if state & CANCELLED != 0 {
-                return Some(node);
+                inherit(&self.node, node);
+                return true;
             }
             match &node.parent {
                 Some(parent) if state & LINKED == 0 => node = &parent.node,
-                _ => return None,
+                _ => return false,
             }
         }
     }
 
-    /// `true` once the token, or any ancestor, has been cancelled.
+    /// `true` once the token, or any ancestor, has been cancelled. Once `true`, it stays so.
     ///
     /// Takes no lock and does not depend on how deep the token is: it reads this token's state
     /// and, for a child not yet linked to its parent, those of at most a few ancestors.
     #[inline]
     pub fn is_cancelled(&self) -> bool {
-        self.cancelled_node().is_some()
+        self.walk_cancelled()
     }
 
     /// Why the token was cancelled, or `None` while it is not.
@@ -456,8 +462,10 @@ impl CancelToken {
     /// reason has been returned, this token's reason never changes.
     #[inline]
     pub fn reason(&self) -> Option<CancelReason> {
-        let node = self.cancelled_node()?;
-        recorded_reason(&self.node, node)
+        if !self.walk_cancelled() {
+            return None;
+        }
+        recorded_reason(&self.node)
     }
 
     /// Waits until the token is cancelled.

@@ -228,19 +228,18 @@ pub(super) fn cancel_node(node: &Node, reason: CancelReason) -> bool {
     true
 }
 
-/// The reason recorded on `token`, found cancelled at `cancelled` (itself or an ancestor).
-/// Cancelled through an ancestor that has not reached `token` yet, the ancestor's reason
-/// becomes `token`'s (unless another got there first) before anyone sees it.
+/// The reason recorded on `token`, once it has been found cancelled (and so has one).
 #[cold]
 #[inline(never)]
-pub(super) fn recorded_reason(token: &Node, cancelled: &Node) -> Option<CancelReason> {
-    inherit(token, cancelled);
+pub(super) fn recorded_reason(token: &Node) -> Option<CancelReason> {
     token.shared().reason().cloned()
 }
 
 /// Gives `token` the reason of `from` (itself or a cancelled ancestor) unless it has one;
 /// always `false`, for [`anchor`].
-fn inherit(token: &Node, from: &Node) -> bool {
+#[cold]
+#[inline(never)]
+pub(super) fn inherit(token: &Node, from: &Node) -> bool {
     if !std::ptr::eq(token, from) {
         let inherited = from.shared().reason().cloned();
         if let Some(reason) = inherited {
@@ -446,5 +445,28 @@ mod tests {
             1,
             "only the deep chain linked"
         );
+    }
+
+    /// The state loom found in a race: the root is cancelled, its cancellation has not yet
+    /// reached the linked child, and a grandchild below an unlinked run has seen the root.
+    /// The grandchild must stay cancelled, with the root's reason, from then on.
+    #[test]
+    fn a_token_seen_cancelled_through_an_ancestor_stays_cancelled() {
+        let root = CancelToken::new();
+        let child = root.child();
+        let grandchild = child.child();
+        // The grandchild's walk passes the child while it is unlinked and finds the root
+        // cancelled (the root's own children are left unsettled here).
+        let mut pending = Vec::new();
+        assert!(root.node.settle(&CancelReason::Shutdown, &mut pending));
+        assert!(grandchild.is_cancelled());
+        // The child then reads as linked but not yet cancelled, as when it was linked just
+        // before the root's cancellation, which has yet to settle it.
+        child.node.state.fetch_or(LINKED, Ordering::Release);
+        assert!(
+            grandchild.is_cancelled(),
+            "once seen cancelled, it stays so"
+        );
+        assert_eq!(grandchild.reason(), Some(CancelReason::Shutdown));
     }
 }
