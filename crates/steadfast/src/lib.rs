@@ -56,6 +56,7 @@ pub mod chaos;
 pub mod circuit_breaker;
 pub mod classify;
 mod config;
+pub mod describe;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod display;
 mod error;

@@ -47,6 +47,7 @@ use std::time::Duration;
 use crate::config::ConfigError;
 use crate::random::RandomSource;
 
+mod describe;
 mod jitter;
 mod nanos;
 

@@ -81,6 +81,16 @@ impl Condition {
     }
 
     /// The token requests descend from now.
+    /// How often the condition is checked (`None` for a watched one) and its name, for the
+    /// layer's description.
+    pub(crate) fn polled_every(&self) -> (Option<Duration>, Option<&str>) {
+        let every = match &self.kind {
+            Kind::Watch(_) => None,
+            Kind::Poll(every, _) => Some(*every),
+        };
+        (every, self.name.as_deref())
+    }
+
     pub(crate) fn token(&self) -> CancelToken {
         self.current
             .read()

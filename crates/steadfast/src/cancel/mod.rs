@@ -45,6 +45,7 @@
 //! ```
 
 mod condition;
+mod describe;
 mod error;
 mod future;
 mod layer;

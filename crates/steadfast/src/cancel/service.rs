@@ -28,6 +28,11 @@ impl<S> Cancel<S> {
         &self.inner
     }
 
+    /// The layer's settings (for the service's description).
+    pub(crate) fn config_ref(&self) -> &Config {
+        &self.config
+    }
+
     /// The inner service, mutably.
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner

@@ -81,6 +81,11 @@ impl<Req> FaultInjection<Req> {
     trigger_methods!();
 
     /// The error for `req`, injected by the layer named `layer`.
+    /// Whether the fault is the layer's own `ChaosError` (for the layer's description).
+    pub(crate) fn is_chaos_error(&self) -> bool {
+        self.make.is_none()
+    }
+
     pub(crate) fn make(&self, layer: &'static str, req: &Req) -> BoxError {
         match &self.make {
             Some(make) => make(req),

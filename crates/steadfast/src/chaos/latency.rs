@@ -106,6 +106,18 @@ impl<Req> LatencyInjection<Req> {
     }
 
     /// The delay for one request, drawing from `rng` if it is not fixed.
+    /// The delay's kind and parameters (for the layer's description).
+    pub(crate) fn delay_value(&self) -> crate::describe::Value {
+        use crate::describe::Value;
+        match &self.delay {
+            Delay::Fixed(d) => Value::variant("fixed").with("delay", *d),
+            Delay::Uniform { min, max } => Value::variant("uniform")
+                .with("min", *min)
+                .with("max", *max),
+            Delay::Drawn(_) => Value::variant("custom"),
+        }
+    }
+
     pub(crate) fn delay(&self, rng: &dyn RandomSource) -> Duration {
         match &self.delay {
             Delay::Fixed(d) => *d,

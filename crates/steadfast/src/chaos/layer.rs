@@ -82,6 +82,11 @@ impl<Req, Res> ChaosLayer<Req, Res> {
     pub fn name(&self) -> &'static str {
         self.config.name
     }
+
+    /// The layer's settings (for its description).
+    pub(crate) fn config_ref(&self) -> &Config<Req, Res> {
+        &self.config
+    }
 }
 
 impl<Req, Res> Clone for ChaosLayer<Req, Res> {

@@ -51,6 +51,7 @@
 
 mod behavior;
 mod config;
+mod describe;
 mod error;
 mod fault;
 mod future;

@@ -58,6 +58,11 @@ impl<S, Req, Res> Chaos<S, Req, Res> {
         &self.inner
     }
 
+    /// The layer's settings (for the service's description).
+    pub(crate) fn config_ref(&self) -> &Config<Req, Res> {
+        &self.config
+    }
+
     /// The inner service, mutably.
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner

@@ -168,6 +168,13 @@ impl<C, F, B: BreakerRef> CircuitBreakerLayer<C, F, B> {
     }
 }
 
+impl<C, F, B> CircuitBreakerLayer<C, F, B> {
+    /// How often a waiting `poll_ready` rechecks the breaker, in backpressure mode.
+    pub(crate) fn backpressure_recheck(&self) -> Option<Duration> {
+        self.backpressure
+    }
+}
+
 impl<S, C: Clone, F: Clone, B: BreakerRef> Layer<S> for CircuitBreakerLayer<C, F, B> {
     type Service = CircuitBreakerService<S, C, F, B>;
 

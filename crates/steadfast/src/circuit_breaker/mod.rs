@@ -95,6 +95,7 @@
 
 mod breaker;
 mod builder;
+mod describe;
 mod error;
 mod events;
 mod future;

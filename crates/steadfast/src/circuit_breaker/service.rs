@@ -166,6 +166,11 @@ impl<S, C, F, B: BreakerRef> CircuitBreakerService<S, C, F, B> {
         self.breaker.breaker()
     }
 
+    /// How often a waiting `poll_ready` rechecks the breaker, in backpressure mode.
+    pub(crate) fn backpressure_recheck(&self) -> Option<Duration> {
+        self.backpressure.as_ref().map(|b| b.recheck)
+    }
+
     /// The inner service.
     pub fn get_ref(&self) -> &S {
         &self.inner

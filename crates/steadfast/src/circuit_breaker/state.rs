@@ -211,6 +211,16 @@ pub(crate) struct Refusal {
 }
 
 impl Core {
+    /// The settings the breaker was built with (for its description).
+    pub(super) fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The breaker's sliding window (for its description).
+    pub(super) fn window(&self) -> &Window {
+        &self.window
+    }
+
     /// A breaker's state machine in `initial` (a manual state), with its window empty and
     /// every counter at zero.
     pub(super) fn new(

@@ -171,6 +171,17 @@ impl Window {
         }
     }
 
+    /// The window's size, as a builder would give it (for a breaker's description).
+    pub(crate) fn shape(&self) -> super::SlidingWindow {
+        match self {
+            Window::Count(w) => super::SlidingWindow::Count(w.slots.len() as u32),
+            Window::Time(w) => super::SlidingWindow::Time {
+                length: Duration::from_nanos(w.bucket_nanos * w.buckets.len() as u64),
+                buckets: w.buckets.len() as u32,
+            },
+        }
+    }
+
     /// Calls recorded since the window was made (resets do not clear it).
     pub(crate) fn calls(&self) -> u64 {
         match self {

@@ -65,6 +65,7 @@ mod budget;
 mod builder;
 mod classes;
 mod clone_request;
+mod describe;
 mod error;
 mod events;
 mod func;

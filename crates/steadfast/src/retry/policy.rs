@@ -223,6 +223,11 @@ impl<C, K, R> Settings<C, K, R> {
         self.flags & DELAYED != 0
     }
 
+    /// The most a request waits before its first attempt, if the policy waits.
+    pub(crate) fn start_jitter(&self) -> Option<Duration> {
+        self.shared.start_jitter
+    }
+
     /// The random wait before a request's first attempt, if the policy has one.
     pub(crate) fn start_delay(&self) -> Option<Duration> {
         let max = self.shared.start_jitter?;

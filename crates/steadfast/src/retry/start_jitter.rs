@@ -24,6 +24,11 @@ impl<P> StartJitterLayer<P> {
     pub(crate) fn new(policy: P) -> Self {
         StartJitterLayer { policy }
     }
+
+    /// The policy, for the layer's description.
+    pub(crate) fn policy_ref(&self) -> &P {
+        &self.policy
+    }
 }
 
 impl<S, P: Clone> Layer<S> for StartJitterLayer<P> {
@@ -79,6 +84,11 @@ impl<S, P> StartJitter<S, P> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+
+    /// The policy, for the service's description.
+    pub(crate) fn policy_ref(&self) -> &P {
+        &self.policy
     }
 }
 

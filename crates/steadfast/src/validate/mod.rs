@@ -69,6 +69,7 @@ mod validator;
 
 #[cfg(feature = "retry")]
 mod best;
+mod describe;
 
 #[cfg(feature = "retry")]
 pub use best::{best_of, BestOf};

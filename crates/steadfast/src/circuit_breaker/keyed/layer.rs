@@ -89,6 +89,20 @@ impl<K, KF, C, F> KeyedCircuitBreakerLayer<K, KF, C, F> {
     }
 }
 
+impl<K, KF, C, F> KeyedCircuitBreakerLayer<K, KF, C, F> {
+    /// The set of breakers (for the layer's description).
+    pub(crate) fn breakers_ref(&self) -> &KeyedBreakers<K> {
+        &self.breakers
+    }
+}
+
+impl<S, K, KF, C, F> KeyedCircuitBreakerService<S, K, KF, C, F> {
+    /// The set of breakers and the inner service (for the service's description).
+    pub(crate) fn parts_ref(&self) -> (&KeyedBreakers<K>, &S) {
+        (&self.breakers, &self.inner)
+    }
+}
+
 impl<S, K, KF: Clone, C: Clone, F: Clone> Layer<S> for KeyedCircuitBreakerLayer<K, KF, C, F> {
     type Service = KeyedCircuitBreakerService<S, K, KF, C, F>;
 

@@ -188,6 +188,24 @@ where
     }
 }
 
+impl<K> KeyedBreakers<K> {
+    /// The most breakers kept at once.
+    pub(crate) fn max_keys(&self) -> usize {
+        self.inner.max_keys
+    }
+
+    /// How long a breaker may go unused before it is dropped.
+    pub(crate) fn idle_timeout(&self) -> Duration {
+        self.inner.idle_timeout
+    }
+
+    /// A breaker built with the settings of every key's breaker, not kept (for the set's
+    /// description); `None` if the settings no longer build.
+    pub(crate) fn sample(&self) -> Option<CircuitBreaker> {
+        (self.inner.settings())().build().ok()
+    }
+}
+
 impl<K> KeyedBreakersBuilder<K> {
     /// Names each key's breaker (in errors, events and `tracing`): `name(key)` replaces the
     /// name the settings give.

@@ -327,6 +327,11 @@ pub(super) struct Inner<K> {
 }
 
 impl<K> Inner<K> {
+    /// The settings every key's breaker is built with (for the set's description).
+    pub(super) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// An empty set of `max_keys` (at least 1) split into shards, its breakers idle after
     /// `idle_timeout` (more than zero).
     pub(super) fn new(

@@ -182,6 +182,23 @@ impl RatioBudget {
 }
 
 impl RetryBudget for RatioBudget {
+    fn describe(&self) -> crate::describe::Value {
+        let min_per_second = match self.floor_interval {
+            0 => 0,
+            every => (SECOND_NANOS as f64 / every as f64).round() as u64,
+        };
+        crate::describe::Value::variant("ratio")
+            .with(
+                "ratio",
+                crate::describe::Value::Percent(self.per_request as f64 * 100.0 / SCALE as f64),
+            )
+            .with("min_per_second", min_per_second)
+            .with(
+                "window",
+                Duration::from_nanos(self.bucket_nanos * BUCKETS as u64),
+            )
+    }
+
     fn deposit(&self) {
         if self.per_request > 0 {
             self.deposits.add(self.epoch(), self.per_request);

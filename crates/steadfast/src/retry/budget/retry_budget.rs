@@ -16,4 +16,10 @@ pub trait RetryBudget: Send + Sync + fmt::Debug {
     fn on_success(&self, attempts: u32) {
         let _ = attempts;
     }
+    /// How the budget reads in a stack's description ([`crate::describe`]): its kind and
+    /// settings, under the names of the builder methods that set them. `custom` unless the
+    /// budget says more.
+    fn describe(&self) -> crate::describe::Value {
+        crate::describe::Value::text("custom")
+    }
 }

@@ -37,6 +37,13 @@ impl TokenBucket {
 }
 
 impl RetryBudget for TokenBucket {
+    fn describe(&self) -> crate::describe::Value {
+        crate::describe::Value::variant("token_bucket")
+            .with("capacity", self.capacity as u64)
+            .with("retry_cost", self.retry_cost as u64)
+            .with("success_refund", self.success_refund as u64)
+    }
+
     fn deposit(&self) {}
 
     fn withdraw(&self) -> bool {
