@@ -96,8 +96,8 @@ fn parse_count(value: &HeaderValue) -> Option<u32> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct AttemptHeaderLayer {
-    header: HeaderName,
-    first_too: bool,
+    pub(crate) header: HeaderName,
+    pub(crate) first_too: bool,
 }
 
 impl Default for AttemptHeaderLayer {
@@ -141,8 +141,8 @@ impl<S> Layer<S> for AttemptHeaderLayer {
 /// The service made by [`AttemptHeaderLayer`].
 #[derive(Debug, Clone)]
 pub struct AttemptHeader<S> {
-    inner: S,
-    config: AttemptHeaderLayer,
+    pub(crate) inner: S,
+    pub(crate) config: AttemptHeaderLayer,
 }
 
 impl<S, B> Service<Request<B>> for AttemptHeader<S>
@@ -191,7 +191,7 @@ where
 /// ```
 #[derive(Debug, Clone)]
 pub struct UpstreamRetriesLayer {
-    header: HeaderName,
+    pub(crate) header: HeaderName,
 }
 
 impl Default for UpstreamRetriesLayer {
@@ -236,8 +236,8 @@ impl<S> Layer<S> for UpstreamRetriesLayer {
 /// The service made by [`UpstreamRetriesLayer`].
 #[derive(Debug, Clone)]
 pub struct UpstreamRetries<S> {
-    inner: S,
-    config: UpstreamRetriesLayer,
+    pub(crate) inner: S,
+    pub(crate) config: UpstreamRetriesLayer,
 }
 
 impl<S, B> Service<Request<B>> for UpstreamRetries<S>

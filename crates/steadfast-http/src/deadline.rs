@@ -106,7 +106,7 @@ fn parse_millis(value: &HeaderValue) -> Option<Duration> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct PropagateDeadlineLayer {
-    header: Option<HeaderName>,
+    pub(crate) header: Option<HeaderName>,
 }
 
 impl Default for PropagateDeadlineLayer {
@@ -149,8 +149,8 @@ impl<S> Layer<S> for PropagateDeadlineLayer {
 /// The service made by [`PropagateDeadlineLayer`].
 #[derive(Debug, Clone)]
 pub struct PropagateDeadline<S> {
-    inner: S,
-    header: Option<HeaderName>,
+    pub(crate) inner: S,
+    pub(crate) header: Option<HeaderName>,
 }
 
 impl<S, B> Service<Request<B>> for PropagateDeadline<S>
@@ -212,8 +212,8 @@ where
 /// ```
 #[derive(Debug, Clone)]
 pub struct AcceptDeadlineLayer {
-    header: Option<HeaderName>,
-    max: Option<Duration>,
+    pub(crate) header: Option<HeaderName>,
+    pub(crate) max: Option<Duration>,
 }
 
 impl Default for AcceptDeadlineLayer {
@@ -282,8 +282,8 @@ impl<S> Layer<S> for AcceptDeadlineLayer {
 /// The service made by [`AcceptDeadlineLayer`].
 #[derive(Debug, Clone)]
 pub struct AcceptDeadline<S> {
-    inner: S,
-    config: AcceptDeadlineLayer,
+    pub(crate) inner: S,
+    pub(crate) config: AcceptDeadlineLayer,
 }
 
 impl<S, B> Service<Request<B>> for AcceptDeadline<S>

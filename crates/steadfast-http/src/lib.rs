@@ -48,6 +48,7 @@ pub mod cancel;
 pub mod chaos;
 pub mod classify;
 pub mod deadline;
+mod describe;
 #[cfg(feature = "axum")]
 mod extract;
 pub mod grpc;

@@ -368,3 +368,41 @@ fn a_realistic_stack_serializes() {
     let at: Vec<usize> = order.iter().map(|k| text.find(k).unwrap()).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
 }
+
+/// The JSON example of the `describe` module's documentation.
+#[cfg(feature = "serde")]
+#[test]
+fn the_documented_json_is_what_serializes() {
+    let layers = ServiceBuilder::new()
+        .layer(RetryLayer::new(
+            RetryPolicy::builder()
+                .name("payments")
+                .max_attempts(3)
+                .backoff(Backoff::exponential(ms(100)).max(secs(2)))
+                .build()
+                .unwrap(),
+        ))
+        .layer(CancelLayer::builder().timeout(secs(1)).build().unwrap())
+        .into_inner();
+    let description = layers
+        .description()
+        .other("tower timeout", [("timeout", secs(5))]);
+    let json = serde_json::to_value(&description).unwrap();
+    let want = serde_json::json!([
+      {
+        "kind": "retry",
+        "name": "payments",
+        "settings": {
+          "max_attempts": 3,
+          "backoff": { "kind": "exponential", "base": "100ms", "factor": 2.0, "max": "2s" },
+          "max_hint": "1m",
+          "max_hint_wait_total": "1m",
+          "classify": "AnyError",
+          "clone_requests": "CloneAll"
+        }
+      },
+      { "kind": "cancel", "settings": { "timeout": "1s" } },
+      { "kind": "tower timeout", "settings": { "timeout": "5s" } }
+    ]);
+    assert_eq!(json, want);
+}

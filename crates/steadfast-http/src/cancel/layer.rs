@@ -25,8 +25,8 @@ use super::service::HttpCancel;
 /// ```
 #[derive(Debug, Clone)]
 pub struct HttpCancelLayer {
-    layer: CancelLayer,
-    grpc: bool,
+    pub(crate) layer: CancelLayer,
+    pub(crate) grpc: bool,
 }
 
 impl HttpCancelLayer {

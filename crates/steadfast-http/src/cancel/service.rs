@@ -14,8 +14,8 @@ use super::future::HttpResponseFuture;
 /// [`Cancel`] service, answering a cancelled request with a status instead of an error.
 #[derive(Debug, Clone)]
 pub struct HttpCancel<S> {
-    inner: Cancel<S>,
-    grpc: bool,
+    pub(crate) inner: Cancel<S>,
+    pub(crate) grpc: bool,
 }
 
 impl<S> HttpCancel<S> {

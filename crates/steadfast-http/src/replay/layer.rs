@@ -116,8 +116,8 @@ impl ReplayLayerBuilder {
 /// each `Request<B>`. Its response, error and future are the inner service's own.
 #[derive(Debug, Clone)]
 pub struct Replay<S> {
-    inner: S,
-    max_bytes: usize,
+    pub(crate) inner: S,
+    pub(crate) max_bytes: usize,
 }
 
 impl<S> Replay<S> {

@@ -19,7 +19,7 @@ use super::error::BodyTooLarge;
 /// Reads response bodies into [`Buffered`]; see the [module docs](super).
 #[derive(Debug, Clone, Copy)]
 pub struct BufferLayer {
-    cap: usize,
+    pub(crate) cap: usize,
 }
 
 impl BufferLayer {
@@ -42,8 +42,8 @@ impl<S> Layer<S> for BufferLayer {
 /// The service made by [`BufferLayer`].
 #[derive(Debug, Clone)]
 pub struct Buffer<S> {
-    inner: S,
-    cap: usize,
+    pub(crate) inner: S,
+    pub(crate) cap: usize,
 }
 
 impl<S, Req, B> Service<Req> for Buffer<S>

@@ -40,13 +40,42 @@
 //! assert_eq!(
 //!     description.to_string(),
 //!     "1. retry \"payments\": max_attempts 3, backoff exponential (base 100ms, factor 2, max 2s), \
-//!      max_hint 1m, max_hint_wait_total 5m, classify AnyError, clone_requests CloneAll\n\
+//!      max_hint 1m, max_hint_wait_total 1m, classify AnyError, clone_requests CloneAll\n\
 //!      2. cancel: timeout 1s\n"
 //! );
 //!
 //! // A layer steadfast does not know, described by hand after the others.
 //! let description = description.other("tower timeout", [("timeout", Duration::from_secs(5))]);
 //! assert!(description.to_string().ends_with("3. tower timeout: timeout 5s\n"));
+//! ```
+//!
+//! # Serialized form
+//!
+//! With the `serde` feature, [`StackDescription`], [`LayerDescription`], [`Setting`] and
+//! [`Value`] implement `serde::Serialize`. A stack is a list of layers, outermost first; a
+//! layer is an object with its `kind`, its `name` (only when it has one) and its `settings`,
+//! an object from each setting's name to its value, in order. Durations are exact strings in
+//! the largest unit that holds them whole (`"1500ms"`, `"2s"`, `"1m"`), percentages strings
+//! ending in `%`, counts and factors numbers, and a [`Value::Variant`] an object with its
+//! `kind` next to its own settings. The stack above, as JSON:
+//!
+//! ```json
+//! [
+//!   {
+//!     "kind": "retry",
+//!     "name": "payments",
+//!     "settings": {
+//!       "max_attempts": 3,
+//!       "backoff": { "kind": "exponential", "base": "100ms", "factor": 2.0, "max": "2s" },
+//!       "max_hint": "1m",
+//!       "max_hint_wait_total": "1m",
+//!       "classify": "AnyError",
+//!       "clone_requests": "CloneAll"
+//!     }
+//!   },
+//!   { "kind": "cancel", "settings": { "timeout": "1s" } },
+//!   { "kind": "tower timeout", "settings": { "timeout": "5s" } }
+//! ]
 //! ```
 
 use std::borrow::Cow;
