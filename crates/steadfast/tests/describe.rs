@@ -257,6 +257,16 @@ fn cancel_validate_and_chaos_list_their_settings() {
     );
     chaos.switch().turn_off();
     assert_eq!(one(&chaos).get("switch"), Some(&Value::text("off")));
+    // An error of yours is "custom"; a predicate shows as "when custom".
+    let chaos = ChaosLayer::<u32, u32>::builder()
+        .when(|n: &u32| *n > 10)
+        .fault(FaultInjection::error(steadfast_test::TestError("down".into())).rate(0.5))
+        .build()
+        .unwrap();
+    assert_eq!(
+        one(&chaos).to_string(),
+        "chaos: switch on, when custom, fault custom (rate 50%)"
+    );
 }
 
 #[test]
