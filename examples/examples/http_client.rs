@@ -21,6 +21,7 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
+use steadfast::describe::Describe;
 use steadfast::retry::{Backoff, RetryEvent, RetryLayer, RetryPolicy};
 use steadfast::token::CancelToken;
 use steadfast_http::deadline::PropagateDeadlineLayer;
@@ -100,12 +101,17 @@ async fn main() {
         .build()
         .expect("valid policy");
 
-    let client = ServiceBuilder::new()
+    let layers = ServiceBuilder::new()
         .layer(ReplayLayer::new()) // keeps up to 64 KiB of each body for a retry
         .layer(RetryLayer::new(policy))
         .layer(CircuitBreakerLayer::new(breaker.clone()).classify(HttpClassifier::default()))
-        .layer(PropagateDeadlineLayer::new()) // under retry: each attempt sends the time left now
-        .service(Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Body>>());
+        .layer(PropagateDeadlineLayer::new()); // under retry: each attempt sends the time left now
+    println!(
+        "The client's layers, outermost first:\n{}",
+        layers.description()
+    );
+    let client =
+        layers.service(Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Body>>());
 
     println!("1. GET /stock: the server answers 503 with Retry-After: 3");
     let token = CancelToken::with_deadline(tokio::time::Instant::now() + Duration::from_secs(10));
