@@ -57,7 +57,6 @@ pub mod circuit_breaker;
 pub mod classify;
 mod config;
 pub mod describe;
-#[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod display;
 mod error;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]

@@ -82,6 +82,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
+use crate::display::Short as ShortDuration;
+
 #[cfg(feature = "serde")]
 mod serialize;
 
@@ -234,20 +236,6 @@ impl fmt::Display for Short {
             }
         }
         write!(f, "{}", ShortDuration(d))
-    }
-}
-
-#[cfg(any(feature = "circuit-breaker", feature = "retry"))]
-use crate::display::Short as ShortDuration;
-
-/// The short form of a duration, for builds without the crate's shared formatting.
-#[cfg(not(any(feature = "circuit-breaker", feature = "retry")))]
-struct ShortDuration(Duration);
-
-#[cfg(not(any(feature = "circuit-breaker", feature = "retry")))]
-impl fmt::Display for ShortDuration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.0)
     }
 }
 
@@ -577,6 +565,7 @@ impl fmt::Display for StackDescription {
 }
 
 /// The time left before `deadline`, as text: "in 2.5s", or "passed".
+#[cfg(any(feature = "retry", feature = "cancel"))]
 pub(crate) fn until(deadline: tokio::time::Instant) -> Value {
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
     if left.is_zero() {
@@ -588,6 +577,7 @@ pub(crate) fn until(deadline: tokio::time::Instant) -> Value {
 
 /// A short label for a type chosen by the user (a classifier, a cloner): its name without
 /// its path or parameters, or `"custom"` for closures and the closure adapters.
+#[cfg(any(feature = "retry", feature = "circuit-breaker"))]
 pub(crate) fn type_label<T: ?Sized>() -> Value {
     let full = std::any::type_name::<T>();
     let head = full.split('<').next().unwrap_or(full);
@@ -600,6 +590,7 @@ pub(crate) fn type_label<T: ?Sized>() -> Value {
 }
 
 /// Whether a type chosen by the user is `name` (its name without path or parameters).
+#[cfg(any(feature = "retry", feature = "circuit-breaker"))]
 pub(crate) fn is_type<T: ?Sized>(name: &str) -> bool {
     let full = std::any::type_name::<T>();
     let head = full.split('<').next().unwrap_or(full);
@@ -624,6 +615,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(any(feature = "retry", feature = "circuit-breaker"))]
     fn labels() {
         struct Mine;
         assert_eq!(type_label::<Mine>(), Value::text("Mine"));
