@@ -10,8 +10,9 @@ use crate::cancel::{HttpCancel, HttpCancelLayer};
 use crate::deadline::{
     AcceptDeadline, AcceptDeadlineLayer, PropagateDeadline, PropagateDeadlineLayer,
 };
+use crate::grpc_status::{GrpcStatus, GrpcStatusLayer};
 use crate::replay::{Replay, ReplayLayer};
-use crate::validate::{Buffer, BufferLayer};
+use crate::validate::{Buffer, BufferLayer, ValidateRequests, ValidateRequestsLayer};
 
 /// `layer`'s description, then `inner`'s.
 fn then(layer: LayerDescription, inner: &impl Describe) -> Vec<LayerDescription> {
@@ -172,5 +173,69 @@ impl Describe for BufferLayer {
 impl<S: Describe> Describe for Buffer<S> {
     fn describe(&self) -> Vec<LayerDescription> {
         then(buffer(self.cap), &self.inner)
+    }
+}
+
+/// `grpc-status`: watches streamed gRPC answers for the status in their trailers.
+impl Describe for GrpcStatusLayer {
+    fn describe(&self) -> Vec<LayerDescription> {
+        vec![LayerDescription::new("grpc-status")]
+    }
+}
+
+/// The layer's description, then the inner service's.
+impl<S: Describe> Describe for GrpcStatus<S> {
+    fn describe(&self) -> Vec<LayerDescription> {
+        then(LayerDescription::new("grpc-status"), &self.inner)
+    }
+}
+
+/// A type's name without its path or parameters; `custom` for closures and the closure
+/// adapters.
+fn label<T>() -> Value {
+    let full = std::any::type_name::<T>();
+    let head = full.split('<').next().unwrap_or(full);
+    let short = head.rsplit("::").next().unwrap_or(head);
+    if full.contains("{{closure}}") || short.ends_with("Fn") || short.is_empty() {
+        Value::text("custom")
+    } else {
+        Value::text(short.to_owned())
+    }
+}
+
+fn validate_requests<V>(status: http::StatusCode) -> LayerDescription {
+    LayerDescription::new("validate-requests")
+        .with("validator", label::<V>())
+        .with("status", u64::from(status.as_u16()))
+}
+
+/// `validate-requests: validator NonEmpty, status 422`: the validator, by the name of its
+/// type, and the status invalid requests are answered with.
+impl<V> Describe for ValidateRequestsLayer<V> {
+    fn describe(&self) -> Vec<LayerDescription> {
+        vec![validate_requests::<V>(self.status)]
+    }
+}
+
+/// The layer's description, then the inner service's.
+impl<S: Describe, V> Describe for ValidateRequests<S, V> {
+    fn describe(&self) -> Vec<LayerDescription> {
+        then(validate_requests::<V>(self.status), &self.inner)
+    }
+}
+
+/// `tonic-body`: hands tonic's channel its own body type.
+#[cfg(feature = "tonic")]
+impl Describe for crate::grpc::TonicBodyLayer {
+    fn describe(&self) -> Vec<LayerDescription> {
+        vec![LayerDescription::new("tonic-body")]
+    }
+}
+
+/// The layer's description, then the inner service's.
+#[cfg(feature = "tonic")]
+impl<S: Describe> Describe for crate::grpc::TonicBody<S> {
+    fn describe(&self) -> Vec<LayerDescription> {
+        then(LayerDescription::new("tonic-body"), &self.inner)
     }
 }

@@ -328,7 +328,7 @@ impl<S> tower_layer::Layer<S> for TonicBodyLayer {
 #[cfg(feature = "tonic")]
 #[derive(Debug, Clone)]
 pub struct TonicBody<S> {
-    inner: S,
+    pub(crate) inner: S,
 }
 
 #[cfg(feature = "tonic")]

@@ -165,7 +165,7 @@ impl<S> Layer<S> for GrpcStatusLayer {
 /// The service made by [`GrpcStatusLayer`].
 #[derive(Debug, Clone)]
 pub struct GrpcStatus<S> {
-    inner: S,
+    pub(crate) inner: S,
 }
 
 impl<S, Req, B> Service<Req> for GrpcStatus<S>

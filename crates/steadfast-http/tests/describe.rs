@@ -7,10 +7,12 @@ use http::HeaderName;
 use steadfast::cancel::CancelLayer;
 use steadfast::describe::{Describe, LayerDescription, Value};
 use steadfast::retry::{RetryLayer, RetryPolicy};
+use steadfast::validate::NonEmpty;
 use steadfast_http::attempt::{AttemptHeaderLayer, UpstreamRetriesLayer};
 use steadfast_http::deadline::{AcceptDeadlineLayer, PropagateDeadlineLayer};
+use steadfast_http::grpc_status::GrpcStatusLayer;
 use steadfast_http::replay::ReplayLayer;
-use steadfast_http::validate::BufferLayer;
+use steadfast_http::validate::{BufferLayer, ValidateRequestsLayer};
 use steadfast_http::CancelLayerExt;
 use tower::ServiceBuilder;
 
@@ -62,6 +64,12 @@ fn each_layer_lists_the_settings_it_was_built_with() {
         "upstream-retries: header x-retry-attempt"
     );
     assert_eq!(one(&BufferLayer::new(4096)).to_string(), "buffer: cap 4096");
+    assert_eq!(one(&GrpcStatusLayer::new()).to_string(), "grpc-status");
+    let requests = ValidateRequestsLayer::new(NonEmpty).status(http::StatusCode::BAD_REQUEST);
+    assert_eq!(
+        one(&requests).to_string(),
+        "validate-requests: validator NonEmpty, status 400"
+    );
 }
 
 #[test]

@@ -16,8 +16,8 @@ use tower_service::Service;
 /// The service keeps its error type, so the layer drops into `axum::Router::layer` as is.
 #[derive(Debug, Clone)]
 pub struct ValidateRequestsLayer<V> {
-    validator: V,
-    status: StatusCode,
+    pub(crate) validator: V,
+    pub(crate) status: StatusCode,
 }
 
 impl<V> ValidateRequestsLayer<V> {
@@ -51,9 +51,9 @@ impl<S, V: Clone> Layer<S> for ValidateRequestsLayer<V> {
 /// The service made by [`ValidateRequestsLayer`].
 #[derive(Debug, Clone)]
 pub struct ValidateRequests<S, V> {
-    inner: S,
-    validator: V,
-    status: StatusCode,
+    pub(crate) inner: S,
+    pub(crate) validator: V,
+    pub(crate) status: StatusCode,
 }
 
 /// The body of a rejection: the reasons, one per line.
