@@ -416,3 +416,17 @@ fn the_documented_json_is_what_serializes() {
     ]);
     assert_eq!(json, want);
 }
+
+/// A deadline is described by the time left before it, read when the description is made.
+#[tokio::test(start_paused = true)]
+async fn deadlines_read_as_the_time_left() {
+    let at = tokio::time::Instant::now() + secs(30);
+    let cancel = CancelLayer::builder().deadline(at).build().unwrap();
+    let retry = RetryLayer::new(RetryPolicy::builder().deadline(at).build().unwrap());
+    assert_eq!(one(&cancel).to_string(), "cancel: deadline in 30s");
+    assert_eq!(one(&retry).get("deadline"), Some(&Value::text("in 30s")));
+    tokio::time::advance(ms(29_500)).await;
+    assert_eq!(one(&cancel).to_string(), "cancel: deadline in 500ms");
+    tokio::time::advance(secs(1)).await;
+    assert_eq!(one(&retry).get("deadline"), Some(&Value::text("passed")));
+}
