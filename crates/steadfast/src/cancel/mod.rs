@@ -46,6 +46,7 @@
 
 mod condition;
 mod error;
+mod events;
 mod future;
 mod layer;
 pub mod operations;
@@ -57,6 +58,7 @@ mod shutdown;
 mod signal;
 
 pub use error::Cancelled;
+pub use events::CancelEvent;
 pub use future::ResponseFuture;
 pub use layer::{CancelLayer, CancelLayerBuilder};
 pub use operations::Operations;

@@ -52,6 +52,7 @@
 mod behavior;
 mod config;
 mod error;
+mod events;
 mod fault;
 mod future;
 mod latency;
@@ -63,6 +64,7 @@ mod trigger;
 
 pub use behavior::BehaviorInjection;
 pub use error::{ChaosError, Injection};
+pub use events::ChaosEvent;
 pub use fault::FaultInjection;
 pub use future::ResponseFuture;
 pub use latency::LatencyInjection;

@@ -77,6 +77,26 @@ pub enum RetryEvent<'a> {
         /// Attempts made.
         attempts: u32,
     },
+    /// Attempt `attempt` ended (sent only to listeners: the layer reads the clock for it only
+    /// when one is registered).
+    AttemptFinished {
+        /// The attempt, from 1.
+        attempt: u32,
+        /// How long the attempt took, from the call to its answer.
+        duration: Duration,
+        /// How the attempt was classified.
+        outcome: Outcome,
+    },
+    /// The request ended, in any way: sent once per request, after any
+    /// [`Success`](RetryEvent::Success) or [`GiveUp`](RetryEvent::GiveUp).
+    RequestFinished {
+        /// Attempts made (0 if the request ended before its first).
+        attempts: u32,
+        /// Time from the call to the end.
+        elapsed: Duration,
+        /// How it ended.
+        end: RequestEnd<'a>,
+    },
     /// The layer stopped retrying without a success.
     GiveUp {
         /// Attempts made.
@@ -86,6 +106,19 @@ pub enum RetryEvent<'a> {
         /// Why it stopped.
         reason: &'a StopReason,
     },
+}
+
+/// How a request through the retry layer ended, for [`RetryEvent::RequestFinished`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestEnd<'a> {
+    /// With a success, on its first attempt or after retries.
+    Success,
+    /// With an outcome that is not retried and is not a success (a non-retryable error, an
+    /// ignored outcome, an inner service that failed its readiness check).
+    Failed,
+    /// The layer gave up: the retries ran out or were stopped.
+    GaveUp(&'a StopReason),
 }
 
 /// A listener for [`RetryEvent`]s.
