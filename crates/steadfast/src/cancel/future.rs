@@ -9,6 +9,7 @@ use pin_project::{pin_project, pinned_drop};
 use tokio::time::Sleep;
 
 use super::error::Cancelled;
+use super::events::Observed;
 use super::plan::{Deferred, Parts};
 use crate::token::{self, CancelReason, CancelToken};
 use crate::BoxError;
@@ -29,6 +30,9 @@ pub struct ResponseFuture<F> {
     inner: Option<Inner<F>>,
     /// Set for a request refused before it was sent.
     refused: Option<CancelReason>,
+    /// The layer's listeners and the request's start, while the request has not ended; only
+    /// for a layer with listeners.
+    observed: Option<Box<Observed>>,
 }
 
 #[pin_project]
@@ -77,7 +81,7 @@ impl<F> fmt::Debug for ResponseFuture<F> {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(fut: F, parts: Parts) -> Self {
+    pub(crate) fn new(fut: F, parts: Parts, observed: Option<Box<Observed>>) -> Self {
         let Parts {
             token,
             limit,
@@ -98,11 +102,12 @@ impl<F> ResponseFuture<F> {
                 done: false,
             }),
             refused: None,
+            observed,
         }
     }
 
     /// A future whose token is made only if `fut` is not ready on its first poll.
-    pub(crate) fn deferred(fut: F, deferred: Deferred) -> Self {
+    pub(crate) fn deferred(fut: F, deferred: Deferred, observed: Option<Box<Observed>>) -> Self {
         ResponseFuture {
             inner: Some(Inner {
                 fut,
@@ -116,6 +121,7 @@ impl<F> ResponseFuture<F> {
                 done: false,
             }),
             refused: None,
+            observed,
         }
     }
 
@@ -123,6 +129,7 @@ impl<F> ResponseFuture<F> {
         ResponseFuture {
             inner: None,
             refused: Some(reason),
+            observed: None,
         }
     }
 }
@@ -176,9 +183,12 @@ impl<F> ResponseFuture<F> {
     }
 }
 
-impl<F: Future> ResponseFuture<F> {
+impl<F, T, E> ResponseFuture<F>
+where
+    F: Future<Output = Result<T, E>>,
+{
     /// Races the inner future against the request's token and the layer's timers: `Ok` with
-    /// the inner future's output (for a service, its `Result<T, E>` as it is), or `Err` with
+    /// the inner future's output (the inner service's `Result<T, E>` as it is), or `Err` with
     /// the reason the request was cancelled. The [`Future`] impl is this, with the inner error
     /// boxed and a cancellation turned into a [`Cancelled`] error; a wrapper that answers
     /// cancellations its own way polls this instead (see [`Cancel::race`](super::Cancel::race)).
@@ -197,6 +207,9 @@ impl<F: Future> ResponseFuture<F> {
         // The answer wins if it is already there.
         if let Poll::Ready(out) = inner.fut.poll(cx) {
             *inner.done = true;
+            if let Some(observed) = this.observed.take() {
+                observed.completed(out.is_ok());
+            }
             return Poll::Ready(Ok(out));
         }
         if let Some(deferred) = inner.deferred.take() {
@@ -240,6 +253,9 @@ impl<F: Future> ResponseFuture<F> {
         if fired {
             *inner.done = true;
             let reason = token.reason().expect("a cancelled token has a reason");
+            if let Some(observed) = this.observed.take() {
+                observed.cancelled(&reason);
+            }
             return Poll::Ready(Err(reason));
         }
         Poll::Pending
@@ -265,7 +281,11 @@ where
 #[pinned_drop]
 impl<F> PinnedDrop for ResponseFuture<F> {
     fn drop(self: Pin<&mut Self>) {
-        if let Some(inner) = self.project().inner.as_pin_mut() {
+        let this = self.project();
+        if let Some(observed) = this.observed.take() {
+            observed.dropped();
+        }
+        if let Some(inner) = this.inner.as_pin_mut() {
             let inner = inner.project();
             if let Some(token) = inner
                 .token

@@ -5,6 +5,7 @@ use std::task::{Context, Poll};
 
 use tower_service::Service;
 
+use super::events::Listeners;
 use super::future::ResponseFuture;
 use super::plan::{prepare, Config, Prepared};
 use crate::token::HasCancelToken;
@@ -73,10 +74,22 @@ impl<S> Cancel<S> {
         S: Service<Req>,
         Req: HasCancelToken,
     {
+        let listeners = self.config.listeners.as_ref();
         match prepare(&self.config, &mut req) {
-            Prepared::Refused(reason) => ResponseFuture::cancelled(reason),
-            Prepared::Ready(parts) => ResponseFuture::new(self.inner.call(req), parts),
-            Prepared::Deferred(later) => ResponseFuture::deferred(self.inner.call(req), later),
+            Prepared::Refused(reason) => {
+                if let Some(l) = listeners {
+                    l.refused(&reason);
+                }
+                ResponseFuture::cancelled(reason)
+            }
+            Prepared::Ready(parts) => {
+                let observed = listeners.map(Listeners::watch);
+                ResponseFuture::new(self.inner.call(req), parts, observed)
+            }
+            Prepared::Deferred(later) => {
+                let observed = listeners.map(Listeners::watch);
+                ResponseFuture::deferred(self.inner.call(req), later, observed)
+            }
         }
     }
 }
