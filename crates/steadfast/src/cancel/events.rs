@@ -15,7 +15,9 @@ use crate::token::CancelReason;
 pub enum CancelEvent<'a> {
     /// The request ended before its token fired, with the inner service's response or error.
     Completed {
-        /// Time from the call to the end.
+        /// Time from the call until the finished response future was dropped: at once, for
+        /// a caller that drops a future when it is done with it (the layer tells the
+        /// listeners then, so that the answer is never held up for them).
         elapsed: Duration,
         /// `true` if the inner service answered with a response, `false` with an error.
         ok: bool,
@@ -38,10 +40,28 @@ pub enum CancelEvent<'a> {
     },
 }
 
-/// The listeners of one cancel layer, and the time each watched request started.
+/// The listeners of one cancel layer, the time a watched request was sent, and how it ended.
+///
+/// A request that answered first is told to the listeners when this is dropped, with the
+/// response future (at once, for a caller that drops a future it has finished with): on the
+/// answer, the future only records whether it was a response, since calling out there would
+/// make it copy the answer. A request dropped before its end is told then as well, so the
+/// response future needs no drop code of its own for either.
 pub(crate) struct Observed {
     listeners: Listeners,
     start: Instant,
+    end: End,
+}
+
+/// How far a watched request has got.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Still running.
+    Running,
+    /// The inner service answered first (`true`: with a response); not told yet.
+    Answered(bool),
+    /// Told to the listeners.
+    Told,
 }
 
 /// The listeners of one cancel layer (`Debug` shows how many).
@@ -61,15 +81,13 @@ impl Listeners {
         }
     }
 
-    /// Starts watching a request that is being sent now. Out of line: a layer without
-    /// listeners only tests whether it has any.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn watch(&self) -> Box<Observed> {
-        Box::new(Observed {
+    /// Watches a request sent at `start`.
+    pub(crate) fn watch(&self, start: Instant) -> Observed {
+        Observed {
             listeners: self.clone(),
-            start: Instant::now(),
-        })
+            start,
+            end: End::Running,
+        }
     }
 
     /// A request refused before it was sent.
@@ -84,28 +102,34 @@ impl Listeners {
 }
 
 impl Observed {
-    /// The request answered first: `ok` is whether with a response.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn completed(self: Box<Self>, ok: bool) {
-        let elapsed = self.start.elapsed();
-        self.listeners.emit(&CancelEvent::Completed { elapsed, ok });
+    /// The inner service answered first (`ok`: with a response). Told when this is dropped.
+    #[inline]
+    pub(crate) fn answered(&mut self, ok: bool) {
+        if self.end == End::Running {
+            self.end = End::Answered(ok);
+        }
     }
 
     /// The request's token fired first.
     #[cold]
     #[inline(never)]
-    pub(crate) fn cancelled(self: Box<Self>, reason: &CancelReason) {
-        let elapsed = self.start.elapsed();
-        self.listeners
-            .emit(&CancelEvent::Cancelled { reason, elapsed });
+    pub(crate) fn cancelled(&mut self, reason: &CancelReason) {
+        if self.end == End::Running {
+            self.end = End::Told;
+            let elapsed = self.start.elapsed();
+            self.listeners
+                .emit(&CancelEvent::Cancelled { reason, elapsed });
+        }
     }
+}
 
-    /// The future was dropped before either.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn dropped(self: Box<Self>) {
+impl Drop for Observed {
+    fn drop(&mut self) {
         let elapsed = self.start.elapsed();
-        self.listeners.emit(&CancelEvent::Dropped { elapsed });
+        match self.end {
+            End::Running => self.listeners.emit(&CancelEvent::Dropped { elapsed }),
+            End::Answered(ok) => self.listeners.emit(&CancelEvent::Completed { elapsed, ok }),
+            End::Told => {}
+        }
     }
 }

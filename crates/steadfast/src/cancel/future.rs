@@ -9,8 +9,9 @@ use pin_project::{pin_project, pinned_drop};
 use tokio::time::Sleep;
 
 use super::error::Cancelled;
-use super::events::Observed;
+use super::events::{Listeners, Observed};
 use super::plan::{Deferred, Parts};
+
 use crate::token::{self, CancelReason, CancelToken};
 use crate::BoxError;
 
@@ -30,9 +31,6 @@ pub struct ResponseFuture<F> {
     inner: Option<Inner<F>>,
     /// Set for a request refused before it was sent.
     refused: Option<CancelReason>,
-    /// The layer's listeners and the request's start, while the request has not ended; only
-    /// for a layer with listeners.
-    observed: Option<Box<Observed>>,
 }
 
 #[pin_project]
@@ -63,12 +61,28 @@ struct Inner<F> {
 /// an answer that is ready at once stays small: response futures are moved, and nested in the
 /// futures of every layer above, so their size is paid for on every call.
 #[pin_project]
-struct Watch {
+pub(crate) struct Watch {
     #[pin]
     timer: Option<Sleep>,
-    cancelled: token::WaitForCancellationFuture,
+    cancelled: Option<token::WaitForCancellationFuture>,
     /// Waits on `Inner::parent`.
     parent: Option<token::WaitForCancellationFuture>,
+    /// The layer's listeners, for a layer with listeners (the watch is then made at the call,
+    /// and armed on the first poll that finds the answer not ready).
+    observed: Option<Observed>,
+}
+
+/// The watch of a request whose layer has `listeners`, made when it is sent. Out of line: a
+/// layer without listeners only tests whether it has any.
+#[cold]
+#[inline(never)]
+pub(crate) fn watched(listeners: &Listeners) -> Option<Pin<Box<Watch>>> {
+    Some(Box::pin(Watch {
+        timer: None,
+        cancelled: None,
+        parent: None,
+        observed: Some(listeners.watch(tokio::time::Instant::now())),
+    }))
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
@@ -81,7 +95,7 @@ impl<F> fmt::Debug for ResponseFuture<F> {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(fut: F, parts: Parts, observed: Option<Box<Observed>>) -> Self {
+    pub(crate) fn new(fut: F, parts: Parts, watch: Option<Pin<Box<Watch>>>) -> Self {
         let Parts {
             token,
             limit,
@@ -96,18 +110,17 @@ impl<F> ResponseFuture<F> {
                 deferred: None,
                 limit,
                 parent,
-                watch: None,
+                watch,
                 owned,
                 _condition: condition,
                 done: false,
             }),
             refused: None,
-            observed,
         }
     }
 
     /// A future whose token is made only if `fut` is not ready on its first poll.
-    pub(crate) fn deferred(fut: F, deferred: Deferred, observed: Option<Box<Observed>>) -> Self {
+    pub(crate) fn deferred(fut: F, deferred: Deferred, watch: Option<Pin<Box<Watch>>>) -> Self {
         ResponseFuture {
             inner: Some(Inner {
                 fut,
@@ -115,13 +128,12 @@ impl<F> ResponseFuture<F> {
                 deferred: Some(deferred),
                 limit: None,
                 parent: None,
-                watch: None,
+                watch,
                 owned: false,
                 _condition: None,
                 done: false,
             }),
             refused: None,
-            observed,
         }
     }
 
@@ -129,7 +141,6 @@ impl<F> ResponseFuture<F> {
         ResponseFuture {
             inner: None,
             refused: Some(reason),
-            observed: None,
         }
     }
 }
@@ -207,8 +218,11 @@ where
         // The answer wins if it is already there.
         if let Poll::Ready(out) = inner.fut.poll(cx) {
             *inner.done = true;
-            if let Some(observed) = this.observed.take() {
-                observed.completed(out.is_ok());
+            if let Some(watch) = inner.watch.as_mut() {
+                // Told when the watch is dropped: a call here would copy the answer.
+                if let Some(observed) = watch.as_mut().project().observed {
+                    observed.answered(out.is_ok());
+                }
             }
             return Poll::Ready(Ok(out));
         }
@@ -227,15 +241,23 @@ where
         };
         let watch = inner.watch.get_or_insert_with(|| {
             Box::pin(Watch {
-                timer: inner
+                timer: None,
+                cancelled: None,
+                parent: None,
+                observed: None,
+            })
+        });
+        let mut watch = watch.as_mut().project();
+        if watch.cancelled.is_none() {
+            watch.timer.set(
+                inner
                     .limit
                     .as_ref()
                     .map(|(at, _)| tokio::time::sleep_until(*at)),
-                cancelled: token.cancelled(),
-                parent: inner.parent.as_ref().map(CancelToken::cancelled),
-            })
-        });
-        let watch = watch.as_mut().project();
+            );
+            *watch.cancelled = Some(token.cancelled());
+            *watch.parent = inner.parent.as_ref().map(CancelToken::cancelled);
+        }
         if let Some(timer) = watch.timer.as_pin_mut() {
             if timer.poll(cx).is_ready() {
                 if let Some((_, reason)) = inner.limit.take() {
@@ -249,11 +271,14 @@ where
                 token.cancel_with(reason);
             }
         }
-        let fired = Pin::new(watch.cancelled).poll(cx).is_ready();
+        let fired = watch
+            .cancelled
+            .as_mut()
+            .is_some_and(|c| Pin::new(c).poll(cx).is_ready());
         if fired {
             *inner.done = true;
             let reason = token.reason().expect("a cancelled token has a reason");
-            if let Some(observed) = this.observed.take() {
+            if let Some(observed) = watch.observed {
                 observed.cancelled(&reason);
             }
             return Poll::Ready(Err(reason));
@@ -281,11 +306,7 @@ where
 #[pinned_drop]
 impl<F> PinnedDrop for ResponseFuture<F> {
     fn drop(self: Pin<&mut Self>) {
-        let this = self.project();
-        if let Some(observed) = this.observed.take() {
-            observed.dropped();
-        }
-        if let Some(inner) = this.inner.as_pin_mut() {
+        if let Some(inner) = self.project().inner.as_pin_mut() {
             let inner = inner.project();
             if let Some(token) = inner
                 .token

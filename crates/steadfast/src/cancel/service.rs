@@ -5,8 +5,7 @@ use std::task::{Context, Poll};
 
 use tower_service::Service;
 
-use super::events::Listeners;
-use super::future::ResponseFuture;
+use super::future::{watched, ResponseFuture};
 use super::plan::{prepare, Config, Prepared};
 use crate::token::HasCancelToken;
 use crate::BoxError;
@@ -74,21 +73,20 @@ impl<S> Cancel<S> {
         S: Service<Req>,
         Req: HasCancelToken,
     {
-        let listeners = self.config.listeners.as_ref();
         match prepare(&self.config, &mut req) {
             Prepared::Refused(reason) => {
-                if let Some(l) = listeners {
+                if let Some(l) = &self.config.listeners {
                     l.refused(&reason);
                 }
                 ResponseFuture::cancelled(reason)
             }
             Prepared::Ready(parts) => {
-                let observed = listeners.map(Listeners::watch);
-                ResponseFuture::new(self.inner.call(req), parts, observed)
+                let watch = self.config.listeners.as_ref().and_then(watched);
+                ResponseFuture::new(self.inner.call(req), parts, watch)
             }
             Prepared::Deferred(later) => {
-                let observed = listeners.map(Listeners::watch);
-                ResponseFuture::deferred(self.inner.call(req), later, observed)
+                let watch = self.config.listeners.as_ref().and_then(watched);
+                ResponseFuture::deferred(self.inner.call(req), later, watch)
             }
         }
     }
