@@ -59,6 +59,7 @@ mod config;
 pub mod describe;
 mod display;
 mod error;
+pub mod observe;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod per_thread_arc;
 pub mod random;

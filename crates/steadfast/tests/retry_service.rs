@@ -370,8 +370,10 @@ async fn budget_exhaustion_is_its_own_error_and_event() {
                     RetryEvent::BudgetExhausted { .. } => "budget",
                     RetryEvent::GiveUp { .. } => "give-up",
                     RetryEvent::Success { .. } => "success",
-                    // Attempt starts are not what this test is about.
-                    RetryEvent::AttemptStarting { .. } => return,
+                    // Attempt starts and ends are not what this test is about.
+                    RetryEvent::AttemptStarting { .. }
+                    | RetryEvent::AttemptFinished { .. }
+                    | RetryEvent::RequestFinished { .. } => return,
                     _ => "other",
                 };
                 events.lock().unwrap().push(name);

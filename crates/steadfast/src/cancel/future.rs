@@ -9,7 +9,9 @@ use pin_project::{pin_project, pinned_drop};
 use tokio::time::Sleep;
 
 use super::error::Cancelled;
+use super::events::{Listeners, Observed};
 use super::plan::{Deferred, Parts};
+
 use crate::token::{self, CancelReason, CancelToken};
 use crate::BoxError;
 
@@ -59,12 +61,28 @@ struct Inner<F> {
 /// an answer that is ready at once stays small: response futures are moved, and nested in the
 /// futures of every layer above, so their size is paid for on every call.
 #[pin_project]
-struct Watch {
+pub(crate) struct Watch {
     #[pin]
     timer: Option<Sleep>,
-    cancelled: token::WaitForCancellationFuture,
+    cancelled: Option<token::WaitForCancellationFuture>,
     /// Waits on `Inner::parent`.
     parent: Option<token::WaitForCancellationFuture>,
+    /// The layer's listeners, for a layer with listeners (the watch is then made at the call,
+    /// and armed on the first poll that finds the answer not ready).
+    observed: Option<Observed>,
+}
+
+/// The watch of a request whose layer has `listeners`, made when it is sent. Out of line: a
+/// layer without listeners only tests whether it has any.
+#[cold]
+#[inline(never)]
+pub(crate) fn watched(listeners: &Listeners) -> Option<Pin<Box<Watch>>> {
+    Some(Box::pin(Watch {
+        timer: None,
+        cancelled: None,
+        parent: None,
+        observed: Some(listeners.watch(tokio::time::Instant::now())),
+    }))
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
@@ -77,7 +95,7 @@ impl<F> fmt::Debug for ResponseFuture<F> {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(fut: F, parts: Parts) -> Self {
+    pub(crate) fn new(fut: F, parts: Parts, watch: Option<Pin<Box<Watch>>>) -> Self {
         let Parts {
             token,
             limit,
@@ -92,7 +110,7 @@ impl<F> ResponseFuture<F> {
                 deferred: None,
                 limit,
                 parent,
-                watch: None,
+                watch,
                 owned,
                 _condition: condition,
                 done: false,
@@ -102,7 +120,7 @@ impl<F> ResponseFuture<F> {
     }
 
     /// A future whose token is made only if `fut` is not ready on its first poll.
-    pub(crate) fn deferred(fut: F, deferred: Deferred) -> Self {
+    pub(crate) fn deferred(fut: F, deferred: Deferred, watch: Option<Pin<Box<Watch>>>) -> Self {
         ResponseFuture {
             inner: Some(Inner {
                 fut,
@@ -110,7 +128,7 @@ impl<F> ResponseFuture<F> {
                 deferred: Some(deferred),
                 limit: None,
                 parent: None,
-                watch: None,
+                watch,
                 owned: false,
                 _condition: None,
                 done: false,
@@ -176,9 +194,12 @@ impl<F> ResponseFuture<F> {
     }
 }
 
-impl<F: Future> ResponseFuture<F> {
+impl<F, T, E> ResponseFuture<F>
+where
+    F: Future<Output = Result<T, E>>,
+{
     /// Races the inner future against the request's token and the layer's timers: `Ok` with
-    /// the inner future's output (for a service, its `Result<T, E>` as it is), or `Err` with
+    /// the inner future's output (the inner service's `Result<T, E>` as it is), or `Err` with
     /// the reason the request was cancelled. The [`Future`] impl is this, with the inner error
     /// boxed and a cancellation turned into a [`Cancelled`] error; a wrapper that answers
     /// cancellations its own way polls this instead (see [`Cancel::race`](super::Cancel::race)).
@@ -197,6 +218,12 @@ impl<F: Future> ResponseFuture<F> {
         // The answer wins if it is already there.
         if let Poll::Ready(out) = inner.fut.poll(cx) {
             *inner.done = true;
+            if let Some(watch) = inner.watch.as_mut() {
+                // Told when the watch is dropped: a call here would copy the answer.
+                if let Some(observed) = watch.as_mut().project().observed {
+                    observed.answered(out.is_ok());
+                }
+            }
             return Poll::Ready(Ok(out));
         }
         if let Some(deferred) = inner.deferred.take() {
@@ -214,15 +241,23 @@ impl<F: Future> ResponseFuture<F> {
         };
         let watch = inner.watch.get_or_insert_with(|| {
             Box::pin(Watch {
-                timer: inner
+                timer: None,
+                cancelled: None,
+                parent: None,
+                observed: None,
+            })
+        });
+        let mut watch = watch.as_mut().project();
+        if watch.cancelled.is_none() {
+            watch.timer.set(
+                inner
                     .limit
                     .as_ref()
                     .map(|(at, _)| tokio::time::sleep_until(*at)),
-                cancelled: token.cancelled(),
-                parent: inner.parent.as_ref().map(CancelToken::cancelled),
-            })
-        });
-        let watch = watch.as_mut().project();
+            );
+            *watch.cancelled = Some(token.cancelled());
+            *watch.parent = inner.parent.as_ref().map(CancelToken::cancelled);
+        }
         if let Some(timer) = watch.timer.as_pin_mut() {
             if timer.poll(cx).is_ready() {
                 if let Some((_, reason)) = inner.limit.take() {
@@ -236,10 +271,16 @@ impl<F: Future> ResponseFuture<F> {
                 token.cancel_with(reason);
             }
         }
-        let fired = Pin::new(watch.cancelled).poll(cx).is_ready();
+        let fired = watch
+            .cancelled
+            .as_mut()
+            .is_some_and(|c| Pin::new(c).poll(cx).is_ready());
         if fired {
             *inner.done = true;
             let reason = token.reason().expect("a cancelled token has a reason");
+            if let Some(observed) = watch.observed {
+                observed.cancelled(&reason);
+            }
             return Poll::Ready(Err(reason));
         }
         Poll::Pending

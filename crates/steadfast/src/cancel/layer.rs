@@ -1,14 +1,17 @@
 //! The cancel layer and its builder.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tower_layer::Layer;
 
+use super::events::{CancelEvent, Listeners};
 use super::plan::Config;
 use super::service::Cancel;
 use crate::config::ConfigError;
+use crate::observe::{CancelListener, Observer};
 use crate::token::CancelToken;
 
 /// Gives every request a [`CancelToken`] in its extensions and ends the request with a
@@ -69,6 +72,9 @@ impl CancelLayer {
             signals: false,
             condition: None,
             condition_name: None,
+            name: None,
+            listeners: Vec::new(),
+            observers: Vec::new(),
         }
     }
 }
@@ -88,12 +94,28 @@ impl<S> Layer<S> for CancelLayer {
 }
 
 /// Builds a [`CancelLayer`].
-#[derive(Debug)]
 pub struct CancelLayerBuilder {
     config: Config,
     signals: bool,
     condition: Option<ConditionSpec>,
     condition_name: Option<Arc<str>>,
+    name: Option<Cow<'static, str>>,
+    listeners: Vec<CancelListener>,
+    observers: Vec<Arc<dyn Observer>>,
+}
+
+impl std::fmt::Debug for CancelLayerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CancelLayerBuilder")
+            .field("config", &self.config)
+            .field("signals", &self.signals)
+            .field("condition", &self.condition)
+            .field("condition_name", &self.condition_name)
+            .field("name", &self.name)
+            .field("listeners", &self.listeners.len())
+            .field("observers", &self.observers.len())
+            .finish()
+    }
 }
 
 enum ConditionSpec {
@@ -217,6 +239,45 @@ impl CancelLayerBuilder {
         self
     }
 
+    /// Names the layer, for [`observe`](Self::observe). Default: `"cancel"`.
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Calls `listener` for every [`CancelEvent`]: once per request, when it completes, is
+    /// cancelled, or is dropped before its answer. Listeners run inline: keep them short. A
+    /// layer without listeners reads no clock for them. May be called several times.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::cancel::{CancelEvent, CancelLayer};
+    ///
+    /// let layer = CancelLayer::builder()
+    ///     .timeout(Duration::from_secs(2))
+    ///     .on_event(|event: &CancelEvent<'_>| {
+    ///         if let CancelEvent::Cancelled { reason, elapsed } = event {
+    ///             eprintln!("cancelled after {elapsed:?}: {reason}");
+    ///         }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn on_event(mut self, listener: impl Fn(&CancelEvent<'_>) + Send + Sync + 'static) -> Self {
+        self.listeners.push(Arc::new(listener));
+        self
+    }
+
+    /// Hands this layer's events to `observer`: when the layer is built, the observer is
+    /// asked for a listener for it ([`Observer::cancel`], given the layer's
+    /// [`name`](Self::name)), which then sees every [`CancelEvent`] as a listener given to
+    /// [`on_event`](Self::on_event) would. May be called several times.
+    pub fn observe(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
     /// Checks the settings and builds the layer.
     pub fn build(mut self) -> Result<CancelLayer, ConfigError> {
         if let Some(ConditionSpec::Poll(every, _)) = &self.condition {
@@ -256,6 +317,12 @@ impl CancelLayerBuilder {
                     super::condition::Condition::poll(every, check, name, base)
                 }
             }));
+        }
+        let name = self.name.as_deref().unwrap_or("cancel");
+        let mut listeners = self.listeners;
+        listeners.extend(self.observers.iter().filter_map(|o| o.cancel(name)));
+        if !listeners.is_empty() {
+            self.config.listeners = Some(Listeners(listeners.into()));
         }
         Ok(CancelLayer {
             config: Arc::new(self.config),

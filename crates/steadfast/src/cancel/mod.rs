@@ -47,6 +47,7 @@
 mod condition;
 mod describe;
 mod error;
+mod events;
 mod future;
 mod layer;
 pub mod operations;
@@ -58,6 +59,7 @@ mod shutdown;
 mod signal;
 
 pub use error::Cancelled;
+pub use events::CancelEvent;
 pub use future::ResponseFuture;
 pub use layer::{CancelLayer, CancelLayerBuilder};
 pub use operations::Operations;

@@ -26,6 +26,8 @@ pub(crate) struct Config {
     pub(crate) operations: Option<super::operations::Operations>,
     /// A condition that cancels the layer's requests while it holds.
     pub(crate) condition: Option<Arc<super::condition::Condition>>,
+    /// The listeners to the layer's events; `None` when there are none.
+    pub(crate) listeners: Option<super::events::Listeners>,
 }
 
 impl Config {

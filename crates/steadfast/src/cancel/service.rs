@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 
 use tower_service::Service;
 
-use super::future::ResponseFuture;
+use super::future::{watched, ResponseFuture};
 use super::plan::{prepare, Config, Prepared};
 use crate::token::HasCancelToken;
 use crate::BoxError;
@@ -79,9 +79,20 @@ impl<S> Cancel<S> {
         Req: HasCancelToken,
     {
         match prepare(&self.config, &mut req) {
-            Prepared::Refused(reason) => ResponseFuture::cancelled(reason),
-            Prepared::Ready(parts) => ResponseFuture::new(self.inner.call(req), parts),
-            Prepared::Deferred(later) => ResponseFuture::deferred(self.inner.call(req), later),
+            Prepared::Refused(reason) => {
+                if let Some(l) = &self.config.listeners {
+                    l.refused(&reason);
+                }
+                ResponseFuture::cancelled(reason)
+            }
+            Prepared::Ready(parts) => {
+                let watch = self.config.listeners.as_ref().and_then(watched);
+                ResponseFuture::new(self.inner.call(req), parts, watch)
+            }
+            Prepared::Deferred(later) => {
+                let watch = self.config.listeners.as_ref().and_then(watched);
+                ResponseFuture::deferred(self.inner.call(req), later, watch)
+            }
         }
     }
 }

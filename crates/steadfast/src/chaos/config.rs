@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use super::behavior::BehaviorInjection;
 use super::error::Injection;
+use super::events::ChaosEvent;
 use super::fault::FaultInjection;
 use super::latency::LatencyInjection;
 use super::outcome::OutcomeInjection;
 use super::switch::ChaosSwitch;
 use super::trigger::Predicate;
+use crate::observe::ChaosListener;
 use crate::random::RandomSource;
 use crate::BoxError;
 
@@ -24,6 +26,8 @@ pub(crate) struct Config<Req, Res> {
     pub(crate) latency: Option<LatencyInjection<Req>>,
     pub(crate) fault: Option<FaultInjection<Req>>,
     pub(crate) outcome: Option<OutcomeInjection<Req, Res>>,
+    /// The listeners to the layer's events (empty for none).
+    pub(crate) listeners: Box<[ChaosListener]>,
 }
 
 /// What the layer does to one request: a delay before the answer, and an answer of its own
@@ -74,8 +78,11 @@ impl<Req, Res> Config<Req, Res> {
         plan
     }
 
-    /// The `tracing` event of one injection.
+    /// The `tracing` event of one injection, and its [`ChaosEvent`] to the listeners.
     fn announce(&self, injection: Injection, delay: Option<Duration>) {
+        for l in self.listeners.iter() {
+            l(&ChaosEvent::Injected { injection });
+        }
         match delay {
             Some(delay) => tracing::info!(
                 layer = self.name,

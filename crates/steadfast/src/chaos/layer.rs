@@ -7,6 +7,7 @@ use tower_layer::Layer;
 
 use super::behavior::BehaviorInjection;
 use super::config::Config;
+use super::events::ChaosEvent;
 use super::fault::FaultInjection;
 use super::latency::LatencyInjection;
 use super::outcome::OutcomeInjection;
@@ -14,6 +15,7 @@ use super::service::Chaos;
 use super::switch::ChaosSwitch;
 use super::trigger::{and, Predicate};
 use crate::config::ConfigError;
+use crate::observe::{ChaosListener, Observer};
 use crate::random::{RandomSource, SplitMix64};
 
 /// Wraps services in [`Chaos`], which injects faults, outcomes, latency and behaviour into a
@@ -70,6 +72,8 @@ impl<Req, Res> ChaosLayer<Req, Res> {
             latency: None,
             fault: None,
             outcome: None,
+            listeners: Vec::new(),
+            observers: Vec::new(),
         }
     }
 
@@ -124,11 +128,13 @@ pub struct ChaosLayerBuilder<Req, Res> {
     latency: Option<LatencyInjection<Req>>,
     fault: Option<FaultInjection<Req>>,
     outcome: Option<OutcomeInjection<Req, Res>>,
+    listeners: Vec<ChaosListener>,
+    observers: Vec<Arc<dyn Observer>>,
 }
 
 impl<Req, Res> ChaosLayerBuilder<Req, Res> {
-    /// The name [`ChaosError`](super::ChaosError)s and `tracing` events give for this layer
-    /// (default `"chaos"`).
+    /// The name [`ChaosError`](super::ChaosError)s, `tracing` events and
+    /// [`observe`](Self::observe) give for this layer (default `"chaos"`).
     pub fn name(mut self, name: &'static str) -> Self {
         self.name = name;
         self
@@ -189,6 +195,43 @@ impl<Req, Res> ChaosLayerBuilder<Req, Res> {
         self
     }
 
+    /// Calls `listener` for every [`ChaosEvent`]: one per injection made (a request can get
+    /// several: a behaviour, a delay, then a fault or an outcome). Listeners run inline, on
+    /// the task that calls the service: keep them short. Nothing is told while the switch is
+    /// off. May be called several times.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use steadfast::chaos::{ChaosEvent, ChaosLayer, FaultInjection, Injection};
+    ///
+    /// let faults = Arc::new(AtomicU64::new(0));
+    /// let counted = faults.clone();
+    /// let layer = ChaosLayer::<u32, u32>::builder()
+    ///     .fault(FaultInjection::chaos().rate(0.1))
+    ///     .on_event(move |event: &ChaosEvent| {
+    ///         if let ChaosEvent::Injected { injection: Injection::Fault } = event {
+    ///             counted.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn on_event(mut self, listener: impl Fn(&ChaosEvent) + Send + Sync + 'static) -> Self {
+        self.listeners.push(Arc::new(listener));
+        self
+    }
+
+    /// Hands this layer's events to `observer`: when the layer is built, the observer is
+    /// asked for a listener for it ([`Observer::chaos`], given the layer's
+    /// [`name`](Self::name)), which then sees every [`ChaosEvent`] as a listener given to
+    /// [`on_event`](Self::on_event) would. May be called several times.
+    pub fn observe(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
     /// Checks the settings and builds the layer.
     ///
     /// Every rate must be within `[0, 1]` (the field is named `fault.rate`,
@@ -230,6 +273,8 @@ impl<Req, Res> ChaosLayerBuilder<Req, Res> {
                 "must include at least one fault, outcome, latency or behavior injection (got none)",
             ));
         }
+        let mut listeners = self.listeners;
+        listeners.extend(self.observers.iter().filter_map(|o| o.chaos(self.name)));
         Ok(ChaosLayer {
             config: Arc::new(Config {
                 name: self.name,
@@ -242,6 +287,7 @@ impl<Req, Res> ChaosLayerBuilder<Req, Res> {
                 latency: self.latency,
                 fault: self.fault,
                 outcome: self.outcome,
+                listeners: listeners.into_boxed_slice(),
             }),
         })
     }

@@ -53,6 +53,7 @@ mod behavior;
 mod config;
 mod describe;
 mod error;
+mod events;
 mod fault;
 mod future;
 mod latency;
@@ -64,6 +65,7 @@ mod trigger;
 
 pub use behavior::BehaviorInjection;
 pub use error::{ChaosError, Injection};
+pub use events::ChaosEvent;
 pub use fault::FaultInjection;
 pub use future::ResponseFuture;
 pub use latency::LatencyInjection;

@@ -13,6 +13,7 @@ use super::state::{saturating_nanos, Config, Core, Listener, ProbeRule};
 use super::window::{Window, MAX_TIME_BUCKETS, MAX_WINDOW_CALLS, MIN_BUCKET};
 use crate::backoff::Backoff;
 use crate::config::ConfigError;
+use crate::observe::Observer;
 use crate::per_thread_arc::PerThreadArc;
 use crate::random::{RandomSource, SplitMix64};
 
@@ -172,6 +173,7 @@ pub struct CircuitBreakerBuilder {
     initial_state: CircuitState,
     rng: Option<Arc<dyn RandomSource>>,
     listeners: Vec<Listener>,
+    observers: Vec<Arc<dyn Observer>>,
 }
 
 impl Default for CircuitBreakerBuilder {
@@ -194,6 +196,7 @@ impl Default for CircuitBreakerBuilder {
             initial_state: CircuitState::Closed,
             rng: None,
             listeners: Vec::new(),
+            observers: Vec::new(),
         }
     }
 }
@@ -450,6 +453,17 @@ impl CircuitBreakerBuilder {
         self
     }
 
+    /// Hands this breaker's events to `observer`: when the breaker is built, the observer is
+    /// asked for a listener for it ([`Observer::breaker`], given the breaker's
+    /// [`name`](Self::name), `"circuit-breaker"` unless set), which then sees every
+    /// [`BreakerEvent`] as a listener given to [`on_event`](Self::on_event) would. May be
+    /// called several times. For [`KeyedBreakers`](super::KeyedBreakers), each key's breaker
+    /// is asked for under its own name.
+    pub fn observe(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
     /// Checks every setting and builds the breaker.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         let err =
@@ -596,13 +610,15 @@ impl CircuitBreakerBuilder {
         let rng = self
             .rng
             .unwrap_or_else(|| Arc::new(SplitMix64::from_entropy()));
+        let mut listeners = self.listeners;
+        listeners.extend(self.observers.iter().filter_map(|o| o.breaker(&self.name)));
         let core = Core::new(
             Arc::from(&*self.name),
             cfg,
             self.initial_state,
             window,
             rng,
-            self.listeners.into_boxed_slice(),
+            listeners.into_boxed_slice(),
         );
         Ok(CircuitBreaker {
             core: PerThreadArc::new(core),

@@ -18,6 +18,7 @@ use super::recover::{NoRecover, RecoverFn};
 use crate::backoff::Backoff;
 use crate::classify::{classify_fn, AnyError, Attempt, ClassifyFn, Outcome};
 use crate::config::ConfigError;
+use crate::observe::Observer;
 use crate::random::{RandomSource, SplitMix64};
 
 impl RetryPolicy {
@@ -42,6 +43,7 @@ impl RetryPolicy {
             budget: None,
             rng: None,
             listeners: Vec::new(),
+            observers: Vec::new(),
             metrics: None,
         }
     }
@@ -73,6 +75,7 @@ pub struct RetryPolicyBuilder<C = AnyError, K = CloneAll, R = NoRecover> {
     budget: Option<Arc<dyn RetryBudget>>,
     rng: Option<Arc<dyn RandomSource>>,
     listeners: Vec<Listener>,
+    observers: Vec<Arc<dyn Observer>>,
     metrics: Option<Arc<RetryMetrics>>,
 }
 
@@ -284,6 +287,16 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
         self
     }
 
+    /// Hands this policy's events to `observer`: when the policy is built, the observer is
+    /// asked for a listener for it ([`Observer::retry`], given the policy's
+    /// [`name`](Self::name), `"retry"` if it has none), which then sees every [`RetryEvent`]
+    /// as a listener given to [`on_event`](Self::on_event) would. May be called several
+    /// times.
+    pub fn observe(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
     /// Records counters into `metrics` (keep a clone to read them).
     pub fn metrics(mut self, metrics: Arc<RetryMetrics>) -> Self {
         self.metrics = Some(metrics);
@@ -309,6 +322,7 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
             budget: self.budget,
             rng: self.rng,
             listeners: self.listeners,
+            observers: self.observers,
             metrics: self.metrics,
         }
     }
@@ -368,6 +382,7 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
             budget: self.budget,
             rng: self.rng,
             listeners: self.listeners,
+            observers: self.observers,
             metrics: self.metrics,
         }
     }
@@ -396,6 +411,7 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
             budget: self.budget,
             rng: self.rng,
             listeners: self.listeners,
+            observers: self.observers,
             metrics: self.metrics,
         }
     }
@@ -446,6 +462,9 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
         for class in &self.classes {
             class.backoff.validate()?;
         }
+        let mut listeners = self.listeners;
+        let name = self.name.as_deref().unwrap_or("retry");
+        listeners.extend(self.observers.iter().filter_map(|o| o.retry(name)));
         let shared = SharedSettings {
             backoff: self.backoff,
             classes: self.classes.into_boxed_slice(),
@@ -457,7 +476,7 @@ impl<C, K, R> RetryPolicyBuilder<C, K, R> {
             start_jitter: self.start_jitter,
             budget: self.budget,
             rng: self.rng,
-            listeners: self.listeners.into_boxed_slice(),
+            listeners: listeners.into_boxed_slice(),
             metrics: self.metrics,
         };
         Ok(RetryPolicy {

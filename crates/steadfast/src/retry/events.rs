@@ -2,10 +2,14 @@
 //!
 //! Register a listener with
 //! [`RetryPolicyBuilder::on_event`](super::RetryPolicyBuilder::on_event) to be called when
-//! each attempt starts, before each retry's wait (with the delay chosen), when a request succeeds after retries, when the budget
-//! refuses a retry, and when the layer gives up. Listeners run inline, on the task that drives
-//! the request: keep them short. Every event but `AttemptStarting` is also emitted as a
-//! `tracing` event inside a per-request `retry` span, at the policy's
+//! each attempt starts and when it answers, before each retry's wait (with the delay chosen),
+//! when a request succeeds after retries, when the budget refuses a retry, when the layer gives
+//! up, and once when each request ends, however it ends. An
+//! [`Observer`](crate::observe::Observer) given to
+//! [`RetryPolicyBuilder::observe`](super::RetryPolicyBuilder::observe) adds its listener the
+//! same way. Listeners run inline, on the task that drives the request: keep them short.
+//! `Retry`, `Success`, `BudgetExhausted` and `GiveUp` are also emitted as `tracing` events
+//! inside a per-request `retry` span, at the policy's
 //! [`log_level`](super::RetryPolicyBuilder::log_level).
 //!
 //! [`RetryMetrics`] counts the same things with relaxed atomics, for a metrics exporter to
@@ -77,6 +81,31 @@ pub enum RetryEvent<'a> {
         /// Attempts made.
         attempts: u32,
     },
+    /// Attempt `attempt` answered, before the layer decides what to do with the answer (so
+    /// before any `Retry` or `GiveUp` for it). An attempt dropped unanswered (its token
+    /// fired while it ran) sends none. The layer reads the clock for it only when a listener
+    /// is registered.
+    AttemptFinished {
+        /// The attempt, from 1.
+        attempt: u32,
+        /// How long the attempt took, from the call to its answer.
+        duration: Duration,
+        /// How the attempt was classified.
+        outcome: Outcome,
+    },
+    /// The request ended, in any way: sent once per request, last, after any
+    /// [`Success`](RetryEvent::Success) or [`GiveUp`](RetryEvent::GiveUp). A request whose
+    /// future is dropped before it ends (by a timeout around the retry layer, say) sends none.
+    RequestFinished {
+        /// Attempts made (0 if the request ended before its first).
+        attempts: u32,
+        /// Time from the start of the first attempt to the end (after the policy's
+        /// [`start_jitter`](super::RetryPolicyBuilder::start_jitter) wait, if it has one;
+        /// zero for a request that ended before its first attempt).
+        elapsed: Duration,
+        /// How it ended.
+        end: RequestEnd<'a>,
+    },
     /// The layer stopped retrying without a success.
     GiveUp {
         /// Attempts made.
@@ -86,6 +115,19 @@ pub enum RetryEvent<'a> {
         /// Why it stopped.
         reason: &'a StopReason,
     },
+}
+
+/// How a request through the retry layer ended, for [`RetryEvent::RequestFinished`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestEnd<'a> {
+    /// With a success, on its first attempt or after retries.
+    Success,
+    /// With an outcome that is not retried and is not a success (a non-retryable error, an
+    /// ignored outcome, an inner service that failed its readiness check).
+    Failed,
+    /// The layer gave up: the retries ran out or were stopped.
+    GaveUp(&'a StopReason),
 }
 
 /// A listener for [`RetryEvent`]s.

@@ -302,7 +302,7 @@ where
     let (outcome, result) = refined(outcome, result);
     tracing::trace!(parent: span, attempt = state.attempt, %outcome, "attempt finished");
     if !outcome.is_retry_decision() {
-        state.finish(settings, outcome, now, span);
+        state.finish(settings, outcome, now, true, span);
         return Step::Done(result);
     }
     let (value, error) = split(result);

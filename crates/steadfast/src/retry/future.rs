@@ -265,7 +265,7 @@ where
         }
         if !outcome.is_retry_decision() || this.request.is_none() {
             if this.state.records_finish(settings) {
-                finish_reported(this.state, settings, outcome, now);
+                finish_reported(this.state, settings, outcome, now, true);
             }
             this.phase.set(Phase::Done);
             return Some(result);
@@ -323,7 +323,13 @@ where
                     }
                     if let Err(e) = ready!(this.service.poll_ready(cx)) {
                         let settings = &this.policy.policy().settings;
-                        finish_reported(this.state, settings, Outcome::NonRetryable, reading);
+                        finish_reported(
+                            this.state,
+                            settings,
+                            Outcome::NonRetryable,
+                            reading,
+                            false,
+                        );
                         this.phase.set(Phase::Done);
                         return Poll::Ready(Err(e.into()));
                     }
@@ -365,13 +371,14 @@ fn finish_reported<C, K, R>(
     settings: &Settings<C, K, R>,
     outcome: Outcome,
     now: Option<Instant>,
+    answered: bool,
 ) {
     let span = if state.attempt > 1 {
         report_span(state, settings)
     } else {
         Span::none()
     };
-    state.finish(settings, outcome, now, &span);
+    state.finish(settings, outcome, now, answered, &span);
 }
 
 /// Records an attempt's outcome at `trace` level. Out of line, and given the outcome by value,

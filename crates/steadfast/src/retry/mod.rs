@@ -85,7 +85,7 @@ pub use builder::RetryPolicyBuilder;
 pub use classes::FailedAttempt;
 pub use clone_request::{CloneAll, CloneRequest, CloneWith};
 pub use error::{AttemptRecord, RetryError, StopReason};
-pub use events::{RetryEvent, RetryMetrics, RetryMetricsSnapshot, ATTEMPT_BUCKETS};
+pub use events::{RequestEnd, RetryEvent, RetryMetrics, RetryMetricsSnapshot, ATTEMPT_BUCKETS};
 pub use future::ResponseFuture;
 pub use layer::RetryLayer;
 pub use policy::{PolicyRef, RetryPolicy};

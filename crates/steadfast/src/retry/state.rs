@@ -20,7 +20,7 @@ use tracing::Span;
 
 use super::classes::{ClassCounts, FailedAttempt};
 use super::error::{AttemptRecord, Clock, History, RetryError, StopReason};
-use super::events::RetryEvent;
+use super::events::{RequestEnd, RetryEvent};
 use super::log::{enabled_at, event_at};
 use super::policy::Settings;
 use super::recover::Recover;
@@ -142,6 +142,9 @@ struct Log {
     clock_from_failure: bool,
     /// Each schedule's count, for a policy with a backoff per class of failure.
     classes: ClassCounts,
+    /// When the running attempt started, counted from the request's start (kept for
+    /// listeners only, from the second attempt on: the first starts at zero).
+    attempt_started: Duration,
 }
 
 /// Tells the listeners that a request's first attempt is starting. Out of line: a policy
@@ -301,6 +304,9 @@ impl<X: Default> RetryState<X> {
         let FinishedAttempt { outcome, now, .. } = finished;
         let token = finished.token;
         let elapsed = self.elapsed_at(now);
+        if settings.has_listeners() {
+            self.attempt_answered(settings, outcome, elapsed);
+        }
         let attempt = self.attempt;
         let log = self.log();
         let mut prev_delay = Duration::ZERO;
@@ -442,6 +448,9 @@ impl<X: Default> RetryState<X> {
             None => self.elapsed_at(now.unwrap_or_else(Instant::now)),
         };
         self.attempt += 1;
+        if settings.has_listeners() {
+            self.log().attempt_started = elapsed;
+        }
         settings.emit(RetryEvent::AttemptStarting {
             attempt: self.attempt,
             elapsed,
@@ -455,18 +464,41 @@ impl<X: Default> RetryState<X> {
         cold.log.last.as_ref().map(|f| f.finished_at)
     }
 
+    /// Tells the listeners that the running attempt answered with `outcome`, `elapsed` into
+    /// the request.
+    fn attempt_answered<C, K, R>(
+        &self,
+        settings: &Settings<C, K, R>,
+        outcome: Outcome,
+        elapsed: Duration,
+    ) {
+        let started = self
+            .cold
+            .0
+            .as_ref()
+            .map_or(Duration::ZERO, |c| c.log.attempt_started);
+        settings.emit(RetryEvent::AttemptFinished {
+            attempt: self.attempt,
+            duration: elapsed.saturating_sub(started),
+            outcome,
+        });
+    }
+
     /// The request ended with this outcome and nothing more will be tried. `now` is the
-    /// reading taken for the last attempt, if one was.
+    /// reading taken for the last attempt, if one was; `answered` is whether the outcome is
+    /// the running attempt's answer (not a service that failed its readiness check before
+    /// the next attempt).
     #[inline]
     pub(crate) fn finish<C, K, R>(
         &mut self,
         settings: &Settings<C, K, R>,
         outcome: Outcome,
         now: Option<Instant>,
+        answered: bool,
         span: &Span,
     ) {
         if self.records_finish(settings) {
-            self.finish_recorded(settings, outcome, now, span);
+            self.finish_recorded(settings, outcome, now, answered, span);
         }
     }
 
@@ -483,8 +515,20 @@ impl<X: Default> RetryState<X> {
         settings: &Settings<C, K, R>,
         outcome: Outcome,
         now: Option<Instant>,
+        answered: bool,
         span: &Span,
     ) {
+        // Listeners are told how long the attempt and the request took: only they make the
+        // end of a request read the clock.
+        let listens = settings.has_listeners();
+        let now = match now {
+            None if listens => Some(Instant::now()),
+            now => now,
+        };
+        if listens && answered {
+            let elapsed = self.elapsed_at(now.unwrap_or_else(Instant::now));
+            self.attempt_answered(settings, outcome, elapsed);
+        }
         if let Some(m) = settings.metrics() {
             m.finished(self.attempt);
             if !outcome.is_success() {
@@ -502,7 +546,7 @@ impl<X: Default> RetryState<X> {
                 // The time taken is only told, to listeners and in a debug event: read the
                 // clock for it only if someone will see it.
                 if now.is_some()
-                    || settings.has_listeners()
+                    || listens
                     || enabled_at!(settings.log_level(), target: EVENTS_TARGET)
                 {
                     let elapsed = self.elapsed_at(now.unwrap_or_else(Instant::now));
@@ -513,6 +557,19 @@ impl<X: Default> RetryState<X> {
                     event_at!(settings.log_level(), parent: span, attempts = self.attempt, ?elapsed, "succeeded after retries");
                 }
             }
+        }
+        if listens {
+            let elapsed = self.elapsed_at(now.unwrap_or_else(Instant::now));
+            let end = if outcome.is_success() {
+                RequestEnd::Success
+            } else {
+                RequestEnd::Failed
+            };
+            settings.emit(RetryEvent::RequestFinished {
+                attempts: self.attempt,
+                elapsed,
+                end,
+            });
         }
     }
 
@@ -571,6 +628,13 @@ impl<X: Default> RetryState<X> {
             reason: &reason,
         });
         event_at!(settings.log_level(), parent: span, attempts = self.attempt, ?elapsed, %reason, "giving up");
+        if settings.has_listeners() {
+            settings.emit(RetryEvent::RequestFinished {
+                attempts: self.attempt,
+                elapsed,
+                end: RequestEnd::GaveUp(&reason),
+            });
+        }
         let mut history = History::default();
         if let Some(cold) = self.cold() {
             let Log {

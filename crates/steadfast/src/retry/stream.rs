@@ -330,7 +330,7 @@ where
                             this.current.set(None);
                             let settings = &this.policy.settings;
                             this.state
-                                .finish(settings, Outcome::Success, None, this.span);
+                                .finish(settings, Outcome::Success, None, true, this.span);
                             *this.phase = StreamPhase::Done;
                             return Poll::Ready(None);
                         }
@@ -395,7 +395,7 @@ where
     let e: BoxError = e.into();
     let outcome = refine(outcome, &*e);
     if !outcome.is_retry_decision() {
-        this.state.finish(settings, outcome, now, this.span);
+        this.state.finish(settings, outcome, now, true, this.span);
         *this.phase = StreamPhase::Done;
         return Some(Some(Err(e)));
     }

@@ -9,6 +9,7 @@ use pin_project::pin_project;
 use tokio::time::Instant;
 
 use super::error::{Invalid, InvalidRequest};
+use super::events::{Listeners, ValidateEvent};
 use super::validator::{ValidationContext, Validator};
 use crate::BoxError;
 
@@ -30,6 +31,7 @@ enum Kind<F, P> {
         validator: P,
         cx: ValidationContext,
         sent: Instant,
+        listeners: Option<Listeners>,
     },
     Rejected {
         error: Option<InvalidRequest>,
@@ -49,13 +51,20 @@ impl<F, P> fmt::Debug for ResponseFuture<F, P> {
 }
 
 impl<F, P> ResponseFuture<F, P> {
-    pub(crate) fn called(fut: F, validator: P, cx: ValidationContext, sent: Instant) -> Self {
+    pub(crate) fn called(
+        fut: F,
+        validator: P,
+        cx: ValidationContext,
+        sent: Instant,
+        listeners: Option<Listeners>,
+    ) -> Self {
         ResponseFuture {
             kind: Kind::Called {
                 fut,
                 validator,
                 cx,
                 sent,
+                listeners,
             },
         }
     }
@@ -83,16 +92,27 @@ where
                 validator,
                 cx: attempt,
                 sent,
+                listeners,
             } => {
                 let response = ready!(fut.poll(cx)).map_err(Into::into)?;
+                let elapsed = sent.elapsed();
                 let seen = ValidationContext::new(
                     attempt.attempt(),
-                    attempt.elapsed().saturating_add(sent.elapsed()),
+                    attempt.elapsed().saturating_add(elapsed),
                 );
                 let mut reasons = Vec::new();
                 validator.validate(&response, &seen, &mut reasons);
                 if reasons.is_empty() {
+                    if let Some(l) = listeners {
+                        l.emit(&ValidateEvent::ResponseValid { elapsed });
+                    }
                     return Poll::Ready(Ok(response));
+                }
+                if let Some(l) = listeners {
+                    l.emit(&ValidateEvent::ResponseInvalid {
+                        reasons: &reasons,
+                        elapsed,
+                    });
                 }
                 tracing::debug!(
                     attempt = seen.attempt(),

@@ -1,13 +1,17 @@
 //! The validate layer and its builder.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use tower_layer::Layer;
 
+use super::events::{Listeners, ValidateEvent};
 use super::reason::Reason;
 use super::service::Validate;
 use super::validator::{validator_fn, AcceptAll, And, ValidationContext, ValidatorFn};
 use crate::config::ConfigError;
+use crate::observe::{Observer, ValidateListener};
 
 /// Wraps services in [`Validate`]: requests are checked before they are sent, responses
 /// before they are returned.
@@ -40,6 +44,7 @@ pub struct ValidateLayer<Q = AcceptAll, P = AcceptAll> {
     request: Q,
     response: P,
     counts: (usize, usize),
+    listeners: Option<Listeners>,
 }
 
 impl<Q, P> fmt::Debug for ValidateLayer<Q, P> {
@@ -58,6 +63,7 @@ impl ValidateLayer {
             request: AcceptAll,
             response: AcceptAll,
             counts: (0, 0),
+            watch: Watch::default(),
         }
     }
 }
@@ -79,6 +85,7 @@ impl<S, Q: Clone, P: Clone> Layer<S> for ValidateLayer<Q, P> {
 
     fn layer(&self, inner: S) -> Self::Service {
         Validate::new(inner, self.request.clone(), self.response.clone())
+            .with_listeners(self.listeners.clone())
     }
 }
 
@@ -111,6 +118,15 @@ pub struct ValidateLayerBuilder<Q = AcceptAll, P = AcceptAll> {
     request: Q,
     response: P,
     counts: (usize, usize),
+    watch: Watch,
+}
+
+/// Who watches the layer being built: its name, listeners and observers.
+#[derive(Clone, Default)]
+struct Watch {
+    name: Option<Cow<'static, str>>,
+    listeners: Vec<ValidateListener>,
+    observers: Vec<Arc<dyn Observer>>,
 }
 
 impl<Q, P> fmt::Debug for ValidateLayerBuilder<Q, P> {
@@ -130,6 +146,7 @@ impl<Q, P> ValidateLayerBuilder<Q, P> {
             request: And::new(self.request, validator),
             response: self.response,
             counts: (self.counts.0 + 1, self.counts.1),
+            watch: self.watch,
         }
     }
 
@@ -154,6 +171,7 @@ impl<Q, P> ValidateLayerBuilder<Q, P> {
             request: self.request,
             response: And::new(self.response, validator),
             counts: (self.counts.0, self.counts.1 + 1),
+            watch: self.watch,
         }
     }
 
@@ -165,6 +183,47 @@ impl<Q, P> ValidateLayerBuilder<Q, P> {
         E: Into<Reason>,
     {
         self.response(validator_fn(f))
+    }
+
+    /// Names the layer, for [`observe`](Self::observe). Default: `"validate"`.
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.watch.name = Some(name.into());
+        self
+    }
+
+    /// Calls `listener` for every [`ValidateEvent`]: each request rejected, each response
+    /// judged valid or invalid. Listeners run inline: keep them short. May be called several
+    /// times.
+    ///
+    /// ```
+    /// use steadfast::validate::{ensure, ValidateEvent, ValidateLayer};
+    ///
+    /// let layer = ValidateLayer::builder()
+    ///     .response(ensure("empty", |s: &String| !s.is_empty()))
+    ///     .on_event(|event: &ValidateEvent<'_>| {
+    ///         if let ValidateEvent::ResponseInvalid { reasons, .. } = event {
+    ///             eprintln!("invalid response: {}", reasons[0]);
+    ///         }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn on_event(
+        mut self,
+        listener: impl Fn(&ValidateEvent<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.watch.listeners.push(Arc::new(listener));
+        self
+    }
+
+    /// Hands this layer's events to `observer`: when the layer is built, the observer is
+    /// asked for a listener for it ([`Observer::validate`], given the layer's
+    /// [`name`](Self::name)), which then sees every [`ValidateEvent`] as a listener given to
+    /// [`on_event`](Self::on_event) would. May be called several times.
+    pub fn observe(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.watch.observers.push(observer);
+        self
     }
 
     /// Checks the settings and builds the layer.
@@ -183,10 +242,18 @@ impl<Q, P> ValidateLayerBuilder<Q, P> {
                 "must include at least one request or response validator (got none)",
             ));
         }
+        let Watch {
+            name,
+            mut listeners,
+            observers,
+        } = self.watch;
+        let name = name.as_deref().unwrap_or("validate");
+        listeners.extend(observers.iter().filter_map(|o| o.validate(name)));
         Ok(ValidateLayer {
             request: self.request,
             response: self.response,
             counts: self.counts,
+            listeners: (!listeners.is_empty()).then(|| Listeners(listeners.into())),
         })
     }
 }

@@ -61,6 +61,7 @@
 //! See `docs/validate.md` in the repository for the whole model.
 
 mod error;
+mod events;
 mod future;
 mod layer;
 mod reason;
@@ -74,6 +75,7 @@ mod describe;
 #[cfg(feature = "retry")]
 pub use best::{best_of, BestOf};
 pub use error::{Invalid, InvalidRequest, InvalidResponse};
+pub use events::ValidateEvent;
 pub use future::ResponseFuture;
 pub use layer::{ValidateLayer, ValidateLayerBuilder};
 pub use reason::Reason;

@@ -7,6 +7,7 @@ use tokio::time::Instant;
 use tower_service::Service;
 
 use super::error::InvalidRequest;
+use super::events::{Listeners, ValidateEvent};
 use super::future::ResponseFuture;
 use super::validator::{ValidationContext, Validator};
 use crate::token::HasCancelToken;
@@ -38,6 +39,7 @@ pub struct Validate<S, Q, P> {
     inner: S,
     request: Q,
     response: P,
+    listeners: Option<Listeners>,
 }
 
 impl<S, Q, P> Validate<S, Q, P> {
@@ -62,7 +64,14 @@ impl<S, Q, P> Validate<S, Q, P> {
             inner,
             request,
             response,
+            listeners: None,
         }
+    }
+
+    /// The same service, telling `listeners` what it decides.
+    pub(crate) fn with_listeners(mut self, listeners: Option<Listeners>) -> Self {
+        self.listeners = listeners;
+        self
     }
 
     /// The inner service.
@@ -108,6 +117,9 @@ where
         let mut reasons = Vec::new();
         self.request.validate(&req, &cx, &mut reasons);
         if !reasons.is_empty() {
+            if let Some(l) = &self.listeners {
+                l.emit(&ValidateEvent::RequestInvalid { reasons: &reasons });
+            }
             tracing::debug!(
                 attempt = cx.attempt(),
                 reasons = reasons.len(),
@@ -117,6 +129,6 @@ where
         }
         let sent = Instant::now();
         let fut = self.inner.call(req);
-        ResponseFuture::called(fut, self.response.clone(), cx, sent)
+        ResponseFuture::called(fut, self.response.clone(), cx, sent, self.listeners.clone())
     }
 }

@@ -14,6 +14,7 @@ use self::table::{Inner, Namer, Settings};
 use super::breaker::CircuitBreaker;
 use super::builder::CircuitBreakerBuilder;
 use crate::config::ConfigError;
+use crate::observe::Observer;
 
 mod error;
 mod layer;
@@ -122,6 +123,7 @@ pub struct KeyedBreakersBuilder<K> {
     names: Option<Namer<K>>,
     max_keys: usize,
     idle_timeout: Duration,
+    observers: Vec<Arc<dyn Observer>>,
 }
 
 impl<K> fmt::Debug for KeyedBreakersBuilder<K> {
@@ -147,6 +149,7 @@ impl<K> KeyedBreakers<K> {
             names: None,
             max_keys: 1_024,
             idle_timeout: Duration::from_secs(600),
+            observers: Vec::new(),
         }
     }
 }
@@ -214,6 +217,16 @@ impl<K> KeyedBreakersBuilder<K> {
         self
     }
 
+    /// Hands every key's breaker's events to `observer`: each breaker, when it is made for a
+    /// new key, asks the observer for a listener ([`Observer::breaker`]) under its own name
+    /// (see [`name`](Self::name)), as
+    /// [`CircuitBreakerBuilder::observe`](super::CircuitBreakerBuilder::observe) does. May be
+    /// called several times.
+    pub fn observe(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
     /// The most breakers kept at once (at least 1).
     pub fn max_keys(mut self, n: usize) -> Self {
         self.max_keys = n;
@@ -239,9 +252,19 @@ impl<K> KeyedBreakersBuilder<K> {
             return Err(err("idle_timeout", "must be greater than zero"));
         }
         (self.settings)().build()?;
+        let mut settings = self.settings;
+        if !self.observers.is_empty() {
+            // After the check above, so that the observers are asked only for real breakers.
+            let (template, observers) = (settings, self.observers);
+            settings = Arc::new(move || {
+                observers
+                    .iter()
+                    .fold(template(), |b, o| b.observe(o.clone()))
+            });
+        }
         Ok(KeyedBreakers {
             inner: Arc::new(Inner::new(
-                self.settings,
+                settings,
                 self.names,
                 self.max_keys,
                 self.idle_timeout,
