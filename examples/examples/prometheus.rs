@@ -81,7 +81,7 @@ async fn main() {
     check(
         sample(
             &scrape,
-            "steadfast_circuit_breaker_state",
+            "steadfast_circuit_breaker_status",
             &[breaker, ("steadfast_circuit_breaker_state", "open")],
         ) == Some(1.0),
         "the breaker is open",

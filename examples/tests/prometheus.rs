@@ -75,7 +75,7 @@ async fn the_scrape_shows_what_the_client_stack_did() {
     for (state, v) in [("open", 1.0), ("closed", 0.0), ("half_open", 0.0)] {
         assert_eq!(
             value(
-                "steadfast_circuit_breaker_state",
+                "steadfast_circuit_breaker_status",
                 &[breaker, ("steadfast_circuit_breaker_state", state)]
             ),
             Some(v),
@@ -85,7 +85,7 @@ async fn the_scrape_shows_what_the_client_stack_did() {
     // Each instrument is described, with its kind; the durations are histograms.
     for line in [
         "# TYPE steadfast_retry_retries counter",
-        "# TYPE steadfast_circuit_breaker_state gauge",
+        "# TYPE steadfast_circuit_breaker_status gauge",
         "# TYPE steadfast_retry_attempt_duration histogram",
         "# HELP steadfast_retry_give_ups Requests the retry layer stopped retrying without a success, by why",
     ] {

@@ -79,7 +79,7 @@ fn every_instrument_is_described_with_its_unit() {
         let (want_kind, want_unit) = match instrument.kind {
             names::Kind::Counter => (MetricKind::Counter, Some(metrics::Unit::Count)),
             names::Kind::Histogram => (MetricKind::Histogram, Some(metrics::Unit::Seconds)),
-            names::Kind::Gauge => (MetricKind::Gauge, None),
+            names::Kind::UpDownCounter => (MetricKind::Gauge, None),
         };
         assert_eq!(
             (*kind, *unit),
@@ -171,11 +171,11 @@ fn retry_and_breaker_layers_report_through_the_export() {
         Some(Value::Count(1))
     );
     assert_eq!(
-        value(BREAKER_STATE.name, &[db, (STATE, "open")]),
+        value(BREAKER_STATUS.name, &[db, (STATE, "open")]),
         Some(Value::Gauge(1.0))
     );
     assert_eq!(
-        value(BREAKER_STATE.name, &[db, (STATE, "closed")]),
+        value(BREAKER_STATUS.name, &[db, (STATE, "closed")]),
         Some(Value::Gauge(0.0))
     );
 }

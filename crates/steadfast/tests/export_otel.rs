@@ -80,8 +80,9 @@ impl Sdk {
                             put(attributes(p.attributes()), Value::Count(p.value()));
                         }
                     }
-                    AggregatedMetrics::U64(MetricData::Gauge(gauge)) => {
-                        for p in gauge.data_points() {
+                    AggregatedMetrics::I64(MetricData::Sum(sum)) => {
+                        assert!(!sum.is_monotonic(), "{name}");
+                        for p in sum.data_points() {
                             put(attributes(p.attributes()), Value::Gauge(p.value() as f64));
                         }
                     }
@@ -211,11 +212,11 @@ fn retry_and_breaker_layers_report_through_the_export() {
         Some(Value::Count(1))
     );
     assert_eq!(
-        value(BREAKER_STATE.name, &[db, (STATE, "open")]),
+        value(BREAKER_STATUS.name, &[db, (STATE, "open")]),
         Some(Value::Gauge(1.0))
     );
     assert_eq!(
-        value(BREAKER_STATE.name, &[db, (STATE, "closed")]),
+        value(BREAKER_STATUS.name, &[db, (STATE, "closed")]),
         Some(Value::Gauge(0.0))
     );
 }

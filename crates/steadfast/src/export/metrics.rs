@@ -76,8 +76,8 @@ fn describe(instrument: &Instrument) {
         (Kind::Counter, None) => ::metrics::describe_counter!(name, description),
         (Kind::Histogram, Some(unit)) => ::metrics::describe_histogram!(name, unit, description),
         (Kind::Histogram, None) => ::metrics::describe_histogram!(name, description),
-        (Kind::Gauge, Some(unit)) => ::metrics::describe_gauge!(name, unit, description),
-        (Kind::Gauge, None) => ::metrics::describe_gauge!(name, description),
+        (Kind::UpDownCounter, Some(unit)) => ::metrics::describe_gauge!(name, unit, description),
+        (Kind::UpDownCounter, None) => ::metrics::describe_gauge!(name, description),
     }
 }
 
@@ -209,7 +209,7 @@ impl BreakerHandles {
     fn new(layer: &str) -> Self {
         use names::*;
         let state: [Gauge; 6] =
-            std::array::from_fn(|i| gauge(&BREAKER_STATE, layer, &[(STATE, STATES[i])]));
+            std::array::from_fn(|i| gauge(&BREAKER_STATUS, layer, &[(STATE, STATES[i])]));
         // A breaker starts closed.
         for (i, gauge) in state.iter().enumerate() {
             gauge.set(if i == 0 { 1.0 } else { 0.0 });

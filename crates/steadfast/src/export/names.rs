@@ -9,8 +9,9 @@ pub enum Kind {
     Counter,
     /// A distribution of recorded values.
     Histogram,
-    /// A value that is set, and can go down.
-    Gauge,
+    /// A sum that can go down as well as up (in the `metrics` facade, and so in Prometheus, a
+    /// gauge).
+    UpDownCounter,
 }
 
 /// One instrument: what the exports register and under which name.
@@ -19,7 +20,7 @@ pub struct Instrument {
     /// The metric's name (`metrics` exporters may rewrite its dots, as Prometheus does to
     /// underscores).
     pub name: &'static str,
-    /// Counter, histogram or gauge.
+    /// Counter, histogram or up-down counter.
     pub kind: Kind,
     /// The unit, in the UCUM notation OpenTelemetry uses: `s` for seconds, a `{word}`
     /// annotation for counts of things.
@@ -168,10 +169,11 @@ pub const RETRY_BUDGET_REJECTIONS: Instrument = Instrument {
     description: "Retries the retry budget refused",
     attributes: &[LAYER],
 };
-/// A breaker's state: one series per state, 1 for the current one and 0 for the others.
-pub const BREAKER_STATE: Instrument = Instrument {
-    name: "steadfast.circuit_breaker.state",
-    kind: Kind::Gauge,
+/// A breaker's state, as OpenTelemetry's state metrics have it: one series per state, 1 for
+/// the current one and 0 for the others.
+pub const BREAKER_STATUS: Instrument = Instrument {
+    name: "steadfast.circuit_breaker.status",
+    kind: Kind::UpDownCounter,
     unit: "1",
     description: "1 for the circuit breaker's current state, 0 for the others",
     attributes: &[LAYER, STATE],
@@ -252,7 +254,7 @@ pub const ALL: [Instrument; 16] = [
     RETRY_RETRIES,
     RETRY_GIVE_UPS,
     RETRY_BUDGET_REJECTIONS,
-    BREAKER_STATE,
+    BREAKER_STATUS,
     BREAKER_TRANSITIONS,
     BREAKER_CALLS,
     BREAKER_CALL_DURATION,

@@ -27,7 +27,7 @@ use crate::observe::Observer;
 /// [`Meter`] of the `opentelemetry` crate's API. The instruments, their units and attributes
 /// are listed in [`names`](super::names) and in `docs/observability.md`.
 ///
-/// Counters and the breaker state gauge are relaxed atomics kept per layer (one per attribute
+/// Counters and the breaker status are relaxed atomics kept per layer (one per attribute
 /// combination), read by observable instruments when the meter provider collects: an event
 /// is one atomic add, with no lock and no attribute lookup. Durations go to the SDK's
 /// histograms through `Histogram::record`, with attribute sets made once per layer: the SDK
@@ -182,7 +182,7 @@ fn histogram(meter: &Meter, instrument: &Instrument) -> Histogram<f64> {
 
 impl OtelExport {
     /// An export whose instruments are made on `meter` now: the observable counters and
-    /// gauge (read at each collection) and the duration histograms.
+    /// up-down counter (read at each collection) and the duration histograms.
     pub fn new(meter: &Meter) -> Self {
         use names::*;
         let layers = Arc::new(Layers::default());
@@ -217,15 +217,15 @@ impl OtelExport {
         });
         let l = layers.clone();
         let _ = meter
-            .u64_observable_gauge(BREAKER_STATE.name)
-            .with_unit(BREAKER_STATE.unit)
-            .with_description(BREAKER_STATE.description)
+            .i64_observable_up_down_counter(BREAKER_STATUS.name)
+            .with_unit(BREAKER_STATUS.unit)
+            .with_description(BREAKER_STATUS.description)
             .with_callback(move |out| {
                 l.breaker.each(|layer, c| {
                     let current = c.state.load(Relaxed);
                     for (i, state) in STATES.iter().enumerate() {
                         out.observe(
-                            u64::from(i == current),
+                            i64::from(i == current),
                             &[layer.clone(), KeyValue::new(STATE, *state)],
                         );
                     }

@@ -297,7 +297,7 @@ pub fn expected() -> BTreeMap<Series, Value> {
     for state in states {
         let current = if state == "open" { 1.0 } else { 0.0 };
         put(
-            BREAKER_STATE.name,
+            BREAKER_STATUS.name,
             &[b, (STATE, state)],
             Value::Gauge(current),
         );
