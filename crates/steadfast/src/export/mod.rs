@@ -2,8 +2,8 @@
 //! `metrics`) or OpenTelemetry's meter API (feature `opentelemetry`).
 //!
 //! Each export is an [`Observer`](crate::observe::Observer): hand it to every layer's builder
-//! (`observe`) and each layer reports its events as counters, histograms and a state metric, tagged with
-//! the layer's name (`steadfast.layer`) and a bounded set of attribute values. [`names`] lists
+//! (`observe`) and each layer reports its events as counters, histograms and a state metric,
+//! tagged with the layer's name (`steadfast.layer`) and a bounded set of attribute values. [`names`] lists
 //! every instrument, its kind, unit and attributes; `docs/observability.md` in the repository
 //! says which event feeds each one. With both features off this module does not exist and the
 //! layers carry no listener.
