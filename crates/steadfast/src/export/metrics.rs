@@ -43,9 +43,16 @@ use crate::observe::Observer;
 /// let listener = export.retry("payments").unwrap();
 /// listener(&RetryEvent::BudgetExhausted { attempts: 2 });
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MetricsExport {
     _private: (),
+}
+
+impl Default for MetricsExport {
+    /// [`MetricsExport::new`].
+    fn default() -> Self {
+        MetricsExport::new()
+    }
 }
 
 impl MetricsExport {
