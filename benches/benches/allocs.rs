@@ -393,6 +393,58 @@ fn main() {
     let b = peers::seatbelt_retry(&token_ctx, AlwaysFail, Delay::Fixed(LONG_DELAY));
     row(MID, "seatbelt, dropped", dropped(b), false);
 
+    {
+        use common::export::*;
+        use opentelemetry::metrics::MeterProvider as _;
+        use steadfast::export::{MetricsExport, OtelExport};
+
+        const EXPORT: &str = "metrics export: retry + breaker stack, success";
+        let recorder = prometheus();
+        let provider = otel_provider();
+        row(EXPORT, "no listener", success(stack(None)), true);
+        row(
+            EXPORT,
+            "empty listeners",
+            success(stack(Some(&EmptyListeners))),
+            true,
+        );
+        row(
+            EXPORT,
+            "MetricsExport, no recorder",
+            success(stack(Some(&MetricsExport::new()))),
+            true,
+        );
+        row(
+            EXPORT,
+            "MetricsExport, Prometheus recorder",
+            success(stack_prometheus(&recorder)),
+            true,
+        );
+        row(
+            EXPORT,
+            "OtelExport, SDK",
+            success(stack_otel(&provider)),
+            true,
+        );
+
+        const EVENTS: &str = "metrics export: a first-attempt success's two retry events";
+        let events = |listener: &(dyn Fn(&steadfast::retry::RetryEvent<'_>) + Send + Sync)| {
+            per_call(|_| success_events(black_box(listener)))
+        };
+        let noop = retry_listener(&MetricsExport::new());
+        row(EVENTS, "MetricsExport, no recorder", events(&*noop), true);
+        let prom =
+            metrics::with_local_recorder(&recorder, || retry_listener(&MetricsExport::new()));
+        row(
+            EVENTS,
+            "MetricsExport, Prometheus recorder",
+            events(&*prom),
+            false,
+        );
+        let otel = retry_listener(&OtelExport::new(&provider.meter("allocs")));
+        row(EVENTS, "OtelExport, SDK", events(&*otel), false);
+    }
+
     println!("{CALLS} calls each after {WARM_UP} warm-up calls");
     let mut section = "";
     for r in &rows {

@@ -22,6 +22,13 @@
 //! `http::Request`, given a child token), `cancel_http` (the same through the HTTP form of the
 //! layer, its response body wrapped) and `cancel_http_reuse` (the HTTP form with no source of
 //! its own, on a request that already carries a token).
+//! The export paths make one call through steadfast's retry layer over its breaker over `Bare`:
+//! `export_none` (no listener), `export_empty` (a listener on each layer that does nothing),
+//! `export_metrics_noop` (`MetricsExport`, no recorder installed), `export_prometheus`
+//! (`MetricsExport` over the Prometheus recorder) and `export_otel` (`OtelExport` over the
+//! OpenTelemetry SDK); `events_metrics_noop`, `events_prometheus` and `events_otel` give the
+//! two events of a request that succeeds at once (the attempt's end, the request's end) to
+//! each export's retry listener.
 #[path = "../benches/common/mod.rs"]
 mod common;
 
@@ -104,10 +111,48 @@ fn main() {
             token_path(&path, n)
         }
         "cancel_u64" => run(peers::steadfast_timeout(Bare), n),
+        "export_none"
+        | "export_empty"
+        | "export_metrics_noop"
+        | "export_prometheus"
+        | "export_otel"
+        | "events_metrics_noop"
+        | "events_prometheus"
+        | "events_otel" => export_path(&path, n),
         "cancel_request" | "cancel_http" | "cancel_http_reuse" => cancel_path(&path, n),
         other => {
             eprintln!("unknown path {other:?}; see the file's docs for the list");
             std::process::exit(2);
+        }
+    }
+}
+
+/// The metrics export paths: see the file's docs.
+fn export_path(path: &str, n: u64) {
+    use common::export::*;
+    use opentelemetry::metrics::MeterProvider as _;
+    use steadfast::export::{MetricsExport, OtelExport};
+
+    let recorder = prometheus();
+    let provider = otel_provider();
+    match path {
+        "export_none" => run(stack(None), n),
+        "export_empty" => run(stack(Some(&EmptyListeners)), n),
+        "export_metrics_noop" => run(stack(Some(&MetricsExport::new())), n),
+        "export_prometheus" => run(stack_prometheus(&recorder), n),
+        "export_otel" => run(stack_otel(&provider), n),
+        _ => {
+            let listener =
+                match path {
+                    "events_metrics_noop" => retry_listener(&MetricsExport::new()),
+                    "events_prometheus" => metrics::with_local_recorder(&recorder, || {
+                        retry_listener(&MetricsExport::new())
+                    }),
+                    _ => retry_listener(&OtelExport::new(&provider.meter("profile"))),
+                };
+            for _ in 0..n {
+                success_events(std::hint::black_box(&*listener));
+            }
         }
     }
 }

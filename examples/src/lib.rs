@@ -1,4 +1,4 @@
-//! Runnable examples of steadfast. This library is empty: the examples live in `examples/`.
+//! Runnable examples of steadfast. The examples live in `examples/`.
 //!
 //! ```sh
 //! cargo run -p steadfast-examples --example demo      # a retrying HTTP client against a flaky server
@@ -7,4 +7,10 @@
 //! cargo run -p steadfast-examples --example axum_server  # handlers that notice a client has gone
 //! cargo run -p steadfast-examples --example grpc  # tonic: deadlines across the wire, retrying channels
 //! cargo run -p steadfast-examples --example retry_until_valid  # retry until a model's JSON is valid
+//! cargo run -p steadfast-examples --example prometheus  # layer metrics scraped by Prometheus from an axum app
 //! ```
+//!
+//! The library holds the code an example shares with its test:
+//! [`prometheus`] for `cargo run -p steadfast-examples --example prometheus`.
+
+pub mod prometheus;

@@ -4,6 +4,7 @@
 // Each benchmark target compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+pub(crate) mod export;
 pub(crate) mod peers;
 
 use std::future::{self, Future, Ready};

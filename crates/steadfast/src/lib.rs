@@ -59,6 +59,8 @@ mod config;
 pub mod describe;
 mod display;
 mod error;
+#[cfg(any(feature = "metrics", feature = "opentelemetry"))]
+pub mod export;
 pub mod observe;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod per_thread_arc;

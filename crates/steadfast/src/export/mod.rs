@@ -1,0 +1,39 @@
+//! Metrics for every layer, exported through the [`metrics`](::metrics) facade (feature
+//! `metrics`) or OpenTelemetry's meter API (feature `opentelemetry`).
+//!
+//! Each export is an [`Observer`](crate::observe::Observer): hand it to every layer's builder
+//! (`observe`) and each layer reports its events as counters, histograms and a state metric,
+//! tagged with the layer's name (`steadfast.layer`) and a bounded set of attribute values. [`names`] lists
+//! every instrument, its kind, unit and attributes; `docs/observability.md` in the repository
+//! says which event feeds each one. With both features off this module does not exist and the
+//! layers carry no listener.
+//!
+//! * [`MetricsExport`] (feature `metrics`): handles registered once per layer with the
+//!   installed recorder; an event is one call on a handle. For Prometheus, install
+//!   `metrics-exporter-prometheus`'s recorder first.
+//! * [`OtelExport`] (feature `opentelemetry`): counters kept in relaxed atomics and read by
+//!   observable instruments at collection; durations through the SDK's histograms.
+//!
+//! ```
+//! # #[cfg(feature = "metrics")] {
+//! use steadfast::export::{names, MetricsExport};
+//! use steadfast::observe::Observer;
+//! use steadfast::retry::RetryEvent;
+//!
+//! let export = MetricsExport::new();
+//! let listener = export.retry("payments").expect("the export watches retry layers");
+//! listener(&RetryEvent::BudgetExhausted { attempts: 3 });
+//! assert_eq!(names::RETRY_BUDGET_REJECTIONS.name, "steadfast.retry.budget.rejections");
+//! # }
+//! ```
+
+#[cfg(feature = "metrics")]
+mod metrics;
+pub mod names;
+#[cfg(feature = "opentelemetry")]
+mod otel;
+
+#[cfg(feature = "metrics")]
+pub use self::metrics::MetricsExport;
+#[cfg(feature = "opentelemetry")]
+pub use otel::OtelExport;

@@ -1,0 +1,359 @@
+//! Every instrument the exports report: its name, kind, unit, description and attribute keys,
+//! and the bounded sets of attribute values. Both exports read these, so a Prometheus series
+//! and an OpenTelemetry metric of the same thing carry the same name and attributes.
+
+/// What kind of instrument a metric is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A monotonic sum: it only goes up.
+    Counter,
+    /// A distribution of recorded values.
+    Histogram,
+    /// A sum that can go down as well as up (in the `metrics` facade, and so in Prometheus, a
+    /// gauge).
+    UpDownCounter,
+}
+
+/// One instrument: what the exports register and under which name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instrument {
+    /// The metric's name (`metrics` exporters may rewrite its dots, as Prometheus does to
+    /// underscores).
+    pub name: &'static str,
+    /// Counter, histogram or up-down counter.
+    pub kind: Kind,
+    /// The unit, in the UCUM notation OpenTelemetry uses: `s` for seconds, a `{word}`
+    /// annotation for counts of things.
+    pub unit: &'static str,
+    /// What it measures.
+    pub description: &'static str,
+    /// The attribute keys every one of its series carries.
+    pub attributes: &'static [&'static str],
+}
+
+/// Attribute key: the name of the layer that reported (its builder's `name`, or the kind's
+/// default name). Set on every instrument.
+pub const LAYER: &str = "steadfast.layer";
+/// Attribute key: how an attempt or a call ended; values in [`ATTEMPT_OUTCOMES`],
+/// [`BREAKER_OUTCOMES`] or [`CANCEL_OUTCOMES`], by instrument.
+pub const OUTCOME: &str = "steadfast.outcome";
+/// Attribute key: how a request through the retry layer ended; values in [`REQUEST_ENDS`].
+pub const REQUEST_END: &str = "steadfast.retry.end";
+/// Attribute key: why the retry layer gave up; values in [`STOP_REASONS`].
+pub const STOP_REASON: &str = "steadfast.stop_reason";
+/// Attribute key: a circuit breaker's state; values in [`STATES`].
+pub const STATE: &str = "steadfast.circuit_breaker.state";
+/// Attribute key: the state a breaker left; values in [`STATES`].
+pub const FROM: &str = "steadfast.circuit_breaker.from";
+/// Attribute key: the state a breaker entered; values in [`STATES`].
+pub const TO: &str = "steadfast.circuit_breaker.to";
+/// Attribute key: why a cancel layer's token fired; values in [`CANCEL_REASONS`].
+pub const CANCEL_REASON: &str = "steadfast.cancel.reason";
+/// Attribute key: what failed validation; values in [`VALIDATE_TARGETS`].
+pub const VALIDATE_TARGET: &str = "steadfast.validate.target";
+/// Attribute key: what the chaos layer injected; values in [`INJECTIONS`].
+pub const INJECTION: &str = "steadfast.chaos.injection";
+
+/// Values of [`OUTCOME`] on the retry layer's instruments: the attempt's classified
+/// [`Outcome`](crate::classify::Outcome).
+pub const ATTEMPT_OUTCOMES: [&str; 7] = [
+    "success",
+    "retryable",
+    "pushed_back",
+    "invalid",
+    "do_not_retry",
+    "non_retryable",
+    "ignored",
+];
+/// Values of [`REQUEST_END`].
+pub const REQUEST_ENDS: [&str; 3] = ["success", "failed", "gave_up"];
+/// Values of [`STOP_REASON`]: one per [`StopReason`](crate::retry::StopReason) variant,
+/// without its payload.
+pub const STOP_REASONS: [&str; 10] = [
+    "attempts_exhausted",
+    "max_elapsed",
+    "deadline",
+    "budget_exhausted",
+    "cancelled",
+    "draining",
+    "not_replayable",
+    "retries_suppressed",
+    "server_refused",
+    "max_hint_wait",
+];
+/// Values of [`STATE`], [`FROM`] and [`TO`].
+pub const STATES: [&str; 6] = [
+    "closed",
+    "open",
+    "half_open",
+    "forced_open",
+    "disabled",
+    "metrics_only",
+];
+/// Values of [`OUTCOME`] on [`BREAKER_CALLS`].
+pub const BREAKER_OUTCOMES: [&str; 6] = [
+    "success", "failure", "slow", "invalid", "rejected", "ignored",
+];
+/// Values of [`OUTCOME`] on the cancel layer's instruments.
+pub const CANCEL_OUTCOMES: [&str; 3] = ["success", "failure", "cancelled"];
+/// Values of [`CANCEL_REASON`]: one per [`CancelReason`](crate::token::CancelReason) variant,
+/// without its payload (a manual message or a condition's name is unbounded).
+pub const CANCEL_REASONS: [&str; 7] = [
+    "timeout",
+    "deadline",
+    "manual",
+    "shutdown",
+    "signal",
+    "condition",
+    "client_disconnected",
+];
+/// Values of [`VALIDATE_TARGET`]. The validators' reason texts are not used: they are free
+/// text, and a metric's attribute values must come from a small fixed set.
+pub const VALIDATE_TARGETS: [&str; 2] = ["request", "response"];
+/// Values of [`INJECTION`]: [`Injection::as_str`](crate::chaos::Injection::as_str).
+pub const INJECTIONS: [&str; 4] = ["fault", "outcome", "latency", "behavior"];
+
+/// Attempts sent by a retry layer, by classified outcome.
+pub const RETRY_ATTEMPTS: Instrument = Instrument {
+    name: "steadfast.retry.attempts",
+    kind: Kind::Counter,
+    unit: "{attempt}",
+    description: "Attempts sent by the retry layer, by how each was classified",
+    attributes: &[LAYER, OUTCOME],
+};
+/// How long each attempt took, by classified outcome.
+pub const RETRY_ATTEMPT_DURATION: Instrument = Instrument {
+    name: "steadfast.retry.attempt.duration",
+    kind: Kind::Histogram,
+    unit: "s",
+    description: "Time from an attempt's call to its answer",
+    attributes: &[LAYER, OUTCOME],
+};
+/// Requests through a retry layer, by how they ended.
+pub const RETRY_REQUESTS: Instrument = Instrument {
+    name: "steadfast.retry.requests",
+    kind: Kind::Counter,
+    unit: "{request}",
+    description: "Requests that ended in the retry layer, by how they ended",
+    attributes: &[LAYER, REQUEST_END],
+};
+/// How long each request took in total, retries and waits included.
+pub const RETRY_REQUEST_DURATION: Instrument = Instrument {
+    name: "steadfast.retry.request.duration",
+    kind: Kind::Histogram,
+    unit: "s",
+    description: "Time from a request's call to its end, every attempt and wait included",
+    attributes: &[LAYER, REQUEST_END],
+};
+/// Retries decided, by the outcome of the attempt that failed.
+pub const RETRY_RETRIES: Instrument = Instrument {
+    name: "steadfast.retry.retries",
+    kind: Kind::Counter,
+    unit: "{retry}",
+    description: "Retries decided, by how the failed attempt was classified",
+    attributes: &[LAYER, OUTCOME],
+};
+/// Requests the retry layer gave up on, by why.
+pub const RETRY_GIVE_UPS: Instrument = Instrument {
+    name: "steadfast.retry.give_ups",
+    kind: Kind::Counter,
+    unit: "{request}",
+    description: "Requests the retry layer stopped retrying without a success, by why",
+    attributes: &[LAYER, STOP_REASON],
+};
+/// Retries the retry budget refused.
+pub const RETRY_BUDGET_REJECTIONS: Instrument = Instrument {
+    name: "steadfast.retry.budget.rejections",
+    kind: Kind::Counter,
+    unit: "{retry}",
+    description: "Retries the retry budget refused",
+    attributes: &[LAYER],
+};
+/// A breaker's state, as OpenTelemetry's state metrics have it: one series per state, 1 for
+/// the current one and 0 for the others.
+pub const BREAKER_STATUS: Instrument = Instrument {
+    name: "steadfast.circuit_breaker.status",
+    kind: Kind::UpDownCounter,
+    unit: "1",
+    description: "1 for the circuit breaker's current state, 0 for the others",
+    attributes: &[LAYER, STATE],
+};
+/// A breaker's state changes.
+pub const BREAKER_TRANSITIONS: Instrument = Instrument {
+    name: "steadfast.circuit_breaker.transitions",
+    kind: Kind::Counter,
+    unit: "{transition}",
+    description: "Circuit breaker state changes, by the state left and the state entered",
+    attributes: &[LAYER, FROM, TO],
+};
+/// Calls a breaker saw, by outcome.
+pub const BREAKER_CALLS: Instrument = Instrument {
+    name: "steadfast.circuit_breaker.calls",
+    kind: Kind::Counter,
+    unit: "{call}",
+    description: "Calls seen by the circuit breaker, by outcome (a slow call also counts as its success or failure)",
+    attributes: &[LAYER, OUTCOME],
+};
+/// How long each call took, when the breaker measures durations.
+pub const BREAKER_CALL_DURATION: Instrument = Instrument {
+    name: "steadfast.circuit_breaker.call.duration",
+    kind: Kind::Histogram,
+    unit: "s",
+    description:
+        "Time a call took, reported when the breaker measures durations (slow-call rules on)",
+    attributes: &[LAYER, OUTCOME],
+};
+/// Requests through a cancel layer, by how they ended.
+pub const CANCEL_REQUESTS: Instrument = Instrument {
+    name: "steadfast.cancel.requests",
+    kind: Kind::Counter,
+    unit: "{request}",
+    description:
+        "Requests that ended in the cancel layer: answered (success or failure) or cancelled",
+    attributes: &[LAYER, OUTCOME],
+};
+/// How long each request took in the cancel layer.
+pub const CANCEL_REQUEST_DURATION: Instrument = Instrument {
+    name: "steadfast.cancel.request.duration",
+    kind: Kind::Histogram,
+    unit: "s",
+    description: "Time from a request's call to its answer or cancellation",
+    attributes: &[LAYER, OUTCOME],
+};
+/// Requests the cancel layer cancelled, by why the token fired.
+pub const CANCEL_CANCELLATIONS: Instrument = Instrument {
+    name: "steadfast.cancel.cancellations",
+    kind: Kind::Counter,
+    unit: "{request}",
+    description: "Requests whose token fired before the answer, by why",
+    attributes: &[LAYER, CANCEL_REASON],
+};
+/// Requests or responses a validate layer refused.
+pub const VALIDATE_FAILURES: Instrument = Instrument {
+    name: "steadfast.validate.failures",
+    kind: Kind::Counter,
+    unit: "{failure}",
+    description: "Requests and responses that failed validation",
+    attributes: &[LAYER, VALIDATE_TARGET],
+};
+/// Faults the chaos layer injected, by kind.
+pub const CHAOS_INJECTIONS: Instrument = Instrument {
+    name: "steadfast.chaos.injections",
+    kind: Kind::Counter,
+    unit: "{injection}",
+    description: "Faults injected by the chaos layer, by kind",
+    attributes: &[LAYER, INJECTION],
+};
+
+/// Every instrument, in the order `docs/observability.md` lists them.
+pub const ALL: [Instrument; 16] = [
+    RETRY_ATTEMPTS,
+    RETRY_ATTEMPT_DURATION,
+    RETRY_REQUESTS,
+    RETRY_REQUEST_DURATION,
+    RETRY_RETRIES,
+    RETRY_GIVE_UPS,
+    RETRY_BUDGET_REJECTIONS,
+    BREAKER_STATUS,
+    BREAKER_TRANSITIONS,
+    BREAKER_CALLS,
+    BREAKER_CALL_DURATION,
+    CANCEL_REQUESTS,
+    CANCEL_REQUEST_DURATION,
+    CANCEL_CANCELLATIONS,
+    VALIDATE_FAILURES,
+    CHAOS_INJECTIONS,
+];
+
+// Where each event's values sit in the arrays above. Inside the crate the enums' matches are
+// exhaustive, so a new variant does not build until it has a place here.
+
+#[cfg(feature = "retry")]
+pub(crate) fn outcome_index(outcome: crate::classify::Outcome) -> usize {
+    use crate::classify::Outcome;
+    match outcome {
+        Outcome::Success => 0,
+        Outcome::Retryable { .. } => 1,
+        Outcome::PushedBack { .. } => 2,
+        Outcome::Invalid => 3,
+        Outcome::DoNotRetry => 4,
+        Outcome::NonRetryable => 5,
+        Outcome::Ignored => 6,
+    }
+}
+
+#[cfg(feature = "retry")]
+pub(crate) fn end_index(end: &crate::retry::RequestEnd<'_>) -> usize {
+    use crate::retry::RequestEnd;
+    match end {
+        RequestEnd::Success => 0,
+        RequestEnd::Failed => 1,
+        RequestEnd::GaveUp(_) => 2,
+    }
+}
+
+#[cfg(feature = "retry")]
+pub(crate) fn stop_index(reason: &crate::retry::StopReason) -> usize {
+    use crate::retry::StopReason;
+    match reason {
+        StopReason::AttemptsExhausted => 0,
+        StopReason::MaxElapsed => 1,
+        StopReason::Deadline => 2,
+        StopReason::BudgetExhausted => 3,
+        StopReason::Cancelled(_) => 4,
+        StopReason::Draining => 5,
+        StopReason::NotReplayable(_) => 6,
+        StopReason::RetriesSuppressed => 7,
+        StopReason::ServerRefused => 8,
+        StopReason::MaxHintWait => 9,
+    }
+}
+
+#[cfg(feature = "circuit-breaker")]
+pub(crate) fn state_index(state: crate::circuit_breaker::CircuitState) -> usize {
+    use crate::circuit_breaker::CircuitState;
+    match state {
+        CircuitState::Closed => 0,
+        CircuitState::Open => 1,
+        CircuitState::HalfOpen => 2,
+        CircuitState::ForcedOpen => 3,
+        CircuitState::Disabled => 4,
+        CircuitState::MetricsOnly => 5,
+    }
+}
+
+/// Indexes into [`BREAKER_OUTCOMES`].
+#[cfg(feature = "circuit-breaker")]
+pub(crate) mod call {
+    pub(crate) const SUCCESS: usize = 0;
+    pub(crate) const FAILURE: usize = 1;
+    pub(crate) const SLOW: usize = 2;
+    pub(crate) const INVALID: usize = 3;
+    pub(crate) const REJECTED: usize = 4;
+    pub(crate) const IGNORED: usize = 5;
+}
+
+#[cfg(feature = "cancel")]
+pub(crate) fn cancel_reason_index(reason: &crate::token::CancelReason) -> usize {
+    use crate::token::CancelReason;
+    match reason {
+        CancelReason::Timeout(_) => 0,
+        CancelReason::Deadline => 1,
+        CancelReason::Manual(_) => 2,
+        CancelReason::Shutdown => 3,
+        CancelReason::Signal(_) => 4,
+        CancelReason::Condition(_) => 5,
+        CancelReason::ClientDisconnected => 6,
+    }
+}
+
+#[cfg(feature = "chaos")]
+pub(crate) fn injection_index(injection: crate::chaos::Injection) -> usize {
+    use crate::chaos::Injection;
+    match injection {
+        Injection::Fault => 0,
+        Injection::Outcome => 1,
+        Injection::Latency => 2,
+        Injection::Behavior => 3,
+    }
+}

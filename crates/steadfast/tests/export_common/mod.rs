@@ -1,0 +1,431 @@
+//! What both export tests feed an export, and what every instrument must then read: each event
+//! kind and each attribute value, sent a distinct number of times so that a value reported
+//! under the wrong attribute shows.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use steadfast::cancel::CancelEvent;
+use steadfast::chaos::{ChaosEvent, Injection};
+use steadfast::circuit_breaker::{BreakerEvent, CircuitState, TransitionReason};
+use steadfast::classify::Outcome;
+use steadfast::export::names;
+use steadfast::observe::Observer;
+use steadfast::retry::{RequestEnd, RetryEvent, StopReason};
+use steadfast::token::CancelReason;
+use steadfast::validate::{Reason, ValidateEvent};
+
+/// A series: the instrument's name and its attributes, sorted by key.
+pub type Series = (String, Vec<(String, String)>);
+
+/// A series' value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Count(u64),
+    Gauge(f64),
+    /// A histogram's count and sum.
+    Histogram(u64, f64),
+}
+
+pub fn series(name: &str, attributes: &[(&str, &str)]) -> Series {
+    let mut attributes: Vec<(String, String)> = attributes
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    attributes.sort();
+    (name.to_owned(), attributes)
+}
+
+fn s(n: u64) -> Duration {
+    Duration::from_millis(n * 500)
+}
+
+/// Every classified outcome and its attribute value.
+pub fn outcomes() -> [(Outcome, &'static str); 7] {
+    [
+        (Outcome::Success, "success"),
+        (Outcome::retryable(), "retryable"),
+        (Outcome::PushedBack { after_ms: 10 }, "pushed_back"),
+        (Outcome::Invalid, "invalid"),
+        (Outcome::DoNotRetry, "do_not_retry"),
+        (Outcome::NonRetryable, "non_retryable"),
+        (Outcome::Ignored, "ignored"),
+    ]
+}
+
+pub fn stop_reasons() -> [(StopReason, &'static str); 10] {
+    [
+        (StopReason::AttemptsExhausted, "attempts_exhausted"),
+        (StopReason::MaxElapsed, "max_elapsed"),
+        (StopReason::Deadline, "deadline"),
+        (StopReason::BudgetExhausted, "budget_exhausted"),
+        (StopReason::Cancelled(CancelReason::Shutdown), "cancelled"),
+        (StopReason::Draining, "draining"),
+        (StopReason::NotReplayable("too big"), "not_replayable"),
+        (StopReason::RetriesSuppressed, "retries_suppressed"),
+        (StopReason::ServerRefused, "server_refused"),
+        (StopReason::MaxHintWait, "max_hint_wait"),
+    ]
+}
+
+pub fn cancel_reasons() -> [(CancelReason, &'static str); 7] {
+    [
+        (CancelReason::Timeout(Duration::from_secs(1)), "timeout"),
+        (CancelReason::Deadline, "deadline"),
+        (CancelReason::manual("stop it"), "manual"),
+        (CancelReason::Shutdown, "shutdown"),
+        (CancelReason::Signal(15), "signal"),
+        (CancelReason::condition("disk_full"), "condition"),
+        (CancelReason::ClientDisconnected, "client_disconnected"),
+    ]
+}
+
+pub fn injections() -> [(Injection, &'static str); 4] {
+    [
+        (Injection::Fault, "fault"),
+        (Injection::Outcome, "outcome"),
+        (Injection::Latency, "latency"),
+        (Injection::Behavior, "behavior"),
+    ]
+}
+
+/// Sends every kind of event to the listeners `observer` gives layers named `r` (retry), `b`
+/// (breaker), `c` (cancel), `v` (validate) and `x` (chaos).
+pub fn feed(observer: &dyn Observer) {
+    let retry = observer.retry("r").unwrap();
+    for (i, (outcome, _)) in outcomes().into_iter().enumerate() {
+        for _ in 0..=i {
+            retry(&RetryEvent::AttemptFinished {
+                attempt: 1,
+                duration: s(i as u64 + 1),
+                outcome,
+            });
+            retry(&RetryEvent::Retry {
+                attempt: 1,
+                delay: s(1),
+                outcome,
+                elapsed: s(1),
+                error: None,
+            });
+        }
+    }
+    for (i, (reason, _)) in stop_reasons().iter().enumerate() {
+        for _ in 0..=i {
+            retry(&RetryEvent::GiveUp {
+                attempts: 3,
+                elapsed: s(1),
+                reason,
+            });
+        }
+    }
+    let gave_up = StopReason::Deadline;
+    let ends = [
+        RequestEnd::Success,
+        RequestEnd::Failed,
+        RequestEnd::GaveUp(&gave_up),
+    ];
+    for (i, end) in ends.into_iter().enumerate() {
+        for _ in 0..=i {
+            retry(&RetryEvent::RequestFinished {
+                attempts: 2,
+                elapsed: s(i as u64 + 1),
+                end,
+            });
+        }
+    }
+    for _ in 0..2 {
+        retry(&RetryEvent::BudgetExhausted { attempts: 2 });
+    }
+    // Reported by other instruments, or by none.
+    retry(&RetryEvent::AttemptStarting {
+        attempt: 1,
+        elapsed: Duration::ZERO,
+    });
+    retry(&RetryEvent::Success {
+        attempts: 2,
+        elapsed: s(1),
+    });
+
+    let breaker = observer.breaker("b").unwrap();
+    let name = "b";
+    for (from, to) in [
+        (CircuitState::Closed, CircuitState::Open),
+        (CircuitState::Open, CircuitState::HalfOpen),
+        (CircuitState::HalfOpen, CircuitState::Open),
+    ] {
+        breaker(&BreakerEvent::StateTransition {
+            name,
+            from,
+            to,
+            reason: TransitionReason::Manual,
+        });
+    }
+    breaker(&BreakerEvent::Success {
+        name,
+        duration: Some(s(4)),
+    });
+    breaker(&BreakerEvent::Success {
+        name,
+        duration: None,
+    });
+    for _ in 0..3 {
+        breaker(&BreakerEvent::Failure {
+            name,
+            duration: Some(s(2)),
+        });
+    }
+    breaker(&BreakerEvent::Slow {
+        name,
+        duration: s(2),
+    });
+    for _ in 0..4 {
+        breaker(&BreakerEvent::Invalid {
+            name,
+            duration: Some(s(1)),
+        });
+    }
+    for _ in 0..5 {
+        breaker(&BreakerEvent::Ignored { name });
+    }
+    for _ in 0..6 {
+        breaker(&BreakerEvent::CallRejected {
+            name,
+            state: CircuitState::Open,
+        });
+    }
+    for _ in 0..7 {
+        breaker(&BreakerEvent::CallPermitted {
+            name,
+            state: CircuitState::Closed,
+        });
+    }
+
+    let cancel = observer.cancel("c").unwrap();
+    cancel(&CancelEvent::Completed {
+        elapsed: s(2),
+        ok: true,
+    });
+    for _ in 0..2 {
+        cancel(&CancelEvent::Completed {
+            elapsed: s(1),
+            ok: false,
+        });
+    }
+    for (i, (reason, _)) in cancel_reasons().iter().enumerate() {
+        for _ in 0..=i {
+            cancel(&CancelEvent::Cancelled {
+                reason,
+                elapsed: s(1),
+            });
+        }
+    }
+
+    let validate = observer.validate("v").unwrap();
+    let reasons = [Reason::new("empty body")];
+    validate(&ValidateEvent::RequestInvalid { reasons: &reasons });
+    for _ in 0..2 {
+        validate(&ValidateEvent::ResponseInvalid {
+            reasons: &reasons,
+            elapsed: s(1),
+        });
+    }
+    for _ in 0..3 {
+        validate(&ValidateEvent::ResponseValid { elapsed: s(1) });
+    }
+
+    let chaos = observer.chaos("x").unwrap();
+    for (i, (injection, _)) in injections().into_iter().enumerate() {
+        for _ in 0..=i {
+            chaos(&ChaosEvent::Injected { injection });
+        }
+    }
+}
+
+/// Every series [`feed`] leaves, with its value. Histograms nothing was recorded in are left
+/// out (an export may or may not show them).
+pub fn expected() -> BTreeMap<Series, Value> {
+    use names::*;
+    let mut e = BTreeMap::new();
+    let secs = |n: u64| n as f64 * 0.5;
+    let mut put = |name: &str, attrs: &[(&str, &str)], value: Value| {
+        e.insert(series(name, attrs), value);
+    };
+    let r = ("steadfast.layer", "r");
+    for (i, (_, o)) in outcomes().iter().enumerate() {
+        let n = i as u64 + 1;
+        put(RETRY_ATTEMPTS.name, &[r, (OUTCOME, o)], Value::Count(n));
+        put(RETRY_RETRIES.name, &[r, (OUTCOME, o)], Value::Count(n));
+        put(
+            RETRY_ATTEMPT_DURATION.name,
+            &[r, (OUTCOME, o)],
+            Value::Histogram(n, n as f64 * secs(n)),
+        );
+    }
+    for (i, (_, reason)) in stop_reasons().iter().enumerate() {
+        put(
+            RETRY_GIVE_UPS.name,
+            &[r, (STOP_REASON, reason)],
+            Value::Count(i as u64 + 1),
+        );
+    }
+    for (i, end) in ["success", "failed", "gave_up"].iter().enumerate() {
+        let n = i as u64 + 1;
+        put(
+            RETRY_REQUESTS.name,
+            &[r, (REQUEST_END, end)],
+            Value::Count(n),
+        );
+        put(
+            RETRY_REQUEST_DURATION.name,
+            &[r, (REQUEST_END, end)],
+            Value::Histogram(n, n as f64 * secs(n)),
+        );
+    }
+    put(RETRY_BUDGET_REJECTIONS.name, &[r], Value::Count(2));
+
+    let b = ("steadfast.layer", "b");
+    let states = [
+        "closed",
+        "open",
+        "half_open",
+        "forced_open",
+        "disabled",
+        "metrics_only",
+    ];
+    for state in states {
+        let current = if state == "open" { 1.0 } else { 0.0 };
+        put(
+            BREAKER_STATUS.name,
+            &[b, (STATE, state)],
+            Value::Gauge(current),
+        );
+        for to in states {
+            if to != state {
+                let n = [
+                    ("closed", "open"),
+                    ("open", "half_open"),
+                    ("half_open", "open"),
+                ]
+                .contains(&(state, to));
+                put(
+                    BREAKER_TRANSITIONS.name,
+                    &[b, (FROM, state), (TO, to)],
+                    Value::Count(n as u64),
+                );
+            }
+        }
+    }
+    for (outcome, n) in [
+        ("success", 2),
+        ("failure", 3),
+        ("slow", 1),
+        ("invalid", 4),
+        ("ignored", 5),
+        ("rejected", 6),
+    ] {
+        put(
+            BREAKER_CALLS.name,
+            &[b, (OUTCOME, outcome)],
+            Value::Count(n),
+        );
+    }
+    for (outcome, n, each) in [("success", 1, 4), ("failure", 3, 2), ("invalid", 4, 1)] {
+        put(
+            BREAKER_CALL_DURATION.name,
+            &[b, (OUTCOME, outcome)],
+            Value::Histogram(n, n as f64 * secs(each)),
+        );
+    }
+
+    let c = ("steadfast.layer", "c");
+    put(
+        CANCEL_REQUESTS.name,
+        &[c, (OUTCOME, "success")],
+        Value::Count(1),
+    );
+    put(
+        CANCEL_REQUESTS.name,
+        &[c, (OUTCOME, "failure")],
+        Value::Count(2),
+    );
+    put(
+        CANCEL_REQUESTS.name,
+        &[c, (OUTCOME, "cancelled")],
+        Value::Count(28),
+    );
+    put(
+        CANCEL_REQUEST_DURATION.name,
+        &[c, (OUTCOME, "success")],
+        Value::Histogram(1, secs(2)),
+    );
+    put(
+        CANCEL_REQUEST_DURATION.name,
+        &[c, (OUTCOME, "failure")],
+        Value::Histogram(2, 2.0 * secs(1)),
+    );
+    put(
+        CANCEL_REQUEST_DURATION.name,
+        &[c, (OUTCOME, "cancelled")],
+        Value::Histogram(28, 28.0 * secs(1)),
+    );
+    for (i, (_, reason)) in cancel_reasons().iter().enumerate() {
+        put(
+            CANCEL_CANCELLATIONS.name,
+            &[c, (CANCEL_REASON, reason)],
+            Value::Count(i as u64 + 1),
+        );
+    }
+
+    let v = ("steadfast.layer", "v");
+    put(
+        VALIDATE_FAILURES.name,
+        &[v, (VALIDATE_TARGET, "request")],
+        Value::Count(1),
+    );
+    put(
+        VALIDATE_FAILURES.name,
+        &[v, (VALIDATE_TARGET, "response")],
+        Value::Count(2),
+    );
+
+    let x = ("steadfast.layer", "x");
+    for (i, (_, kind)) in injections().iter().enumerate() {
+        put(
+            CHAOS_INJECTIONS.name,
+            &[x, (INJECTION, kind)],
+            Value::Count(i as u64 + 1),
+        );
+    }
+    e
+}
+
+/// Compares what an export reported with [`expected`], series by series (histograms compared
+/// by count and, to a rounding error, sum).
+pub fn check(mut got: BTreeMap<Series, Value>) {
+    got.retain(|_, v| *v != Value::Histogram(0, 0.0));
+    let expected = expected();
+    for (series, want) in &expected {
+        let have = got.get(series);
+        let same = match (want, have) {
+            (Value::Histogram(n, sum), Some(Value::Histogram(m, total))) => {
+                n == m && (sum - total).abs() < 1e-9
+            }
+            (want, Some(have)) => want == have,
+            (_, None) => false,
+        };
+        assert!(same, "{series:?}: expected {want:?}, got {have:?}");
+    }
+    let extra: Vec<_> = got.keys().filter(|k| !expected.contains_key(*k)).collect();
+    assert!(extra.is_empty(), "series not expected: {extra:?}");
+    // Every series carries exactly its instrument's attribute keys.
+    for (name, attributes) in got.keys() {
+        let instrument = names::ALL.iter().find(|i| i.name == name).unwrap();
+        let mut keys: Vec<&str> = attributes.iter().map(|(k, _)| k.as_str()).collect();
+        let mut want = instrument.attributes.to_vec();
+        keys.sort();
+        want.sort();
+        assert_eq!(keys, want, "{name}");
+    }
+}

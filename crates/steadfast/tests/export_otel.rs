@@ -1,0 +1,229 @@
+//! The OpenTelemetry export, read back through the SDK's in-memory exporter: every instrument,
+//! its values and attributes, its unit and description; then through real retry and breaker
+//! layers.
+#![cfg(all(
+    feature = "opentelemetry",
+    feature = "retry",
+    feature = "circuit-breaker",
+    feature = "cancel",
+    feature = "validate",
+    feature = "chaos"
+))]
+
+mod export_common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use export_common::{check, feed, series, Series, Value};
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use steadfast::backoff::Backoff;
+use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
+use steadfast::export::{names, OtelExport};
+use steadfast::observe::Observer;
+use steadfast::retry::{RetryLayer, RetryPolicy};
+use steadfast_test::{Reply, Scripted};
+use tower::{Layer, ServiceExt};
+
+struct Sdk {
+    provider: SdkMeterProvider,
+    exporter: InMemoryMetricExporter,
+}
+
+fn sdk() -> (Sdk, OtelExport) {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let export = OtelExport::new(&provider.meter("steadfast-test"));
+    (Sdk { provider, exporter }, export)
+}
+
+fn attributes<'a>(kvs: impl Iterator<Item = &'a KeyValue>) -> Vec<(String, String)> {
+    kvs.map(|kv| (kv.key.to_string(), kv.value.to_string()))
+        .collect()
+}
+
+impl Sdk {
+    /// Collects, and calls `f` with every metric the provider exported.
+    fn collect<R>(&self, f: impl FnOnce(Vec<&Metric>) -> R) -> R {
+        self.provider.force_flush().unwrap();
+        let mut batches = self.exporter.get_finished_metrics().unwrap();
+        let last = batches.pop().expect("one collection");
+        f(last
+            .scope_metrics()
+            .flat_map(|scope| scope.metrics())
+            .collect())
+    }
+
+    /// Every series, with its value.
+    fn read(&self) -> BTreeMap<Series, Value> {
+        let mut out = BTreeMap::new();
+        self.collect(|metrics| {
+            for metric in metrics {
+                let name = metric.name().to_owned();
+                let mut put = |attrs: Vec<(String, String)>, value: Value| {
+                    let attrs: Vec<(&str, &str)> = attrs
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    let key = series(&name, &attrs);
+                    assert!(out.insert(key, value).is_none(), "a series reported twice");
+                };
+                match metric.data() {
+                    AggregatedMetrics::U64(MetricData::Sum(sum)) => {
+                        assert!(sum.is_monotonic(), "{name}");
+                        for p in sum.data_points() {
+                            put(attributes(p.attributes()), Value::Count(p.value()));
+                        }
+                    }
+                    AggregatedMetrics::I64(MetricData::Sum(sum)) => {
+                        assert!(!sum.is_monotonic(), "{name}");
+                        for p in sum.data_points() {
+                            put(attributes(p.attributes()), Value::Gauge(p.value() as f64));
+                        }
+                    }
+                    AggregatedMetrics::F64(MetricData::Histogram(h)) => {
+                        for p in h.data_points() {
+                            put(
+                                attributes(p.attributes()),
+                                Value::Histogram(p.count(), p.sum()),
+                            );
+                        }
+                    }
+                    other => panic!("{name}: unexpected data {other:?}"),
+                }
+            }
+        });
+        out
+    }
+}
+
+#[test]
+fn every_instrument_reports_every_event_under_its_attributes() {
+    let (sdk, export) = sdk();
+    feed(&export);
+    check(sdk.read());
+}
+
+#[test]
+fn every_instrument_has_its_unit_and_description() {
+    let (sdk, export) = sdk();
+    feed(&export);
+    sdk.collect(|metrics| {
+        assert_eq!(metrics.len(), names::ALL.len());
+        for instrument in names::ALL {
+            let metric = metrics
+                .iter()
+                .find(|m| m.name() == instrument.name)
+                .unwrap_or_else(|| panic!("{} not exported", instrument.name));
+            assert_eq!(metric.unit(), instrument.unit, "{}", instrument.name);
+            assert_eq!(metric.description(), instrument.description);
+        }
+    });
+}
+
+/// Layers built again under the same name share their counters: one series, not two.
+#[test]
+fn layers_of_the_same_name_share_their_series() {
+    let (sdk, export) = sdk();
+    for _ in 0..2 {
+        let listener = export.retry("same").unwrap();
+        listener(&steadfast::retry::RetryEvent::BudgetExhausted { attempts: 1 });
+    }
+    let got = sdk.read();
+    assert_eq!(
+        got.get(&series(
+            names::RETRY_BUDGET_REJECTIONS.name,
+            &[("steadfast.layer", "same")]
+        )),
+        Some(&Value::Count(2))
+    );
+}
+
+/// Through real layers, with the listeners given to the builders' `on_event`.
+#[test]
+fn retry_and_breaker_layers_report_through_the_export() {
+    let (sdk, export) = sdk();
+    let retry_listener = export.retry("payments").unwrap();
+    let breaker_listener = export.breaker("payments-db").unwrap();
+    let breaker = CircuitBreaker::builder()
+        .name("payments-db")
+        .consecutive_failures(3)
+        .on_event(move |e| breaker_listener(e))
+        .build()
+        .unwrap();
+    let policy = RetryPolicy::builder()
+        .name("payments")
+        .max_attempts(3)
+        .backoff(Backoff::constant(Duration::from_millis(10)))
+        .on_event(move |e| retry_listener(e))
+        .build()
+        .unwrap();
+    // Fails twice, then succeeds; then fails three times (the retries run out, and the
+    // breaker opens after three failures in a row); then the open breaker rejects a call.
+    let svc = Scripted::new([Reply::err("busy"), Reply::err("busy"), Reply::ok(1)])
+        .then_always(Reply::err("down"));
+    let guarded = CircuitBreakerLayer::new(breaker).layer(svc);
+    let stack = RetryLayer::new(policy).layer(guarded.clone());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+        .block_on(async {
+            assert_eq!(stack.clone().oneshot(()).await.unwrap(), 1);
+            assert!(stack.clone().oneshot(()).await.is_err());
+            assert!(guarded.oneshot(()).await.is_err());
+        });
+    let got = sdk.read();
+    let value = |name: &str, attrs: &[(&str, &str)]| got.get(&series(name, attrs)).cloned();
+    let (layer, db) = (
+        ("steadfast.layer", "payments"),
+        ("steadfast.layer", "payments-db"),
+    );
+    use names::*;
+    assert_eq!(
+        value(RETRY_RETRIES.name, &[layer, (OUTCOME, "retryable")]),
+        Some(Value::Count(4))
+    );
+    assert_eq!(
+        value(
+            RETRY_GIVE_UPS.name,
+            &[layer, (STOP_REASON, "attempts_exhausted")]
+        ),
+        Some(Value::Count(1))
+    );
+    for (outcome, n) in [("success", 1), ("failure", 5), ("rejected", 1)] {
+        assert_eq!(
+            value(BREAKER_CALLS.name, &[db, (OUTCOME, outcome)]),
+            Some(Value::Count(n)),
+            "{outcome}"
+        );
+    }
+    assert_eq!(
+        value(
+            BREAKER_TRANSITIONS.name,
+            &[db, (FROM, "closed"), (TO, "open")]
+        ),
+        Some(Value::Count(1))
+    );
+    assert_eq!(
+        value(BREAKER_STATUS.name, &[db, (STATE, "open")]),
+        Some(Value::Gauge(1.0))
+    );
+    assert_eq!(
+        value(BREAKER_STATUS.name, &[db, (STATE, "closed")]),
+        Some(Value::Gauge(0.0))
+    );
+}
+
+#[test]
+fn the_export_is_a_shareable_observer() {
+    let (_sdk, export) = sdk();
+    let observer = export.shared();
+    assert!(observer.breaker("a").is_some());
+}
