@@ -275,8 +275,8 @@ impl BreakerHandles {
 
 #[cfg(feature = "cancel")]
 struct CancelHandles {
-    requests: [Counter; 3],
-    duration: [Histogram; 3],
+    requests: [Counter; 4],
+    duration: [Histogram; 4],
     cancellations: [Counter; 7],
 }
 
@@ -299,6 +299,7 @@ impl CancelHandles {
                 self.cancellations[names::cancel_reason_index(reason)].increment(1);
                 (2, *elapsed)
             }
+            CancelEvent::Dropped { elapsed } => (3, *elapsed),
         };
         self.requests[i].increment(1);
         self.duration[i].record(seconds(elapsed));

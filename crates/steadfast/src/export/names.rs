@@ -95,7 +95,7 @@ pub const BREAKER_OUTCOMES: [&str; 6] = [
     "success", "failure", "slow", "invalid", "rejected", "ignored",
 ];
 /// Values of [`OUTCOME`] on the cancel layer's instruments.
-pub const CANCEL_OUTCOMES: [&str; 3] = ["success", "failure", "cancelled"];
+pub const CANCEL_OUTCOMES: [&str; 4] = ["success", "failure", "cancelled", "dropped"];
 /// Values of [`CANCEL_REASON`]: one per [`CancelReason`](crate::token::CancelReason) variant,
 /// without its payload (a manual message or a condition's name is unbounded).
 pub const CANCEL_REASONS: [&str; 7] = [
@@ -209,7 +209,7 @@ pub const CANCEL_REQUESTS: Instrument = Instrument {
     kind: Kind::Counter,
     unit: "{request}",
     description:
-        "Requests that ended in the cancel layer: answered (success or failure) or cancelled",
+        "Requests that ended in the cancel layer: answered (success or failure), cancelled, or dropped by the caller",
     attributes: &[LAYER, OUTCOME],
 };
 /// How long each request took in the cancel layer.

@@ -154,7 +154,7 @@ struct BreakerCells {
 
 #[derive(Debug, Default)]
 struct CancelCells {
-    requests: Cells<3>,
+    requests: Cells<4>,
     cancellations: Cells<7>,
 }
 
@@ -392,6 +392,7 @@ impl Observer for OtelExport {
                     cells.cancellations.add(cancel_reason_index(reason));
                     (2, *elapsed)
                 }
+                CancelEvent::Dropped { elapsed } => (3, *elapsed),
             };
             cells.requests.add(i);
             histograms

@@ -213,6 +213,9 @@ pub fn feed(observer: &dyn Observer) {
             ok: false,
         });
     }
+    for _ in 0..3 {
+        cancel(&CancelEvent::Dropped { elapsed: s(3) });
+    }
     for (i, (reason, _)) in cancel_reasons().iter().enumerate() {
         for _ in 0..=i {
             cancel(&CancelEvent::Cancelled {
@@ -354,6 +357,16 @@ pub fn expected() -> BTreeMap<Series, Value> {
         CANCEL_REQUESTS.name,
         &[c, (OUTCOME, "cancelled")],
         Value::Count(28),
+    );
+    put(
+        CANCEL_REQUESTS.name,
+        &[c, (OUTCOME, "dropped")],
+        Value::Count(3),
+    );
+    put(
+        CANCEL_REQUEST_DURATION.name,
+        &[c, (OUTCOME, "dropped")],
+        Value::Histogram(3, 3.0 * secs(3)),
     );
     put(
         CANCEL_REQUEST_DURATION.name,
