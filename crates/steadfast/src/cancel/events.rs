@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::observe::CancelListener;
 use crate::token::CancelReason;
 
 /// Something the cancel layer did with one request.
@@ -66,7 +65,11 @@ enum End {
 
 /// The listeners of one cancel layer (`Debug` shows how many).
 #[derive(Clone)]
-pub(crate) struct Listeners(pub(crate) Arc<[CancelListener]>);
+pub(crate) struct Listeners(pub(crate) Arc<[Listener]>);
+
+/// One listener (the same type as [`CancelListener`](crate::observe::CancelListener), written out so
+/// that this file does not depend on the module that names it).
+pub(crate) type Listener = Arc<dyn Fn(&CancelEvent<'_>) + Send + Sync>;
 
 impl fmt::Debug for Listeners {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -43,7 +43,11 @@ fn breaker_settings(breaker: &CircuitBreaker) -> Vec<Setting> {
         push("consecutive_failures", n.into());
     }
     push("minimum_calls", cfg.minimum_calls.into());
-    push("window", core.window().shape().into());
+    let window = match core.window().size() {
+        Ok(size) => super::SlidingWindow::Count(size),
+        Err((length, buckets)) => super::SlidingWindow::Time { length, buckets },
+    };
+    push("window", window.into());
     push("half_open_max_calls", cfg.half_open_max_calls.into());
     let rule = match cfg.half_open_rule {
         ProbeRule::FirstFailure => {

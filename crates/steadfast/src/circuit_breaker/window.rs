@@ -171,14 +171,15 @@ impl Window {
         }
     }
 
-    /// The window's size, as a builder would give it (for a breaker's description).
-    pub(crate) fn shape(&self) -> super::SlidingWindow {
+    /// The window's size: `Ok(calls)` for a count window, `Err((length, buckets))` for a time
+    /// window (for a breaker's description).
+    pub(crate) fn size(&self) -> Result<u32, (Duration, u32)> {
         match self {
-            Window::Count(w) => super::SlidingWindow::Count(w.slots.len() as u32),
-            Window::Time(w) => super::SlidingWindow::Time {
-                length: Duration::from_nanos(w.bucket_nanos * w.buckets.len() as u64),
-                buckets: w.buckets.len() as u32,
-            },
+            Window::Count(w) => Ok(w.slots.len() as u32),
+            Window::Time(w) => Err((
+                Duration::from_nanos(w.bucket_nanos * w.buckets.len() as u64),
+                w.buckets.len() as u32,
+            )),
         }
     }
 

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Reason;
-use crate::observe::ValidateListener;
 
 /// Something the validate layer decided about one request or its answer.
 #[derive(Debug, Clone, Copy)]
@@ -33,7 +32,11 @@ pub enum ValidateEvent<'a> {
 
 /// The listeners of one validate layer (`Debug` shows how many).
 #[derive(Clone)]
-pub(crate) struct Listeners(pub(crate) Arc<[ValidateListener]>);
+pub(crate) struct Listeners(pub(crate) Arc<[Listener]>);
+
+/// One listener (the same type as [`ValidateListener`](crate::observe::ValidateListener), written out so
+/// that this file does not depend on the module that names it).
+pub(crate) type Listener = Arc<dyn Fn(&ValidateEvent<'_>) + Send + Sync>;
 
 impl fmt::Debug for Listeners {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
