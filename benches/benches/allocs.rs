@@ -405,13 +405,13 @@ fn main() {
         row(
             EXPORT,
             "empty listeners",
-            success(stack(Some(&EmptyListeners))),
+            success(stack(Some(std::sync::Arc::new(EmptyListeners)))),
             true,
         );
         row(
             EXPORT,
             "MetricsExport, no recorder",
-            success(stack(Some(&MetricsExport::new()))),
+            success(stack(Some(MetricsExport::new().shared()))),
             true,
         );
         row(
