@@ -520,10 +520,9 @@ pub fn run_stack(observer: std::sync::Arc<dyn Observer>) {
         Reply::Hang,
         Reply::Hang,
     ]);
-    let svc = cancel.layer(
-        RetryLayer::new(retry)
-            .layer(CircuitBreakerLayer::new(breaker).layer(validate.layer(chaos.layer(inner.clone())))),
-    );
+    let svc = cancel.layer(RetryLayer::new(retry).layer(
+        CircuitBreakerLayer::new(breaker).layer(validate.layer(chaos.layer(inner.clone()))),
+    ));
 
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -611,7 +610,11 @@ pub fn stack_expected() -> BTreeMap<Series, Value> {
     let b = (LAYER, layer::BREAKER);
     for state in STATES {
         let current = if state == "open" { 1.0 } else { 0.0 };
-        put(BREAKER_STATUS.name, &[b, (STATE, state)], Value::Gauge(current));
+        put(
+            BREAKER_STATUS.name,
+            &[b, (STATE, state)],
+            Value::Gauge(current),
+        );
     }
     put(
         BREAKER_TRANSITIONS.name,
@@ -651,12 +654,20 @@ pub fn stack_expected() -> BTreeMap<Series, Value> {
 
     let v = (LAYER, layer::VALIDATE);
     for target in VALIDATE_TARGETS {
-        put(VALIDATE_FAILURES.name, &[v, (VALIDATE_TARGET, target)], count(1));
+        put(
+            VALIDATE_FAILURES.name,
+            &[v, (VALIDATE_TARGET, target)],
+            count(1),
+        );
     }
 
     let x = (LAYER, layer::CHAOS);
     for injection in ["latency", "fault"] {
-        put(CHAOS_INJECTIONS.name, &[x, (INJECTION, injection)], count(3));
+        put(
+            CHAOS_INJECTIONS.name,
+            &[x, (INJECTION, injection)],
+            count(3),
+        );
     }
     e
 }
