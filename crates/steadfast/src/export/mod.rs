@@ -15,7 +15,7 @@
 //!   observable instruments at collection; durations through the SDK's histograms.
 //!
 //! ```
-//! # #[cfg(feature = "metrics")] {
+//! # #[cfg(all(feature = "metrics", feature = "retry", feature = "circuit-breaker"))] {
 //! use steadfast::circuit_breaker::CircuitBreaker;
 //! use steadfast::export::{names, MetricsExport};
 //! use steadfast::retry::RetryPolicy;
