@@ -405,20 +405,23 @@ fn main() {
         row(
             EXPORT,
             "empty listeners",
-            success(stack(Some(&EmptyListeners))),
+            success(stack(Some(std::sync::Arc::new(EmptyListeners)))),
             true,
         );
         row(
             EXPORT,
             "MetricsExport, no recorder",
-            success(stack(Some(&MetricsExport::new()))),
+            success(stack(Some(MetricsExport::new().shared()))),
             true,
         );
+        // The retry layer's attempt and request durations go to the recorder's histograms,
+        // whose lock-free buckets allocate a block every 64 values: the recorder's, not
+        // steadfast's.
         row(
             EXPORT,
             "MetricsExport, Prometheus recorder",
             success(stack_prometheus(&recorder)),
-            true,
+            false,
         );
         row(
             EXPORT,

@@ -1,6 +1,7 @@
-//! What the metrics exports cost a call: the retry + breaker stack with no listener, and with
-//! a listener on each layer that does nothing, and with each layer's listener from `MetricsExport` (over `metrics`' no-op recorder, and over the
-//! Prometheus recorder) and from `OtelExport` (over the OpenTelemetry SDK's meter provider).
+//! What the metrics exports cost a call: the retry + breaker stack with no listener, with a
+//! listener on each layer that does nothing, and with each layer watched by `MetricsExport`
+//! (over `metrics`' no-op recorder, and over the Prometheus recorder) or by `OtelExport` (over
+//! the OpenTelemetry SDK's meter provider), given to the builders' `observe`.
 //!
 //! The `retry_events` group times the two events the retry layer sends a listener for a
 //! request that succeeds at once (the attempt's end and the request's end), given to each
@@ -22,9 +23,9 @@ use steadfast::export::{MetricsExport, OtelExport};
 
 fn stacks(c: &mut Criterion) {
     let mut none = stack(None);
-    let mut empty = stack(Some(&EmptyListeners));
+    let mut empty = stack(Some(std::sync::Arc::new(EmptyListeners)));
     // No recorder is installed: the facade's handles are no-ops.
-    let mut noop = stack(Some(&MetricsExport::new()));
+    let mut noop = stack(Some(MetricsExport::new().shared()));
     let recorder = prometheus();
     let mut prom = stack_prometheus(&recorder);
     let provider = otel_provider();

@@ -137,8 +137,8 @@ fn export_path(path: &str, n: u64) {
     let provider = otel_provider();
     match path {
         "export_none" => run(stack(None), n),
-        "export_empty" => run(stack(Some(&EmptyListeners)), n),
-        "export_metrics_noop" => run(stack(Some(&MetricsExport::new())), n),
+        "export_empty" => run(stack(Some(std::sync::Arc::new(EmptyListeners))), n),
+        "export_metrics_noop" => run(stack(Some(MetricsExport::new().shared())), n),
         "export_prometheus" => run(stack_prometheus(&recorder), n),
         "export_otel" => run(stack_otel(&provider), n),
         _ => {

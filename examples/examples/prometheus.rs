@@ -73,6 +73,30 @@ async fn main() {
     check(
         sample(
             &scrape,
+            "steadfast_retry_attempts",
+            &[retry, ("steadfast_outcome", "retryable")],
+        ) == Some(9.0),
+        "9 failed attempts: 2 for each good quote, 3 during the outage",
+    );
+    check(
+        sample(
+            &scrape,
+            "steadfast_retry_requests",
+            &[retry, ("steadfast_retry_end", "success")],
+        ) == Some(3.0),
+        "3 requests ended in a success",
+    );
+    check(
+        sample(
+            &scrape,
+            "steadfast_retry_request_duration_count",
+            &[retry, ("steadfast_retry_end", "gave_up")],
+        ) == Some(1.0),
+        "1 request duration recorded for the request that gave up",
+    );
+    check(
+        sample(
+            &scrape,
             "steadfast_circuit_breaker_calls",
             &[breaker, ("steadfast_outcome", "failure")],
         ) == Some(9.0),

@@ -21,7 +21,6 @@ use metrics_exporter_prometheus::{
 use steadfast::backoff::Backoff;
 use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
 use steadfast::export::MetricsExport;
-use steadfast::observe::Observer;
 use steadfast::retry::{RetryLayer, RetryPolicy};
 use steadfast::BoxError;
 use tower::util::BoxCloneSyncService;
@@ -71,20 +70,18 @@ struct AppState {
 /// The stack's metrics are registered with the recorder current when this runs (the global
 /// one, or the one given to `metrics::with_local_recorder`).
 pub fn app(metrics: PrometheusHandle) -> Router {
-    let export = MetricsExport::new();
-    let retry_events = export.retry("quotes").expect("the export watches retries");
-    let breaker_events = export.breaker("quotes-backend").expect("and breakers");
+    let export = MetricsExport::new().shared();
     let breaker = CircuitBreaker::builder()
         .name("quotes-backend")
         .consecutive_failures(3)
-        .on_event(move |event| breaker_events(event))
+        .observe(export.clone())
         .build()
         .expect("valid breaker");
     let policy = RetryPolicy::builder()
         .name("quotes")
         .max_attempts(3)
         .backoff(Backoff::constant(Duration::from_millis(5)))
-        .on_event(move |event| retry_events(event))
+        .observe(export)
         .build()
         .expect("valid policy");
     let backend = Backend::default();

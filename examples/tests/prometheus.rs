@@ -54,6 +54,43 @@ async fn the_scrape_shows_what_the_client_stack_did() {
         value("steadfast_retry_budget_rejections", &[retry]),
         Some(0.0)
     );
+    // Each quote took three attempts (two failed, the third succeeded); the request during the
+    // outage took three failed attempts and gave up.
+    for (o, n) in [("success", 3.0), ("retryable", 9.0), ("invalid", 0.0)] {
+        assert_eq!(
+            value("steadfast_retry_attempts", &[retry, outcome(o)]),
+            Some(n),
+            "{o}"
+        );
+        assert_eq!(
+            value(
+                "steadfast_retry_attempt_duration_count",
+                &[retry, outcome(o)]
+            ),
+            Some(n),
+            "{o}"
+        );
+    }
+    let end = |e| ("steadfast_retry_end", e);
+    for (e, n) in [("success", 3.0), ("gave_up", 1.0), ("failed", 0.0)] {
+        assert_eq!(
+            value("steadfast_retry_requests", &[retry, end(e)]),
+            Some(n),
+            "{e}"
+        );
+        assert_eq!(
+            value("steadfast_retry_request_duration_count", &[retry, end(e)]),
+            Some(n),
+            "{e}"
+        );
+    }
+    // Every request waited out two 5 ms backoffs.
+    let waited = value(
+        "steadfast_retry_request_duration_sum",
+        &[retry, end("success")],
+    )
+    .expect("a sum");
+    assert!(waited >= 3.0 * 0.010, "{waited}");
     for (o, n) in [("success", 3.0), ("failure", 9.0), ("rejected", 0.0)] {
         assert_eq!(
             value("steadfast_circuit_breaker_calls", &[breaker, outcome(o)]),
@@ -87,6 +124,8 @@ async fn the_scrape_shows_what_the_client_stack_did() {
         "# TYPE steadfast_retry_retries counter",
         "# TYPE steadfast_circuit_breaker_status gauge",
         "# TYPE steadfast_retry_attempt_duration histogram",
+        "# TYPE steadfast_retry_request_duration histogram",
+        "# TYPE steadfast_retry_requests counter",
         "# HELP steadfast_retry_give_ups Requests the retry layer stopped retrying without a success, by why",
     ] {
         assert!(scrape.lines().any(|l| l == line), "{line} missing");

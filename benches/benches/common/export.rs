@@ -1,5 +1,5 @@
-//! The retry + breaker stack of the export benchmarks, with each layer's listener taken from
-//! a metrics export, or with none.
+//! The retry + breaker stack of the export benchmarks, each layer watched by a metrics export
+//! (given to the builders' `observe`), or by none.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +20,8 @@ use super::Bare;
 /// settings) over `Bare`.
 pub(crate) type Stack = Retry<CircuitBreakerService<Bare>>;
 
-/// The stack with each layer's listener from `observer`, or none.
-pub(crate) fn stack(observer: Option<&dyn Observer>) -> Stack {
+/// The stack with each layer watched by `observer`, or by none.
+pub(crate) fn stack(observer: Option<Arc<dyn Observer>>) -> Stack {
     let mut policy = RetryPolicy::builder();
     let mut breaker = steadfast::circuit_breaker::CircuitBreaker::builder()
         .name("bench")
@@ -29,10 +29,8 @@ pub(crate) fn stack(observer: Option<&dyn Observer>) -> Stack {
         .minimum_calls(100)
         .window(steadfast::circuit_breaker::SlidingWindow::count(100));
     if let Some(observer) = observer {
-        let retry = observer.retry("bench").expect("a retry listener");
-        let on_breaker = observer.breaker("bench").expect("a breaker listener");
-        policy = policy.name("bench").on_event(move |e| retry(e));
-        breaker = breaker.on_event(move |e| on_breaker(e));
+        policy = policy.name("bench").observe(observer.clone());
+        breaker = breaker.observe(observer);
     }
     let breaker = breaker.build().expect("valid breaker");
     RetryLayer::new(policy.build().expect("valid policy"))
@@ -61,7 +59,7 @@ pub(crate) fn prometheus() -> PrometheusRecorder {
 
 /// The stack exported to `recorder` through the `metrics` facade.
 pub(crate) fn stack_prometheus(recorder: &PrometheusRecorder) -> Stack {
-    metrics::with_local_recorder(recorder, || stack(Some(&MetricsExport::new())))
+    metrics::with_local_recorder(recorder, || stack(Some(MetricsExport::new().shared())))
 }
 
 /// An OpenTelemetry SDK meter provider whose reader exports to memory (never collected while
@@ -74,7 +72,7 @@ pub(crate) fn otel_provider() -> SdkMeterProvider {
 
 /// The stack exported through `provider`'s meter.
 pub(crate) fn stack_otel(provider: &SdkMeterProvider) -> Stack {
-    stack(Some(&OtelExport::new(&provider.meter("bench"))))
+    stack(Some(OtelExport::new(&provider.meter("bench")).shared()))
 }
 
 /// The events the retry layer sends a listener for a request that succeeds on its first

@@ -1,6 +1,6 @@
 //! The OpenTelemetry export, read back through the SDK's in-memory exporter: every instrument,
-//! its values and attributes, its unit and description; then through real retry and breaker
-//! layers.
+//! its values and attributes, its unit and description; then through a real stack of every
+//! kind of layer.
 #![cfg(all(
     feature = "opentelemetry",
     feature = "retry",
@@ -13,20 +13,14 @@
 mod export_common;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use export_common::{check, feed, series, Series, Value};
+use export_common::{check, check_stack, feed, run_stack, series, Series, Value};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use steadfast::backoff::Backoff;
-use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
 use steadfast::export::{names, OtelExport};
 use steadfast::observe::Observer;
-use steadfast::retry::{RetryLayer, RetryPolicy};
-use steadfast_test::{Reply, Scripted};
-use tower::{Layer, ServiceExt};
 
 struct Sdk {
     provider: SdkMeterProvider,
@@ -144,81 +138,12 @@ fn layers_of_the_same_name_share_their_series() {
     );
 }
 
-/// Through real layers, with the listeners given to the builders' `on_event`.
+/// Through a real stack, the export given to every layer's builder (`observe`).
 #[test]
-fn retry_and_breaker_layers_report_through_the_export() {
+fn a_real_stack_reports_every_instrument_through_the_export() {
     let (sdk, export) = sdk();
-    let retry_listener = export.retry("payments").unwrap();
-    let breaker_listener = export.breaker("payments-db").unwrap();
-    let breaker = CircuitBreaker::builder()
-        .name("payments-db")
-        .consecutive_failures(3)
-        .on_event(move |e| breaker_listener(e))
-        .build()
-        .unwrap();
-    let policy = RetryPolicy::builder()
-        .name("payments")
-        .max_attempts(3)
-        .backoff(Backoff::constant(Duration::from_millis(10)))
-        .on_event(move |e| retry_listener(e))
-        .build()
-        .unwrap();
-    // Fails twice, then succeeds; then fails three times (the retries run out, and the
-    // breaker opens after three failures in a row); then the open breaker rejects a call.
-    let svc = Scripted::new([Reply::err("busy"), Reply::err("busy"), Reply::ok(1)])
-        .then_always(Reply::err("down"));
-    let guarded = CircuitBreakerLayer::new(breaker).layer(svc);
-    let stack = RetryLayer::new(policy).layer(guarded.clone());
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap()
-        .block_on(async {
-            assert_eq!(stack.clone().oneshot(()).await.unwrap(), 1);
-            assert!(stack.clone().oneshot(()).await.is_err());
-            assert!(guarded.oneshot(()).await.is_err());
-        });
-    let got = sdk.read();
-    let value = |name: &str, attrs: &[(&str, &str)]| got.get(&series(name, attrs)).cloned();
-    let (layer, db) = (
-        ("steadfast.layer", "payments"),
-        ("steadfast.layer", "payments-db"),
-    );
-    use names::*;
-    assert_eq!(
-        value(RETRY_RETRIES.name, &[layer, (OUTCOME, "retryable")]),
-        Some(Value::Count(4))
-    );
-    assert_eq!(
-        value(
-            RETRY_GIVE_UPS.name,
-            &[layer, (STOP_REASON, "attempts_exhausted")]
-        ),
-        Some(Value::Count(1))
-    );
-    for (outcome, n) in [("success", 1), ("failure", 5), ("rejected", 1)] {
-        assert_eq!(
-            value(BREAKER_CALLS.name, &[db, (OUTCOME, outcome)]),
-            Some(Value::Count(n)),
-            "{outcome}"
-        );
-    }
-    assert_eq!(
-        value(
-            BREAKER_TRANSITIONS.name,
-            &[db, (FROM, "closed"), (TO, "open")]
-        ),
-        Some(Value::Count(1))
-    );
-    assert_eq!(
-        value(BREAKER_STATUS.name, &[db, (STATE, "open")]),
-        Some(Value::Gauge(1.0))
-    );
-    assert_eq!(
-        value(BREAKER_STATUS.name, &[db, (STATE, "closed")]),
-        Some(Value::Gauge(0.0))
-    );
+    run_stack(export.shared());
+    check_stack(sdk.read());
 }
 
 #[test]

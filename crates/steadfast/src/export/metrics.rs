@@ -34,14 +34,17 @@ use crate::observe::Observer;
 /// `new` also describes every instrument (unit and description) to the current recorder.
 ///
 /// ```
-/// use std::sync::Arc;
 /// use steadfast::export::MetricsExport;
-/// use steadfast::observe::Observer;
-/// use steadfast::retry::RetryEvent;
+/// use steadfast::retry::RetryPolicy;
 ///
-/// let export = MetricsExport::new();
-/// let listener = export.retry("payments").unwrap();
-/// listener(&RetryEvent::BudgetExhausted { attempts: 2 });
+/// let policy = RetryPolicy::builder()
+///     .name("payments")
+///     .observe(MetricsExport::new().shared())
+///     .build()
+///     .unwrap();
+/// policy
+///     .run_blocking(|n| if n < 2 { Err("busy") } else { Ok(()) })
+///     .unwrap();
 /// ```
 #[derive(Debug, Clone)]
 pub struct MetricsExport {

@@ -15,14 +15,24 @@
 //!   observable instruments at collection; durations through the SDK's histograms.
 //!
 //! ```
-//! # #[cfg(feature = "metrics")] {
+//! # #[cfg(all(feature = "metrics", feature = "retry", feature = "circuit-breaker"))] {
+//! use steadfast::circuit_breaker::CircuitBreaker;
 //! use steadfast::export::{names, MetricsExport};
-//! use steadfast::observe::Observer;
-//! use steadfast::retry::RetryEvent;
+//! use steadfast::retry::RetryPolicy;
 //!
-//! let export = MetricsExport::new();
-//! let listener = export.retry("payments").expect("the export watches retry layers");
-//! listener(&RetryEvent::BudgetExhausted { attempts: 3 });
+//! // Install the recorder first: each layer registers its series with it when it is built.
+//! let export = MetricsExport::new().shared();
+//! let policy = RetryPolicy::builder()
+//!     .name("payments")
+//!     .observe(export.clone())
+//!     .build()
+//!     .unwrap();
+//! let breaker = CircuitBreaker::builder()
+//!     .name("payments-db")
+//!     .observe(export)
+//!     .build()
+//!     .unwrap();
+//! # let _ = (policy, breaker);
 //! assert_eq!(names::RETRY_BUDGET_REJECTIONS.name, "steadfast.retry.budget.rejections");
 //! # }
 //! ```

@@ -41,13 +41,17 @@ use crate::observe::Observer;
 ///
 /// ```
 /// use steadfast::export::OtelExport;
-/// use steadfast::observe::Observer;
-/// use steadfast::retry::RetryEvent;
+/// use steadfast::retry::RetryPolicy;
 ///
 /// let meter = opentelemetry::global::meter("my-service");
-/// let export = OtelExport::new(&meter);
-/// let listener = export.retry("payments").unwrap();
-/// listener(&RetryEvent::BudgetExhausted { attempts: 2 });
+/// let policy = RetryPolicy::builder()
+///     .name("payments")
+///     .observe(OtelExport::new(&meter).shared())
+///     .build()
+///     .unwrap();
+/// policy
+///     .run_blocking(|n| if n < 2 { Err("busy") } else { Ok(()) })
+///     .unwrap();
 /// ```
 #[derive(Debug, Clone)]
 pub struct OtelExport {

@@ -442,3 +442,253 @@ pub fn check(mut got: BTreeMap<Series, Value>) {
         assert_eq!(keys, want, "{name}");
     }
 }
+
+/// The names of the layers of [`run_stack`]'s stack.
+pub mod layer {
+    pub const CANCEL: &str = "edge";
+    pub const RETRY: &str = "payments";
+    pub const BREAKER: &str = "payments-db";
+    pub const VALIDATE: &str = "payments-check";
+    pub const CHAOS: &str = "rehearsal";
+}
+
+/// Drives a real stack, every layer watched by `observer`, on tokio's paused clock: a cancel
+/// layer (timeout 1 s) over a retry layer (2 attempts, 100 ms apart, a retry budget of 3
+/// tokens) over a circuit breaker (open after 3 failures in a row) over a validate layer
+/// (requests under 100, responses not 0) over a chaos layer (a fault and 50 ms of latency on
+/// every request while its switch is on) over a scripted service. See [`stack_expected`]
+/// for what each request does.
+pub fn run_stack(observer: std::sync::Arc<dyn Observer>) {
+    use std::sync::Arc;
+    use steadfast::cancel::CancelLayer;
+    use steadfast::chaos::{ChaosLayer, ChaosSwitch, FaultInjection, LatencyInjection};
+    use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
+    use steadfast::retry::{Backoff, RetryLayer, RetryPolicy, TokenBucket};
+    use steadfast::validate::{ensure, ValidateLayer};
+    use steadfast_test::{Reply, Scripted};
+    use tower::{Layer, Service, ServiceExt};
+
+    let ms = Duration::from_millis;
+    let cancel = CancelLayer::builder()
+        .name(layer::CANCEL)
+        .timeout(Duration::from_secs(1))
+        .observe(observer.clone())
+        .build()
+        .unwrap();
+    let budget = TokenBucket::builder()
+        .capacity(3)
+        .retry_cost(1)
+        .success_refund(0)
+        .build()
+        .unwrap();
+    let retry = RetryPolicy::builder()
+        .name(layer::RETRY)
+        .max_attempts(2)
+        .backoff(Backoff::constant(ms(100)))
+        .budget(Arc::new(budget))
+        .observe(observer.clone())
+        .build()
+        .unwrap();
+    let breaker = CircuitBreaker::builder()
+        .name(layer::BREAKER)
+        .consecutive_failures(3)
+        .open_for(Duration::from_secs(60))
+        .observe(observer.clone())
+        .build()
+        .unwrap();
+    let validate = ValidateLayer::builder()
+        .name(layer::VALIDATE)
+        .request(ensure("too big", |n: &u32| *n < 100))
+        .response(ensure("zero", |n: &u32| *n != 0))
+        .observe(observer.clone())
+        .build()
+        .unwrap();
+    let switch = ChaosSwitch::new(false);
+    let chaos = ChaosLayer::<u32, u32>::builder()
+        .name(layer::CHAOS)
+        .switch(switch.clone())
+        .latency(LatencyInjection::fixed(ms(50)).rate(1.0))
+        .fault(FaultInjection::chaos().rate(1.0))
+        .observe(observer)
+        .build()
+        .unwrap();
+    let inner = Scripted::<u32, u32>::new([
+        Reply::err("busy").after(ms(10)),
+        Reply::ok(1).after(ms(20)),
+        Reply::ok(0).after(ms(5)),
+        Reply::ok(2).after(ms(15)),
+        Reply::Hang,
+        Reply::Hang,
+    ]);
+    let svc = cancel.layer(RetryLayer::new(retry).layer(
+        CircuitBreakerLayer::new(breaker).layer(validate.layer(chaos.layer(inner.clone()))),
+    ));
+
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+        .block_on(async move {
+            // 1. Fails after 10 ms, retried 100 ms later (a budget token), answered after 20 ms.
+            assert_eq!(svc.clone().oneshot(1).await.unwrap(), 1);
+            // 2. An invalid answer (0) after 5 ms, retried (a token), answered after 15 ms.
+            assert_eq!(svc.clone().oneshot(2).await.unwrap(), 2);
+            // 3. An invalid request: refused before the service, neither retried nor counted
+            //    by the breaker.
+            svc.clone().oneshot(300).await.unwrap_err();
+            // 4. The service hangs: the cancel layer's timeout fires after 1 s. The retry
+            //    layer's request is dropped with it, and ends in none of its instruments.
+            svc.clone().oneshot(4).await.unwrap_err();
+            // 5. The service hangs: its caller drops the request after 200 ms.
+            let mut caller = svc.clone();
+            let call = caller.ready().await.unwrap().call(5);
+            tokio::time::timeout(ms(200), call).await.unwrap_err();
+            // 6. Chaos on: every attempt waits 50 ms and fails. Two attempts 100 ms apart (the
+            //    last token), and the attempts run out.
+            switch.turn_on();
+            svc.clone().oneshot(6).await.unwrap_err();
+            // 7. One attempt: the budget refuses its retry. The breaker opens on this third
+            //    failure in a row.
+            svc.clone().oneshot(7).await.unwrap_err();
+            switch.turn_off();
+            // 8. The open breaker rejects the call, which is not retried.
+            svc.clone().oneshot(8).await.unwrap_err();
+        });
+    assert_eq!(inner.calls(), 6);
+}
+
+/// Every series [`run_stack`] leaves with a value other than zero, with its value (and every
+/// series of the breaker's status, 0 or 1).
+pub fn stack_expected() -> BTreeMap<Series, Value> {
+    use names::*;
+    let mut e = BTreeMap::new();
+    let mut put = |name: &str, attrs: &[(&str, &str)], value: Value| {
+        e.insert(series(name, attrs), value);
+    };
+    let count = Value::Count;
+    // A histogram of `n` values summing to `ms` milliseconds.
+    let hist = |n: u64, ms: u64| Value::Histogram(n, ms as f64 / 1000.0);
+
+    let r = (LAYER, layer::RETRY);
+    let attempts = [
+        // 1 and 6 (twice) and 7: 10 ms, then three times 50 ms of injected latency.
+        ("retryable", 4, 160),
+        // 1 and 2: 20 ms and 15 ms.
+        ("success", 2, 35),
+        // 2: an invalid answer after 5 ms.
+        ("invalid", 1, 5),
+        // 3: a request the validate layer refused.
+        ("ignored", 1, 0),
+        // 8: the open breaker's rejection.
+        ("non_retryable", 1, 0),
+    ];
+    for (outcome, n, ms) in attempts {
+        put(RETRY_ATTEMPTS.name, &[r, (OUTCOME, outcome)], count(n));
+        put(
+            RETRY_ATTEMPT_DURATION.name,
+            &[r, (OUTCOME, outcome)],
+            hist(n, ms),
+        );
+    }
+    // 1 and 2: 130 ms and 120 ms; 3 and 8 at once; 6 (200 ms) and 7 (50 ms).
+    for (end, n, ms) in [("success", 2, 250), ("failed", 2, 0), ("gave_up", 2, 250)] {
+        put(RETRY_REQUESTS.name, &[r, (REQUEST_END, end)], count(n));
+        put(
+            RETRY_REQUEST_DURATION.name,
+            &[r, (REQUEST_END, end)],
+            hist(n, ms),
+        );
+    }
+    put(RETRY_RETRIES.name, &[r, (OUTCOME, "retryable")], count(2));
+    put(RETRY_RETRIES.name, &[r, (OUTCOME, "invalid")], count(1));
+    for reason in ["attempts_exhausted", "budget_exhausted"] {
+        put(RETRY_GIVE_UPS.name, &[r, (STOP_REASON, reason)], count(1));
+    }
+    put(RETRY_BUDGET_REJECTIONS.name, &[r], count(1));
+
+    let b = (LAYER, layer::BREAKER);
+    for state in STATES {
+        let current = if state == "open" { 1.0 } else { 0.0 };
+        put(
+            BREAKER_STATUS.name,
+            &[b, (STATE, state)],
+            Value::Gauge(current),
+        );
+    }
+    put(
+        BREAKER_TRANSITIONS.name,
+        &[b, (FROM, "closed"), (TO, "open")],
+        count(1),
+    );
+    for (outcome, n) in [
+        ("success", 2),
+        ("failure", 4),
+        ("invalid", 1),
+        ("ignored", 1),
+        ("rejected", 1),
+    ] {
+        put(BREAKER_CALLS.name, &[b, (OUTCOME, outcome)], count(n));
+    }
+
+    let c = (LAYER, layer::CANCEL);
+    // 1 and 2; 3, 6, 7 and 8; 4; 5.
+    for (outcome, n, ms) in [
+        ("success", 2, 250),
+        ("failure", 4, 250),
+        ("cancelled", 1, 1000),
+        ("dropped", 1, 200),
+    ] {
+        put(CANCEL_REQUESTS.name, &[c, (OUTCOME, outcome)], count(n));
+        put(
+            CANCEL_REQUEST_DURATION.name,
+            &[c, (OUTCOME, outcome)],
+            hist(n, ms),
+        );
+    }
+    put(
+        CANCEL_CANCELLATIONS.name,
+        &[c, (CANCEL_REASON, "timeout")],
+        count(1),
+    );
+
+    let v = (LAYER, layer::VALIDATE);
+    for target in VALIDATE_TARGETS {
+        put(
+            VALIDATE_FAILURES.name,
+            &[v, (VALIDATE_TARGET, target)],
+            count(1),
+        );
+    }
+
+    let x = (LAYER, layer::CHAOS);
+    for injection in ["latency", "fault"] {
+        put(
+            CHAOS_INJECTIONS.name,
+            &[x, (INJECTION, injection)],
+            count(3),
+        );
+    }
+    e
+}
+
+/// Compares what an export reported for [`run_stack`] with [`stack_expected`]: the same
+/// series, the same values (histograms by count and, to a rounding error, sum). Series left
+/// at zero are not compared.
+pub fn check_stack(mut got: BTreeMap<Series, Value>) {
+    got.retain(|_, v| !matches!(v, Value::Count(0) | Value::Histogram(0, _)));
+    let want = stack_expected();
+    for (series, w) in &want {
+        let have = got.get(series);
+        let same = match (w, have) {
+            (Value::Histogram(n, sum), Some(Value::Histogram(m, total))) => {
+                n == m && (sum - total).abs() < 1e-9
+            }
+            (w, Some(have)) => w == have,
+            (_, None) => false,
+        };
+        assert!(same, "{series:?}: expected {w:?}, got {have:?}");
+    }
+    let extra: Vec<_> = got.iter().filter(|(k, _)| !want.contains_key(*k)).collect();
+    assert!(extra.is_empty(), "series not expected: {extra:?}");
+}
