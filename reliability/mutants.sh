@@ -14,6 +14,9 @@
 # MUTANTS_SHARD=K/N tests every Nth mutant only, starting from the Kth (from 0): a uniform
 # sample of the area, for a quicker estimate.
 #
+# MUTANTS_ITERATE=1 tests again only the mutants the area's last run did not catch (or found
+# unviable), and reports the whole area: for checking the tests added for its survivors.
+#
 # Prints caught / missed / timeout / unviable and the wall time per area; exits non-zero if any
 # mutant was missed in the areas run (or if cargo-mutants itself failed).
 set -euo pipefail
@@ -92,8 +95,13 @@ for area in "${areas[@]}"; do
     target_args=()
     for t in $(area_targets "$area"); do target_args+=("--cargo-arg=$t"); done
     out="mutants.out/$area${MUTANTS_SHARD:+-shard-${MUTANTS_SHARD/\//-of-}}"
-    rm -rf "$out"
-    mkdir -p "$out"
+    iterate_args=()
+    if [ -n "${MUTANTS_ITERATE:-}" ] && [ -d "$out/mutants.out" ]; then
+        iterate_args=(--iterate)
+    else
+        rm -rf "$out"
+        mkdir -p "$out"
+    fi
     start=$(date +%s)
     rc=0
     shard_args=()
@@ -102,7 +110,7 @@ for area in "${areas[@]}"; do
     fi
     # shellcheck disable=SC2046 # the skip arguments are words
     cargo mutants --in-place --no-shuffle --timeout "$TIMEOUT" --output "$out" \
-        --package "$(area_package "$area")" "${file_args[@]}" "${target_args[@]}" "${shard_args[@]}" \
+        --package "$(area_package "$area")" "${file_args[@]}" "${target_args[@]}" "${shard_args[@]}" "${iterate_args[@]}" \
         -- -- $(area_skips "$area") || rc=$?
     secs=$(( $(date +%s) - start ))
     # cargo-mutants exits 0 when every mutant is caught, 2 when some are missed and 3 when

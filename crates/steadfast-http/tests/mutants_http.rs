@@ -35,7 +35,10 @@ impl Service<Request<()>> for Echo {
 #[tokio::test]
 async fn the_attempt_header_layer_is_ready_when_its_service_is() {
     let not_ready = AttemptHeaderLayer::new().layer(Echo { ready: false });
-    assert_eq!(not_ready.oneshot(Request::new(())).await.unwrap_err(), "not ready");
+    assert_eq!(
+        not_ready.oneshot(Request::new(())).await.unwrap_err(),
+        "not ready"
+    );
     let fine = AttemptHeaderLayer::new().layer(Echo { ready: true });
     assert!(fine.oneshot(Request::new(())).await.is_ok());
 }
@@ -66,7 +69,6 @@ fn upstream_retries_read_the_header_they_are_given() {
     assert!(UpstreamRetriesLayer::new().is_retry(&headers));
 }
 
-
 #[test]
 fn server_hint_predicates_name_their_variant() {
     use std::time::Duration;
@@ -89,14 +91,20 @@ fn an_accepting_server_that_reads_grpc_only_ignores_the_plain_header() {
         AcceptDeadlineLayer::new().requested(&headers),
         Some(Duration::from_millis(100))
     );
-    assert_eq!(AcceptDeadlineLayer::new().grpc_only().requested(&headers), None);
+    assert_eq!(
+        AcceptDeadlineLayer::new().grpc_only().requested(&headers),
+        None
+    );
 }
 
 #[tokio::test]
 async fn the_accept_deadline_layer_is_ready_when_its_service_is() {
     use steadfast_http::deadline::AcceptDeadlineLayer;
     let not_ready = AcceptDeadlineLayer::new().layer(Echo { ready: false });
-    assert_eq!(not_ready.oneshot(Request::new(())).await.unwrap_err(), "not ready");
+    assert_eq!(
+        not_ready.oneshot(Request::new(())).await.unwrap_err(),
+        "not ready"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -19,10 +19,7 @@ fn spread(b: &Backoff, n: u32, previous: Duration) -> Vec<Duration> {
 }
 
 fn min_max(delays: &[Duration]) -> (Duration, Duration) {
-    (
-        *delays.iter().min().unwrap(),
-        *delays.iter().max().unwrap(),
-    )
+    (*delays.iter().min().unwrap(), *delays.iter().max().unwrap())
 }
 
 /// A source that always gives its largest number.
@@ -37,14 +34,22 @@ impl RandomSource for Highest {
 
 #[test]
 fn full_jitter_spreads_over_zero_to_the_delay() {
-    let (lo, hi) = min_max(&spread(&Backoff::constant(ms(1_000)).jitter(Jitter::Full), 1, Duration::ZERO));
+    let (lo, hi) = min_max(&spread(
+        &Backoff::constant(ms(1_000)).jitter(Jitter::Full),
+        1,
+        Duration::ZERO,
+    ));
     assert!(lo < ms(100), "{lo:?}");
     assert!(hi > ms(900) && hi <= ms(1_000), "{hi:?}");
 }
 
 #[test]
 fn equal_jitter_spreads_over_half_the_delay_to_the_delay() {
-    let (lo, hi) = min_max(&spread(&Backoff::constant(ms(1_000)).jitter(Jitter::Equal), 1, Duration::ZERO));
+    let (lo, hi) = min_max(&spread(
+        &Backoff::constant(ms(1_000)).jitter(Jitter::Equal),
+        1,
+        Duration::ZERO,
+    ));
     assert!(lo >= ms(500) && lo < ms(550), "{lo:?}");
     assert!(hi > ms(950) && hi <= ms(1_000), "{hi:?}");
 }
@@ -63,7 +68,12 @@ fn the_top_of_the_random_range_gives_the_whole_delay() {
     // round it down by 16 ns.
     let d = Duration::from_secs(100_000_000);
     for jitter in [Jitter::Full, Jitter::Equal] {
-        assert_eq!(Backoff::constant(d).jitter(jitter).delay(1, Duration::ZERO, &Highest), d);
+        assert_eq!(
+            Backoff::constant(d)
+                .jitter(jitter)
+                .delay(1, Duration::ZERO, &Highest),
+            d
+        );
     }
     let up = Backoff::constant(d).jitter(Jitter::Proportional(1.0));
     assert_eq!(up.delay(1, Duration::ZERO, &Highest), d * 2);
@@ -84,17 +94,30 @@ fn decorrelated_delays_spread_over_base_to_three_times_the_previous() {
 
 #[test]
 fn a_floor_equal_to_the_cap_is_valid() {
-    assert!(Backoff::constant(ms(5)).max(ms(5)).min(ms(5)).validate().is_ok());
+    assert!(Backoff::constant(ms(5))
+        .max(ms(5))
+        .min(ms(5))
+        .validate()
+        .is_ok());
     let fixed = Backoff::exponential(ms(1)).max(ms(5)).min(ms(5));
-    assert_eq!(fixed.delay(1, Duration::ZERO, &SplitMix64::seeded(0)), ms(5));
+    assert_eq!(
+        fixed.delay(1, Duration::ZERO, &SplitMix64::seeded(0)),
+        ms(5)
+    );
 }
 
 #[test]
 fn proportional_jitter_within_zero_to_one_is_valid() {
     for x in [0.0, 0.5, 1.0] {
-        assert!(Backoff::constant(ms(1)).jitter(Jitter::Proportional(x)).validate().is_ok());
+        assert!(Backoff::constant(ms(1))
+            .jitter(Jitter::Proportional(x))
+            .validate()
+            .is_ok());
     }
     for x in [-0.1, 1.1, f64::NAN] {
-        assert!(Backoff::constant(ms(1)).jitter(Jitter::Proportional(x)).validate().is_err());
+        assert!(Backoff::constant(ms(1))
+            .jitter(Jitter::Proportional(x))
+            .validate()
+            .is_err());
     }
 }

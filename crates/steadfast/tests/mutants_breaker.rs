@@ -46,7 +46,11 @@ async fn durations_are_reported_only_with_a_slow_call_rule() {
         } else {
             vec![None, None]
         };
-        assert_eq!(*seen.lock().unwrap(), expected, "slow-call rule: {slow_rule}");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            expected,
+            "slow-call rule: {slow_rule}"
+        );
     }
 }
 
@@ -76,9 +80,17 @@ async fn the_slow_call_rate_trips_at_its_threshold() {
     for _ in 0..4 {
         svc.clone().oneshot(()).await.unwrap();
     }
-    assert_eq!(b.state(), CircuitState::Closed, "one slow call in four is 25%");
+    assert_eq!(
+        b.state(),
+        CircuitState::Closed,
+        "one slow call in four is 25%"
+    );
     svc.oneshot(()).await.unwrap();
-    assert_eq!(b.state(), CircuitState::Open, "two in the last four are 50%");
+    assert_eq!(
+        b.state(),
+        CircuitState::Open,
+        "two in the last four are 50%"
+    );
 }
 
 /// A fast probe closes a breaker that has a slow-call rule; a slow one reopens it.
@@ -121,8 +133,12 @@ async fn listeners_hear_of_slow_calls_and_probes() {
         .minimum_calls(1)
         .open_for(secs(1))
         .on_event(move |e| match e {
-            BreakerEvent::Slow { duration, .. } => s.lock().unwrap().push(format!("slow {duration:?}")),
-            BreakerEvent::CallPermitted { state, .. } => s.lock().unwrap().push(format!("permitted {state:?}")),
+            BreakerEvent::Slow { duration, .. } => {
+                s.lock().unwrap().push(format!("slow {duration:?}"))
+            }
+            BreakerEvent::CallPermitted { state, .. } => {
+                s.lock().unwrap().push(format!("permitted {state:?}"))
+            }
             _ => {}
         })
         .build()

@@ -21,15 +21,27 @@ fn a_window_from_ten_milliseconds_to_one_day_is_accepted() {
         Duration::from_secs(86_401),
         Duration::from_secs(2 * 86_400),
     ] {
-        assert_eq!(with_window(window).unwrap_err().field(), "window", "{window:?}");
+        assert_eq!(
+            with_window(window).unwrap_err().field(),
+            "window",
+            "{window:?}"
+        );
     }
 }
 
 #[test]
 fn a_retry_may_cost_the_whole_bucket() {
-    let b = TokenBucket::builder().capacity(5).retry_cost(5).build().unwrap();
+    let b = TokenBucket::builder()
+        .capacity(5)
+        .retry_cost(5)
+        .build()
+        .unwrap();
     assert!(b.withdraw());
     assert!(!b.withdraw());
-    let e = TokenBucket::builder().capacity(5).retry_cost(6).build().unwrap_err();
+    let e = TokenBucket::builder()
+        .capacity(5)
+        .retry_cost(6)
+        .build()
+        .unwrap_err();
     assert_eq!(e.field(), "retry_cost");
 }

@@ -52,6 +52,12 @@ fn a_pushback_too_long_for_milliseconds_saturates() {
         Outcome::pushed_back(Duration::MAX).hint(),
         Some(Duration::from_millis(u64::MAX))
     );
+    // Just past `u64::MAX` ms: cut to 64 bits it would read as 384 ms.
+    let just_past = Duration::from_secs(u64::MAX / 1_000 + 1);
+    assert_eq!(
+        Outcome::pushed_back(just_past).hint(),
+        Some(Duration::from_millis(u64::MAX))
+    );
     assert_eq!(
         Outcome::pushed_back(Duration::from_millis(1_500)).hint(),
         Some(Duration::from_millis(1_500))
