@@ -14,8 +14,9 @@
 # MUTANTS_SHARD=K/N tests every Nth mutant only, starting from the Kth (from 0): a uniform
 # sample of the area, for a quicker estimate.
 #
-# MUTANTS_ITERATE=1 tests again only the mutants the area's last run did not catch (or found
-# unviable), and reports the whole area: for checking the tests added for its survivors.
+# MUTANTS_ITERATE=1 tests again only the mutants the area's last run did not catch (nor found
+# unviable), and counts what that run caught as caught: for checking the tests added for its
+# survivors.
 #
 # Prints caught / missed / timeout / unviable and the wall time per area; exits non-zero if any
 # mutant was missed in the areas run (or if cargo-mutants itself failed).
@@ -120,7 +121,8 @@ for area in "${areas[@]}"; do
         *) echo "cargo-mutants failed on $area (exit $rc)" >&2; failed=1 ;;
     esac
     dir="$out/mutants.out"
-    caught=$(count "$dir/caught.txt")
+    # With MUTANTS_ITERATE, what an earlier run caught is listed in previously_caught.txt.
+    caught=$(( $(count "$dir/caught.txt") + $(count "$dir/previously_caught.txt") ))
     missed=$(count "$dir/missed.txt")
     timeout=$(count "$dir/timeout.txt")
     unviable=$(count "$dir/unviable.txt")
