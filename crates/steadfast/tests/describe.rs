@@ -233,6 +233,15 @@ fn cancel_validate_and_chaos_list_their_settings() {
         "cancel: timeout 1.5s, cancel_if poll (every 1s), condition_name overloaded"
     );
     assert_eq!(one(&CancelLayer::new()).to_string(), "cancel");
+    // A named cancel layer is described under its name, and so is the service it builds.
+    let named = CancelLayer::builder()
+        .name("attempt")
+        .timeout(secs(2))
+        .build()
+        .unwrap();
+    assert_eq!(one(&named).to_string(), "cancel \"attempt\": timeout 2s");
+    let service = tower::Layer::layer(&named, steadfast::describe::Innermost);
+    assert_eq!(service.describe()[0].name(), Some("attempt"));
 
     let validate = ValidateLayer::builder()
         .response(NonEmpty)

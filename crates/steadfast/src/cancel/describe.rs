@@ -7,7 +7,11 @@ use crate::describe::{until, Describe, LayerDescription, Value};
 /// `cancel: timeout 2s, ...`: the sources of cancellation the layer adds to every request's
 /// token, under the names of the builder methods that add them.
 pub(crate) fn describe_config(config: &Config) -> LayerDescription {
-    let mut d = LayerDescription::new("cancel")
+    let mut d = LayerDescription::new("cancel");
+    if let Some(name) = &config.name {
+        d = d.named(name.clone());
+    }
+    let mut d = d
         .with_some("timeout", config.timeout)
         .with_some("deadline", config.deadline.map(until));
     if config.parent.is_some() {

@@ -324,6 +324,7 @@ impl CancelLayerBuilder {
         if !listeners.is_empty() {
             self.config.listeners = Some(Listeners(listeners.into()));
         }
+        self.config.name = self.name;
         Ok(CancelLayer {
             config: Arc::new(self.config),
         })

@@ -28,6 +28,8 @@ pub(crate) struct Config {
     pub(crate) condition: Option<Arc<super::condition::Condition>>,
     /// The listeners to the layer's events; `None` when there are none.
     pub(crate) listeners: Option<super::events::Listeners>,
+    /// The name given to the builder, if any (for the layer's description).
+    pub(crate) name: Option<std::borrow::Cow<'static, str>>,
 }
 
 impl Config {
