@@ -244,33 +244,26 @@ impl BreakerHandles {
                 &BREAKER_CALL_DURATION,
                 layer,
                 OUTCOME,
-                &["success", "failure", "invalid"],
+                &BREAKER_TIMED_OUTCOMES,
             ),
         }
     }
 
     fn on(&self, event: &crate::circuit_breaker::BreakerEvent<'_>) {
         use crate::circuit_breaker::BreakerEvent;
-        use names::call;
-        let (index, duration, slot) = match event {
-            BreakerEvent::StateTransition { from, to, .. } => {
-                let (from, to) = (names::state_index(*from), names::state_index(*to));
-                self.transitions[from][to].increment(1);
-                for (i, gauge) in self.state.iter().enumerate() {
-                    gauge.set(if i == to { 1.0 } else { 0.0 });
-                }
-                return;
+        if let BreakerEvent::StateTransition { from, to, .. } = event {
+            let (from, to) = (names::state_index(*from), names::state_index(*to));
+            self.transitions[from][to].increment(1);
+            for (i, gauge) in self.state.iter().enumerate() {
+                gauge.set(if i == to { 1.0 } else { 0.0 });
             }
-            BreakerEvent::CallPermitted { .. } => return,
-            BreakerEvent::CallRejected { .. } => (call::REJECTED, None, 0),
-            BreakerEvent::Success { duration, .. } => (call::SUCCESS, *duration, 0),
-            BreakerEvent::Failure { duration, .. } => (call::FAILURE, *duration, 1),
-            BreakerEvent::Slow { .. } => (call::SLOW, None, 0),
-            BreakerEvent::Invalid { duration, .. } => (call::INVALID, *duration, 2),
-            BreakerEvent::Ignored { .. } => (call::IGNORED, None, 0),
+            return;
+        }
+        let Some((index, timed)) = names::breaker_call(event) else {
+            return;
         };
         self.calls[index].increment(1);
-        if let Some(duration) = duration {
+        if let Some((duration, slot)) = timed {
             self.call_duration[slot].record(seconds(duration));
         }
     }
@@ -296,14 +289,10 @@ impl CancelHandles {
 
     fn on(&self, event: &crate::cancel::CancelEvent<'_>) {
         use crate::cancel::CancelEvent;
-        let (i, elapsed) = match event {
-            CancelEvent::Completed { elapsed, ok } => (if *ok { 0 } else { 1 }, *elapsed),
-            CancelEvent::Cancelled { reason, elapsed } => {
-                self.cancellations[names::cancel_reason_index(reason)].increment(1);
-                (2, *elapsed)
-            }
-            CancelEvent::Dropped { elapsed } => (3, *elapsed),
-        };
+        if let CancelEvent::Cancelled { reason, .. } = event {
+            self.cancellations[names::cancel_reason_index(reason)].increment(1);
+        }
+        let (i, elapsed) = names::cancel_end(event);
         self.requests[i].increment(1);
         self.duration[i].record(seconds(elapsed));
     }

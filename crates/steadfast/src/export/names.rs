@@ -333,6 +333,41 @@ pub(crate) mod call {
     pub(crate) const IGNORED: usize = 5;
 }
 
+/// Values of [`OUTCOME`] on [`BREAKER_CALL_DURATION`]: the call ends that carry a duration.
+pub const BREAKER_TIMED_OUTCOMES: [&str; 3] = ["success", "failure", "invalid"];
+
+/// Where a breaker event that ends a call counts: its index in [`BREAKER_OUTCOMES`] and, when
+/// it carries a duration, the duration and its index in [`BREAKER_TIMED_OUTCOMES`]. `None`
+/// for the events that end no call (transitions, permits).
+#[cfg(feature = "circuit-breaker")]
+pub(crate) fn breaker_call(
+    event: &crate::circuit_breaker::BreakerEvent<'_>,
+) -> Option<(usize, Option<(std::time::Duration, usize)>)> {
+    use crate::circuit_breaker::BreakerEvent;
+    let timed = |duration: &Option<std::time::Duration>, slot| duration.map(|d| (d, slot));
+    Some(match event {
+        BreakerEvent::StateTransition { .. } | BreakerEvent::CallPermitted { .. } => return None,
+        BreakerEvent::CallRejected { .. } => (call::REJECTED, None),
+        BreakerEvent::Success { duration, .. } => (call::SUCCESS, timed(duration, 0)),
+        BreakerEvent::Failure { duration, .. } => (call::FAILURE, timed(duration, 1)),
+        BreakerEvent::Slow { .. } => (call::SLOW, None),
+        BreakerEvent::Invalid { duration, .. } => (call::INVALID, timed(duration, 2)),
+        BreakerEvent::Ignored { .. } => (call::IGNORED, None),
+    })
+}
+
+/// How a request through a cancel layer ended: its index in [`CANCEL_OUTCOMES`], and the time
+/// it took.
+#[cfg(feature = "cancel")]
+pub(crate) fn cancel_end(event: &crate::cancel::CancelEvent<'_>) -> (usize, std::time::Duration) {
+    use crate::cancel::CancelEvent;
+    match event {
+        CancelEvent::Completed { elapsed, ok } => (if *ok { 0 } else { 1 }, *elapsed),
+        CancelEvent::Cancelled { elapsed, .. } => (2, *elapsed),
+        CancelEvent::Dropped { elapsed } => (3, *elapsed),
+    }
+}
+
 #[cfg(feature = "cancel")]
 pub(crate) fn cancel_reason_index(reason: &crate::token::CancelReason) -> usize {
     use crate::token::CancelReason;

@@ -356,25 +356,19 @@ impl Observer for OtelExport {
         use names::*;
         let cells = self.layers.breaker.get(layer);
         let histograms = self.histograms.clone();
-        let by_outcome = attribute_sets(layer, OUTCOME, &["success", "failure", "invalid"]);
+        let by_outcome = attribute_sets(layer, OUTCOME, &BREAKER_TIMED_OUTCOMES);
         Some(Arc::new(move |event| {
-            let (index, duration, slot) = match event {
-                BreakerEvent::StateTransition { from, to, .. } => {
-                    let to = state_index(*to);
-                    cells.transitions[state_index(*from)].add(to);
-                    cells.state.store(to, Relaxed);
-                    return;
-                }
-                BreakerEvent::CallPermitted { .. } => return,
-                BreakerEvent::CallRejected { .. } => (call::REJECTED, None, 0),
-                BreakerEvent::Success { duration, .. } => (call::SUCCESS, *duration, 0),
-                BreakerEvent::Failure { duration, .. } => (call::FAILURE, *duration, 1),
-                BreakerEvent::Slow { .. } => (call::SLOW, None, 0),
-                BreakerEvent::Invalid { duration, .. } => (call::INVALID, *duration, 2),
-                BreakerEvent::Ignored { .. } => (call::IGNORED, None, 0),
+            if let BreakerEvent::StateTransition { from, to, .. } = event {
+                let to = state_index(*to);
+                cells.transitions[state_index(*from)].add(to);
+                cells.state.store(to, Relaxed);
+                return;
+            }
+            let Some((index, timed)) = breaker_call(event) else {
+                return;
             };
             cells.calls.add(index);
-            if let Some(duration) = duration {
+            if let Some((duration, slot)) = timed {
                 histograms
                     .call_duration
                     .record(seconds(duration), &by_outcome[slot]);
@@ -390,14 +384,10 @@ impl Observer for OtelExport {
         let histograms = self.histograms.clone();
         let by_outcome = attribute_sets(layer, OUTCOME, &CANCEL_OUTCOMES);
         Some(Arc::new(move |event| {
-            let (i, elapsed) = match event {
-                CancelEvent::Completed { elapsed, ok } => (if *ok { 0 } else { 1 }, *elapsed),
-                CancelEvent::Cancelled { reason, elapsed } => {
-                    cells.cancellations.add(cancel_reason_index(reason));
-                    (2, *elapsed)
-                }
-                CancelEvent::Dropped { elapsed } => (3, *elapsed),
-            };
+            if let CancelEvent::Cancelled { reason, .. } = event {
+                cells.cancellations.add(cancel_reason_index(reason));
+            }
+            let (i, elapsed) = cancel_end(event);
             cells.requests.add(i);
             histograms
                 .cancel_duration
