@@ -70,6 +70,7 @@ mod refine;
 pub mod retry;
 mod sync;
 pub mod token;
+pub mod trace;
 #[cfg(feature = "validate")]
 pub mod validate;
 

@@ -1,5 +1,6 @@
 //! The classifier trait and the attempt it judges.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use super::late::LateOutcome;
@@ -144,6 +145,18 @@ pub trait Classify<Req, Res, E> {
         let _ = response;
         None
     }
+
+    /// [`classify`](Self::classify)'s verdict, with the rule that gave it (`"status 503"`,
+    /// `"5xx"`, `"grpc UNAVAILABLE"`), for a [decision trace](crate::trace). Layers call it
+    /// instead of `classify` only for a request that carries a trace. The default names no
+    /// rule; a classifier built of rules names the one that decided.
+    fn explain(
+        &self,
+        attempt: &Attempt<'_, Req>,
+        result: Result<&Res, &E>,
+    ) -> (Outcome, Option<Cow<'static, str>>) {
+        (self.classify(attempt, result), None)
+    }
 }
 
 impl<T, Req, Res, E> Classify<Req, Res, E> for std::sync::Arc<T>
@@ -156,6 +169,14 @@ where
 
     fn reads_elapsed(&self) -> bool {
         (**self).reads_elapsed()
+    }
+
+    fn explain(
+        &self,
+        attempt: &Attempt<'_, Req>,
+        result: Result<&Res, &E>,
+    ) -> (Outcome, Option<Cow<'static, str>>) {
+        (**self).explain(attempt, result)
     }
 
     fn late_outcome(&self, response: &Res) -> Option<LateOutcome> {

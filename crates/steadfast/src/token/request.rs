@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::CancelToken;
+use crate::trace::DecisionTrace;
 
 /// Which attempt of a retried request this is, as the retry layer tells the layers below it.
 ///
@@ -154,6 +155,19 @@ pub trait HasCancelToken {
         let _ = attempt;
         false
     }
+
+    /// The [decision trace](crate::trace) this request carries, if any; `None` (the default)
+    /// for request types that carry none. Layers ask only once a trace exists in the process
+    /// ([`trace::armed`](crate::trace::armed)).
+    fn decision_trace(&self) -> Option<&DecisionTrace> {
+        None
+    }
+
+    /// Puts `trace` on the request (a layer sampling requests for tracing does). A request
+    /// type that cannot carry one (the default) gives it back as `Err`.
+    fn set_decision_trace(&mut self, trace: DecisionTrace) -> Result<(), DecisionTrace> {
+        Err(trace)
+    }
 }
 
 /// Puts `value` in `extensions`. One already there (a caller's token, an earlier tag) is
@@ -191,6 +205,15 @@ impl<B> HasCancelToken for http::Request<B> {
     fn set_retry_attempt(&mut self, attempt: RetryAttempt) -> bool {
         put(self.extensions_mut(), attempt);
         true
+    }
+
+    fn decision_trace(&self) -> Option<&DecisionTrace> {
+        self.extensions().get::<DecisionTrace>()
+    }
+
+    fn set_decision_trace(&mut self, trace: DecisionTrace) -> Result<(), DecisionTrace> {
+        put(self.extensions_mut(), trace);
+        Ok(())
     }
 
     /// The [`Operation`](crate::token::Operation) in the extensions, or one named after
