@@ -85,7 +85,7 @@ use std::time::Duration;
 use crate::display::Short as ShortDuration;
 
 #[cfg(feature = "serde")]
-mod serialize;
+pub(crate) mod serialize;
 
 /// A setting's value: what a builder method was given, in a small set of forms that read well
 /// and serialize plainly.

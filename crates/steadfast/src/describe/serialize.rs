@@ -13,7 +13,7 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use super::{LayerDescription, Setting, StackDescription, Value};
 
 /// A duration, exactly, in the largest of ns, µs, ms, s, m and h that holds it whole.
-fn exact(d: Duration) -> String {
+pub(crate) fn exact(d: Duration) -> String {
     let ns = d.as_nanos();
     let mut out = String::new();
     let units: [(u128, &str); 6] = [

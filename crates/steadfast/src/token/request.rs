@@ -281,6 +281,14 @@ impl<T: HasCancelToken + ?Sized> HasCancelToken for Box<T> {
     fn set_retry_attempt(&mut self, attempt: RetryAttempt) -> bool {
         (**self).set_retry_attempt(attempt)
     }
+
+    fn decision_trace(&self) -> Option<&DecisionTrace> {
+        (**self).decision_trace()
+    }
+
+    fn set_decision_trace(&mut self, trace: DecisionTrace) -> Result<(), DecisionTrace> {
+        (**self).set_decision_trace(trace)
+    }
 }
 
 impl<T: HasCancelToken + ?Sized> HasCancelToken for Arc<T> {
@@ -294,6 +302,10 @@ impl<T: HasCancelToken + ?Sized> HasCancelToken for Arc<T> {
 
     fn retry_attempt(&self) -> Option<RetryAttempt> {
         (**self).retry_attempt()
+    }
+
+    fn decision_trace(&self) -> Option<&DecisionTrace> {
+        (**self).decision_trace()
     }
 }
 

@@ -130,30 +130,23 @@ impl fmt::Display for DelaySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DelaySource::Schedule { scheduled, jitter } if jitter == "none" => {
-                write!(f, "from the backoff schedule ({scheduled:?}, no jitter)")
+                write!(f, "backoff schedule {scheduled:?}, no jitter")
             }
             DelaySource::Schedule { scheduled, jitter } => {
-                write!(
-                    f,
-                    "from the backoff schedule ({scheduled:?} before {jitter} jitter)"
-                )
+                write!(f, "backoff schedule {scheduled:?}, {jitter} jitter")
             }
-            DelaySource::Class { class } => write!(f, "from the backoff of class \"{class}\""),
+            DelaySource::Class { class } => write!(f, "backoff of class \"{class}\""),
             DelaySource::Hint {
                 asked,
                 clamped: false,
-            } => {
-                write!(f, "as the server asked ({asked:?})")
-            }
+            } => write!(f, "the server asked {asked:?}"),
             DelaySource::Hint {
                 asked,
                 clamped: true,
-            } => {
-                write!(
-                    f,
-                    "the server asked {asked:?}, clamped to the policy's maximum"
-                )
-            }
+            } => write!(
+                f,
+                "the server asked {asked:?}, clamped to the policy's maximum"
+            ),
         }
     }
 }
@@ -180,7 +173,10 @@ impl fmt::Display for Decision {
                 delay,
                 source,
             } => {
-                write!(f, "attempt {attempt} failed: waiting {delay:?} {source}")
+                write!(
+                    f,
+                    "attempt {attempt} failed: retrying in {delay:?} ({source})"
+                )
             }
             Decision::Budget { allowed, balance } => {
                 f.write_str(if *allowed {

@@ -30,15 +30,25 @@
 //! When no trace was ever made in the process (and no layer samples), layers do not look
 //! for one: the cost is one relaxed atomic load per layer per request.
 
+mod carry;
 mod decision;
+mod future;
+mod layer;
+#[cfg(feature = "serde")]
+mod serialize;
+mod service;
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use tokio::time::Instant;
 
+pub use carry::CarryTrace;
 pub use decision::{Decision, DelaySource, Entry};
+pub use future::ResponseFuture;
+pub use layer::TraceLayer;
+pub use service::Traced;
 
 /// Set once the first trace is made; layers look for a request's trace only after.
 static ARMED: AtomicBool = AtomicBool::new(false);

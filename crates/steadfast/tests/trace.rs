@@ -1,0 +1,165 @@
+//! The decision trace's handle and the trace layer: sampling, handing a trace back on the
+//! response, its bound and its story.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use steadfast::classify::Outcome;
+use steadfast::token::CancelReason;
+use steadfast::trace::{Decision, DecisionTrace, DelaySource, TraceLayer};
+use tower::{service_fn, Layer, ServiceExt};
+
+fn echo() -> impl tower::Service<
+    http::Request<()>,
+    Response = http::Response<()>,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone {
+    service_fn(|_req: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(())) })
+}
+
+#[tokio::test]
+async fn one_request_in_n_is_traced_counting_across_clones() {
+    let svc = TraceLayer::sample(3).unwrap().layer(echo());
+    let mut traced = Vec::new();
+    for _ in 0..9 {
+        let res = svc.clone().oneshot(http::Request::new(())).await.unwrap();
+        traced.push(res.extensions().get::<DecisionTrace>().is_some());
+    }
+    assert_eq!(
+        traced,
+        [true, false, false, true, false, false, true, false, false]
+    );
+}
+
+#[tokio::test]
+async fn a_sampled_trace_is_on_the_request_the_service_sees() {
+    let inner = service_fn(|req: http::Request<()>| async move {
+        let trace = req.extensions().get::<DecisionTrace>().cloned().unwrap();
+        trace.record(
+            "handler",
+            Decision::Injected {
+                fault: "latency".into(),
+            },
+        );
+        Ok::<_, Infallible>(http::Response::new(()))
+    });
+    let res = TraceLayer::sample(1)
+        .unwrap()
+        .layer(inner)
+        .oneshot(http::Request::new(()))
+        .await
+        .unwrap();
+    let trace = res.extensions().get::<DecisionTrace>().unwrap();
+    assert_eq!(trace.len(), 1);
+    assert_eq!(trace.entries()[0].layer, "handler");
+}
+
+#[tokio::test]
+async fn a_callers_trace_comes_back_on_the_response_and_is_not_replaced() {
+    let svc = TraceLayer::sample(1).unwrap().layer(echo());
+    let mine = DecisionTrace::new();
+    let mut req = http::Request::new(());
+    req.extensions_mut().insert(mine.clone());
+    let res = svc.oneshot(req).await.unwrap();
+    assert!(res
+        .extensions()
+        .get::<DecisionTrace>()
+        .unwrap()
+        .same_as(&mine));
+}
+
+#[tokio::test]
+async fn a_layer_that_samples_nothing_still_hands_back_a_callers_trace() {
+    let svc = TraceLayer::new().layer(echo());
+    let res = svc.clone().oneshot(http::Request::new(())).await.unwrap();
+    assert!(res.extensions().get::<DecisionTrace>().is_none());
+    let mut req = http::Request::new(());
+    req.extensions_mut().insert(DecisionTrace::new());
+    let res = svc.oneshot(req).await.unwrap();
+    assert!(res.extensions().get::<DecisionTrace>().is_some());
+}
+
+#[tokio::test]
+async fn requests_with_nowhere_to_keep_a_trace_pass_through() {
+    let svc = TraceLayer::sample(1)
+        .unwrap()
+        .layer(service_fn(
+            |n: u64| async move { Ok::<_, Infallible>(n + 1) },
+        ));
+    assert_eq!(svc.oneshot(41).await.unwrap(), 42);
+}
+
+#[test]
+fn sampling_none_is_refused_naming_the_setting() {
+    let err = TraceLayer::sample(0).unwrap_err();
+    assert_eq!(err.layer(), "trace");
+    assert_eq!(err.field(), "sample");
+}
+
+#[test]
+fn a_full_trace_counts_what_it_did_not_keep() {
+    let trace = DecisionTrace::with_capacity(2);
+    for _ in 0..5 {
+        trace.record(
+            "x",
+            Decision::Recorded {
+                outcome: "success".into(),
+            },
+        );
+    }
+    assert_eq!(trace.len(), 2);
+    assert_eq!(trace.dropped(), 3);
+    assert!(trace.to_string().ends_with("(3 more not kept)"));
+}
+
+#[test]
+fn the_story_has_one_line_per_decision() {
+    let trace = DecisionTrace::new();
+    trace.record(
+        "inventory",
+        Decision::Classified {
+            attempt: 1,
+            outcome: Outcome::retry_after(Duration::from_secs(5)),
+            rule: Some("status 503 with Retry-After".into()),
+        },
+    );
+    trace.record(
+        "inventory",
+        Decision::Backoff {
+            attempt: 1,
+            delay: Duration::from_secs(2),
+            source: DelaySource::Hint {
+                asked: Duration::from_secs(5),
+                clamped: true,
+            },
+        },
+    );
+    trace.record(
+        "inventory",
+        Decision::Budget {
+            allowed: true,
+            balance: Some(9.0),
+        },
+    );
+    trace.record(
+        "edge",
+        Decision::Cancelled {
+            reason: CancelReason::Timeout(Duration::from_secs(1)),
+        },
+    );
+    let story = trace.to_string();
+    let lines: Vec<&str> = story.lines().collect();
+    assert_eq!(lines.len(), 4, "{story}");
+    assert!(lines[0].ends_with("inventory: attempt 1: retryable failure (server asked to wait 5s) (rule: status 503 with Retry-After)"), "{story}");
+    assert!(lines[1].ends_with("inventory: attempt 1 failed: retrying in 2s (the server asked 5s, clamped to the policy's maximum)"), "{story}");
+    assert!(
+        lines[2].ends_with("inventory: budget allowed a retry (balance 9.0)"),
+        "{story}"
+    );
+    assert!(
+        lines[3].ends_with("edge: cancelled: timed out after 1s"),
+        "{story}"
+    );
+    assert!(lines[0].trim_start().starts_with('+'), "{story}");
+}
