@@ -124,6 +124,14 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
         self,
         layer: crate::validate::ValidateLayer<Q, P>,
     ) -> ServiceBuilder<Stack<crate::validate::ValidateLayer<Q, P>, L>>;
+
+    /// Adds a [`TraceLayer`](crate::trace::TraceLayer): a decision trace for a sample of
+    /// requests, handed back on each traced request's response. Put it outermost, so every
+    /// layer below records into the traces it starts.
+    fn decision_trace(
+        self,
+        layer: crate::trace::TraceLayer,
+    ) -> ServiceBuilder<Stack<crate::trace::TraceLayer, L>>;
 }
 
 #[cfg(feature = "cancel")]
@@ -206,6 +214,13 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self,
         layer: crate::validate::ValidateLayer<Q, P>,
     ) -> ServiceBuilder<Stack<crate::validate::ValidateLayer<Q, P>, L>> {
+        self.layer(layer)
+    }
+
+    fn decision_trace(
+        self,
+        layer: crate::trace::TraceLayer,
+    ) -> ServiceBuilder<Stack<crate::trace::TraceLayer, L>> {
         self.layer(layer)
     }
 }

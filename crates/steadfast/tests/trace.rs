@@ -163,3 +163,18 @@ fn the_story_has_one_line_per_decision() {
     );
     assert!(lines[0].trim_start().starts_with('+'), "{story}");
 }
+
+#[test]
+fn the_layer_describes_its_sampling() {
+    use steadfast::describe::Describe;
+    let text = TraceLayer::sample(100)
+        .unwrap()
+        .capacity(16)
+        .describe()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<String>();
+    assert_eq!(text, "trace: sample 1 in 100, capacity 16");
+    let text = TraceLayer::new().describe()[0].to_string();
+    assert_eq!(text, "trace: sample callers' traces only, capacity 64");
+}

@@ -81,6 +81,16 @@ impl TraceLayer {
     }
 }
 
+impl TraceLayer {
+    pub(super) fn every(&self) -> u64 {
+        self.every
+    }
+
+    pub(super) fn capacity_of(&self) -> usize {
+        self.capacity
+    }
+}
+
 impl Default for TraceLayer {
     fn default() -> Self {
         Self::new()

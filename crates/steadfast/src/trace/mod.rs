@@ -32,6 +32,7 @@
 
 mod carry;
 mod decision;
+mod describe;
 mod future;
 mod layer;
 #[cfg(feature = "serde")]

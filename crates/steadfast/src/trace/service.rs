@@ -46,6 +46,14 @@ impl<S> Traced<S> {
         self.inner
     }
 
+    pub(super) fn every(&self) -> u64 {
+        self.every
+    }
+
+    pub(super) fn capacity_of(&self) -> usize {
+        self.capacity
+    }
+
     /// Whether this request is the one in `every` to trace.
     fn sampled(&self) -> bool {
         self.every != 0 && self.counter.fetch_add(1, Ordering::Relaxed) % self.every == 0
