@@ -278,7 +278,11 @@ fn opening_is_logged_as_a_warning() {
 #[test]
 fn a_breaker_describes_its_window() {
     for window in [SlidingWindow::count(7), SlidingWindow::time(secs(60))] {
-        let b = CircuitBreaker::builder().window(window).build().unwrap();
+        let b = CircuitBreaker::builder()
+            .window(window)
+            .minimum_calls(5)
+            .build()
+            .unwrap();
         let layers = CircuitBreakerLayer::new(b).describe();
         assert_eq!(layers[0].get("window"), Some(&Value::from(window)));
     }
