@@ -194,8 +194,8 @@ async fn every_success_counts_once_the_window_is_full_of_them() {
     assert_eq!((m.successes, m.window_calls, m.failures), (10, 4, 0));
 }
 
-/// Listeners hear of every call's verdict, closed and half-open: an invalid response in the
-/// closed state, and a successful and an invalid probe.
+/// Listeners hear of every call's verdict, closed and half-open: an invalid and an ignored
+/// response in the closed state, and a successful and an invalid probe.
 #[tokio::test(start_paused = true)]
 async fn listeners_hear_of_invalid_calls_and_probe_verdicts() {
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -210,6 +210,7 @@ async fn listeners_hear_of_invalid_calls_and_probe_verdicts() {
                 BreakerEvent::Success { .. } => "success",
                 BreakerEvent::Failure { .. } => "failure",
                 BreakerEvent::Invalid { .. } => "invalid",
+                BreakerEvent::Ignored { .. } => "ignored",
                 _ => return,
             };
             s.lock().unwrap().push(line);
@@ -219,17 +220,28 @@ async fn listeners_hear_of_invalid_calls_and_probe_verdicts() {
     let svc = CircuitBreakerLayer::new(b.clone())
         .classify_with(|_: &Attempt<'_, ()>, r: Result<&u32, &TestError>| match r {
             Ok(0) => Outcome::Invalid,
+            Ok(2) => Outcome::Ignored,
             Ok(_) => Outcome::Success,
             Err(_) => Outcome::retryable(),
         })
-        .layer(Scripted::new([Reply::ok(0u32), Reply::ok(1), Reply::ok(0)]));
-    svc.clone().oneshot(()).await.unwrap();
+        .layer(Scripted::new([
+            Reply::ok(0u32),
+            Reply::ok(2),
+            Reply::ok(1),
+            Reply::ok(0),
+        ]));
+    for _ in 0..2 {
+        svc.clone().oneshot(()).await.unwrap();
+    }
     assert_eq!(b.state(), CircuitState::Closed);
     for _ in 0..2 {
         b.isolate(Duration::ZERO);
         svc.clone().oneshot(()).await.unwrap();
     }
-    assert_eq!(*seen.lock().unwrap(), ["invalid", "success", "invalid"]);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["invalid", "ignored", "success", "invalid"]
+    );
 }
 
 /// The levels of the events a breaker logs, from a subscriber set for the current thread.
@@ -286,4 +298,22 @@ fn a_breaker_describes_its_window() {
         let layers = CircuitBreakerLayer::new(b).describe();
         assert_eq!(layers[0].get("window"), Some(&Value::from(window)));
     }
+}
+
+/// Closing the breaker clears its window.
+#[tokio::test(start_paused = true)]
+async fn closing_clears_the_window() {
+    let b = CircuitBreaker::builder()
+        .name("cleared")
+        .minimum_calls(10)
+        .build()
+        .unwrap();
+    let svc = CircuitBreakerLayer::new(b.clone())
+        .layer(Scripted::new(Vec::new()).then_always(Reply::<u32>::err("boom")));
+    for _ in 0..2 {
+        svc.clone().oneshot(()).await.unwrap_err();
+    }
+    assert_eq!(b.metrics().window_calls, 2);
+    b.close();
+    assert_eq!(b.metrics().window_calls, 0);
 }
