@@ -234,3 +234,49 @@ fn dropped_probe_releases_its_slot() {
         assert!(b.check().is_ok(), "the slot is free once both are done");
     });
 }
+
+/// Backpressure's readiness check races a manual close: the check finds the breaker open with
+/// its open time over, and the close can land before it looks, before it moves the breaker to
+/// half-open, or after. Whenever the check ends up seeing the breaker closed it holds nothing
+/// and tells nothing: the only `CallPermitted` event a readiness check may send is for the
+/// half-open probe it takes, and nothing is counted as a rejection.
+#[test]
+fn readiness_check_racing_a_close_sends_no_closed_permit() {
+    loom::model(|| {
+        let closed_permits = Arc::new(AtomicUsize::new(0));
+        let seen = closed_permits.clone();
+        let b = CircuitBreaker::builder()
+            .on_event(move |e| {
+                if let BreakerEvent::CallPermitted { state, .. } = e {
+                    if *state != CircuitState::HalfOpen {
+                        seen.fetch_add(1, StdOrdering::Relaxed);
+                    }
+                }
+            })
+            .build()
+            .unwrap();
+        b.isolate(Duration::ZERO);
+        let mut s = CircuitBreakerLayer::new(b.clone())
+            .backpressure(Duration::from_millis(1))
+            .layer(svc(true));
+        let closer = {
+            let b = b.clone();
+            thread::spawn(move || b.close())
+        };
+        let mut cx = Context::from_waker(Waker::noop());
+        // Open time over, then half-open with a free probe, or closed: ready at once.
+        assert!(matches!(
+            Service::<()>::poll_ready(&mut s, &mut cx),
+            Poll::Ready(Ok(()))
+        ));
+        closer.join().unwrap();
+        drop(s);
+        assert_eq!(
+            closed_permits.load(StdOrdering::Relaxed),
+            0,
+            "a readiness check lets no call through"
+        );
+        assert_eq!(b.metrics().rejections, 0);
+        assert_eq!(b.state(), CircuitState::Closed);
+    });
+}

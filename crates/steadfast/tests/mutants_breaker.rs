@@ -9,8 +9,13 @@ use std::time::Duration;
 use steadfast::circuit_breaker::{
     BreakerEvent, CircuitBreaker, CircuitBreakerLayer, CircuitState, SlidingWindow,
 };
-use steadfast_test::{Reply, Scripted};
+use steadfast::classify::{Attempt, Outcome};
+use steadfast::describe::{Describe, Value};
+use steadfast_test::{Reply, Scripted, TestError};
 use tower::{Layer, ServiceExt};
+use tracing::span;
+use tracing::subscriber::{Interest, Subscriber};
+use tracing::{Event, Level, Metadata};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -187,4 +192,128 @@ async fn every_success_counts_once_the_window_is_full_of_them() {
     }
     let m = b.metrics();
     assert_eq!((m.successes, m.window_calls, m.failures), (10, 4, 0));
+}
+
+/// Listeners hear of every call's verdict, closed and half-open: an invalid and an ignored
+/// response in the closed state, and a successful and an invalid probe.
+#[tokio::test(start_paused = true)]
+async fn listeners_hear_of_invalid_calls_and_probe_verdicts() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let b = CircuitBreaker::builder()
+        .name("verdicts")
+        .minimum_calls(10)
+        .half_open_max_calls(1)
+        .success_threshold(1)
+        .on_event(move |e| {
+            let line = match e {
+                BreakerEvent::Success { .. } => "success",
+                BreakerEvent::Failure { .. } => "failure",
+                BreakerEvent::Invalid { .. } => "invalid",
+                BreakerEvent::Ignored { .. } => "ignored",
+                _ => return,
+            };
+            s.lock().unwrap().push(line);
+        })
+        .build()
+        .unwrap();
+    let svc = CircuitBreakerLayer::new(b.clone())
+        .classify_with(|_: &Attempt<'_, ()>, r: Result<&u32, &TestError>| match r {
+            Ok(0) => Outcome::Invalid,
+            Ok(2) => Outcome::Ignored,
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::retryable(),
+        })
+        .layer(Scripted::new([
+            Reply::ok(0u32),
+            Reply::ok(2),
+            Reply::ok(1),
+            Reply::ok(0),
+        ]));
+    for _ in 0..2 {
+        svc.clone().oneshot(()).await.unwrap();
+    }
+    assert_eq!(b.state(), CircuitState::Closed);
+    for _ in 0..2 {
+        b.isolate(Duration::ZERO);
+        svc.clone().oneshot(()).await.unwrap();
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["invalid", "ignored", "success", "invalid"]
+    );
+}
+
+/// The levels of the events a breaker logs, from a subscriber set for the current thread.
+#[derive(Default)]
+struct Levels(Mutex<Vec<Level>>);
+
+impl Subscriber for Levels {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(1)
+    }
+    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+    fn event(&self, event: &Event<'_>) {
+        if event.metadata().target().starts_with("steadfast") {
+            self.0.lock().unwrap().push(*event.metadata().level());
+        }
+    }
+    fn enter(&self, _: &span::Id) {}
+    fn exit(&self, _: &span::Id) {}
+}
+
+/// A breaker that opens logs a warning; any other change of state is logged as information.
+#[test]
+fn opening_is_logged_as_a_warning() {
+    let levels = Arc::new(Levels::default());
+    let b = CircuitBreaker::builder().build().unwrap();
+    tracing::subscriber::with_default(levels.clone(), || {
+        b.force_open();
+        b.close();
+        b.isolate(secs(1));
+        b.reset();
+    });
+    assert_eq!(
+        *levels.0.lock().unwrap(),
+        [Level::WARN, Level::INFO, Level::WARN, Level::INFO]
+    );
+}
+
+/// A breaker describes the window it was built with, counted or timed.
+#[test]
+fn a_breaker_describes_its_window() {
+    for window in [SlidingWindow::count(7), SlidingWindow::time(secs(60))] {
+        let b = CircuitBreaker::builder()
+            .window(window)
+            .minimum_calls(5)
+            .build()
+            .unwrap();
+        let layers = CircuitBreakerLayer::new(b).describe();
+        assert_eq!(layers[0].get("window"), Some(&Value::from(window)));
+    }
+}
+
+/// Closing the breaker clears its window.
+#[tokio::test(start_paused = true)]
+async fn closing_clears_the_window() {
+    let b = CircuitBreaker::builder()
+        .name("cleared")
+        .minimum_calls(10)
+        .build()
+        .unwrap();
+    let svc = CircuitBreakerLayer::new(b.clone())
+        .layer(Scripted::new(Vec::new()).then_always(Reply::<u32>::err("boom")));
+    for _ in 0..2 {
+        svc.clone().oneshot(()).await.unwrap_err();
+    }
+    assert_eq!(b.metrics().window_calls, 2);
+    b.close();
+    assert_eq!(b.metrics().window_calls, 0);
 }
