@@ -11,6 +11,7 @@
 //! caller's own cold part: the response future's timers, token watchers and span
 //! (`FutureColdState`), nothing for the function-level loops.
 
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -24,8 +25,10 @@ use super::events::{RequestEnd, RetryEvent};
 use super::log::{enabled_at, event_at};
 use super::policy::Settings;
 use super::recover::Recover;
+use crate::backoff::Noted;
 use crate::classify::{Attempt, Outcome};
 use crate::token::{CancelToken, RetryAttempt};
+use crate::trace::{Decision, DecisionTrace, DelaySource};
 use crate::BoxError;
 
 /// The target of the `tracing` events the state emits, for asking whether any would be
@@ -48,6 +51,12 @@ pub(crate) struct RetryState<X = ()> {
 #[derive(Debug, Default)]
 pub(crate) struct ColdState<X> {
     log: Log,
+    /// The request's decision trace, when it carries one (kept here so that a request
+    /// without one carries nothing for it).
+    trace: Option<DecisionTrace>,
+    /// The running attempt's verdict and rule as the classifier explained them, until the
+    /// verdict (refined) is recorded.
+    explained: Option<(Outcome, Option<Cow<'static, str>>)>,
     /// The caller's part.
     #[pin]
     pub(crate) extra: X,
@@ -158,6 +167,20 @@ fn first_attempt_starting<C, K, R>(settings: &Settings<C, K, R>) {
     });
 }
 
+/// The layer's name in a decision trace: the policy's name, or `"retry"`.
+fn layer_name<C, K, R>(settings: &Settings<C, K, R>) -> Cow<'static, str> {
+    match settings.shared_name() {
+        Some(name) => Cow::Owned(name.to_string()),
+        None => Cow::Borrowed("retry"),
+    }
+}
+
+/// Where a delay from a backoff schedule came from, as the schedule noted it.
+fn schedule_source(noted: Noted, delay: Duration) -> DelaySource {
+    let (scheduled, jitter) = noted.0.unwrap_or((delay, Cow::Borrowed("none")));
+    DelaySource::Schedule { scheduled, jitter }
+}
+
 /// An error as a plain `std::error::Error`.
 fn as_std<'a>(
     e: &'a (dyn std::error::Error + Send + Sync + 'static),
@@ -239,6 +262,61 @@ impl<X: Default> RetryState<X> {
             .as_mut()
     }
 
+    /// Keeps the request's decision trace: every later decision is recorded in it.
+    #[cold]
+    pub(crate) fn set_trace(&mut self, trace: DecisionTrace) {
+        *self.cold_or_make().project().trace = Some(trace);
+    }
+
+    /// The request's decision trace, if it carries one. Ask only once
+    /// [`trace::armed`](crate::trace::armed): a request that carries none may have no cold
+    /// part to look in.
+    #[inline]
+    pub(crate) fn trace(&self) -> Option<&DecisionTrace> {
+        self.cold.0.as_ref()?.trace.as_ref()
+    }
+
+    /// Keeps the classifier's explanation of the running attempt until
+    /// [`record_classified`](Self::record_classified).
+    pub(crate) fn set_explained(&mut self, outcome: Outcome, rule: Option<Cow<'static, str>>) {
+        *self.cold_or_make().project().explained = Some((outcome, rule));
+    }
+
+    /// Records the running attempt's verdict, `outcome` (the classifier's, refined by what
+    /// steadfast's own errors say), with the rule the classifier gave; a verdict the
+    /// refinement changed names that too.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn record_classified<C, K, R>(
+        &mut self,
+        settings: &Settings<C, K, R>,
+        outcome: Outcome,
+    ) {
+        let attempt = self.attempt;
+        let Some(cold) = self.cold() else { return };
+        let cold = cold.project();
+        let Some(trace) = cold.trace.as_ref() else {
+            return;
+        };
+        let (explained, rule) = cold.explained.take().unwrap_or((outcome, None));
+        let rule = if explained == outcome {
+            rule
+        } else {
+            Some(Cow::Owned(match rule {
+                Some(rule) => format!("{rule}, then {explained} refined by the error's kind"),
+                None => format!("{explained} refined by the error's kind"),
+            }))
+        };
+        trace.record(
+            layer_name(settings),
+            Decision::Classified {
+                attempt,
+                outcome,
+                rule,
+            },
+        );
+    }
+
     /// The failed attempts' log, made now if it was not.
     fn log(&mut self) -> &mut Log {
         self.cold_or_make().project().log
@@ -303,6 +381,13 @@ impl<X: Default> RetryState<X> {
     ) -> Result<Duration, StopReason> {
         let FinishedAttempt { outcome, now, .. } = finished;
         let token = finished.token;
+        // Only a request that carries a trace has the decisions below described.
+        let trace = if crate::trace::armed() {
+            self.trace().cloned()
+        } else {
+            None
+        };
+        let mut source = None;
         let elapsed = self.elapsed_at(now);
         if settings.has_listeners() {
             self.attempt_answered(settings, outcome, elapsed);
@@ -342,6 +427,13 @@ impl<X: Default> RetryState<X> {
         let hinted = outcome.hint().map(|hint| hint.min(settings.max_hint()));
         let delay = match hinted {
             Some(hint) => {
+                if trace.is_some() {
+                    let asked = outcome.hint().unwrap_or(hint);
+                    source = Some(DelaySource::Hint {
+                        asked,
+                        clamped: asked > hint,
+                    });
+                }
                 if log.hinted.saturating_add(hint) > settings.max_hint_wait_total() {
                     return Err(StopReason::MaxHintWait);
                 }
@@ -350,19 +442,41 @@ impl<X: Default> RetryState<X> {
             None if !settings.classes().is_empty() => {
                 let error = log.last.as_ref().and_then(|f| f.error.as_deref());
                 let failed = FailedAttempt::new(attempt, outcome, error.map(as_std));
-                log.classes.next_delay(
-                    settings.backoff(),
-                    settings.classes(),
-                    &failed,
-                    settings.rng(),
-                )
+                let (backoff, classes, rng) =
+                    (settings.backoff(), settings.classes(), settings.rng());
+                let mut class = 0;
+                if trace.is_some() {
+                    let mut noted = Noted::default();
+                    let delay = log
+                        .classes
+                        .next_delay(backoff, classes, &failed, rng, &mut noted, &mut class);
+                    source = Some(match class {
+                        0 => schedule_source(noted, delay),
+                        i => DelaySource::Class {
+                            class: Cow::Owned(format!("class {i}")),
+                        },
+                    });
+                    delay
+                } else {
+                    log.classes
+                        .next_delay(backoff, classes, &failed, rng, &mut (), &mut class)
+                }
             }
             None => {
                 // The schedule counts from its last restart; a restarted one has no previous
                 // delay to decorrelate from.
                 let n = attempt - log.backoff_from;
                 let prev = if n == 1 { Duration::ZERO } else { prev_delay };
-                settings.backoff().delay(n, prev, settings.rng())
+                if trace.is_some() {
+                    let mut noted = Noted::default();
+                    let delay = settings
+                        .backoff()
+                        .delay_noted(n, prev, settings.rng(), &mut noted);
+                    source = Some(schedule_source(noted, delay));
+                    delay
+                } else {
+                    settings.backoff().delay(n, prev, settings.rng())
+                }
             }
         };
         if let Some(limit) = settings.max_elapsed {
@@ -380,7 +494,12 @@ impl<X: Default> RetryState<X> {
             }
         }
         if let Some(budget) = settings.budget() {
-            if !budget.withdraw() {
+            let allowed = budget.withdraw();
+            if let Some(trace) = &trace {
+                let balance = budget.balance();
+                trace.record(layer_name(settings), Decision::Budget { allowed, balance });
+            }
+            if !allowed {
                 settings.emit(RetryEvent::BudgetExhausted { attempts: attempt });
                 event_at!(settings.log_level(), parent: span, attempts = attempt, "retry budget exhausted");
                 return Err(StopReason::BudgetExhausted);
@@ -419,6 +538,16 @@ impl<X: Default> RetryState<X> {
             error = error.map(tracing::field::display),
             "retrying"
         );
+        if let (Some(trace), Some(source)) = (trace, source) {
+            trace.record(
+                layer_name(settings),
+                Decision::Backoff {
+                    attempt,
+                    delay,
+                    source,
+                },
+            );
+        }
         Ok(delay)
     }
 
@@ -636,25 +765,42 @@ impl<X: Default> RetryState<X> {
             });
         }
         let mut history = History::default();
+        let mut trace = None;
+        let attempts = self.attempt;
         if let Some(cold) = self.cold() {
+            let cold = cold.project();
             let Log {
                 last,
                 history: kept,
                 ..
-            } = std::mem::take(cold.project().log);
+            } = std::mem::take(cold.log);
             history = kept;
             if let Some(last) = last {
-                last.into_history(self.attempt, &mut history);
+                last.into_history(attempts, &mut history);
             }
+            trace = cold.trace.clone();
+        }
+        if let Some(trace) = &trace {
+            trace.record(
+                layer_name(settings),
+                Decision::Stopped {
+                    attempts: self.attempt,
+                    reason: Cow::Owned(reason.to_string()),
+                },
+            );
         }
         history.write_messages();
-        RetryError::new(
+        let error = RetryError::new(
             settings.shared_name(),
             reason,
             self.attempt,
             elapsed,
             clock,
             history,
-        )
+        );
+        match trace {
+            Some(trace) => error.with_trace(trace),
+            None => error,
+        }
     }
 }
