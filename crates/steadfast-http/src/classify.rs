@@ -21,6 +21,12 @@
 //! and a request that is not safe to send twice (see [`Idempotency`]) is not retried unless
 //! no connection was ever made.
 //!
+//! For a request that carries a [decision trace](steadfast::trace), the layers ask for the
+//! rule behind each verdict ([`Classify::explain`]): `"status 503"`, `"status 503, retry-after
+//! 2s"` (the header that set the delay), `"connect error"`, `"timeout"`, with `", not
+//! idempotent"` when the idempotency check stopped a retry. The gRPC classifier names the code:
+//! `"grpc UNAVAILABLE, grpc-retry-pushback-ms 500ms"`.
+//!
 //! ```
 //! use std::time::Duration;
 //! use http::{Request, Response, StatusCode};
