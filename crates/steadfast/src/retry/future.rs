@@ -268,12 +268,18 @@ where
         } else {
             None
         };
-        let ctx = this.state.context(now, this.request.as_ref());
         // A request with a decision trace has its verdict explained, and recorded once refined.
         let traced = crate::trace::armed() && this.state.trace().is_some();
         let outcome = if traced {
-            explain_kept(this.state, &settings.classifier, &ctx, result.as_ref())
+            explain_kept(
+                this.state,
+                &settings.classifier,
+                now,
+                this.request.as_ref(),
+                result.as_ref(),
+            )
         } else {
+            let ctx = this.state.context(now, this.request.as_ref());
             settings.classifier.classify(&ctx, result.as_ref())
         };
         let result = result.map_err(Into::into);
@@ -426,13 +432,15 @@ fn trace_attempt<C, K, R>(
 fn explain_kept<C, Req, Res, E>(
     state: &mut RetryState<FutureColdState>,
     classifier: &C,
-    ctx: &crate::classify::Attempt<'_, Req>,
+    now: Option<Instant>,
+    request: Option<&Req>,
     result: Result<&Res, &E>,
 ) -> Outcome
 where
     C: Classify<Req, Res, E>,
 {
-    let (outcome, rule) = classifier.explain(ctx, result);
+    let ctx = state.context(now, request);
+    let (outcome, rule) = classifier.explain(&ctx, result);
     state.set_explained(outcome, rule);
     outcome
 }
