@@ -269,7 +269,8 @@ where
             None
         };
         // A request with a decision trace has its verdict explained, and recorded once refined.
-        let traced = crate::trace::armed() && this.state.trace().is_some();
+        // Only a request found carrying one when it started (once a trace existed) has one.
+        let traced = this.state.trace().is_some();
         let outcome = if traced {
             explain_kept(
                 this.state,

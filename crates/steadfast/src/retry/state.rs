@@ -268,9 +268,10 @@ impl<X: Default> RetryState<X> {
         *self.cold_or_make().project().trace = Some(trace);
     }
 
-    /// The request's decision trace, if it carries one. Ask only once
-    /// [`trace::armed`](crate::trace::armed): a request that carries none may have no cold
-    /// part to look in.
+    /// The request's decision trace, if it carried one when it started (kept by
+    /// [`set_trace`](Self::set_trace), which is only called once
+    /// [`trace::armed`](crate::trace::armed)). A request without one and with no cold part
+    /// answers with one pointer test.
     #[inline]
     pub(crate) fn trace(&self) -> Option<&DecisionTrace> {
         self.cold.0.as_ref()?.trace.as_ref()
