@@ -15,11 +15,14 @@ use tower::{service_fn, Layer, ServiceExt};
 
 type Err = std::io::Error;
 
+/// A classifier's answer to one result, explained.
+type Explained = (Outcome, Option<String>);
+
 fn explain_and_classify<C>(
     c: &C,
     req: &Request<()>,
     result: Result<&Response<()>, &Err>,
-) -> (Outcome, Option<String>)
+) -> Explained
 where
     C: Classify<Request<()>, Response<()>, Err>,
 {
@@ -89,13 +92,12 @@ fn the_rules_name_the_status_the_hint_the_error_and_the_idempotency_check() {
     let http = HttpClassifier::default();
     let get = Request::get("/").body(()).unwrap();
     let post = Request::post("/").body(()).unwrap();
-    let rule = |c: &dyn Fn(Result<&Response<()>, &Err>) -> (Outcome, Option<String>),
-                r: Result<&Response<()>, &Err>| c(r).1.unwrap();
+    let rule = |e: Explained| e.1.unwrap();
     let on_get = |r: Result<&Response<()>, &Err>| explain_and_classify(&http, &get, r);
     let on_post = |r: Result<&Response<()>, &Err>| explain_and_classify(&http, &post, r);
 
-    assert_eq!(rule(&on_get, Ok(&response(200, None))), "status 200");
-    assert_eq!(rule(&on_get, Ok(&response(503, None))), "status 503");
+    assert_eq!(rule(on_get(Ok(&response(200, None)))), "status 200");
+    assert_eq!(rule(on_get(Ok(&response(503, None)))), "status 503");
     assert_eq!(
         on_get(Ok(&response(503, Some(("retry-after", "2"))))),
         (
@@ -104,7 +106,7 @@ fn the_rules_name_the_status_the_hint_the_error_and_the_idempotency_check() {
         )
     );
     assert_eq!(
-        rule(&on_post, Ok(&response(503, None))),
+        rule(on_post(Ok(&response(503, None)))),
         "status 503, not idempotent"
     );
     let refused = Err::from(std::io::ErrorKind::ConnectionRefused);
@@ -115,16 +117,16 @@ fn the_rules_name_the_status_the_hint_the_error_and_the_idempotency_check() {
     );
     let reset = Err::from(std::io::ErrorKind::ConnectionReset);
     assert_eq!(
-        rule(&on_post, Err(&reset)),
+        rule(on_post(Err(&reset))),
         "transport error, not idempotent"
     );
     let timeout = Err::from(std::io::ErrorKind::TimedOut);
-    assert_eq!(rule(&on_get, Err(&timeout)), "timeout");
+    assert_eq!(rule(on_get(Err(&timeout))), "timeout");
 
     let grpc = GrpcClassifier::default();
     let on_grpc = |r: Result<&Response<()>, &Err>| explain_and_classify(&grpc, &post, r);
     assert_eq!(
-        rule(&on_grpc, Ok(&response(200, Some(("grpc-status", "14"))))),
+        rule(on_grpc(Ok(&response(200, Some(("grpc-status", "14")))))),
         "grpc UNAVAILABLE"
     );
     let mut pushed = response(200, Some(("grpc-status", "14")));
@@ -148,7 +150,7 @@ fn the_rules_name_the_status_the_hint_the_error_and_the_idempotency_check() {
             Some("grpc UNAVAILABLE, grpc-retry-pushback-ms refused a retry".into())
         )
     );
-    assert_eq!(rule(&on_grpc, Ok(&response(503, None))), "grpc UNAVAILABLE");
+    assert_eq!(rule(on_grpc(Ok(&response(503, None)))), "grpc UNAVAILABLE");
 }
 
 #[tokio::test(start_paused = true)]
