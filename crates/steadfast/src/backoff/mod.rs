@@ -396,9 +396,11 @@ impl NoteDelay for () {
 
 /// The delay before jitter and the jitter's name (`"full plus random"` when a random amount
 /// is added after it).
+#[cfg(feature = "retry")]
 #[derive(Debug, Default)]
 pub(crate) struct Noted(pub(crate) Option<(Duration, std::borrow::Cow<'static, str>)>);
 
+#[cfg(feature = "retry")]
 impl NoteDelay for Noted {
     fn note(&mut self, scheduled: Duration, jitter: &'static str, plus_random: bool) {
         let jitter = if plus_random {
