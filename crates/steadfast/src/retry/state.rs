@@ -51,15 +51,21 @@ pub(crate) struct RetryState<X = ()> {
 #[derive(Debug, Default)]
 pub(crate) struct ColdState<X> {
     log: Log,
-    /// The request's decision trace, when it carries one (kept here so that a request
-    /// without one carries nothing for it).
-    trace: Option<DecisionTrace>,
-    /// The running attempt's verdict and rule as the classifier explained them, until the
-    /// verdict (refined) is recorded.
-    explained: Option<(Outcome, Option<Cow<'static, str>>)>,
+    /// The request's decision trace, when it carries one: one pointer, so that a request
+    /// without one makes, fills and drops nothing more for it.
+    traced: Option<Box<Traced>>,
     /// The caller's part.
     #[pin]
     pub(crate) extra: X,
+}
+
+/// What a request with a decision trace keeps for it.
+#[derive(Debug)]
+struct Traced {
+    trace: DecisionTrace,
+    /// The running attempt's verdict and rule as the classifier explained them, until the
+    /// verdict (refined) is recorded.
+    explained: Option<(Outcome, Option<Cow<'static, str>>)>,
 }
 
 /// An `Option<Pin<Box<ColdState<X>>>>` whose drop, when it holds nothing (every request that
@@ -265,7 +271,10 @@ impl<X: Default> RetryState<X> {
     /// Keeps the request's decision trace: every later decision is recorded in it.
     #[cold]
     pub(crate) fn set_trace(&mut self, trace: DecisionTrace) {
-        *self.cold_or_make().project().trace = Some(trace);
+        *self.cold_or_make().project().traced = Some(Box::new(Traced {
+            trace,
+            explained: None,
+        }));
     }
 
     /// The request's decision trace, if it carried one when it started (kept by
@@ -274,13 +283,15 @@ impl<X: Default> RetryState<X> {
     /// answers with one pointer test.
     #[inline]
     pub(crate) fn trace(&self) -> Option<&DecisionTrace> {
-        self.cold.0.as_ref()?.trace.as_ref()
+        self.cold.0.as_ref()?.traced.as_ref().map(|t| &t.trace)
     }
 
     /// Keeps the classifier's explanation of the running attempt until
     /// [`record_classified`](Self::record_classified).
     pub(crate) fn set_explained(&mut self, outcome: Outcome, rule: Option<Cow<'static, str>>) {
-        *self.cold_or_make().project().explained = Some((outcome, rule));
+        if let Some(traced) = self.cold_or_make().project().traced {
+            traced.explained = Some((outcome, rule));
+        }
     }
 
     /// Records the running attempt's verdict, `outcome` (the classifier's, refined by what
@@ -296,10 +307,11 @@ impl<X: Default> RetryState<X> {
         let attempt = self.attempt;
         let Some(cold) = self.cold() else { return };
         let cold = cold.project();
-        let Some(trace) = cold.trace.as_ref() else {
+        let Some(traced) = cold.traced.as_mut() else {
             return;
         };
-        let (explained, rule) = cold.explained.take().unwrap_or((outcome, None));
+        let (explained, rule) = traced.explained.take().unwrap_or((outcome, None));
+        let trace = &traced.trace;
         let rule = if explained == outcome {
             rule
         } else {
@@ -779,7 +791,7 @@ impl<X: Default> RetryState<X> {
             if let Some(last) = last {
                 last.into_history(attempts, &mut history);
             }
-            trace = cold.trace.clone();
+            trace = cold.traced.as_ref().map(|t| t.trace.clone());
         }
         if let Some(trace) = &trace {
             trace.record(
