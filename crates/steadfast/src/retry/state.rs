@@ -66,6 +66,8 @@ struct Traced {
     /// The running attempt's verdict and rule as the classifier explained them, until the
     /// verdict (refined) is recorded.
     explained: Option<(Outcome, Option<Cow<'static, str>>)>,
+    /// How the delay being decided was chosen, until the retry is decided.
+    source: Option<DelaySource>,
 }
 
 /// An `Option<Pin<Box<ColdState<X>>>>` whose drop, when it holds nothing (every request that
@@ -274,6 +276,7 @@ impl<X: Default> RetryState<X> {
         *self.cold_or_make().project().traced = Some(Box::new(Traced {
             trace,
             explained: None,
+            source: None,
         }));
     }
 
@@ -394,19 +397,19 @@ impl<X: Default> RetryState<X> {
     ) -> Result<Duration, StopReason> {
         let FinishedAttempt { outcome, now, .. } = finished;
         let token = finished.token;
-        // Only a request that carries a trace has the decisions below described.
-        let trace = if crate::trace::armed() {
-            self.trace().cloned()
-        } else {
-            None
-        };
-        let mut source = None;
         let elapsed = self.elapsed_at(now);
         if settings.has_listeners() {
             self.attempt_answered(settings, outcome, elapsed);
         }
         let attempt = self.attempt;
-        let log = self.log();
+        let cold = self.cold_or_make().project();
+        let log = cold.log;
+        // Only a request that carries a trace has the decisions below described.
+        let mut traced = if crate::trace::armed() {
+            cold.traced.as_deref_mut()
+        } else {
+            None
+        };
         let mut prev_delay = Duration::ZERO;
         if let Some(prev) = log.last.take() {
             prev_delay = prev.delay_after.unwrap_or_default();
@@ -440,9 +443,9 @@ impl<X: Default> RetryState<X> {
         let hinted = outcome.hint().map(|hint| hint.min(settings.max_hint()));
         let delay = match hinted {
             Some(hint) => {
-                if trace.is_some() {
+                if let Some(t) = traced.as_deref_mut() {
                     let asked = outcome.hint().unwrap_or(hint);
-                    source = Some(DelaySource::Hint {
+                    t.source = Some(DelaySource::Hint {
                         asked,
                         clamped: asked > hint,
                     });
@@ -458,12 +461,12 @@ impl<X: Default> RetryState<X> {
                 let (backoff, classes, rng) =
                     (settings.backoff(), settings.classes(), settings.rng());
                 let mut class = 0;
-                if trace.is_some() {
+                if let Some(t) = traced.as_deref_mut() {
                     let mut noted = Noted::default();
                     let delay = log
                         .classes
                         .next_delay(backoff, classes, &failed, rng, &mut noted, &mut class);
-                    source = Some(match class {
+                    t.source = Some(match class {
                         0 => schedule_source(noted, delay),
                         i => DelaySource::Class {
                             class: Cow::Owned(format!("class {i}")),
@@ -480,12 +483,12 @@ impl<X: Default> RetryState<X> {
                 // delay to decorrelate from.
                 let n = attempt - log.backoff_from;
                 let prev = if n == 1 { Duration::ZERO } else { prev_delay };
-                if trace.is_some() {
+                if let Some(t) = traced.as_deref_mut() {
                     let mut noted = Noted::default();
                     let delay = settings
                         .backoff()
                         .delay_noted(n, prev, settings.rng(), &mut noted);
-                    source = Some(schedule_source(noted, delay));
+                    t.source = Some(schedule_source(noted, delay));
                     delay
                 } else {
                     settings.backoff().delay(n, prev, settings.rng())
@@ -508,9 +511,10 @@ impl<X: Default> RetryState<X> {
         }
         if let Some(budget) = settings.budget() {
             let allowed = budget.withdraw();
-            if let Some(trace) = &trace {
+            if let Some(t) = &traced {
                 let balance = budget.balance();
-                trace.record(layer_name(settings), Decision::Budget { allowed, balance });
+                t.trace
+                    .record(layer_name(settings), Decision::Budget { allowed, balance });
             }
             if !allowed {
                 settings.emit(RetryEvent::BudgetExhausted { attempts: attempt });
@@ -551,7 +555,7 @@ impl<X: Default> RetryState<X> {
             error = error.map(tracing::field::display),
             "retrying"
         );
-        if let (Some(trace), Some(source)) = (trace, source) {
+        if let Some((trace, Some(source))) = traced.map(|t| (&t.trace, t.source.take())) {
             trace.record(
                 layer_name(settings),
                 Decision::Backoff {
