@@ -88,6 +88,7 @@ mod service;
 mod start_jitter;
 mod state;
 mod stream;
+mod traced;
 
 pub use crate::backoff::{Backoff, BackoffPrefix, Jitter, MAX_DELAY};
 pub use budget::{RatioBudget, RatioBudgetBuilder, RetryBudget, TokenBucket, TokenBucketBuilder};

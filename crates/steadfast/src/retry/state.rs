@@ -25,6 +25,7 @@ use super::events::{RequestEnd, RetryEvent};
 use super::log::{enabled_at, event_at};
 use super::policy::Settings;
 use super::recover::Recover;
+use super::traced::{layer_name, schedule_source, Traced};
 use crate::backoff::Noted;
 use crate::classify::{Attempt, Outcome};
 use crate::token::{CancelToken, RetryAttempt};
@@ -57,17 +58,6 @@ pub(crate) struct ColdState<X> {
     /// The caller's part.
     #[pin]
     pub(crate) extra: X,
-}
-
-/// What a request with a decision trace keeps for it.
-#[derive(Debug)]
-struct Traced {
-    trace: DecisionTrace,
-    /// The running attempt's verdict and rule as the classifier explained them, until the
-    /// verdict (refined) is recorded.
-    explained: Option<(Outcome, Option<Cow<'static, str>>)>,
-    /// How the delay being decided was chosen, until the retry is decided.
-    source: Option<DelaySource>,
 }
 
 /// An `Option<Pin<Box<ColdState<X>>>>` whose drop, when it holds nothing (every request that
@@ -175,20 +165,6 @@ fn first_attempt_starting<C, K, R>(settings: &Settings<C, K, R>) {
     });
 }
 
-/// The layer's name in a decision trace: the policy's name, or `"retry"`.
-fn layer_name<C, K, R>(settings: &Settings<C, K, R>) -> Cow<'static, str> {
-    match settings.shared_name() {
-        Some(name) => Cow::Owned(name.to_string()),
-        None => Cow::Borrowed("retry"),
-    }
-}
-
-/// Where a delay from a backoff schedule came from, as the schedule noted it.
-fn schedule_source(noted: Noted, delay: Duration) -> DelaySource {
-    let (scheduled, jitter) = noted.0.unwrap_or((delay, Cow::Borrowed("none")));
-    DelaySource::Schedule { scheduled, jitter }
-}
-
 /// An error as a plain `std::error::Error`.
 fn as_std<'a>(
     e: &'a (dyn std::error::Error + Send + Sync + 'static),
@@ -273,11 +249,7 @@ impl<X: Default> RetryState<X> {
     /// Keeps the request's decision trace: every later decision is recorded in it.
     #[cold]
     pub(crate) fn set_trace(&mut self, trace: DecisionTrace) {
-        *self.cold_or_make().project().traced = Some(Box::new(Traced {
-            trace,
-            explained: None,
-            source: None,
-        }));
+        *self.cold_or_make().project().traced = Some(Box::new(Traced::new(trace)));
     }
 
     /// The request's decision trace, if it carried one when it started (kept by
@@ -309,28 +281,9 @@ impl<X: Default> RetryState<X> {
     ) {
         let attempt = self.attempt;
         let Some(cold) = self.cold() else { return };
-        let cold = cold.project();
-        let Some(traced) = cold.traced.as_mut() else {
-            return;
-        };
-        let (explained, rule) = traced.explained.take().unwrap_or((outcome, None));
-        let trace = &traced.trace;
-        let rule = if explained == outcome {
-            rule
-        } else {
-            Some(Cow::Owned(match rule {
-                Some(rule) => format!("{rule}, then {explained} refined by the error's kind"),
-                None => format!("{explained} refined by the error's kind"),
-            }))
-        };
-        trace.record(
-            layer_name(settings),
-            Decision::Classified {
-                attempt,
-                outcome,
-                rule,
-            },
-        );
+        if let Some(traced) = cold.project().traced.as_mut() {
+            traced.record_classified(layer_name(settings), attempt, outcome);
+        }
     }
 
     /// The failed attempts' log, made now if it was not.
