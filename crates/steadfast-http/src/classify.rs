@@ -21,6 +21,12 @@
 //! and a request that is not safe to send twice (see [`Idempotency`]) is not retried unless
 //! no connection was ever made.
 //!
+//! For a request that carries a [decision trace](steadfast::trace), the layers ask for the
+//! rule behind each verdict ([`Classify::explain`]): `"status 503"`, `"status 503, retry-after
+//! 2s"` (the header that set the delay), `"connect error"`, `"timeout"`, with `", not
+//! idempotent"` when the idempotency check stopped a retry. The gRPC classifier names the code:
+//! `"grpc UNAVAILABLE, grpc-retry-pushback-ms 500ms"`.
+//!
 //! ```
 //! use std::time::Duration;
 //! use http::{Request, Response, StatusCode};
@@ -56,12 +62,13 @@
 //!            Outcome::retryable());
 //! ```
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::{Request, Response, StatusCode};
 use steadfast::classify::{Attempt, Classify, Outcome};
 
-use crate::hint::ServerHints;
+use crate::hint::{HintSource, ServerHints};
 use crate::idempotency::Idempotency;
 use crate::transport::{error_kind, ClientError, ErrorKind};
 
@@ -299,15 +306,56 @@ pub(crate) fn error_outcome(
     err: &(dyn std::error::Error + 'static),
     unknown: Rule,
 ) -> (Outcome, bool) {
+    let (outcome, never_sent, _) = error_outcome_explained(err, unknown);
+    (outcome, never_sent)
+}
+
+/// [`error_outcome`], with the rule that gave it for a decision trace (`"connect error"`,
+/// `"timeout"`...).
+#[inline]
+pub(crate) fn error_outcome_explained(
+    err: &(dyn std::error::Error + 'static),
+    unknown: Rule,
+) -> (Outcome, bool, &'static str) {
     if steadfast::classify::find_source::<crate::validate::BodyTooLarge>(err).is_some() {
-        return (Outcome::NonRetryable, false);
+        return (Outcome::NonRetryable, false, "body too large");
     }
     match error_kind(err) {
-        ErrorKind::Connect => (Outcome::retryable(), true),
-        ErrorKind::Transport | ErrorKind::Timeout => (Outcome::retryable(), false),
-        ErrorKind::Cancelled => (Outcome::Ignored, false),
-        ErrorKind::Rejected => (Outcome::NonRetryable, true),
-        _ => (unknown.outcome(), false),
+        ErrorKind::Connect => (Outcome::retryable(), true, "connect error"),
+        ErrorKind::Transport => (Outcome::retryable(), false, "transport error"),
+        ErrorKind::Timeout => (Outcome::retryable(), false, "timeout"),
+        ErrorKind::Cancelled => (Outcome::Ignored, false, "cancelled"),
+        ErrorKind::Rejected => (Outcome::NonRetryable, true, "rejected by a circuit breaker"),
+        _ => (unknown.outcome(), false, "unknown error"),
+    }
+}
+
+/// The rule text for a response judged `rule_text` whose retry outcome, read from its
+/// hints, is `outcome` (from the header `source`): `"status 503, retry-after 2s"`.
+pub(crate) fn with_hint(rule_text: String, outcome: Outcome, source: Option<HintSource>) -> String {
+    match (outcome, source) {
+        (Outcome::DoNotRetry, Some(source)) => {
+            format!("{rule_text}, {} refused a retry", source.header_name())
+        }
+        (outcome, Some(source)) => match outcome.hint() {
+            Some(delay) => format!("{rule_text}, {} {delay:?}", source.header_name()),
+            None => rule_text,
+        },
+        (_, None) => rule_text,
+    }
+}
+
+/// The rule text once the idempotency check had its say: `guarded` differs from `outcome`
+/// when it stopped a retry.
+pub(crate) fn with_guard(
+    rule_text: String,
+    outcome: Outcome,
+    guarded: Outcome,
+) -> Cow<'static, str> {
+    if outcome == guarded {
+        Cow::Owned(rule_text)
+    } else {
+        Cow::Owned(format!("{rule_text}, not idempotent"))
     }
 }
 
@@ -341,6 +389,37 @@ where
             Err(e) => self.classify_error(e.as_dyn_error()),
         };
         guard(outcome, never_sent, self.idempotency(), attempt)
+    }
+
+    /// Rules: `"status 503"` (with the hint that set the delay: `"status 503, retry-after
+    /// 2s"`), the client error's kind (`"connect error"`, `"transport error"`, `"timeout"`,
+    /// `"cancelled"`, `"rejected by a circuit breaker"`, `"body too large"`, `"unknown
+    /// error"`), and `", not idempotent"` when the idempotency check stopped a retry.
+    fn explain(
+        &self,
+        attempt: &Attempt<'_, Request<B>>,
+        result: Result<&Response<RB>, &E>,
+    ) -> (Outcome, Option<Cow<'static, str>>) {
+        let (outcome, never_sent, text) = match result {
+            Ok(res) => {
+                let status = res.status().as_u16();
+                let text = format!("status {status}");
+                match self.rule(res.status()) {
+                    Rule::Retry => {
+                        let (outcome, source) = self.rules.hints.outcome_sourced(res.headers());
+                        (outcome, false, with_hint(text, outcome, source))
+                    }
+                    other => (other.outcome(), false, text),
+                }
+            }
+            Err(e) => {
+                let (outcome, never_sent, rule) =
+                    error_outcome_explained(e.as_dyn_error(), self.rules.unknown_errors);
+                (outcome, never_sent, rule.to_owned())
+            }
+        };
+        let guarded = guard(outcome, never_sent, self.idempotency(), attempt);
+        (guarded, Some(with_guard(text, outcome, guarded)))
     }
 
     /// The rules look at the status, the error and the request, never at the time.

@@ -55,12 +55,15 @@
 //! assert_eq!(answer("5", None), Outcome::Success); // NOT_FOUND: the server answered
 //! ```
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::{Request, Response};
 use steadfast::classify::{Attempt, Classify, LateOutcome, Outcome};
 
-use crate::classify::{error_outcome, guard, retry_per_hint, Rule};
+use crate::classify::{
+    error_outcome, error_outcome_explained, guard, retry_per_hint, with_guard, with_hint, Rule,
+};
 pub use crate::grpc_code::GrpcCode;
 use crate::grpc_status::{BodyEnd, StatusWatch};
 use crate::hint::{HintSource, ServerHints};
@@ -242,6 +245,48 @@ where
             }
         };
         guard(outcome, never_sent, &self.rules.idempotency, attempt)
+    }
+
+    /// Rules: `"grpc UNAVAILABLE"` (with the pushback that set the delay, or refused a
+    /// retry: `"grpc UNAVAILABLE, grpc-retry-pushback-ms 500ms"`), a `tonic::Status` in the
+    /// error (`"grpc status UNAVAILABLE"`), the client error's kind (`"connect error"`,
+    /// `"timeout"`...), and `", not idempotent"` when the idempotency check stopped a retry.
+    fn explain(
+        &self,
+        attempt: &Attempt<'_, Request<B>>,
+        result: Result<&Response<RB>, &E>,
+    ) -> (Outcome, Option<Cow<'static, str>>) {
+        let (outcome, never_sent, text) = match result {
+            Ok(res) => {
+                let code = GrpcCode::from_headers(res.headers())
+                    .unwrap_or_else(|| GrpcCode::from_http_status(res.status()));
+                let text = format!("grpc {}", code.name());
+                match self.rule(code) {
+                    Rule::Retry => {
+                        let (outcome, source) = self.rules.hints.outcome_sourced(res.headers());
+                        (outcome, false, with_hint(text, outcome, source))
+                    }
+                    other => (other.outcome(), false, text),
+                }
+            }
+            Err(e) => {
+                let e = e.as_dyn_error();
+                match crate::transport::find_status(e) {
+                    Some(status) => (
+                        self.rule(status).outcome(),
+                        false,
+                        format!("grpc status {}", status.name()),
+                    ),
+                    None => {
+                        let (outcome, never_sent, rule) =
+                            error_outcome_explained(e, self.rules.unknown_errors);
+                        (outcome, never_sent, rule.to_owned())
+                    }
+                }
+            }
+        };
+        let guarded = guard(outcome, never_sent, &self.rules.idempotency, attempt);
+        (guarded, Some(with_guard(text, outcome, guarded)))
     }
 
     /// The rules look at the status, the error and the request, never at the time.

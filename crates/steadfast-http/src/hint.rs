@@ -531,12 +531,21 @@ impl ServerHints {
     /// assert_eq!(hints.outcome(&headers), Outcome::DoNotRetry);
     /// ```
     pub fn outcome(&self, headers: &HeaderMap) -> Outcome {
-        match self.read_sourced(headers, wall_clock_now) {
+        self.outcome_sourced(headers).0
+    }
+
+    /// [`outcome`](Self::outcome), with the header the hint came from (for a decision
+    /// trace's rule).
+    #[inline]
+    pub(crate) fn outcome_sourced(&self, headers: &HeaderMap) -> (Outcome, Option<HintSource>) {
+        let (hint, source) = self.read_sourced(headers, wall_clock_now);
+        let outcome = match (hint, source) {
             (ServerHint::None, _) => Outcome::retryable(),
             (ServerHint::After(d), Some(HintSource::GrpcRetryPushback)) => Outcome::pushed_back(d),
             (ServerHint::After(d), _) => Outcome::retry_after(d),
             (ServerHint::DoNotRetry, _) => Outcome::DoNotRetry,
-        }
+        };
+        (outcome, source)
     }
 
     #[allow(clippy::disallowed_types)]

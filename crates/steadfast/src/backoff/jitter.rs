@@ -43,6 +43,16 @@ impl Jitter {
         }
     }
 
+    /// Its name in a decision trace: `"none"`, `"full"`, `"equal"`, `"proportional"`.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Jitter::None => "none",
+            Jitter::Full => "full",
+            Jitter::Equal => "equal",
+            Jitter::Proportional(_) => "proportional",
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         match *self {
             Jitter::Proportional(x) if !(0.0..=1.0).contains(&x) => Err(ConfigError::new(

@@ -306,6 +306,19 @@ impl Backoff {
     /// `previous` is the delay used before the previous retry (zero before the first); only
     /// the decorrelated strategy uses it.
     pub fn delay(&self, n: u32, previous: Duration, rng: &dyn RandomSource) -> Duration {
+        self.delay_noted(n, previous, rng, &mut ())
+    }
+
+    /// [`delay`](Self::delay), telling `note` the schedule's delay before jitter and the
+    /// jitter applied to it (for a decision trace). With `()` it is `delay` exactly: the
+    /// calls to the note compile to nothing.
+    pub(crate) fn delay_noted<N: NoteDelay>(
+        &self,
+        n: u32,
+        previous: Duration,
+        rng: &dyn RandomSource,
+        note: &mut N,
+    ) -> Duration {
         let n = n.max(1);
         let (raw, jittered) = match &self.strategy {
             Schedule::Constant(d) => (*d, false),
@@ -327,9 +340,9 @@ impl Backoff {
             }
             Schedule::Chain { first, times, rest } => {
                 if n <= *times {
-                    (first.delay(n, previous, rng), false)
+                    (first.delay_noted(n, previous, rng, note), false)
                 } else {
-                    (rest.delay(n - *times, previous, rng), false)
+                    (rest.delay_noted(n - *times, previous, rng, note), false)
                 }
             }
             Schedule::Custom(f) => (f(n), false),
@@ -340,8 +353,13 @@ impl Backoff {
             _ => raw,
         };
         let out = if jittered {
+            note.note(capped, "decorrelated", self.plus.is_some());
             capped
         } else {
+            // A chain's part has told its own; the chain's jitter, if any, applies on top.
+            if !matches!(self.strategy, Schedule::Chain { .. }) || self.jitter != Jitter::None {
+                note.note(capped, self.jitter.name(), self.plus.is_some());
+            }
             self.jitter.apply(capped, rng)
         };
         let out = match self.plus {
@@ -359,6 +377,38 @@ impl Backoff {
 impl Backoff {
     fn is_decorrelated(&self) -> bool {
         matches!(self.strategy, Schedule::Decorrelated(_))
+    }
+}
+
+/// What [`Backoff::delay_noted`] tells about the delay it chose: the schedule's delay
+/// before jitter, the jitter's name, and whether a random amount is added after it.
+pub(crate) trait NoteDelay {
+    /// Called once per part of the schedule that decided (a chain's part, then the chain's
+    /// own jitter if it has one: the last call is the one that applied).
+    fn note(&mut self, scheduled: Duration, jitter: &'static str, plus_random: bool);
+}
+
+/// Tells nothing: [`Backoff::delay`].
+impl NoteDelay for () {
+    #[inline(always)]
+    fn note(&mut self, _: Duration, _: &'static str, _: bool) {}
+}
+
+/// The delay before jitter and the jitter's name (`"full plus random"` when a random amount
+/// is added after it).
+#[cfg(feature = "retry")]
+#[derive(Debug, Default)]
+pub(crate) struct Noted(pub(crate) Option<(Duration, std::borrow::Cow<'static, str>)>);
+
+#[cfg(feature = "retry")]
+impl NoteDelay for Noted {
+    fn note(&mut self, scheduled: Duration, jitter: &'static str, plus_random: bool) {
+        let jitter = if plus_random {
+            std::borrow::Cow::Owned(format!("{jitter} plus random"))
+        } else {
+            std::borrow::Cow::Borrowed(jitter)
+        };
+        self.0 = Some((scheduled, jitter));
     }
 }
 

@@ -34,6 +34,12 @@
 //! [`LateOutcome`] for outcomes known only when an answer ends, the ready-made classifiers
 //! ([`AnyError`], [`Never`], [`ErrorIs`], [`AnyOf`], [`RetryIfResponse`], [`classify_fn`]), and
 //! [`refine`], which adjusts any classifier's verdict with what steadfast's own errors say.
+//!
+//! For a request that carries a [decision trace](crate::trace), layers ask
+//! [`Classify::explain`] instead of `classify`: the same verdict, with the rule that gave it.
+//! The ready-made classifiers name theirs (`"any error"`, `"never retried"`, `"error is T"`,
+//! `"response matched"`; [`AnyOf`] says which side decided: `"second: error is T"`); a
+//! closure names none.
 
 // One file per concept: `outcome.rs` (the verdict), `classifier.rs` (the trait and the attempt
 // it judges), `late.rs`, `ready.rs` (the ready-made classifiers). `refine`, the only code that

@@ -1,5 +1,6 @@
 //! Ready-made classifiers: from a closure, by error type, by response, and their combinations.
 
+use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
 use std::marker::PhantomData;
@@ -67,13 +68,31 @@ where
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AnyError;
 
+impl AnyError {
+    /// The verdict and the rule that gave it; `classify` keeps the verdict only.
+    #[inline]
+    fn judge<Res, E>(result: Result<&Res, &E>) -> (Outcome, &'static str) {
+        match result {
+            Ok(_) => (Outcome::Success, "ok"),
+            Err(_) => (Outcome::retryable(), "any error"),
+        }
+    }
+}
+
 impl<Req, Res, E> Classify<Req, Res, E> for AnyError {
     #[inline]
     fn classify(&self, _: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
-        match result {
-            Ok(_) => Outcome::Success,
-            Err(_) => Outcome::retryable(),
-        }
+        Self::judge(result).0
+    }
+
+    /// Rules: `"ok"`, `"any error"`.
+    fn explain(
+        &self,
+        _: &Attempt<'_, Req>,
+        result: Result<&Res, &E>,
+    ) -> (Outcome, Option<Cow<'static, str>>) {
+        let (outcome, rule) = Self::judge(result);
+        (outcome, Some(Cow::Borrowed(rule)))
     }
 
     #[inline]
@@ -98,13 +117,31 @@ impl<Req, Res, E> Classify<Req, Res, E> for AnyError {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Never;
 
+impl Never {
+    /// The verdict and the rule that gave it; `classify` keeps the verdict only.
+    #[inline]
+    fn judge<Res, E>(result: Result<&Res, &E>) -> (Outcome, &'static str) {
+        match result {
+            Ok(_) => (Outcome::Success, "ok"),
+            Err(_) => (Outcome::NonRetryable, "never retried"),
+        }
+    }
+}
+
 impl<Req, Res, E> Classify<Req, Res, E> for Never {
     #[inline]
     fn classify(&self, _: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
-        match result {
-            Ok(_) => Outcome::Success,
-            Err(_) => Outcome::NonRetryable,
-        }
+        Self::judge(result).0
+    }
+
+    /// Rules: `"ok"`, `"never retried"`.
+    fn explain(
+        &self,
+        _: &Attempt<'_, Req>,
+        result: Result<&Res, &E>,
+    ) -> (Outcome, Option<Cow<'static, str>>) {
+        let (outcome, rule) = Self::judge(result);
+        (outcome, Some(Cow::Borrowed(rule)))
     }
 
     #[inline]
@@ -145,6 +182,18 @@ impl<T> ErrorIs<T> {
     }
 }
 
+impl<T: StdError + 'static> ErrorIs<T> {
+    /// The verdict, and whether an error matched; `classify` keeps the verdict only.
+    #[inline]
+    fn judge<Res, E: AsDynError>(result: Result<&Res, &E>) -> (Outcome, bool) {
+        match result {
+            Ok(_) => (Outcome::Success, false),
+            Err(e) if find_source::<T>(e.as_dyn_error()).is_some() => (Outcome::retryable(), true),
+            Err(_) => (Outcome::NonRetryable, false),
+        }
+    }
+}
+
 impl<T> Default for ErrorIs<T> {
     fn default() -> Self {
         Self::new()
@@ -168,11 +217,23 @@ where
     E: AsDynError,
 {
     fn classify(&self, _: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
-        match result {
-            Ok(_) => Outcome::Success,
-            Err(e) if find_source::<T>(e.as_dyn_error()).is_some() => Outcome::retryable(),
-            Err(_) => Outcome::NonRetryable,
-        }
+        Self::judge(result).0
+    }
+
+    /// Rules: `"ok"`, `"error is T"`, `"error is not T"` (`T` by its type name).
+    fn explain(
+        &self,
+        _: &Attempt<'_, Req>,
+        result: Result<&Res, &E>,
+    ) -> (Outcome, Option<Cow<'static, str>>) {
+        let (outcome, matched) = Self::judge(result);
+        let name = std::any::type_name::<T>();
+        let rule = match (result, matched) {
+            (Ok(_), _) => Cow::Borrowed("ok"),
+            (Err(_), true) => Cow::Owned(format!("error is {name}")),
+            (Err(_), false) => Cow::Owned(format!("error is not {name}")),
+        };
+        (outcome, Some(rule))
     }
 
     #[inline]
@@ -232,6 +293,25 @@ where
         }
     }
 
+    /// The first classifier's explanation prefixed `"first: "`, or, when it judged the result
+    /// non-retryable, the second's prefixed `"second: "` (a side that names no rule is named
+    /// alone: `"first"`, `"second"`).
+    fn explain(
+        &self,
+        attempt: &Attempt<'_, Req>,
+        result: Result<&Res, &E>,
+    ) -> (Outcome, Option<Cow<'static, str>>) {
+        let (side, (outcome, rule)) = match self.0.explain(attempt, result) {
+            (Outcome::NonRetryable, _) => ("second", self.1.explain(attempt, result)),
+            first => ("first", first),
+        };
+        let rule = match rule {
+            Some(rule) => Cow::Owned(format!("{side}: {rule}")),
+            None => Cow::Borrowed(side),
+        };
+        (outcome, Some(rule))
+    }
+
     fn reads_elapsed(&self) -> bool {
         self.0.reads_elapsed() || self.1.reads_elapsed()
     }
@@ -265,6 +345,21 @@ impl<F> RetryIfResponse<F> {
     }
 }
 
+impl<F> RetryIfResponse<F> {
+    /// The verdict and the rule that gave it; `classify` keeps the verdict only.
+    #[inline]
+    fn judge<Res, E>(&self, result: Result<&Res, &E>) -> (Outcome, &'static str)
+    where
+        F: Fn(&Res) -> bool,
+    {
+        match result {
+            Ok(res) if (self.f)(res) => (Outcome::retryable(), "response matched"),
+            Ok(_) => (Outcome::Success, "response did not match"),
+            Err(_) => (Outcome::retryable(), "any error"),
+        }
+    }
+}
+
 impl<F> fmt::Debug for RetryIfResponse<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryIfResponse").finish_non_exhaustive()
@@ -276,11 +371,17 @@ where
     F: Fn(&Res) -> bool,
 {
     fn classify(&self, _: &Attempt<'_, Req>, result: Result<&Res, &E>) -> Outcome {
-        match result {
-            Ok(res) if (self.f)(res) => Outcome::retryable(),
-            Ok(_) => Outcome::Success,
-            Err(_) => Outcome::retryable(),
-        }
+        self.judge(result).0
+    }
+
+    /// Rules: `"response matched"`, `"response did not match"`, `"any error"`.
+    fn explain(
+        &self,
+        _: &Attempt<'_, Req>,
+        result: Result<&Res, &E>,
+    ) -> (Outcome, Option<Cow<'static, str>>) {
+        let (outcome, rule) = self.judge(result);
+        (outcome, Some(Cow::Borrowed(rule)))
     }
 
     #[inline]

@@ -200,3 +200,62 @@ fn which_classifiers_read_the_elapsed_time() {
     assert!(reads(std::sync::Arc::new(closure())));
     assert!(!reads(std::sync::Arc::new(AnyError)));
 }
+
+/// `explain`'s verdict is `classify`'s, for every ready-made classifier, over errors that
+/// match, wrap or miss and responses that match or not; and each names the rule it used.
+#[test]
+fn explain_agrees_with_classify_and_names_the_rule() {
+    use crate::BoxError;
+    fn check<C: Classify<(), u16, BoxError>>(c: &C, name: &str) -> Vec<String> {
+        let errors: Vec<Option<BoxError>> = vec![
+            None,
+            Some(Box::new(io::Error::other("reset"))),
+            Some(Box::new(Wrapper(io::Error::other("wrapped")))),
+            Some(Box::new(Other)),
+            Some("text".into()),
+        ];
+        let mut rules = Vec::new();
+        for status in [200u16, 404, 503] {
+            for error in &errors {
+                let result = match error {
+                    None => Ok(&status),
+                    Some(e) => Err(e),
+                };
+                let (outcome, rule) = c.explain(&ctx(), result);
+                assert_eq!(outcome, c.classify(&ctx(), result), "{name}: {result:?}");
+                rules.push(
+                    rule.expect("a ready-made classifier names its rule")
+                        .into_owned(),
+                );
+            }
+        }
+        rules
+    }
+    let rules = check(&AnyError, "AnyError");
+    assert_eq!((rules[0].as_str(), rules[1].as_str()), ("ok", "any error"));
+    let rules = check(&Never, "Never");
+    assert_eq!(rules[1], "never retried");
+    let rules = check(&ErrorIs::<io::Error>::new(), "ErrorIs");
+    assert_eq!(rules[2], "error is std::io::error::Error");
+    assert_eq!(
+        rules[3],
+        format!("error is not {}", std::any::type_name::<io::Error>())
+    );
+    let rules = check(&ErrorIs::<io::Error>::new().or::<Other>(), "AnyOf");
+    assert_eq!(rules[1], "first: error is std::io::error::Error");
+    assert_eq!(
+        rules[3],
+        format!("second: error is {}", std::any::type_name::<Other>())
+    );
+    assert_eq!(
+        rules[4],
+        format!("second: error is not {}", std::any::type_name::<Other>())
+    );
+    let rules = check(
+        &RetryIfResponse::new(|s: &u16| *s == 503),
+        "RetryIfResponse",
+    );
+    assert_eq!(rules[0], "response did not match");
+    assert_eq!(rules[10], "response matched");
+    assert_eq!(rules[11], "any error");
+}

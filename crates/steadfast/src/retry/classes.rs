@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, NoteDelay};
 use crate::classify::Outcome;
 use crate::random::RandomSource;
 
@@ -104,12 +104,18 @@ pub(crate) struct ClassCounts(Vec<(u32, Duration)>);
 impl ClassCounts {
     /// Counts `failed` against the first class whose rule it matches (or the default
     /// schedule) and returns that schedule's next delay.
-    pub(crate) fn next_delay(
+    ///
+    /// `note` is told the chosen schedule's delay before jitter (see
+    /// [`Backoff::delay_noted`]); `class` is set to the index of the class that matched (from
+    /// 1), or 0 for the policy's own backoff.
+    pub(crate) fn next_delay<N: NoteDelay>(
         &mut self,
         default: &Backoff,
         classes: &[BackoffClass],
         failed: &FailedAttempt<'_>,
         rng: &dyn RandomSource,
+        note: &mut N,
+        class: &mut usize,
     ) -> Duration {
         let index = classes
             .iter()
@@ -124,7 +130,8 @@ impl ClassCounts {
             0 => default,
             i => &classes[i - 1].backoff,
         };
-        let delay = backoff.delay(*count, *previous, rng);
+        let delay = backoff.delay_noted(*count, *previous, rng, note);
+        *class = index;
         *previous = delay;
         delay
     }

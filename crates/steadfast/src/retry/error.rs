@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::classify::Outcome;
 use crate::display::Short;
 use crate::token::{CancelReason, CancelToken};
+use crate::trace::DecisionTrace;
 use crate::BoxError;
 
 /// Why the retry layer stopped before getting a success.
@@ -191,6 +192,8 @@ struct Inner {
     clock: Clock,
     /// The attempts remembered, with their errors; the last attempt's error is the source.
     history: History,
+    /// The decision trace of the request it ends, when it carried one.
+    trace: Option<DecisionTrace>,
 }
 
 /// When the request's clock started, which says what a [`RetryError`]'s elapsed time counts.
@@ -221,8 +224,33 @@ impl RetryError {
                 elapsed,
                 clock,
                 history,
+                trace: None,
             }),
         }
+    }
+
+    /// The same error, carrying the decision trace of the request it ends.
+    pub(crate) fn with_trace(mut self, trace: DecisionTrace) -> Self {
+        self.inner.trace = Some(trace);
+        self
+    }
+
+    /// The [decision trace](crate::trace) of the request this error ends, when the request
+    /// carried one: every decision taken about it, by this layer and the others it crossed,
+    /// up to the moment this layer gave up (later entries, from layers above, appear in it
+    /// too, as it is shared). `None` for a request without a trace.
+    ///
+    /// ```
+    /// use steadfast::retry::RetryError;
+    ///
+    /// fn story(err: &steadfast::BoxError) -> Option<String> {
+    ///     let trace = err.downcast_ref::<RetryError>()?.decision_trace()?;
+    ///     Some(trace.to_string())
+    /// }
+    /// # let _ = story;
+    /// ```
+    pub fn decision_trace(&self) -> Option<&DecisionTrace> {
+        self.inner.trace.as_ref()
     }
 
     /// The name of the policy that gave up ([`RetryPolicyBuilder::name`]), if it was given

@@ -112,9 +112,14 @@ where
     pub(crate) fn new(mut service: S, req: Req, policy: P) -> Self {
         let settings = &policy.policy().settings;
         if let Some(reason) = req.cancel_token().and_then(|t| t.reason()) {
-            return Self::cancelled_early(service, policy, reason);
+            return Self::cancelled_early(service, policy, reason, &req);
         }
-        let state = RetryState::start(settings, settings.classifier.reads_elapsed());
+        let mut state = RetryState::start(settings, settings.classifier.reads_elapsed());
+        if crate::trace::armed() {
+            if let Some(trace) = req.decision_trace() {
+                state.set_trace(trace.clone());
+            }
+        }
         let request = if settings.max_attempts > 1 {
             settings.cloner.clone_request(&req)
         } else {
@@ -131,9 +136,19 @@ where
     }
 
     #[cold]
-    fn cancelled_early(service: S, policy: P, reason: crate::token::CancelReason) -> Self {
+    fn cancelled_early(
+        service: S,
+        policy: P,
+        reason: crate::token::CancelReason,
+        req: &Req,
+    ) -> Self {
         let settings = &policy.policy().settings;
         let mut state = RetryState::not_started(settings);
+        if crate::trace::armed() {
+            if let Some(trace) = req.decision_trace() {
+                state.set_trace(trace.clone());
+            }
+        }
         let span = report_span(&mut state, settings);
         let error = state.give_up(settings, StopReason::Cancelled(reason), None, &span);
         *state.cold_or_make().project().extra.project().stopped = Some(error.into());
@@ -253,13 +268,29 @@ where
         } else {
             None
         };
-        let ctx = this.state.context(now, this.request.as_ref());
-        let outcome = settings.classifier.classify(&ctx, result.as_ref());
+        // A request with a decision trace has its verdict explained, and recorded once refined.
+        // Only a request found carrying one when it started (once a trace existed) has one.
+        let traced = this.state.trace().is_some();
+        let outcome = if traced {
+            explain_kept(
+                this.state,
+                &settings.classifier,
+                now,
+                this.request.as_ref(),
+                result.as_ref(),
+            )
+        } else {
+            let ctx = this.state.context(now, this.request.as_ref());
+            settings.classifier.classify(&ctx, result.as_ref())
+        };
         let result = result.map_err(Into::into);
         let outcome = match &result {
             Err(e) => refine(outcome, &**e),
             Ok(_) => outcome,
         };
+        if traced {
+            this.state.record_classified(settings, outcome);
+        }
         if tracing::enabled!(Level::TRACE) {
             trace_attempt(this.state, settings, outcome);
         }
@@ -393,6 +424,26 @@ fn trace_attempt<C, K, R>(
     let attempt = state.attempt;
     let span = span_of(state, settings);
     tracing::trace!(parent: &span, attempt, %outcome, "attempt finished");
+}
+
+/// Asks the classifier to explain its verdict, for a request with a decision trace, and keeps
+/// the rule until the verdict is recorded. Out of line: only a traced request calls it.
+#[cold]
+#[inline(never)]
+fn explain_kept<C, Req, Res, E>(
+    state: &mut RetryState<FutureColdState>,
+    classifier: &C,
+    now: Option<Instant>,
+    request: Option<&Req>,
+    result: Result<&Res, &E>,
+) -> Outcome
+where
+    C: Classify<Req, Res, E>,
+{
+    let ctx = state.context(now, request);
+    let (outcome, rule) = classifier.explain(&ctx, result);
+    state.set_explained(outcome, rule);
+    outcome
 }
 
 /// What [`schedule_retry`] decided.

@@ -35,6 +35,16 @@
 //! (see [`HasCancelToken::set_retry_attempt`](crate::token::HasCancelToken::set_retry_attempt)),
 //! so the layers below know which attempt they see.
 //!
+//! For a request that carries a [decision trace](crate::trace), the layer (named after the
+//! policy, or `"retry"`) records each attempt's verdict with the rule that gave it
+//! ([`Classify::explain`](crate::classify::Classify::explain)), the budget's answer and its
+//! balance ([`RetryBudget::balance`]) when it is asked, the delay before each retry and how it
+//! was chosen (the schedule's delay before jitter and the jitter's name, the class of failure,
+//! or the server's hint and whether [`max_hint`](RetryPolicyBuilder::max_hint) clamped it),
+//! and why it stopped. A [`RetryError`] carries the trace
+//! ([`RetryError::decision_trace`]). [`RetryPolicy::run`], [`RetryPolicy::run_blocking`] and
+//! retried streams have no request to carry one, and record nothing.
+//!
 //! ```
 //! use std::time::Duration;
 //! use steadfast::retry::{Backoff, RetryError, RetryLayer, RetryPolicy, StopReason};
@@ -78,6 +88,7 @@ mod service;
 mod start_jitter;
 mod state;
 mod stream;
+mod traced;
 
 pub use crate::backoff::{Backoff, BackoffPrefix, Jitter, MAX_DELAY};
 pub use budget::{RatioBudget, RatioBudgetBuilder, RetryBudget, TokenBucket, TokenBucketBuilder};

@@ -11,6 +11,7 @@
 //! caller's own cold part: the response future's timers, token watchers and span
 //! (`FutureColdState`), nothing for the function-level loops.
 
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -24,8 +25,11 @@ use super::events::{RequestEnd, RetryEvent};
 use super::log::{enabled_at, event_at};
 use super::policy::Settings;
 use super::recover::Recover;
+use super::traced::{layer_name, schedule_source, Traced};
+use crate::backoff::Noted;
 use crate::classify::{Attempt, Outcome};
 use crate::token::{CancelToken, RetryAttempt};
+use crate::trace::{Decision, DecisionTrace, DelaySource};
 use crate::BoxError;
 
 /// The target of the `tracing` events the state emits, for asking whether any would be
@@ -48,6 +52,9 @@ pub(crate) struct RetryState<X = ()> {
 #[derive(Debug, Default)]
 pub(crate) struct ColdState<X> {
     log: Log,
+    /// The request's decision trace, when it carries one: one pointer, so that a request
+    /// without one makes, fills and drops nothing more for it.
+    traced: Option<Box<Traced>>,
     /// The caller's part.
     #[pin]
     pub(crate) extra: X,
@@ -239,6 +246,46 @@ impl<X: Default> RetryState<X> {
             .as_mut()
     }
 
+    /// Keeps the request's decision trace: every later decision is recorded in it.
+    #[cold]
+    pub(crate) fn set_trace(&mut self, trace: DecisionTrace) {
+        *self.cold_or_make().project().traced = Some(Box::new(Traced::new(trace)));
+    }
+
+    /// The request's decision trace, if it carried one when it started (kept by
+    /// [`set_trace`](Self::set_trace), which is only called once
+    /// [`trace::armed`](crate::trace::armed)). A request without one and with no cold part
+    /// answers with one pointer test.
+    #[inline]
+    pub(crate) fn trace(&self) -> Option<&DecisionTrace> {
+        self.cold.0.as_ref()?.traced.as_ref().map(|t| &t.trace)
+    }
+
+    /// Keeps the classifier's explanation of the running attempt until
+    /// [`record_classified`](Self::record_classified).
+    pub(crate) fn set_explained(&mut self, outcome: Outcome, rule: Option<Cow<'static, str>>) {
+        if let Some(traced) = self.cold_or_make().project().traced {
+            traced.explained = Some((outcome, rule));
+        }
+    }
+
+    /// Records the running attempt's verdict, `outcome` (the classifier's, refined by what
+    /// steadfast's own errors say), with the rule the classifier gave; a verdict the
+    /// refinement changed names that too.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn record_classified<C, K, R>(
+        &mut self,
+        settings: &Settings<C, K, R>,
+        outcome: Outcome,
+    ) {
+        let attempt = self.attempt;
+        let Some(cold) = self.cold() else { return };
+        if let Some(traced) = cold.project().traced.as_mut() {
+            traced.record_classified(layer_name(settings), attempt, outcome);
+        }
+    }
+
     /// The failed attempts' log, made now if it was not.
     fn log(&mut self) -> &mut Log {
         self.cold_or_make().project().log
@@ -308,7 +355,14 @@ impl<X: Default> RetryState<X> {
             self.attempt_answered(settings, outcome, elapsed);
         }
         let attempt = self.attempt;
-        let log = self.log();
+        let cold = self.cold_or_make().project();
+        let log = cold.log;
+        // Only a request that carries a trace has the decisions below described.
+        let mut traced = if crate::trace::armed() {
+            cold.traced.as_deref_mut()
+        } else {
+            None
+        };
         let mut prev_delay = Duration::ZERO;
         if let Some(prev) = log.last.take() {
             prev_delay = prev.delay_after.unwrap_or_default();
@@ -342,6 +396,13 @@ impl<X: Default> RetryState<X> {
         let hinted = outcome.hint().map(|hint| hint.min(settings.max_hint()));
         let delay = match hinted {
             Some(hint) => {
+                if let Some(t) = traced.as_deref_mut() {
+                    let asked = outcome.hint().unwrap_or(hint);
+                    t.source = Some(DelaySource::Hint {
+                        asked,
+                        clamped: asked > hint,
+                    });
+                }
                 if log.hinted.saturating_add(hint) > settings.max_hint_wait_total() {
                     return Err(StopReason::MaxHintWait);
                 }
@@ -350,19 +411,41 @@ impl<X: Default> RetryState<X> {
             None if !settings.classes().is_empty() => {
                 let error = log.last.as_ref().and_then(|f| f.error.as_deref());
                 let failed = FailedAttempt::new(attempt, outcome, error.map(as_std));
-                log.classes.next_delay(
-                    settings.backoff(),
-                    settings.classes(),
-                    &failed,
-                    settings.rng(),
-                )
+                let (backoff, classes, rng) =
+                    (settings.backoff(), settings.classes(), settings.rng());
+                let mut class = 0;
+                if let Some(t) = traced.as_deref_mut() {
+                    let mut noted = Noted::default();
+                    let delay = log
+                        .classes
+                        .next_delay(backoff, classes, &failed, rng, &mut noted, &mut class);
+                    t.source = Some(match class {
+                        0 => schedule_source(noted, delay),
+                        i => DelaySource::Class {
+                            class: Cow::Owned(format!("class {i}")),
+                        },
+                    });
+                    delay
+                } else {
+                    log.classes
+                        .next_delay(backoff, classes, &failed, rng, &mut (), &mut class)
+                }
             }
             None => {
                 // The schedule counts from its last restart; a restarted one has no previous
                 // delay to decorrelate from.
                 let n = attempt - log.backoff_from;
                 let prev = if n == 1 { Duration::ZERO } else { prev_delay };
-                settings.backoff().delay(n, prev, settings.rng())
+                if let Some(t) = traced.as_deref_mut() {
+                    let mut noted = Noted::default();
+                    let delay = settings
+                        .backoff()
+                        .delay_noted(n, prev, settings.rng(), &mut noted);
+                    t.source = Some(schedule_source(noted, delay));
+                    delay
+                } else {
+                    settings.backoff().delay(n, prev, settings.rng())
+                }
             }
         };
         if let Some(limit) = settings.max_elapsed {
@@ -380,7 +463,13 @@ impl<X: Default> RetryState<X> {
             }
         }
         if let Some(budget) = settings.budget() {
-            if !budget.withdraw() {
+            let allowed = budget.withdraw();
+            if let Some(t) = &traced {
+                let balance = budget.balance();
+                t.trace
+                    .record(layer_name(settings), Decision::Budget { allowed, balance });
+            }
+            if !allowed {
                 settings.emit(RetryEvent::BudgetExhausted { attempts: attempt });
                 event_at!(settings.log_level(), parent: span, attempts = attempt, "retry budget exhausted");
                 return Err(StopReason::BudgetExhausted);
@@ -419,6 +508,16 @@ impl<X: Default> RetryState<X> {
             error = error.map(tracing::field::display),
             "retrying"
         );
+        if let Some((trace, Some(source))) = traced.map(|t| (&t.trace, t.source.take())) {
+            trace.record(
+                layer_name(settings),
+                Decision::Backoff {
+                    attempt,
+                    delay,
+                    source,
+                },
+            );
+        }
         Ok(delay)
     }
 
@@ -636,25 +735,42 @@ impl<X: Default> RetryState<X> {
             });
         }
         let mut history = History::default();
+        let mut trace = None;
+        let attempts = self.attempt;
         if let Some(cold) = self.cold() {
+            let cold = cold.project();
             let Log {
                 last,
                 history: kept,
                 ..
-            } = std::mem::take(cold.project().log);
+            } = std::mem::take(cold.log);
             history = kept;
             if let Some(last) = last {
-                last.into_history(self.attempt, &mut history);
+                last.into_history(attempts, &mut history);
             }
+            trace = cold.traced.as_ref().map(|t| t.trace.clone());
+        }
+        if let Some(trace) = &trace {
+            trace.record(
+                layer_name(settings),
+                Decision::Stopped {
+                    attempts: self.attempt,
+                    reason: Cow::Owned(reason.to_string()),
+                },
+            );
         }
         history.write_messages();
-        RetryError::new(
+        let error = RetryError::new(
             settings.shared_name(),
             reason,
             self.attempt,
             elapsed,
             clock,
             history,
-        )
+        );
+        match trace {
+            Some(trace) => error.with_trace(trace),
+            None => error,
+        }
     }
 }

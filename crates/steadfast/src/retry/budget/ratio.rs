@@ -182,6 +182,13 @@ impl RatioBudget {
 }
 
 impl RetryBudget for RatioBudget {
+    /// What the ratio allows over the window (with its fraction) plus what the floor holds.
+    fn balance(&self) -> Option<f64> {
+        let now = self.now_nanos();
+        let ratio = self.ratio_balance_at(now / self.bucket_nanos) as f64 / SCALE as f64;
+        Some(ratio + self.floor_at(now) as f64)
+    }
+
     fn describe(&self) -> crate::describe::Value {
         let min_per_second = match self.floor_interval {
             0 => 0,

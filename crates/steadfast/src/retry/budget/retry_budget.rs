@@ -16,6 +16,12 @@ pub trait RetryBudget: Send + Sync + fmt::Debug {
     fn on_success(&self, attempts: u32) {
         let _ = attempts;
     }
+    /// The budget's balance now, in retries (fractional where the budget counts fractions),
+    /// for a [decision trace](crate::trace); `None` (the default) when the budget cannot
+    /// tell. The retry layer asks only for a request that carries a trace.
+    fn balance(&self) -> Option<f64> {
+        None
+    }
     /// How the budget reads in a stack's description ([`crate::describe`]): its kind and
     /// settings, under the names of the builder methods that set them. `custom` unless the
     /// budget says more.

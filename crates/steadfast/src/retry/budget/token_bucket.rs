@@ -37,6 +37,11 @@ impl TokenBucket {
 }
 
 impl RetryBudget for TokenBucket {
+    /// The tokens in the bucket in retries: its level over the cost of one retry.
+    fn balance(&self) -> Option<f64> {
+        Some(self.level() as f64 / self.retry_cost.max(1) as f64)
+    }
+
     fn describe(&self) -> crate::describe::Value {
         crate::describe::Value::variant("token_bucket")
             .with("capacity", self.capacity as u64)
