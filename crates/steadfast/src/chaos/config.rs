@@ -1,11 +1,12 @@
 //! A chaos layer's settings, shared by its services, and what they inject into one request.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::behavior::BehaviorInjection;
-use super::error::Injection;
+use super::error::{ChaosError, Injection};
 use super::events::ChaosEvent;
 use super::fault::FaultInjection;
 use super::latency::LatencyInjection;
@@ -14,6 +15,7 @@ use super::switch::ChaosSwitch;
 use super::trigger::Predicate;
 use crate::observe::ChaosListener;
 use crate::random::RandomSource;
+use crate::trace::{Decision, DecisionTrace};
 use crate::BoxError;
 
 /// The settings of a [`ChaosLayer`](super::ChaosLayer), behind one `Arc` its services share.
@@ -40,7 +42,9 @@ pub(crate) struct Plan<Res> {
 impl<Req, Res> Config<Req, Res> {
     /// Decides the injections for `req`, in their fixed order (behaviour, latency, fault,
     /// outcome), running the behaviour on it if that fires, and tells `tracing` of each one.
-    pub(crate) fn plan(&self, req: &mut Req) -> Plan<Res> {
+    ///
+    /// Each injection is also recorded in `trace`, the request's decision trace if it has one.
+    pub(crate) fn plan(&self, req: &mut Req, trace: Option<&DecisionTrace>) -> Plan<Res> {
         let mut plan = Plan {
             delay: None,
             answer: None,
@@ -51,27 +55,33 @@ impl<Req, Res> Config<Req, Res> {
         let rng = &*self.rng;
         if let Some(behavior) = self.behavior.as_ref() {
             if behavior.trigger.fires(req, rng) {
-                self.announce(Injection::Behavior, None);
+                self.announce(Injection::Behavior, None, trace);
                 behavior.run(req);
             }
         }
         if let Some(latency) = self.latency.as_ref() {
             if latency.trigger.fires(req, rng) {
                 let delay = latency.delay(rng);
-                self.announce(Injection::Latency, Some(delay));
+                self.announce(Injection::Latency, Some(delay), trace);
                 plan.delay = Some(delay);
             }
         }
         if let Some(fault) = self.fault.as_ref() {
             if fault.trigger.fires(req, rng) {
-                self.announce(Injection::Fault, None);
-                plan.answer = Some(Err(fault.make(self.name, req)));
+                self.announce(Injection::Fault, None, trace);
+                let mut error = fault.make(self.name, req);
+                if let Some(trace) = trace {
+                    if let Some(chaos) = error.downcast_mut::<ChaosError>() {
+                        chaos.set_trace(trace.clone());
+                    }
+                }
+                plan.answer = Some(Err(error));
                 return plan;
             }
         }
         if let Some(outcome) = self.outcome.as_ref() {
             if outcome.trigger.fires(req, rng) {
-                self.announce(Injection::Outcome, None);
+                self.announce(Injection::Outcome, None, trace);
                 plan.answer = Some(Ok(outcome.make(req)));
             }
         }
@@ -79,7 +89,21 @@ impl<Req, Res> Config<Req, Res> {
     }
 
     /// The `tracing` event of one injection, and its [`ChaosEvent`] to the listeners.
-    fn announce(&self, injection: Injection, delay: Option<Duration>) {
+    /// The injection is also recorded in `trace`, when the request has one.
+    fn announce(
+        &self,
+        injection: Injection,
+        delay: Option<Duration>,
+        trace: Option<&DecisionTrace>,
+    ) {
+        if let Some(trace) = trace {
+            trace.record(
+                self.name,
+                Decision::Injected {
+                    fault: Cow::Borrowed(injection.as_str()),
+                },
+            );
+        }
         for l in self.listeners.iter() {
             l(&ChaosEvent::Injected { injection });
         }

@@ -7,6 +7,7 @@ use super::events::CircuitState;
 use super::state::Core;
 use crate::display::Short;
 use crate::per_thread_arc::PerThreadArc;
+use crate::trace::DecisionTrace;
 
 /// The circuit breaker rejected the call without sending it.
 ///
@@ -18,6 +19,7 @@ pub struct Rejected {
     name: Name,
     state: CircuitState,
     retry_after: Option<Duration>,
+    trace: Option<DecisionTrace>,
 }
 
 /// Where a rejection finds its breaker's name: taking it costs no locked instruction (a
@@ -34,7 +36,22 @@ impl Rejected {
             name,
             state,
             retry_after,
+            trace: None,
         }
+    }
+
+    /// This rejection, carrying the decision trace of the request it ends.
+    #[cold]
+    pub(crate) fn with_trace(mut self, trace: DecisionTrace) -> Self {
+        self.trace = Some(trace);
+        self
+    }
+
+    /// The [decision trace](crate::trace) of the request this rejection ends, when that
+    /// request carried one. It holds the breaker's refusal (its state and window counts) and
+    /// what the layers above decided before.
+    pub fn decision_trace(&self) -> Option<&DecisionTrace> {
+        self.trace.as_ref()
     }
 
     /// The breaker's name.

@@ -14,6 +14,7 @@ use super::error::Rejected;
 use super::state::{CallResult, Core, Permit};
 use crate::classify::{refine, Attempt, Classify, LateOutcome, Outcome};
 use crate::token::CancelToken;
+use crate::trace::{Decision, DecisionTrace};
 use crate::BoxError;
 
 /// Holds an admitted call's permit; a call dropped before it finishes gives its probe permit
@@ -46,19 +47,41 @@ impl<H: BreakerHandle> PermitGuard<H> {
             self.core().on_result(p, result, start.map(|s| s.elapsed()));
         }
     }
+
+    /// Records the admission of this guard's call in `trace`.
+    pub(crate) fn trace_admission(&self, trace: &DecisionTrace) {
+        if let Some(p) = self.permit {
+            self.core().trace_admission(trace, p.state(), true);
+        }
+    }
+
+    /// Records in `trace` how this guard's call is about to be recorded.
+    fn trace_recorded(&self, trace: &DecisionTrace, result: CallResult, start: Option<Instant>) {
+        if let Some(p) = self.permit {
+            self.core()
+                .trace_recorded(trace, p, result, start.map(|s| s.elapsed()));
+        }
+    }
 }
 
 impl<H: BreakerHandle> PermitGuard<H> {
     /// Hands the permit to `late`: the call is recorded when its outcome is settled (a
     /// failure, an ignored call or a success, by the same rules as an outcome known at once),
     /// and the permit given back if it never is.
-    fn defer(&mut self, late: LateOutcome, start: Option<Instant>) {
+    fn defer(&mut self, late: LateOutcome, start: Option<Instant>, trace: Option<&DecisionTrace>) {
         let Some(permit) = self.permit.take() else {
             return;
         };
         // Owned, so that it can travel with the answer to wherever its end is read.
         let mut owned = PermitGuard::new(self.handle.breaker().clone(), permit);
-        late.on_settled(move |outcome| owned.finish(call_result(outcome), start));
+        let trace = trace.cloned();
+        late.on_settled(move |outcome| {
+            let result = call_result(outcome);
+            if let Some(trace) = &trace {
+                owned.trace_recorded(trace, result, start);
+            }
+            owned.finish(result, start)
+        });
     }
 }
 
@@ -86,13 +109,17 @@ pub(super) fn settle<H, C, Req, T, E>(
     result: Result<T, E>,
     start: &Option<Instant>,
     token: &Option<CancelToken>,
+    trace: Option<&DecisionTrace>,
 ) -> Result<T, BoxError>
 where
     H: BreakerHandle,
     C: Classify<Req, T, E>,
     E: Into<BoxError>,
 {
-    let outcome = classifier.classify(attempt, result.as_ref());
+    let outcome = match trace {
+        None => classifier.classify(attempt, result.as_ref()),
+        Some(trace) => explain(guard.core(), trace, classifier, attempt, result.as_ref()),
+    };
     let result = result.map_err(Into::into);
     // A success judged at once is the common case: tested first, with everything else (the
     // error's refinement, a cancelled caller) out of line.
@@ -103,12 +130,40 @@ where
     if let (CallResult::Success, Ok(res)) = (recorded, &result) {
         if let Some(late) = classifier.late_outcome(res) {
             // The answer's real outcome comes at its end: record it then.
-            guard.defer(late, *start);
+            guard.defer(late, *start, trace);
             return result;
         }
     }
+    if let Some(trace) = trace {
+        guard.trace_recorded(trace, recorded, *start);
+    }
     guard.finish(recorded, *start);
     result
+}
+
+/// The classifier's verdict on a traced call, recorded in `trace` with the rule that gave it.
+#[cold]
+#[inline(never)]
+fn explain<C, Req, T, E>(
+    core: &Core,
+    trace: &DecisionTrace,
+    classifier: &C,
+    attempt: &Attempt<'_, Req>,
+    result: Result<&T, &E>,
+) -> Outcome
+where
+    C: Classify<Req, T, E>,
+{
+    let (outcome, rule) = classifier.explain(attempt, result);
+    trace.record(
+        String::from(&*core.name),
+        Decision::Classified {
+            attempt: attempt.number,
+            outcome,
+            rule,
+        },
+    );
+    outcome
 }
 
 /// What the breaker records for a call that did not simply succeed: `call_result` of the
@@ -164,6 +219,7 @@ enum Kind<F, C, T, H: BreakerHandle> {
         classifier: C,
         start: Option<Instant>,
         token: Option<CancelToken>,
+        trace: Option<DecisionTrace>,
     },
     Rejected {
         error: Option<Rejected>,
@@ -193,6 +249,7 @@ impl<F, C, Req, T, B: BreakerRef> ResponseFuture<F, C, Req, T, B> {
         classifier: C,
         start: Option<Instant>,
         token: Option<CancelToken>,
+        trace: Option<DecisionTrace>,
     ) -> Self {
         ResponseFuture {
             kind: Kind::Called {
@@ -201,6 +258,7 @@ impl<F, C, Req, T, B: BreakerRef> ResponseFuture<F, C, Req, T, B> {
                 classifier,
                 start,
                 token,
+                trace,
             },
             _req: PhantomData,
         }
@@ -240,10 +298,19 @@ where
                 classifier,
                 start,
                 token,
+                trace,
             } => {
                 let result = ready!(fut.poll(cx));
                 let attempt = Attempt::new(1, Default::default(), Default::default(), None);
-                Poll::Ready(settle(guard, classifier, &attempt, result, start, token))
+                Poll::Ready(settle(
+                    guard,
+                    classifier,
+                    &attempt,
+                    result,
+                    start,
+                    token,
+                    trace.as_ref(),
+                ))
             }
             KindProj::Rejected { error } => {
                 Poll::Ready(Err(error.take().expect("polled after completion").into()))
