@@ -66,6 +66,9 @@ struct Inner<F> {
     done: bool,
 }
 
+/// The decision trace of a traced request, and the layer's name in it.
+pub(crate) struct Traced(DecisionTrace, Cow<'static, str>);
+
 /// The timer and the token waits of a pending request. Boxed, so that the response future of
 /// an answer that is ready at once stays small: response futures are moved, and nested in the
 /// futures of every layer above, so their size is paid for on every call.
@@ -81,7 +84,7 @@ pub(crate) struct Watch {
     observed: Option<Observed>,
     /// The request's decision trace and the layer's name, for a traced request (the watch is
     /// then made at the call).
-    trace: Option<(DecisionTrace, Cow<'static, str>)>,
+    trace: Option<Traced>,
 }
 
 /// The watch of a request whose layer has `listeners`, made when it is sent. Out of line: a
@@ -99,7 +102,7 @@ pub(crate) fn watched(listeners: &Listeners) -> Option<Pin<Box<Watch>>> {
 }
 
 /// `watch` (made for a traced request if it is `None`) keeping `req`'s decision trace, if it
-/// has one, to record a cancellation in.
+/// has one, with the layer's name, to record a cancellation in.
 #[cold]
 #[inline(never)]
 pub(crate) fn traced<Req: HasCancelToken>(
@@ -119,7 +122,7 @@ pub(crate) fn traced<Req: HasCancelToken>(
             trace: None,
         })
     });
-    *watch.as_mut().project().trace = Some((trace.clone(), layer_name(name)));
+    *watch.as_mut().project().trace = Some(Traced(trace.clone(), layer_name(name)));
     Some(watch)
 }
 
@@ -149,7 +152,7 @@ fn layer_name(name: &Option<Cow<'static, str>>) -> Cow<'static, str> {
 /// Records the cancellation of a traced request.
 #[cold]
 #[inline(never)]
-fn record_cancelled(trace: &(DecisionTrace, Cow<'static, str>), reason: &CancelReason) {
+fn record_cancelled(trace: &Traced, reason: &CancelReason) {
     trace.0.record(
         trace.1.clone(),
         Decision::Cancelled {
@@ -285,29 +288,14 @@ where
     ///
     /// Once it has returned `Ready`, the future is done: do not poll it again, as with any
     /// future.
-    #[inline]
     pub fn poll_race(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<F::Output, CancelReason>> {
-        match self.poll_traced(cx) {
-            Poll::Ready(Ok(out)) => Poll::Ready(Ok(out)),
-            Poll::Ready(Err((reason, _))) => Poll::Ready(Err(reason)),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    /// [`poll_race`](Self::poll_race), with a cancellation's reason given with the request's
-    /// decision trace, if it has one.
-    fn poll_traced(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<F::Output, (CancelReason, Option<DecisionTrace>)>> {
         let inner = match self.project().state.project() {
             StateProj::Sent(inner) => inner,
-            StateProj::Refused(reason, trace) => {
-                let reason = reason.take().expect("polled after completion");
-                return Poll::Ready(Err((reason, trace.take())));
+            StateProj::Refused(reason, _) => {
+                return Poll::Ready(Err(reason.take().expect("polled after completion")));
             }
         };
         let inner = inner.project();
@@ -378,11 +366,10 @@ where
             if let Some(observed) = watch.observed {
                 observed.cancelled(&reason);
             }
-            let trace = watch.trace.as_ref().map(|t| {
-                record_cancelled(t, &reason);
-                t.0.clone()
-            });
-            return Poll::Ready(Err((reason, trace)));
+            if let Some(trace) = watch.trace {
+                record_cancelled(trace, &reason);
+            }
+            return Poll::Ready(Err(reason));
         }
         Poll::Pending
     }
@@ -395,15 +382,28 @@ where
 {
     type Output = Result<T, BoxError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.poll_traced(cx) {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.as_mut().poll_race(cx) {
             Poll::Ready(Ok(out)) => Poll::Ready(out.map_err(Into::into)),
-            Poll::Ready(Err((reason, trace))) => {
-                Poll::Ready(Err(Cancelled::new(reason, trace).into()))
-            }
+            Poll::Ready(Err(reason)) => Poll::Ready(Err(cancelled(self, reason))),
             Poll::Pending => Poll::Pending,
         }
     }
+}
+
+/// The error of a request cancelled for `reason`, carrying its decision trace if it has one.
+#[cold]
+#[inline(never)]
+fn cancelled<F>(fut: Pin<&mut ResponseFuture<F>>, reason: CancelReason) -> BoxError {
+    let trace = match fut.project().state.project() {
+        StateProj::Sent(inner) => inner
+            .project()
+            .watch
+            .as_mut()
+            .and_then(|w| w.as_mut().project().trace.as_ref().map(|t| t.0.clone())),
+        StateProj::Refused(_, trace) => trace.take(),
+    };
+    Cancelled::new(reason, trace).into()
 }
 
 #[pinned_drop]

@@ -15,7 +15,8 @@ use super::switch::ChaosSwitch;
 use super::trigger::Predicate;
 use crate::observe::ChaosListener;
 use crate::random::RandomSource;
-use crate::trace::{Decision, DecisionTrace};
+use crate::token::HasCancelToken;
+use crate::trace::Decision;
 use crate::BoxError;
 
 /// The settings of a [`ChaosLayer`](super::ChaosLayer), behind one `Arc` its services share.
@@ -43,8 +44,11 @@ impl<Req, Res> Config<Req, Res> {
     /// Decides the injections for `req`, in their fixed order (behaviour, latency, fault,
     /// outcome), running the behaviour on it if that fires, and tells `tracing` of each one.
     ///
-    /// Each injection is also recorded in `trace`, the request's decision trace if it has one.
-    pub(crate) fn plan(&self, req: &mut Req, trace: Option<&DecisionTrace>) -> Plan<Res> {
+    /// Each injection is also recorded in the request's decision trace, if it has one.
+    pub(crate) fn plan(&self, req: &mut Req) -> Plan<Res>
+    where
+        Req: HasCancelToken,
+    {
         let mut plan = Plan {
             delay: None,
             answer: None,
@@ -55,25 +59,23 @@ impl<Req, Res> Config<Req, Res> {
         let rng = &*self.rng;
         if let Some(behavior) = self.behavior.as_ref() {
             if behavior.trigger.fires(req, rng) {
-                self.announce(Injection::Behavior, None, trace);
+                self.announce(Injection::Behavior, None, req);
                 behavior.run(req);
             }
         }
         if let Some(latency) = self.latency.as_ref() {
             if latency.trigger.fires(req, rng) {
                 let delay = latency.delay(rng);
-                self.announce(Injection::Latency, Some(delay), trace);
+                self.announce(Injection::Latency, Some(delay), req);
                 plan.delay = Some(delay);
             }
         }
         if let Some(fault) = self.fault.as_ref() {
             if fault.trigger.fires(req, rng) {
-                self.announce(Injection::Fault, None, trace);
+                self.announce(Injection::Fault, None, req);
                 let mut error = fault.make(self.name, req);
-                if let Some(trace) = trace {
-                    if let Some(chaos) = error.downcast_mut::<ChaosError>() {
-                        chaos.set_trace(trace.clone());
-                    }
+                if crate::trace::armed() {
+                    give_trace(&mut error, req);
                 }
                 plan.answer = Some(Err(error));
                 return plan;
@@ -81,7 +83,7 @@ impl<Req, Res> Config<Req, Res> {
         }
         if let Some(outcome) = self.outcome.as_ref() {
             if outcome.trigger.fires(req, rng) {
-                self.announce(Injection::Outcome, None, trace);
+                self.announce(Injection::Outcome, None, req);
                 plan.answer = Some(Ok(outcome.make(req)));
             }
         }
@@ -89,20 +91,13 @@ impl<Req, Res> Config<Req, Res> {
     }
 
     /// The `tracing` event of one injection, and its [`ChaosEvent`] to the listeners.
-    /// The injection is also recorded in `trace`, when the request has one.
-    fn announce(
-        &self,
-        injection: Injection,
-        delay: Option<Duration>,
-        trace: Option<&DecisionTrace>,
-    ) {
-        if let Some(trace) = trace {
-            trace.record(
-                self.name,
-                Decision::Injected {
-                    fault: Cow::Borrowed(injection.as_str()),
-                },
-            );
+    /// The injection is also recorded in `req`'s decision trace, when it has one.
+    fn announce(&self, injection: Injection, delay: Option<Duration>, req: &Req)
+    where
+        Req: HasCancelToken,
+    {
+        if crate::trace::armed() {
+            record_injection(self.name, injection, req);
         }
         for l in self.listeners.iter() {
             l(&ChaosEvent::Injected { injection });
@@ -120,6 +115,29 @@ impl<Req, Res> Config<Req, Res> {
                 "chaos injected"
             ),
         }
+    }
+}
+
+/// Records `injection` in `req`'s decision trace, if it has one.
+#[cold]
+#[inline(never)]
+fn record_injection<Req: HasCancelToken>(layer: &'static str, injection: Injection, req: &Req) {
+    if let Some(trace) = req.decision_trace() {
+        trace.record(
+            layer,
+            Decision::Injected {
+                fault: Cow::Borrowed(injection.as_str()),
+            },
+        );
+    }
+}
+
+/// Gives an injected [`ChaosError`] the decision trace of `req`, if it has one.
+#[cold]
+#[inline(never)]
+fn give_trace<Req: HasCancelToken>(error: &mut BoxError, req: &Req) {
+    if let (Some(chaos), Some(trace)) = (error.downcast_mut::<ChaosError>(), req.decision_trace()) {
+        chaos.set_trace(trace.clone());
     }
 }
 

@@ -127,12 +127,7 @@ where
     #[cold]
     #[inline(never)]
     fn call_with_chaos(&mut self, mut req: Req) -> ResponseFuture<S::Future, Res> {
-        let trace = if crate::trace::armed() {
-            req.decision_trace().cloned()
-        } else {
-            None
-        };
-        let plan = self.config.plan(&mut req, trace.as_ref());
+        let plan = self.config.plan(&mut req);
         match (plan.answer, plan.delay) {
             (Some(answer), delay) => ResponseFuture::injected(answer, delay),
             (None, None) => ResponseFuture::called(self.inner.call(req)),

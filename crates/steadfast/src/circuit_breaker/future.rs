@@ -10,7 +10,7 @@ use pin_project::pin_project;
 use tokio::time::Instant;
 
 use super::breaker::{BreakerHandle, BreakerRef, CircuitBreaker};
-use super::error::Rejected;
+use super::error::{ColdDrop, Rejected};
 use super::state::{CallResult, Core, Permit};
 use crate::classify::{refine, Attempt, Classify, LateOutcome, Outcome};
 use crate::token::CancelToken;
@@ -101,7 +101,7 @@ fn call_result(outcome: Outcome) -> CallResult {
 /// hands the permit to that late outcome), and returns the result with its error boxed. A
 /// failure of a call whose caller cancelled it (`token` fired) is ignored unless the breaker is
 /// told to count those.
-#[inline]
+#[inline(always)]
 pub(super) fn settle<H, C, Req, T, E>(
     guard: &mut PermitGuard<H>,
     classifier: &C,
@@ -139,6 +139,26 @@ where
     }
     guard.finish(recorded, *start);
     result
+}
+
+/// [`settle`] for a traced call, out of line.
+#[cold]
+#[inline(never)]
+fn settle_traced<H, C, Req, T, E>(
+    guard: &mut PermitGuard<H>,
+    classifier: &C,
+    result: Result<T, E>,
+    start: &Option<Instant>,
+    token: &Option<CancelToken>,
+    trace: Option<&DecisionTrace>,
+) -> Result<T, BoxError>
+where
+    H: BreakerHandle,
+    C: Classify<Req, T, E>,
+    E: Into<BoxError>,
+{
+    let attempt = Attempt::new(1, Default::default(), Default::default(), None);
+    settle(guard, classifier, &attempt, result, start, token, trace)
 }
 
 /// The classifier's verdict on a traced call, recorded in `trace` with the rule that gave it.
@@ -219,7 +239,17 @@ enum Kind<F, C, T, H: BreakerHandle> {
         classifier: C,
         start: Option<Instant>,
         token: Option<CancelToken>,
-        trace: Option<DecisionTrace>,
+    },
+    /// `Called`, for a request carrying a decision trace: a variant of its own, so that the
+    /// future of an untraced call holds, moves and drops nothing more.
+    Traced {
+        #[pin]
+        fut: F,
+        guard: PermitGuard<H>,
+        classifier: C,
+        start: Option<Instant>,
+        token: Option<CancelToken>,
+        trace: ColdDrop<DecisionTrace>,
     },
     Rejected {
         error: Option<Rejected>,
@@ -232,7 +262,7 @@ enum Kind<F, C, T, H: BreakerHandle> {
 impl<F, C, Req, T, B: BreakerRef> fmt::Debug for ResponseFuture<F, C, Req, T, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
-            Kind::Called { .. } => "called",
+            Kind::Called { .. } | Kind::Traced { .. } => "called",
             Kind::Rejected { .. } => "rejected",
             Kind::Fallback { .. } => "fallback",
         };
@@ -251,15 +281,25 @@ impl<F, C, Req, T, B: BreakerRef> ResponseFuture<F, C, Req, T, B> {
         token: Option<CancelToken>,
         trace: Option<DecisionTrace>,
     ) -> Self {
-        ResponseFuture {
-            kind: Kind::Called {
+        let kind = match trace {
+            None => Kind::Called {
                 fut,
                 guard,
                 classifier,
                 start,
                 token,
-                trace,
             },
+            Some(trace) => Kind::Traced {
+                fut,
+                guard,
+                classifier,
+                start,
+                token,
+                trace: ColdDrop::new(trace),
+            },
+        };
+        ResponseFuture {
+            kind,
             _req: PhantomData,
         }
     }
@@ -298,18 +338,29 @@ where
                 classifier,
                 start,
                 token,
-                trace,
             } => {
                 let result = ready!(fut.poll(cx));
                 let attempt = Attempt::new(1, Default::default(), Default::default(), None);
                 Poll::Ready(settle(
+                    guard, classifier, &attempt, result, start, token, None,
+                ))
+            }
+            KindProj::Traced {
+                fut,
+                guard,
+                classifier,
+                start,
+                token,
+                trace,
+            } => {
+                let result = ready!(fut.poll(cx));
+                Poll::Ready(settle_traced(
                     guard,
                     classifier,
-                    &attempt,
                     result,
                     start,
                     token,
-                    trace.as_ref(),
+                    trace.get(),
                 ))
             }
             KindProj::Rejected { error } => {
