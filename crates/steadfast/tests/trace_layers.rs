@@ -139,12 +139,12 @@ async fn the_breaker_records_admission_verdict_and_count_then_its_refusal() {
     assert!(rejected.decision_trace().unwrap().same_as(&trace));
     assert_eq!(
         decisions(&trace),
-        vec![(name(), admission("open", false, 0, 0))]
+        vec![(name(), admission("open", false, 2, 4))]
     );
     assert!(
         trace
             .to_string()
-            .ends_with("inventory: call rejected while open (0 failures in 0 calls)"),
+            .ends_with("inventory: call rejected while open (2 failures in 4 calls)"),
         "{trace}"
     );
 }
