@@ -15,7 +15,10 @@ use std::time::Duration;
 
 use steadfast::cancel::{CancelLayer, Cancelled};
 use steadfast::chaos::{ChaosError, ChaosLayer, FaultInjection, LatencyInjection};
-use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer, Rejected};
+use steadfast::circuit_breaker::{
+    CircuitBreaker, CircuitBreakerLayer, KeyTableFull, KeyedBreakers, KeyedCircuitBreakerLayer,
+    Rejected, SlidingWindow,
+};
 use steadfast::classify::{Attempt, Classify, Outcome};
 use steadfast::token::{CancelReason, CancelToken, HasCancelToken};
 use steadfast::trace::{Decision, DecisionTrace};
@@ -375,4 +378,54 @@ async fn a_request_without_a_trace_records_nothing_and_its_errors_carry_none() {
         .is_none());
 
     assert!(bystander.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn keyed_breakers_trace_under_each_key_s_breaker_and_a_full_table_carries_the_trace() {
+    let per_key = KeyedBreakers::builder(|| {
+        CircuitBreaker::builder()
+            .consecutive_failures(1)
+            .no_failure_rate()
+            .window(SlidingWindow::count(1))
+            .minimum_calls(1)
+            .open_for(Duration::from_secs(30))
+    })
+    .max_keys(1)
+    .name(|k: &u32| format!("key-{k}"))
+    .build()
+    .unwrap();
+    let svc = KeyedCircuitBreakerLayer::new(per_key, |req: &Req| *req.body()).layer(service_fn(
+        |req: Req| async move {
+            match *req.body() {
+                1 => Err(std::io::Error::other("down")),
+                n => Ok(n),
+            }
+        },
+    ));
+
+    let (req, trace) = traced(1);
+    svc.clone().oneshot(req).await.unwrap_err();
+    let layers: Vec<String> = decisions(&trace).into_iter().map(|(l, _)| l).collect();
+    assert_eq!(layers, ["key-1", "key-1", "key-1"], "{trace}");
+    assert_eq!(
+        decisions(&trace)[1].1,
+        Decision::Classified {
+            attempt: 1,
+            outcome: Outcome::retryable(),
+            rule: None
+        }
+    );
+    assert_eq!(decisions(&trace)[2].1, recorded("failure"));
+
+    // The only slot holds key 1's open circuit: key 2 is refused a breaker.
+    let (req, trace) = traced(2);
+    let err = svc.clone().oneshot(req).await.unwrap_err();
+    let full = err.downcast_ref::<KeyTableFull>().unwrap();
+    assert!(full.decision_trace().unwrap().same_as(&trace));
+    let err = svc.oneshot(http::Request::new(2)).await.unwrap_err();
+    assert!(err
+        .downcast_ref::<KeyTableFull>()
+        .unwrap()
+        .decision_trace()
+        .is_none());
 }
