@@ -117,6 +117,7 @@ mod registry;
 mod run;
 mod service;
 mod state;
+mod traced;
 mod window;
 
 pub use breaker::{BreakerRef, CircuitBreaker};

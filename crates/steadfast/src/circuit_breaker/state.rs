@@ -44,7 +44,6 @@
 //!   transition that loses its race may still overwrite them with values computed at the same
 //!   moment.
 
-use std::borrow::Cow;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,7 +56,6 @@ use super::window::Window;
 use crate::backoff::Backoff;
 use crate::random::RandomSource;
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
-use crate::trace::{Decision, DecisionTrace};
 
 pub(super) type Listener = Arc<dyn Fn(&BreakerEvent<'_>) + Send + Sync>;
 
@@ -870,59 +868,6 @@ impl Core {
         self.after_transition(kind(cur), to, TransitionReason::Manual, None);
     }
 
-    /// Appends the breaker's admission of a call to `trace`: the state it was admitted (or
-    /// refused) under, and the window's failures and calls now.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn trace_admission(
-        &self,
-        trace: &DecisionTrace,
-        state: CircuitState,
-        permitted: bool,
-    ) {
-        let counts = self.window.counts();
-        trace.record(
-            String::from(&*self.name),
-            Decision::Admission {
-                state: Cow::Borrowed(trace_state_name(state)),
-                permitted,
-                failures: counts.failures,
-                calls: counts.total,
-            },
-        );
-    }
-
-    /// Appends to `trace` how a call admitted under `permit` that lasted `duration` is
-    /// recorded as `result`.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn trace_recorded(
-        &self,
-        trace: &DecisionTrace,
-        permit: Permit,
-        result: CallResult,
-        duration: Option<Duration>,
-    ) {
-        let slow = match (duration, self.cfg.slow_threshold) {
-            (Some(d), Some(t)) => d > t,
-            _ => false,
-        };
-        let outcome = match result {
-            _ if !permit.records() => "ignored",
-            CallResult::Ignored => "ignored",
-            _ if slow => "slow",
-            CallResult::Success => "success",
-            CallResult::Failure => "failure",
-            CallResult::Invalid => "invalid",
-        };
-        trace.record(
-            String::from(&*self.name),
-            Decision::Recorded {
-                outcome: Cow::Borrowed(outcome),
-            },
-        );
-    }
-
     pub(super) fn metrics(&self) -> BreakerMetrics {
         let counts = self.window.counts();
         let judged = counts.total >= u64::from(self.cfg.minimum_calls) && counts.total > 0;
@@ -946,17 +891,5 @@ impl Core {
             trips: self.trips.load(Ordering::Relaxed),
             half_open_timeouts: self.half_open_timeouts.load(Ordering::Relaxed),
         }
-    }
-}
-
-/// A state's name in a decision trace.
-fn trace_state_name(state: CircuitState) -> &'static str {
-    match state {
-        CircuitState::Closed => "closed",
-        CircuitState::Open => "open",
-        CircuitState::HalfOpen => "half_open",
-        CircuitState::ForcedOpen => "forced_open",
-        CircuitState::Disabled => "disabled",
-        CircuitState::MetricsOnly => "metrics_only",
     }
 }
