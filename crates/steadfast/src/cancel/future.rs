@@ -1,5 +1,6 @@
 //! The cancel layer's response future.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -12,7 +13,8 @@ use super::error::Cancelled;
 use super::events::{Listeners, Observed};
 use super::plan::{Deferred, Parts};
 
-use crate::token::{self, CancelReason, CancelToken};
+use crate::token::{self, CancelReason, CancelToken, HasCancelToken};
+use crate::trace::{Decision, DecisionTrace};
 use crate::BoxError;
 
 /// Response future of [`Cancel`](super::Cancel): the inner future raced against the
@@ -28,9 +30,16 @@ use crate::BoxError;
 #[must_use = "futures do nothing unless polled"]
 pub struct ResponseFuture<F> {
     #[pin]
-    inner: Option<Inner<F>>,
-    /// Set for a request refused before it was sent.
-    refused: Option<CancelReason>,
+    state: State<F>,
+}
+
+#[pin_project(project = StateProj)]
+enum State<F> {
+    /// The request was sent: its answer races its token.
+    Sent(#[pin] Inner<F>),
+    /// The request was refused before it was sent (`None` once the refusal was returned),
+    /// with the request's decision trace, if it had one.
+    Refused(Option<CancelReason>, Option<DecisionTrace>),
 }
 
 #[pin_project]
@@ -57,6 +66,9 @@ struct Inner<F> {
     done: bool,
 }
 
+/// The decision trace of a traced request, and the layer's name in it.
+pub(crate) struct Traced(DecisionTrace, Cow<'static, str>);
+
 /// The timer and the token waits of a pending request. Boxed, so that the response future of
 /// an answer that is ready at once stays small: response futures are moved, and nested in the
 /// futures of every layer above, so their size is paid for on every call.
@@ -70,6 +82,9 @@ pub(crate) struct Watch {
     /// The layer's listeners, for a layer with listeners (the watch is then made at the call,
     /// and armed on the first poll that finds the answer not ready).
     observed: Option<Observed>,
+    /// The request's decision trace and the layer's name, for a traced request (the watch is
+    /// then made at the call).
+    trace: Option<Traced>,
 }
 
 /// The watch of a request whose layer has `listeners`, made when it is sent. Out of line: a
@@ -82,14 +97,79 @@ pub(crate) fn watched(listeners: &Listeners) -> Option<Pin<Box<Watch>>> {
         cancelled: None,
         parent: None,
         observed: Some(listeners.watch(tokio::time::Instant::now())),
+        trace: None,
     }))
+}
+
+/// `watch` (made for a traced request if it is `None`) keeping `req`'s decision trace, if it
+/// has one, with the layer's name, to record a cancellation in.
+#[cold]
+#[inline(never)]
+pub(crate) fn traced<Req: HasCancelToken>(
+    req: &Req,
+    name: &Option<Cow<'static, str>>,
+    watch: Option<Pin<Box<Watch>>>,
+) -> Option<Pin<Box<Watch>>> {
+    let Some(trace) = req.decision_trace() else {
+        return watch;
+    };
+    let mut watch = watch.unwrap_or_else(|| {
+        Box::pin(Watch {
+            timer: None,
+            cancelled: None,
+            parent: None,
+            observed: None,
+            trace: None,
+        })
+    });
+    *watch.as_mut().project().trace = Some(Traced(trace.clone(), layer_name(name)));
+    Some(watch)
+}
+
+/// `req`'s decision trace, if it has one, with its refusal for `reason` recorded.
+#[cold]
+#[inline(never)]
+pub(crate) fn trace_refusal<Req: HasCancelToken>(
+    req: &Req,
+    name: &Option<Cow<'static, str>>,
+    reason: &CancelReason,
+) -> Option<DecisionTrace> {
+    let trace = req.decision_trace()?;
+    trace.record(
+        layer_name(name),
+        Decision::Cancelled {
+            reason: reason.clone(),
+        },
+    );
+    Some(trace.clone())
+}
+
+/// The layer's name in a decision trace: its own, or `"cancel"`.
+fn layer_name(name: &Option<Cow<'static, str>>) -> Cow<'static, str> {
+    name.clone().unwrap_or(Cow::Borrowed("cancel"))
+}
+
+/// Records the cancellation of a traced request.
+#[cold]
+#[inline(never)]
+fn record_cancelled(trace: &Traced, reason: &CancelReason) {
+    trace.0.record(
+        trace.1.clone(),
+        Decision::Cancelled {
+            reason: reason.clone(),
+        },
+    );
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (token, refused) = match &self.state {
+            State::Sent(inner) => (inner.token.as_ref(), None),
+            State::Refused(reason, _) => (None, reason.as_ref()),
+        };
         f.debug_struct("ResponseFuture")
-            .field("token", &self.inner.as_ref().and_then(|i| i.token.as_ref()))
-            .field("refused", &self.refused)
+            .field("token", &token)
+            .field("refused", &refused)
             .finish_non_exhaustive()
     }
 }
@@ -104,7 +184,7 @@ impl<F> ResponseFuture<F> {
             condition,
         } = parts;
         ResponseFuture {
-            inner: Some(Inner {
+            state: State::Sent(Inner {
                 fut,
                 token: Some(token),
                 deferred: None,
@@ -115,14 +195,13 @@ impl<F> ResponseFuture<F> {
                 _condition: condition,
                 done: false,
             }),
-            refused: None,
         }
     }
 
     /// A future whose token is made only if `fut` is not ready on its first poll.
     pub(crate) fn deferred(fut: F, deferred: Deferred, watch: Option<Pin<Box<Watch>>>) -> Self {
         ResponseFuture {
-            inner: Some(Inner {
+            state: State::Sent(Inner {
                 fut,
                 token: None,
                 deferred: Some(deferred),
@@ -133,14 +212,14 @@ impl<F> ResponseFuture<F> {
                 _condition: None,
                 done: false,
             }),
-            refused: None,
         }
     }
 
-    pub(crate) fn cancelled(reason: CancelReason) -> Self {
+    /// A future for a request refused before it was sent, for `reason`; `trace` is the
+    /// request's decision trace, if it had one.
+    pub(crate) fn cancelled(reason: CancelReason, trace: Option<DecisionTrace>) -> Self {
         ResponseFuture {
-            inner: None,
-            refused: Some(reason),
+            state: State::Refused(Some(reason), trace),
         }
     }
 }
@@ -181,7 +260,10 @@ impl<F> ResponseFuture<F> {
     /// ```
     #[inline]
     pub fn take_shared_token(self: Pin<&mut Self>) -> Option<CancelToken> {
-        let inner = self.project().inner.as_pin_mut()?.project();
+        let StateProj::Sent(inner) = self.project().state.project() else {
+            return None;
+        };
+        let inner = inner.project();
         if !*inner.done {
             return None;
         }
@@ -210,9 +292,11 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<F::Output, CancelReason>> {
-        let this = self.project();
-        let Some(inner) = this.inner.as_pin_mut() else {
-            return Poll::Ready(Err(this.refused.take().expect("polled after completion")));
+        let inner = match self.project().state.project() {
+            StateProj::Sent(inner) => inner,
+            StateProj::Refused(reason, _) => {
+                return Poll::Ready(Err(reason.take().expect("polled after completion")));
+            }
         };
         let inner = inner.project();
         // The answer wins if it is already there.
@@ -245,6 +329,7 @@ where
                 cancelled: None,
                 parent: None,
                 observed: None,
+                trace: None,
             })
         });
         let mut watch = watch.as_mut().project();
@@ -281,6 +366,9 @@ where
             if let Some(observed) = watch.observed {
                 observed.cancelled(&reason);
             }
+            if let Some(trace) = watch.trace {
+                record_cancelled(trace, &reason);
+            }
             return Poll::Ready(Err(reason));
         }
         Poll::Pending
@@ -294,19 +382,34 @@ where
 {
     type Output = Result<T, BoxError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.poll_race(cx) {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.as_mut().poll_race(cx) {
             Poll::Ready(Ok(out)) => Poll::Ready(out.map_err(Into::into)),
-            Poll::Ready(Err(reason)) => Poll::Ready(Err(Cancelled::new(reason).into())),
+            Poll::Ready(Err(reason)) => Poll::Ready(Err(cancelled(self, reason))),
             Poll::Pending => Poll::Pending,
         }
     }
 }
 
+/// The error of a request cancelled for `reason`, carrying its decision trace if it has one.
+#[cold]
+#[inline(never)]
+fn cancelled<F>(fut: Pin<&mut ResponseFuture<F>>, reason: CancelReason) -> BoxError {
+    let trace = match fut.project().state.project() {
+        StateProj::Sent(inner) => inner
+            .project()
+            .watch
+            .as_mut()
+            .and_then(|w| w.as_mut().project().trace.as_ref().map(|t| t.0.clone())),
+        StateProj::Refused(_, trace) => trace.take(),
+    };
+    Cancelled::new(reason, trace).into()
+}
+
 #[pinned_drop]
 impl<F> PinnedDrop for ResponseFuture<F> {
     fn drop(self: Pin<&mut Self>) {
-        if let Some(inner) = self.project().inner.as_pin_mut() {
+        if let StateProj::Sent(inner) = self.project().state.project() {
             let inner = inner.project();
             if let Some(token) = inner
                 .token

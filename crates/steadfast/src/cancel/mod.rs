@@ -43,6 +43,12 @@
 //! # let _ = CancelReason::Shutdown;
 //! # }
 //! ```
+//!
+//! For a request carrying a [decision trace](crate::trace), the layer records why its token
+//! was cancelled, while the layer waited for the answer or before the request was sent
+//! ([`Decision::Cancelled`](crate::trace::Decision::Cancelled), whose reason names the
+//! source: timeout, deadline, shutdown, the caller, a client gone), under the layer's name or
+//! `"cancel"`. The [`Cancelled`] error carries the trace ([`Cancelled::decision_trace`]).
 
 mod condition;
 mod describe;

@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 
 use tower_service::Service;
 
-use super::future::{watched, ResponseFuture};
+use super::future::{trace_refusal, traced, watched, ResponseFuture};
 use super::plan::{prepare, Config, Prepared};
 use crate::token::HasCancelToken;
 use crate::BoxError;
@@ -83,14 +83,25 @@ impl<S> Cancel<S> {
                 if let Some(l) = &self.config.listeners {
                     l.refused(&reason);
                 }
-                ResponseFuture::cancelled(reason)
+                let trace = if crate::trace::armed() {
+                    trace_refusal(&req, &self.config.name, &reason)
+                } else {
+                    None
+                };
+                ResponseFuture::cancelled(reason, trace)
             }
             Prepared::Ready(parts) => {
-                let watch = self.config.listeners.as_ref().and_then(watched);
+                let mut watch = self.config.listeners.as_ref().and_then(watched);
+                if crate::trace::armed() {
+                    watch = traced(&req, &self.config.name, watch);
+                }
                 ResponseFuture::new(self.inner.call(req), parts, watch)
             }
             Prepared::Deferred(later) => {
-                let watch = self.config.listeners.as_ref().and_then(watched);
+                let mut watch = self.config.listeners.as_ref().and_then(watched);
+                if crate::trace::armed() {
+                    watch = traced(&req, &self.config.name, watch);
+                }
                 ResponseFuture::deferred(self.inner.call(req), later, watch)
             }
         }

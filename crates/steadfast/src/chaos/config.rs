@@ -1,11 +1,12 @@
 //! A chaos layer's settings, shared by its services, and what they inject into one request.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::behavior::BehaviorInjection;
-use super::error::Injection;
+use super::error::{ChaosError, Injection};
 use super::events::ChaosEvent;
 use super::fault::FaultInjection;
 use super::latency::LatencyInjection;
@@ -14,6 +15,8 @@ use super::switch::ChaosSwitch;
 use super::trigger::Predicate;
 use crate::observe::ChaosListener;
 use crate::random::RandomSource;
+use crate::token::HasCancelToken;
+use crate::trace::Decision;
 use crate::BoxError;
 
 /// The settings of a [`ChaosLayer`](super::ChaosLayer), behind one `Arc` its services share.
@@ -40,7 +43,12 @@ pub(crate) struct Plan<Res> {
 impl<Req, Res> Config<Req, Res> {
     /// Decides the injections for `req`, in their fixed order (behaviour, latency, fault,
     /// outcome), running the behaviour on it if that fires, and tells `tracing` of each one.
-    pub(crate) fn plan(&self, req: &mut Req) -> Plan<Res> {
+    ///
+    /// Each injection is also recorded in the request's decision trace, if it has one.
+    pub(crate) fn plan(&self, req: &mut Req) -> Plan<Res>
+    where
+        Req: HasCancelToken,
+    {
         let mut plan = Plan {
             delay: None,
             answer: None,
@@ -51,27 +59,31 @@ impl<Req, Res> Config<Req, Res> {
         let rng = &*self.rng;
         if let Some(behavior) = self.behavior.as_ref() {
             if behavior.trigger.fires(req, rng) {
-                self.announce(Injection::Behavior, None);
+                self.announce(Injection::Behavior, None, req);
                 behavior.run(req);
             }
         }
         if let Some(latency) = self.latency.as_ref() {
             if latency.trigger.fires(req, rng) {
                 let delay = latency.delay(rng);
-                self.announce(Injection::Latency, Some(delay));
+                self.announce(Injection::Latency, Some(delay), req);
                 plan.delay = Some(delay);
             }
         }
         if let Some(fault) = self.fault.as_ref() {
             if fault.trigger.fires(req, rng) {
-                self.announce(Injection::Fault, None);
-                plan.answer = Some(Err(fault.make(self.name, req)));
+                self.announce(Injection::Fault, None, req);
+                let mut error = fault.make(self.name, req);
+                if crate::trace::armed() {
+                    give_trace(&mut error, req);
+                }
+                plan.answer = Some(Err(error));
                 return plan;
             }
         }
         if let Some(outcome) = self.outcome.as_ref() {
             if outcome.trigger.fires(req, rng) {
-                self.announce(Injection::Outcome, None);
+                self.announce(Injection::Outcome, None, req);
                 plan.answer = Some(Ok(outcome.make(req)));
             }
         }
@@ -79,7 +91,14 @@ impl<Req, Res> Config<Req, Res> {
     }
 
     /// The `tracing` event of one injection, and its [`ChaosEvent`] to the listeners.
-    fn announce(&self, injection: Injection, delay: Option<Duration>) {
+    /// The injection is also recorded in `req`'s decision trace, when it has one.
+    fn announce(&self, injection: Injection, delay: Option<Duration>, req: &Req)
+    where
+        Req: HasCancelToken,
+    {
+        if crate::trace::armed() {
+            record_injection(self.name, injection, req);
+        }
         for l in self.listeners.iter() {
             l(&ChaosEvent::Injected { injection });
         }
@@ -96,6 +115,29 @@ impl<Req, Res> Config<Req, Res> {
                 "chaos injected"
             ),
         }
+    }
+}
+
+/// Records `injection` in `req`'s decision trace, if it has one.
+#[cold]
+#[inline(never)]
+fn record_injection<Req: HasCancelToken>(layer: &'static str, injection: Injection, req: &Req) {
+    if let Some(trace) = req.decision_trace() {
+        trace.record(
+            layer,
+            Decision::Injected {
+                fault: Cow::Borrowed(injection.as_str()),
+            },
+        );
+    }
+}
+
+/// Gives an injected [`ChaosError`] the decision trace of `req`, if it has one.
+#[cold]
+#[inline(never)]
+fn give_trace<Req: HasCancelToken>(error: &mut BoxError, req: &Req) {
+    if let (Some(chaos), Some(trace)) = (error.downcast_mut::<ChaosError>(), req.decision_trace()) {
+        chaos.set_trace(trace.clone());
     }
 }
 

@@ -3,6 +3,8 @@
 use std::error::Error as StdError;
 use std::fmt;
 
+use crate::trace::DecisionTrace;
+
 /// One of the four things a [`ChaosLayer`](super::ChaosLayer) can inject, as Polly's four chaos
 /// strategies: a fault, an outcome, latency, or a behaviour.
 ///
@@ -71,16 +73,42 @@ impl fmt::Display for Injection {
 /// assert_eq!(chaos.to_string(), "chaos layer `inventory` injected a fault");
 /// # }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Two are equal when their layers and injections are.
+#[derive(Debug, Clone)]
 pub struct ChaosError {
     layer: &'static str,
     injection: Injection,
+    trace: Option<DecisionTrace>,
 }
+
+impl PartialEq for ChaosError {
+    fn eq(&self, other: &Self) -> bool {
+        (self.layer, self.injection) == (other.layer, other.injection)
+    }
+}
+
+impl Eq for ChaosError {}
 
 impl ChaosError {
     /// An error injected by the layer named `layer`.
     pub fn new(layer: &'static str, injection: Injection) -> Self {
-        ChaosError { layer, injection }
+        ChaosError {
+            layer,
+            injection,
+            trace: None,
+        }
+    }
+
+    /// Gives this error the decision trace of the request it ends.
+    pub(crate) fn set_trace(&mut self, trace: DecisionTrace) {
+        self.trace = Some(trace);
+    }
+
+    /// The [decision trace](crate::trace) of the request this error ends, when it carried
+    /// one: its last entries are the layer's injections.
+    pub fn decision_trace(&self) -> Option<&DecisionTrace> {
+        self.trace.as_ref()
     }
 
     /// The name of the layer that injected it.

@@ -48,6 +48,12 @@
 //!
 //! See `docs/chaos.md` in the repository for using it in tests, and `steadfast-http`'s `chaos`
 //! module for HTTP responses and predicates.
+//!
+//! For a request carrying a [decision trace](crate::trace), every injection is recorded
+//! under the layer's name ([`Decision::Injected`](crate::trace::Decision::Injected), with
+//! `"behavior"`, `"latency"`, `"fault"` or `"outcome"`), and a [`ChaosError`] it injects
+//! carries the trace ([`ChaosError::decision_trace`]). The trace is looked for only when an
+//! injection fires.
 
 mod behavior;
 mod config;

@@ -8,6 +8,7 @@ use tower_service::Service;
 
 use super::config::Config;
 use super::future::ResponseFuture;
+use crate::token::HasCancelToken;
 use crate::BoxError;
 
 /// Injects faults, outcomes, latency and behaviour into a share of the requests of the
@@ -96,6 +97,7 @@ impl<S, Req, Res> Service<Req> for Chaos<S, Req, Res>
 where
     S: Service<Req, Response = Res>,
     S::Error: Into<BoxError>,
+    Req: HasCancelToken,
 {
     type Response = Res;
     type Error = BoxError;
@@ -118,6 +120,7 @@ where
 impl<S, Req, Res> Chaos<S, Req, Res>
 where
     S: Service<Req, Response = Res>,
+    Req: HasCancelToken,
 {
     /// `call` while the switch is on: kept out of line, so the path taken while it is off
     /// stays a read of the switch and the inner call.

@@ -1,5 +1,6 @@
 //! The error a circuit breaker returns for a call it did not let through.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use super::events::CircuitState;
 use super::state::Core;
 use crate::display::Short;
 use crate::per_thread_arc::PerThreadArc;
+use crate::trace::DecisionTrace;
 
 /// The circuit breaker rejected the call without sending it.
 ///
@@ -26,6 +28,19 @@ pub struct Rejected {
 pub(crate) enum Name {
     Static(&'static str),
     Breaker(PerThreadArc<Core>),
+    /// The rejection of a traced request: the name, and the request's decision trace (kept
+    /// here so that an untraced rejection is no larger).
+    Traced(ColdDrop<Box<(Cow<'static, str>, DecisionTrace)>>),
+}
+
+impl Name {
+    fn as_str(&self) -> &str {
+        match self {
+            Name::Static(name) => name,
+            Name::Breaker(core) => &core.name,
+            Name::Traced(traced) => traced.get().map_or("", |t| &*t.0),
+        }
+    }
 }
 
 impl Rejected {
@@ -37,12 +52,31 @@ impl Rejected {
         }
     }
 
+    /// This rejection, carrying the decision trace of the request it ends.
+    #[cold]
+    pub(crate) fn with_trace(self, trace: DecisionTrace) -> Self {
+        Rejected {
+            name: Name::Traced(ColdDrop::new(Box::new((
+                Cow::Owned(self.name.as_str().to_owned()),
+                trace,
+            )))),
+            ..self
+        }
+    }
+
+    /// The [decision trace](crate::trace) of the request this rejection ends, when that
+    /// request carried one. It holds the breaker's refusal (its state and window counts) and
+    /// what the layers above decided before.
+    pub fn decision_trace(&self) -> Option<&DecisionTrace> {
+        match &self.name {
+            Name::Traced(traced) => traced.get().map(|t| &t.1),
+            _ => None,
+        }
+    }
+
     /// The breaker's name.
     pub fn name(&self) -> &str {
-        match &self.name {
-            Name::Static(name) => name,
-            Name::Breaker(core) => &core.name,
-        }
+        self.name.as_str()
     }
 
     /// The state that rejected the call.
@@ -81,3 +115,34 @@ impl fmt::Display for Rejected {
 
 impl std::error::Error for Rejected {}
 crate::error::as_dyn_error!(Rejected);
+
+/// A value dropped out of line: a field that is almost always absent (a decision trace)
+/// adds no drop code to its holder's inlined drop.
+#[derive(Clone)]
+pub(crate) struct ColdDrop<T>(Option<T>);
+
+impl<T> ColdDrop<T> {
+    pub(crate) fn new(value: T) -> Self {
+        ColdDrop(Some(value))
+    }
+
+    /// The value (always there until the drop).
+    pub(crate) fn get(&self) -> Option<&T> {
+        self.0.as_ref()
+    }
+}
+
+impl<T> Drop for ColdDrop<T> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(value) = self.0.take() {
+            drop_cold(value);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_cold<T>(value: T) {
+    drop(value);
+}

@@ -10,10 +10,11 @@ use pin_project::pin_project;
 use tokio::time::Instant;
 
 use super::breaker::{BreakerHandle, BreakerRef, CircuitBreaker};
-use super::error::Rejected;
+use super::error::{ColdDrop, Rejected};
 use super::state::{CallResult, Core, Permit};
 use crate::classify::{refine, Attempt, Classify, LateOutcome, Outcome};
 use crate::token::CancelToken;
+use crate::trace::{Decision, DecisionTrace};
 use crate::BoxError;
 
 /// Holds an admitted call's permit; a call dropped before it finishes gives its probe permit
@@ -46,19 +47,41 @@ impl<H: BreakerHandle> PermitGuard<H> {
             self.core().on_result(p, result, start.map(|s| s.elapsed()));
         }
     }
+
+    /// Records the admission of this guard's call in `trace`.
+    pub(crate) fn trace_admission(&self, trace: &DecisionTrace) {
+        if let Some(p) = self.permit {
+            self.core().trace_admission(trace, p.state(), true);
+        }
+    }
+
+    /// Records in `trace` how this guard's call is about to be recorded.
+    fn trace_recorded(&self, trace: &DecisionTrace, result: CallResult, start: Option<Instant>) {
+        if let Some(p) = self.permit {
+            self.core()
+                .trace_recorded(trace, p, result, start.map(|s| s.elapsed()));
+        }
+    }
 }
 
 impl<H: BreakerHandle> PermitGuard<H> {
     /// Hands the permit to `late`: the call is recorded when its outcome is settled (a
     /// failure, an ignored call or a success, by the same rules as an outcome known at once),
     /// and the permit given back if it never is.
-    fn defer(&mut self, late: LateOutcome, start: Option<Instant>) {
+    fn defer(&mut self, late: LateOutcome, start: Option<Instant>, trace: Option<&DecisionTrace>) {
         let Some(permit) = self.permit.take() else {
             return;
         };
         // Owned, so that it can travel with the answer to wherever its end is read.
         let mut owned = PermitGuard::new(self.handle.breaker().clone(), permit);
-        late.on_settled(move |outcome| owned.finish(call_result(outcome), start));
+        let trace = trace.cloned();
+        late.on_settled(move |outcome| {
+            let result = call_result(outcome);
+            if let Some(trace) = &trace {
+                owned.trace_recorded(trace, result, start);
+            }
+            owned.finish(result, start)
+        });
     }
 }
 
@@ -78,7 +101,7 @@ fn call_result(outcome: Outcome) -> CallResult {
 /// hands the permit to that late outcome), and returns the result with its error boxed. A
 /// failure of a call whose caller cancelled it (`token` fired) is ignored unless the breaker is
 /// told to count those.
-#[inline]
+#[inline(always)]
 pub(super) fn settle<H, C, Req, T, E>(
     guard: &mut PermitGuard<H>,
     classifier: &C,
@@ -86,13 +109,17 @@ pub(super) fn settle<H, C, Req, T, E>(
     result: Result<T, E>,
     start: &Option<Instant>,
     token: &Option<CancelToken>,
+    trace: Option<&DecisionTrace>,
 ) -> Result<T, BoxError>
 where
     H: BreakerHandle,
     C: Classify<Req, T, E>,
     E: Into<BoxError>,
 {
-    let outcome = classifier.classify(attempt, result.as_ref());
+    let outcome = match trace {
+        None => classifier.classify(attempt, result.as_ref()),
+        Some(trace) => explain(guard.core(), trace, classifier, attempt, result.as_ref()),
+    };
     let result = result.map_err(Into::into);
     // A success judged at once is the common case: tested first, with everything else (the
     // error's refinement, a cancelled caller) out of line.
@@ -103,12 +130,60 @@ where
     if let (CallResult::Success, Ok(res)) = (recorded, &result) {
         if let Some(late) = classifier.late_outcome(res) {
             // The answer's real outcome comes at its end: record it then.
-            guard.defer(late, *start);
+            guard.defer(late, *start, trace);
             return result;
         }
     }
+    if let Some(trace) = trace {
+        guard.trace_recorded(trace, recorded, *start);
+    }
     guard.finish(recorded, *start);
     result
+}
+
+/// [`settle`] for a traced call, out of line.
+#[cold]
+#[inline(never)]
+fn settle_traced<H, C, Req, T, E>(
+    guard: &mut PermitGuard<H>,
+    classifier: &C,
+    result: Result<T, E>,
+    start: &Option<Instant>,
+    token: &Option<CancelToken>,
+    trace: Option<&DecisionTrace>,
+) -> Result<T, BoxError>
+where
+    H: BreakerHandle,
+    C: Classify<Req, T, E>,
+    E: Into<BoxError>,
+{
+    let attempt = Attempt::new(1, Default::default(), Default::default(), None);
+    settle(guard, classifier, &attempt, result, start, token, trace)
+}
+
+/// The classifier's verdict on a traced call, recorded in `trace` with the rule that gave it.
+#[cold]
+#[inline(never)]
+fn explain<C, Req, T, E>(
+    core: &Core,
+    trace: &DecisionTrace,
+    classifier: &C,
+    attempt: &Attempt<'_, Req>,
+    result: Result<&T, &E>,
+) -> Outcome
+where
+    C: Classify<Req, T, E>,
+{
+    let (outcome, rule) = classifier.explain(attempt, result);
+    trace.record(
+        String::from(&*core.name),
+        Decision::Classified {
+            attempt: attempt.number,
+            outcome,
+            rule,
+        },
+    );
+    outcome
 }
 
 /// What the breaker records for a call that did not simply succeed: `call_result` of the
@@ -165,6 +240,17 @@ enum Kind<F, C, T, H: BreakerHandle> {
         start: Option<Instant>,
         token: Option<CancelToken>,
     },
+    /// `Called`, for a request carrying a decision trace: a variant of its own, so that the
+    /// future of an untraced call holds, moves and drops nothing more.
+    Traced {
+        #[pin]
+        fut: F,
+        guard: PermitGuard<H>,
+        classifier: C,
+        start: Option<Instant>,
+        token: Option<CancelToken>,
+        trace: ColdDrop<DecisionTrace>,
+    },
     Rejected {
         error: Option<Rejected>,
     },
@@ -176,7 +262,7 @@ enum Kind<F, C, T, H: BreakerHandle> {
 impl<F, C, Req, T, B: BreakerRef> fmt::Debug for ResponseFuture<F, C, Req, T, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
-            Kind::Called { .. } => "called",
+            Kind::Called { .. } | Kind::Traced { .. } => "called",
             Kind::Rejected { .. } => "rejected",
             Kind::Fallback { .. } => "fallback",
         };
@@ -193,15 +279,27 @@ impl<F, C, Req, T, B: BreakerRef> ResponseFuture<F, C, Req, T, B> {
         classifier: C,
         start: Option<Instant>,
         token: Option<CancelToken>,
+        trace: Option<DecisionTrace>,
     ) -> Self {
-        ResponseFuture {
-            kind: Kind::Called {
+        let kind = match trace {
+            None => Kind::Called {
                 fut,
                 guard,
                 classifier,
                 start,
                 token,
             },
+            Some(trace) => Kind::Traced {
+                fut,
+                guard,
+                classifier,
+                start,
+                token,
+                trace: ColdDrop::new(trace),
+            },
+        };
+        ResponseFuture {
+            kind,
             _req: PhantomData,
         }
     }
@@ -243,7 +341,27 @@ where
             } => {
                 let result = ready!(fut.poll(cx));
                 let attempt = Attempt::new(1, Default::default(), Default::default(), None);
-                Poll::Ready(settle(guard, classifier, &attempt, result, start, token))
+                Poll::Ready(settle(
+                    guard, classifier, &attempt, result, start, token, None,
+                ))
+            }
+            KindProj::Traced {
+                fut,
+                guard,
+                classifier,
+                start,
+                token,
+                trace,
+            } => {
+                let result = ready!(fut.poll(cx));
+                Poll::Ready(settle_traced(
+                    guard,
+                    classifier,
+                    result,
+                    start,
+                    token,
+                    trace.get(),
+                ))
             }
             KindProj::Rejected { error } => {
                 Poll::Ready(Err(error.take().expect("polled after completion").into()))

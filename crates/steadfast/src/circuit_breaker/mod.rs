@@ -92,6 +92,17 @@
 //! one window, whatever the call rate; a success costs one clock read, one load and three
 //! `fetch_add`s (a failure or a slow call two more each). No lock, no allocation, no boxed
 //! future.
+//!
+//! For a request carrying a [decision trace](crate::trace), the layer records, under the
+//! breaker's name, its admission ([`Decision::Admission`](crate::trace::Decision::Admission):
+//! the state, whether the call was let through, and the failures and calls in the window at
+//! that moment), the classifier's verdict with the rule that gave it
+//! ([`Decision::Classified`](crate::trace::Decision::Classified), from
+//! [`Classify::explain`](crate::classify::Classify::explain)), and how the call was counted
+//! ([`Decision::Recorded`](crate::trace::Decision::Recorded): `"success"`, `"failure"`,
+//! `"slow"`, `"invalid"` or `"ignored"`). A [`Rejected`] error carries the request's trace
+//! ([`Rejected::decision_trace`]). Calls made with [`CircuitBreaker::run`] have no request,
+//! and no trace.
 
 mod breaker;
 mod builder;
@@ -106,6 +117,7 @@ mod registry;
 mod run;
 mod service;
 mod state;
+mod traced;
 mod window;
 
 pub use breaker::{BreakerRef, CircuitBreaker};

@@ -254,7 +254,15 @@ where
     let mut guard = PermitGuard::new(breaker.clone(), permit);
     let start = core.measures_duration().then(Instant::now);
     let result = f();
-    settle(&mut guard, classifier, &attempt(), result, &start, &None)
+    settle(
+        &mut guard,
+        classifier,
+        &attempt(),
+        result,
+        &start,
+        &None,
+        None,
+    )
 }
 
 /// The future of [`CircuitBreaker::run`] and [`ClassifiedBreaker::run`].
@@ -341,7 +349,15 @@ where
         match this.stage.as_mut().project() {
             StageProj::Running { fut, guard, start } => {
                 let result = ready!(fut.poll(cx));
-                let out = settle(guard, this.classifier, &attempt(), result, start, &None);
+                let out = settle(
+                    guard,
+                    this.classifier,
+                    &attempt(),
+                    result,
+                    start,
+                    &None,
+                    None,
+                );
                 this.stage.set(Stage::Done);
                 Poll::Ready(out)
             }

@@ -14,6 +14,7 @@ use super::error::Rejected;
 use super::future::{PermitGuard, ResponseFuture};
 use crate::classify::{AnyError, Classify};
 use crate::token::HasCancelToken;
+use crate::trace::DecisionTrace;
 use crate::BoxError;
 
 /// What answers a call the breaker rejected.
@@ -303,7 +304,10 @@ where
             send(breaker, inner, req, classifier, guard)
         }
         Err(refusal) => {
-            let rejected = breaker.rejected(refusal.state, refusal.retry_after);
+            let mut rejected = breaker.rejected(refusal.state, refusal.retry_after);
+            if crate::trace::armed() {
+                rejected = trace_refusal(breaker, &req, rejected);
+            }
             match fallback.fallback(req, &rejected) {
                 Some(result) => ResponseFuture::fallback(result),
                 None => ResponseFuture::rejected(rejected),
@@ -332,6 +336,43 @@ where
     } else {
         req.cancel_token().cloned()
     };
+    let trace = if crate::trace::armed() {
+        trace_admission(&guard, &req)
+    } else {
+        None
+    };
     let fut = inner.call(req);
-    ResponseFuture::called(fut, guard, classifier.clone(), start, token)
+    ResponseFuture::called(fut, guard, classifier.clone(), start, token, trace)
+}
+
+/// The trace of a request admitted under `guard`, if it has one, with the admission recorded.
+#[cold]
+#[inline(never)]
+fn trace_admission<H: BreakerHandle, Req: HasCancelToken>(
+    guard: &PermitGuard<H>,
+    req: &Req,
+) -> Option<DecisionTrace> {
+    let trace = req.decision_trace()?;
+    guard.trace_admission(trace);
+    Some(trace.clone())
+}
+
+/// `rejected`, carrying the trace of `req` (if it has one) with the refusal recorded.
+#[cold]
+#[inline(never)]
+fn trace_refusal<B: BreakerRef, Req: HasCancelToken>(
+    breaker: &B,
+    req: &Req,
+    rejected: Rejected,
+) -> Rejected {
+    match req.decision_trace() {
+        Some(trace) => {
+            breaker
+                .breaker()
+                .core
+                .trace_admission(trace, rejected.state(), false);
+            rejected.with_trace(trace.clone())
+        }
+        None => rejected,
+    }
 }

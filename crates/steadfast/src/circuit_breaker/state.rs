@@ -107,6 +107,11 @@ impl Permit {
     pub(crate) fn records(&self) -> bool {
         kind(self.word()) != CircuitState::Disabled
     }
+
+    /// The breaker's state when the call was admitted.
+    pub(crate) fn state(self) -> CircuitState {
+        kind(self.word())
+    }
 }
 
 const KIND_BITS: u32 = 3;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::reason::Reason;
 use super::validator::ValidationContext;
+use crate::trace::DecisionTrace;
 
 fn write_reasons(f: &mut fmt::Formatter<'_>, reasons: &[Reason]) -> fmt::Result {
     for (i, r) in reasons.iter().enumerate() {
@@ -36,14 +37,32 @@ fn write_reasons(f: &mut fmt::Formatter<'_>, reasons: &[Reason]) -> fmt::Result 
 /// assert_eq!(why.reasons()[0].as_str(), "not valid JSON");
 /// assert_eq!(why.attempt(), 1);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Two are equal when their reasons, attempts and elapsed times are.
+#[derive(Debug, Clone)]
 pub struct InvalidResponse {
     reasons: Vec<Reason>,
     attempt: u32,
     elapsed: Duration,
+    trace: Option<DecisionTrace>,
 }
 
+impl PartialEq for InvalidResponse {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.reasons, self.attempt, self.elapsed)
+            == (&other.reasons, other.attempt, other.elapsed)
+    }
+}
+
+impl Eq for InvalidResponse {}
+
 impl InvalidResponse {
+    /// The [decision trace](crate::trace) of the request whose response this is, when it
+    /// carried one: it ends with one entry per reason.
+    pub fn decision_trace(&self) -> Option<&DecisionTrace> {
+        self.trace.as_ref()
+    }
+
     /// The reasons, one per failed check, in the order the validators ran.
     pub fn reasons(&self) -> &[Reason] {
         &self.reasons
@@ -105,8 +124,21 @@ impl<Res> Invalid<Res> {
                 reasons,
                 attempt: cx.attempt(),
                 elapsed: cx.elapsed(),
+                trace: None,
             },
         }
+    }
+
+    /// This error, carrying the decision trace of the request it ends.
+    pub(crate) fn with_trace(mut self, trace: DecisionTrace) -> Self {
+        self.why.trace = Some(trace);
+        self
+    }
+
+    /// The [decision trace](crate::trace) of the request whose response this is, when it
+    /// carried one: it ends with one entry per reason.
+    pub fn decision_trace(&self) -> Option<&DecisionTrace> {
+        self.why.trace.as_ref()
     }
 
     /// The response.
@@ -194,17 +226,44 @@ impl<Res> StdError for Invalid<Res> {
 /// assert_eq!(rejected.to_string(), "request rejected by validation: empty prompt");
 /// # }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Two are equal when their reasons and attempts are.
+#[derive(Debug, Clone)]
 pub struct InvalidRequest {
     reasons: Vec<Reason>,
     attempt: u32,
+    trace: Option<DecisionTrace>,
 }
+
+impl PartialEq for InvalidRequest {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.reasons, self.attempt) == (&other.reasons, other.attempt)
+    }
+}
+
+impl Eq for InvalidRequest {}
 
 impl InvalidRequest {
     /// A rejection of attempt `attempt` for `reasons` (for layers that validate requests
     /// themselves, such as an HTTP server's).
     pub fn new(reasons: Vec<Reason>, attempt: u32) -> Self {
-        InvalidRequest { reasons, attempt }
+        InvalidRequest {
+            reasons,
+            attempt,
+            trace: None,
+        }
+    }
+
+    /// This error, carrying the decision trace of the request it ends.
+    pub(crate) fn with_trace(mut self, trace: DecisionTrace) -> Self {
+        self.trace = Some(trace);
+        self
+    }
+
+    /// The [decision trace](crate::trace) of the rejected request, when it carried one: it
+    /// ends with one entry per reason.
+    pub fn decision_trace(&self) -> Option<&DecisionTrace> {
+        self.trace.as_ref()
     }
 
     /// The reasons, one per failed check, in the order the validators ran.

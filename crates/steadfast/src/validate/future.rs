@@ -1,5 +1,6 @@
 //! The validate layer's response future.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -10,8 +11,31 @@ use tokio::time::Instant;
 
 use super::error::{Invalid, InvalidRequest};
 use super::events::{Listeners, ValidateEvent};
+use super::reason::Reason;
 use super::validator::{ValidationContext, Validator};
+use crate::trace::{Decision, DecisionTrace};
 use crate::BoxError;
+
+/// The decision trace of a traced request, and the layer's name in it.
+pub(crate) struct Traced {
+    pub(crate) trace: DecisionTrace,
+    pub(crate) layer: Cow<'static, str>,
+}
+
+/// Records one [`Decision::Invalid`] per reason `validator` gave.
+#[cold]
+#[inline(never)]
+pub(crate) fn record_invalid(traced: &Traced, validator: &'static str, reasons: &[Reason]) {
+    for reason in reasons {
+        traced.trace.record(
+            traced.layer.clone(),
+            Decision::Invalid {
+                validator: Cow::Borrowed(validator),
+                reason: Cow::Owned(reason.as_str().to_owned()),
+            },
+        );
+    }
+}
 
 /// Response future of [`Validate`](super::Validate), the service a
 /// [`ValidateLayer`](super::ValidateLayer) makes: the inner call, whose response is validated
@@ -32,6 +56,7 @@ enum Kind<F, P> {
         cx: ValidationContext,
         sent: Instant,
         listeners: Option<Listeners>,
+        trace: Option<Box<Traced>>,
     },
     Rejected {
         error: Option<InvalidRequest>,
@@ -57,6 +82,7 @@ impl<F, P> ResponseFuture<F, P> {
         cx: ValidationContext,
         sent: Instant,
         listeners: Option<Listeners>,
+        trace: Option<Box<Traced>>,
     ) -> Self {
         ResponseFuture {
             kind: Kind::Called {
@@ -65,6 +91,7 @@ impl<F, P> ResponseFuture<F, P> {
                 cx,
                 sent,
                 listeners,
+                trace,
             },
         }
     }
@@ -93,6 +120,7 @@ where
                 cx: attempt,
                 sent,
                 listeners,
+                trace,
             } => {
                 let response = ready!(fut.poll(cx)).map_err(Into::into)?;
                 let elapsed = sent.elapsed();
@@ -119,7 +147,12 @@ where
                     reasons = reasons.len(),
                     "response failed validation"
                 );
-                Poll::Ready(Err(Box::new(Invalid::new(response, reasons, seen))))
+                let mut invalid = Invalid::new(response, reasons, seen);
+                if let Some(traced) = trace {
+                    record_invalid(traced, "response validator", invalid.reasons());
+                    invalid = invalid.with_trace(traced.trace.clone());
+                }
+                Poll::Ready(Err(Box::new(invalid)))
             }
             KindProj::Rejected { error } => Poll::Ready(Err(Box::new(
                 error.take().expect("polled after completion"),

@@ -45,6 +45,7 @@ pub struct ValidateLayer<Q = AcceptAll, P = AcceptAll> {
     response: P,
     counts: (usize, usize),
     listeners: Option<Listeners>,
+    name: Option<Cow<'static, str>>,
 }
 
 impl<Q, P> fmt::Debug for ValidateLayer<Q, P> {
@@ -86,6 +87,7 @@ impl<S, Q: Clone, P: Clone> Layer<S> for ValidateLayer<Q, P> {
     fn layer(&self, inner: S) -> Self::Service {
         Validate::new(inner, self.request.clone(), self.response.clone())
             .with_listeners(self.listeners.clone())
+            .with_name(self.name.clone())
     }
 }
 
@@ -247,13 +249,14 @@ impl<Q, P> ValidateLayerBuilder<Q, P> {
             mut listeners,
             observers,
         } = self.watch;
-        let name = name.as_deref().unwrap_or("validate");
-        listeners.extend(observers.iter().filter_map(|o| o.validate(name)));
+        let observed = name.as_deref().unwrap_or("validate");
+        listeners.extend(observers.iter().filter_map(|o| o.validate(observed)));
         Ok(ValidateLayer {
             request: self.request,
             response: self.response,
             counts: self.counts,
             listeners: (!listeners.is_empty()).then(|| Listeners(listeners.into())),
+            name,
         })
     }
 }

@@ -59,6 +59,13 @@
 //! ```
 //!
 //! See `docs/validate.md` in the repository for the whole model.
+//!
+//! For a request carrying a [decision trace](crate::trace), every reason a validator gives
+//! for refusing the request or its response is recorded
+//! ([`Decision::Invalid`](crate::trace::Decision::Invalid), with `"request validator"` or
+//! `"response validator"` and the reason), under the layer's name or `"validate"`.
+//! [`InvalidRequest`], [`Invalid`] and [`InvalidResponse`] carry the trace
+//! (`decision_trace()`).
 
 mod error;
 mod events;

@@ -1,5 +1,6 @@
 //! The validate middleware service.
 
+use std::borrow::Cow;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use tower_service::Service;
 
 use super::error::InvalidRequest;
 use super::events::{Listeners, ValidateEvent};
-use super::future::ResponseFuture;
+use super::future::{record_invalid, ResponseFuture, Traced};
 use super::validator::{ValidationContext, Validator};
 use crate::token::HasCancelToken;
 use crate::BoxError;
@@ -40,6 +41,8 @@ pub struct Validate<S, Q, P> {
     request: Q,
     response: P,
     listeners: Option<Listeners>,
+    /// The layer's name, for a decision trace (`None`: `"validate"`).
+    name: Option<Cow<'static, str>>,
 }
 
 impl<S, Q, P> Validate<S, Q, P> {
@@ -65,7 +68,14 @@ impl<S, Q, P> Validate<S, Q, P> {
             request,
             response,
             listeners: None,
+            name: None,
         }
+    }
+
+    /// The same service, named `name` in decision traces.
+    pub(crate) fn with_name(mut self, name: Option<Cow<'static, str>>) -> Self {
+        self.name = name;
+        self
     }
 
     /// The same service, telling `listeners` what it decides.
@@ -125,10 +135,57 @@ where
                 reasons = reasons.len(),
                 "request rejected by validation"
             );
-            return ResponseFuture::rejected(InvalidRequest::new(reasons, cx.attempt()));
+            let mut error = InvalidRequest::new(reasons, cx.attempt());
+            if crate::trace::armed() {
+                error = trace_request(&req, &self.name, error);
+            }
+            return ResponseFuture::rejected(error);
         }
+        let traced = if crate::trace::armed() {
+            traced(&req, &self.name)
+        } else {
+            None
+        };
         let sent = Instant::now();
         let fut = self.inner.call(req);
-        ResponseFuture::called(fut, self.response.clone(), cx, sent, self.listeners.clone())
+        ResponseFuture::called(
+            fut,
+            self.response.clone(),
+            cx,
+            sent,
+            self.listeners.clone(),
+            traced,
+        )
     }
+}
+
+/// `req`'s decision trace, if it has one, kept with the layer's name for the response's
+/// verdict.
+#[cold]
+#[inline(never)]
+fn traced<Req: HasCancelToken>(req: &Req, name: &Option<Cow<'static, str>>) -> Option<Box<Traced>> {
+    let trace = req.decision_trace()?;
+    Some(Box::new(Traced {
+        trace: trace.clone(),
+        layer: name.clone().unwrap_or(Cow::Borrowed("validate")),
+    }))
+}
+
+/// `error`, carrying `req`'s decision trace (if it has one) with the refusal recorded.
+#[cold]
+#[inline(never)]
+fn trace_request<Req: HasCancelToken>(
+    req: &Req,
+    name: &Option<Cow<'static, str>>,
+    error: InvalidRequest,
+) -> InvalidRequest {
+    let Some(trace) = req.decision_trace() else {
+        return error;
+    };
+    let traced = Traced {
+        trace: trace.clone(),
+        layer: name.clone().unwrap_or(Cow::Borrowed("validate")),
+    };
+    record_invalid(&traced, "request validator", error.reasons());
+    error.with_trace(traced.trace)
 }

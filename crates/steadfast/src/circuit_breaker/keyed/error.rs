@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::config::ConfigError;
+use crate::trace::DecisionTrace;
 use crate::BoxError;
 
 /// Why [`KeyedBreakers::get`](super::KeyedBreakers::get) has no breaker for a key.
@@ -29,6 +30,20 @@ impl fmt::Display for KeyedError {
 impl std::error::Error for KeyedError {}
 
 impl KeyedError {
+    /// This error, carrying the decision trace of the request it ends (a table full of open
+    /// circuits; invalid settings are the set's own failure).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn with_trace(self, trace: &DecisionTrace) -> Self {
+        match self {
+            KeyedError::Full(full) => KeyedError::Full(KeyTableFull {
+                trace: Some(trace.clone()),
+                ..full
+            }),
+            other => other,
+        }
+    }
+
     pub(super) fn into_box(self) -> BoxError {
         match self {
             KeyedError::Full(e) => Box::new(e),
@@ -51,9 +66,16 @@ impl KeyedError {
 #[derive(Debug, Clone)]
 pub struct KeyTableFull {
     pub(super) slots: usize,
+    pub(super) trace: Option<DecisionTrace>,
 }
 
 impl KeyTableFull {
+    /// The [decision trace](crate::trace) of the request refused a breaker, when it carried
+    /// one.
+    pub fn decision_trace(&self) -> Option<&DecisionTrace> {
+        self.trace.as_ref()
+    }
+
     /// How many slots could have taken the key (its shard's share of `max_keys`).
     pub fn slots(&self) -> usize {
         self.slots

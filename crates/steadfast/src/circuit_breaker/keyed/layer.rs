@@ -196,7 +196,14 @@ where
             ),
             // No breaker for the key (no room, or invalid settings): fail the call rather than
             // send it unguarded.
-            Err(e) => ResponseFuture::fallback(Err(e.into_box())),
+            Err(mut e) => {
+                if crate::trace::armed() {
+                    if let Some(trace) = req.decision_trace() {
+                        e = e.with_trace(trace);
+                    }
+                }
+                ResponseFuture::fallback(Err(e.into_box()))
+            }
         }
     }
 }

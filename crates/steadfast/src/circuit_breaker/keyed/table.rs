@@ -423,7 +423,12 @@ where
     #[cold]
     #[inline(never)]
     fn insert(&self, shard: &Shard<K>, key: &K, now: Now) -> Result<CircuitBreaker, KeyedError> {
-        let full = || KeyedError::Full(KeyTableFull { slots: shard.quota });
+        let full = || {
+            KeyedError::Full(KeyTableFull {
+                slots: shard.quota,
+                trace: None,
+            })
+        };
         if now.nanos < shard.full_until.load(Ordering::Relaxed) {
             return Err(full());
         }
