@@ -1,1 +1,459 @@
-//! Settings files.
+//! Settings files: the same settings from TOML, YAML and JSON; defaults, named policies and
+//! overrides; every problem at once with its path; the builders getting the values; and
+//! settings that serialize and read back equal.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use steadfast::backoff::Jitter;
+use steadfast::circuit_breaker::CircuitBreakerLayer;
+use steadfast::config::{
+    load, BackoffSettings, BreakerSettings, BudgetSettings, CancelSettings, Config, FailureRate,
+    Format, HalfOpenMode, RetrySettings, SlowCallRate, Strategy, WindowSettings,
+};
+use steadfast::describe::StackDescription;
+use steadfast::retry::RetryLayer;
+use tracing::Level;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// Every kind of setting, once.
+const TOML: &str = r#"
+[defaults.retry]
+max_attempts = 3
+backoff = { max = "5s", jitter = "equal" }
+max_hint = "30s"
+
+[defaults.breaker]
+minimum_calls = 10
+window = { count = 50 }
+
+[defaults.cancel]
+timeout = "10s"
+
+[defaults.attempt_timeout]
+timeout = "2s"
+
+[policies.standard]
+max_attempts = 4
+backoff = { kind = "exponential", base = "100ms", factor = 3.0, max = "2s", min = "10ms", jitter = { proportional = 0.25 } }
+max_elapsed = "1m30s"
+max_hint_wait_total = "45s"
+start_jitter = "1.5s"
+seed = 7
+log_level = "warn"
+budget = { kind = "ratio", ratio = 0.1, min_per_second = 5, window = "20s" }
+classify = "http"
+
+[policies.quick]
+name = "quick-retries"
+max_attempts = 2
+backoff = { kind = "constant", delay = "50ms" }
+budget = { kind = "token_bucket", capacity = 100, retry_cost = 10, success_refund = 2 }
+
+[breakers.payments]
+failure_rate = 25.5
+slow_call_rate = { percent = 80.0, threshold = "2s" }
+consecutive_failures = 5
+minimum_calls = 20
+window = { time = "1m", buckets = 12 }
+half_open_max_calls = 4
+success_threshold = 2
+half_open_rule = "first_failure"
+max_half_open = "30s"
+open_backoff = { kind = "exponential", base = "1s", max = "1m" }
+count_cancellations = true
+count_invalid = false
+
+[breakers.strict]
+failure_rate = "off"
+consecutive_failures = 3
+slow_call_rate = { percent = 50.0, threshold = "5s" }
+half_open_rule = "rates"
+open_for = "15s"
+
+[stacks.inventory]
+cancel = "5s"
+retry = { from = "standard", max_attempts = 5, backoff = { max = "3s" } }
+breaker = "payments"
+attempt_timeout = { timeout = "1s" }
+
+[stacks.search]
+retry = { backoff = { kind = "linear", step = "100ms", initial = "50ms" } }
+breaker = { from = "strict", open_for = "20s" }
+cancel = { name = "search-total" }
+"#;
+
+const YAML: &str = r#"
+defaults:
+  retry:
+    max_attempts: 3
+    backoff: { max: 5s, jitter: equal }
+    max_hint: 30s
+  breaker:
+    minimum_calls: 10
+    window: { count: 50 }
+  cancel:
+    timeout: 10s
+  attempt_timeout:
+    timeout: 2s
+policies:
+  standard:
+    max_attempts: 4
+    backoff:
+      kind: exponential
+      base: 100ms
+      factor: 3.0
+      max: 2s
+      min: 10ms
+      jitter: { proportional: 0.25 }
+    max_elapsed: 1m30s
+    max_hint_wait_total: 45s
+    start_jitter: 1.5s
+    seed: 7
+    log_level: warn
+    budget: { kind: ratio, ratio: 0.1, min_per_second: 5, window: 20s }
+    classify: http
+  quick:
+    name: quick-retries
+    max_attempts: 2
+    backoff: { kind: constant, delay: 50ms }
+    budget: { kind: token_bucket, capacity: 100, retry_cost: 10, success_refund: 2 }
+breakers:
+  payments:
+    failure_rate: 25.5
+    slow_call_rate: { percent: 80.0, threshold: 2s }
+    consecutive_failures: 5
+    minimum_calls: 20
+    window: { time: 1m, buckets: 12 }
+    half_open_max_calls: 4
+    success_threshold: 2
+    half_open_rule: first_failure
+    max_half_open: 30s
+    open_backoff: { kind: exponential, base: 1s, max: 1m }
+    count_cancellations: true
+    count_invalid: false
+  strict:
+    failure_rate: "off"
+    consecutive_failures: 3
+    slow_call_rate: { percent: 50.0, threshold: 5s }
+    half_open_rule: rates
+    open_for: 15s
+stacks:
+  inventory:
+    cancel: 5s
+    retry: { from: standard, max_attempts: 5, backoff: { max: 3s } }
+    breaker: payments
+    attempt_timeout: { timeout: 1s }
+  search:
+    retry: { backoff: { kind: linear, step: 100ms, initial: 50ms } }
+    breaker: { from: strict, open_for: 20s }
+    cancel: { name: search-total }
+"#;
+
+const JSON: &str = r#"{
+  "defaults": {
+    "retry": { "max_attempts": 3, "backoff": { "max": "5s", "jitter": "equal" }, "max_hint": "30s" },
+    "breaker": { "minimum_calls": 10, "window": { "count": 50 } },
+    "cancel": { "timeout": "10s" },
+    "attempt_timeout": { "timeout": "2s" }
+  },
+  "policies": {
+    "standard": {
+      "max_attempts": 4,
+      "backoff": { "kind": "exponential", "base": "100ms", "factor": 3.0, "max": "2s", "min": "10ms",
+                   "jitter": { "proportional": 0.25 } },
+      "max_elapsed": "1m30s", "max_hint_wait_total": "45s", "start_jitter": "1.5s", "seed": 7,
+      "log_level": "warn",
+      "budget": { "kind": "ratio", "ratio": 0.1, "min_per_second": 5, "window": "20s" },
+      "classify": "http"
+    },
+    "quick": {
+      "name": "quick-retries", "max_attempts": 2,
+      "backoff": { "kind": "constant", "delay": "50ms" },
+      "budget": { "kind": "token_bucket", "capacity": 100, "retry_cost": 10, "success_refund": 2 }
+    }
+  },
+  "breakers": {
+    "payments": {
+      "failure_rate": 25.5, "slow_call_rate": { "percent": 80.0, "threshold": "2s" },
+      "consecutive_failures": 5, "minimum_calls": 20, "window": { "time": "1m", "buckets": 12 },
+      "half_open_max_calls": 4, "success_threshold": 2, "half_open_rule": "first_failure",
+      "max_half_open": "30s", "open_backoff": { "kind": "exponential", "base": "1s", "max": "1m" },
+      "count_cancellations": true, "count_invalid": false
+    },
+    "strict": { "failure_rate": "off", "consecutive_failures": 3,
+                "slow_call_rate": { "percent": 50.0, "threshold": "5s" }, "half_open_rule": "rates", "open_for": "15s" }
+  },
+  "stacks": {
+    "inventory": {
+      "cancel": "5s",
+      "retry": { "from": "standard", "max_attempts": 5, "backoff": { "max": "3s" } },
+      "breaker": "payments",
+      "attempt_timeout": { "timeout": "1s" }
+    },
+    "search": {
+      "retry": { "backoff": { "kind": "linear", "step": "100ms", "initial": "50ms" } },
+      "breaker": { "from": "strict", "open_for": "20s" },
+      "cancel": { "name": "search-total" }
+    }
+  }
+}"#;
+
+fn toml() -> Config {
+    Config::from_str(TOML, Format::Toml).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn the_same_file_in_toml_yaml_and_json_reads_the_same() {
+    let toml = toml();
+    let yaml = Config::from_str(YAML, Format::Yaml).unwrap_or_else(|e| panic!("{e}"));
+    let json = Config::from_str(JSON, Format::Json).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(toml, yaml);
+    assert_eq!(toml, json);
+    let names: Vec<&str> = toml.stacks().map(|(name, _)| name).collect();
+    assert_eq!(names, ["inventory", "search"], "in the file's order");
+}
+
+#[test]
+fn every_setting_is_read() {
+    let config = toml();
+    let mut want = RetrySettings::default();
+    want.name = Some("standard".into());
+    want.max_attempts = Some(4);
+    let mut backoff = BackoffSettings::default();
+    backoff.strategy = Some(Strategy::Exponential {
+        base: ms(100),
+        factor: Some(3.0),
+    });
+    backoff.max = Some(secs(2));
+    backoff.min = Some(ms(10));
+    backoff.jitter = Some(Jitter::Proportional(0.25));
+    want.backoff = Some(backoff);
+    want.max_elapsed = Some(secs(90));
+    want.max_hint = Some(secs(30));
+    want.max_hint_wait_total = Some(secs(45));
+    want.start_jitter = Some(ms(1500));
+    want.seed = Some(7);
+    want.log_level = Some(Level::WARN);
+    want.budget = Some(BudgetSettings::Ratio {
+        ratio: Some(0.1),
+        min_per_second: Some(5),
+        window: Some(secs(20)),
+    });
+    want.classify = Some("http".into());
+    assert_eq!(config.policy("standard"), Some(&want));
+
+    let quick = config.policy("quick").unwrap();
+    assert_eq!(quick.name.as_deref(), Some("quick-retries"));
+    assert_eq!(
+        quick.budget,
+        Some(BudgetSettings::TokenBucket {
+            capacity: Some(100),
+            retry_cost: Some(10),
+            success_refund: Some(2),
+        })
+    );
+
+    let mut want = BreakerSettings::default();
+    want.name = Some("payments".into());
+    want.failure_rate = Some(FailureRate::Percent(25.5));
+    want.slow_call_rate = Some(SlowCallRate {
+        percent: 80.0,
+        threshold: secs(2),
+    });
+    want.consecutive_failures = Some(5);
+    want.minimum_calls = Some(20);
+    want.window = Some(WindowSettings::Time {
+        length: secs(60),
+        buckets: 12,
+    });
+    want.half_open_max_calls = Some(4);
+    want.success_threshold = Some(2);
+    want.half_open_rule = Some(HalfOpenMode::FirstFailure);
+    want.max_half_open = Some(secs(30));
+    let mut open = BackoffSettings::default();
+    open.strategy = Some(Strategy::Exponential {
+        base: secs(1),
+        factor: None,
+    });
+    open.max = Some(secs(60));
+    want.open_backoff = Some(open);
+    want.count_cancellations = Some(true);
+    want.count_invalid = Some(false);
+    assert_eq!(config.breaker("payments"), Some(&want));
+
+    let strict = config.breaker("strict").unwrap();
+    assert_eq!(strict.failure_rate, Some(FailureRate::Off));
+    assert_eq!(strict.half_open_rule, Some(HalfOpenMode::Rates));
+    assert_eq!(strict.open_for, Some(secs(15)));
+}
+
+#[test]
+fn layers_inherit_the_defaults_and_override_them_setting_by_setting() {
+    let config = toml();
+    // A policy without its own value takes the default's.
+    assert_eq!(config.policy("quick").unwrap().max_hint, Some(secs(30)));
+    // Its own backoff sets a strategy; the default's cap and jitter stay.
+    let quick = config.policy("quick").unwrap().backoff.clone().unwrap();
+    assert_eq!(quick.strategy, Some(Strategy::Constant { delay: ms(50) }));
+    assert_eq!(
+        (quick.max, quick.jitter),
+        (Some(secs(5)), Some(Jitter::Equal))
+    );
+    // A breaker without its own window takes the default one.
+    assert_eq!(
+        config.breaker("strict").unwrap().window,
+        Some(WindowSettings::Count(50))
+    );
+    assert_eq!(config.breaker("strict").unwrap().minimum_calls, Some(10));
+
+    let inventory = config.stack("inventory").unwrap();
+    let retry = inventory.retry.as_ref().unwrap();
+    // The stack's own setting, over the policy's, over the default's.
+    assert_eq!(retry.max_attempts, Some(5));
+    // The policy's settings the stack does not override.
+    assert_eq!(retry.seed, Some(7));
+    assert_eq!(retry.classify.as_deref(), Some("http"));
+    // A backoff is overridden setting by setting: the stack's cap, the policy's strategy.
+    let backoff = retry.backoff.as_ref().unwrap();
+    assert_eq!(backoff.max, Some(secs(3)));
+    assert_eq!(backoff.min, Some(ms(10)));
+    assert!(matches!(
+        backoff.strategy,
+        Some(Strategy::Exponential { .. })
+    ));
+    // Layers are named after their stack unless the file names them.
+    assert_eq!(retry.name.as_deref(), Some("inventory"));
+    let breaker = inventory.breaker.as_ref().unwrap();
+    assert_eq!(breaker.name.as_deref(), Some("inventory"));
+    assert_eq!(breaker.failure_rate, Some(FailureRate::Percent(25.5)));
+    let cancel = inventory.cancel.as_ref().unwrap();
+    assert_eq!(
+        (cancel.name.as_deref(), cancel.timeout),
+        (Some("inventory"), Some(secs(5)))
+    );
+    let attempt = inventory.attempt_timeout.as_ref().unwrap();
+    assert_eq!(
+        (attempt.name.as_deref(), attempt.timeout),
+        (Some("inventory-attempt"), Some(secs(1)))
+    );
+
+    let search = config.stack("search").unwrap();
+    // No named policy: the defaults, with the stack's backoff strategy.
+    let retry = search.retry.as_ref().unwrap();
+    assert_eq!(retry.max_attempts, Some(3));
+    assert_eq!(
+        retry.backoff.as_ref().unwrap().strategy,
+        Some(Strategy::Linear {
+            initial: Some(ms(50)),
+            step: ms(100)
+        })
+    );
+    let breaker = search.breaker.as_ref().unwrap();
+    assert_eq!(breaker.open_for, Some(secs(20)));
+    assert_eq!(breaker.consecutive_failures, Some(3));
+    // The cancel layer's own name, and the default timeout.
+    let cancel = search.cancel.as_ref().unwrap();
+    assert_eq!(
+        (cancel.name.as_deref(), cancel.timeout),
+        (Some("search-total"), Some(secs(10)))
+    );
+    // A layer the stack does not give is not there, defaults or not.
+    assert_eq!(search.attempt_timeout, None);
+}
+
+/// The JSON of the description of `layer`.
+fn described(layer: &impl steadfast::describe::Describe) -> serde_json::Value {
+    serde_json::to_value(StackDescription::of(layer)).unwrap()
+}
+
+#[test]
+fn the_builders_get_the_values() {
+    let config = toml();
+    let stack = config.stack("inventory").unwrap();
+    let policy = stack.retry.as_ref().unwrap().build().unwrap();
+    assert_eq!(
+        described(&RetryLayer::new(policy)),
+        serde_json::json!([{
+            "kind": "retry",
+            "name": "inventory",
+            "settings": {
+                "max_attempts": 5,
+                "backoff": {
+                    "kind": "exponential", "base": "100ms", "factor": 3.0, "max": "3s",
+                    "min": "10ms", "jitter": { "kind": "proportional", "share": 0.25 }
+                },
+                "max_elapsed": "90s",
+                "max_hint": "30s",
+                "max_hint_wait_total": "45s",
+                "budget": { "kind": "ratio", "ratio": "10%", "min_per_second": 5, "window": "20s" },
+                "classify": "AnyError",
+                "clone_requests": "CloneAll",
+                "log_level": "warn"
+            }
+        }])
+    );
+    let breaker = stack.breaker.as_ref().unwrap().build().unwrap();
+    assert_eq!(
+        described(&CircuitBreakerLayer::new(breaker)),
+        serde_json::json!([{
+            "kind": "circuit-breaker",
+            "name": "inventory",
+            "settings": {
+                "classify": "AnyError",
+                "failure_rate": "25.5%",
+                "slow_call_rate": ["80%", "2s"],
+                "consecutive_failures": 5,
+                "minimum_calls": 20,
+                "window": { "kind": "time", "length": "1m", "buckets": 12 },
+                "half_open_max_calls": 4,
+                "success_threshold": 2,
+                "half_open_rule": "first_failure",
+                "max_half_open": "30s",
+                "open_backoff": { "kind": "exponential", "base": "1s", "factor": 2.0, "max": "1m" },
+                "count_cancellations": true,
+                "count_invalid": false
+            }
+        }])
+    );
+    let cancel = stack.cancel.as_ref().unwrap().build().unwrap();
+    assert_eq!(
+        described(&cancel),
+        serde_json::json!([{ "kind": "cancel", "name": "inventory", "settings": { "timeout": "5s" } }])
+    );
+
+    // A backoff without `kind` adjusts the layer's default schedule.
+    let search = config.stack("search").unwrap();
+    let mut retry = search.retry.clone().unwrap();
+    retry.backoff = Some(BackoffSettings::default());
+    let d = described(&RetryLayer::new(retry.build().unwrap()));
+    assert_eq!(
+        d[0]["settings"]["backoff"],
+        serde_json::json!({ "kind": "exponential", "base": "100ms", "factor": 2.0, "max": "10s", "jitter": "full" })
+    );
+    // The strict breaker: no failure rate, open for a constant time, rates in half-open.
+    let breaker = search.breaker.as_ref().unwrap().build().unwrap();
+    let d = described(&CircuitBreakerLayer::new(breaker));
+    let settings = &d[0]["settings"];
+    assert_eq!(settings.get("failure_rate"), None);
+    assert_eq!(settings["half_open_rule"], "rates");
+    assert_eq!(
+        settings["open_backoff"],
+        serde_json::json!({ "kind": "constant", "delay": "20s" })
+    );
+    // A token bucket budget.
+    let quick = config.policy("quick").unwrap().build().unwrap();
+    let d = described(&RetryLayer::new(quick));
+    assert_eq!(d[0]["name"], "quick-retries");
+    assert_eq!(
+        d[0]["settings"]["budget"],
+        serde_json::json!({ "kind": "token_bucket", "capacity": 100, "retry_cost": 10, "success_refund": 2 })
+    );
+}
