@@ -457,3 +457,169 @@ fn the_builders_get_the_values() {
         serde_json::json!({ "kind": "token_bucket", "capacity": 100, "retry_cost": 10, "success_refund": 2 })
     );
 }
+
+/// The problems `text` (TOML) has, one a line.
+fn problems(text: &str) -> Vec<String> {
+    let err = Config::from_str(text, Format::Toml).unwrap_err();
+    assert!(!err.problems().is_empty());
+    err.to_string().lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_its_path() {
+    let text = r#"
+[defaults.retry]
+max_atempts = 3
+
+[policies.standard]
+max_attempts = -1
+backoff = { kind = "exponentail", base = "1s" }
+max_elapsed = 250
+log_level = "loud"
+seed = "7"
+
+[policies.other]
+backoff = { base = "1s", max = "2x" }
+budget = { ratio = 0.5 }
+
+[breakers.b]
+failure_rate = true
+window = { count = 10, time = "1s" }
+open_for = "1s"
+open_backoff = { kind = "constant" }
+slow_call_rate = { percent = 50 }
+count_invalid = "yes"
+
+[stacks.s]
+retry = "standrad"
+breaker = { from = "nope" }
+cancel = { timeout = "5 s" }
+atempt_timeout = "1s"
+
+[stack.x]
+"#;
+    assert_eq!(
+        problems(text),
+        [
+            "defaults.retry.max_atempts = 3: unknown setting (did you mean `max_attempts`?)",
+            "policies.standard.max_attempts = -1: must be a whole number from 0 to 4294967295",
+            "policies.standard.backoff.kind = \"exponentail\": unknown value (did you mean `exponential`?)",
+            "policies.standard.max_elapsed = 250: not a duration (use a unit: \"2s\")",
+            "policies.standard.seed = \"7\": must be a whole number",
+            "policies.standard.log_level = \"loud\": must be one of: trace, debug, info, warn, error",
+            "policies.other.backoff.base: needs a `kind` beside it (the strategy it is a parameter of)",
+            "policies.other.backoff.max = \"2x\": not a duration (use a unit: \"2s\")",
+            "policies.other.budget.kind: missing (a budget is `ratio` or `token_bucket`)",
+            "breakers.b.failure_rate = true: must be a percentage (such as 50) or \"off\"",
+            "breakers.b.slow_call_rate.threshold: missing (the slow-call rule needs it)",
+            "breakers.b.window = {count = 10, time = \"1s\"}: give `count` or `time`, not both",
+            "breakers.b.open_backoff.delay: missing (this kind of backoff needs it)",
+            "breakers.b.count_invalid = \"yes\": must be true or false",
+            "breakers.b.open_backoff: give `open_for` or `open_backoff`, not both",
+            "stacks.s.cancel.timeout = \"5 s\": not a duration (use a unit: \"2s\")",
+            "stacks.s.retry = \"standrad\": no policy of that name in [policies] (did you mean `standard`?)",
+            "stacks.s.breaker.from = \"nope\": no breaker of that name in [breakers]",
+            "stacks.s.atempt_timeout = \"1s\": unknown setting (did you mean `attempt_timeout`?)",
+            "stack = {x = {}}: unknown setting (did you mean `stacks`?)",
+        ]
+    );
+}
+
+#[test]
+fn syntax_errors_and_other_shapes() {
+    // A syntax error is one problem, in the parser's words.
+    let err = Config::from_str("[policies.a\nmax_attempts = 1", Format::Toml).unwrap_err();
+    assert_eq!(err.problems().len(), 1);
+    assert_eq!(err.problems()[0].path(), "");
+    assert!(err.to_string().contains("line 1"), "{err}");
+    // Tables where they belong, and keys given twice (JSON and YAML allow it).
+    assert_eq!(
+        problems("policies = 3\nstacks = { a = 1 }"),
+        [
+            "policies = 3: must be a table",
+            "stacks.a = 1: must be a table",
+        ]
+    );
+    let err = Config::from_str(
+        r#"{"policies": {"a": {"max_attempts": 2, "max_attempts": 3}}}"#,
+        Format::Json,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "policies.a.max_attempts = 3: given twice"
+    );
+    // Each problem's parts, apart.
+    let err = Config::from_str("[policies.a]\nmax_elapsed = \"2x\"", Format::Toml).unwrap_err();
+    let p = &err.problems()[0];
+    assert_eq!(p.file(), None);
+    assert_eq!(p.path(), "policies.a.max_elapsed");
+    assert_eq!(p.value().map(ToString::to_string).as_deref(), Some("\"2x\""));
+    assert_eq!(p.rule(), "not a duration (use a unit: \"2s\")");
+}
+
+#[test]
+fn the_builders_rules_are_reported_at_the_setting() {
+    let text = r#"
+[policies.zero]
+max_attempts = 0
+backoff = { kind = "exponential", base = "1s", factor = 0.5 }
+
+[policies.floor]
+backoff = { max = "1s", min = "5s" }
+
+[policies.jitter]
+backoff = { jitter = { proportional = 2.0 } }
+budget = { kind = "ratio", ratio = 2000 }
+
+[breakers.small]
+minimum_calls = 200
+window = { count = 100 }
+
+[breakers.open]
+open_backoff = { kind = "exponential", base = "1s", factor = 0.5 }
+
+[stacks.s]
+cancel = "0s"
+retry = { from = "zero", max_attempts = 2 }
+"#;
+    assert_eq!(
+        problems(text),
+        [
+            "policies.zero.max_attempts = 0: must be at least 1 (got 0)",
+            "policies.floor.backoff.min = \"5s\": must not exceed backoff.max (5s > 1s)",
+            "policies.jitter.budget.ratio = 2000.0: must be between 0 and 1000 (got 2000)",
+            "breakers.small.minimum_calls = 200: must not exceed the count window's size (200 > 100)",
+            "breakers.open.open_backoff.factor = 0.5: must be a finite number of at least 1 (got 0.5)",
+            "stacks.s.cancel.timeout = \"0s\": must be greater than zero",
+            "stacks.s.retry.backoff.factor = 0.5: must be a finite number of at least 1 (got 0.5)",
+        ]
+    );
+}
+
+#[test]
+fn files_are_read_by_their_extension_and_named_in_problems() {
+    let dir = std::env::temp_dir().join(format!("steadfast-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in [("a.toml", TOML), ("a.yaml", YAML), ("a.yml", YAML), ("a.json", JSON)] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        assert_eq!(load(&path).unwrap_or_else(|e| panic!("{e}")), toml(), "{name}");
+    }
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, "[stacks.inventory.retry]\nbackoff = { max = \"2x\" }\n").unwrap();
+    let err = load(&path).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: stacks.inventory.retry.backoff.max = \"2x\": not a duration (use a unit: \"2s\")",
+            path.display()
+        )
+    );
+    assert_eq!(err.problems()[0].file(), Some(&*path.display().to_string()));
+    let err = load(dir.join("a.ini")).unwrap_err();
+    assert!(err.to_string().ends_with("unknown format: name the file .toml, .yaml, .yml or .json"), "{err}");
+    let err = load(dir.join("missing.toml")).unwrap_err();
+    assert!(err.to_string().contains("missing.toml: cannot be read"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -134,10 +134,15 @@ impl BackoffSettings {
         let strategy = match kind {
             None => {
                 for key in ["delay", "step", "initial", "base", "factor"] {
-                    if t.has(key) {
-                        r.report(t.path(), None, format!("`{key}` needs a `kind` beside it"));
-                        let _ = t.get(key);
+                    // With a `kind` that is not one, its parameters cannot be checked.
+                    if t.has(key) && !t.has("kind") {
+                        r.report(
+                            &join(t.path(), key),
+                            None,
+                            "needs a `kind` beside it (the strategy it is a parameter of)",
+                        );
                     }
+                    let _ = t.get(key);
                 }
                 None
             }

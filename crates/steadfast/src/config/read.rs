@@ -122,17 +122,18 @@ impl Reader {
     pub(crate) fn table<'n>(&mut self, node: &'n Node, path: &str) -> Option<Table<'n>> {
         match node {
             Node::Map(entries) => {
-                let mut seen: Vec<&str> = Vec::new();
-                for (key, value) in entries {
-                    if seen.contains(&key.as_str()) {
+                // A key given again is reported here, and counts as read.
+                let mut used = vec![false; entries.len()];
+                for (i, (key, value)) in entries.iter().enumerate() {
+                    if entries[..i].iter().any(|(k, _)| k == key) {
                         self.report(&join(path, key), Some(value), "given twice");
+                        used[i] = true;
                     }
-                    seen.push(key);
                 }
                 Some(Table {
                     path: path.to_owned(),
                     entries,
-                    used: vec![false; entries.len()],
+                    used,
                     known: Vec::new(),
                 })
             }
