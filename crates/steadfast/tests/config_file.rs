@@ -9,7 +9,7 @@ use steadfast::backoff::Jitter;
 use steadfast::circuit_breaker::CircuitBreakerLayer;
 use steadfast::config::{
     load, BackoffSettings, BreakerSettings, BudgetSettings, CancelSettings, Config, FailureRate,
-    Format, HalfOpenMode, RetrySettings, SlowCallRate, Strategy, WindowSettings,
+    Format, HalfOpenMode, RetrySettings, SlowCallRate, WindowSettings,
 };
 use steadfast::describe::StackDescription;
 use steadfast::retry::RetryLayer;
@@ -228,7 +228,7 @@ fn every_setting_is_read() {
     want.name = Some("standard".into());
     want.max_attempts = Some(4);
     let mut backoff = BackoffSettings::default();
-    backoff.strategy = Some(Strategy::Exponential {
+    backoff.strategy = Some(Strategy_::Exponential {
         base: ms(100),
         factor: Some(3.0),
     });
@@ -279,7 +279,7 @@ fn every_setting_is_read() {
     want.half_open_rule = Some(HalfOpenMode::FirstFailure);
     want.max_half_open = Some(secs(30));
     let mut open = BackoffSettings::default();
-    open.strategy = Some(Strategy::Exponential {
+    open.strategy = Some(Strategy_::Exponential {
         base: secs(1),
         factor: None,
     });
@@ -302,7 +302,7 @@ fn layers_inherit_the_defaults_and_override_them_setting_by_setting() {
     assert_eq!(config.policy("quick").unwrap().max_hint, Some(secs(30)));
     // Its own backoff sets a strategy; the default's cap and jitter stay.
     let quick = config.policy("quick").unwrap().backoff.clone().unwrap();
-    assert_eq!(quick.strategy, Some(Strategy::Constant { delay: ms(50) }));
+    assert_eq!(quick.strategy, Some(Strategy_::Constant { delay: ms(50) }));
     assert_eq!(
         (quick.max, quick.jitter),
         (Some(secs(5)), Some(Jitter::Equal))
@@ -327,7 +327,7 @@ fn layers_inherit_the_defaults_and_override_them_setting_by_setting() {
     assert_eq!(backoff.min, Some(ms(10)));
     assert!(matches!(
         backoff.strategy,
-        Some(Strategy::Exponential { .. })
+        Some(Strategy_::Exponential { .. })
     ));
     // Layers are named after their stack unless the file names them.
     assert_eq!(retry.name.as_deref(), Some("inventory"));
@@ -351,7 +351,7 @@ fn layers_inherit_the_defaults_and_override_them_setting_by_setting() {
     assert_eq!(retry.max_attempts, Some(3));
     assert_eq!(
         retry.backoff.as_ref().unwrap().strategy,
-        Some(Strategy::Linear {
+        Some(Strategy_::Linear {
             initial: Some(ms(50)),
             step: ms(100)
         })
@@ -545,16 +545,16 @@ fn syntax_errors_and_other_shapes() {
         Format::Json,
     )
     .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "policies.a.max_attempts = 3: given twice"
-    );
+    assert_eq!(err.to_string(), "policies.a.max_attempts = 3: given twice");
     // Each problem's parts, apart.
     let err = Config::from_str("[policies.a]\nmax_elapsed = \"2x\"", Format::Toml).unwrap_err();
     let p = &err.problems()[0];
     assert_eq!(p.file(), None);
     assert_eq!(p.path(), "policies.a.max_elapsed");
-    assert_eq!(p.value().map(ToString::to_string).as_deref(), Some("\"2x\""));
+    assert_eq!(
+        p.value().map(ToString::to_string).as_deref(),
+        Some("\"2x\"")
+    );
     assert_eq!(p.rule(), "not a duration (use a unit: \"2s\")");
 }
 
@@ -601,13 +601,26 @@ retry = { from = "zero", max_attempts = 2 }
 fn files_are_read_by_their_extension_and_named_in_problems() {
     let dir = std::env::temp_dir().join(format!("steadfast-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for (name, text) in [("a.toml", TOML), ("a.yaml", YAML), ("a.yml", YAML), ("a.json", JSON)] {
+    for (name, text) in [
+        ("a.toml", TOML),
+        ("a.yaml", YAML),
+        ("a.yml", YAML),
+        ("a.json", JSON),
+    ] {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
-        assert_eq!(load(&path).unwrap_or_else(|e| panic!("{e}")), toml(), "{name}");
+        assert_eq!(
+            load(&path).unwrap_or_else(|e| panic!("{e}")),
+            toml(),
+            "{name}"
+        );
     }
     let path = dir.join("bad.toml");
-    std::fs::write(&path, "[stacks.inventory.retry]\nbackoff = { max = \"2x\" }\n").unwrap();
+    std::fs::write(
+        &path,
+        "[stacks.inventory.retry]\nbackoff = { max = \"2x\" }\n",
+    )
+    .unwrap();
     let err = load(&path).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -618,8 +631,238 @@ fn files_are_read_by_their_extension_and_named_in_problems() {
     );
     assert_eq!(err.problems()[0].file(), Some(&*path.display().to_string()));
     let err = load(dir.join("a.ini")).unwrap_err();
-    assert!(err.to_string().ends_with("unknown format: name the file .toml, .yaml, .yml or .json"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("unknown format: name the file .toml, .yaml, .yml or .json"),
+        "{err}"
+    );
     let err = load(dir.join("missing.toml")).unwrap_err();
-    assert!(err.to_string().contains("missing.toml: cannot be read"), "{err}");
+    assert!(
+        err.to_string().contains("missing.toml: cannot be read"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn duration() -> impl proptest::strategy::Strategy<Value = Duration> {
+    prop_oneof![
+        (0u64..10_000).prop_map(Duration::from_millis),
+        (0u64..1_000_000).prop_map(Duration::from_secs),
+        (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+    ]
+}
+
+fn percent() -> impl proptest::strategy::Strategy<Value = f64> {
+    (1u32..=10_000).prop_map(|bp| f64::from(bp) / 100.0)
+}
+
+fn strategy() -> impl proptest::strategy::Strategy<Value = Strategy_> {
+    prop_oneof![
+        Just(Strategy_::None),
+        duration().prop_map(|delay| Strategy_::Constant { delay }),
+        (proptest::option::of(duration()), duration())
+            .prop_map(|(initial, step)| Strategy_::Linear { initial, step }),
+        (duration(), proptest::option::of(1.0f64..100.0))
+            .prop_map(|(base, factor)| Strategy_::Exponential { base, factor }),
+        duration().prop_map(|base| Strategy_::Fibonacci { base }),
+        duration().prop_map(|base| Strategy_::Decorrelated { base }),
+    ]
+}
+
+/// `Strategy` is both proptest's trait and the backoff strategy: the latter's name here.
+type Strategy_ = steadfast::config::Strategy;
+
+fn backoff() -> impl proptest::strategy::Strategy<Value = BackoffSettings> {
+    let jitter = prop_oneof![
+        Just(Jitter::None),
+        Just(Jitter::Full),
+        Just(Jitter::Equal),
+        (0.0f64..=1.0).prop_map(Jitter::Proportional),
+    ];
+    (
+        proptest::option::of(strategy()),
+        proptest::option::of(duration()),
+        proptest::option::of(duration()),
+        proptest::option::of(jitter),
+    )
+        .prop_map(|(strategy, max, min, jitter)| {
+            let mut b = BackoffSettings::default();
+            b.strategy = strategy;
+            b.max = max;
+            b.min = min;
+            b.jitter = jitter;
+            b
+        })
+}
+
+fn name() -> impl proptest::strategy::Strategy<Value = Option<String>> {
+    proptest::option::of("[a-z][a-z0-9_-]{0,12}")
+}
+
+fn retry_settings() -> impl proptest::strategy::Strategy<Value = RetrySettings> {
+    let budget = prop_oneof![
+        (
+            proptest::option::of(0.0f64..1000.0),
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(duration()),
+        )
+            .prop_map(|(ratio, min_per_second, window)| BudgetSettings::Ratio {
+                ratio,
+                min_per_second,
+                window
+            }),
+        (
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(any::<u32>()),
+        )
+            .prop_map(|(capacity, retry_cost, success_refund)| {
+                BudgetSettings::TokenBucket {
+                    capacity,
+                    retry_cost,
+                    success_refund,
+                }
+            }),
+    ];
+    let level = prop_oneof![
+        Just(Level::TRACE),
+        Just(Level::DEBUG),
+        Just(Level::INFO),
+        Just(Level::WARN),
+        Just(Level::ERROR),
+    ];
+    let d = || proptest::option::of(duration());
+    (
+        (
+            name(),
+            proptest::option::of(1u32..100),
+            proptest::option::of(backoff()),
+        ),
+        (d(), d(), d(), d()),
+        // TOML's integers are 64-bit signed: a seed is written there up to `i64::MAX`.
+        proptest::option::of(0..=i64::MAX as u64),
+        proptest::option::of(level),
+        proptest::option::of(budget),
+        name(),
+    )
+        .prop_map(
+            |(
+                (name, max_attempts, backoff),
+                (elapsed, hint, hint_total, start),
+                seed,
+                level,
+                budget,
+                classify,
+            )| {
+                let mut s = RetrySettings::default();
+                s.name = name;
+                s.max_attempts = max_attempts;
+                s.backoff = backoff;
+                s.max_elapsed = elapsed;
+                s.max_hint = hint;
+                s.max_hint_wait_total = hint_total;
+                s.start_jitter = start;
+                s.seed = seed;
+                s.log_level = level;
+                s.budget = budget;
+                s.classify = classify;
+                s
+            },
+        )
+}
+
+fn breaker_settings() -> impl proptest::strategy::Strategy<Value = BreakerSettings> {
+    let failure_rate = prop_oneof![
+        Just(FailureRate::Off),
+        percent().prop_map(FailureRate::Percent)
+    ];
+    let slow = (percent(), duration())
+        .prop_map(|(percent, threshold)| SlowCallRate { percent, threshold });
+    let window = prop_oneof![
+        (1u32..1000).prop_map(WindowSettings::Count),
+        (duration(), 1u32..1000)
+            .prop_map(|(length, buckets)| WindowSettings::Time { length, buckets }),
+    ];
+    let mode = prop_oneof![Just(HalfOpenMode::FirstFailure), Just(HalfOpenMode::Rates)];
+    let open = prop_oneof![
+        Just((None, None)),
+        duration().prop_map(|d| (Some(d), None)),
+        backoff().prop_map(|b| (None, Some(b))),
+    ];
+    let n = || proptest::option::of(1u32..1000);
+    let b = || proptest::option::of(any::<bool>());
+    (
+        (
+            name(),
+            proptest::option::of(failure_rate),
+            proptest::option::of(slow),
+        ),
+        (n(), n(), proptest::option::of(window), n(), n()),
+        (
+            proptest::option::of(mode),
+            proptest::option::of(duration()),
+            open,
+            b(),
+            b(),
+        ),
+    )
+        .prop_map(
+            |(
+                (name, failure_rate, slow),
+                (consecutive, minimum, window, half_open_calls, successes),
+                (mode, max_half_open, (open_for, open_backoff), cancellations, invalid),
+            )| {
+                let mut s = BreakerSettings::default();
+                s.name = name;
+                s.failure_rate = failure_rate;
+                s.slow_call_rate = slow;
+                s.consecutive_failures = consecutive;
+                s.minimum_calls = minimum;
+                s.window = window;
+                s.half_open_max_calls = half_open_calls;
+                s.success_threshold = successes;
+                s.half_open_rule = mode;
+                s.max_half_open = max_half_open;
+                s.open_for = open_for;
+                s.open_backoff = open_backoff;
+                s.count_cancellations = cancellations;
+                s.count_invalid = invalid;
+                s
+            },
+        )
+}
+
+proptest! {
+    #[test]
+    fn retry_settings_read_back_equal(s in retry_settings()) {
+        for format in [Format::Toml, Format::Json, Format::Yaml] {
+            let text = s.to_node().write(format).unwrap();
+            let node = steadfast::config::Node::parse(&text, format).unwrap();
+            prop_assert_eq!(&RetrySettings::from_node(&node).unwrap(), &s, "{:?}:\n{}", format, text);
+        }
+        // Through serde, as any format would.
+        let json = serde_json::to_string(&s).unwrap();
+        prop_assert_eq!(serde_json::from_str::<RetrySettings>(&json).unwrap(), s);
+    }
+
+    #[test]
+    fn breaker_settings_read_back_equal(s in breaker_settings()) {
+        for format in [Format::Toml, Format::Json, Format::Yaml] {
+            let text = s.to_node().write(format).unwrap();
+            let node = steadfast::config::Node::parse(&text, format).unwrap();
+            prop_assert_eq!(&BreakerSettings::from_node(&node).unwrap(), &s, "{:?}:\n{}", format, text);
+        }
+        let json = serde_json::to_string(&s).unwrap();
+        prop_assert_eq!(serde_json::from_str::<BreakerSettings>(&json).unwrap(), s);
+    }
+
+    #[test]
+    fn cancel_settings_read_back_equal(name in name(), timeout in proptest::option::of(duration())) {
+        let mut s = CancelSettings::default();
+        s.name = name;
+        s.timeout = timeout;
+        let text = s.to_node().write(Format::Toml).unwrap();
+        let node = steadfast::config::Node::parse(&text, Format::Toml).unwrap();
+        prop_assert_eq!(CancelSettings::from_node(&node).unwrap(), s);
+    }
 }
