@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::backoff::{Backoff, Jitter};
+#[cfg(any(feature = "retry", feature = "circuit-breaker"))]
+use crate::backoff::Backoff;
+use crate::backoff::Jitter;
 
 use super::node::{Node, Out};
 use super::read::settings_serde;
@@ -97,6 +99,7 @@ impl BackoffSettings {
     /// The schedule, with `default` (the layer's own default schedule) filling what is not
     /// set. When a strategy is set here, the cap and jitter not set here are none, as with
     /// [`Backoff`]'s constructors.
+    #[cfg(any(feature = "retry", feature = "circuit-breaker"))]
     pub(crate) fn to_backoff(&self, default: &BackoffSettings) -> Backoff {
         let (strategy, max, jitter) = match self.strategy {
             Some(s) => (s, self.max, self.jitter),

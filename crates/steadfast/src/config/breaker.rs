@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::backoff::{BackoffSettings, Strategy};
+use super::backoff::BackoffSettings;
 use super::node::{Node, Out};
 use super::read::settings_serde;
 use super::read::{choice, join, number, Reader, Table};
@@ -106,16 +106,6 @@ pub enum HalfOpenMode {
     FirstFailure,
     /// The probes' rates decide (`"rates"`).
     Rates,
-}
-
-/// The breaker's default open time, which an `open_backoff` table without `kind` adjusts.
-pub(crate) fn default_open_backoff() -> BackoffSettings {
-    BackoffSettings {
-        strategy: Some(Strategy::Constant {
-            delay: Duration::from_secs(60),
-        }),
-        ..BackoffSettings::default()
-    }
 }
 
 const RULES: &[(&str, HalfOpenMode)] = &[
@@ -307,11 +297,24 @@ settings_serde!(BreakerSettings);
 
 #[cfg(feature = "circuit-breaker")]
 mod build {
-    use super::{default_open_backoff, BreakerSettings, FailureRate, HalfOpenMode, WindowSettings};
+    use std::time::Duration;
+
+    use super::{BreakerSettings, FailureRate, HalfOpenMode, WindowSettings};
     use crate::circuit_breaker::{
         CircuitBreaker, CircuitBreakerBuilder, HalfOpenRule, SlidingWindow,
     };
+    use crate::config::backoff::{BackoffSettings, Strategy};
     use crate::error::ConfigError;
+
+    /// The breaker's default open time, which an `open_backoff` table without `kind` adjusts.
+    fn default_open_backoff() -> BackoffSettings {
+        BackoffSettings {
+            strategy: Some(Strategy::Constant {
+                delay: Duration::from_secs(60),
+            }),
+            ..BackoffSettings::default()
+        }
+    }
 
     impl BreakerSettings {
         /// A builder with these settings (its defaults for the rest), ready for the parts

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tracing::Level;
 
-use super::backoff::{BackoffSettings, Strategy};
+use super::backoff::BackoffSettings;
 use super::node::{Node, Out};
 use super::read::settings_serde;
 use super::read::{choice, Reader};
@@ -95,19 +95,6 @@ const LEVELS: &[(&str, Level)] = &[
     ("warn", Level::WARN),
     ("error", Level::ERROR),
 ];
-
-/// The retry layer's default schedule, which a backoff table without `kind` adjusts.
-pub(crate) fn default_backoff() -> BackoffSettings {
-    BackoffSettings {
-        strategy: Some(Strategy::Exponential {
-            base: Duration::from_millis(100),
-            factor: None,
-        }),
-        max: Some(Duration::from_secs(10)),
-        min: None,
-        jitter: Some(crate::backoff::Jitter::Full),
-    }
-}
 
 impl RetrySettings {
     /// These settings with every setting `over` gives replacing this one's; a backoff is
@@ -253,9 +240,25 @@ settings_serde!(RetrySettings);
 
 #[cfg(feature = "retry")]
 mod build {
+    use std::time::Duration;
+
     use std::sync::Arc;
 
-    use super::{default_backoff, BudgetSettings, RetrySettings};
+    /// The retry layer's default schedule, which a backoff table without `kind` adjusts.
+    fn default_backoff() -> BackoffSettings {
+        BackoffSettings {
+            strategy: Some(Strategy::Exponential {
+                base: Duration::from_millis(100),
+                factor: None,
+            }),
+            max: Some(Duration::from_secs(10)),
+            min: None,
+            jitter: Some(crate::backoff::Jitter::Full),
+        }
+    }
+
+    use super::{BudgetSettings, RetrySettings};
+    use crate::config::backoff::{BackoffSettings, Strategy};
     use crate::error::ConfigError;
     use crate::retry::{RatioBudget, RetryBudget, TokenBucket};
     use crate::retry::{RetryPolicy, RetryPolicyBuilder};
