@@ -283,17 +283,14 @@ fn read_stack(
 
 /// Reads a stack's retry or breaker: the name of one the file defines, or a table of its own
 /// settings that may start `from` one. Returns the named settings with the table's on top.
-fn read_layer<T: Clone + Default>(
+fn read_layer<T: Clone + Overridable>(
     r: &mut Reader,
     node: &Node,
     path: &str,
     what: &str,
     known: &[(String, T)],
     read_table: fn(&mut Reader, &mut Table<'_>) -> T,
-) -> Option<T>
-where
-    T: Overridable,
-{
+) -> Option<T> {
     let lookup = |r: &mut Reader, node: &Node, path: &str| -> Option<T> {
         let name = text(r, node, path)?;
         if let Some(found) = find(known, name) {

@@ -216,11 +216,11 @@ impl<'n> Table<'n> {
     }
 
     pub(crate) fn u32(&mut self, r: &mut Reader, key: &'static str) -> Option<u32> {
-        self.read(r, key, |r, node, path| integer(r, node, path))
+        self.read(r, key, integer)
     }
 
     pub(crate) fn u64(&mut self, r: &mut Reader, key: &'static str) -> Option<u64> {
-        self.read(r, key, |r, node, path| integer(r, node, path))
+        self.read(r, key, integer)
     }
 
     pub(crate) fn f64(&mut self, r: &mut Reader, key: &'static str) -> Option<f64> {
@@ -404,33 +404,6 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     one_back[b.len()]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn edit_distances() {
-        assert_eq!(edit_distance("", ""), 0);
-        assert_eq!(edit_distance("abc", ""), 3);
-        assert_eq!(edit_distance("", "ab"), 2);
-        assert_eq!(edit_distance("max_attempts", "max_attempts"), 0);
-        assert_eq!(edit_distance("max_atempts", "max_attempts"), 1);
-        assert_eq!(edit_distance("mxa_attempts", "max_attempts"), 1);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("µs", "us"), 1);
-    }
-
-    #[test]
-    fn near_misses_only() {
-        let known = ["max_attempts", "max_elapsed", "backoff", "name"];
-        assert_eq!(did_you_mean("max_atempts", &known), Some("max_attempts"));
-        assert_eq!(did_you_mean("backof", &known), Some("backoff"));
-        assert_eq!(did_you_mean("nmae", &known), Some("name"));
-        assert_eq!(did_you_mean("colour", &known), None);
-        assert_eq!(did_you_mean("max", &known), None);
-    }
-}
-
 /// `from_node`, `Serialize` and `Deserialize` for a settings type with `read` and `to_node`:
 /// it serializes as the table it reads from, and deserializing reports every problem.
 macro_rules! settings_serde {
@@ -463,3 +436,30 @@ macro_rules! settings_serde {
 }
 
 pub(crate) use settings_serde;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("", "ab"), 2);
+        assert_eq!(edit_distance("max_attempts", "max_attempts"), 0);
+        assert_eq!(edit_distance("max_atempts", "max_attempts"), 1);
+        assert_eq!(edit_distance("mxa_attempts", "max_attempts"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("µs", "us"), 1);
+    }
+
+    #[test]
+    fn near_misses_only() {
+        let known = ["max_attempts", "max_elapsed", "backoff", "name"];
+        assert_eq!(did_you_mean("max_atempts", &known), Some("max_attempts"));
+        assert_eq!(did_you_mean("backof", &known), Some("backoff"));
+        assert_eq!(did_you_mean("nmae", &known), Some("name"));
+        assert_eq!(did_you_mean("colour", &known), None);
+        assert_eq!(did_you_mean("max", &known), None);
+    }
+}
