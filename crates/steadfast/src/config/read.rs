@@ -459,6 +459,9 @@ mod tests {
         assert_eq!(did_you_mean("max_atempts", &known), Some("max_attempts"));
         assert_eq!(did_you_mean("backof", &known), Some("backoff"));
         assert_eq!(did_you_mean("nmae", &known), Some("name"));
+        // Two slips in a name of five to eight letters, one in a shorter one.
+        assert_eq!(did_you_mean("bakof", &known), Some("backoff"));
+        assert_eq!(did_you_mean("nmea", &known), None);
         assert_eq!(did_you_mean("colour", &known), None);
         assert_eq!(did_you_mean("max", &known), None);
     }
