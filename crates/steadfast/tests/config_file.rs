@@ -492,7 +492,7 @@ count_invalid = "yes"
 
 [stacks.s]
 retry = "standrad"
-breaker = { from = "nope" }
+breaker = { from = "nope", opn_for = "1s" }
 cancel = { timeout = "5 s" }
 atempt_timeout = "1s"
 
@@ -519,6 +519,7 @@ atempt_timeout = "1s"
             "stacks.s.cancel.timeout = \"5 s\": not a duration (use a unit: \"2s\")",
             "stacks.s.retry = \"standrad\": no policy of that name in [policies] (did you mean `standard`?)",
             "stacks.s.breaker.from = \"nope\": no breaker of that name in [breakers]",
+            "stacks.s.breaker.opn_for = \"1s\": unknown setting (did you mean `open_for`?)",
             "stacks.s.atempt_timeout = \"1s\": unknown setting (did you mean `attempt_timeout`?)",
             "stack = {x = {}}: unknown setting (did you mean `stacks`?)",
         ]

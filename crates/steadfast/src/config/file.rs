@@ -313,16 +313,15 @@ fn read_layer<T: Clone + Overridable>(
         return lookup(r, node, path);
     }
     let mut t = r.table(node, path)?;
-    let base = match t.get("from") {
-        Some((node, path)) => Some(lookup(r, node, &path)?),
-        None => None,
-    };
+    // A `from` that names nothing is reported, and the rest of the table is read all the same.
+    let base = t.get("from").map(|(node, path)| lookup(r, node, &path));
     let own = read_table(r, &mut t);
     t.finish(r);
-    Some(match base {
-        Some(base) => base.overridden(&own),
-        None => own,
-    })
+    match base {
+        Some(Some(base)) => Some(base.overridden(&own)),
+        Some(None) => None,
+        None => Some(own),
+    }
 }
 
 /// Settings that one layer of a file can override setting by setting.

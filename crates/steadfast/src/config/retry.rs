@@ -118,8 +118,8 @@ impl RetrySettings {
         }
     }
 
-    /// Reads the settings from the table `node` at `path`, reporting every problem to `r`;
-    /// `extra` names keys the caller reads itself (such as a stack's `from`).
+    /// Reads the settings from table `t`, reporting every problem to `r`; the caller reports
+    /// the keys nobody read, after reading its own (such as a stack's `from`).
     pub(crate) fn read_table(r: &mut Reader, t: &mut super::read::Table<'_>) -> RetrySettings {
         RetrySettings {
             name: t.string(r, "name"),
