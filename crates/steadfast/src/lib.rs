@@ -55,6 +55,9 @@ pub mod chaos;
 #[cfg(feature = "circuit-breaker")]
 pub mod circuit_breaker;
 pub mod classify;
+#[cfg(feature = "serde")]
+pub mod config;
+#[cfg(not(feature = "serde"))]
 mod config;
 pub mod describe;
 mod display;
