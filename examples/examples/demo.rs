@@ -55,6 +55,7 @@ use steadfast::retry::{
     StopReason,
 };
 use steadfast::token::{CancelReason, CancelToken};
+use steadfast::trace::{Decision, DecisionTrace};
 use steadfast::validate::{Reason, ValidateLayer, ValidationContext, Validator};
 use steadfast::{BoxError, ServiceBuilderExt};
 use steadfast_http::validate::{json_fields, BufferLayer, Buffered, JsonFields};
@@ -606,11 +607,19 @@ struct Finished {
     retries: Vec<RetryNote>,
     took: Duration,
     result: Result<(StatusCode, String), BoxError>,
+    /// The request's decision trace, for the requests the demo traces.
+    trace: Option<DecisionTrace>,
 }
 
 impl Finished {
     fn status(&self) -> Option<StatusCode> {
         self.result.as_ref().ok().map(|(s, _)| *s)
+    }
+
+    /// What the layers decided, for a traced request.
+    fn decisions(&self) -> Vec<Decision> {
+        let entries = self.trace.as_ref().map(DecisionTrace::entries);
+        entries.into_iter().flatten().map(|e| e.decision).collect()
     }
 
     fn retry_error(&self) -> Option<&RetryError> {
@@ -679,6 +688,7 @@ async fn fetch<S>(
     index: usize,
     path: &'static str,
     token: Option<CancelToken>,
+    traced: bool,
 ) -> Finished
 where
     S: Service<Req, Response = Response<Buffered>, Error = BoxError> + Clone,
@@ -705,6 +715,11 @@ where
         .expect("a valid request");
     if let Some(token) = token {
         req.extensions_mut().insert(token);
+    }
+    // Ask every layer to say what it decided, and why.
+    let trace = traced.then(DecisionTrace::new);
+    if let Some(trace) = &trace {
+        req.extensions_mut().insert(trace.clone());
     }
 
     let start = Instant::now();
@@ -734,6 +749,7 @@ where
         retries,
         took,
         result,
+        trace,
     };
     let plural = if attempts == 1 { "" } else { "s" };
     match &done.result {
@@ -761,7 +777,18 @@ where
             None => println!("     {} {}", bold(red("⇒ error:")), chain(&**e)),
         },
     }
+    if let Some(trace) = &done.trace {
+        print_trace(trace);
+    }
     done
+}
+
+/// A request's decision trace: one line per decision, as the layers recorded them.
+fn print_trace(trace: &DecisionTrace) {
+    println!("     {}", bold(blue("decision trace")));
+    for line in trace.to_string().lines() {
+        println!("       {}", blue(line.trim_start()));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -932,7 +959,7 @@ async fn run() -> Result<Checks, BoxError> {
     let mut finished = Vec::new();
 
     // 1. Healthy: one attempt.
-    let f = fetch(&client, &journal, &base, 0, "/health", None).await;
+    let f = fetch(&client, &journal, &base, 0, "/health", None, false).await;
     checks.expect(f.status() == Some(StatusCode::OK), "200 OK");
     checks.expect(
         f.attempts == 1 && f.retries.is_empty(),
@@ -941,7 +968,7 @@ async fn run() -> Result<Checks, BoxError> {
     finished.push(f);
 
     // 2. Two 503s, then a 200: two retries on the backoff schedule.
-    let f = fetch(&client, &journal, &base, 1, "/inventory", None).await;
+    let f = fetch(&client, &journal, &base, 1, "/inventory", None, true).await;
     checks.expect(f.status() == Some(StatusCode::OK), "200 OK in the end");
     checks.expect(f.attempts == 3, "three attempts (two retries)");
     let in_band = f.retries.len() == 2
@@ -953,10 +980,29 @@ async fn run() -> Result<Checks, BoxError> {
         in_band,
         "backoff delays within their jitter bands (10–20ms, then 20–40ms)",
     );
+    let decisions = f.decisions();
+    checks.expect(
+        decisions
+            .iter()
+            .filter(|d| matches!(d, Decision::Backoff { .. }))
+            .count()
+            == 2
+            && decisions.iter().any(|d| {
+                matches!(
+                    d,
+                    Decision::Classified {
+                        attempt: 1,
+                        rule: Some(_),
+                        ..
+                    }
+                )
+            }),
+        "the trace shows each verdict with its rule, and both backoffs",
+    );
     finished.push(f);
 
     // 3. A 429 asking for 1 s: the hint wins over the backoff, clamped to max_hint.
-    let f = fetch(&client, &journal, &base, 2, "/quote", None).await;
+    let f = fetch(&client, &journal, &base, 2, "/quote", None, false).await;
     checks.expect(
         f.status() == Some(StatusCode::OK),
         "200 OK after the rate limit",
@@ -971,7 +1017,7 @@ async fn run() -> Result<Checks, BoxError> {
     finished.push(f);
 
     // 4. Too slow: the per-attempt timeout fires and the timeout error is retried.
-    let f = fetch(&client, &journal, &base, 3, "/report", None).await;
+    let f = fetch(&client, &journal, &base, 3, "/report", None, false).await;
     checks.expect(
         f.status() == Some(StatusCode::OK),
         "200 OK on the second attempt",
@@ -984,7 +1030,7 @@ async fn run() -> Result<Checks, BoxError> {
     finished.push(f);
 
     // 5. A 404 is final: returned at once, no retry.
-    let f = fetch(&client, &journal, &base, 4, "/admin", None).await;
+    let f = fetch(&client, &journal, &base, 4, "/admin", None, false).await;
     checks.expect(
         f.status() == Some(StatusCode::NOT_FOUND),
         "404 returned as is",
@@ -994,7 +1040,7 @@ async fn run() -> Result<Checks, BoxError> {
 
     // 6. Never recovers: the last attempt fails with an error, so the layer returns a
     //    RetryError holding the history and that error as its source.
-    let f = fetch(&client, &journal, &base, 5, "/ledger", None).await;
+    let f = fetch(&client, &journal, &base, 5, "/ledger", None, false).await;
     match f.retry_error() {
         Some(e) => {
             checks.expect(
@@ -1036,7 +1082,7 @@ async fn run() -> Result<Checks, BoxError> {
             Some(planned)
         }
     });
-    let f = fetch(&client, &journal, &base, 6, "/export", Some(token)).await;
+    let f = fetch(&client, &journal, &base, 6, "/export", Some(token), true).await;
     let planned = canceller.await?;
     journal.lock().unwrap().cancel_trigger = None;
     match f.retry_error() {
@@ -1068,10 +1114,16 @@ async fn run() -> Result<Checks, BoxError> {
         planned.is_some(),
         "the cancelling task was woken by the retry listener",
     );
+    checks.expect(
+        f.decisions()
+            .iter()
+            .any(|d| matches!(d, Decision::Stopped { .. })),
+        "the trace says why the retries stopped",
+    );
     finished.push(f);
 
     // 8. Retry until valid: the answer comes back 200 but its JSON is broken or incomplete.
-    let f = fetch(&client, &journal, &base, 7, "/profile", None).await;
+    let f = fetch(&client, &journal, &base, 7, "/profile", None, false).await;
     let body_ok =
         matches!(&f.result, Ok((s, b)) if *s == StatusCode::OK && b.contains("ada@example.org"));
     checks.expect(body_ok, "200 OK with a complete profile in the end");
@@ -1089,7 +1141,7 @@ async fn run() -> Result<Checks, BoxError> {
 
     // 9. Downtime: four failures in a row open /search's breaker; the next request is refused
     //    without reaching the server; after the open time a probe goes through and closes it.
-    let a = fetch(&client, &journal, &base, 8, "/search", None).await;
+    let a = fetch(&client, &journal, &base, 8, "/search", None, false).await;
     checks.expect(
         a.status() == Some(StatusCode::SERVICE_UNAVAILABLE) && a.attempts == MAX_ATTEMPTS,
         "four attempts, all 503: the last 503 is the answer",
@@ -1100,9 +1152,16 @@ async fn run() -> Result<Checks, BoxError> {
         "the /search breaker is open",
     );
     finished.push(a);
-    let b = fetch(&client, &journal, &base, 9, "/search", None).await;
+    let b = fetch(&client, &journal, &base, 9, "/search", None, true).await;
     let refused = matches!(&b.result, Err(e) if e.is::<Rejected>());
     checks.expect(refused, "the next request is refused at once (Rejected)");
+    checks.expect(
+        b.decisions().iter().any(|d| {
+            matches!(d,
+            Decision::Admission { permitted: false, state, .. } if state == "open")
+        }),
+        "the trace shows the breaker open at admission",
+    );
     checks.expect(
         b.attempts == 0 && b.rejections == 1 && b.retries.is_empty(),
         "nothing reached the server, and a refusal is not retried",
@@ -1115,7 +1174,7 @@ async fn run() -> Result<Checks, BoxError> {
         ms(OPEN_FOR)
     );
     tokio::time::sleep(OPEN_FOR + Duration::from_millis(20)).await;
-    let c = fetch(&client, &journal, &base, 10, "/search", None).await;
+    let c = fetch(&client, &journal, &base, 10, "/search", None, false).await;
     checks.expect(
         c.status() == Some(StatusCode::OK) && c.attempts == 1,
         "the probe succeeds: 200 OK",
