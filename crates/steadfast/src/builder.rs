@@ -40,12 +40,6 @@
 //! | innermost | [`validate`](ServiceBuilderExt::validate) | turns a wrong answer into an error every layer above sees |
 
 use tower::ServiceBuilder;
-#[cfg(any(
-    feature = "cancel",
-    feature = "retry",
-    feature = "circuit-breaker",
-    feature = "validate"
-))]
 use tower_layer::Stack;
 
 mod sealed {

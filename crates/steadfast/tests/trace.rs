@@ -1,5 +1,6 @@
 //! The decision trace's handle and the trace layer: sampling, handing a trace back on the
 //! response, its bound and its story.
+#![cfg(feature = "http")]
 
 use std::convert::Infallible;
 use std::time::Duration;

@@ -412,7 +412,7 @@ async fn keyed_breakers_trace_under_each_key_s_breaker_and_a_full_table_carries_
         Decision::Classified {
             attempt: 1,
             outcome: Outcome::retryable(),
-            rule: None
+            rule: Some("any error".into())
         }
     );
     assert_eq!(decisions(&trace)[2].1, recorded("failure"));

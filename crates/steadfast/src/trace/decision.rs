@@ -203,12 +203,14 @@ impl fmt::Display for Decision {
                 calls,
             } => write!(
                 f,
-                "{} while {state} ({failures} failures in {calls} calls)",
+                "{} while {state} ({failures} failure{} in {calls} call{})",
                 if *permitted {
                     "call permitted"
                 } else {
                     "call rejected"
-                }
+                },
+                if *failures == 1 { "" } else { "s" },
+                if *calls == 1 { "" } else { "s" },
             ),
             Decision::Recorded { outcome } => write!(f, "call recorded as {outcome}"),
             Decision::Invalid { validator, reason } => {
