@@ -126,7 +126,7 @@ async fn every_attempt_its_budget_and_backoff_then_why_it_stopped() {
     );
     assert_eq!(
         entries[2].decision.to_string(),
-        "attempt 1 failed: waiting 100ms from the backoff schedule (100ms, no jitter)"
+        "attempt 1 failed: retrying in 100ms (backoff schedule 100ms, no jitter)"
     );
     let story = trace.to_string();
     assert!(
