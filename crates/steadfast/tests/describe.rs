@@ -252,6 +252,18 @@ fn cancel_validate_and_chaos_list_their_settings() {
         one(&validate).to_string(),
         "validate: response [NonEmpty, custom]"
     );
+    // A named validate layer is described under its name, and so is the service it builds.
+    let named = ValidateLayer::builder()
+        .name("profile")
+        .response(NonEmpty)
+        .build()
+        .unwrap();
+    assert_eq!(
+        one(&named).to_string(),
+        "validate \"profile\": response [NonEmpty]"
+    );
+    let service = tower::Layer::layer(&named, steadfast::describe::Innermost);
+    assert_eq!(service.describe()[0].name(), Some("profile"));
 
     let chaos = ChaosLayer::<u32, u32>::builder()
         .name("rehearsal")

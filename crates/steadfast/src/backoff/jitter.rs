@@ -64,3 +64,23 @@ impl Jitter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Jitter;
+
+    /// The names a decision trace shows are the words a configuration file uses for the same
+    /// jitter, and tell the variants apart.
+    #[test]
+    fn each_jitter_has_its_own_name() {
+        let named = [
+            (Jitter::None, "none"),
+            (Jitter::Full, "full"),
+            (Jitter::Equal, "equal"),
+            (Jitter::Proportional(0.2), "proportional"),
+        ];
+        for (jitter, name) in named {
+            assert_eq!(jitter.name(), name, "{jitter:?}");
+        }
+    }
+}

@@ -52,8 +52,11 @@ fn validators(name: &str, out: &mut Vec<Value>) {
     }
 }
 
-fn describe_validators<Q, P>() -> LayerDescription {
+fn describe_validators<Q, P>(name: Option<&Cow<'static, str>>) -> LayerDescription {
     let mut d = LayerDescription::new("validate");
+    if let Some(name) = name {
+        d = d.named(name.clone());
+    }
     for (key, name) in [
         ("request", std::any::type_name::<Q>()),
         ("response", std::any::type_name::<P>()),
@@ -68,17 +71,18 @@ fn describe_validators<Q, P>() -> LayerDescription {
 }
 
 /// `validate: request [NonEmpty], response [custom, StatusIs]`: the validators of each side,
-/// in the order they were added, each by the name of its type (`custom` for closures).
+/// in the order they were added, each by the name of its type (`custom` for closures); a
+/// named layer is described under its name.
 impl<Q, P> Describe for ValidateLayer<Q, P> {
     fn describe(&self) -> Vec<LayerDescription> {
-        vec![describe_validators::<Q, P>()]
+        vec![describe_validators::<Q, P>(self.name_ref())]
     }
 }
 
 /// The layer's description, then the inner service's.
 impl<S: Describe, Q, P> Describe for Validate<S, Q, P> {
     fn describe(&self) -> Vec<LayerDescription> {
-        let mut layers = vec![describe_validators::<Q, P>()];
+        let mut layers = vec![describe_validators::<Q, P>(self.name_ref())];
         layers.extend(self.get_ref().describe());
         layers
     }

@@ -79,6 +79,11 @@ impl<Q, P> ValidateLayer<Q, P> {
     pub fn response_validator(&self) -> &P {
         &self.response
     }
+
+    /// The name given with [`ValidateLayerBuilder::name`], if any.
+    pub(crate) fn name_ref(&self) -> Option<&Cow<'static, str>> {
+        self.name.as_ref()
+    }
 }
 
 impl<S, Q: Clone, P: Clone> Layer<S> for ValidateLayer<Q, P> {

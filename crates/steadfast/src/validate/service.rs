@@ -78,6 +78,11 @@ impl<S, Q, P> Validate<S, Q, P> {
         self
     }
 
+    /// The name its layer was given, if any.
+    pub(crate) fn name_ref(&self) -> Option<&Cow<'static, str>> {
+        self.name.as_ref()
+    }
+
     /// The same service, telling `listeners` what it decides.
     pub(crate) fn with_listeners(mut self, listeners: Option<Listeners>) -> Self {
         self.listeners = listeners;
