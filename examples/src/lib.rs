@@ -8,6 +8,7 @@
 //! cargo run -p steadfast-examples --example grpc  # tonic: deadlines across the wire, retrying channels
 //! cargo run -p steadfast-examples --example retry_until_valid  # retry until a model's JSON is valid
 //! cargo run -p steadfast-examples --example prometheus  # layer metrics scraped by Prometheus from an axum app
+//! cargo run -p steadfast-examples --example config_lint -- examples/config/inventory.toml  # check a settings file
 //! ```
 //!
 //! The library holds the code an example shares with its test:

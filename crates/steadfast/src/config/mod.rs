@@ -69,6 +69,8 @@ mod duration;
 #[cfg(feature = "serde")]
 mod file;
 #[cfg(feature = "serde")]
+mod lint;
+#[cfg(feature = "serde")]
 mod node;
 #[cfg(feature = "serde")]
 mod read;
@@ -85,6 +87,8 @@ pub use cancel::CancelSettings;
 pub use duration::{format_duration, parse_duration};
 #[cfg(feature = "serde")]
 pub use file::{load, Config, StackSettings};
+#[cfg(feature = "serde")]
+pub use lint::{lint, Lint, LintKind};
 #[cfg(feature = "serde")]
 pub use node::{Format, Node};
 #[cfg(feature = "serde")]
