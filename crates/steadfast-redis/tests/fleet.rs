@@ -312,7 +312,7 @@ fn redis_faults_never_reach_the_request_path() {
     let shared = rt.block_on(async {
         fleet
             .share_breaker(local_breaker(0))
-            .minimum_calls(1000)
+            .minimum_calls(100)
             .start()
             .unwrap()
     });
@@ -404,4 +404,68 @@ fn redis_faults_never_reach_the_request_path() {
         worst < Duration::from_millis(50),
         "no call waited on Redis (slowest {worst:?}, Redis timeout 100 ms, slow spell 600 ms)"
     );
+}
+
+/// While the fleet holds a breaker open, a Redis restart (which loses the shared state) does
+/// not close it, and a Redis that stays away leaves the local breaker to probe on its own.
+#[test]
+fn an_outage_leaves_an_open_breaker_to_its_local_rules() {
+    let mut server = RedisServer::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let fleet = Fleet::builder(server.url())
+            .namespace("outage-test")
+            .sync_interval(SYNC)
+            .timeout(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        let breaker = CircuitBreaker::builder()
+            .name("backend")
+            .minimum_calls(100)
+            .half_open_max_calls(1)
+            .build()
+            .unwrap();
+        let shared = fleet
+            .share_breaker(breaker.clone())
+            .minimum_calls(5)
+            .open_for(Duration::from_secs(1))
+            .half_open_timeout(Duration::from_secs(2))
+            .start()
+            .unwrap();
+        let svc = CircuitBreakerLayer::new(breaker.clone()).layer(service_fn(|_: ()| async {
+            Err::<(), _>(std::io::Error::other("down"))
+        }));
+        tokio::time::sleep(SYNC * 2).await;
+        // Five failures: the local breaker (minimum 100 calls) stays closed, the fleet opens.
+        for _ in 0..5 {
+            let _ = svc.clone().oneshot(()).await;
+        }
+        let t = Instant::now();
+        while !breaker.state().rejects() {
+            assert!(t.elapsed() < Duration::from_secs(2), "the fleet opened the breaker");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let opened = t.elapsed();
+
+        server.restart();
+        tokio::time::sleep(SYNC * 6).await;
+        assert!(
+            breaker.check().is_err(),
+            "a restarted Redis, with no state, does not close what the fleet opened"
+        );
+        assert!(shared.stats().syncs > 0);
+
+        server.stop();
+        // The fleet's open time (1 s) plus two sync intervals: then the local breaker admits a
+        // probe by itself.
+        tokio::time::sleep(Duration::from_millis(1100).saturating_sub(opened) + SYNC * 3).await;
+        assert!(
+            breaker.check().is_ok(),
+            "with Redis away, the local breaker probes on its own once the open time is over"
+        );
+        assert!(!fleet.status().online);
+    });
 }
