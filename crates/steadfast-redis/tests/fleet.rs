@@ -469,3 +469,61 @@ fn an_outage_leaves_an_open_breaker_to_its_local_rules() {
         assert!(!fleet.status().online);
     });
 }
+
+/// Redis operations per instance follow the sync cadence, not the request rate.
+#[test]
+fn redis_operations_follow_the_cadence_not_the_request_rate() {
+    let server = RedisServer::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ops_at = |per_ms: u32| -> (u64, f64, f64) {
+        rt.block_on(async {
+            let fleet = Fleet::builder(server.url())
+                .namespace(format!("ops-{per_ms}"))
+                .sync_interval(SYNC)
+                .build()
+                .unwrap();
+            let shared = fleet
+                .share_breaker(local_breaker(0))
+                .minimum_calls(100)
+                .start()
+                .unwrap();
+            let local = Arc::new(TokenBucket::builder().build().unwrap());
+            let budget = fleet
+                .share_budget("ops", FleetBudget::token_bucket(500, 5, 1), local)
+                .unwrap();
+            let svc = CircuitBreakerLayer::new(shared.breaker().clone())
+                .layer(service_fn(|_: ()| async { Ok::<_, std::io::Error>(()) }));
+            tokio::time::sleep(SYNC * 2).await;
+            let before = fleet.status().operations;
+            let t0 = Instant::now();
+            let mut requests = 0u64;
+            while t0.elapsed() < Duration::from_secs(1) {
+                for _ in 0..per_ms {
+                    budget.deposit();
+                    svc.clone().oneshot(()).await.unwrap();
+                    budget.on_success(1);
+                    requests += 1;
+                }
+                tokio::time::sleep(Duration::from_micros(100)).await;
+            }
+            let secs = t0.elapsed().as_secs_f64();
+            let ops = fleet.status().operations - before;
+            (requests, requests as f64 / secs, ops as f64 / secs)
+        })
+    };
+    let (_, low_rate, low_ops) = ops_at(1);
+    let (_, high_rate, high_ops) = ops_at(10);
+    println!(
+        "redis operations per instance: {low_ops:.0}/s at {low_rate:.0} requests/s, \
+         {high_ops:.0}/s at {high_rate:.0} requests/s (sync every {SYNC:?}: one breaker and one \
+         budget)"
+    );
+    // Two objects, one script each per sync interval (and a subscription now and then).
+    let cadence = 2.0 / SYNC.as_secs_f64();
+    assert!(high_ops <= cadence * 1.5, "{high_ops:.0} ops/s");
+    assert!(high_rate > low_rate * 3.0, "the request rate rose");
+    assert!((high_ops - low_ops).abs() <= cadence * 0.5);
+}
