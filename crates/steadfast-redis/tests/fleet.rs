@@ -2,6 +2,9 @@
 //! with and without sharing, on a real `redis-server` on 127.0.0.1. Real time: the paused clock
 //! cannot drive Redis. Run with `--nocapture` to see the figures.
 
+// Real time on purpose: the paused clock cannot drive a Redis server.
+#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
@@ -95,9 +98,9 @@ fn fleet_run(url: Option<String>, duration: Duration) -> Run {
                     let mut gen_open = 0;
                     while t0.elapsed() < duration {
                         let r = svc.clone().oneshot(()).await;
-                        if first_open.is_none() && r.is_err_and(|e| {
-                            e.is::<steadfast::circuit_breaker::Rejected>()
-                        }) {
+                        if first_open.is_none()
+                            && r.is_err_and(|e| e.is::<steadfast::circuit_breaker::Rejected>())
+                        {
                             first_open = Some(t0.elapsed());
                             gen_open = shared.as_ref().map_or(0, |s| s.stats().generation);
                         }
@@ -275,7 +278,10 @@ fn a_shared_budget_bounds_the_fleets_retries() {
         for h in handles {
             h.join().unwrap();
         }
-        (requests.load(Ordering::Relaxed), retries.load(Ordering::Relaxed))
+        (
+            requests.load(Ordering::Relaxed),
+            retries.load(Ordering::Relaxed),
+        )
     };
     let (req_alone, alone) = retries(false);
     let (req_shared, shared) = retries(true);
@@ -288,7 +294,10 @@ fn a_shared_budget_bounds_the_fleets_retries() {
     );
     assert_eq!(alone, 100, "five budgets of 20");
     assert!(shared <= 20, "one fleet budget of 20, got {shared}");
-    assert!(shared >= 15, "the fleet's retries were leased out, got {shared}");
+    assert!(
+        shared >= 15,
+        "the fleet's retries were leased out, got {shared}"
+    );
 }
 
 /// Redis stopped, restarted, and slow: the request path never fails or waits because of it,
@@ -351,11 +360,16 @@ fn redis_faults_never_reach_the_request_path() {
     let wait_for = |what: &str, cond: &dyn Fn() -> bool| {
         let t = Instant::now();
         while !cond() {
-            assert!(t.elapsed() < Duration::from_secs(5), "timed out waiting: {what}");
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "timed out waiting: {what}"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     };
-    wait_for("first sync", &|| shared.stats().syncs > 0 && budget.is_shared());
+    wait_for("first sync", &|| {
+        shared.stats().syncs > 0 && budget.is_shared()
+    });
     assert_eq!(fleet.status().outages, 0);
 
     server.stop();
@@ -399,7 +413,11 @@ fn redis_faults_never_reach_the_request_path() {
         worst,
         fleet.status()
     );
-    assert_eq!(failures.load(Ordering::Relaxed), 0, "no call failed because of Redis");
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "no call failed because of Redis"
+    );
     assert!(
         worst < Duration::from_millis(50),
         "no call waited on Redis (slowest {worst:?}, Redis timeout 100 ms, slow spell 600 ms)"
@@ -445,7 +463,10 @@ fn an_outage_leaves_an_open_breaker_to_its_local_rules() {
         }
         let t = Instant::now();
         while !breaker.state().rejects() {
-            assert!(t.elapsed() < Duration::from_secs(2), "the fleet opened the breaker");
+            assert!(
+                t.elapsed() < Duration::from_secs(2),
+                "the fleet opened the breaker"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let opened = t.elapsed();

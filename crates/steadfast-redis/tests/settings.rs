@@ -19,12 +19,18 @@ async fn the_fleet_rejects_bad_settings() {
         field(Fleet::builder(URL).sync_interval(Duration::ZERO)),
         "sync_interval"
     );
-    assert_eq!(field(Fleet::builder(URL).timeout(Duration::ZERO)), "timeout");
+    assert_eq!(
+        field(Fleet::builder(URL).timeout(Duration::ZERO)),
+        "timeout"
+    );
     assert_eq!(
         field(Fleet::builder(URL).key_ttl(Duration::from_millis(500))),
         "key_ttl"
     );
-    assert!(Fleet::builder(URL).build().is_ok(), "nothing connects at build");
+    assert!(
+        Fleet::builder(URL).build().is_ok(),
+        "nothing connects at build"
+    );
 }
 
 #[tokio::test]
@@ -32,11 +38,26 @@ async fn a_shared_breaker_rejects_bad_settings() {
     let fleet = Fleet::builder(URL).build().unwrap();
     let named = || CircuitBreaker::builder().name("b").build().unwrap();
     let field = |b: steadfast_redis::SharedBreakerBuilder| b.start().unwrap_err().field();
-    assert_eq!(field(fleet.share_breaker(named()).failure_rate(0.0)), "failure_rate");
-    assert_eq!(field(fleet.share_breaker(named()).failure_rate(f64::NAN)), "failure_rate");
-    assert_eq!(field(fleet.share_breaker(named()).minimum_calls(0)), "minimum_calls");
-    assert_eq!(field(fleet.share_breaker(named()).window(Duration::ZERO)), "window");
-    assert_eq!(field(fleet.share_breaker(named()).open_for(Duration::ZERO)), "open_for");
+    assert_eq!(
+        field(fleet.share_breaker(named()).failure_rate(0.0)),
+        "failure_rate"
+    );
+    assert_eq!(
+        field(fleet.share_breaker(named()).failure_rate(f64::NAN)),
+        "failure_rate"
+    );
+    assert_eq!(
+        field(fleet.share_breaker(named()).minimum_calls(0)),
+        "minimum_calls"
+    );
+    assert_eq!(
+        field(fleet.share_breaker(named()).window(Duration::ZERO)),
+        "window"
+    );
+    assert_eq!(
+        field(fleet.share_breaker(named()).open_for(Duration::ZERO)),
+        "open_for"
+    );
     assert_eq!(field(fleet.share_breaker(named()).probes(0)), "probes");
     assert_eq!(
         field(
@@ -55,9 +76,15 @@ async fn a_shared_budget_rejects_bad_settings() {
     let fleet = Fleet::builder(URL).build().unwrap();
     let local = || Arc::new(TokenBucket::builder().build().unwrap());
     let field = |name: &str, rules: FleetBudget| {
-        fleet.share_budget(name, rules, local()).unwrap_err().field()
+        fleet
+            .share_budget(name, rules, local())
+            .unwrap_err()
+            .field()
     };
-    assert_eq!(field("b", FleetBudget::token_bucket(10, 0, 1)), "retry_cost");
+    assert_eq!(
+        field("b", FleetBudget::token_bucket(10, 0, 1)),
+        "retry_cost"
+    );
     assert_eq!(field("b", FleetBudget::ratio(-1.0, 10)), "ratio");
     assert_eq!(field("b", FleetBudget::ratio(f64::INFINITY, 10)), "ratio");
     assert_eq!(field("b", FleetBudget::ratio(0.1, 0)), "capacity");

@@ -154,10 +154,7 @@ impl BreakerSync {
             None => (0, -1),
         };
         let want = u64::from(
-            self.probe.is_none()
-                && self
-                    .applied
-                    .is_some_and(|(_, s)| s != FleetState::Closed),
+            self.probe.is_none() && self.applied.is_some_and(|(_, s)| s != FleetState::Closed),
         );
         let mut inv = self.script.key(&self.key);
         inv.key(&self.permits_key)
@@ -219,8 +216,7 @@ impl BreakerSync {
                 // Held open a little past the fleet's open time, so that the fleet, not each
                 // instance, decides who probes; if Redis stops answering, the local breaker
                 // probes on its own once this has passed.
-                self.breaker
-                    .isolate(left + self.fleet.sync_interval() * 2);
+                self.breaker.isolate(left + self.fleet.sync_interval() * 2);
             }
             FleetState::HalfOpen if permit => {
                 self.breaker.isolate(Duration::ZERO);

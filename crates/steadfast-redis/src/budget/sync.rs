@@ -69,7 +69,13 @@ impl BudgetSync {
         for a in self.fixed {
             inv.arg(a);
         }
-        inv.arg(self.fleet.inner.key_ttl.as_millis().min(u128::from(u64::MAX)) as u64);
+        inv.arg(
+            self.fleet
+                .inner
+                .key_ttl
+                .as_millis()
+                .min(u128::from(u64::MAX)) as u64,
+        );
         let mut con = self.fleet.inner.con.clone();
         let answer: Vec<i64> = self
             .fleet
