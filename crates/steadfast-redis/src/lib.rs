@@ -1,4 +1,4 @@
-//! Circuit breakers and retry budgets of [steadfast](steadfast) shared across a fleet of
+//! Circuit breakers and retry budgets of [`steadfast`] shared across a fleet of
 //! instances through Redis, with the request path staying local.
 //!
 //! * [`SharedBreaker`]: each instance keeps its local
