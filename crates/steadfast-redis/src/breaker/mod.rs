@@ -26,7 +26,9 @@
 mod script;
 mod settings;
 mod shared;
+mod stats;
 mod sync;
 
 pub use settings::SharedBreakerBuilder;
-pub use shared::{SharedBreaker, SharedBreakerStats};
+pub use shared::SharedBreaker;
+pub use stats::SharedBreakerStats;

@@ -5,7 +5,11 @@ use std::time::Duration;
 use steadfast::circuit_breaker::CircuitBreaker;
 use steadfast::ConfigError;
 
+use std::sync::Arc;
+
 use super::shared::SharedBreaker;
+use super::stats::SyncStats;
+use super::sync::{BreakerSync, Params};
 use crate::fleet::Fleet;
 
 /// The fleet's rules for one shared breaker, checked by [`start`](Self::start).
@@ -16,14 +20,14 @@ use crate::fleet::Fleet;
 /// [`Fleet::share_breaker`].
 #[derive(Debug)]
 pub struct SharedBreakerBuilder {
-    pub(super) fleet: Fleet,
-    pub(super) breaker: CircuitBreaker,
-    pub(super) failure_rate: f64,
-    pub(super) minimum_calls: u32,
-    pub(super) window: Duration,
-    pub(super) open_for: Duration,
-    pub(super) probes: u32,
-    pub(super) half_open_timeout: Duration,
+    fleet: Fleet,
+    breaker: CircuitBreaker,
+    failure_rate: f64,
+    minimum_calls: u32,
+    window: Duration,
+    open_for: Duration,
+    probes: u32,
+    half_open_timeout: Duration,
 }
 
 impl SharedBreakerBuilder {
@@ -107,7 +111,23 @@ impl SharedBreakerBuilder {
             ));
         }
         let runtime = Fleet::runtime(L)?;
-        Ok(SharedBreaker::spawn(self, &runtime))
+        let stats = Arc::new(SyncStats::default());
+        let breaker = self.breaker.clone();
+        let sync = BreakerSync::new(
+            Params {
+                fleet: self.fleet,
+                breaker: self.breaker,
+                failure_rate: self.failure_rate,
+                minimum_calls: self.minimum_calls,
+                window: self.window,
+                open_for: self.open_for,
+                probes: self.probes,
+                half_open_timeout: self.half_open_timeout,
+            },
+            stats.clone(),
+        );
+        let task = runtime.spawn(sync.run()).abort_handle();
+        Ok(SharedBreaker::new(breaker, stats, task))
     }
 }
 

@@ -2,14 +2,13 @@
 //! sharing.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use steadfast::circuit_breaker::CircuitBreaker;
 use tokio::task::AbortHandle;
 
-use super::settings::SharedBreakerBuilder;
-use super::sync::BreakerSync;
+use super::stats::{SharedBreakerStats, SyncStats};
 
 /// A local [`CircuitBreaker`] that follows the fleet's shared state.
 ///
@@ -25,33 +24,6 @@ pub struct SharedBreaker {
     task: AbortHandle,
 }
 
-/// What a shared breaker's task has done.
-///
-/// ```
-/// let s = steadfast_redis::SharedBreakerStats::default();
-/// assert_eq!(s.syncs, 0);
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SharedBreakerStats {
-    /// Batches Redis answered.
-    pub syncs: u64,
-    /// Changes of the fleet's state applied to the local breaker.
-    pub applied: u64,
-    /// Fleet probe permits this instance was granted.
-    pub permits: u64,
-    /// The fleet's generation last seen.
-    pub generation: u64,
-}
-
-#[derive(Debug, Default)]
-pub(super) struct SyncStats {
-    pub(super) syncs: AtomicU64,
-    pub(super) applied: AtomicU64,
-    pub(super) permits: AtomicU64,
-    pub(super) generation: AtomicU64,
-}
-
 impl fmt::Debug for SharedBreaker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedBreaker")
@@ -62,11 +34,7 @@ impl fmt::Debug for SharedBreaker {
 }
 
 impl SharedBreaker {
-    pub(super) fn spawn(b: SharedBreakerBuilder, runtime: &tokio::runtime::Handle) -> Self {
-        let stats = Arc::new(SyncStats::default());
-        let breaker = b.breaker.clone();
-        let sync = BreakerSync::new(b, stats.clone());
-        let task = runtime.spawn(sync.run()).abort_handle();
+    pub(super) fn new(breaker: CircuitBreaker, stats: Arc<SyncStats>, task: AbortHandle) -> Self {
         SharedBreaker {
             breaker,
             stats,

@@ -12,8 +12,7 @@ use redis::aio::PubSub;
 use steadfast::circuit_breaker::{CircuitBreaker, CircuitState};
 
 use super::script::SYNC;
-use super::settings::SharedBreakerBuilder;
-use super::shared::SyncStats;
+use super::stats::SyncStats;
 use crate::fleet::Fleet;
 
 /// The fleet's state as the script reports it.
@@ -42,6 +41,18 @@ struct Probe {
     trips: u64,
 }
 
+/// The fleet's rules, as the builder checked them.
+pub(super) struct Params {
+    pub(super) fleet: Fleet,
+    pub(super) breaker: CircuitBreaker,
+    pub(super) failure_rate: f64,
+    pub(super) minimum_calls: u32,
+    pub(super) window: Duration,
+    pub(super) open_for: Duration,
+    pub(super) probes: u32,
+    pub(super) half_open_timeout: Duration,
+}
+
 pub(super) struct BreakerSync {
     fleet: Fleet,
     breaker: CircuitBreaker,
@@ -65,7 +76,7 @@ fn ms(d: Duration) -> u64 {
 }
 
 impl BreakerSync {
-    pub(super) fn new(b: SharedBreakerBuilder, stats: Arc<SyncStats>) -> Self {
+    pub(super) fn new(b: Params, stats: Arc<SyncStats>) -> Self {
         let name = b.breaker.name().to_owned();
         let key = b.fleet.key("breaker", &name);
         let m = b.breaker.metrics();

@@ -17,6 +17,7 @@
 //! # }
 //! ```
 
+mod counters;
 mod script;
 mod settings;
 mod shared;

@@ -1,11 +1,12 @@
 //! [`SharedBudget`]: a retry budget whose balance is the fleet's, spent from a local lease.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use steadfast::retry::RetryBudget;
 
+use super::counters::Counters;
 use super::sync::BudgetSync;
 use crate::fleet::Fleet;
 
@@ -20,17 +21,6 @@ use crate::fleet::Fleet;
 pub struct SharedBudget {
     pub(super) counters: Arc<Counters>,
     local: Arc<dyn RetryBudget>,
-}
-
-/// What the request path and the background task share.
-#[derive(Debug, Default)]
-pub(super) struct Counters {
-    pub(super) online: AtomicBool,
-    pub(super) lease: AtomicI64,
-    pub(super) requests: AtomicU64,
-    pub(super) successes: AtomicU64,
-    pub(super) dropped: AtomicBool,
-    pub(super) leased: AtomicU64,
 }
 
 impl fmt::Debug for SharedBudget {

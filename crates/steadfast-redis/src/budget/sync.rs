@@ -5,8 +5,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use super::counters::Counters;
 use super::script::LEASE;
-use super::shared::Counters;
 use crate::fleet::Fleet;
 
 pub(super) struct BudgetSync {
