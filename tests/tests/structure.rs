@@ -569,6 +569,12 @@ fn steadfast_http_has_no_import_cycles() {
     assert!(found.is_empty(), "import cycles:\n{}", found.join("\n"));
 }
 
+#[test]
+fn steadfast_redis_has_no_import_cycles() {
+    let found = check("steadfast-redis");
+    assert!(found.is_empty(), "import cycles:\n{}", found.join("\n"));
+}
+
 /// The checker finds a cycle when there is one: two files that use each other, and three in a
 /// ring through a folder's re-export.
 #[test]

@@ -9,6 +9,8 @@
 //!   script (statuses, headers, hang-ups) and records every request it received.
 //! * [`alloc::CountingAllocator`] counts each thread's heap allocations, for tests that assert
 //!   how many a piece of code makes.
+//! * [`redis::RedisServer`] starts a real `redis-server` on a free port of 127.0.0.1 and kills
+//!   it when dropped.
 //! * [`spawn_calls`] sends many requests through clones of a service, each from its own task
 //!   on a multi-threaded runtime, for stress tests of state shared across threads.
 //!
@@ -26,6 +28,7 @@
 //! ```
 
 pub mod alloc;
+pub mod redis;
 pub mod server;
 
 #[cfg(feature = "grpc")]

@@ -1,0 +1,86 @@
+//! The background task of a shared budget: every sync interval, one script call sends the
+//! requests and successes counted since the last round and tops the local lease up; when the
+//! budget is dropped, it gives the unused lease back and ends.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::counters::Counters;
+use super::script::LEASE;
+use crate::fleet::Fleet;
+
+pub(super) struct BudgetSync {
+    fleet: Fleet,
+    key: String,
+    script: redis::Script,
+    fixed: [u64; 4],
+    lease: u32,
+    counters: Arc<Counters>,
+}
+
+impl BudgetSync {
+    pub(super) fn new(
+        fleet: Fleet,
+        key: String,
+        fixed: [u64; 4],
+        lease: u32,
+        counters: Arc<Counters>,
+    ) -> Self {
+        BudgetSync {
+            fleet,
+            key,
+            script: redis::Script::new(LEASE),
+            fixed,
+            lease,
+            counters,
+        }
+    }
+
+    pub(super) async fn run(self) {
+        let mut tick = tokio::time::interval(self.fleet.sync_interval());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if self.counters.dropped.load(Ordering::Acquire) {
+                let left = self.counters.lease.swap(0, Ordering::AcqRel).max(0) as u64;
+                self.round(0, 0, left * 1000, 0).await;
+                return;
+            }
+            let requests = self.counters.requests.swap(0, Ordering::AcqRel);
+            let successes = self.counters.successes.swap(0, Ordering::AcqRel);
+            let have = self.counters.lease.load(Ordering::Acquire);
+            let want = (i64::from(self.lease) - have).max(0) as u64;
+            match self.round(requests, successes, 0, want).await {
+                Some(took) => {
+                    self.counters.lease.fetch_add(took as i64, Ordering::AcqRel);
+                    self.counters.leased.fetch_add(took, Ordering::Relaxed);
+                    self.counters.online.store(true, Ordering::Release);
+                }
+                None => self.counters.online.store(false, Ordering::Release),
+            }
+        }
+    }
+
+    /// One script call; the retries leased, or `None` when Redis did not answer (the counts of
+    /// the round are then lost, which only leaves the fleet's balance lower).
+    async fn round(&self, requests: u64, successes: u64, returned: u64, want: u64) -> Option<u64> {
+        let mut inv = self.script.key(&self.key);
+        inv.arg(requests).arg(successes).arg(returned).arg(want);
+        for a in self.fixed {
+            inv.arg(a);
+        }
+        inv.arg(
+            self.fleet
+                .inner
+                .key_ttl
+                .as_millis()
+                .min(u128::from(u64::MAX)) as u64,
+        );
+        let mut con = self.fleet.inner.con.clone();
+        let answer: Vec<i64> = self
+            .fleet
+            .run("budget lease", inv.invoke_async(&mut con))
+            .await?;
+        answer.first().map(|t| (*t).max(0) as u64)
+    }
+}
