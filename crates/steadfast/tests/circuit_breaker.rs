@@ -849,7 +849,10 @@ async fn a_loser_dropped_unanswered_gives_its_permit_back_unrecorded() {
     let fut = s.ready().await.unwrap().call(Req(Some(CancelToken::new())));
     drop(fut);
     let m = b.metrics();
-    assert_eq!((m.failures, m.ignored, m.successes, m.state), (0, 0, 0, CircuitState::Closed));
+    assert_eq!(
+        (m.failures, m.ignored, m.successes, m.state),
+        (0, 0, 0, CircuitState::Closed)
+    );
 }
 
 #[tokio::test(start_paused = true)]
