@@ -245,3 +245,36 @@ impl Percentile {
         self.histogram.record(latency);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_percentile_is_trusted_only_after_enough_samples_and_never_under_the_floor() {
+        let delay: HedgeDelay = HedgeDelay::percentile(0.9)
+            .min_samples(10)
+            .fallback(Duration::from_millis(70))
+            .floor(Duration::from_millis(5))
+            .into();
+        let p = delay.histogram().unwrap();
+        for _ in 0..9 {
+            p.record(Duration::from_millis(20));
+        }
+        assert_eq!(
+            delay.delay(2),
+            Duration::from_millis(70),
+            "nine samples: the fallback"
+        );
+        p.record(Duration::from_millis(20));
+        // The percentile is read again once the cached value's period is over.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let d = delay.delay(2);
+        assert!(d >= Duration::from_millis(20) && d <= Duration::from_millis(20) * 17 / 16);
+        for _ in 0..100 {
+            p.record(Duration::from_micros(100));
+        }
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(delay.delay(2), Duration::from_millis(5), "the floor");
+    }
+}
