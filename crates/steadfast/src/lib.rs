@@ -64,6 +64,8 @@ mod display;
 mod error;
 #[cfg(any(feature = "metrics", feature = "opentelemetry"))]
 pub mod export;
+#[cfg(feature = "hedge")]
+pub mod hedge;
 pub mod observe;
 #[cfg(any(feature = "circuit-breaker", feature = "retry"))]
 mod per_thread_arc;

@@ -823,6 +823,39 @@ async fn cancelled_calls_are_ignored_unless_counted() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_attempt_that_lost_a_hedge_race_is_never_counted() {
+    for count in [false, true] {
+        let b = breaker(|b| b.consecutive_failures(1).count_cancellations(count));
+        let svc = Scripted::<u32, Req>::new([]).then_always(Reply::err("cancelled downstream"));
+        let token = CancelToken::new();
+        token.cancel_with(CancelReason::HedgeLost);
+        let s = CircuitBreakerLayer::new(b.clone()).layer(svc.clone());
+        let _ = s.oneshot(Req(Some(token))).await;
+        let m = b.metrics();
+        assert_eq!(
+            (m.failures, m.ignored, m.state),
+            (0, 1, CircuitState::Closed),
+            "count_cancellations({count})"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_loser_dropped_unanswered_gives_its_permit_back_unrecorded() {
+    let b = breaker(|b| b.consecutive_failures(1));
+    let mut s = CircuitBreakerLayer::new(b.clone()).layer(tower::service_fn(|_: Req| {
+        std::future::pending::<Result<u32, BoxError>>()
+    }));
+    let fut = s.ready().await.unwrap().call(Req(Some(CancelToken::new())));
+    drop(fut);
+    let m = b.metrics();
+    assert_eq!(
+        (m.failures, m.ignored, m.successes, m.state),
+        (0, 0, 0, CircuitState::Closed)
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn classifiers_decide_what_counts() {
     // 404 is the caller's problem: a success for the breaker. 503 is a failure. 499 ignored.
     let b = breaker(|b| b.consecutive_failures(2));

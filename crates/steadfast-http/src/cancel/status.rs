@@ -12,7 +12,7 @@ use steadfast::token::CancelReason;
 /// | --- | --- |
 /// | timeout, deadline | 504 Gateway Timeout |
 /// | shutdown, signal, condition, manual | 503 Service Unavailable |
-/// | client disconnected | 499 (nobody reads it; the convention for "client closed request") |
+/// | client disconnected, lost a hedge race | 499 (nobody reads it; the convention for "client closed request") |
 ///
 /// ```
 /// use steadfast::token::CancelReason;
@@ -24,7 +24,7 @@ use steadfast::token::CancelReason;
 pub fn status_for(reason: &CancelReason) -> StatusCode {
     match reason {
         CancelReason::Timeout(_) | CancelReason::Deadline => StatusCode::GATEWAY_TIMEOUT,
-        CancelReason::ClientDisconnected => {
+        CancelReason::ClientDisconnected | CancelReason::HedgeLost => {
             StatusCode::from_u16(499).expect("499 is a valid status code")
         }
         _ => StatusCode::SERVICE_UNAVAILABLE,

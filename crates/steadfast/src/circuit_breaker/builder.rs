@@ -390,7 +390,9 @@ impl CircuitBreakerBuilder {
 
     /// Counts calls that failed because their caller cancelled them (the request's
     /// [`CancelToken`](crate::token::CancelToken) had fired) as failures. By default they are
-    /// ignored.
+    /// ignored. A call whose token fired with
+    /// [`CancelReason::HedgeLost`](crate::token::CancelReason::HedgeLost) (an attempt that lost
+    /// a hedge race) is ignored either way.
     pub fn count_cancellations(mut self, yes: bool) -> Self {
         self.count_cancellations = yes;
         self

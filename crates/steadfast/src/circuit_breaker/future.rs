@@ -13,7 +13,7 @@ use super::breaker::{BreakerHandle, BreakerRef, CircuitBreaker};
 use super::error::{ColdDrop, Rejected};
 use super::state::{CallResult, Core, Permit};
 use crate::classify::{refine, Attempt, Classify, LateOutcome, Outcome};
-use crate::token::CancelToken;
+use crate::token::{CancelReason, CancelToken};
 use crate::trace::{Decision, DecisionTrace};
 use crate::BoxError;
 
@@ -204,12 +204,19 @@ fn judge<T>(
     match outcome {
         Outcome::Success => CallResult::Success,
         Outcome::Ignored => CallResult::Ignored,
-        _ if !core.counts_cancellations()
-            && token.as_ref().is_some_and(CancelToken::is_cancelled) =>
-        {
-            CallResult::Ignored
-        }
+        _ if token.as_ref().is_some_and(|t| ignores_cancelled(core, t)) => CallResult::Ignored,
         other => call_result(other),
+    }
+}
+
+/// `true` when a failure of a call whose token is `token` says nothing of the downstream: its
+/// caller cancelled it (unless the breaker counts cancellations), or it lost a hedge race (a
+/// loser is never counted: another attempt answered, and this one was let go).
+fn ignores_cancelled(core: &Core, token: &CancelToken) -> bool {
+    match token.reason() {
+        None => false,
+        Some(CancelReason::HedgeLost) => true,
+        Some(_) => !core.counts_cancellations(),
     }
 }
 

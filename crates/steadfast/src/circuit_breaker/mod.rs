@@ -34,7 +34,10 @@
 //! Every transition starts a new *generation*: results of calls admitted before it are not
 //! counted. Calls whose caller cancelled them (their request's
 //! [`CancelToken`](crate::token::CancelToken) fired) are ignored unless
-//! [`count_cancellations`](CircuitBreakerBuilder::count_cancellations) is set.
+//! [`count_cancellations`](CircuitBreakerBuilder::count_cancellations) is set; an attempt
+//! that lost a hedge race ([`CancelReason::HedgeLost`](crate::token::CancelReason::HedgeLost))
+//! is ignored even then, and one dropped unanswered (as the hedge layer drops its losers)
+//! gives its permit back without being recorded.
 //!
 //! A breaker guards a service through [`CircuitBreakerLayer`], and plain code through
 //! [`CircuitBreaker::run`] and [`CircuitBreaker::run_blocking`]; both go through the same

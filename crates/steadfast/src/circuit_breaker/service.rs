@@ -331,11 +331,8 @@ where
 {
     let core = &breaker.breaker().core;
     let start = core.measures_duration().then(Instant::now);
-    let token = if core.counts_cancellations() {
-        None
-    } else {
-        req.cancel_token().cloned()
-    };
+    // Kept even when cancellations count: an attempt that lost a hedge race is never counted.
+    let token = req.cancel_token().cloned();
     let trace = if crate::trace::armed() {
         trace_admission(&guard, &req)
     } else {

@@ -273,7 +273,7 @@ impl BreakerHandles {
 struct CancelHandles {
     requests: [Counter; 4],
     duration: [Histogram; 4],
-    cancellations: [Counter; 7],
+    cancellations: [Counter; 8],
 }
 
 #[cfg(feature = "cancel")]

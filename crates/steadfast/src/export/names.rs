@@ -98,7 +98,7 @@ pub const BREAKER_OUTCOMES: [&str; 6] = [
 pub const CANCEL_OUTCOMES: [&str; 4] = ["success", "failure", "cancelled", "dropped"];
 /// Values of [`CANCEL_REASON`]: one per [`CancelReason`](crate::token::CancelReason) variant,
 /// without its payload (a manual message or a condition's name is unbounded).
-pub const CANCEL_REASONS: [&str; 7] = [
+pub const CANCEL_REASONS: [&str; 8] = [
     "timeout",
     "deadline",
     "manual",
@@ -106,6 +106,7 @@ pub const CANCEL_REASONS: [&str; 7] = [
     "signal",
     "condition",
     "client_disconnected",
+    "hedge_lost",
 ];
 /// Values of [`VALIDATE_TARGET`]. The validators' reason texts are not used: they are free
 /// text, and a metric's attribute values must come from a small fixed set.
@@ -379,6 +380,7 @@ pub(crate) fn cancel_reason_index(reason: &crate::token::CancelReason) -> usize 
         CancelReason::Signal(_) => 4,
         CancelReason::Condition(_) => 5,
         CancelReason::ClientDisconnected => 6,
+        CancelReason::HedgeLost => 7,
     }
 }
 

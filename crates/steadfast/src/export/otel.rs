@@ -159,7 +159,7 @@ struct BreakerCells {
 #[derive(Debug, Default)]
 struct CancelCells {
     requests: Cells<4>,
-    cancellations: Cells<7>,
+    cancellations: Cells<8>,
 }
 
 fn counter(

@@ -109,6 +109,10 @@ pub enum CancelReason {
     Condition(Option<Arc<str>>),
     /// The client that sent the request went away before the response was ready.
     ClientDisconnected,
+    /// The attempt lost a hedge race: another attempt of the same request answered first,
+    /// so this one is no longer wanted (see `steadfast::hedge`). A circuit breaker never
+    /// counts such an attempt as a failure.
+    HedgeLost,
 }
 
 impl CancelReason {
@@ -142,6 +146,7 @@ impl fmt::Display for CancelReason {
             CancelReason::Condition(None) => f.write_str("cancel condition met"),
             CancelReason::Condition(Some(name)) => write!(f, "cancel condition met: {name}"),
             CancelReason::ClientDisconnected => f.write_str("client disconnected"),
+            CancelReason::HedgeLost => f.write_str("lost a hedge race"),
         }
     }
 }
