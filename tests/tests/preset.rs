@@ -213,11 +213,21 @@ async fn waiting_server() -> (
         }
     };
     let layer = standard_http_server().build().unwrap();
-    let app = Router::new().route("/wait", get(handler)).layer(
-        ServiceBuilder::new()
-            .map_response(into_axum_response)
-            .layer(layer),
-    );
+    let retries = |RequestToken(token): RequestToken| async move {
+        if token.retries_allowed() {
+            "retries allowed"
+        } else {
+            "no retries"
+        }
+    };
+    let app = Router::new()
+        .route("/wait", get(handler))
+        .route("/retries", get(retries))
+        .layer(
+            ServiceBuilder::new()
+                .map_response(into_axum_response)
+                .layer(layer),
+        );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -270,6 +280,36 @@ async fn the_attempt_timeout_reaches_the_server_and_cancels_its_token() {
         Err(e) => assert!(caused_by::<steadfast::cancel::Cancelled>(&e), "{e}"),
     }
     assert!(start.elapsed() < Duration::from_millis(1_500));
+}
+
+#[tokio::test]
+async fn the_server_preset_honours_the_callers_deadline_and_retry_marks() {
+    let (addr, mut ended) = waiting_server().await;
+    let plain = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let start = Instant::now();
+    let req = Request::get(format!("http://{addr}/wait"))
+        .header("x-request-timeout-ms", "200")
+        .body(Full::default())
+        .unwrap();
+    let res = plain.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 504);
+    assert!(start.elapsed() < Duration::from_secs(2));
+    let (reason, _, lasted) = ended.recv().await.unwrap();
+    assert_eq!(reason, Some(CancelReason::Deadline));
+    assert!(lasted < Duration::from_millis(500), "{lasted:?}");
+
+    let ask = |retry: Option<&'static str>| {
+        let mut req = Request::get(format!("http://{addr}/retries"));
+        if let Some(n) = retry {
+            req = req.header("x-retry-attempt", n);
+        }
+        plain.clone().oneshot(req.body(Full::default()).unwrap())
+    };
+    let body = |res: http::Response<hyper::body::Incoming>| async move {
+        res.into_body().collect().await.unwrap().to_bytes()
+    };
+    assert_eq!(body(ask(None).await.unwrap()).await, "retries allowed");
+    assert_eq!(body(ask(Some("2")).await.unwrap()).await, "no retries");
 }
 
 #[test]
