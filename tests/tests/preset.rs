@@ -283,6 +283,39 @@ async fn the_attempt_timeout_reaches_the_server_and_cancels_its_token() {
 }
 
 #[tokio::test]
+async fn the_total_timeout_bounds_the_attempts_and_their_deadlines() {
+    let (addr, mut ended) = waiting_server().await;
+    let layer = standard_http_client()
+        .total_timeout(Duration::from_millis(500))
+        .attempt_timeout(Duration::from_millis(300))
+        .retry(|r| r.backoff(Backoff::none()))
+        .build()
+        .unwrap();
+    let client = layer.layer(transport());
+    let start = Instant::now();
+    let req = Request::get(format!("http://{addr}/wait"))
+        .body(empty())
+        .unwrap();
+    let result = client.oneshot(req).await;
+    assert!(start.elapsed() < Duration::from_millis(800), "{:?}", start.elapsed());
+    // The total timeout fired, or the server's answer to the deadline it was sent came just
+    // before it.
+    match result {
+        Ok(res) => assert_eq!(res.status(), 504),
+        Err(e) => assert!(caused_by::<steadfast::cancel::Cancelled>(&e), "{e}"),
+    }
+    // The second attempt was sent what was left of the total, not a whole attempt's time.
+    let mut headers = Vec::new();
+    while let Ok(Some((_, header, _))) =
+        tokio::time::timeout(Duration::from_secs(2), ended.recv()).await
+    {
+        headers.push(header.unwrap().parse::<u64>().unwrap());
+    }
+    assert_eq!(headers.len(), 2, "{headers:?}");
+    assert!(headers[1] <= 200, "{headers:?}");
+}
+
+#[tokio::test]
 async fn the_server_preset_honours_the_callers_deadline_and_retry_marks() {
     let (addr, mut ended) = waiting_server().await;
     let plain = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
