@@ -16,6 +16,9 @@
 //!   circuit breaker when the body ends.
 //! * [`preset`]: the client and server stacks to start from, [`standard_http_client`] and
 //!   [`standard_http_server`], with their defaults and the reasons for them.
+//! * `reqwest` (feature `reqwest`): the presets and steadfast's layers around a
+//!   `reqwest::Client`, and (feature `reqwest-middleware`) as a `reqwest_middleware`
+//!   middleware.
 //! * [`replay`]: request bodies that can be sent again, so the retry layer can retry requests
 //!   whose bodies stream.
 //!
@@ -63,6 +66,8 @@ pub mod idempotency;
 pub mod preset;
 mod propagate;
 pub mod replay;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 pub mod transport;
 pub mod validate;
 

@@ -73,11 +73,10 @@ impl StandardClientLayer {
     }
 }
 
-impl<S> Layer<S> for StandardClientLayer {
-    type Service = StandardClientService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        let stack = self.total.layer(
+impl StandardClientLayer {
+    /// The layers under the concurrency limit, around `inner`.
+    pub(crate) fn stack<S>(&self, inner: S) -> StandardClientStack<S> {
+        self.total.layer(
             self.replay.layer(
                 self.retry.layer(
                     self.breaker.layer(
@@ -86,7 +85,28 @@ impl<S> Layer<S> for StandardClientLayer {
                     ),
                 ),
             ),
-        );
+        )
+    }
+
+    /// The preset around `client`, taking and giving reqwest's own request and response
+    /// (feature `reqwest`); see [`crate::reqwest`].
+    #[cfg(feature = "reqwest")]
+    pub fn reqwest(
+        &self,
+        client: ::reqwest::Client,
+    ) -> crate::reqwest::ReqwestClient<StandardClientService<crate::reqwest::ReqwestTransport>>
+    {
+        crate::reqwest::ReqwestClient::new(
+            self.layer(crate::reqwest::ReqwestTransport::new(client)),
+        )
+    }
+}
+
+impl<S> Layer<S> for StandardClientLayer {
+    type Service = StandardClientService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let stack = self.stack(inner);
         match self.limit {
             Some(n) => Either::Left(LoadShed::new(ConcurrencyLimit::new(stack, n))),
             None => Either::Right(stack),
