@@ -84,7 +84,7 @@ impl StandardClient {
     /// use steadfast_http::preset::StandardClient;
     ///
     /// let config = Config::from_str(
-    ///     r#"{ "stacks": { "inventory": { "cancel": "10s", "retry": { "max_attempts": 2 } } } }"#,
+    ///     r#"{ "stacks": { "inventory": { "cancel": "20s", "retry": { "max_attempts": 2 } } } }"#,
     ///     Format::Json,
     /// )
     /// .unwrap();
