@@ -87,19 +87,6 @@ impl StandardClientLayer {
             ),
         )
     }
-
-    /// The preset around `client`, taking and giving reqwest's own request and response
-    /// (feature `reqwest`); see [`crate::reqwest`].
-    #[cfg(feature = "reqwest")]
-    pub fn reqwest(
-        &self,
-        client: ::reqwest::Client,
-    ) -> crate::reqwest::ReqwestClient<StandardClientService<crate::reqwest::ReqwestTransport>>
-    {
-        crate::reqwest::ReqwestClient::new(
-            self.layer(crate::reqwest::ReqwestTransport::new(client)),
-        )
-    }
 }
 
 impl<S> Layer<S> for StandardClientLayer {

@@ -3,9 +3,23 @@
 use std::task::{Context, Poll};
 
 use steadfast::BoxError;
+use tower_layer::Layer;
 use tower_service::Service;
 
 use super::future::ClientFuture;
+use super::transport::ReqwestTransport;
+use crate::preset::{StandardClientLayer, StandardClientService};
+
+impl StandardClientLayer {
+    /// The preset around `client`, taking and giving reqwest's own request and response
+    /// (feature `reqwest`); see [`crate::reqwest`].
+    pub fn reqwest(
+        &self,
+        client: ::reqwest::Client,
+    ) -> ReqwestClient<StandardClientService<ReqwestTransport>> {
+        ReqwestClient::new(self.layer(ReqwestTransport::new(client)))
+    }
+}
 
 /// A stack of steadfast layers over a [`ReqwestTransport`](super::ReqwestTransport), called
 /// with a `reqwest::Request` and answering with a `reqwest::Response`, as code written for
