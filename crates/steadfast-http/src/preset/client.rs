@@ -158,6 +158,11 @@ impl StandardClient {
     /// At most `n` requests in flight at once through each service the layer makes (and its
     /// clones); one more fails at once with `tower::load_shed::error::Overloaded`. Default
     /// [`CONCURRENCY_LIMIT`]. `n` must be at least 1.
+    ///
+    /// A request holds its place from its call to its answer, retries and their waits
+    /// included, as .NET's bulkhead counts it: the limit bounds the work in flight towards
+    /// the backend, whatever each request is doing. The layers inside hold no readiness while
+    /// they wait.
     pub fn concurrency_limit(mut self, n: usize) -> Self {
         self.concurrency_limit = Some(n);
         self
