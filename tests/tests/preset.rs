@@ -355,6 +355,59 @@ async fn the_server_preset_honours_the_callers_deadline_and_retry_marks() {
     assert_eq!(body(ask(Some("2")).await.unwrap()).await, "no retries");
 }
 
+#[tokio::test]
+async fn the_server_preset_validates_requests_and_speaks_grpc() {
+    use steadfast_http::validate::{has_header, ValidateRequestsLayer};
+
+    let layer = standard_http_server()
+        .grpc()
+        .validate_requests(ValidateRequestsLayer::new(has_header(
+            http::HeaderName::from_static("x-tenant"),
+        )))
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(20)).await;
+                "late"
+            }),
+        )
+        .layer(
+            ServiceBuilder::new()
+                .map_response(into_axum_response)
+                .layer(layer),
+        );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let plain = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let call = |tenant: bool| {
+        let mut req = Request::get(format!("http://{addr}/slow"))
+            .header("content-type", "application/grpc")
+            .header("grpc-timeout", "100m");
+        if tenant {
+            req = req.header("x-tenant", "acme");
+        }
+        plain.clone().oneshot(req.body(Full::default()).unwrap())
+    };
+    // Without the header: refused before the handler, with a status and the reason.
+    let res = call(false).await.unwrap();
+    assert_eq!(res.status(), 422);
+    let text = res.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        String::from_utf8_lossy(&text).contains("x-tenant"),
+        "{text:?}"
+    );
+    // With it: the handler runs past the caller's 100 ms, and the answer is gRPC's.
+    let start = Instant::now();
+    let res = call(true).await.unwrap();
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["grpc-status"], "4", "DEADLINE_EXCEEDED");
+}
+
 #[test]
 fn a_timeout_rule_broken_is_refused_with_its_field() {
     let err = standard_http_client()
