@@ -239,8 +239,14 @@ fn fleet(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("fleet_budget");
-    // What the retry layer's success path asks of its budget: one deposit, one success.
-    let local_bucket = token_bucket();
+    // What the retry layer's success path asks of its budget: one deposit, one success. Every
+    // budget is called through `dyn RetryBudget`, as the retry layer calls it.
+    let local_bucket: Arc<dyn RetryBudget> = token_bucket();
+    let shared_bucket: Arc<dyn RetryBudget> = s.bucket.clone();
+    let local_ratio: Arc<dyn RetryBudget> = ratio_budget();
+    let shared_ratio: Arc<dyn RetryBudget> = s.ratio.clone();
+    let local_huge: Arc<dyn RetryBudget> = huge_bucket();
+    let shared_huge: Arc<dyn RetryBudget> = s.huge.clone();
     group.bench_function("local_token_bucket_deposit_success", |b| {
         b.iter(|| {
             local_bucket.deposit();
@@ -249,11 +255,10 @@ fn fleet(c: &mut Criterion) {
     });
     group.bench_function("shared_token_bucket_deposit_success", |b| {
         b.iter(|| {
-            s.bucket.deposit();
-            s.bucket.on_success(black_box(1));
+            shared_bucket.deposit();
+            shared_bucket.on_success(black_box(1));
         })
     });
-    let local_ratio = ratio_budget();
     group.bench_function("local_ratio_deposit_success", |b| {
         b.iter(|| {
             local_ratio.deposit();
@@ -262,19 +267,18 @@ fn fleet(c: &mut Criterion) {
     });
     group.bench_function("shared_ratio_deposit_success", |b| {
         b.iter(|| {
-            s.ratio.deposit();
-            s.ratio.on_success(black_box(1));
+            shared_ratio.deposit();
+            shared_ratio.on_success(black_box(1));
         })
     });
     // A granted retry.
-    let local_huge = huge_bucket();
     let mut refused = 0u64;
     group.bench_function("local_withdraw", |b| {
         b.iter(|| refused += u64::from(!local_huge.withdraw()))
     });
     assert_eq!(refused, 0, "every local withdraw was granted");
     group.bench_function("shared_withdraw", |b| {
-        b.iter(|| refused += u64::from(!s.huge.withdraw()))
+        b.iter(|| refused += u64::from(!shared_huge.withdraw()))
     });
     assert_eq!(refused, 0, "every shared withdraw was granted");
     assert!(s.huge.is_shared(), "the fleet's lease decided throughout");
@@ -285,7 +289,7 @@ fn fleet(c: &mut Criterion) {
     group.bench_function("local_token_bucket", |b| {
         b.iter(|| call_now(&mut svc, black_box(7)))
     });
-    let mut svc = retry_with(s.bucket.clone());
+    let mut svc = retry_with(shared_bucket.clone());
     group.bench_function("shared_token_bucket", |b| {
         b.iter(|| call_now(&mut svc, black_box(7)))
     });
@@ -293,7 +297,7 @@ fn fleet(c: &mut Criterion) {
     group.bench_function("local_ratio", |b| {
         b.iter(|| call_now(&mut svc, black_box(7)))
     });
-    let mut svc = retry_with(s.ratio.clone());
+    let mut svc = retry_with(shared_ratio.clone());
     group.bench_function("shared_ratio", |b| {
         b.iter(|| call_now(&mut svc, black_box(7)))
     });
@@ -305,7 +309,7 @@ fn fleet(c: &mut Criterion) {
         });
         group.bench_function(format!("shared_token_bucket_{threads}_threads"), |b| {
             b.iter_custom(|iters| {
-                per_call_with_threads(threads, iters, || retry_with(s.bucket.clone()))
+                per_call_with_threads(threads, iters, || retry_with(shared_bucket.clone()))
             })
         });
     }

@@ -70,6 +70,35 @@ fn main() {
         ),
         "ratio_static" => run(peers::steadfast_retry_static_ratio(), n),
         "tower_tps_budget" => run(peers::tower_retry_with_budget(), n),
+        "bucket" => run(
+            peers::steadfast_retry_with_budget(std::sync::Arc::new(
+                steadfast::retry::TokenBucket::builder().build().unwrap(),
+            )),
+            n,
+        ),
+        "fleet_bucket" | "fleet_ratio" => {
+            // A shared budget's success path: the fleet is never reached (nothing drives the
+            // runtime), which the success path does not depend on.
+            let rt = runtime();
+            let _guard = rt.enter();
+            let fleet = steadfast_redis::Fleet::builder("redis://127.0.0.1:1/0")
+                .build()
+                .unwrap();
+            let shared = if path == "fleet_bucket" {
+                fleet.share_budget(
+                    "profile",
+                    steadfast_redis::FleetBudget::token_bucket(500, 5, 1),
+                    std::sync::Arc::new(steadfast::retry::TokenBucket::builder().build().unwrap()),
+                )
+            } else {
+                fleet.share_budget(
+                    "profile",
+                    steadfast_redis::FleetBudget::ratio(0.2, 1000),
+                    std::sync::Arc::new(steadfast::retry::RatioBudget::builder().build().unwrap()),
+                )
+            };
+            run(peers::steadfast_retry_with_budget(shared.unwrap()), n)
+        }
         "rejected" => {
             b.force_open();
             let mut svc =

@@ -33,6 +33,19 @@ impl FleetState {
     }
 }
 
+/// What woke the background task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// The sync interval ended.
+    Tick,
+    /// The fleet's state changed (pub/sub).
+    Message,
+    /// The subscription ended.
+    Ended,
+    /// Time to look at the local count (`sync_every_calls`).
+    Check,
+}
+
 /// A fleet probe permit this instance holds: the generation it was granted in, and the local
 /// breaker's trip count when its half-open period was opened.
 #[derive(Debug, Clone, Copy)]
@@ -109,31 +122,53 @@ impl BreakerSync {
     pub(super) async fn run(mut self) {
         let mut tick = tokio::time::interval(self.fleet.sync_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // With `sync_every_calls`: the local breaker's count is read every tenth of the
+        // interval (no Redis), and a round leaves as soon as enough outcomes wait.
+        let every = self.fleet.sync_every_calls().map(u64::from);
+        let mut check = tokio::time::interval(
+            (self.fleet.sync_interval() / 10).max(Duration::from_millis(1)),
+        );
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut pubsub: Option<PubSub> = None;
         loop {
             if pubsub.is_none() {
                 pubsub = self.subscribe().await;
             }
-            let changed = match pubsub.as_mut() {
+            let woken = match pubsub.as_mut() {
                 Some(p) => {
                     let mut messages = p.on_message();
                     tokio::select! {
-                        _ = tick.tick() => true,
-                        m = messages.next() => m.is_some(),
+                        _ = tick.tick() => Wake::Tick,
+                        m = messages.next() => if m.is_some() { Wake::Message } else { Wake::Ended },
+                        _ = check.tick(), if every.is_some() => Wake::Check,
                     }
                 }
-                None => {
-                    tick.tick().await;
-                    true
-                }
+                None => tokio::select! {
+                    _ = tick.tick() => Wake::Tick,
+                    _ = check.tick(), if every.is_some() => Wake::Check,
+                },
             };
-            if !changed {
-                // The subscription ended (Redis went away): subscribe again next round.
-                pubsub = None;
-                tick.tick().await;
+            match woken {
+                Wake::Tick | Wake::Message => {}
+                Wake::Check => {
+                    if !every.is_some_and(|n| self.pending() >= n) {
+                        continue;
+                    }
+                }
+                Wake::Ended => {
+                    // The subscription ended (Redis went away): subscribe again next round.
+                    pubsub = None;
+                    tick.tick().await;
+                }
             }
             self.sync().await;
         }
+    }
+
+    /// Outcomes the local breaker recorded since the last round.
+    fn pending(&self) -> u64 {
+        let m = self.breaker.metrics();
+        m.successes.saturating_sub(self.successes) + m.failures.saturating_sub(self.failures)
     }
 
     async fn subscribe(&self) -> Option<PubSub> {

@@ -8,6 +8,7 @@ use steadfast::retry::RetryBudget;
 
 use super::counters::Counters;
 use super::sync::BudgetSync;
+use super::tally::Count;
 use crate::fleet::Fleet;
 
 /// A retry budget shared across the fleet.
@@ -21,6 +22,12 @@ use crate::fleet::Fleet;
 pub struct SharedBudget {
     pub(super) counters: Arc<Counters>,
     local: Arc<dyn RetryBudget>,
+    /// Whether the fleet's rules fill the balance per request (a ratio) and per success (a
+    /// token bucket's refund): a count the rules do not use is not made.
+    count_requests: bool,
+    count_successes: bool,
+    /// `sync_every_calls`, or 0 when unset (nothing more is counted).
+    every: u64,
 }
 
 impl fmt::Debug for SharedBudget {
@@ -29,7 +36,7 @@ impl fmt::Debug for SharedBudget {
             .field("online", &self.is_shared())
             .field("lease", &self.lease())
             .field("local", &self.local)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -43,8 +50,15 @@ impl SharedBudget {
         runtime: &tokio::runtime::Handle,
     ) -> Arc<Self> {
         let counters = Arc::new(Counters::default());
+        let every = fleet.sync_every_calls().map_or(0, u64::from);
         runtime.spawn(BudgetSync::new(fleet, key, fixed, lease, counters.clone()).run());
-        Arc::new(SharedBudget { counters, local })
+        Arc::new(SharedBudget {
+            counters,
+            local,
+            count_requests: fixed[0] > 0,
+            count_successes: fixed[1] > 0,
+            every,
+        })
     }
 
     /// `true` while the fleet's balance decides (Redis answered the last sync round);
@@ -58,6 +72,15 @@ impl SharedBudget {
         self.counters.lease.load(Ordering::Acquire)
     }
 
+    /// With `sync_every_calls`: one more count waits to be sent; the `n`-th wakes the task.
+    #[inline]
+    fn pending(&self) {
+        if self.every != 0 && self.counters.pending.fetch_add(1, Ordering::Relaxed) + 1 == self.every
+        {
+            self.counters.wake.notify_one();
+        }
+    }
+
     /// Retries leased from the fleet since the start.
     pub fn leased_total(&self) -> u64 {
         self.counters.leased.load(Ordering::Relaxed)
@@ -66,7 +89,10 @@ impl SharedBudget {
 
 impl RetryBudget for SharedBudget {
     fn deposit(&self) {
-        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        if self.count_requests {
+            self.counters.tally.add(Count::Requests);
+            self.pending();
+        }
         self.local.deposit();
     }
 
@@ -83,7 +109,10 @@ impl RetryBudget for SharedBudget {
     }
 
     fn on_success(&self, attempts: u32) {
-        self.counters.successes.fetch_add(1, Ordering::Relaxed);
+        if self.count_successes {
+            self.counters.tally.add(Count::Successes);
+            self.pending();
+        }
         self.local.on_success(attempts);
     }
 

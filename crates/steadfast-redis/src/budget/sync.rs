@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::counters::Counters;
 use super::script::LEASE;
+use super::tally::Count;
 use crate::fleet::Fleet;
 
 pub(super) struct BudgetSync {
@@ -37,17 +38,28 @@ impl BudgetSync {
     }
 
     pub(super) async fn run(self) {
+        // The tally's totals already sent: each round sends what grew since.
+        let mut sent = (0u64, 0u64);
         let mut tick = tokio::time::interval(self.fleet.sync_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.counters.wake.notified() => {}
+            }
             if self.counters.dropped.load(Ordering::Acquire) {
                 let left = self.counters.lease.swap(0, Ordering::AcqRel).max(0) as u64;
                 self.round(0, 0, left * 1000, 0).await;
                 return;
             }
-            let requests = self.counters.requests.swap(0, Ordering::AcqRel);
-            let successes = self.counters.successes.swap(0, Ordering::AcqRel);
+            self.counters.pending.store(0, Ordering::Relaxed);
+            let now = (
+                self.counters.tally.sum(Count::Requests),
+                self.counters.tally.sum(Count::Successes),
+            );
+            let requests = now.0.wrapping_sub(sent.0);
+            let successes = now.1.wrapping_sub(sent.1);
+            sent = now;
             let have = self.counters.lease.load(Ordering::Acquire);
             let want = (i64::from(self.lease) - have).max(0) as u64;
             match self.round(requests, successes, 0, want).await {
