@@ -86,11 +86,11 @@ fn redis_operations_follow_the_cadence_not_the_request_rate() {
     let server = RedisServer::start();
     let (low_rate, low_ops) = ops_at(&server, 1_000, None);
     let (high_rate, high_ops) = ops_at(&server, 10_000, None);
-    let (every_rate, every_ops) = ops_at(&server, 10_000, Some(1_000));
+    let (every_rate, every_ops) = ops_at(&server, 10_000, Some(200));
     println!(
         "redis operations per instance (one breaker and one budget, sync every {SYNC:?}): \
          {low_ops:.0}/s at {low_rate:.0} requests/s, {high_ops:.0}/s at {high_rate:.0} \
-         requests/s; with sync_every_calls(1000): {every_ops:.0}/s at {every_rate:.0} requests/s"
+         requests/s; with sync_every_calls(200): {every_ops:.0}/s at {every_rate:.0} requests/s"
     );
     // Two objects, one script each per sync interval (and a subscription now and then).
     let cadence = 2.0 / SYNC.as_secs_f64();
@@ -101,9 +101,9 @@ fn redis_operations_follow_the_cadence_not_the_request_rate() {
         (high_ops - low_ops).abs() <= cadence * 0.5,
         "{low_ops:.0} vs {high_ops:.0} ops/s"
     );
-    // With a batch every 1,000 outcomes: at most one more round per 1,000 outcomes of each
+    // With a batch every 200 outcomes: at most one more round per 200 outcomes of each
     // object, on top of the cadence.
-    let extra = 2.0 * every_rate / 1_000.0;
+    let extra = 2.0 * every_rate / 200.0;
     assert!(
         every_ops <= (cadence + extra) * 1.5,
         "{every_ops:.0} ops/s with sync_every_calls"
