@@ -175,6 +175,136 @@ fn retry_with(budget: Arc<dyn RetryBudget>) -> steadfast::retry::Retry<Bare> {
     RetryLayer::new(policy).layer(Bare)
 }
 
+/// Calls per batch and batches of [`paired`].
+const BATCH: u32 = 20_000;
+const ROUNDS: usize = 301;
+
+/// Local against shared, batch for batch: `ROUNDS` rounds, each timing `BATCH` calls of
+/// `local` then `BATCH` calls of `shared`. Returns the medians of local's and shared's time per
+/// call, and the median of the per-round differences. Taking both sides of a pair a fraction
+/// of a millisecond apart, and medians over many pairs, cancels what other processes on the
+/// machine do to both.
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)]
+fn paired(mut local: impl FnMut(), mut shared: impl FnMut()) -> (f64, f64, f64) {
+    let mut time = |f: &mut dyn FnMut()| {
+        let t = std::time::Instant::now();
+        for _ in 0..BATCH {
+            f();
+        }
+        t.elapsed().as_secs_f64() * 1e9 / f64::from(BATCH)
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (mut l, mut s, mut d) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        // Alternate which side goes first.
+        let (a, b) = if round % 2 == 0 {
+            let a = time(&mut local);
+            (a, time(&mut shared))
+        } else {
+            let b = time(&mut shared);
+            (time(&mut local), b)
+        };
+        l.push(a);
+        s.push(b);
+        d.push(b - a);
+    }
+    (median(l), median(s), median(d))
+}
+
+/// Prints [`paired`]'s figures for each path, as a table.
+fn paired_table(s: &Setup) {
+    let local_breaker = named_breaker();
+    let mut local_svc = steadfast_breaker(&local_breaker);
+    let mut shared_svc = steadfast_breaker(s.breaker.breaker());
+    let local_bucket: Arc<dyn RetryBudget> = token_bucket();
+    let shared_bucket: Arc<dyn RetryBudget> = s.bucket.clone();
+    let local_ratio: Arc<dyn RetryBudget> = ratio_budget();
+    let shared_ratio: Arc<dyn RetryBudget> = s.ratio.clone();
+    let local_huge: Arc<dyn RetryBudget> = huge_bucket();
+    let shared_huge: Arc<dyn RetryBudget> = s.huge.clone();
+    let mut rows = Vec::new();
+    rows.push((
+        "breaker, closed call",
+        paired(
+            || {
+                black_box(call_now(&mut local_svc, black_box(7)));
+            },
+            || {
+                black_box(call_now(&mut shared_svc, black_box(7)));
+            },
+        ),
+    ));
+    rows.push((
+        "token bucket: deposit + on_success",
+        paired(
+            || {
+                local_bucket.deposit();
+                local_bucket.on_success(black_box(1));
+            },
+            || {
+                shared_bucket.deposit();
+                shared_bucket.on_success(black_box(1));
+            },
+        ),
+    ));
+    rows.push((
+        "ratio: deposit + on_success",
+        paired(
+            || {
+                local_ratio.deposit();
+                local_ratio.on_success(black_box(1));
+            },
+            || {
+                shared_ratio.deposit();
+                shared_ratio.on_success(black_box(1));
+            },
+        ),
+    ));
+    rows.push((
+        "granted withdraw",
+        paired(
+            || assert!(local_huge.withdraw()),
+            || assert!(shared_huge.withdraw()),
+        ),
+    ));
+    let mut local_retry = retry_with(local_bucket.clone());
+    let mut shared_retry = retry_with(shared_bucket.clone());
+    rows.push((
+        "retry layer, token bucket",
+        paired(
+            || {
+                black_box(call_now(&mut local_retry, black_box(7)));
+            },
+            || {
+                black_box(call_now(&mut shared_retry, black_box(7)));
+            },
+        ),
+    ));
+    let mut local_retry = retry_with(local_ratio.clone());
+    let mut shared_retry = retry_with(shared_ratio.clone());
+    rows.push((
+        "retry layer, ratio",
+        paired(
+            || {
+                black_box(call_now(&mut local_retry, black_box(7)));
+            },
+            || {
+                black_box(call_now(&mut shared_retry, black_box(7)));
+            },
+        ),
+    ));
+    println!("\npaired medians, {ROUNDS} rounds of {BATCH} calls each side (ns per call):");
+    println!("| path | local | shared | shared - local |");
+    println!("|---|---:|---:|---:|");
+    for (name, (l, sh, d)) in rows {
+        println!("| {name} | {l:.1} | {sh:.1} | {d:+.1} |");
+    }
+    println!();
+}
+
 /// Allocations per call of `one`, after a warm-up.
 fn allocations_per_call(mut one: impl FnMut()) -> u64 {
     for _ in 0..1_000 {
@@ -189,6 +319,7 @@ fn allocations_per_call(mut one: impl FnMut()) -> u64 {
 
 fn fleet(c: &mut Criterion) {
     let s = setup();
+    paired_table(&s);
 
     // Nothing on the shared request paths allocates.
     let mut shared_svc = steadfast_breaker(s.breaker.breaker());

@@ -10,7 +10,9 @@
 //! Paths: `bare`, `chaos_off` (the chaos layer with its switch off), `chaos_on` (on, with a fault
 //! at rate 0: a draw per call, nothing injected), `tower_retry`, `tower_default_like`, `retry`, `retry_static`, `breaker`, `breaker_static`,
 //! `breaker_time` (a breaker over a time window), `stack`, `stack_static`, `ratio`, `ratio_static`, `tower_tps_budget` (the same services as
-//! the benchmarks), `rejected` (an open breaker), and
+//! the benchmarks), `bucket` (the retry layer with a `TokenBucket`), `fleet_bucket` and
+//! `fleet_ratio` (with a `steadfast-redis` shared budget over a token bucket or a ratio; the
+//! success path never reaches Redis, so none is needed), `rejected` (an open breaker), and
 //! `mid_backoff_dropped` (a request dropped while the retry layer sleeps), and `retry_once`
 //! `tower_retry_once` and `seatbelt_retry_once` (a request that fails once and succeeds on its
 //! retry at once). The token paths time one cancellation token operation: `token_new` (a root

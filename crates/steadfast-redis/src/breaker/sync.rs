@@ -78,8 +78,13 @@ pub(super) struct BreakerSync {
     fixed: [u64; 8],
     half_open_timeout: Duration,
     stats: Arc<SyncStats>,
+    /// The local breaker's lifetime counts already sent (or given up on).
     successes: u64,
     failures: u64,
+    /// The fleet's window: counts older than this are not sent after an outage.
+    window: Duration,
+    /// When Redis last answered a round (or the task started).
+    answered: tokio::time::Instant,
     applied: Option<(i64, FleetState)>,
     probe: Option<Probe>,
 }
@@ -114,6 +119,8 @@ impl BreakerSync {
             stats,
             successes: m.successes,
             failures: m.failures,
+            window: b.window,
+            answered: tokio::time::Instant::now(),
             applied: None,
             probe: None,
         }
@@ -189,10 +196,6 @@ impl BreakerSync {
         let m = self.breaker.metrics();
         let successes = m.successes.saturating_sub(self.successes);
         let failures = m.failures.saturating_sub(self.failures);
-        // Counts are sent once: a round Redis does not answer loses them, which only delays
-        // the fleet's verdict.
-        self.successes = m.successes;
-        self.failures = m.failures;
         let (report, report_gen) = match self.probe {
             Some(p) if m.trips > p.trips => (2, p.generation),
             Some(p) if self.breaker.state() == CircuitState::Closed => (1, p.generation),
@@ -219,8 +222,20 @@ impl BreakerSync {
             .run("breaker sync", inv.invoke_async::<Vec<i64>>(&mut con))
             .await
         else {
+            // Counts are kept until Redis answers a round that carries them, so those seen
+            // during an outage reach the fleet when it ends (a round whose answer was lost
+            // after Redis ran it may be counted twice, which only brings the verdict closer).
+            // Once the outage is longer than the fleet's window, what it kept is given up: it
+            // would land in the window's newest bucket, long after it happened.
+            if self.answered.elapsed() > self.window {
+                self.successes = m.successes;
+                self.failures = m.failures;
+            }
             return;
         };
+        self.answered = tokio::time::Instant::now();
+        self.successes = m.successes;
+        self.failures = m.failures;
         let [state, generation, left_ms, permit] = answer[..] else {
             return;
         };

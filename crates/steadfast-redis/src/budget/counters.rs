@@ -15,6 +15,10 @@ pub(super) struct Counters {
     pub(super) tally: Tally,
     pub(super) dropped: AtomicBool,
     pub(super) leased: AtomicU64,
+    /// Retries the local budget granted while the fleet's balance could not decide (Redis
+    /// not answering, or before the first round): taken from the fleet's balance when Redis
+    /// answers again.
+    pub(super) spent_alone: AtomicU64,
     /// Counts made since the last round, kept only with `sync_every_calls`.
     pub(super) pending: AtomicU64,
     /// Wakes the background task early, when `pending` reaches `sync_every_calls`.

@@ -98,7 +98,11 @@ impl RetryBudget for SharedBudget {
 
     fn withdraw(&self) -> bool {
         if !self.counters.online.load(Ordering::Acquire) {
-            return self.local.withdraw();
+            let granted = self.local.withdraw();
+            if granted {
+                self.counters.spent_alone.fetch_add(1, Ordering::Relaxed);
+            }
+            return granted;
         }
         self.counters
             .lease
