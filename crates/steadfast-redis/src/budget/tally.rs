@@ -134,11 +134,26 @@ impl Tally {
     /// Adds one to `count` on this thread's slot.
     #[inline]
     pub(super) fn add(&self, count: Count) {
+        // One load of the thread's number; an unclaimed number is out of range.
+        let i = SLOT.get();
+        match self.slots.get(i) {
+            Some(s) if i < SLOTS => {
+                let c = s.counter(count);
+                c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+            }
+            Some(s) => {
+                s.counter(count).fetch_add(1, Ordering::Relaxed);
+            }
+            None => self.add_first(count),
+        }
+    }
+
+    /// [`add`](Self::add) on a thread that has not claimed a number yet.
+    #[cold]
+    #[inline(never)]
+    fn add_first(&self, count: Count) {
         let i = slot();
-        let Some(s) = self.slots.get(i) else {
-            return;
-        };
-        let c = s.counter(count);
+        let c = self.slots[i.min(SLOTS)].counter(count);
         if i < SLOTS {
             c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
         } else {
