@@ -130,7 +130,11 @@ fn setup() -> Setup {
         .start()
         .expect("valid shared breaker");
     let bucket = fleet
-        .share_budget("bucket", FleetBudget::token_bucket(500, 5, 1), token_bucket())
+        .share_budget(
+            "bucket",
+            FleetBudget::token_bucket(500, 5, 1),
+            token_bucket(),
+        )
         .expect("valid shared budget");
     let ratio = fleet
         .share_budget("ratio", FleetBudget::ratio(0.2, 1000), ratio_budget())

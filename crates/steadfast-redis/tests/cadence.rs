@@ -94,7 +94,10 @@ fn redis_operations_follow_the_cadence_not_the_request_rate() {
     );
     // Two objects, one script each per sync interval (and a subscription now and then).
     let cadence = 2.0 / SYNC.as_secs_f64();
-    assert!(high_rate >= 9_000.0, "10,000 requests a second: {high_rate:.0}");
+    assert!(
+        high_rate >= 9_000.0,
+        "10,000 requests a second: {high_rate:.0}"
+    );
     assert!(high_rate > low_rate * 5.0, "the request rate rose tenfold");
     assert!(high_ops <= cadence * 1.5, "{high_ops:.0} ops/s");
     assert!(

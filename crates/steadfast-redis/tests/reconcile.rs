@@ -68,7 +68,10 @@ async fn a_breakers_outcomes_during_an_outage_reach_the_fleet_after_it() {
     }
     // A few rounds fail while the failures wait.
     tokio::time::sleep(SYNC * 4).await;
-    assert!(!breaker.state().rejects(), "the local breaker alone stays closed");
+    assert!(
+        !breaker.state().rejects(),
+        "the local breaker alone stays closed"
+    );
 
     server.restart();
     assert!(
@@ -104,7 +107,9 @@ async fn retries_granted_alone_are_taken_from_the_fleets_balance_afterwards() {
     server.restart();
     assert!(within(Duration::from_secs(3), || budget.is_shared()).await);
     // The lease (10) is still held, so nothing more was leased: 100 less the 7 granted alone.
-    let level = server.command("GET steadfast:reconcile-budget:budget:b").unwrap();
+    let level = server
+        .command("GET steadfast:reconcile-budget:budget:b")
+        .unwrap();
     assert!(
         level.contains("\r\n93000"),
         "the fleet's balance in thousandths: {level:?}"

@@ -132,9 +132,8 @@ impl BreakerSync {
         // With `sync_every_calls`: the local breaker's count is read every tenth of the
         // interval (no Redis), and a round leaves as soon as enough outcomes wait.
         let every = self.fleet.sync_every_calls().map(u64::from);
-        let mut check = tokio::time::interval(
-            (self.fleet.sync_interval() / 10).max(Duration::from_millis(1)),
-        );
+        let mut check =
+            tokio::time::interval((self.fleet.sync_interval() / 10).max(Duration::from_millis(1)));
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut pubsub: Option<PubSub> = None;
         loop {

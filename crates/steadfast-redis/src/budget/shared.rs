@@ -72,10 +72,29 @@ impl SharedBudget {
         self.counters.lease.load(Ordering::Acquire)
     }
 
-    /// With `sync_every_calls`: one more count waits to be sent; the `n`-th wakes the task.
-    #[inline]
-    fn pending(&self) {
-        if self.every != 0 && self.counters.pending.fetch_add(1, Ordering::Relaxed) + 1 == self.every
+    /// [`deposit`](RetryBudget::deposit) when the request is counted the slow way.
+    #[inline(never)]
+    fn deposit_slow(&self) {
+        self.count_slow(Count::Requests);
+        self.local.deposit();
+    }
+
+    /// [`on_success`](RetryBudget::on_success) when the success is counted the slow way.
+    #[inline(never)]
+    fn on_success_slow(&self, attempts: u32) {
+        self.count_slow(Count::Successes);
+        self.local.on_success(attempts);
+    }
+
+    /// Counts one `count` the slow way: a thread's first count, a thread beyond the tally's
+    /// slots, or with `sync_every_calls` (where the `n`-th count wakes the task). Kept out of
+    /// the common path, which then makes no call but its tail call to the local budget.
+    fn count_slow(&self, count: Count) {
+        if self.every == 0 || !self.counters.tally.add_own(count) {
+            self.counters.tally.add(count);
+        }
+        if self.every != 0
+            && self.counters.pending.fetch_add(1, Ordering::Relaxed) + 1 == self.every
         {
             self.counters.wake.notify_one();
         }
@@ -89,9 +108,9 @@ impl SharedBudget {
 
 impl RetryBudget for SharedBudget {
     fn deposit(&self) {
-        if self.count_requests {
-            self.counters.tally.add(Count::Requests);
-            self.pending();
+        if self.count_requests && (self.every != 0 || !self.counters.tally.add_own(Count::Requests))
+        {
+            return self.deposit_slow();
         }
         self.local.deposit();
     }
@@ -113,9 +132,10 @@ impl RetryBudget for SharedBudget {
     }
 
     fn on_success(&self, attempts: u32) {
-        if self.count_successes {
-            self.counters.tally.add(Count::Successes);
-            self.pending();
+        if self.count_successes
+            && (self.every != 0 || !self.counters.tally.add_own(Count::Successes))
+        {
+            return self.on_success_slow(attempts);
         }
         self.local.on_success(attempts);
     }

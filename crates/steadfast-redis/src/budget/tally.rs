@@ -131,27 +131,25 @@ impl Default for Tally {
 }
 
 impl Tally {
-    /// Adds one to `count` on this thread's slot.
+    /// Adds one to `count` on this thread's slot if the thread holds a number of its own: one
+    /// load of the number, a range check, and a plain increment. `false` (nothing added) on a
+    /// thread without one; [`add`](Self::add) then counts.
     #[inline]
-    pub(super) fn add(&self, count: Count) {
-        // One load of the thread's number; an unclaimed number is out of range.
+    pub(super) fn add_own(&self, count: Count) -> bool {
         let i = SLOT.get();
         match self.slots.get(i) {
             Some(s) if i < SLOTS => {
                 let c = s.counter(count);
                 c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+                true
             }
-            Some(s) => {
-                s.counter(count).fetch_add(1, Ordering::Relaxed);
-            }
-            None => self.add_first(count),
+            _ => false,
         }
     }
 
-    /// [`add`](Self::add) on a thread that has not claimed a number yet.
-    #[cold]
-    #[inline(never)]
-    fn add_first(&self, count: Count) {
+    /// Adds one to `count` on this thread's slot, claiming a number first if the thread has
+    /// none, or on the overflow slot.
+    pub(super) fn add(&self, count: Count) {
         let i = slot();
         let c = self.slots[i.min(SLOTS)].counter(count);
         if i < SLOTS {
@@ -196,6 +194,8 @@ mod tests {
         assert_eq!(tally.sum(Count::Requests), (SLOTS as u64 + 8) * 1000);
         assert_eq!(tally.sum(Count::Successes), SLOTS as u64 + 8);
         // The threads ended: their numbers are free again.
-        std::thread::spawn(|| assert!(slot() < SLOTS)).join().unwrap();
+        std::thread::spawn(|| assert!(slot() < SLOTS))
+            .join()
+            .unwrap();
     }
 }
