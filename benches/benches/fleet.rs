@@ -190,7 +190,7 @@ const ROUNDS: usize = 301;
 /// machine do to both.
 #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
 fn paired(mut local: impl FnMut(), mut shared: impl FnMut()) -> (f64, f64, f64) {
-    let mut time = |f: &mut dyn FnMut()| {
+    let time = |f: &mut dyn FnMut()| {
         let t = std::time::Instant::now();
         for _ in 0..BATCH {
             f();

@@ -157,7 +157,7 @@ impl BreakerSync {
             match woken {
                 Wake::Tick | Wake::Message => {}
                 Wake::Check => {
-                    if !every.is_some_and(|n| self.pending() >= n) {
+                    if every.is_none_or(|n| self.pending() < n) {
                         continue;
                     }
                 }
