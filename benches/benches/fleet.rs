@@ -287,6 +287,19 @@ fn paired_table(s: &Setup) {
             },
         ),
     ));
+    let mut local_retry = retry_with(local_bucket.clone());
+    let mut other_retry = retry_with(token_bucket());
+    rows.push((
+        "control: retry layer, token bucket, against a second local one",
+        paired(
+            || {
+                black_box(call_now(&mut local_retry, black_box(7)));
+            },
+            || {
+                black_box(call_now(&mut other_retry, black_box(7)));
+            },
+        ),
+    ));
     let mut local_retry = retry_with(local_ratio.clone());
     let mut shared_retry = retry_with(shared_ratio.clone());
     rows.push((
