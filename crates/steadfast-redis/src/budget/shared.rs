@@ -11,6 +11,27 @@ use super::sync::BudgetSync;
 use super::tally::Count;
 use crate::fleet::Fleet;
 
+/// How a request path call counts one kind of event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counting {
+    /// The fleet's rules do not use it.
+    No,
+    /// On the thread's own slot when it has one (the common path).
+    Own,
+    /// Out of line: with `sync_every_calls`, which also counts what is pending.
+    Pending,
+}
+
+impl Counting {
+    fn new(used: bool, every: u64) -> Self {
+        match (used, every) {
+            (false, _) => Counting::No,
+            (true, 0) => Counting::Own,
+            (true, _) => Counting::Pending,
+        }
+    }
+}
+
 /// A retry budget shared across the fleet.
 ///
 /// Each instance leases a few retries from the fleet's balance in Redis and spends them
@@ -24,8 +45,8 @@ pub struct SharedBudget {
     local: Arc<dyn RetryBudget>,
     /// Whether the fleet's rules fill the balance per request (a ratio) and per success (a
     /// token bucket's refund): a count the rules do not use is not made.
-    count_requests: bool,
-    count_successes: bool,
+    requests: Counting,
+    successes: Counting,
     /// `sync_every_calls`, or 0 when unset (nothing more is counted).
     every: u64,
 }
@@ -55,8 +76,8 @@ impl SharedBudget {
         Arc::new(SharedBudget {
             counters,
             local,
-            count_requests: fixed[0] > 0,
-            count_successes: fixed[1] > 0,
+            requests: Counting::new(fixed[0] > 0, every),
+            successes: Counting::new(fixed[1] > 0, every),
             every,
         })
     }
@@ -108,9 +129,10 @@ impl SharedBudget {
 
 impl RetryBudget for SharedBudget {
     fn deposit(&self) {
-        if self.count_requests && (self.every != 0 || !self.counters.tally.add_own(Count::Requests))
-        {
-            return self.deposit_slow();
+        match self.requests {
+            Counting::No => {}
+            Counting::Own if self.counters.tally.add_own(Count::Requests) => {}
+            _ => return self.deposit_slow(),
         }
         self.local.deposit();
     }
@@ -132,10 +154,10 @@ impl RetryBudget for SharedBudget {
     }
 
     fn on_success(&self, attempts: u32) {
-        if self.count_successes
-            && (self.every != 0 || !self.counters.tally.add_own(Count::Successes))
-        {
-            return self.on_success_slow(attempts);
+        match self.successes {
+            Counting::No => {}
+            Counting::Own if self.counters.tally.add_own(Count::Successes) => {}
+            _ => return self.on_success_slow(attempts),
         }
         self.local.on_success(attempts);
     }
