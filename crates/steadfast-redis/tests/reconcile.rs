@@ -115,3 +115,41 @@ async fn retries_granted_alone_are_taken_from_the_fleets_balance_afterwards() {
         "the fleet's balance in thousandths: {level:?}"
     );
 }
+
+/// After an outage longer than the fleet's window, what the breaker saw during it is given up:
+/// it would land in the window's newest bucket long after it happened.
+#[tokio::test(flavor = "current_thread")]
+async fn outcomes_older_than_the_window_are_given_up() {
+    let mut server = RedisServer::start();
+    let fleet = fleet(&server, "reconcile-window");
+    let breaker = CircuitBreaker::builder()
+        .name("backend")
+        .minimum_calls(100)
+        .half_open_max_calls(1)
+        .build()
+        .unwrap();
+    let shared = fleet
+        .share_breaker(breaker.clone())
+        .minimum_calls(5)
+        .window(Duration::from_millis(300))
+        .start()
+        .unwrap();
+    assert!(within(Duration::from_secs(2), || shared.stats().syncs > 0).await);
+
+    server.stop();
+    let svc = CircuitBreakerLayer::new(breaker.clone()).layer(service_fn(|_: ()| async {
+        Err::<(), _>(std::io::Error::other("down"))
+    }));
+    for _ in 0..5 {
+        let _ = svc.clone().oneshot(()).await;
+    }
+    // Twice the window, with rounds failing all along.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    server.restart();
+    let syncs = shared.stats().syncs;
+    assert!(within(Duration::from_secs(3), || shared.stats().syncs > syncs + 2).await);
+    assert!(
+        !breaker.state().rejects(),
+        "failures older than the window did not open the fleet"
+    );
+}
