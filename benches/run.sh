@@ -17,6 +17,13 @@ for bench in retry circuit_breaker cancel peers; do
     cargo bench -p steadfast-benches --bench "$bench" -- "$@"
 done
 
+if command -v redis-server >/dev/null 2>&1; then
+    echo "== cargo bench --bench fleet"
+    cargo bench -p steadfast-benches --bench fleet -- "$@"
+else
+    echo "== fleet skipped: no redis-server (install it with reliability/redis.sh)"
+fi
+
 echo "== allocations per call"
 cargo bench -p steadfast-benches --bench allocs
 

@@ -10,7 +10,9 @@
 //! Paths: `bare`, `chaos_off` (the chaos layer with its switch off), `chaos_on` (on, with a fault
 //! at rate 0: a draw per call, nothing injected), `tower_retry`, `tower_default_like`, `retry`, `retry_static`, `breaker`, `breaker_static`,
 //! `breaker_time` (a breaker over a time window), `stack`, `stack_static`, `ratio`, `ratio_static`, `tower_tps_budget` (the same services as
-//! the benchmarks), `rejected` (an open breaker), and
+//! the benchmarks), `bucket` (the retry layer with a `TokenBucket`), `fleet_bucket` and
+//! `fleet_ratio` (with a `steadfast-redis` shared budget over a token bucket or a ratio; the
+//! success path never reaches Redis, so none is needed), `rejected` (an open breaker), and
 //! `mid_backoff_dropped` (a request dropped while the retry layer sleeps), and `retry_once`
 //! `tower_retry_once` and `seatbelt_retry_once` (a request that fails once and succeeds on its
 //! retry at once). The token paths time one cancellation token operation: `token_new` (a root
@@ -70,6 +72,35 @@ fn main() {
         ),
         "ratio_static" => run(peers::steadfast_retry_static_ratio(), n),
         "tower_tps_budget" => run(peers::tower_retry_with_budget(), n),
+        "bucket" => run(
+            peers::steadfast_retry_with_budget(std::sync::Arc::new(
+                steadfast::retry::TokenBucket::builder().build().unwrap(),
+            )),
+            n,
+        ),
+        "fleet_bucket" | "fleet_ratio" => {
+            // A shared budget's success path: the fleet is never reached (nothing drives the
+            // runtime), which the success path does not depend on.
+            let rt = runtime();
+            let _guard = rt.enter();
+            let fleet = steadfast_redis::Fleet::builder("redis://127.0.0.1:1/0")
+                .build()
+                .unwrap();
+            let shared = if path == "fleet_bucket" {
+                fleet.share_budget(
+                    "profile",
+                    steadfast_redis::FleetBudget::token_bucket(500, 5, 1),
+                    std::sync::Arc::new(steadfast::retry::TokenBucket::builder().build().unwrap()),
+                )
+            } else {
+                fleet.share_budget(
+                    "profile",
+                    steadfast_redis::FleetBudget::ratio(0.2, 1000),
+                    std::sync::Arc::new(steadfast::retry::RatioBudget::builder().build().unwrap()),
+                )
+            };
+            run(peers::steadfast_retry_with_budget(shared.unwrap()), n)
+        }
         "rejected" => {
             b.force_open();
             let mut svc =

@@ -11,6 +11,9 @@
 //! * `cargo bench -p steadfast-benches --bench allocs`: heap allocations per call for every
 //!   contender above; fails if steadfast's retry layer or closed breaker allocates on the
 //!   success path.
+//! * `cargo bench -p steadfast-benches --bench fleet`: a breaker and a retry budget shared
+//!   through Redis (`steadfast-redis`) against the local ones, on the request path; starts a
+//!   `redis-server` of its own (`reliability/redis.sh` installs it).
 //! * `benches/run.sh`: all of the above, then the plot `docs/img/overhead.svg`.
 //!
 //! Method, machine and results: `docs/benchmarks.md`.

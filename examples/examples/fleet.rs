@@ -32,6 +32,8 @@ async fn main() {
         let fleet = Fleet::builder(server.url())
             .namespace("example")
             .sync_interval(Duration::from_millis(50))
+            // And as soon as ten outcomes wait, without waiting for the interval.
+            .sync_every_calls(10)
             .build()
             .expect("valid settings");
         let local = CircuitBreaker::builder()

@@ -40,6 +40,7 @@ pub(crate) struct Inner {
     pub(crate) con: ConnectionManager,
     pub(crate) namespace: String,
     pub(crate) sync_interval: Duration,
+    pub(crate) sync_every_calls: Option<u32>,
     pub(crate) timeout: Duration,
     pub(crate) key_ttl: Duration,
     pub(crate) health: Health,
@@ -63,6 +64,7 @@ impl Fleet {
             url: url.into(),
             namespace: "default".to_owned(),
             sync_interval: Duration::from_millis(100),
+            sync_every_calls: None,
             timeout: Duration::from_millis(250),
             key_ttl: Duration::from_secs(3600),
         }
@@ -81,6 +83,12 @@ impl Fleet {
     /// How often shared objects synchronise.
     pub fn sync_interval(&self) -> Duration {
         self.inner.sync_interval
+    }
+
+    /// The number of outcomes after which a shared object synchronises before its interval
+    /// ends, if set.
+    pub fn sync_every_calls(&self) -> Option<u32> {
+        self.inner.sync_every_calls
     }
 
     /// Runs one Redis operation under the fleet's timeout, reporting its outcome to the health
@@ -120,6 +128,7 @@ pub struct FleetBuilder {
     url: String,
     namespace: String,
     sync_interval: Duration,
+    sync_every_calls: Option<u32>,
     timeout: Duration,
     key_ttl: Duration,
 }
@@ -136,6 +145,23 @@ impl FleetBuilder {
     /// state back (default 100 ms; between 1 ms and 1 hour).
     pub fn sync_interval(mut self, interval: Duration) -> Self {
         self.sync_interval = interval;
+        self
+    }
+
+    /// Also synchronise as soon as `n` outcomes are waiting to be sent, without waiting for
+    /// the interval to end (default: unset, the interval alone; `n` between 1 and
+    /// 1,000,000,000). Batches are then at most one interval apart *or* `n` outcomes large,
+    /// so a burst reaches the fleet sooner; Redis operations grow to at most the cadence plus
+    /// one per `n` outcomes.
+    ///
+    /// A shared budget counts its requests and successes (whichever its rules use) with one
+    /// atomic add each when this is set, and the `n`-th wakes its task; nothing is added when
+    /// unset. A shared breaker's outcomes are recorded by the local breaker, which its task
+    /// reads without touching the request path: the task checks the count every tenth of the
+    /// interval (at least every millisecond), so a breaker's early batch leaves within a
+    /// tenth of an interval of its `n`-th outcome.
+    pub fn sync_every_calls(mut self, n: u32) -> Self {
+        self.sync_every_calls = Some(n);
         self
     }
 
@@ -178,6 +204,16 @@ impl FleetBuilder {
                 "must be between 1 ms and 1 hour",
             ));
         }
+        if self
+            .sync_every_calls
+            .is_some_and(|n| n == 0 || n > 1_000_000_000)
+        {
+            return Err(ConfigError::new(
+                L,
+                "sync_every_calls",
+                "must be between 1 and 1,000,000,000",
+            ));
+        }
         if self.timeout < Duration::from_millis(1) || self.timeout > Duration::from_secs(60) {
             return Err(ConfigError::new(
                 L,
@@ -208,6 +244,7 @@ impl FleetBuilder {
                 con,
                 namespace: self.namespace,
                 sync_interval: self.sync_interval,
+                sync_every_calls: self.sync_every_calls,
                 timeout: self.timeout,
                 key_ttl: self.key_ttl,
                 health: Health::new(),

@@ -3,8 +3,9 @@
 //!
 //! * [`SharedBreaker`]: each instance keeps its local
 //!   [`CircuitBreaker`](steadfast::circuit_breaker::CircuitBreaker) on the request path; a
-//!   background task folds its outcomes into a shared time window in Redis every sync interval
-//!   (one Lua script per batch, so each update is atomic), reads back the fleet's state
+//!   background task folds its outcomes into a shared time window in Redis every sync interval,
+//!   or as soon as [`sync_every_calls`](FleetBuilder::sync_every_calls) outcomes wait (one Lua
+//!   script per batch, so each update is atomic), reads back the fleet's state
 //!   (closed, open until a time, half-open, with a generation), and learns of changes at once
 //!   through pub/sub. The fleet opens when the fleet's failure rate crosses the threshold; in
 //!   half-open, only the instances granted one of the fleet's probe permits probe.

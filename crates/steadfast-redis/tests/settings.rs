@@ -20,6 +20,14 @@ async fn the_fleet_rejects_bad_settings() {
         "sync_interval"
     );
     assert_eq!(
+        field(Fleet::builder(URL).sync_every_calls(0)),
+        "sync_every_calls"
+    );
+    assert_eq!(
+        field(Fleet::builder(URL).sync_every_calls(1_000_000_001)),
+        "sync_every_calls"
+    );
+    assert_eq!(
         field(Fleet::builder(URL).timeout(Duration::ZERO)),
         "timeout"
     );

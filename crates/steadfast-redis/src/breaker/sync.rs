@@ -33,6 +33,19 @@ impl FleetState {
     }
 }
 
+/// What woke the background task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// The sync interval ended.
+    Tick,
+    /// The fleet's state changed (pub/sub).
+    Message,
+    /// The subscription ended.
+    Ended,
+    /// Time to look at the local count (`sync_every_calls`).
+    Check,
+}
+
 /// A fleet probe permit this instance holds: the generation it was granted in, and the local
 /// breaker's trip count when its half-open period was opened.
 #[derive(Debug, Clone, Copy)]
@@ -65,8 +78,13 @@ pub(super) struct BreakerSync {
     fixed: [u64; 8],
     half_open_timeout: Duration,
     stats: Arc<SyncStats>,
+    /// The local breaker's lifetime counts already sent (or given up on).
     successes: u64,
     failures: u64,
+    /// The fleet's window: counts older than this are not sent after an outage.
+    window: Duration,
+    /// When Redis last answered a round (or the task started).
+    answered: tokio::time::Instant,
     applied: Option<(i64, FleetState)>,
     probe: Option<Probe>,
 }
@@ -101,6 +119,8 @@ impl BreakerSync {
             stats,
             successes: m.successes,
             failures: m.failures,
+            window: b.window,
+            answered: tokio::time::Instant::now(),
             applied: None,
             probe: None,
         }
@@ -109,31 +129,52 @@ impl BreakerSync {
     pub(super) async fn run(mut self) {
         let mut tick = tokio::time::interval(self.fleet.sync_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // With `sync_every_calls`: the local breaker's count is read every tenth of the
+        // interval (no Redis), and a round leaves as soon as enough outcomes wait.
+        let every = self.fleet.sync_every_calls().map(u64::from);
+        let mut check =
+            tokio::time::interval((self.fleet.sync_interval() / 10).max(Duration::from_millis(1)));
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut pubsub: Option<PubSub> = None;
         loop {
             if pubsub.is_none() {
                 pubsub = self.subscribe().await;
             }
-            let changed = match pubsub.as_mut() {
+            let woken = match pubsub.as_mut() {
                 Some(p) => {
                     let mut messages = p.on_message();
                     tokio::select! {
-                        _ = tick.tick() => true,
-                        m = messages.next() => m.is_some(),
+                        _ = tick.tick() => Wake::Tick,
+                        m = messages.next() => if m.is_some() { Wake::Message } else { Wake::Ended },
+                        _ = check.tick(), if every.is_some() => Wake::Check,
                     }
                 }
-                None => {
-                    tick.tick().await;
-                    true
-                }
+                None => tokio::select! {
+                    _ = tick.tick() => Wake::Tick,
+                    _ = check.tick(), if every.is_some() => Wake::Check,
+                },
             };
-            if !changed {
-                // The subscription ended (Redis went away): subscribe again next round.
-                pubsub = None;
-                tick.tick().await;
+            match woken {
+                Wake::Tick | Wake::Message => {}
+                Wake::Check => {
+                    if every.is_none_or(|n| self.pending() < n) {
+                        continue;
+                    }
+                }
+                Wake::Ended => {
+                    // The subscription ended (Redis went away): subscribe again next round.
+                    pubsub = None;
+                    tick.tick().await;
+                }
             }
             self.sync().await;
         }
+    }
+
+    /// Outcomes the local breaker recorded since the last round.
+    fn pending(&self) -> u64 {
+        let m = self.breaker.metrics();
+        m.successes.saturating_sub(self.successes) + m.failures.saturating_sub(self.failures)
     }
 
     async fn subscribe(&self) -> Option<PubSub> {
@@ -154,10 +195,6 @@ impl BreakerSync {
         let m = self.breaker.metrics();
         let successes = m.successes.saturating_sub(self.successes);
         let failures = m.failures.saturating_sub(self.failures);
-        // Counts are sent once: a round Redis does not answer loses them, which only delays
-        // the fleet's verdict.
-        self.successes = m.successes;
-        self.failures = m.failures;
         let (report, report_gen) = match self.probe {
             Some(p) if m.trips > p.trips => (2, p.generation),
             Some(p) if self.breaker.state() == CircuitState::Closed => (1, p.generation),
@@ -184,8 +221,20 @@ impl BreakerSync {
             .run("breaker sync", inv.invoke_async::<Vec<i64>>(&mut con))
             .await
         else {
+            // Counts are kept until Redis answers a round that carries them, so those seen
+            // during an outage reach the fleet when it ends (a round whose answer was lost
+            // after Redis ran it may be counted twice, which only brings the verdict closer).
+            // Once the outage is longer than the fleet's window, what it kept is given up: it
+            // would land in the window's newest bucket, long after it happened.
+            if self.answered.elapsed() > self.window {
+                self.successes = m.successes;
+                self.failures = m.failures;
+            }
             return;
         };
+        self.answered = tokio::time::Instant::now();
+        self.successes = m.successes;
+        self.failures = m.failures;
         let [state, generation, left_ms, permit] = answer[..] else {
             return;
         };

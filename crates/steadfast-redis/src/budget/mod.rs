@@ -22,6 +22,7 @@ mod script;
 mod settings;
 mod shared;
 mod sync;
+mod tally;
 
 pub use settings::FleetBudget;
 pub use shared::SharedBudget;

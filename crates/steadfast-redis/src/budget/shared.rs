@@ -8,7 +8,29 @@ use steadfast::retry::RetryBudget;
 
 use super::counters::Counters;
 use super::sync::BudgetSync;
+use super::tally::Count;
 use crate::fleet::Fleet;
+
+/// How a request path call counts one kind of event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counting {
+    /// The fleet's rules do not use it.
+    No,
+    /// On the thread's own slot when it has one (the common path).
+    Own,
+    /// Out of line: with `sync_every_calls`, which also counts what is pending.
+    Pending,
+}
+
+impl Counting {
+    fn new(used: bool, every: u64) -> Self {
+        match (used, every) {
+            (false, _) => Counting::No,
+            (true, 0) => Counting::Own,
+            (true, _) => Counting::Pending,
+        }
+    }
+}
 
 /// A retry budget shared across the fleet.
 ///
@@ -21,6 +43,12 @@ use crate::fleet::Fleet;
 pub struct SharedBudget {
     pub(super) counters: Arc<Counters>,
     local: Arc<dyn RetryBudget>,
+    /// Whether the fleet's rules fill the balance per request (a ratio) and per success (a
+    /// token bucket's refund): a count the rules do not use is not made.
+    requests: Counting,
+    successes: Counting,
+    /// `sync_every_calls`, or 0 when unset (nothing more is counted).
+    every: u64,
 }
 
 impl fmt::Debug for SharedBudget {
@@ -29,7 +57,7 @@ impl fmt::Debug for SharedBudget {
             .field("online", &self.is_shared())
             .field("lease", &self.lease())
             .field("local", &self.local)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -43,8 +71,15 @@ impl SharedBudget {
         runtime: &tokio::runtime::Handle,
     ) -> Arc<Self> {
         let counters = Arc::new(Counters::default());
+        let every = fleet.sync_every_calls().map_or(0, u64::from);
         runtime.spawn(BudgetSync::new(fleet, key, fixed, lease, counters.clone()).run());
-        Arc::new(SharedBudget { counters, local })
+        Arc::new(SharedBudget {
+            counters,
+            local,
+            requests: Counting::new(fixed[0] > 0, every),
+            successes: Counting::new(fixed[1] > 0, every),
+            every,
+        })
     }
 
     /// `true` while the fleet's balance decides (Redis answered the last sync round);
@@ -58,6 +93,34 @@ impl SharedBudget {
         self.counters.lease.load(Ordering::Acquire)
     }
 
+    /// [`deposit`](RetryBudget::deposit) when the request is counted the slow way.
+    #[inline(never)]
+    fn deposit_slow(&self) {
+        self.count_slow(Count::Requests);
+        self.local.deposit();
+    }
+
+    /// [`on_success`](RetryBudget::on_success) when the success is counted the slow way.
+    #[inline(never)]
+    fn on_success_slow(&self, attempts: u32) {
+        self.count_slow(Count::Successes);
+        self.local.on_success(attempts);
+    }
+
+    /// Counts one `count` the slow way: a thread's first count, a thread beyond the tally's
+    /// slots, or with `sync_every_calls` (where the `n`-th count wakes the task). Kept out of
+    /// the common path, which then makes no call but its tail call to the local budget.
+    fn count_slow(&self, count: Count) {
+        if self.every == 0 || !self.counters.tally.add_own(count) {
+            self.counters.tally.add(count);
+        }
+        if self.every != 0
+            && self.counters.pending.fetch_add(1, Ordering::Relaxed) + 1 == self.every
+        {
+            self.counters.wake.notify_one();
+        }
+    }
+
     /// Retries leased from the fleet since the start.
     pub fn leased_total(&self) -> u64 {
         self.counters.leased.load(Ordering::Relaxed)
@@ -66,13 +129,21 @@ impl SharedBudget {
 
 impl RetryBudget for SharedBudget {
     fn deposit(&self) {
-        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        match self.requests {
+            Counting::No => {}
+            Counting::Own if self.counters.tally.add_own(Count::Requests) => {}
+            _ => return self.deposit_slow(),
+        }
         self.local.deposit();
     }
 
     fn withdraw(&self) -> bool {
         if !self.counters.online.load(Ordering::Acquire) {
-            return self.local.withdraw();
+            let granted = self.local.withdraw();
+            if granted {
+                self.counters.spent_alone.fetch_add(1, Ordering::Relaxed);
+            }
+            return granted;
         }
         self.counters
             .lease
@@ -83,7 +154,11 @@ impl RetryBudget for SharedBudget {
     }
 
     fn on_success(&self, attempts: u32) {
-        self.counters.successes.fetch_add(1, Ordering::Relaxed);
+        match self.successes {
+            Counting::No => {}
+            Counting::Own if self.counters.tally.add_own(Count::Successes) => {}
+            _ => return self.on_success_slow(attempts),
+        }
         self.local.on_success(attempts);
     }
 

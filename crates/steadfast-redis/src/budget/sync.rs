@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::counters::Counters;
 use super::script::LEASE;
+use super::tally::Count;
 use crate::fleet::Fleet;
 
 pub(super) struct BudgetSync {
@@ -37,21 +38,38 @@ impl BudgetSync {
     }
 
     pub(super) async fn run(self) {
+        // The tally's totals already sent: each round sends what grew since.
+        let mut sent = (0u64, 0u64, 0u64);
         let mut tick = tokio::time::interval(self.fleet.sync_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.counters.wake.notified() => {}
+            }
             if self.counters.dropped.load(Ordering::Acquire) {
                 let left = self.counters.lease.swap(0, Ordering::AcqRel).max(0) as u64;
-                self.round(0, 0, left * 1000, 0).await;
+                self.round(0, 0, left as i64 * 1000, 0).await;
                 return;
             }
-            let requests = self.counters.requests.swap(0, Ordering::AcqRel);
-            let successes = self.counters.successes.swap(0, Ordering::AcqRel);
+            self.counters.pending.store(0, Ordering::Relaxed);
+            let now = (
+                self.counters.tally.sum(Count::Requests),
+                self.counters.tally.sum(Count::Successes),
+                self.counters.spent_alone.load(Ordering::Relaxed),
+            );
+            let requests = now.0.wrapping_sub(sent.0);
+            let successes = now.1.wrapping_sub(sent.1);
+            // Retries the local budget granted alone are taken from the fleet's balance.
+            let spent = now.2.wrapping_sub(sent.2).min(i64::MAX as u64 / 1000) as i64;
             let have = self.counters.lease.load(Ordering::Acquire);
             let want = (i64::from(self.lease) - have).max(0) as u64;
-            match self.round(requests, successes, 0, want).await {
+            match self.round(requests, successes, -spent * 1000, want).await {
                 Some(took) => {
+                    // Counts are sent until Redis answers: after an outage, the requests and
+                    // successes it saw fill the fleet's balance (up to its capacity) and the
+                    // retries the local budget granted meanwhile are taken from it.
+                    sent = now;
                     self.counters.lease.fetch_add(took as i64, Ordering::AcqRel);
                     self.counters.leased.fetch_add(took, Ordering::Relaxed);
                     self.counters.online.store(true, Ordering::Release);
@@ -61,9 +79,11 @@ impl BudgetSync {
         }
     }
 
-    /// One script call; the retries leased, or `None` when Redis did not answer (the counts of
-    /// the round are then lost, which only leaves the fleet's balance lower).
-    async fn round(&self, requests: u64, successes: u64, returned: u64, want: u64) -> Option<u64> {
+    /// One script call (`returned`: thousandths given back, or taken when negative); the
+    /// retries leased, or `None` when Redis did not answer (the counts of the round are then
+    /// sent again with the next round's; a round Redis ran whose answer was lost counts twice,
+    /// within the balance's bounds).
+    async fn round(&self, requests: u64, successes: u64, returned: i64, want: u64) -> Option<u64> {
         let mut inv = self.script.key(&self.key);
         inv.arg(requests).arg(successes).arg(returned).arg(want);
         for a in self.fixed {
