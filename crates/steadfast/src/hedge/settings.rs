@@ -1,0 +1,57 @@
+//! What every copy of a hedge layer shares: its checked settings.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use super::delay::{HedgeDelay, HedgeMode};
+use super::events::HedgeEvent;
+use crate::retry::RetryBudget;
+
+/// A listener of [`HedgeEvent`]s.
+pub(super) type Listener = Arc<dyn Fn(&HedgeEvent) + Send + Sync>;
+
+/// The settings of a built [`HedgeLayer`](super::HedgeLayer), behind one `Arc` that every
+/// service and response future of the layer shares.
+pub(super) struct Settings<C, K> {
+    pub(super) name: Option<Cow<'static, str>>,
+    pub(super) mode: HedgeMode,
+    pub(super) delay: HedgeDelay,
+    pub(super) max_attempts: u32,
+    pub(super) classifier: C,
+    pub(super) cloner: K,
+    pub(super) budget: Option<Arc<dyn RetryBudget>>,
+    pub(super) deposit: bool,
+    pub(super) listeners: Box<[Listener]>,
+}
+
+impl<C, K> Settings<C, K> {
+    /// `true` when a request may get more than one attempt: more than one is allowed and a
+    /// budget pays for them.
+    #[inline]
+    pub(super) fn hedges(&self) -> bool {
+        self.max_attempts > 1 && self.budget.is_some()
+    }
+
+    /// Calls every listener with `event`.
+    #[cold]
+    pub(super) fn emit(&self, event: HedgeEvent) {
+        for l in self.listeners.iter() {
+            l(&event);
+        }
+    }
+}
+
+impl<C, K> fmt::Debug for Settings<C, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("name", &self.name)
+            .field("mode", &self.mode)
+            .field("delay", &self.delay)
+            .field("max_attempts", &self.max_attempts)
+            .field("budget", &self.budget)
+            .field("deposit", &self.deposit)
+            .field("listeners", &self.listeners.len())
+            .finish_non_exhaustive()
+    }
+}
