@@ -52,6 +52,7 @@ fn req() -> Req {
 struct Allow {
     left: AtomicU32,
     asked: AtomicU32,
+    deposits: AtomicU32,
 }
 
 impl Allow {
@@ -59,12 +60,15 @@ impl Allow {
         Arc::new(Allow {
             left: AtomicU32::new(n),
             asked: AtomicU32::new(0),
+            deposits: AtomicU32::new(0),
         })
     }
 }
 
 impl RetryBudget for Allow {
-    fn deposit(&self) {}
+    fn deposit(&self) {
+        self.deposits.fetch_add(1, Ordering::SeqCst);
+    }
     fn withdraw(&self) -> bool {
         self.asked.fetch_add(1, Ordering::SeqCst);
         self.left
@@ -110,6 +114,7 @@ async fn the_budget_caps_the_hedges_that_reach_the_service() {
     assert_eq!(svc.calls(), 7);
     // The first request used both; each later one asked once, was refused and stopped asking.
     assert_eq!(budget.asked.load(Ordering::SeqCst), 2 + 4);
+    assert_eq!(budget.deposits.load(Ordering::SeqCst), 5, "one deposit per request");
 }
 
 #[tokio::test(start_paused = true)]
@@ -153,6 +158,8 @@ async fn one_budget_caps_a_retry_layer_and_a_hedge_layer_together() {
     assert!(out.is_err());
     // One first attempt, then three extra attempts in all, hedges and retries together.
     assert_eq!(svc.calls(), 4);
+    // The retry layer deposited for the request; the hedge layer, told not to, did not.
+    assert_eq!(budget.deposits.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test(start_paused = true)]
