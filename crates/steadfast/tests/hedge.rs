@@ -306,3 +306,49 @@ async fn a_percentile_delay_learns_from_winning_attempts() {
     assert!(took >= ms(40) && took <= ms(42), "{took:?}");
     assert_eq!(histogram.len(), 4, "the winning hedge's latency is recorded");
 }
+
+#[test]
+fn invalid_settings_are_rejected_by_field() {
+    for n in [0, steadfast::hedge::MAX_ATTEMPTS + 1] {
+        let err = builder().max_attempts(n).build().unwrap_err();
+        assert_eq!((err.layer(), err.field()), ("hedge", "max_attempts"), "{err}");
+    }
+    builder()
+        .max_attempts(steadfast::hedge::MAX_ATTEMPTS)
+        .build()
+        .unwrap();
+    for q in [0.2, 1.0, f64::NAN] {
+        let err = builder()
+            .delay(HedgeDelay::percentile(q))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.field(), "delay", "{err}");
+    }
+    let err = builder()
+        .delay(HedgeDelay::percentile(0.9).window(ms(1)))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("window"), "{err}");
+}
+
+#[test]
+fn the_layer_describes_its_settings() {
+    use steadfast::describe::{Describe, Value};
+    let layer = builder()
+        .name("inventory")
+        .mode(HedgeMode::Parallel)
+        .max_attempts(3)
+        .build()
+        .unwrap();
+    let d = layer.describe().remove(0);
+    assert_eq!((d.kind(), d.name()), ("hedge", Some("inventory")));
+    assert_eq!(d.get("mode"), Some(&Value::text("parallel")));
+    assert_eq!(d.get("max_attempts"), Some(&Value::Integer(3)));
+    assert_eq!(d.get("budget"), Some(&Value::text("custom")));
+    let text = layer.description().to_string();
+    // The parallel mode waits for nothing: no delay to show.
+    assert!(
+        text.contains("hedge \"inventory\": mode parallel, max_attempts 3, budget custom"),
+        "{text}"
+    );
+}

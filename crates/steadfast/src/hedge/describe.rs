@@ -1,6 +1,6 @@
 //! What a hedge layer says about itself in a stack's description ([`crate::describe`]).
 
-use super::delay::{DelayKind, HedgeDelay};
+use super::delay::{DelayKind, HedgeDelay, HedgeMode};
 use super::layer::HedgeLayer;
 use super::service::Hedge;
 use super::settings::Settings;
@@ -20,7 +20,8 @@ fn describe_delay(delay: &HedgeDelay) -> Value {
     }
 }
 
-/// The settings, in the order of the builder's methods.
+/// The settings, in the order of the builder's methods (the delay only for the latency mode,
+/// the only one that waits).
 fn describe_settings<C, K>(s: &Settings<C, K>) -> LayerDescription {
     let mut d = LayerDescription::new("hedge");
     if let Some(name) = &s.name {
@@ -28,7 +29,10 @@ fn describe_settings<C, K>(s: &Settings<C, K>) -> LayerDescription {
     }
     d = d
         .with("mode", Value::text(s.mode.to_string()))
-        .with("delay", describe_delay(&s.delay))
+        .with_some(
+            "delay",
+            (s.mode == HedgeMode::Latency).then(|| describe_delay(&s.delay)),
+        )
         .with("max_attempts", s.max_attempts)
         .with_some("budget", s.budget.as_ref().map(|b| b.describe()));
     if !s.deposit {
