@@ -352,3 +352,87 @@ fn the_layer_describes_its_settings() {
         "{text}"
     );
 }
+
+/// A request that carries a token and a decision trace.
+#[derive(Clone, Debug)]
+struct Traced {
+    token: Option<CancelToken>,
+    trace: steadfast::trace::DecisionTrace,
+}
+
+impl HasCancelToken for Traced {
+    fn cancel_token(&self) -> Option<&CancelToken> {
+        self.token.as_ref()
+    }
+    fn can_carry_cancel_token(&self) -> bool {
+        true
+    }
+    fn set_cancel_token(&mut self, token: CancelToken) -> Result<(), CancelToken> {
+        self.token = Some(token);
+        Ok(())
+    }
+    fn decision_trace(&self) -> Option<&steadfast::trace::DecisionTrace> {
+        Some(&self.trace)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_traced_request_records_each_verdict_the_hedge_and_the_winner() {
+    use steadfast::trace::{DecisionTrace, Decision};
+    let trace = DecisionTrace::new();
+    let svc = Scripted::<&'static str, Traced>::new([
+        Reply::err("down").after(ms(100)),
+        Reply::ok("ok").after(ms(100)),
+    ]);
+    let layer = builder()
+        .name("backend")
+        .mode(HedgeMode::Fallback)
+        .build()
+        .unwrap();
+    let req = Traced {
+        token: Some(CancelToken::new()),
+        trace: trace.clone(),
+    };
+    assert_eq!(layer.layer(svc).oneshot(req).await.unwrap(), "ok");
+    let entries: Vec<(String, Decision)> = trace
+        .entries()
+        .into_iter()
+        .map(|e| (e.layer.to_string(), e.decision))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            (
+                "backend".to_string(),
+                Decision::Classified {
+                    attempt: 1,
+                    outcome: Outcome::retryable(),
+                    rule: Some("any error".into())
+                }
+            ),
+            (
+                "backend".to_string(),
+                Decision::HedgeSent {
+                    attempt: 2,
+                    balance: None
+                }
+            ),
+            (
+                "backend".to_string(),
+                Decision::Classified {
+                    attempt: 2,
+                    outcome: Outcome::Success,
+                    rule: Some("ok".into())
+                }
+            ),
+            (
+                "backend".to_string(),
+                Decision::HedgeWon {
+                    attempt: 2,
+                    attempts: 2,
+                    losers: 0
+                }
+            ),
+        ]
+    );
+}

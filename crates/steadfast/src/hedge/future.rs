@@ -1,5 +1,6 @@
 //! The hedge layer's response future.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -18,6 +19,7 @@ use super::settings::Settings;
 use crate::classify::{refine, Attempt, Classify, Outcome};
 use crate::retry::CloneRequest;
 use crate::token::{CancelReason, CancelToken, HasCancelToken};
+use crate::trace::{Decision, DecisionTrace};
 use crate::BoxError;
 
 /// Response future of [`Hedge`](super::Hedge).
@@ -53,6 +55,8 @@ where
     paid: bool,
     /// When the first attempt was sent, when a classifier or a histogram reads it.
     started: Option<Instant>,
+    /// The request's decision trace, when it carries one.
+    trace: Option<DecisionTrace>,
     cold: Option<Box<Cold<S::Future, S::Response>>>,
 }
 
@@ -98,6 +102,11 @@ where
             (Some(_), HedgeMode::Fallback) => Plan::Idle,
         };
         let started = (s.classifier.reads_elapsed() || records_latency(s)).then(Instant::now);
+        let trace = if crate::trace::armed() {
+            req.decision_trace().cloned()
+        } else {
+            None
+        };
         let first = service.call(req);
         ResponseFuture {
             first: Some(first),
@@ -110,6 +119,7 @@ where
             plan,
             paid: false,
             started,
+            trace,
             cold: None,
         }
     }
@@ -185,12 +195,23 @@ where
             _ => Duration::ZERO,
         };
         let ctx = Attempt::new(attempt, elapsed, Duration::ZERO, this.kept.as_ref());
-        let outcome = s.classifier.classify(&ctx, result.as_ref());
+        let (outcome, rule) = match this.trace {
+            None => (s.classifier.classify(&ctx, result.as_ref()), None),
+            Some(_) => s.classifier.explain(&ctx, result.as_ref()),
+        };
         let result = result.map_err(Into::into);
         let outcome = match &result {
             Err(e) => refine(outcome, &**e),
             Ok(_) => outcome,
         };
+        if let Some(trace) = this.trace.as_ref() {
+            let decision = Decision::Classified {
+                attempt,
+                outcome,
+                rule,
+            };
+            s.record(trace, decision);
+        }
         if outcome.is_retry_decision() {
             failed(this, attempt, outcome, result);
             return None;
@@ -200,7 +221,11 @@ where
                 p.record(sent_at.elapsed());
             }
         }
-        if this.cold.is_some() || *this.sent > 1 || !s.listeners.is_empty() || s.budget.is_some()
+        if this.cold.is_some()
+            || *this.sent > 1
+            || !s.listeners.is_empty()
+            || s.budget.is_some()
+            || this.trace.is_some()
         {
             won(this, attempt, outcome);
         }
@@ -342,6 +367,10 @@ where
         if !s.listeners.is_empty() {
             s.emit(HedgeEvent::HedgeSent { attempt, in_flight });
         }
+        if let Some(trace) = this.trace.as_ref() {
+            let balance = s.budget.as_ref().and_then(|b| b.balance());
+            s.record(trace, Decision::HedgeSent { attempt, balance });
+        }
         *this.plan = if attempt >= s.max_attempts {
             Plan::Stopped
         } else {
@@ -394,6 +423,11 @@ where
     *this.plan = Plan::Stopped;
     if !this.settings.listeners.is_empty() {
         this.settings.emit(HedgeEvent::Stopped { reason });
+    }
+    if let Some(trace) = this.trace.as_ref() {
+        let reason = Cow::Owned(reason.to_string());
+        this.settings
+            .record(trace, Decision::HedgeStopped { reason });
     }
     Step::Nothing
 }
@@ -457,6 +491,14 @@ where
         if let Some(b) = &s.budget {
             b.on_success(*this.sent);
         }
+    }
+    if let Some(trace) = this.trace.as_ref() {
+        let decision = Decision::HedgeWon {
+            attempt,
+            attempts: *this.sent,
+            losers,
+        };
+        s.record(trace, decision);
     }
     if !s.listeners.is_empty() {
         s.emit(HedgeEvent::Won {

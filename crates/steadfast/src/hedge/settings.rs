@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::delay::{HedgeDelay, HedgeMode};
 use super::events::HedgeEvent;
 use crate::retry::RetryBudget;
+use crate::trace::{Decision, DecisionTrace};
 
 /// A listener of [`HedgeEvent`]s.
 pub(super) type Listener = Arc<dyn Fn(&HedgeEvent) + Send + Sync>;
@@ -39,6 +40,14 @@ impl<C, K> Settings<C, K> {
         for l in self.listeners.iter() {
             l(&event);
         }
+    }
+}
+
+impl<C, K> Settings<C, K> {
+    /// Records `decision` in `trace` under the layer's name (its own, or `"hedge"`).
+    #[cold]
+    pub(super) fn record(&self, trace: &DecisionTrace, decision: Decision) {
+        trace.record(self.name.clone().unwrap_or(Cow::Borrowed("hedge")), decision);
     }
 }
 
