@@ -49,16 +49,17 @@ async fn server() -> Result<(std::net::SocketAddr, Arc<AtomicU64>), BoxError> {
         while let Ok((stream, _)) = listener.accept().await {
             let counter = counter.clone();
             tokio::spawn(async move {
-                let handler = hyper::service::service_fn(move |_: Request<hyper::body::Incoming>| {
-                    let n = counter.fetch_add(1, Ordering::Relaxed);
-                    async move {
-                        // 3% of requests straggle, spread by a multiplicative hash of their
-                        // number so that a straggler's hedge is almost never one too.
-                        let slow = n.wrapping_mul(2_654_435_761) % 100 < 3;
-                        tokio::time::sleep(if slow { SLOW } else { FAST }).await;
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-                    }
-                });
+                let handler =
+                    hyper::service::service_fn(move |_: Request<hyper::body::Incoming>| {
+                        let n = counter.fetch_add(1, Ordering::Relaxed);
+                        async move {
+                            // 3% of requests straggle, spread by a multiplicative hash of their
+                            // number so that a straggler's hedge is almost never one too.
+                            let slow = n.wrapping_mul(2_654_435_761) % 100 < 3;
+                            tokio::time::sleep(if slow { SLOW } else { FAST }).await;
+                            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                        }
+                    });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), handler)
                     .await;

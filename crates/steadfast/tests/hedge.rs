@@ -69,7 +69,11 @@ fn by_value(_: &Attempt<'_, Req>, r: Result<&&'static str, &TestError>) -> Outco
 async fn send<L>(
     layer: L,
     svc: &Scripted<&'static str, Req>,
-) -> (Result<&'static str, steadfast::BoxError>, Duration, CancelToken)
+) -> (
+    Result<&'static str, steadfast::BoxError>,
+    Duration,
+    CancelToken,
+)
 where
     L: Layer<Scripted<&'static str, Req>>,
     L::Service: tower::Service<Req, Response = &'static str, Error = steadfast::BoxError>,
@@ -182,7 +186,10 @@ async fn fallback_mode_hedges_only_after_a_non_fatal_failure() {
     assert_eq!((out.unwrap(), took, svc.calls()), ("slow", ms(5000), 1));
 
     // A failure: the hedge goes at once.
-    let svc = Scripted::new([Reply::err("down").after(ms(10)), Reply::ok("ok").after(ms(10))]);
+    let svc = Scripted::new([
+        Reply::err("down").after(ms(10)),
+        Reply::ok("ok").after(ms(10)),
+    ]);
     let (out, took, _) = send(layer, &svc).await;
     assert_eq!((out.unwrap(), took), ("ok", ms(20)));
     assert_eq!(svc.gaps(), [ms(10)]);
@@ -304,14 +311,22 @@ async fn a_percentile_delay_learns_from_winning_attempts() {
     let (out, took, _) = send(layer, &svc).await;
     assert_eq!(out.unwrap(), "hedge");
     assert!(took >= ms(40) && took <= ms(42), "{took:?}");
-    assert_eq!(histogram.len(), 4, "the winning hedge's latency is recorded");
+    assert_eq!(
+        histogram.len(),
+        4,
+        "the winning hedge's latency is recorded"
+    );
 }
 
 #[test]
 fn invalid_settings_are_rejected_by_field() {
     for n in [0, steadfast::hedge::MAX_ATTEMPTS + 1] {
         let err = builder().max_attempts(n).build().unwrap_err();
-        assert_eq!((err.layer(), err.field()), ("hedge", "max_attempts"), "{err}");
+        assert_eq!(
+            (err.layer(), err.field()),
+            ("hedge", "max_attempts"),
+            "{err}"
+        );
     }
     builder()
         .max_attempts(steadfast::hedge::MAX_ATTEMPTS)
@@ -378,7 +393,7 @@ impl HasCancelToken for Traced {
 
 #[tokio::test(start_paused = true)]
 async fn a_traced_request_records_each_verdict_the_hedge_and_the_winner() {
-    use steadfast::trace::{DecisionTrace, Decision};
+    use steadfast::trace::{Decision, DecisionTrace};
     let trace = DecisionTrace::new();
     let svc = Scripted::<&'static str, Traced>::new([
         Reply::err("down").after(ms(100)),

@@ -114,7 +114,11 @@ async fn the_budget_caps_the_hedges_that_reach_the_service() {
     assert_eq!(svc.calls(), 7);
     // The first request used both; each later one asked once, was refused and stopped asking.
     assert_eq!(budget.asked.load(Ordering::SeqCst), 2 + 4);
-    assert_eq!(budget.deposits.load(Ordering::SeqCst), 5, "one deposit per request");
+    assert_eq!(
+        budget.deposits.load(Ordering::SeqCst),
+        5,
+        "one deposit per request"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -188,7 +192,10 @@ async fn a_refusal_stops_further_hedges_and_a_hint_postpones_the_next() {
     assert_eq!((out.unwrap(), svc.calls()), ("refuse", 1));
 
     // "busy" at 10 ms asks for 300 ms: the hedge goes at 310 ms, not at once.
-    let svc = Scripted::new([Reply::ok("busy").after(ms(10)), Reply::ok("ok").after(ms(5))]);
+    let svc = Scripted::new([
+        Reply::ok("busy").after(ms(10)),
+        Reply::ok("ok").after(ms(5)),
+    ]);
     let (out, took) = send(layer(HedgeMode::Fallback).layer(svc.clone())).await;
     assert_eq!((out.unwrap(), took), ("ok", ms(315)));
     assert_eq!(svc.gaps(), [ms(310)]);
@@ -212,7 +219,10 @@ async fn a_token_that_fires_while_a_hedge_waits_ends_the_request_with_the_last_f
         tokio::time::sleep(ms(100)).await;
         token.cancel();
     });
-    assert_eq!((out.unwrap(), start.elapsed(), svc.calls()), ("busy", ms(100), 1));
+    assert_eq!(
+        (out.unwrap(), start.elapsed(), svc.calls()),
+        ("busy", ms(100), 1)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -276,7 +286,40 @@ async fn a_breaker_below_never_counts_the_loser() {
     assert_eq!(out.unwrap(), "ok");
     tokio::time::sleep(ms(500)).await;
     let m = breaker.metrics();
-    assert_eq!((m.successes, m.failures, m.state), (1, 0, CircuitState::Closed));
+    assert_eq!(
+        (m.successes, m.failures, m.state),
+        (1, 0, CircuitState::Closed)
+    );
     let first = svc.requests().remove(0).token.unwrap();
     assert_eq!(first.reason(), Some(CancelReason::HedgeLost));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hedge_refused_by_an_open_breaker_leaves_the_first_attempt_running() {
+    let breaker = CircuitBreaker::builder().name("backend").build().unwrap();
+    let svc = Scripted::<&'static str, Req>::new([Reply::ok("first").after(ms(200))]);
+    let layer = HedgeLayer::builder()
+        .delay(HedgeDelay::fixed(ms(50)))
+        .budget(Allow::new(10))
+        .build()
+        .unwrap();
+    let stack = layer.layer(CircuitBreakerLayer::new(breaker.clone()).layer(svc.clone()));
+    let open = async {
+        tokio::time::sleep(ms(10)).await;
+        breaker.force_open();
+    };
+    let ((out, took), ()) = tokio::join!(send(stack), open);
+    // The hedge at 50 ms was refused; the first attempt, admitted before, answered.
+    assert_eq!((out.unwrap(), took, svc.calls()), ("first", ms(200), 1));
+
+    // With nothing else running, the refusal is the answer, at once.
+    let stack = layer.layer(CircuitBreakerLayer::new(breaker.clone()).layer(svc.clone()));
+    let (out, took) = send(stack).await;
+    let err = out.unwrap_err();
+    assert!(
+        err.downcast_ref::<steadfast::circuit_breaker::Rejected>()
+            .is_some(),
+        "{err}"
+    );
+    assert_eq!(took, ms(0));
 }

@@ -103,6 +103,9 @@ pub enum HedgeStop {
     Draining,
     /// The inner service failed while getting ready for a hedge.
     NotReady,
+    /// An open circuit breaker below refused a hedge: the attempts it had already let
+    /// through keep running, and no more are sent into it.
+    CircuitOpen,
 }
 
 impl fmt::Display for HedgeStop {
@@ -113,6 +116,7 @@ impl fmt::Display for HedgeStop {
             HedgeStop::NotReplayable => "request not replayable",
             HedgeStop::Draining => "request cancelled or draining",
             HedgeStop::NotReady => "inner service failed to get ready",
+            HedgeStop::CircuitOpen => "circuit breaker open",
         })
     }
 }

@@ -200,9 +200,15 @@ where
             Some(_) => s.classifier.explain(&ctx, result.as_ref()),
         };
         let result = result.map_err(Into::into);
-        let outcome = match &result {
-            Err(e) => refine(outcome, &**e),
-            Ok(_) => outcome,
+        let (outcome, refused) = match &result {
+            Err(e) => {
+                let refined = refine(outcome, &**e);
+                // `refine` makes a retryable verdict non-retryable only for a circuit
+                // breaker's refusal: it says nothing of the attempts already admitted.
+                let refused = outcome.is_retryable() && refined == Outcome::NonRetryable;
+                (refined, refused)
+            }
+            Ok(_) => (outcome, false),
         };
         if let Some(trace) = this.trace.as_ref() {
             let decision = Decision::Classified {
@@ -212,8 +218,17 @@ where
             };
             s.record(trace, decision);
         }
-        if outcome.is_retry_decision() {
-            failed(this, attempt, outcome, result);
+        if outcome.is_retry_decision() || refused {
+            if refused
+                && this.first.is_none()
+                && this.cold.as_ref().is_none_or(|c| c.hedges.is_empty())
+            {
+                // Nothing else runs: the refusal is the answer.
+                won(this, attempt, outcome);
+                *this.plan = Plan::Stopped;
+                return Some(result);
+            }
+            failed(this, attempt, outcome, refused, result);
             return None;
         }
         if let (Outcome::Success, Some(sent_at)) = (outcome, sent_at) {
@@ -261,8 +276,8 @@ where
                 Step::Sent => continue,
                 Step::Waiting | Step::Nothing => {}
             }
-            let in_flight = this.first.is_some()
-                || this.cold.as_ref().is_some_and(|c| !c.hedges.is_empty());
+            let in_flight =
+                this.first.is_some() || this.cold.as_ref().is_some_and(|c| !c.hedges.is_empty());
             if in_flight {
                 return Poll::Pending;
             }
@@ -432,14 +447,16 @@ where
     Step::Nothing
 }
 
-/// Attempt `attempt` failed with the non-fatal `outcome`: keeps the failure as the answer so
-/// far, and schedules the next hedge (at once, after the server's hint, or never).
+/// Attempt `attempt` failed with the non-fatal `outcome` (or was `refused` by an open circuit
+/// breaker below while other attempts run): keeps the failure as the answer so far, and
+/// schedules the next hedge (at once, after the server's hint, or never).
 #[cold]
 #[inline(never)]
 fn failed<S, Req, C, K>(
     this: &mut ResponseFutureProj<'_, S, Req, C, K>,
     attempt: u32,
     outcome: Outcome,
+    refused: bool,
     result: Result<S::Response, BoxError>,
 ) where
     S: Service<Req>,
@@ -450,6 +467,10 @@ fn failed<S, Req, C, K>(
     }
     this.cold.get_or_insert_with(Default::default).last = Some(result);
     if *this.plan == Plan::Stopped {
+        return;
+    }
+    if refused {
+        stop(this, HedgeStop::CircuitOpen);
         return;
     }
     if outcome == Outcome::DoNotRetry {
@@ -470,8 +491,11 @@ fn failed<S, Req, C, K>(
 /// Attempt `attempt`'s answer ends the request: every other attempt is cancelled as a loser.
 #[cold]
 #[inline(never)]
-fn won<S, Req, C, K>(this: &mut ResponseFutureProj<'_, S, Req, C, K>, attempt: u32, outcome: Outcome)
-where
+fn won<S, Req, C, K>(
+    this: &mut ResponseFutureProj<'_, S, Req, C, K>,
+    attempt: u32,
+    outcome: Outcome,
+) where
     S: Service<Req>,
 {
     let s = &**this.settings;

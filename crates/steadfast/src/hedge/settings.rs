@@ -47,7 +47,10 @@ impl<C, K> Settings<C, K> {
     /// Records `decision` in `trace` under the layer's name (its own, or `"hedge"`).
     #[cold]
     pub(super) fn record(&self, trace: &DecisionTrace, decision: Decision) {
-        trace.record(self.name.clone().unwrap_or(Cow::Borrowed("hedge")), decision);
+        trace.record(
+            self.name.clone().unwrap_or(Cow::Borrowed("hedge")),
+            decision,
+        );
     }
 }
 
