@@ -73,5 +73,5 @@ pub use grpc::{GrpcClassifier, GrpcCode};
 #[cfg(feature = "tonic")]
 pub use grpc::{TonicBody, TonicBodyLayer};
 pub use hint::{ServerHint, ServerHints};
-pub use idempotency::{IdempotentOnly, Idempotency};
+pub use idempotency::{Idempotency, IdempotentOnly};
 pub use propagate::WithCancelToken;

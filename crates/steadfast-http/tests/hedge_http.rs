@@ -17,6 +17,34 @@ use tower::{service_fn, Layer, ServiceExt};
 
 type Req = Request<ReplayBody<Full<Bytes>>>;
 
+/// When each call reached the backend.
+type Calls = Arc<Mutex<Vec<Instant>>>;
+
+/// A scripted backend.
+trait Backend:
+    tower::Service<
+        Req,
+        Response = Response<Full<Bytes>>,
+        Error = std::io::Error,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> Backend for S where
+    S: tower::Service<
+            Req,
+            Response = Response<Full<Bytes>>,
+            Error = std::io::Error,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -27,13 +55,7 @@ fn body() -> ReplayBody<Full<Bytes>> {
 
 /// A backend that answers each call after `delay` with `status` (and a `Retry-After` of
 /// `retry_after` seconds, if given), in order, recording when each call came.
-fn backend(
-    script: Vec<(u64, u16, Option<&'static str>)>,
-) -> (
-    impl tower::Service<Req, Response = Response<Full<Bytes>>, Error = std::io::Error, Future: Send>
-        + Clone,
-    Arc<Mutex<Vec<Instant>>>,
-) {
+fn backend(script: Vec<(u64, u16, Option<&'static str>)>) -> (impl Backend, Calls) {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let script = Arc::new(Mutex::new(script.into_iter()));
     let seen = calls.clone();

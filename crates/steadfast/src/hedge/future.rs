@@ -161,10 +161,10 @@ where
                 if let Some(out) = Self::answered(&mut this, 1, sent_at, result) {
                     return Poll::Ready(out);
                 }
-            } else if *this.plan == Plan::Stopped || *this.plan == Plan::Idle {
-                if this.cold.as_ref().is_none_or(|c| c.hedges.is_empty()) {
-                    return Poll::Pending;
-                }
+            } else if matches!(*this.plan, Plan::Stopped | Plan::Idle)
+                && this.cold.as_ref().is_none_or(|c| c.hedges.is_empty())
+            {
+                return Poll::Pending;
             }
         }
         Self::poll_hedging(this, cx)
@@ -297,9 +297,7 @@ where
         let mut i = 0;
         loop {
             let cold = this.cold.as_mut()?;
-            let Some(h) = cold.hedges.get_mut(i) else {
-                return None;
-            };
+            let h = cold.hedges.get_mut(i)?;
             match h.fut.as_mut().poll(cx) {
                 Poll::Pending => i += 1,
                 Poll::Ready(result) => {
