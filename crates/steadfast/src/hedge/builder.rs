@@ -11,6 +11,7 @@ use super::layer::HedgeLayer;
 use super::settings::{Listener, Settings};
 use crate::classify::AnyError;
 use crate::config::ConfigError;
+use crate::per_thread_arc::PerThreadArc;
 use crate::retry::{CloneAll, CloneWith, RetryBudget};
 
 /// The most attempts a request may get, the first included.
@@ -227,16 +228,18 @@ impl<C, K> HedgeLayerBuilder<C, K> {
                 ));
             }
         }
-        Ok(HedgeLayer::from_settings(Arc::new(Settings {
-            name: self.name,
-            mode: self.mode,
-            delay: self.delay,
-            max_attempts: self.max_attempts,
-            classifier: self.classifier,
-            cloner: self.cloner,
-            budget: self.budget,
-            deposit: self.deposit,
-            listeners: self.listeners.into_boxed_slice(),
-        })))
+        Ok(HedgeLayer::from_parts(
+            PerThreadArc::new(Settings {
+                name: self.name,
+                mode: self.mode,
+                delay: self.delay,
+                max_attempts: self.max_attempts,
+                budget: self.budget,
+                deposit: self.deposit,
+                listeners: self.listeners.into_boxed_slice(),
+            }),
+            self.classifier,
+            self.cloner,
+        ))
     }
 }

@@ -22,7 +22,7 @@ fn describe_delay(delay: &HedgeDelay) -> Value {
 
 /// The settings, in the order of the builder's methods (the delay only for the latency mode,
 /// the only one that waits).
-fn describe_settings<C, K>(s: &Settings<C, K>) -> LayerDescription {
+fn describe_settings<C, K>(s: &Settings) -> LayerDescription {
     let mut d = LayerDescription::new("hedge");
     if let Some(name) = &s.name {
         d = d.named(name.clone());
@@ -50,14 +50,14 @@ fn describe_settings<C, K>(s: &Settings<C, K>) -> LayerDescription {
 /// `hedge "name": mode latency, delay percentile (...), max_attempts 2, budget ...`.
 impl<C, K> Describe for HedgeLayer<C, K> {
     fn describe(&self) -> Vec<LayerDescription> {
-        vec![describe_settings(self.settings())]
+        vec![describe_settings::<C, K>(self.settings())]
     }
 }
 
 /// The hedge layer's description, then the inner service's.
 impl<S: Describe, C, K> Describe for Hedge<S, C, K> {
     fn describe(&self) -> Vec<LayerDescription> {
-        let mut layers = vec![describe_settings(self.settings())];
+        let mut layers = vec![describe_settings::<C, K>(self.settings())];
         layers.extend(self.get_ref().describe());
         layers
     }

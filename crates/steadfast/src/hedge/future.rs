@@ -4,7 +4,6 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use super::delay::HedgeMode;
 use super::events::{HedgeEvent, HedgeStop};
 use super::settings::Settings;
 use crate::classify::{refine, Attempt, Classify, Outcome};
+use crate::per_thread_arc::PerThreadArc;
 use crate::retry::CloneRequest;
 use crate::token::{CancelReason, CancelToken, HasCancelToken};
 use crate::trace::{Decision, DecisionTrace};
@@ -47,7 +47,9 @@ where
     service: S,
     /// The copy hedges are cloned from; `None` when the request is not hedged.
     kept: Option<Req>,
-    settings: Arc<Settings<C, K>>,
+    settings: PerThreadArc<Settings>,
+    classifier: C,
+    cloner: K,
     /// Attempts sent so far.
     sent: u32,
     plan: Plan,
@@ -82,7 +84,13 @@ where
 {
     /// Sends the first attempt on `service`, which must have reported ready.
     #[inline]
-    pub(super) fn new(mut service: S, mut req: Req, settings: Arc<Settings<C, K>>) -> Self {
+    pub(super) fn new(
+        mut service: S,
+        mut req: Req,
+        settings: PerThreadArc<Settings>,
+        classifier: C,
+        cloner: K,
+    ) -> Self {
         let s = &*settings;
         let mut kept = None;
         let mut first_token = None;
@@ -90,7 +98,7 @@ where
             if let (true, Some(budget)) = (s.deposit, &s.budget) {
                 budget.deposit();
             }
-            kept = s.cloner.clone_request(&req);
+            kept = cloner.clone_request(&req);
             if kept.is_some() {
                 first_token = child_token(&mut req);
             }
@@ -101,7 +109,7 @@ where
             (Some(_), HedgeMode::Parallel) => Plan::Now,
             (Some(_), HedgeMode::Fallback) => Plan::Idle,
         };
-        let started = (s.classifier.reads_elapsed() || records_latency(s)).then(Instant::now);
+        let started = (classifier.reads_elapsed() || records_latency(s)).then(Instant::now);
         let trace = if crate::trace::armed() {
             req.decision_trace().cloned()
         } else {
@@ -115,6 +123,8 @@ where
             service,
             kept,
             settings,
+            classifier,
+            cloner,
             sent: 1,
             plan,
             paid: false,
@@ -135,7 +145,7 @@ fn child_token<Req: HasCancelToken>(req: &mut Req) -> Option<CancelToken> {
 
 /// `true` when winners' latencies feed a percentile delay.
 #[inline]
-fn records_latency<C, K>(s: &Settings<C, K>) -> bool {
+fn records_latency(s: &Settings) -> bool {
     s.mode == HedgeMode::Latency && s.delay.histogram().is_some()
 }
 
@@ -190,14 +200,15 @@ where
         result: Result<S::Response, S::Error>,
     ) -> Option<Result<S::Response, BoxError>> {
         let s = &**this.settings;
-        let elapsed = match (s.classifier.reads_elapsed(), *this.started) {
+        let classifier = &*this.classifier;
+        let elapsed = match (classifier.reads_elapsed(), *this.started) {
             (true, Some(t)) => t.elapsed(),
             _ => Duration::ZERO,
         };
         let ctx = Attempt::new(attempt, elapsed, Duration::ZERO, this.kept.as_ref());
         let (outcome, rule) = match this.trace {
-            None => (s.classifier.classify(&ctx, result.as_ref()), None),
-            Some(_) => s.classifier.explain(&ctx, result.as_ref()),
+            None => (classifier.classify(&ctx, result.as_ref()), None),
+            Some(_) => classifier.explain(&ctx, result.as_ref()),
         };
         let result = result.map_err(Into::into);
         let (outcome, refused) = match &result {
@@ -233,7 +244,7 @@ where
         }
         if let (Outcome::Success, Some(sent_at)) = (outcome, sent_at) {
             if let Some(p) = s.delay.histogram().filter(|_| records_latency(s)) {
-                p.record(sent_at.elapsed());
+                p.record_since(sent_at, Instant::now());
             }
         }
         if this.cold.is_some()
@@ -345,7 +356,7 @@ where
         if kept.cancel_token().is_some_and(CancelToken::is_draining) {
             return stop(this, HedgeStop::Draining);
         }
-        if s.cloner.can_resend(kept).is_err() {
+        if this.cloner.can_resend(kept).is_err() {
             return stop(this, HedgeStop::NotReplayable);
         }
         if !*this.paid {
@@ -360,7 +371,7 @@ where
             Poll::Ready(Err(_)) => return stop(this, HedgeStop::NotReady),
             Poll::Ready(Ok(())) => {}
         }
-        let Some(mut req) = s.cloner.clone_request(kept) else {
+        let Some(mut req) = this.cloner.clone_request(kept) else {
             return stop(this, HedgeStop::NotReplayable);
         };
         let token = child_token(&mut req);

@@ -1,7 +1,6 @@
 //! The hedge layer.
 
 use std::fmt;
-use std::sync::Arc;
 
 use tower_layer::Layer;
 
@@ -9,14 +8,14 @@ use super::delay::{HedgeDelay, HedgeMode};
 use super::service::Hedge;
 use super::settings::Settings;
 use crate::classify::AnyError;
+use crate::per_thread_arc::PerThreadArc;
 use crate::retry::CloneAll;
 
 /// Wraps services in [`Hedge`]: a slow request gets backup attempts, the first acceptable
 /// answer wins and the others are cancelled. Built by [`HedgeLayer::builder`].
 ///
 /// ```
-/// use std::sync::Arc;
-/// use std::time::Duration;
+/// /// use std::time::Duration;
 /// use steadfast::hedge::{HedgeDelay, HedgeLayer};
 /// use steadfast::retry::TokenBucket;
 /// use tower::{service_fn, Layer, ServiceExt};
@@ -47,12 +46,18 @@ use crate::retry::CloneAll;
 /// # }
 /// ```
 pub struct HedgeLayer<C = AnyError, K = CloneAll> {
-    settings: Arc<Settings<C, K>>,
+    settings: PerThreadArc<Settings>,
+    classifier: C,
+    cloner: K,
 }
 
 impl<C, K> HedgeLayer<C, K> {
-    pub(super) fn from_settings(settings: Arc<Settings<C, K>>) -> Self {
-        HedgeLayer { settings }
+    pub(super) fn from_parts(settings: PerThreadArc<Settings>, classifier: C, cloner: K) -> Self {
+        HedgeLayer {
+            settings,
+            classifier,
+            cloner,
+        }
     }
 
     /// The layer's mode.
@@ -75,15 +80,17 @@ impl<C, K> HedgeLayer<C, K> {
         self.settings.name.as_deref()
     }
 
-    pub(super) fn settings(&self) -> &Arc<Settings<C, K>> {
+    pub(super) fn settings(&self) -> &Settings {
         &self.settings
     }
 }
 
-impl<C, K> Clone for HedgeLayer<C, K> {
+impl<C: Clone, K: Clone> Clone for HedgeLayer<C, K> {
     fn clone(&self) -> Self {
         HedgeLayer {
             settings: self.settings.clone(),
+            classifier: self.classifier.clone(),
+            cloner: self.cloner.clone(),
         }
     }
 }
@@ -96,10 +103,15 @@ impl<C, K> fmt::Debug for HedgeLayer<C, K> {
     }
 }
 
-impl<S, C, K> Layer<S> for HedgeLayer<C, K> {
+impl<S, C: Clone, K: Clone> Layer<S> for HedgeLayer<C, K> {
     type Service = Hedge<S, C, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Hedge::new(inner, self.settings.clone())
+        Hedge::new(
+            inner,
+            self.settings.clone(),
+            self.classifier.clone(),
+            self.cloner.clone(),
+        )
     }
 }

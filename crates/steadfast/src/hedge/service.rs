@@ -1,7 +1,6 @@
 //! The hedge middleware service.
 
 use std::fmt;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tower_service::Service;
@@ -9,6 +8,7 @@ use tower_service::Service;
 use super::future::ResponseFuture;
 use super::settings::Settings;
 use crate::classify::{AnyError, Classify};
+use crate::per_thread_arc::PerThreadArc;
 use crate::retry::{CloneAll, CloneRequest};
 use crate::token::HasCancelToken;
 use crate::BoxError;
@@ -25,15 +25,27 @@ use crate::BoxError;
 /// readiness slot (a concurrency permit, a rate-limit token) is held while it waits.
 pub struct Hedge<S, C = AnyError, K = CloneAll> {
     inner: S,
-    settings: Arc<Settings<C, K>>,
+    settings: PerThreadArc<Settings>,
+    classifier: C,
+    cloner: K,
 }
 
 impl<S, C, K> Hedge<S, C, K> {
-    pub(super) fn new(inner: S, settings: Arc<Settings<C, K>>) -> Self {
-        Hedge { inner, settings }
+    pub(super) fn new(
+        inner: S,
+        settings: PerThreadArc<Settings>,
+        classifier: C,
+        cloner: K,
+    ) -> Self {
+        Hedge {
+            inner,
+            settings,
+            classifier,
+            cloner,
+        }
     }
 
-    pub(super) fn settings(&self) -> &Settings<C, K> {
+    pub(super) fn settings(&self) -> &Settings {
         &self.settings
     }
 
@@ -53,11 +65,13 @@ impl<S, C, K> Hedge<S, C, K> {
     }
 }
 
-impl<S: Clone, C, K> Clone for Hedge<S, C, K> {
+impl<S: Clone, C: Clone, K: Clone> Clone for Hedge<S, C, K> {
     fn clone(&self) -> Self {
         Hedge {
             inner: self.inner.clone(),
             settings: self.settings.clone(),
+            classifier: self.classifier.clone(),
+            cloner: self.cloner.clone(),
         }
     }
 }
@@ -76,8 +90,8 @@ where
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
     Req: HasCancelToken,
-    C: Classify<Req, S::Response, S::Error>,
-    K: CloneRequest<Req>,
+    C: Classify<Req, S::Response, S::Error> + Clone,
+    K: CloneRequest<Req> + Clone,
 {
     type Response = S::Response;
     type Error = BoxError;
@@ -92,6 +106,14 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         let fresh = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, fresh);
-        ResponseFuture::new(ready, req, self.settings.clone())
+        // Counted on this thread: no locked instruction per request.
+        let settings = self.settings.clone_here();
+        ResponseFuture::new(
+            ready,
+            req,
+            settings,
+            self.classifier.clone(),
+            self.cloner.clone(),
+        )
     }
 }

@@ -12,21 +12,21 @@ use crate::trace::{Decision, DecisionTrace};
 /// A listener of [`HedgeEvent`]s.
 pub(super) type Listener = Arc<dyn Fn(&HedgeEvent) + Send + Sync>;
 
-/// The settings of a built [`HedgeLayer`](super::HedgeLayer), behind one `Arc` that every
-/// service and response future of the layer shares.
-pub(super) struct Settings<C, K> {
+/// The settings of a built [`HedgeLayer`](super::HedgeLayer) but its classifier and cloner
+/// (which each service and response future holds by value), behind one `PerThreadArc` that
+/// every service and response future of the layer shares: a request's copy of it is counted
+/// per thread, without a locked instruction (see `crate::per_thread_arc`).
+pub(super) struct Settings {
     pub(super) name: Option<Cow<'static, str>>,
     pub(super) mode: HedgeMode,
     pub(super) delay: HedgeDelay,
     pub(super) max_attempts: u32,
-    pub(super) classifier: C,
-    pub(super) cloner: K,
     pub(super) budget: Option<Arc<dyn RetryBudget>>,
     pub(super) deposit: bool,
     pub(super) listeners: Box<[Listener]>,
 }
 
-impl<C, K> Settings<C, K> {
+impl Settings {
     /// `true` when a request may get more than one attempt: more than one is allowed and a
     /// budget pays for them.
     #[inline]
@@ -43,7 +43,7 @@ impl<C, K> Settings<C, K> {
     }
 }
 
-impl<C, K> Settings<C, K> {
+impl Settings {
     /// Records `decision` in `trace` under the layer's name (its own, or `"hedge"`).
     #[cold]
     pub(super) fn record(&self, trace: &DecisionTrace, decision: Decision) {
@@ -54,7 +54,7 @@ impl<C, K> Settings<C, K> {
     }
 }
 
-impl<C, K> fmt::Debug for Settings<C, K> {
+impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("name", &self.name)
