@@ -451,3 +451,38 @@ async fn a_traced_request_records_each_verdict_the_hedge_and_the_winner() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_observer_gets_a_listener_named_after_the_layer() {
+    use steadfast::observe::{HedgeListener, Observer};
+
+    #[derive(Default)]
+    struct Hedges(Mutex<Vec<String>>, Arc<AtomicU32>);
+
+    impl Observer for Hedges {
+        fn hedge(&self, layer: &str) -> Option<HedgeListener> {
+            self.0.lock().unwrap().push(layer.to_string());
+            let sent = self.1.clone();
+            Some(Arc::new(move |e: &HedgeEvent| {
+                if let HedgeEvent::HedgeSent { .. } = e {
+                    sent.fetch_add(1, Ordering::SeqCst);
+                }
+            }))
+        }
+    }
+
+    let observer = Arc::new(Hedges::default());
+    let layer = builder()
+        .name("inventory")
+        .delay(HedgeDelay::fixed(ms(50)))
+        .observe(observer.clone())
+        .build()
+        .unwrap();
+    let svc = Scripted::new([
+        Reply::ok("first").after(ms(1000)),
+        Reply::ok("second").after(ms(10)),
+    ]);
+    send(layer, &svc).await.0.unwrap();
+    assert_eq!(*observer.0.lock().unwrap(), ["inventory"]);
+    assert_eq!(observer.1.load(Ordering::SeqCst), 1);
+}

@@ -11,6 +11,7 @@ use super::layer::HedgeLayer;
 use super::settings::{Listener, Settings};
 use crate::classify::AnyError;
 use crate::config::ConfigError;
+use crate::observe::Observer;
 use crate::per_thread_arc::PerThreadArc;
 use crate::retry::{CloneAll, CloneWith, RetryBudget};
 
@@ -32,6 +33,7 @@ impl HedgeLayer {
             budget: None,
             deposit: true,
             listeners: Vec::new(),
+            observers: Vec::new(),
         }
     }
 }
@@ -69,6 +71,7 @@ pub struct HedgeLayerBuilder<C = AnyError, K = CloneAll> {
     budget: Option<Arc<dyn RetryBudget>>,
     deposit: bool,
     listeners: Vec<Listener>,
+    observers: Vec<Arc<dyn Observer>>,
 }
 
 impl<C, K> fmt::Debug for HedgeLayerBuilder<C, K> {
@@ -140,6 +143,15 @@ impl<C, K> HedgeLayerBuilder<C, K> {
         self
     }
 
+    /// Hands this layer's events to `observer`: when the layer is built, the observer is
+    /// asked for a listener for it ([`Observer::hedge`], given the layer's
+    /// [`name`](Self::name), `"hedge"` if it has none), which then sees every [`HedgeEvent`]
+    /// as a listener given to [`on_event`](Self::on_event) would. May be called several times.
+    pub fn observe(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
     /// Decides which answers win; see [`crate::classify`]. Default [`AnyError`].
     ///
     /// A success wins and ends the request. A non-fatal failure (a retryable outcome:
@@ -163,6 +175,7 @@ impl<C, K> HedgeLayerBuilder<C, K> {
             budget: self.budget,
             deposit: self.deposit,
             listeners: self.listeners,
+            observers: self.observers,
         }
     }
 
@@ -180,6 +193,7 @@ impl<C, K> HedgeLayerBuilder<C, K> {
             budget: self.budget,
             deposit: self.deposit,
             listeners: self.listeners,
+            observers: self.observers,
         }
     }
 
@@ -228,6 +242,9 @@ impl<C, K> HedgeLayerBuilder<C, K> {
                 ));
             }
         }
+        let mut listeners = self.listeners;
+        let name = self.name.as_deref().unwrap_or("hedge");
+        listeners.extend(self.observers.iter().filter_map(|o| o.hedge(name)));
         Ok(HedgeLayer::from_parts(
             PerThreadArc::new(Settings {
                 name: self.name,
@@ -236,7 +253,7 @@ impl<C, K> HedgeLayerBuilder<C, K> {
                 max_attempts: self.max_attempts,
                 budget: self.budget,
                 deposit: self.deposit,
-                listeners: self.listeners.into_boxed_slice(),
+                listeners: listeners.into_boxed_slice(),
             }),
             self.classifier,
             self.cloner,
