@@ -15,7 +15,8 @@ use crate::retry::CloneAll;
 /// answer wins and the others are cancelled. Built by [`HedgeLayer::builder`].
 ///
 /// ```
-/// /// use std::time::Duration;
+/// use std::sync::Arc;
+/// use std::time::Duration;
 /// use steadfast::hedge::{HedgeDelay, HedgeLayer};
 /// use steadfast::retry::TokenBucket;
 /// use tower::{service_fn, Layer, ServiceExt};
