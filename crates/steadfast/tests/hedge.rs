@@ -486,3 +486,21 @@ async fn an_observer_gets_a_listener_named_after_the_layer() {
     assert_eq!(*observer.0.lock().unwrap(), ["inventory"]);
     assert_eq!(observer.1.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_service_is_clone_and_its_future_is_send() {
+    fn send_future<F: std::future::Future + Send + 'static>(f: F) -> F {
+        f
+    }
+    let svc = Scripted::new([Reply::ok("a").after(ms(100)), Reply::ok("b")]);
+    let hedged = builder()
+        .delay(HedgeDelay::fixed(ms(10)))
+        .build()
+        .unwrap()
+        .layer(svc.clone());
+    let fut = send_future(hedged.clone().oneshot(Req {
+        token: Some(CancelToken::new()),
+    }));
+    // Spawned on the runtime: it runs as a task of its own.
+    assert_eq!(tokio::spawn(fut).await.unwrap().unwrap(), "b");
+}
