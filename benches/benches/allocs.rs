@@ -7,7 +7,8 @@
 //! up, then driven through `CALLS` calls, each made exactly as the timing benchmark makes it
 //! (see `common`); the table shows the allocations counted during those calls divided by
 //! `CALLS`. Exits with status 1 if steadfast's retry layer (either policy form, with or
-//! without budget and metrics) or its closed circuit breaker allocates on the success path.
+//! without budget and metrics), its hedge layer or its closed circuit breaker allocates on the
+//! success path.
 
 use std::hint::black_box;
 use std::process;
@@ -20,6 +21,7 @@ use tower::{Layer, Service};
 
 mod common;
 
+use common::hedge;
 use common::peers::{self, Delay, LONG_DELAY, OPEN_FOR};
 use common::{
     breaker, call_blocking, call_now, call_result, cancel_mid_backoff, drop_mid_backoff, runtime,
@@ -159,6 +161,27 @@ fn main() {
         "seatbelt",
         success(peers::seatbelt_retry(&ctx, Bare, Delay::Exponential)),
         false,
+    );
+
+    const HEDGE: &str = "hedge, success before any hedge is due";
+    row(HEDGE, "tower::hedge", success(hedge::tower_hedge()), false);
+    row(
+        HEDGE,
+        "steadfast, no budget",
+        success(hedge::steadfast_no_budget()),
+        true,
+    );
+    row(
+        HEDGE,
+        "steadfast, fixed delay",
+        success(hedge::steadfast_fixed()),
+        true,
+    );
+    row(
+        HEDGE,
+        "steadfast, percentile delay",
+        success(hedge::steadfast_percentile()),
+        true,
     );
 
     const BUDGET: &str = "retry with a shared budget, success";

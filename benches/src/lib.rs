@@ -6,6 +6,8 @@
 //! * `cargo bench -p steadfast-benches --bench circuit_breaker`: the breaker's closed path, a
 //!   rejection, and two threads sharing one breaker.
 //! * `cargo bench -p steadfast-benches --bench cancel`: the cancel layer on HTTP requests.
+//! * `cargo bench -p steadfast-benches --bench hedge`: the hedge layer's success path against
+//!   `tower::hedge`.
 //! * `cargo bench -p steadfast-benches --bench peers`: every layer and a full stack against
 //!   tower, tower-resilience, seatbelt and failsafe, with contention and failure paths.
 //! * `cargo bench -p steadfast-benches --bench allocs`: heap allocations per call for every

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod export;
+pub(crate) mod hedge;
 pub(crate) mod peers;
 
 use std::future::{self, Future, Ready};

@@ -23,6 +23,7 @@
 //! ```
 
 use http::{HeaderName, Method, Request};
+use steadfast::retry::CloneRequest;
 
 /// Decides whether a request may be sent again; see the [module docs](self).
 ///
@@ -111,6 +112,33 @@ impl Idempotency {
         )
     }
 
+    /// A request cloner that copies, with `inner`, only the requests these rules allow to be
+    /// sent again, and declines the others (`None`): the retry layer then sends them once,
+    /// unretried, and the hedge layer sends them once, unhedged. For the hedge layer, which
+    /// sends a copy before the first attempt has answered, this is the only place the rules
+    /// can apply: give it to `HedgeLayerBuilder::clone_requests`.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::Request;
+    /// use http_body_util::Full;
+    /// use steadfast::retry::CloneRequest;
+    /// use steadfast_http::replay::{ReplayBody, ReplayCloner};
+    /// use steadfast_http::Idempotency;
+    ///
+    /// let cloner = Idempotency::default().cloner(ReplayCloner);
+    /// let body = || ReplayBody::new(Full::new(Bytes::from_static(b"{}")), 1024);
+    /// let get = Request::get("/item").body(body()).unwrap();
+    /// let pay = Request::post("/pay").body(body()).unwrap();
+    /// let keyed = Request::post("/pay").header("idempotency-key", "8e03").body(body()).unwrap();
+    /// assert!(cloner.clone_request(&get).is_some());
+    /// assert!(cloner.clone_request(&pay).is_none(), "sent once");
+    /// assert!(cloner.clone_request(&keyed).is_some());
+    /// ```
+    pub fn cloner<K>(self, inner: K) -> IdempotentOnly<K> {
+        IdempotentOnly { rules: self, inner }
+    }
+
     /// `true` if `req` may be sent again after an attempt that may have reached the server.
     pub fn allows<B>(&self, req: &Request<B>) -> bool {
         self.any
@@ -120,5 +148,27 @@ impl Idempotency {
                 .key_header
                 .as_ref()
                 .is_some_and(|h| req.headers().contains_key(h))
+    }
+}
+
+/// Copies only the requests its [`Idempotency`] rules allow to be sent again; made by
+/// [`Idempotency::cloner`].
+#[derive(Debug, Clone)]
+pub struct IdempotentOnly<K> {
+    rules: Idempotency,
+    inner: K,
+}
+
+impl<B, K: CloneRequest<Request<B>>> CloneRequest<Request<B>> for IdempotentOnly<K> {
+    fn clone_request(&self, req: &Request<B>) -> Option<Request<B>> {
+        if self.rules.allows(req) {
+            self.inner.clone_request(req)
+        } else {
+            None
+        }
+    }
+
+    fn can_resend(&self, kept: &Request<B>) -> Result<(), &'static str> {
+        self.inner.can_resend(kept)
     }
 }

@@ -81,6 +81,6 @@ pub use grpc::{GrpcClassifier, GrpcCode};
 #[cfg(feature = "tonic")]
 pub use grpc::{TonicBody, TonicBodyLayer};
 pub use hint::{ServerHint, ServerHints};
-pub use idempotency::Idempotency;
+pub use idempotency::{Idempotency, IdempotentOnly};
 pub use preset::{standard_http_client, standard_http_server};
 pub use propagate::WithCancelToken;

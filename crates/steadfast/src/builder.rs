@@ -35,8 +35,9 @@
 //! |---|---|---|
 //! | outermost | [`cancel`](ServiceBuilderExt::cancel) | its token and deadline cover every attempt and every backoff sleep |
 //! | 2 | [`retry_with`](ServiceBuilderExt::retry_with) | sees each attempt's outcome, sleeps between them, reads the token |
-//! | 3 | [`circuit_breaker`](ServiceBuilderExt::circuit_breaker) | counts every attempt; when open, refuses at once and retry stops |
-//! | 4 | [`attempt_timeout`](ServiceBuilderExt::attempt_timeout) | bounds one attempt; its timeout is a retryable failure the breaker counts |
+//! | 3 | [`hedge`](ServiceBuilderExt::hedge) | races backup attempts under the request's token; each one crosses the breaker and has its own time limit |
+//! | 4 | [`circuit_breaker`](ServiceBuilderExt::circuit_breaker) | counts every attempt (never a hedge race's loser); when open, refuses at once and retry stops |
+//! | 5 | [`attempt_timeout`](ServiceBuilderExt::attempt_timeout) | bounds one attempt; its timeout is a retryable failure the breaker counts |
 //! | innermost | [`validate`](ServiceBuilderExt::validate) | turns a wrong answer into an error every layer above sees |
 
 use tower::ServiceBuilder;
@@ -92,6 +93,37 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     fn retry_with<P>(self, policy: P) -> ServiceBuilder<Stack<crate::retry::RetryLayer<P>, L>>
     where
         P: crate::retry::PolicyRef;
+
+    /// Adds a hedge layer. Put it under the cancel layer (its attempts' tokens are children
+    /// of the request's, and the deadline bounds every hedge) and any retry layer, and above
+    /// the breaker and the attempt timeout, so that each attempt is counted and timed on its
+    /// own; see `docs/composition.md`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use steadfast::hedge::{HedgeDelay, HedgeLayer};
+    /// use steadfast::retry::TokenBucket;
+    /// use steadfast::ServiceBuilderExt;
+    /// use tower::{ServiceBuilder, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let hedge = HedgeLayer::builder()
+    ///     .delay(HedgeDelay::fixed(Duration::from_millis(30)))
+    ///     .budget(Arc::new(TokenBucket::builder().build().unwrap()))
+    ///     .build()
+    ///     .unwrap();
+    /// let svc = ServiceBuilder::new()
+    ///     .hedge(hedge)
+    ///     .service_fn(|n: u32| async move { Ok::<_, std::io::Error>(n + 1) });
+    /// assert_eq!(svc.oneshot(1).await.unwrap(), 2);
+    /// # }
+    /// ```
+    #[cfg(feature = "hedge")]
+    fn hedge<C, K>(
+        self,
+        layer: crate::hedge::HedgeLayer<C, K>,
+    ) -> ServiceBuilder<Stack<crate::hedge::HedgeLayer<C, K>, L>>;
 
     /// Adds a circuit breaker layer. Put it under the retry layer, so each attempt counts.
     #[cfg(feature = "circuit-breaker")]
@@ -185,6 +217,14 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         P: crate::retry::PolicyRef,
     {
         self.layer(crate::retry::RetryLayer::new(policy))
+    }
+
+    #[cfg(feature = "hedge")]
+    fn hedge<C, K>(
+        self,
+        layer: crate::hedge::HedgeLayer<C, K>,
+    ) -> ServiceBuilder<Stack<crate::hedge::HedgeLayer<C, K>, L>> {
+        self.layer(layer)
     }
 
     #[cfg(feature = "circuit-breaker")]

@@ -10,6 +10,8 @@
 //! * [`random`]: injectable, seedable randomness for jitter.
 //! * [`ConfigError`]: what every builder returns for a setting that breaks a rule.
 //! * [`retry`] (feature `retry`): the retry layer, its backoff, budgets and hooks.
+//! * [`hedge`] (feature `hedge`): backup attempts of slow requests, the losers cancelled,
+//!   paid from the retry layer's budgets.
 //! * [`circuit_breaker`] (feature `circuit-breaker`): circuit breakers, shared by name through
 //!   a registry.
 //! * [`cancel`] (feature `cancel`): per-request cancellation tokens fired by timeouts,

@@ -240,9 +240,16 @@ impl Percentile {
     }
 
     /// Records an answered attempt's latency.
-    #[inline]
-    pub(super) fn record(&self, latency: Duration) {
+    #[cfg(test)]
+    fn record(&self, latency: Duration) {
         self.histogram.record(latency);
+    }
+
+    /// Records the latency of an attempt sent at `sent_at` and answered at `now`.
+    #[inline]
+    pub(super) fn record_since(&self, sent_at: Instant, now: Instant) {
+        self.histogram
+            .record_at(now.saturating_duration_since(sent_at), now);
     }
 }
 

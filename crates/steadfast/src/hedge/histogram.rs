@@ -111,15 +111,30 @@ impl LatencyHistogram {
     /// The current slot's epoch (its number since the histogram was made, plus one).
     #[inline]
     fn epoch(&self) -> u64 {
-        let us = self.origin.elapsed().as_micros().min(u64::MAX as u128) as u64;
+        self.epoch_at(Instant::now())
+    }
+
+    /// The epoch of the slot `now` falls in.
+    #[inline]
+    fn epoch_at(&self, now: Instant) -> u64 {
+        let us = now
+            .saturating_duration_since(self.origin)
+            .as_micros()
+            .min(u64::MAX as u128) as u64;
         us / self.slot_len_us + 1
     }
 
     /// Records one observed latency.
     #[inline]
     pub fn record(&self, latency: Duration) {
+        self.record_at(latency, Instant::now());
+    }
+
+    /// Records one latency observed at `now` (a clock reading the caller already has).
+    #[inline]
+    pub(super) fn record_at(&self, latency: Duration, now: Instant) {
         let us = latency.as_micros().min(u64::MAX as u128) as u64;
-        let epoch = self.epoch();
+        let epoch = self.epoch_at(now);
         let slot = &self.slots[(epoch % self.slots.len() as u64) as usize];
         let seen = slot.epoch.load(Ordering::Acquire);
         if seen != epoch {

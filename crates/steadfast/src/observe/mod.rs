@@ -3,8 +3,8 @@
 //!
 //! Every layer reports what it does as events: [`RetryEvent`](crate::retry::RetryEvent),
 //! [`BreakerEvent`](crate::circuit_breaker::BreakerEvent),
-//! [`CancelEvent`](crate::cancel::CancelEvent), [`ValidateEvent`](crate::validate::ValidateEvent)
-//! and [`ChaosEvent`](crate::chaos::ChaosEvent). A listener registered on one layer's builder
+//! [`CancelEvent`](crate::cancel::CancelEvent), [`ValidateEvent`](crate::validate::ValidateEvent),
+//! [`ChaosEvent`](crate::chaos::ChaosEvent) and [`HedgeEvent`](crate::hedge::HedgeEvent). A listener registered on one layer's builder
 //! (`on_event`) sees that layer's events. An [`Observer`] is asked, when each layer is built,
 //! for a listener for that layer, given its name: one observer (a metrics export, say) serves
 //! a whole stack. A layer with no listener reads no clock and builds no event.
@@ -56,6 +56,9 @@ pub type CancelListener = std::sync::Arc<dyn Fn(&crate::cancel::CancelEvent<'_>)
 #[cfg(feature = "validate")]
 pub type ValidateListener =
     std::sync::Arc<dyn Fn(&crate::validate::ValidateEvent<'_>) + Send + Sync>;
+/// A listener for one hedge layer's events.
+#[cfg(feature = "hedge")]
+pub type HedgeListener = std::sync::Arc<dyn Fn(&crate::hedge::HedgeEvent) + Send + Sync>;
 /// A listener for one chaos layer's events.
 #[cfg(feature = "chaos")]
 pub type ChaosListener = std::sync::Arc<dyn Fn(&crate::chaos::ChaosEvent) + Send + Sync>;
@@ -97,6 +100,13 @@ pub trait Observer: Send + Sync + 'static {
     /// A listener for the chaos layer named `layer`, or `None`.
     #[cfg(feature = "chaos")]
     fn chaos(&self, layer: &str) -> Option<ChaosListener> {
+        let _ = layer;
+        None
+    }
+
+    /// A listener for the hedge layer named `layer`, or `None`.
+    #[cfg(feature = "hedge")]
+    fn hedge(&self, layer: &str) -> Option<HedgeListener> {
         let _ = layer;
         None
     }

@@ -35,7 +35,7 @@ impl<Req: Clone> CloneRequest<Req> for CloneAll {
 /// Clones requests with a function; see
 /// [`RetryPolicyBuilder::clone_requests_with`](super::RetryPolicyBuilder::clone_requests_with).
 #[derive(Clone, Copy)]
-pub struct CloneWith<F>(pub(super) F);
+pub struct CloneWith<F>(pub(crate) F);
 
 impl<F> fmt::Debug for CloneWith<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -51,7 +51,7 @@ pub enum DelaySource {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Decision {
-    /// Retry (and circuit breaker): a classifier judged attempt `attempt`'s result.
+    /// Retry, hedge (and circuit breaker): a classifier judged attempt `attempt`'s result.
     Classified {
         /// The attempt, from 1.
         attempt: u32,
@@ -123,6 +123,29 @@ pub enum Decision {
     Injected {
         /// The kind of fault.
         fault: Cow<'static, str>,
+    },
+    /// Hedge: attempt `attempt` (from 2) was sent, paid from the budget.
+    HedgeSent {
+        /// The attempt, from 2.
+        attempt: u32,
+        /// The budget's balance after the withdrawal, in retries, when the budget can tell.
+        balance: Option<f64>,
+    },
+    /// Hedge: no further attempt is sent for the request, for `reason` (a `HedgeStop`'s
+    /// text: `"budget exhausted"`, `"server refused further attempts"`...).
+    HedgeStopped {
+        /// Why.
+        reason: Cow<'static, str>,
+    },
+    /// Hedge: attempt `attempt`'s answer ended the request, after `attempts` were sent;
+    /// `losers` still running were cancelled.
+    HedgeWon {
+        /// The attempt whose answer is returned, from 1.
+        attempt: u32,
+        /// Attempts sent in all.
+        attempts: u32,
+        /// Attempts cancelled as losers.
+        losers: u32,
     },
 }
 
@@ -218,6 +241,23 @@ impl fmt::Display for Decision {
             }
             Decision::Cancelled { reason } => write!(f, "cancelled: {reason}"),
             Decision::Injected { fault } => write!(f, "injected a {fault} fault"),
+            Decision::HedgeSent { attempt, balance } => {
+                write!(f, "hedge attempt {attempt} sent")?;
+                match balance {
+                    Some(b) => write!(f, " (balance {b:.1})"),
+                    None => Ok(()),
+                }
+            }
+            Decision::HedgeStopped { reason } => write!(f, "no further hedge: {reason}"),
+            Decision::HedgeWon {
+                attempt,
+                attempts,
+                losers,
+            } => write!(
+                f,
+                "attempt {attempt} of {attempts} won, {losers} loser{} cancelled",
+                if *losers == 1 { "" } else { "s" }
+            ),
         }
     }
 }

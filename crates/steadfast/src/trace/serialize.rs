@@ -113,6 +113,25 @@ impl Serialize for Entry {
                 map.serialize_entry("kind", "injected")?;
                 map.serialize_entry("fault", &**fault)?;
             }
+            Decision::HedgeSent { attempt, balance } => {
+                map.serialize_entry("kind", "hedge_sent")?;
+                map.serialize_entry("attempt", attempt)?;
+                map.serialize_entry("balance", balance)?;
+            }
+            Decision::HedgeStopped { reason } => {
+                map.serialize_entry("kind", "hedge_stopped")?;
+                map.serialize_entry("reason", &**reason)?;
+            }
+            Decision::HedgeWon {
+                attempt,
+                attempts,
+                losers,
+            } => {
+                map.serialize_entry("kind", "hedge_won")?;
+                map.serialize_entry("attempt", attempt)?;
+                map.serialize_entry("attempts", attempts)?;
+                map.serialize_entry("losers", losers)?;
+            }
         }
         map.end()
     }
