@@ -12,7 +12,9 @@
 //! then sends GETs and narrates every attempt, every delay the policy chose, every breaker
 //! transition, every validation failure and how each request ended. At the end it prints the
 //! requests, the breakers and the [`RetryMetrics`] counters, and checks that everything it
-//! showed really happened: if a check fails, it exits with status 1.
+//! showed really happened: if a check fails, it exits with status 1. Last, a client behind a
+//! hedge layer sends one request whose first answer straggles: a second attempt, sent after
+//! 30 ms without an answer, answers in its place and the straggler is cancelled.
 //!
 //! The layers, outermost first:
 //!
@@ -50,9 +52,10 @@ use steadfast::circuit_breaker::{
     BreakerEvent, CircuitBreaker, CircuitState, KeyedBreakers, KeyedCircuitBreakerLayer, Rejected,
 };
 use steadfast::classify::{find_source, Outcome};
+use steadfast::hedge::{HedgeDelay, HedgeEvent, HedgeLayer};
 use steadfast::retry::{
-    Backoff, Jitter, RetryError, RetryEvent, RetryMetrics, RetryMetricsSnapshot, RetryPolicy,
-    StopReason,
+    Backoff, Jitter, RatioBudget, RetryError, RetryEvent, RetryMetrics, RetryMetricsSnapshot,
+    RetryPolicy, StopReason,
 };
 use steadfast::token::{CancelReason, CancelToken};
 use steadfast::trace::{Decision, DecisionTrace};
@@ -63,7 +66,7 @@ use steadfast_http::HttpClassifier;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
 // ---------------------------------------------------------------------------------------------
 // Settings. Small delays keep the whole demo well under a second or two.
@@ -97,6 +100,8 @@ const REQUESTS: usize = 11;
 const OPEN_FOR: Duration = Duration::from_millis(300);
 /// The most of a body the client reads to validate it.
 const BODY_CAP: usize = 64 * 1024;
+/// How long the hedged client waits for an answer before it sends a second attempt.
+const HEDGE_DELAY: Duration = Duration::from_millis(30);
 
 // ---------------------------------------------------------------------------------------------
 // Colours
@@ -281,6 +286,11 @@ const ROUTES: &[Route] = &[
         path: "/search",
         about: "down for a stretch: its breaker opens, refuses, then probes",
         steps: &[UNAVAILABLE, UNAVAILABLE, UNAVAILABLE, UNAVAILABLE, Step::Ok],
+    },
+    Route {
+        path: "/catalog",
+        about: "the first request straggles: a hedge answers in its place",
+        steps: &[Step::Slow, Step::Ok],
     },
 ];
 
@@ -1202,6 +1212,9 @@ async fn run() -> Result<Checks, BoxError> {
     );
     finished.push(c);
 
+    // 10. A straggler saved by a hedge (a client of its own, outside the retry stack).
+    hedge_a_straggler(&base, &hits, &mut checks).await?;
+
     // What the server saw must match what the client reported.
     println!();
     println!("{}", bold("server side"));
@@ -1264,6 +1277,102 @@ async fn run() -> Result<Checks, BoxError> {
         "metrics: attempt distribution matches the requests above",
     );
     Ok(checks)
+}
+
+/// A hyper client behind a hedge layer sends one request to `/catalog`, whose first answer
+/// straggles for `SLOW`: after `HEDGE_DELAY` without an answer the layer sends a second
+/// attempt, which answers at once and wins; the straggler is cancelled.
+async fn hedge_a_straggler(base: &str, hits: &Hits, checks: &mut Checks) -> Result<(), BoxError> {
+    let route = route("/catalog");
+    println!();
+    println!(
+        "{} {} {}  {}",
+        cyan("[hedge]"),
+        bold("GET"),
+        bold(route.path),
+        dim(format!("— {}", route.about))
+    );
+    println!("     {} {}", dim("script:"), dim(route.script()));
+    println!(
+        "     {} a second attempt after {} without an answer, paid from a budget of 10% extra requests",
+        dim("hedge:"),
+        ms(HEDGE_DELAY)
+    );
+    let start = Instant::now();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let layer = HedgeLayer::builder()
+        .name("catalog")
+        .delay(HedgeDelay::fixed(HEDGE_DELAY))
+        .budget(Arc::new(RatioBudget::builder().ratio(0.1).build()?))
+        .clone_requests_with(|req: &Req| {
+            let mut copy = Request::new(req.body().clone());
+            *copy.method_mut() = req.method().clone();
+            *copy.uri_mut() = req.uri().clone();
+            *copy.headers_mut() = req.headers().clone();
+            *copy.extensions_mut() = req.extensions().clone();
+            Some(copy)
+        })
+        .on_event({
+            let events = events.clone();
+            move |e: &HedgeEvent| {
+                let at = dim(format!("(at {})", ms(start.elapsed())));
+                match e {
+                    HedgeEvent::HedgeSent { attempt, .. } => println!(
+                        "     {} no answer yet: hedge sent, attempt {attempt}  {at}",
+                        yellow("↻")
+                    ),
+                    HedgeEvent::Won { attempt, .. } => {
+                        println!("     {} attempt {attempt} answered first  {at}", blue("•"))
+                    }
+                    HedgeEvent::LosersCancelled { count } => println!(
+                        "     {} {count} losing attempt cancelled (HedgeLost): its connection is dropped",
+                        magenta("✂")
+                    ),
+                    _ => {}
+                }
+                events.lock().unwrap().push(*e);
+            }
+        })
+        .build()?;
+    let client = layer.layer(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
+    let mut req = Request::get(format!("{base}{}", route.path)).body(Full::new(Bytes::new()))?;
+    req.extensions_mut().insert(CancelToken::new());
+    let res = client.oneshot(req).await?;
+    let status = res.status();
+    let body = res.into_body().collect().await?.to_bytes();
+    let took = start.elapsed();
+    let body = String::from_utf8_lossy(&body).into_owned();
+    println!(
+        "     {} {} · body {body:?}  {}",
+        green("✔"),
+        green(status),
+        dim(format!("in {}", ms(took)))
+    );
+    checks.expect(
+        status == StatusCode::OK && body.ends_with("#2"),
+        "200 OK from the hedge, the second request the server received",
+    );
+    checks.expect(
+        took < SLOW / 10,
+        format!("answered in {}, not the straggler's {}", ms(took), ms(SLOW)),
+    );
+    let events = events.lock().unwrap().clone();
+    let sent = events
+        .iter()
+        .any(|e| matches!(e, HedgeEvent::HedgeSent { attempt: 2, .. }));
+    let won = events
+        .iter()
+        .any(|e| matches!(e, HedgeEvent::Won { attempt: 2, .. }));
+    let cancelled = events.contains(&HedgeEvent::LosersCancelled { count: 1 });
+    checks.expect(
+        sent && won && cancelled,
+        "one hedge sent; it won, and the straggler was cancelled",
+    );
+    checks.expect(
+        hits.get(route.path) == 2,
+        format!("{} received 2 requests", route.path),
+    );
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

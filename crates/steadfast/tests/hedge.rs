@@ -275,7 +275,8 @@ async fn events_tell_the_hedge_the_winner_and_the_losers() {
             HedgeEvent::Won {
                 attempt: 2,
                 attempts: 2,
-                outcome: Outcome::Success
+                outcome: Outcome::Success,
+                elapsed: ms(60),
             },
             HedgeEvent::LosersCancelled { count: 1 },
         ]

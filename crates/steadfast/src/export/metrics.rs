@@ -7,7 +7,8 @@
         feature = "circuit-breaker",
         feature = "cancel",
         feature = "validate",
-        feature = "chaos"
+        feature = "chaos",
+        feature = "hedge"
     )),
     allow(dead_code, unused_imports)
 )]
@@ -298,6 +299,48 @@ impl CancelHandles {
     }
 }
 
+#[cfg(feature = "hedge")]
+struct HedgeHandles {
+    requests: [Counter; 3],
+    duration: [Histogram; 3],
+    hedges: Counter,
+    wins: [Counter; 10],
+    losers: Counter,
+    stops: [Counter; 6],
+}
+
+#[cfg(feature = "hedge")]
+impl HedgeHandles {
+    fn new(layer: &str) -> Self {
+        use names::*;
+        HedgeHandles {
+            requests: counters(&HEDGE_REQUESTS, layer, HEDGE_END, &HEDGE_ENDS),
+            duration: histograms(&HEDGE_REQUEST_DURATION, layer, HEDGE_END, &HEDGE_ENDS),
+            hedges: counter(&HEDGE_HEDGES, layer, &[]),
+            wins: counters(&HEDGE_WINS, layer, HEDGE_ATTEMPT, &HEDGE_ATTEMPTS),
+            losers: counter(&HEDGE_LOSERS, layer, &[]),
+            stops: counters(&HEDGE_STOPS, layer, STOP_REASON, &HEDGE_STOP_REASONS),
+        }
+    }
+
+    fn on(&self, event: &crate::hedge::HedgeEvent) {
+        use names::HedgeCount;
+        match names::hedge_count(event) {
+            Some(HedgeCount::Hedge) => self.hedges.increment(1),
+            Some(HedgeCount::End(end, elapsed, winner)) => {
+                self.requests[end].increment(1);
+                self.duration[end].record(seconds(elapsed));
+                if let Some(w) = winner {
+                    self.wins[w].increment(1);
+                }
+            }
+            Some(HedgeCount::Losers(n)) => self.losers.increment(n),
+            Some(HedgeCount::Stop(i)) => self.stops[i].increment(1),
+            None => {}
+        }
+    }
+}
+
 impl Observer for MetricsExport {
     #[cfg(feature = "retry")]
     fn retry(&self, layer: &str) -> Option<crate::observe::RetryListener> {
@@ -332,6 +375,12 @@ impl Observer for MetricsExport {
             ValidateEvent::ResponseInvalid { .. } => failures[1].increment(1),
             ValidateEvent::ResponseValid { .. } => {}
         }))
+    }
+
+    #[cfg(feature = "hedge")]
+    fn hedge(&self, layer: &str) -> Option<crate::observe::HedgeListener> {
+        let handles = HedgeHandles::new(layer);
+        Some(Arc::new(move |event| handles.on(event)))
     }
 
     #[cfg(feature = "chaos")]

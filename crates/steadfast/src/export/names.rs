@@ -53,6 +53,11 @@ pub const CANCEL_REASON: &str = "steadfast.cancel.reason";
 pub const VALIDATE_TARGET: &str = "steadfast.validate.target";
 /// Attribute key: what the chaos layer injected; values in [`INJECTIONS`].
 pub const INJECTION: &str = "steadfast.chaos.injection";
+/// Attribute key: how a request through the hedge layer ended; values in [`HEDGE_ENDS`].
+pub const HEDGE_END: &str = "steadfast.hedge.end";
+/// Attribute key: which attempt's answer ended a hedged request, from 1; values in
+/// [`HEDGE_ATTEMPTS`].
+pub const HEDGE_ATTEMPT: &str = "steadfast.hedge.attempt";
 
 /// Values of [`OUTCOME`] on the retry layer's instruments: the attempt's classified
 /// [`Outcome`](crate::classify::Outcome).
@@ -113,6 +118,21 @@ pub const CANCEL_REASONS: [&str; 8] = [
 pub const VALIDATE_TARGETS: [&str; 2] = ["request", "response"];
 /// Values of [`INJECTION`]: [`Injection::as_str`](crate::chaos::Injection::as_str).
 pub const INJECTIONS: [&str; 4] = ["fault", "outcome", "latency", "behavior"];
+/// Values of [`HEDGE_END`]: the winning answer was a success, the winning answer was a fatal
+/// failure, or every attempt failed (the last failure is returned).
+pub const HEDGE_ENDS: [&str; 3] = ["success", "failed", "exhausted"];
+/// Values of [`HEDGE_ATTEMPT`]: `"1"` to `"10"`, the hedge layer's most attempts
+/// (`hedge::MAX_ATTEMPTS`).
+pub const HEDGE_ATTEMPTS: [&str; 10] = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
+/// Values of [`STOP_REASON`] on [`HEDGE_STOPS`]: one per `hedge::HedgeStop` variant.
+pub const HEDGE_STOP_REASONS: [&str; 6] = [
+    "budget_exhausted",
+    "server_refused",
+    "not_replayable",
+    "draining",
+    "not_ready",
+    "circuit_open",
+];
 
 /// Attempts sent by a retry layer, by classified outcome.
 pub const RETRY_ATTEMPTS: Instrument = Instrument {
@@ -245,9 +265,57 @@ pub const CHAOS_INJECTIONS: Instrument = Instrument {
     description: "Faults injected by the chaos layer, by kind",
     attributes: &[LAYER, INJECTION],
 };
+/// Requests through a hedge layer, by how they ended.
+pub const HEDGE_REQUESTS: Instrument = Instrument {
+    name: "steadfast.hedge.requests",
+    kind: Kind::Counter,
+    unit: "{request}",
+    description: "Requests that ended in the hedge layer, by how they ended",
+    attributes: &[LAYER, HEDGE_END],
+};
+/// How long each request took in the hedge layer, every attempt included.
+pub const HEDGE_REQUEST_DURATION: Instrument = Instrument {
+    name: "steadfast.hedge.request.duration",
+    kind: Kind::Histogram,
+    unit: "s",
+    description: "Time from a request's call to the answer that ended it, every attempt included",
+    attributes: &[LAYER, HEDGE_END],
+};
+/// Hedges sent: attempts after the first.
+pub const HEDGE_HEDGES: Instrument = Instrument {
+    name: "steadfast.hedge.hedges",
+    kind: Kind::Counter,
+    unit: "{attempt}",
+    description: "Hedges sent by the hedge layer (attempts after the first)",
+    attributes: &[LAYER],
+};
+/// Requests ended by each attempt's answer, by the attempt's ordinal.
+pub const HEDGE_WINS: Instrument = Instrument {
+    name: "steadfast.hedge.wins",
+    kind: Kind::Counter,
+    unit: "{request}",
+    description: "Requests ended by an attempt's answer, by which attempt it was (1 for the first, 2 and up for hedges)",
+    attributes: &[LAYER, HEDGE_ATTEMPT],
+};
+/// Attempts cancelled because another one's answer ended the request.
+pub const HEDGE_LOSERS: Instrument = Instrument {
+    name: "steadfast.hedge.losers",
+    kind: Kind::Counter,
+    unit: "{attempt}",
+    description: "Attempts still running when another one's answer ended the request, cancelled",
+    attributes: &[LAYER],
+};
+/// Requests whose hedging stopped early, by why.
+pub const HEDGE_STOPS: Instrument = Instrument {
+    name: "steadfast.hedge.stops",
+    kind: Kind::Counter,
+    unit: "{request}",
+    description: "Requests for which the hedge layer stopped sending hedges, by why",
+    attributes: &[LAYER, STOP_REASON],
+};
 
 /// Every instrument, in the order `docs/observability.md` lists them.
-pub const ALL: [Instrument; 16] = [
+pub const ALL: [Instrument; 22] = [
     RETRY_ATTEMPTS,
     RETRY_ATTEMPT_DURATION,
     RETRY_REQUESTS,
@@ -264,6 +332,12 @@ pub const ALL: [Instrument; 16] = [
     CANCEL_CANCELLATIONS,
     VALIDATE_FAILURES,
     CHAOS_INJECTIONS,
+    HEDGE_REQUESTS,
+    HEDGE_REQUEST_DURATION,
+    HEDGE_HEDGES,
+    HEDGE_WINS,
+    HEDGE_LOSERS,
+    HEDGE_STOPS,
 ];
 
 // Where each event's values sit in the arrays above. Inside the crate the enums' matches are
@@ -393,4 +467,58 @@ pub(crate) fn injection_index(injection: crate::chaos::Injection) -> usize {
         Injection::Latency => 2,
         Injection::Behavior => 3,
     }
+}
+
+#[cfg(feature = "hedge")]
+pub(crate) fn hedge_stop_index(reason: crate::hedge::HedgeStop) -> usize {
+    use crate::hedge::HedgeStop;
+    match reason {
+        HedgeStop::BudgetExhausted => 0,
+        HedgeStop::ServerRefused => 1,
+        HedgeStop::NotReplayable => 2,
+        HedgeStop::Draining => 3,
+        HedgeStop::NotReady => 4,
+        HedgeStop::CircuitOpen => 5,
+    }
+}
+
+/// What a hedge event counts, for both exports.
+#[cfg(feature = "hedge")]
+pub(crate) enum HedgeCount {
+    /// A hedge sent.
+    Hedge,
+    /// A request ended: its index in [`HEDGE_ENDS`], its duration, and the index in
+    /// [`HEDGE_ATTEMPTS`] of the attempt whose answer ended it (`None` when every attempt
+    /// failed).
+    End(usize, std::time::Duration, Option<usize>),
+    /// Losers cancelled.
+    Losers(u64),
+    /// Hedging stopped: the index in [`HEDGE_STOP_REASONS`].
+    Stop(usize),
+}
+
+#[cfg(feature = "hedge")]
+pub(crate) fn hedge_count(event: &crate::hedge::HedgeEvent) -> Option<HedgeCount> {
+    use crate::classify::Outcome;
+    use crate::hedge::HedgeEvent;
+    // An attempt's ordinal is from 1 to `MAX_ATTEMPTS` (10); clamped all the same, so that an
+    // event built by hand cannot index past the array.
+    let attempt_index = |a: u32| (a.clamp(1, 10) - 1) as usize;
+    Some(match event {
+        HedgeEvent::HedgeSent { .. } => HedgeCount::Hedge,
+        HedgeEvent::Won {
+            attempt,
+            outcome,
+            elapsed,
+            ..
+        } => HedgeCount::End(
+            if *outcome == Outcome::Success { 0 } else { 1 },
+            *elapsed,
+            Some(attempt_index(*attempt)),
+        ),
+        HedgeEvent::Exhausted { elapsed, .. } => HedgeCount::End(2, *elapsed, None),
+        HedgeEvent::LosersCancelled { count } => HedgeCount::Losers(u64::from(*count)),
+        HedgeEvent::Stopped { reason } => HedgeCount::Stop(hedge_stop_index(*reason)),
+        HedgeEvent::AttemptFailed { .. } | HedgeEvent::PushedBack { .. } => return None,
+    })
 }

@@ -7,7 +7,8 @@
         feature = "circuit-breaker",
         feature = "cancel",
         feature = "validate",
-        feature = "chaos"
+        feature = "chaos",
+        feature = "hedge"
     )),
     allow(dead_code, unused_imports)
 )]
@@ -65,6 +66,7 @@ struct Histograms {
     request_duration: Histogram<f64>,
     call_duration: Histogram<f64>,
     cancel_duration: Histogram<f64>,
+    hedge_duration: Histogram<f64>,
 }
 
 /// Every layer's counters, by name, for the observable instruments to read.
@@ -75,6 +77,7 @@ struct Layers {
     cancel: Registry<CancelCells>,
     validate: Registry<Cells<2>>,
     chaos: Registry<Cells<4>>,
+    hedge: Registry<HedgeCells>,
 }
 
 #[derive(Debug)]
@@ -122,6 +125,10 @@ impl<const N: usize> Cells<N> {
         self.0[i].fetch_add(1, Relaxed);
     }
 
+    fn add_n(&self, i: usize, n: u64) {
+        self.0[i].fetch_add(n, Relaxed);
+    }
+
     /// Reports each counter with `layer` and its value of `key`.
     fn observe(
         &self,
@@ -160,6 +167,15 @@ struct BreakerCells {
 struct CancelCells {
     requests: Cells<4>,
     cancellations: Cells<8>,
+}
+
+#[derive(Debug, Default)]
+struct HedgeCells {
+    requests: Cells<3>,
+    hedges: Cells<1>,
+    wins: Cells<10>,
+    losers: Cells<1>,
+    stops: Cells<6>,
 }
 
 fn counter(
@@ -282,11 +298,41 @@ impl OtelExport {
             l.chaos
                 .each(|layer, c| c.observe(out, layer, INJECTION, &INJECTIONS))
         });
+        let l = layers.clone();
+        counter(meter, &HEDGE_REQUESTS, move |out| {
+            l.hedge
+                .each(|layer, c| c.requests.observe(out, layer, HEDGE_END, &HEDGE_ENDS))
+        });
+        let l = layers.clone();
+        counter(meter, &HEDGE_HEDGES, move |out| {
+            l.hedge.each(|layer, c| {
+                out.observe(c.hedges.0[0].load(Relaxed), std::slice::from_ref(layer))
+            })
+        });
+        let l = layers.clone();
+        counter(meter, &HEDGE_WINS, move |out| {
+            l.hedge
+                .each(|layer, c| c.wins.observe(out, layer, HEDGE_ATTEMPT, &HEDGE_ATTEMPTS))
+        });
+        let l = layers.clone();
+        counter(meter, &HEDGE_LOSERS, move |out| {
+            l.hedge.each(|layer, c| {
+                out.observe(c.losers.0[0].load(Relaxed), std::slice::from_ref(layer))
+            })
+        });
+        let l = layers.clone();
+        counter(meter, &HEDGE_STOPS, move |out| {
+            l.hedge.each(|layer, c| {
+                c.stops
+                    .observe(out, layer, STOP_REASON, &HEDGE_STOP_REASONS)
+            })
+        });
         let histograms = Arc::new(Histograms {
             attempt_duration: histogram(meter, &RETRY_ATTEMPT_DURATION),
             request_duration: histogram(meter, &RETRY_REQUEST_DURATION),
             call_duration: histogram(meter, &BREAKER_CALL_DURATION),
             cancel_duration: histogram(meter, &CANCEL_REQUEST_DURATION),
+            hedge_duration: histogram(meter, &HEDGE_REQUEST_DURATION),
         });
         OtelExport { layers, histograms }
     }
@@ -298,7 +344,12 @@ impl OtelExport {
 }
 
 /// The attribute sets `[layer, key = value]`, one per value, made once per layer.
-#[cfg(any(feature = "retry", feature = "circuit-breaker", feature = "cancel"))]
+#[cfg(any(
+    feature = "retry",
+    feature = "circuit-breaker",
+    feature = "cancel",
+    feature = "hedge"
+))]
 fn attribute_sets<const N: usize>(
     layer: &str,
     key: &'static str,
@@ -312,7 +363,12 @@ fn attribute_sets<const N: usize>(
     })
 }
 
-#[cfg(any(feature = "retry", feature = "circuit-breaker", feature = "cancel"))]
+#[cfg(any(
+    feature = "retry",
+    feature = "circuit-breaker",
+    feature = "cancel",
+    feature = "hedge"
+))]
 fn seconds(duration: Duration) -> f64 {
     duration.as_secs_f64()
 }
@@ -403,6 +459,29 @@ impl Observer for OtelExport {
             ValidateEvent::RequestInvalid { .. } => cells.add(0),
             ValidateEvent::ResponseInvalid { .. } => cells.add(1),
             ValidateEvent::ResponseValid { .. } => {}
+        }))
+    }
+
+    #[cfg(feature = "hedge")]
+    fn hedge(&self, layer: &str) -> Option<crate::observe::HedgeListener> {
+        use names::*;
+        let cells = self.layers.hedge.get(layer);
+        let histograms = self.histograms.clone();
+        let by_end = attribute_sets(layer, HEDGE_END, &HEDGE_ENDS);
+        Some(Arc::new(move |event| match hedge_count(event) {
+            Some(HedgeCount::Hedge) => cells.hedges.add(0),
+            Some(HedgeCount::End(end, elapsed, winner)) => {
+                cells.requests.add(end);
+                histograms
+                    .hedge_duration
+                    .record(seconds(elapsed), &by_end[end]);
+                if let Some(w) = winner {
+                    cells.wins.add(w);
+                }
+            }
+            Some(HedgeCount::Losers(n)) => cells.losers.add_n(0, n),
+            Some(HedgeCount::Stop(i)) => cells.stops.add(i),
+            None => {}
         }))
     }
 

@@ -71,6 +71,8 @@ pub enum HedgeEvent {
         attempts: u32,
         /// Its classified outcome.
         outcome: Outcome,
+        /// Time from the request's call to this answer.
+        elapsed: Duration,
     },
     /// The attempts still running when the request ended, `count` of them, were cancelled
     /// with [`CancelReason::HedgeLost`](crate::token::CancelReason::HedgeLost) and dropped.
@@ -82,6 +84,8 @@ pub enum HedgeEvent {
     Exhausted {
         /// Attempts sent in all.
         attempts: u32,
+        /// Time from the request's call to the last failure.
+        elapsed: Duration,
     },
 }
 

@@ -55,7 +55,7 @@ where
     plan: Plan,
     /// The budget paid for the hedge being readied.
     paid: bool,
-    /// When the first attempt was sent, when a classifier or a histogram reads it.
+    /// When the first attempt was sent, when a classifier, a histogram or a listener reads it.
     started: Option<Instant>,
     /// The request's decision trace, when it carries one.
     trace: Option<DecisionTrace>,
@@ -109,7 +109,10 @@ where
             (Some(_), HedgeMode::Parallel) => Plan::Now,
             (Some(_), HedgeMode::Fallback) => Plan::Idle,
         };
-        let started = (classifier.reads_elapsed() || records_latency(s)).then(Instant::now);
+        // Read when the classifier, the percentile delay or a listener (the request's
+        // duration, in `Won` and `Exhausted`) needs it.
+        let started = (classifier.reads_elapsed() || records_latency(s) || !s.listeners.is_empty())
+            .then(Instant::now);
         let trace = if crate::trace::armed() {
             req.decision_trace().cloned()
         } else {
@@ -141,6 +144,12 @@ fn child_token<Req: HasCancelToken>(req: &mut Req) -> Option<CancelToken> {
     let child = req.cancel_token()?.child();
     req.set_cancel_token(child.clone()).ok()?;
     Some(child)
+}
+
+/// The time since the request's call, for its listeners (which make the call read the clock).
+#[cold]
+fn since(started: Option<Instant>) -> Duration {
+    started.map_or(Duration::ZERO, |t| t.elapsed())
 }
 
 /// `true` when winners' latencies feed a percentile delay.
@@ -538,6 +547,7 @@ fn won<S, Req, C, K>(
             attempt,
             attempts: *this.sent,
             outcome,
+            elapsed: since(*this.started),
         });
         if losers > 0 {
             s.emit(HedgeEvent::LosersCancelled { count: losers });
@@ -578,6 +588,7 @@ where
     if !s.listeners.is_empty() {
         s.emit(HedgeEvent::Exhausted {
             attempts: *this.sent,
+            elapsed: since(*this.started),
         });
     }
     this.cold

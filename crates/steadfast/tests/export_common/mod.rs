@@ -4,6 +4,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "hedge")]
+pub mod hedge;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -38,7 +41,7 @@ pub fn series(name: &str, attributes: &[(&str, &str)]) -> Series {
     (name.to_owned(), attributes)
 }
 
-fn s(n: u64) -> Duration {
+pub fn s(n: u64) -> Duration {
     Duration::from_millis(n * 500)
 }
 
@@ -93,7 +96,8 @@ pub fn injections() -> [(Injection, &'static str); 4] {
 }
 
 /// Sends every kind of event to the listeners `observer` gives layers named `r` (retry), `b`
-/// (breaker), `c` (cancel), `v` (validate) and `x` (chaos).
+/// (breaker), `c` (cancel), `v` (validate), `x` (chaos) and, with the `hedge` feature, `h`
+/// ([`hedge::feed`]).
 pub fn feed(observer: &dyn Observer) {
     let retry = observer.retry("r").unwrap();
     for (i, (outcome, _)) in outcomes().into_iter().enumerate() {
@@ -245,7 +249,11 @@ pub fn feed(observer: &dyn Observer) {
             chaos(&ChaosEvent::Injected { injection });
         }
     }
+
+    #[cfg(feature = "hedge")]
+    hedge::feed(observer);
 }
+
 
 /// Every series [`feed`] leaves, with its value. Histograms nothing was recorded in are left
 /// out (an export may or may not show them).
@@ -412,8 +420,18 @@ pub fn expected() -> BTreeMap<Series, Value> {
             Value::Count(i as u64 + 1),
         );
     }
+    #[cfg(feature = "hedge")]
+    e.extend(hedge::expected());
     e
 }
+
+/// The instruments the layers built in these tests report: all of them, the hedge layer's
+/// only with its feature.
+pub fn instruments() -> Vec<names::Instrument> {
+    let hedge = |i: &names::Instrument| i.name.starts_with("steadfast.hedge.");
+    names::ALL.into_iter().filter(|i| cfg!(feature = "hedge") || !hedge(i)).collect()
+}
+
 
 /// Compares what an export reported with [`expected`], series by series (histograms compared
 /// by count and, to a rounding error, sum).
