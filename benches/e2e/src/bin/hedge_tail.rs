@@ -15,7 +15,7 @@
 //! - tower's `hedge` at the 95th percentile, its histogram rotated every second, trusted after
 //!   20 data points; it has no budget and hedges every request slower than the percentile;
 //! - steadfast's latency mode at the 95th percentile of a one-second window, trusted after 20
-//!   samples, paid from a [`RatioBudget`] of 5% extra requests (and its default floor of ten
+//!   samples (a [`LatencyHistogram`] of ten slots), paid from a [`RatioBudget`] of 5% extra requests (and its default floor of ten
 //!   hedges a second).
 //!
 //! It prints a markdown table: p50, p99, p99.9 and the slowest request, and the extra requests
@@ -39,7 +39,7 @@ use http::{Request, Response};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use steadfast::hedge::{HedgeDelay, HedgeLayer};
+use steadfast::hedge::{HedgeDelay, HedgeLayer, LatencyHistogram};
 use steadfast::retry::RatioBudget;
 use steadfast::token::CancelToken;
 use steadfast::BoxError;
@@ -291,10 +291,11 @@ fn main() -> Result<(), BoxError> {
         );
         let tower = measure(tower, &url, &server, requests, concurrency).await?;
 
+        let histogram = Arc::new(LatencyHistogram::new(Duration::from_secs(1), 10));
         let hedge = HedgeLayer::builder()
             .delay(
                 HedgeDelay::percentile(0.95)
-                    .window(Duration::from_secs(1))
+                    .histogram(histogram.clone())
                     .min_samples(20),
             )
             .budget(Arc::new(RatioBudget::builder().ratio(0.05).build()?))
@@ -328,6 +329,9 @@ fn main() -> Result<(), BoxError> {
             steadfast.extra_share() * 100.0,
             tower.extra_share() * 100.0
         );
+        if let Some(delay) = histogram.percentile(0.95) {
+            println!("steadfast's hedge delay at the end (its p95 over the last second): {delay:.1?}");
+        }
         if check && (cut < 5.0 || steadfast.extra_share() > 0.07) {
             eprintln!(
                 "hedging missed its targets grossly: p99.9 {cut:.1}x lower (want 10x, fail \
