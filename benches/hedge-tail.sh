@@ -9,7 +9,7 @@
 #   bash benches/hedge-tail.sh [requests per setup, default 100000] [in flight, default 32] [seeds, default "1 2 3"]
 #
 # Exits non-zero when steadfast's hedge grossly misses its targets in a run (p99.9 less than
-# 5 times lower than without hedging, or more than 7% extra requests).
+# 3 times lower than without hedging, or more than 7% extra requests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
