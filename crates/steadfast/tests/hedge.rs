@@ -250,6 +250,31 @@ async fn when_every_attempt_fails_the_last_failure_is_returned() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn exhausted_tells_how_long_the_request_took() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let svc = Scripted::new([
+        Reply::err("first").after(ms(30)),
+        Reply::err("second").after(ms(30)),
+    ]);
+    let layer = builder()
+        .delay(HedgeDelay::fixed(ms(10)))
+        .on_event({
+            let events = events.clone();
+            move |e: &HedgeEvent| events.lock().unwrap().push(*e)
+        })
+        .build()
+        .unwrap();
+    send(layer, &svc).await.0.unwrap_err();
+    assert_eq!(
+        events.lock().unwrap().last(),
+        Some(&HedgeEvent::Exhausted {
+            attempts: 2,
+            elapsed: ms(40),
+        })
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn events_tell_the_hedge_the_winner_and_the_losers() {
     let events = Arc::new(Mutex::new(Vec::new()));
     let svc = Scripted::new([

@@ -84,7 +84,11 @@ pub fn expected() -> BTreeMap<Series, Value> {
         e.insert(series(name, attrs), value);
     };
     let h = ("steadfast.layer", "h");
-    for (end, n, each) in [("success", 55, 0.5), ("failed", 2, 1.0), ("exhausted", 3, 1.5)] {
+    for (end, n, each) in [
+        ("success", 55, 0.5),
+        ("failed", 2, 1.0),
+        ("exhausted", 3, 1.5),
+    ] {
         put(HEDGE_REQUESTS.name, &[h, (HEDGE_END, end)], Value::Count(n));
         put(
             HEDGE_REQUEST_DURATION.name,
@@ -94,7 +98,11 @@ pub fn expected() -> BTreeMap<Series, Value> {
     }
     for (i, attempt) in HEDGE_ATTEMPTS.iter().enumerate() {
         let n = i as u64 + 1 + if *attempt == "10" { 2 } else { 0 };
-        put(HEDGE_WINS.name, &[h, (HEDGE_ATTEMPT, attempt)], Value::Count(n));
+        put(
+            HEDGE_WINS.name,
+            &[h, (HEDGE_ATTEMPT, attempt)],
+            Value::Count(n),
+        );
     }
     put(HEDGE_HEDGES.name, &[h], Value::Count(7));
     put(HEDGE_LOSERS.name, &[h], Value::Count(8));

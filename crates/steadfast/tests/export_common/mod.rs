@@ -6,6 +6,9 @@
 
 #[cfg(feature = "hedge")]
 pub mod hedge;
+mod values;
+
+pub use values::{cancel_reasons, injections, outcomes, stop_reasons};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -43,56 +46,6 @@ pub fn series(name: &str, attributes: &[(&str, &str)]) -> Series {
 
 pub fn s(n: u64) -> Duration {
     Duration::from_millis(n * 500)
-}
-
-/// Every classified outcome and its attribute value.
-pub fn outcomes() -> [(Outcome, &'static str); 7] {
-    [
-        (Outcome::Success, "success"),
-        (Outcome::retryable(), "retryable"),
-        (Outcome::PushedBack { after_ms: 10 }, "pushed_back"),
-        (Outcome::Invalid, "invalid"),
-        (Outcome::DoNotRetry, "do_not_retry"),
-        (Outcome::NonRetryable, "non_retryable"),
-        (Outcome::Ignored, "ignored"),
-    ]
-}
-
-pub fn stop_reasons() -> [(StopReason, &'static str); 10] {
-    [
-        (StopReason::AttemptsExhausted, "attempts_exhausted"),
-        (StopReason::MaxElapsed, "max_elapsed"),
-        (StopReason::Deadline, "deadline"),
-        (StopReason::BudgetExhausted, "budget_exhausted"),
-        (StopReason::Cancelled(CancelReason::Shutdown), "cancelled"),
-        (StopReason::Draining, "draining"),
-        (StopReason::NotReplayable("too big"), "not_replayable"),
-        (StopReason::RetriesSuppressed, "retries_suppressed"),
-        (StopReason::ServerRefused, "server_refused"),
-        (StopReason::MaxHintWait, "max_hint_wait"),
-    ]
-}
-
-pub fn cancel_reasons() -> [(CancelReason, &'static str); 8] {
-    [
-        (CancelReason::Timeout(Duration::from_secs(1)), "timeout"),
-        (CancelReason::Deadline, "deadline"),
-        (CancelReason::manual("stop it"), "manual"),
-        (CancelReason::Shutdown, "shutdown"),
-        (CancelReason::Signal(15), "signal"),
-        (CancelReason::condition("disk_full"), "condition"),
-        (CancelReason::ClientDisconnected, "client_disconnected"),
-        (CancelReason::HedgeLost, "hedge_lost"),
-    ]
-}
-
-pub fn injections() -> [(Injection, &'static str); 4] {
-    [
-        (Injection::Fault, "fault"),
-        (Injection::Outcome, "outcome"),
-        (Injection::Latency, "latency"),
-        (Injection::Behavior, "behavior"),
-    ]
 }
 
 /// Sends every kind of event to the listeners `observer` gives layers named `r` (retry), `b`
@@ -253,7 +206,6 @@ pub fn feed(observer: &dyn Observer) {
     #[cfg(feature = "hedge")]
     hedge::feed(observer);
 }
-
 
 /// Every series [`feed`] leaves, with its value. Histograms nothing was recorded in are left
 /// out (an export may or may not show them).
@@ -429,9 +381,11 @@ pub fn expected() -> BTreeMap<Series, Value> {
 /// only with its feature.
 pub fn instruments() -> Vec<names::Instrument> {
     let hedge = |i: &names::Instrument| i.name.starts_with("steadfast.hedge.");
-    names::ALL.into_iter().filter(|i| cfg!(feature = "hedge") || !hedge(i)).collect()
+    names::ALL
+        .into_iter()
+        .filter(|i| cfg!(feature = "hedge") || !hedge(i))
+        .collect()
 }
-
 
 /// Compares what an export reported with [`expected`], series by series (histograms compared
 /// by count and, to a rounding error, sum).
