@@ -14,13 +14,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use steadfast::cancel::CancelEvent;
-use steadfast::chaos::{ChaosEvent, Injection};
+use steadfast::chaos::ChaosEvent;
 use steadfast::circuit_breaker::{BreakerEvent, CircuitState, TransitionReason};
-use steadfast::classify::Outcome;
 use steadfast::export::names;
 use steadfast::observe::Observer;
 use steadfast::retry::{RequestEnd, RetryEvent, StopReason};
-use steadfast::token::CancelReason;
 use steadfast::validate::{Reason, ValidateEvent};
 
 /// A series: the instrument's name and its attributes, sorted by key.
