@@ -94,6 +94,18 @@ fn a_real_stack_reports_every_instrument_through_the_export() {
     check_stack(read(&snapshotter));
 }
 
+/// A real hedge layer's request, the export given to its builder (`observe`).
+#[cfg(feature = "hedge")]
+#[test]
+fn a_real_hedge_layer_reports_through_the_export() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        export_common::hedge::run(MetricsExport::new().shared())
+    });
+    export_common::hedge::check_run(&read(&snapshotter));
+}
+
 /// The export is an `Observer` that can be shared by every layer of a stack.
 #[test]
 fn the_export_is_a_shareable_observer() {

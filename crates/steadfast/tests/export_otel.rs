@@ -146,6 +146,15 @@ fn a_real_stack_reports_every_instrument_through_the_export() {
     check_stack(sdk.read());
 }
 
+/// A real hedge layer's request, the export given to its builder (`observe`).
+#[cfg(feature = "hedge")]
+#[test]
+fn a_real_hedge_layer_reports_through_the_export() {
+    let (sdk, export) = sdk();
+    export_common::hedge::run(export.shared());
+    export_common::hedge::check_run(&sdk.read());
+}
+
 #[test]
 fn the_export_is_a_shareable_observer() {
     let (_sdk, export) = sdk();

@@ -115,3 +115,87 @@ pub fn expected() -> BTreeMap<Series, Value> {
     }
     e
 }
+
+/// The name of the hedge layer of [`run`].
+pub const LAYER: &str = "hedged";
+
+/// One request through a real hedge layer watched by `observer`, on tokio's paused clock: the
+/// first attempt would answer after 1 s, so a hedge is sent at 50 ms; it answers 10 ms later
+/// and wins, and the first attempt is cancelled.
+pub fn run(observer: std::sync::Arc<dyn Observer>) {
+    use std::sync::Arc;
+    use std::time::Duration;
+    use steadfast::hedge::{HedgeDelay, HedgeLayer};
+    use steadfast::retry::TokenBucket;
+    use steadfast_test::{Reply, Scripted};
+    use tower::{Layer, ServiceExt};
+
+    let ms = Duration::from_millis;
+    let layer = HedgeLayer::builder()
+        .name(LAYER)
+        .delay(HedgeDelay::fixed(ms(50)))
+        .budget(Arc::new(TokenBucket::builder().build().unwrap()))
+        .observe(observer)
+        .build()
+        .unwrap();
+    let inner =
+        Scripted::<u32, u32>::new([Reply::ok(1).after(ms(1000)), Reply::ok(2).after(ms(10))]);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+        .block_on(async move {
+            assert_eq!(layer.layer(inner).oneshot(7).await.unwrap(), 2);
+        });
+}
+
+/// Every series of [`run`]'s layer, with its value (histograms without a value left out).
+pub fn run_expected() -> BTreeMap<Series, Value> {
+    use names::*;
+    let mut e = BTreeMap::new();
+    let mut put = |name: &str, attrs: &[(&str, &str)], value: Value| {
+        e.insert(series(name, attrs), value);
+    };
+    let h = (names::LAYER, self::LAYER);
+    for end in HEDGE_ENDS {
+        let n = u64::from(end == "success");
+        put(HEDGE_REQUESTS.name, &[h, (HEDGE_END, end)], Value::Count(n));
+    }
+    put(
+        HEDGE_REQUEST_DURATION.name,
+        &[h, (HEDGE_END, "success")],
+        Value::Histogram(1, 0.06),
+    );
+    for attempt in HEDGE_ATTEMPTS {
+        let n = u64::from(attempt == "2");
+        put(
+            HEDGE_WINS.name,
+            &[h, (HEDGE_ATTEMPT, attempt)],
+            Value::Count(n),
+        );
+    }
+    put(HEDGE_HEDGES.name, &[h], Value::Count(1));
+    put(HEDGE_LOSERS.name, &[h], Value::Count(1));
+    for reason in HEDGE_STOP_REASONS {
+        put(
+            HEDGE_STOPS.name,
+            &[h, (STOP_REASON, reason)],
+            Value::Count(0),
+        );
+    }
+    e
+}
+
+/// Compares the series of [`run`]'s layer in `got` with [`run_expected`].
+pub fn check_run(got: &BTreeMap<Series, Value>) {
+    let layer = (names::LAYER.to_owned(), LAYER.to_owned());
+    let mine: BTreeMap<Series, Value> = got
+        .iter()
+        .filter(|((_, attributes), value)| {
+            attributes.contains(&layer) && **value != Value::Histogram(0, 0.0)
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(mine, run_expected());
+}
