@@ -469,6 +469,10 @@ pub(crate) fn injection_index(injection: crate::chaos::Injection) -> usize {
     }
 }
 
+// One value of `HEDGE_ATTEMPT` per attempt a hedged request can get.
+#[cfg(feature = "hedge")]
+const _: () = assert!(crate::hedge::MAX_ATTEMPTS as usize == HEDGE_ATTEMPTS.len());
+
 #[cfg(feature = "hedge")]
 pub(crate) fn hedge_stop_index(reason: crate::hedge::HedgeStop) -> usize {
     use crate::hedge::HedgeStop;
@@ -501,9 +505,9 @@ pub(crate) enum HedgeCount {
 pub(crate) fn hedge_count(event: &crate::hedge::HedgeEvent) -> Option<HedgeCount> {
     use crate::classify::Outcome;
     use crate::hedge::HedgeEvent;
-    // An attempt's ordinal is from 1 to `MAX_ATTEMPTS` (10); clamped all the same, so that an
-    // event built by hand cannot index past the array.
-    let attempt_index = |a: u32| (a.clamp(1, 10) - 1) as usize;
+    // An attempt's ordinal is from 1 to `MAX_ATTEMPTS`; clamped all the same, so that an event
+    // built by hand cannot index past the array.
+    let attempt_index = |a: u32| (a.clamp(1, crate::hedge::MAX_ATTEMPTS) - 1) as usize;
     Some(match event {
         HedgeEvent::HedgeSent { .. } => HedgeCount::Hedge,
         HedgeEvent::Won {
