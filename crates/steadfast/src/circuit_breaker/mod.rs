@@ -115,8 +115,11 @@ mod events;
 mod future;
 mod keyed;
 mod layer;
+mod live;
 mod metrics;
 mod registry;
+#[cfg(feature = "reload")]
+mod reconfigure;
 mod run;
 mod service;
 mod state;
