@@ -82,9 +82,11 @@ struct Kept<C> {
 /// assert!(svc.ready().await.unwrap().call(1).await.is_err());
 /// assert_eq!(calls.swap(0, std::sync::atomic::Ordering::Relaxed), 4);
 ///
-/// // Settings that break a rule change nothing.
-/// let err = stack.reload(&Config::from_str(&file(0), Format::Json).unwrap_or_default());
-/// assert!(err.is_err() || stack.version() == 2);
+/// // Settings that break a rule change nothing, and say why.
+/// let mut bad = stack.settings();
+/// bad.retry.as_mut().unwrap().max_attempts = Some(0);
+/// let err = stack.reload_settings(&bad).unwrap_err();
+/// assert_eq!(err.problems()[0].path(), "stacks.inventory.retry.max_attempts");
 /// assert_eq!(stack.version(), 2);
 /// # }
 /// ```
