@@ -16,18 +16,20 @@ use crate::config::retry::build::build_budget;
 use crate::config::{
     load, BudgetSettings, Config, ConfigError, Problem, SettingsError, StackLayer, StackSettings,
 };
-use crate::retry::RetryBudget;
+use crate::config::StackBuilder;
+use crate::retry::{CloneAll, RetryBudget};
 
 /// One version of a stack's settings and the layers built from them.
-pub(crate) struct Version<C> {
+pub(crate) struct Version<C, K> {
     pub(crate) number: u64,
     pub(crate) settings: StackSettings,
-    pub(crate) layer: StackLayer<C>,
+    pub(crate) layer: StackLayer<C, K>,
 }
 
 /// What lives across versions: the breaker and the budget, and what builds a version.
-struct Kept<C> {
+struct Kept<C, K> {
     classifier: C,
+    cloner: K,
     breaker: Option<CircuitBreaker>,
     budget: Option<(BudgetSettings, Arc<dyn RetryBudget>)>,
 }
@@ -90,13 +92,13 @@ struct Kept<C> {
 /// assert_eq!(stack.version(), 2);
 /// # }
 /// ```
-pub struct ReloadableStack<C = AnyError> {
-    current: Arc<ArcSwap<Version<C>>>,
+pub struct ReloadableStack<C = AnyError, K = CloneAll> {
+    current: Arc<ArcSwap<Version<C, K>>>,
     name: Arc<str>,
-    kept: Arc<Mutex<Kept<C>>>,
+    kept: Arc<Mutex<Kept<C, K>>>,
 }
 
-impl<C> Clone for ReloadableStack<C> {
+impl<C, K> Clone for ReloadableStack<C, K> {
     fn clone(&self) -> Self {
         ReloadableStack {
             current: self.current.clone(),
@@ -106,7 +108,7 @@ impl<C> Clone for ReloadableStack<C> {
     }
 }
 
-impl<C> std::fmt::Debug for ReloadableStack<C> {
+impl<C, K> std::fmt::Debug for ReloadableStack<C, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let v = self.current.load();
         f.debug_struct("ReloadableStack")
@@ -122,26 +124,38 @@ impl<C: Clone> ReloadableStack<C> {
     /// breaker (see [`crate::classify`]). Its first version is 1.
     pub fn new(config: &Config, name: &str, classifier: C) -> Result<Self, SettingsError> {
         let settings = config.find_stack(name)?;
-        Self::from_settings(name, settings, classifier)
+        Self::from_builder(name, settings.builder().classify(classifier))
     }
+}
 
-    /// A stack called `name` (the stack's key in a file: problems are reported under
-    /// `stacks.NAME`) from `settings`, with `classifier` judging calls.
-    pub fn from_settings(
-        name: &str,
-        settings: &StackSettings,
-        classifier: C,
-    ) -> Result<Self, SettingsError> {
+impl<C: Clone, K: Clone> ReloadableStack<C, K> {
+    /// A stack called `name` (its key in the settings file: problems are reported under
+    /// `stacks.NAME`, and [`reload`](Self::reload) looks for that key) from `builder`'s
+    /// settings and code parts: its classifier and request cloner serve every version; a
+    /// breaker it was given is the stack's breaker, which reloads then reconfigure (so the
+    /// file's breaker settings must keep its name).
+    ///
+    /// ```
+    /// use steadfast::config::{Config, Format, ReloadableStack};
+    ///
+    /// let config = Config::from_str(r#"{ "stacks": { "s": { "retry": { "max_attempts": 3 } } } }"#, Format::Json).unwrap();
+    /// let builder = config.find_stack("s").unwrap().builder().clone_requests(steadfast::retry::CloneAll);
+    /// let stack = ReloadableStack::from_builder("s", builder).unwrap();
+    /// assert_eq!(stack.version(), 1);
+    /// ```
+    pub fn from_builder(name: &str, builder: StackBuilder<C, K>) -> Result<Self, SettingsError> {
         let mut kept = Kept {
-            classifier,
-            breaker: None,
+            classifier: builder.classifier,
+            cloner: builder.cloner,
+            breaker: builder.breaker,
             budget: None,
         };
+        let settings = builder.settings;
         let path = join("stacks", name);
-        let layer = build(&path, &mut kept, settings)?;
+        let layer = build(&path, &mut kept, &settings, false)?;
         let version = Version {
             number: 1,
-            settings: settings.clone(),
+            settings,
             layer,
         };
         Ok(ReloadableStack {
@@ -172,7 +186,7 @@ impl<C: Clone> ReloadableStack<C> {
     pub fn reload_settings(&self, settings: &StackSettings) -> Result<u64, SettingsError> {
         // One reload at a time; requests do not take this lock.
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        let layer = build(&join("stacks", &self.name), &mut kept, settings)?;
+        let layer = build(&join("stacks", &self.name), &mut kept, settings, true)?;
         let number = self.current.load().number + 1;
         self.current.store(Arc::new(Version {
             number,
@@ -184,7 +198,7 @@ impl<C: Clone> ReloadableStack<C> {
     }
 }
 
-impl<C> ReloadableStack<C> {
+impl<C, K> ReloadableStack<C, K> {
     /// The stack's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -223,8 +237,8 @@ impl<C> ReloadableStack<C> {
     }
 }
 
-impl<S, C> Layer<S> for ReloadableStack<C> {
-    type Service = ReloadService<S, C>;
+impl<S, C, K> Layer<S> for ReloadableStack<C, K> {
+    type Service = ReloadService<S, C, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
         ReloadService::new(inner, self.current.clone())
@@ -232,12 +246,14 @@ impl<S, C> Layer<S> for ReloadableStack<C> {
 }
 
 /// Checks `settings` and builds their layers, with the breaker and budget kept from earlier
-/// versions; changes `kept` only when it returns `Ok`.
-fn build<C: Clone>(
+/// versions; changes `kept` only when it returns `Ok`. On a reload, the kept breaker takes
+/// the settings' breaker rules.
+fn build<C: Clone, K: Clone>(
     path: &str,
-    kept: &mut Kept<C>,
+    kept: &mut Kept<C, K>,
     settings: &StackSettings,
-) -> Result<StackLayer<C>, SettingsError> {
+    reload: bool,
+) -> Result<StackLayer<C, K>, SettingsError> {
     check_stack(path, settings)?;
     let at = |section: &str, e: ConfigError| {
         let path = join(&join(path, section), e.field());
@@ -254,6 +270,7 @@ fn build<C: Clone>(
     let mut builder = settings
         .builder()
         .classify(kept.classifier.clone())
+        .clone_requests(kept.cloner.clone())
         .budget(budget.as_ref().map(|(_, b)| b.clone()));
     if let Some(breaker) = &kept.breaker {
         builder = builder.breaker(breaker.clone());
@@ -261,7 +278,7 @@ fn build<C: Clone>(
     let layer = builder.build().map_err(|e| at(e.layer(), e))?;
     // The breaker last: it is the one step that changes shared state, and it changes it only
     // if it succeeds.
-    if let (Some(breaker), Some(s)) = (&kept.breaker, &settings.breaker) {
+    if let (true, Some(breaker), Some(s)) = (reload, &kept.breaker, &settings.breaker) {
         breaker
             .reconfigure(s.builder())
             .map_err(|e| at("breaker", e))?;

@@ -19,13 +19,13 @@ use crate::BoxError;
 ///
 /// `poll_ready` waits for the inner service; `call` takes the ready service and leaves a clone
 /// in its place, as the retry layer does (so `S` must be `Clone`).
-pub struct ReloadService<S, C> {
+pub struct ReloadService<S, C, K> {
     inner: S,
-    current: Arc<ArcSwap<Version<C>>>,
+    current: Arc<ArcSwap<Version<C, K>>>,
 }
 
-impl<S, C> ReloadService<S, C> {
-    pub(crate) fn new(inner: S, current: Arc<ArcSwap<Version<C>>>) -> Self {
+impl<S, C, K> ReloadService<S, C, K> {
+    pub(crate) fn new(inner: S, current: Arc<ArcSwap<Version<C, K>>>) -> Self {
         ReloadService { inner, current }
     }
 
@@ -45,7 +45,7 @@ impl<S, C> ReloadService<S, C> {
     }
 }
 
-impl<S: Clone, C> Clone for ReloadService<S, C> {
+impl<S: Clone, C, K> Clone for ReloadService<S, C, K> {
     fn clone(&self) -> Self {
         ReloadService {
             inner: self.inner.clone(),
@@ -54,7 +54,7 @@ impl<S: Clone, C> Clone for ReloadService<S, C> {
     }
 }
 
-impl<S: std::fmt::Debug, C> std::fmt::Debug for ReloadService<S, C> {
+impl<S: std::fmt::Debug, C, K> std::fmt::Debug for ReloadService<S, C, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReloadService")
             .field("inner", &self.inner)
@@ -63,16 +63,17 @@ impl<S: std::fmt::Debug, C> std::fmt::Debug for ReloadService<S, C> {
     }
 }
 
-impl<S, C, Req> Service<Req> for ReloadService<S, C>
+impl<S, C, K, Req> Service<Req> for ReloadService<S, C, K>
 where
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
     C: Clone,
-    StackService<S, C>: Service<Req, Response = S::Response, Error = BoxError>,
+    K: Clone,
+    StackService<S, C, K>: Service<Req, Response = S::Response, Error = BoxError>,
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = ReloadFuture<StackService<S, C>, Req>;
+    type Future = ReloadFuture<StackService<S, C, K>, Req>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {

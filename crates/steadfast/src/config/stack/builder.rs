@@ -8,11 +8,13 @@ use super::service::OptionalLayer;
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
 use crate::classify::AnyError;
 use crate::config::{ConfigError, StackSettings};
-use crate::retry::{RetryBudget, RetryLayer};
+use crate::retry::{CloneAll, RetryBudget, RetryLayer};
 
 /// A stack's settings and the parts a file cannot hold, built into one [`StackLayer`]: the
-/// classifier of the retry layer and the breaker, and optionally a breaker of your own (one
-/// shared through a [`Registry`](crate::circuit_breaker::Registry), say).
+/// classifier of the retry layer and the breaker, what copies a request for a retry (for
+/// requests that are not `Clone`, such as steadfast-http's `ReplayCloner` for HTTP requests
+/// with bodies), and optionally a breaker of your own (one shared through a
+/// [`Registry`](crate::circuit_breaker::Registry), say).
 ///
 /// ```
 /// use steadfast::circuit_breaker::CircuitBreaker;
@@ -34,14 +36,15 @@ use crate::retry::{RetryBudget, RetryLayer};
 /// assert_eq!(stack.retry_policy().unwrap().max_attempts(), 3);
 /// assert_eq!(stack.breaker().unwrap().name(), "inventory");
 /// ```
-pub struct StackBuilder<C = AnyError> {
-    settings: StackSettings,
-    classifier: C,
-    breaker: Option<CircuitBreaker>,
+pub struct StackBuilder<C = AnyError, K = CloneAll> {
+    pub(crate) settings: StackSettings,
+    pub(crate) classifier: C,
+    pub(crate) cloner: K,
+    pub(crate) breaker: Option<CircuitBreaker>,
     budget: Option<Arc<dyn RetryBudget>>,
 }
 
-impl<C> std::fmt::Debug for StackBuilder<C> {
+impl<C, K> std::fmt::Debug for StackBuilder<C, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StackBuilder")
             .field("settings", &self.settings)
@@ -57,6 +60,7 @@ impl StackSettings {
         StackBuilder {
             settings: self.clone(),
             classifier: AnyError,
+            cloner: CloneAll,
             breaker: None,
             budget: None,
         }
@@ -72,13 +76,26 @@ impl StackSettings {
     }
 }
 
-impl<C> StackBuilder<C> {
+impl<C, K> StackBuilder<C, K> {
     /// Judges calls with `classifier`, in the retry layer and the breaker (see
     /// [`crate::classify`]).
-    pub fn classify<C2>(self, classifier: C2) -> StackBuilder<C2> {
+    pub fn classify<C2>(self, classifier: C2) -> StackBuilder<C2, K> {
         StackBuilder {
             settings: self.settings,
             classifier,
+            cloner: self.cloner,
+            breaker: self.breaker,
+            budget: self.budget,
+        }
+    }
+
+    /// Copies requests for retries with `cloner` instead of `Clone` (see
+    /// [`RetryPolicyBuilder::clone_requests`](crate::retry::RetryPolicyBuilder::clone_requests)).
+    pub fn clone_requests<K2>(self, cloner: K2) -> StackBuilder<C, K2> {
+        StackBuilder {
+            settings: self.settings,
+            classifier: self.classifier,
+            cloner,
             breaker: self.breaker,
             budget: self.budget,
         }
@@ -98,9 +115,10 @@ impl<C> StackBuilder<C> {
     }
 
     /// Builds the layers the settings give, each checked by its builder.
-    pub fn build(self) -> Result<StackLayer<C>, ConfigError>
+    pub fn build(self) -> Result<StackLayer<C, K>, ConfigError>
     where
         C: Clone,
+        K: Clone,
     {
         let s = &self.settings;
         let cancel = s.cancel.as_ref().map(|c| c.build()).transpose()?;
@@ -111,7 +129,10 @@ impl<C> StackBuilder<C> {
                 if let Some(budget) = self.budget {
                     b = b.budget(budget);
                 }
-                Some(RetryLayer::new(b.classify(self.classifier.clone()).build()?))
+                let b = b
+                    .classify(self.classifier.clone())
+                    .clone_requests(self.cloner);
+                Some(RetryLayer::new(b.build()?))
             }
             None => None,
         };

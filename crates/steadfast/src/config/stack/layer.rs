@@ -6,7 +6,7 @@ use super::service::{Optional, OptionalLayer};
 use crate::cancel::{Cancel, CancelLayer};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitBreakerService};
 use crate::classify::AnyError;
-use crate::retry::{Retry, RetryLayer, RetryPolicy};
+use crate::retry::{CloneAll, Retry, RetryLayer, RetryPolicy};
 
 /// A stack's layers, outermost first: the total timeout (a [`CancelLayer`]), the retry layer,
 /// the circuit breaker and the attempt timeout (another `CancelLayer`), each there only when
@@ -16,7 +16,8 @@ use crate::retry::{Retry, RetryLayer, RetryPolicy};
 ///
 /// Built by [`StackSettings::layer`](crate::config::StackSettings::layer) or a
 /// [`StackBuilder`](super::StackBuilder). `C` is the classifier of the retry layer and the
-/// breaker. Cheap to clone; every service it makes shares the stack's breaker and budget.
+/// breaker, `K` what copies a request for a retry (see
+/// [`RetryPolicyBuilder::clone_requests`](crate::retry::RetryPolicyBuilder::clone_requests)). Cheap to clone; every service it makes shares the stack's breaker and budget.
 ///
 /// ```
 /// use steadfast::config::{Config, Format};
@@ -31,32 +32,33 @@ use crate::retry::{Retry, RetryLayer, RetryPolicy};
 /// # }
 /// ```
 #[derive(Debug, Clone)]
-pub struct StackLayer<C = AnyError> {
+pub struct StackLayer<C = AnyError, K = CloneAll> {
     pub(crate) cancel: OptionalLayer<CancelLayer>,
-    pub(crate) retry: OptionalLayer<RetryLayer<RetryPolicy<C>>>,
+    pub(crate) retry: OptionalLayer<RetryLayer<RetryPolicy<C, K>>>,
     pub(crate) breaker: OptionalLayer<CircuitBreakerLayer<C>>,
     pub(crate) attempt_timeout: OptionalLayer<CancelLayer>,
 }
 
 /// The service a [`StackLayer`] makes of `S`: each of the four layers, or the service below it
 /// when the stack does not have that layer.
-pub type StackService<S, C = AnyError> = Optional<Cancel<Retried<S, C>>, Retried<S, C>>;
+pub type StackService<S, C = AnyError, K = CloneAll> =
+    Optional<Cancel<Retried<S, C, K>>, Retried<S, C, K>>;
 
 /// The attempt timeout over `S`, if any.
 type Timed<S> = Optional<Cancel<S>, S>;
 /// The breaker over the attempt timeout, if any.
 type Guarded<S, C> = Optional<CircuitBreakerService<Timed<S>, C>, Timed<S>>;
 /// The retry layer over the breaker, if any.
-type Retried<S, C> = Optional<Retry<Guarded<S, C>, RetryPolicy<C>>, Guarded<S, C>>;
+type Retried<S, C, K> = Optional<Retry<Guarded<S, C>, RetryPolicy<C, K>>, Guarded<S, C>>;
 
-impl<C: Clone> StackLayer<C> {
+impl<C: Clone, K: Clone> StackLayer<C, K> {
     /// The total timeout, when the stack has one.
     pub fn cancel(&self) -> Option<&CancelLayer> {
         self.cancel.get()
     }
 
     /// The retry policy, when the stack has a retry layer.
-    pub fn retry_policy(&self) -> Option<&RetryPolicy<C>> {
+    pub fn retry_policy(&self) -> Option<&RetryPolicy<C, K>> {
         self.retry.get().map(RetryLayer::policy)
     }
 
@@ -71,8 +73,8 @@ impl<C: Clone> StackLayer<C> {
     }
 }
 
-impl<S, C: Clone> Layer<S> for StackLayer<C> {
-    type Service = StackService<S, C>;
+impl<S, C: Clone, K: Clone> Layer<S> for StackLayer<C, K> {
+    type Service = StackService<S, C, K>;
 
     #[inline]
     fn layer(&self, inner: S) -> Self::Service {
