@@ -32,7 +32,7 @@ fn timed(attempts: u32, timeout_ms: u64) -> Config {
 type Seen = Arc<Mutex<HashMap<u64, u32>>>;
 
 /// A downstream that never answers, counting the attempts of each request.
-fn hanging(seen: Seen) -> impl Service<u64, Response = (), Error = std::io::Error, Future = impl Send> + Clone {
+fn hanging(seen: Seen) -> impl Service<u64, Response = (), Error = std::io::Error, Future = impl std::future::Future<Output = Result<(), std::io::Error>> + Send> + Clone {
     service_fn(move |id: u64| {
         *seen.lock().unwrap().entry(id).or_default() += 1;
         std::future::pending::<Result<(), std::io::Error>>()

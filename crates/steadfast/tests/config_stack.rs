@@ -17,7 +17,7 @@ fn config(text: &str) -> Config {
 }
 
 /// A downstream that never answers, counting its calls.
-fn hanging(calls: Arc<AtomicU32>) -> impl tower::Service<u32, Response = u32, Error = std::io::Error, Future = impl Send> + Clone {
+fn hanging(calls: Arc<AtomicU32>) -> impl tower::Service<u32, Response = u32, Error = std::io::Error, Future = impl std::future::Future<Output = Result<u32, std::io::Error>> + Send> + Clone {
     service_fn(move |_: u32| {
         calls.fetch_add(1, Ordering::SeqCst);
         std::future::pending::<Result<u32, std::io::Error>>()

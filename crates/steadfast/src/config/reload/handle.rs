@@ -2,6 +2,7 @@
 //! it serves.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
@@ -24,6 +25,15 @@ pub(crate) struct Version<C, K> {
     pub(crate) number: u64,
     pub(crate) settings: StackSettings,
     pub(crate) layer: StackLayer<C, K>,
+}
+
+/// The version in use, as requests read it.
+pub(crate) struct Current<C, K> {
+    /// The version in use.
+    pub(crate) version: ArcSwap<Version<C, K>>,
+    /// Its number, stored after it: a service whose stack is of this number needs nothing
+    /// more than this load to know it is up to date.
+    pub(crate) number: AtomicU64,
 }
 
 /// What lives across versions: the breaker and the budget, and what builds a version.
@@ -93,7 +103,7 @@ struct Kept<C, K> {
 /// # }
 /// ```
 pub struct ReloadableStack<C = AnyError, K = CloneAll> {
-    current: Arc<ArcSwap<Version<C, K>>>,
+    current: Arc<Current<C, K>>,
     name: Arc<str>,
     kept: Arc<Mutex<Kept<C, K>>>,
 }
@@ -110,7 +120,7 @@ impl<C, K> Clone for ReloadableStack<C, K> {
 
 impl<C, K> std::fmt::Debug for ReloadableStack<C, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let v = self.current.load();
+        let v = self.current.version.load();
         f.debug_struct("ReloadableStack")
             .field("name", &self.name)
             .field("version", &v.number)
@@ -159,7 +169,10 @@ impl<C: Clone, K: Clone> ReloadableStack<C, K> {
             layer,
         };
         Ok(ReloadableStack {
-            current: Arc::new(ArcSwap::from_pointee(version)),
+            current: Arc::new(Current {
+                version: ArcSwap::from_pointee(version),
+                number: AtomicU64::new(1),
+            }),
             name: Arc::from(name),
             kept: Arc::new(Mutex::new(kept)),
         })
@@ -187,12 +200,13 @@ impl<C: Clone, K: Clone> ReloadableStack<C, K> {
         // One reload at a time; requests do not take this lock.
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         let layer = build(&join("stacks", &self.name), &mut kept, settings, true)?;
-        let number = self.current.load().number + 1;
-        self.current.store(Arc::new(Version {
+        let number = self.current.version.load().number + 1;
+        self.current.version.store(Arc::new(Version {
             number,
             settings: settings.clone(),
             layer,
         }));
+        self.current.number.store(number, Ordering::Release);
         tracing::info!(stack = %self.name, version = number, "settings reloaded");
         Ok(number)
     }
@@ -207,12 +221,12 @@ impl<C, K> ReloadableStack<C, K> {
     /// The number of the settings in use: 1 for the first, one more for each reload that
     /// succeeded.
     pub fn version(&self) -> u64 {
-        self.current.load().number
+        self.current.version.load().number
     }
 
     /// The settings in use.
     pub fn settings(&self) -> StackSettings {
-        self.current.load().settings.clone()
+        self.current.version.load().settings.clone()
     }
 
     /// The stack's breaker, the same in every version, once a version has had one.
@@ -226,7 +240,7 @@ impl<C, K> ReloadableStack<C, K> {
 
     /// The retry budget in use, when the retry settings give one.
     pub fn budget(&self) -> Option<Arc<dyn RetryBudget>> {
-        let v = self.current.load();
+        let v = self.current.version.load();
         v.settings.retry.as_ref().and_then(|r| r.budget)?;
         self.kept
             .lock()
@@ -237,7 +251,7 @@ impl<C, K> ReloadableStack<C, K> {
     }
 }
 
-impl<S, C, K> Layer<S> for ReloadableStack<C, K> {
+impl<S: Clone, C: Clone, K: Clone> Layer<S> for ReloadableStack<C, K> {
     type Service = ReloadService<S, C, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
