@@ -72,7 +72,7 @@ fn allocs<S: Service<u64>>(mut svc: S) -> f64 {
 }
 
 /// How long 10,000 successful calls of `svc` take.
-#[allow(clippy::disallowed_methods)]
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)]
 fn batch<S: Service<u64>>(svc: &mut S) -> Duration {
     let start = Instant::now();
     for i in 0..10_000 {
@@ -88,7 +88,10 @@ fn reload(c: &mut Criterion) {
         .expect("runtime");
     let _guard = rt.enter();
 
-    for (group, timeouts) in [("stack_retry_breaker", false), ("stack_with_timeouts", true)] {
+    for (group, timeouts) in [
+        ("stack_retry_breaker", false),
+        ("stack_with_timeouts", true),
+    ] {
         let mut g = c.benchmark_group(group);
         let mut bare = Bare;
         g.bench_function("bare", |b| b.iter(|| call_now(&mut bare, black_box(7))));
@@ -121,7 +124,11 @@ fn reload(c: &mut Criterion) {
         let fixed = allocs(fixed(timeouts));
         let (_stack, live) = reloadable(timeouts);
         let live = allocs(live);
-        let name = if timeouts { "with timeouts" } else { "retry and breaker" };
+        let name = if timeouts {
+            "with timeouts"
+        } else {
+            "retry and breaker"
+        };
         println!("  {name:<18} fixed {fixed:>5.2}  reloadable {live:>5.2}");
         failed |= live > fixed;
     }
@@ -134,7 +141,11 @@ fn reload(c: &mut Criterion) {
             best_fixed = best_fixed.min(batch(&mut fixed));
             best_live = best_live.min(batch(&mut live));
         }
-        let name = if timeouts { "with timeouts" } else { "retry and breaker" };
+        let name = if timeouts {
+            "with timeouts"
+        } else {
+            "retry and breaker"
+        };
         println!(
             "  {name:<18} fixed {:>7.1} ns  reloadable {:>7.1} ns",
             best_fixed.as_secs_f64() * 1e9 / 10_000.0,

@@ -27,7 +27,9 @@ use steadfast::classify::AnyError;
 use steadfast::config::{load, ReloadableStack};
 use tower::{service_fn, Layer, ServiceExt};
 
-/// The file's modification time and length, to notice a change.
+/// The file's modification time and length, to notice a change. (A file's time is the file
+/// system's wall-clock time, which no paused tokio clock stands in for.)
+#[allow(clippy::disallowed_types)]
 fn stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
     let meta = std::fs::metadata(path).ok()?;
     Some((meta.modified().ok()?, meta.len()))
@@ -70,7 +72,8 @@ fn check(ok: bool, what: &str, failures: &mut u32) {
 async fn main() -> ExitCode {
     if let Some(path) = std::env::args().nth(1) {
         // Watch a file of the user's, until interrupted.
-        let stack = match load(&path).and_then(|c| ReloadableStack::new(&c, "inventory", AnyError)) {
+        let stack = match load(&path).and_then(|c| ReloadableStack::new(&c, "inventory", AnyError))
+        {
             Ok(stack) => stack,
             Err(e) => {
                 eprintln!("{e}");
@@ -92,13 +95,19 @@ async fn main() -> ExitCode {
     let path = dir.join("inventory.toml");
     // Short waits, so the example runs quickly: no backoff between attempts.
     let file = |attempts: u32| {
-        original
-            .replace("retry = { max_attempts = 3 }", &format!("retry = {{ max_attempts = {attempts}, backoff = {{ kind = \"none\" }} }}"))
+        original.replace(
+            "retry = { max_attempts = 3 }",
+            &format!("retry = {{ max_attempts = {attempts}, backoff = {{ kind = \"none\" }} }}"),
+        )
     };
     std::fs::write(&path, file(3)).expect("write the settings");
 
-    let stack = ReloadableStack::new(&load(&path).expect("the settings read"), "inventory", AnyError)
-        .expect("the stack builds");
+    let stack = ReloadableStack::new(
+        &load(&path).expect("the settings read"),
+        "inventory",
+        AnyError,
+    )
+    .expect("the stack builds");
     let watcher = watch(stack.clone(), path.clone(), Duration::from_millis(20));
     // A downstream that always fails, counting its calls.
     let calls = Arc::new(AtomicU32::new(0));
@@ -134,7 +143,11 @@ async fn main() -> ExitCode {
     tokio::time::sleep(Duration::from_millis(50)).await;
     std::fs::write(&path, file(5)).expect("write the settings");
     settle(2).await;
-    check(stack.version() == 2, "the watcher reloaded the stack", &mut failures);
+    check(
+        stack.version() == 2,
+        "the watcher reloaded the stack",
+        &mut failures,
+    );
     let _ = svc.clone().oneshot(2).await;
     check(attempts(&calls) == 5, "five attempts", &mut failures);
     check(
@@ -147,12 +160,19 @@ async fn main() -> ExitCode {
     tokio::time::sleep(Duration::from_millis(50)).await;
     std::fs::write(
         &path,
-        file(5).replace("attempt_timeout = \"1s\"", "attempt_timeout = \"1 s\"\nmax_atempts = 2"),
+        file(5).replace(
+            "attempt_timeout = \"1s\"",
+            "attempt_timeout = \"1 s\"\nmax_atempts = 2",
+        ),
     )
     .expect("write the settings");
     // The watcher reads the broken file and keeps version 2.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    check(stack.version() == 2, "the reload was refused", &mut failures);
+    check(
+        stack.version() == 2,
+        "the reload was refused",
+        &mut failures,
+    );
     // Eight failures in a row are close to tripping the file's breaker (half of ten calls):
     // start it afresh, so the next request makes all its attempts.
     breaker.reset();

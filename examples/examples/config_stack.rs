@@ -75,7 +75,9 @@ async fn serve(hits: Arc<Hits>) -> std::net::SocketAddr {
                 (StatusCode::SERVICE_UNAVAILABLE, "down")
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, app).await });
     addr
@@ -149,7 +151,13 @@ async fn main() -> ExitCode {
     let started = Instant::now();
     let res = client.clone().oneshot(get("/slow")).await;
     let took = started.elapsed();
-    println!("  failed after {took:?}: {}", res.as_ref().err().map(ToString::to_string).unwrap_or_default());
+    println!(
+        "  failed after {took:?}: {}",
+        res.as_ref()
+            .err()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    );
     check(res.is_err(), "the request failed", &mut failures);
     check(
         hits.slow.load(Ordering::SeqCst) == 3,
@@ -184,11 +192,17 @@ async fn main() -> ExitCode {
         "the breaker opened",
         &mut failures,
     );
-    check(refused.is_some(), "a request was refused by the open breaker", &mut failures);
+    check(
+        refused.is_some(),
+        "a request was refused by the open breaker",
+        &mut failures,
+    );
     let sent = hits.down.load(Ordering::SeqCst);
     let res = client.clone().oneshot(get("/down")).await;
     check(
-        res.as_ref().err().is_some_and(|e| find_source::<Rejected>(&**e).is_some())
+        res.as_ref()
+            .err()
+            .is_some_and(|e| find_source::<Rejected>(&**e).is_some())
             && hits.down.load(Ordering::SeqCst) == sent,
         "while open, a request is refused without reaching the server",
         &mut failures,

@@ -32,7 +32,14 @@ fn timed(attempts: u32, timeout_ms: u64) -> Config {
 type Seen = Arc<Mutex<HashMap<u64, u32>>>;
 
 /// A downstream that never answers, counting the attempts of each request.
-fn hanging(seen: Seen) -> impl Service<u64, Response = (), Error = std::io::Error, Future = impl std::future::Future<Output = Result<(), std::io::Error>> + Send> + Clone {
+fn hanging(
+    seen: Seen,
+) -> impl Service<
+    u64,
+    Response = (),
+    Error = std::io::Error,
+    Future = impl std::future::Future<Output = Result<(), std::io::Error>> + Send,
+> + Clone {
     service_fn(move |id: u64| {
         *seen.lock().unwrap().entry(id).or_default() += 1;
         std::future::pending::<Result<(), std::io::Error>>()
@@ -77,7 +84,11 @@ async fn requests_in_flight_across_reloads_each_run_on_one_version() {
         };
         assert_eq!(version, want, "request {id} called at {at:?}");
         let (attempts, timeout) = versions[version as usize - 1];
-        assert_eq!(seen.lock().unwrap()[&id], attempts, "request {id} (version {version})");
+        assert_eq!(
+            seen.lock().unwrap()[&id],
+            attempts,
+            "request {id} (version {version})"
+        );
         assert_eq!(
             ended - started,
             Duration::from_millis(timeout) * attempts,
@@ -88,7 +99,10 @@ async fn requests_in_flight_across_reloads_each_run_on_one_version() {
             across += 1;
         }
     }
-    assert!(across > 50, "only {across} requests were in flight across a reload");
+    assert!(
+        across > 50,
+        "only {across} requests were in flight across a reload"
+    );
     assert_eq!(stack.version(), 3);
 }
 
@@ -151,7 +165,11 @@ async fn concurrent_requests_and_reloads_never_mix_versions() {
     {
         for (id, version) in saw {
             let want = if version % 2 == 1 { 2 } else { 3 };
-            assert_eq!(attempts.lock().unwrap()[&id], want, "request {id}, version {version}");
+            assert_eq!(
+                attempts.lock().unwrap()[&id],
+                want,
+                "request {id}, version {version}"
+            );
             versions.insert(version);
         }
     }
@@ -195,7 +213,9 @@ async fn the_breaker_keeps_its_state_and_window() {
     stack.reload(&file(60)).unwrap();
     assert_eq!(stack.breaker().unwrap().state(), CircuitState::Open);
     let err = svc.clone().oneshot(false).await.unwrap_err();
-    assert!(steadfast::classify::find_source::<steadfast::circuit_breaker::Rejected>(&*err).is_some());
+    assert!(
+        steadfast::classify::find_source::<steadfast::circuit_breaker::Rejected>(&*err).is_some()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -225,7 +245,11 @@ async fn the_budget_keeps_its_balance() {
     stack.reload(&file(5, 2)).unwrap();
     assert_eq!(stack.budget().unwrap().balance(), Some(0.0));
     let _ = svc.clone().oneshot(2).await;
-    assert_eq!(calls.swap(0, Ordering::SeqCst), 1, "the spent budget allows no retry");
+    assert_eq!(
+        calls.swap(0, Ordering::SeqCst),
+        1,
+        "the spent budget allows no retry"
+    );
     // A budget of other settings starts full.
     stack.reload(&file(5, 4)).unwrap();
     assert_eq!(stack.budget().unwrap().balance(), Some(4.0));
@@ -258,14 +282,19 @@ async fn a_reload_that_fails_changes_nothing() {
     bad.breaker.as_mut().unwrap().minimum_calls = Some(0);
     let err = stack.reload_settings(&bad).unwrap_err();
     let paths: Vec<&str> = err.problems().iter().map(|p| p.path()).collect();
-    assert_eq!(paths, ["stacks.s.retry.max_attempts", "stacks.s.breaker.minimum_calls"]);
+    assert_eq!(
+        paths,
+        [
+            "stacks.s.retry.max_attempts",
+            "stacks.s.breaker.minimum_calls"
+        ]
+    );
 
     // Valid retry settings with a breaker window that cannot change: the retry change is not
     // applied either.
     let mut window = before.clone();
     window.retry.as_mut().unwrap().max_attempts = Some(5);
-    window.breaker.as_mut().unwrap().window =
-        Some(steadfast::config::WindowSettings::Count(20));
+    window.breaker.as_mut().unwrap().window = Some(steadfast::config::WindowSettings::Count(20));
     window.breaker.as_mut().unwrap().failure_rate =
         Some(steadfast::config::FailureRate::Percent(10.0));
     let err = stack.reload_settings(&window).unwrap_err();
@@ -277,12 +306,21 @@ async fn a_reload_that_fails_changes_nothing() {
     let path = dir.join("bad.toml");
     std::fs::write(&path, "[stacks.s]\nretry = { max_atempts = 3 }\n").unwrap();
     let err = stack.reload_file(&path).unwrap_err();
-    assert!(err.to_string().starts_with(&path.display().to_string()), "{err}");
-    assert!(err.to_string().contains("did you mean `max_attempts`"), "{err}");
+    assert!(
+        err.to_string().starts_with(&path.display().to_string()),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("did you mean `max_attempts`"),
+        "{err}"
+    );
     // A file without the stack.
     std::fs::write(&path, "[stacks.other]\n").unwrap();
     let err = stack.reload_file(&path).unwrap_err();
-    assert!(err.to_string().contains("stacks.s: no stack of that name"), "{err}");
+    assert!(
+        err.to_string().contains("stacks.s: no stack of that name"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 
     // Nothing changed: the version, the settings, the breaker's rules, the behaviour.

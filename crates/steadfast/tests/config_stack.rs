@@ -17,7 +17,14 @@ fn config(text: &str) -> Config {
 }
 
 /// A downstream that never answers, counting its calls.
-fn hanging(calls: Arc<AtomicU32>) -> impl tower::Service<u32, Response = u32, Error = std::io::Error, Future = impl std::future::Future<Output = Result<u32, std::io::Error>> + Send> + Clone {
+fn hanging(
+    calls: Arc<AtomicU32>,
+) -> impl tower::Service<
+    u32,
+    Response = u32,
+    Error = std::io::Error,
+    Future = impl std::future::Future<Output = Result<u32, std::io::Error>> + Send,
+> + Clone {
     service_fn(move |_: u32| {
         calls.fetch_add(1, Ordering::SeqCst);
         std::future::pending::<Result<u32, std::io::Error>>()
@@ -35,7 +42,11 @@ async fn each_attempt_is_timed_counted_by_the_breaker_and_retried() {
         attempt_timeout = "1s"
         "#,
     );
-    let stack = config.find_stack("inventory").unwrap().layer(AnyError).unwrap();
+    let stack = config
+        .find_stack("inventory")
+        .unwrap()
+        .layer(AnyError)
+        .unwrap();
     let calls = Arc::new(AtomicU32::new(0));
     let svc = stack.layer(hanging(calls.clone()));
     let started = Instant::now();
@@ -62,9 +73,17 @@ async fn the_total_timeout_bounds_every_attempt_and_wait() {
     let stack = config.find_stack("s").unwrap().layer(AnyError).unwrap();
     let calls = Arc::new(AtomicU32::new(0));
     let started = Instant::now();
-    assert!(stack.layer(hanging(calls.clone())).oneshot(1).await.is_err());
+    assert!(stack
+        .layer(hanging(calls.clone()))
+        .oneshot(1)
+        .await
+        .is_err());
     assert_eq!(started.elapsed(), Duration::from_millis(2500));
-    assert_eq!(calls.load(Ordering::SeqCst), 3, "the third attempt was cut short");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "the third attempt was cut short"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -86,7 +105,11 @@ async fn an_open_breaker_stops_the_retries() {
         }
     }));
     let err = svc.oneshot(1).await.unwrap_err();
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "two failures open the breaker");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "two failures open the breaker"
+    );
     assert_eq!(stack.breaker().unwrap().state(), CircuitState::Open);
     assert!(
         steadfast::classify::find_source::<Rejected>(&*err).is_some(),
@@ -111,14 +134,20 @@ async fn a_stack_has_only_the_layers_it_gives() {
     assert!(bare.cancel().is_some(), "cancel comes from the defaults");
     assert!(bare.retry_policy().is_none() && bare.breaker().is_none());
     assert!(bare.attempt_timeout().is_none());
-    let only = config.find_stack("retry_only").unwrap().layer(AnyError).unwrap();
+    let only = config
+        .find_stack("retry_only")
+        .unwrap()
+        .layer(AnyError)
+        .unwrap();
     assert_eq!(only.retry_policy().unwrap().max_attempts(), 2);
     assert!(only.breaker().is_none());
     // With no layer at all, the service's own answer comes through.
     let mut plain = config.find_stack("bare").unwrap().clone();
     plain.cancel = None;
     let layer = plain.layer(AnyError).unwrap();
-    let svc = layer.layer(service_fn(|n: u32| async move { Ok::<_, std::io::Error>(n + 1) }));
+    let svc = layer.layer(service_fn(|n: u32| async move {
+        Ok::<_, std::io::Error>(n + 1)
+    }));
     assert_eq!(svc.oneshot(1).await.unwrap(), 2);
 }
 
@@ -162,7 +191,11 @@ async fn the_classifier_and_the_breaker_come_from_code() {
     assert_eq!(svc.clone().oneshot(1).await.unwrap(), 0);
     // Answers 1 (retried), then 2.
     assert_eq!(svc.oneshot(1).await.unwrap(), 2);
-    assert_eq!(shared.metrics().failures, 1, "the stack uses the breaker it was given");
+    assert_eq!(
+        shared.metrics().failures,
+        1,
+        "the stack uses the breaker it was given"
+    );
     assert_eq!(stack.breaker().unwrap().name(), "shared");
 }
 

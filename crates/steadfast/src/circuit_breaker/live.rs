@@ -71,9 +71,7 @@ impl Settings {
     #[inline]
     pub(super) fn measures_duration(&self) -> bool {
         #[cfg(feature = "reload")]
-        return self
-            .measures
-            .load(std::sync::atomic::Ordering::Relaxed);
+        return self.measures.load(std::sync::atomic::Ordering::Relaxed);
         #[cfg(not(feature = "reload"))]
         return self.cell.slow_threshold.is_some();
     }
@@ -82,9 +80,7 @@ impl Settings {
     #[inline]
     pub(super) fn counts_consecutive(&self) -> bool {
         #[cfg(feature = "reload")]
-        return self
-            .consecutive
-            .load(std::sync::atomic::Ordering::Relaxed);
+        return self.consecutive.load(std::sync::atomic::Ordering::Relaxed);
         #[cfg(not(feature = "reload"))]
         return self.cell.consecutive_failures.is_some();
     }

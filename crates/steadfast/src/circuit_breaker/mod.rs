@@ -117,9 +117,9 @@ mod keyed;
 mod layer;
 mod live;
 mod metrics;
-mod registry;
 #[cfg(feature = "reload")]
 mod reconfigure;
+mod registry;
 mod run;
 mod service;
 mod state;

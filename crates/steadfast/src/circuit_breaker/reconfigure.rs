@@ -52,9 +52,8 @@ impl CircuitBreaker {
     /// assert_eq!(err.field(), "window");
     /// ```
     pub fn reconfigure(&self, settings: CircuitBreakerBuilder) -> Result<(), ConfigError> {
-        let err = |field: &'static str, rule: String| {
-            ConfigError::new("circuit breaker", field, rule)
-        };
+        let err =
+            |field: &'static str, rule: String| ConfigError::new("circuit breaker", field, rule);
         let cfg = settings.check()?;
         if settings.name_ref() != self.name() {
             return Err(err(

@@ -553,9 +553,7 @@ impl Core {
         self.window.record(failure, slow);
         if result != CallResult::Success || slow {
             self.on_bad_call(permit.word(), result, failure, slow, duration);
-        } else if self.cfg.counts_consecutive()
-            && self.consecutive.load(Ordering::Relaxed) != 0
-        {
+        } else if self.cfg.counts_consecutive() && self.consecutive.load(Ordering::Relaxed) != 0 {
             self.consecutive.store(0, Ordering::Relaxed);
         }
         if result == CallResult::Success && !self.listeners.is_empty() {
@@ -792,7 +790,11 @@ impl Core {
         let next_trips = self.trips_in_row.load(Ordering::Acquire).saturating_add(1);
         if to == CircuitState::Open {
             let prev = Duration::from_nanos(self.last_open.load(Ordering::Acquire));
-            let d = self.cfg.get().open_backoff.delay(next_trips, prev, &*self.rng);
+            let d = self
+                .cfg
+                .get()
+                .open_backoff
+                .delay(next_trips, prev, &*self.rng);
             self.store_open_for(d);
         }
         // Written before the transition is published, as the open deadline is, so that no

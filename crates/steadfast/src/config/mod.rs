@@ -112,6 +112,4 @@ pub use retry::{BudgetSettings, RetrySettings};
     feature = "circuit-breaker",
     feature = "cancel"
 ))]
-pub use stack::{
-    Optional, OptionalFuture, OptionalLayer, StackBuilder, StackLayer, StackService,
-};
+pub use stack::{Optional, OptionalFuture, OptionalLayer, StackBuilder, StackLayer, StackService};

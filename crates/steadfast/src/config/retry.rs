@@ -309,7 +309,9 @@ pub(crate) mod build {
     }
 
     /// A new budget with these settings.
-    pub(crate) fn build_budget(budget: BudgetSettings) -> Result<Arc<dyn RetryBudget>, ConfigError> {
+    pub(crate) fn build_budget(
+        budget: BudgetSettings,
+    ) -> Result<Arc<dyn RetryBudget>, ConfigError> {
         Ok(match budget {
             BudgetSettings::Ratio {
                 ratio,

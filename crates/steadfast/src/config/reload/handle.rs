@@ -14,10 +14,10 @@ use crate::classify::AnyError;
 use crate::config::file::check_stack;
 use crate::config::read::join;
 use crate::config::retry::build::build_budget;
+use crate::config::StackBuilder;
 use crate::config::{
     load, BudgetSettings, Config, ConfigError, Problem, SettingsError, StackLayer, StackSettings,
 };
-use crate::config::StackBuilder;
 use crate::retry::{CloneAll, RetryBudget};
 
 /// One version of a stack's settings and the layers built from them.
@@ -277,7 +277,10 @@ fn build<C: Clone, K: Clone>(
     let budget = match settings.retry.as_ref().and_then(|r| r.budget) {
         Some(wanted) => match &kept.budget {
             Some((had, budget)) if *had == wanted => Some((wanted, budget.clone())),
-            _ => Some((wanted, build_budget(wanted).map_err(|e| at("retry.budget", e))?)),
+            _ => Some((
+                wanted,
+                build_budget(wanted).map_err(|e| at("retry.budget", e))?,
+            )),
         },
         None => None,
     };
