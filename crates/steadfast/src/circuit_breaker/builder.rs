@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use super::breaker::CircuitBreaker;
 use super::events::{BreakerEvent, CircuitState};
-use super::state::{saturating_nanos, Config, Core, Listener, ProbeRule};
+use super::live::{Config, ProbeRule};
+use super::state::{saturating_nanos, Core, Listener};
 use super::window::{Window, MAX_TIME_BUCKETS, MAX_WINDOW_CALLS, MIN_BUCKET};
 use crate::backoff::Backoff;
 use crate::config::ConfigError;

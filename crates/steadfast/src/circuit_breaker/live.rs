@@ -1,4 +1,4 @@
-//! The settings a breaker's state machine reads: fixed for the breaker's life, or, with the
+//! The settings a breaker's state machine reads ([`Config`]): fixed for the breaker's life, or, with the
 //! `reload` feature, replaceable while it runs ([`CircuitBreaker::reconfigure`]).
 //!
 //! The state machine reads them in two places. The closed path asks only whether calls are
@@ -12,8 +12,39 @@
 //! [`CircuitBreaker::reconfigure`]: super::CircuitBreaker::reconfigure
 
 use std::ops::Deref;
+use std::time::Duration;
 
-use super::state::Config;
+use crate::backoff::Backoff;
+
+/// How half-open judges its probes: the state machine's copy of the public
+/// [`HalfOpenRule`](super::HalfOpenRule), which the builder converts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ProbeRule {
+    /// The first failed (or slow) probe reopens; `success_threshold` successes close.
+    FirstFailure,
+    /// The failure and slow-call rates over the period's permitted calls decide.
+    Rates,
+}
+
+/// The settings the state machine reads, checked and converted by the builder.
+pub(super) struct Config {
+    pub(super) failure_rate_bp: Option<u32>,
+    pub(super) slow_rate_bp: Option<u32>,
+    pub(super) slow_threshold: Option<Duration>,
+    pub(super) consecutive_failures: Option<u32>,
+    pub(super) minimum_calls: u32,
+    /// Permits for one half-open period, in total.
+    pub(super) half_open_max_calls: u32,
+    pub(super) success_threshold: u32,
+    pub(super) half_open_rule: ProbeRule,
+    /// How long half-open may last with a probe outstanding, in nanoseconds (`u64::MAX`:
+    /// unbounded).
+    pub(super) max_half_open: u64,
+    pub(super) open_backoff: Backoff,
+    pub(super) count_cancellations: bool,
+    /// Whether invalid responses count as failures for the rules (else as successes).
+    pub(super) count_invalid: bool,
+}
 
 /// The breaker's settings (see the module docs).
 pub(super) struct Settings {

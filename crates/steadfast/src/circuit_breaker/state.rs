@@ -13,7 +13,7 @@
 //! invariants below must be checked against every writer of that word at once (as the loom
 //! models do). Split across files, a reader would have to hold the word's layout and each of
 //! its writers in mind from several places. What is not part of the machine lives elsewhere:
-//! the sliding windows in `window.rs`, the settings and their checks in `builder.rs`, the
+//! the sliding windows in `window.rs`, the settings in `live.rs` and their checks in `builder.rs`, the
 //! states and events in `events.rs`, the public handle in `breaker.rs`.
 //!
 //! # Invariants
@@ -51,10 +51,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::events::{BreakerEvent, CircuitState, TransitionReason};
-use super::live::Settings;
+use super::live::{Config, ProbeRule, Settings};
 use super::metrics::{rate, BreakerMetrics};
 use super::window::Window;
-use crate::backoff::Backoff;
 use crate::random::RandomSource;
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
@@ -146,36 +145,6 @@ fn pack_half_open(gen: u32, a: u32, b: u32) -> u64 {
 /// A duration as nanoseconds, saturating at `u64::MAX` (about 584 years: never, in practice).
 pub(super) fn saturating_nanos(d: Duration) -> u64 {
     d.as_nanos().min(u128::from(u64::MAX)) as u64
-}
-
-/// How half-open judges its probes: the state machine's copy of the public
-/// [`HalfOpenRule`](super::HalfOpenRule), which the builder converts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ProbeRule {
-    /// The first failed (or slow) probe reopens; `success_threshold` successes close.
-    FirstFailure,
-    /// The failure and slow-call rates over the period's permitted calls decide.
-    Rates,
-}
-
-/// The settings the state machine reads, checked and converted by the builder.
-pub(super) struct Config {
-    pub(super) failure_rate_bp: Option<u32>,
-    pub(super) slow_rate_bp: Option<u32>,
-    pub(super) slow_threshold: Option<Duration>,
-    pub(super) consecutive_failures: Option<u32>,
-    pub(super) minimum_calls: u32,
-    /// Permits for one half-open period, in total.
-    pub(super) half_open_max_calls: u32,
-    pub(super) success_threshold: u32,
-    pub(super) half_open_rule: ProbeRule,
-    /// How long half-open may last with a probe outstanding, in nanoseconds (`u64::MAX`:
-    /// unbounded).
-    pub(super) max_half_open: u64,
-    pub(super) open_backoff: Backoff,
-    pub(super) count_cancellations: bool,
-    /// Whether invalid responses count as failures for the rules (else as successes).
-    pub(super) count_invalid: bool,
 }
 
 // Aligned so that the `Arc`'s reference counts, written by every call, sit on cache lines of

@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use tower_layer::Layer;
 
 use super::service::ReloadService;
+use super::version::{Current, Version};
 use crate::circuit_breaker::CircuitBreaker;
 use crate::classify::AnyError;
 use crate::config::file::check_stack;
@@ -19,22 +20,6 @@ use crate::config::{
     load, BudgetSettings, Config, ConfigError, Problem, SettingsError, StackLayer, StackSettings,
 };
 use crate::retry::{CloneAll, RetryBudget};
-
-/// One version of a stack's settings and the layers built from them.
-pub(crate) struct Version<C, K> {
-    pub(crate) number: u64,
-    pub(crate) settings: StackSettings,
-    pub(crate) layer: StackLayer<C, K>,
-}
-
-/// The version in use, as requests read it.
-pub(crate) struct Current<C, K> {
-    /// The version in use.
-    pub(crate) version: ArcSwap<Version<C, K>>,
-    /// Its number, stored after it: a service whose stack is of this number needs nothing
-    /// more than this load to know it is up to date.
-    pub(crate) number: AtomicU64,
-}
 
 /// What lives across versions: the breaker and the budget, and what builds a version.
 struct Kept<C, K> {

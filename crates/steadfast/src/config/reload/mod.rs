@@ -30,6 +30,7 @@
 mod future;
 mod handle;
 mod service;
+mod version;
 
 pub use future::ReloadFuture;
 pub use handle::ReloadableStack;

@@ -9,7 +9,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::future::ReloadFuture;
-use super::handle::Current;
+use super::version::Current;
 use crate::config::StackService;
 
 /// The service a [`ReloadableStack`](super::ReloadableStack) makes: the inner service under
