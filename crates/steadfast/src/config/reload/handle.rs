@@ -277,7 +277,17 @@ fn build<C: Clone, K: Clone>(
     if let Some(breaker) = &kept.breaker {
         builder = builder.breaker(breaker.clone());
     }
-    let layer = builder.build().map_err(|e| at(e.layer(), e))?;
+    // The settings were checked above: a builder's refusal here would be a gap in that check,
+    // reported at the nearest path all the same.
+    let layer = builder.build().map_err(|e| {
+        let section = match e.layer() {
+            "circuit breaker" => "breaker",
+            "retry budget" => "retry.budget",
+            "backoff" => "retry.backoff",
+            other => other,
+        };
+        at(section, e)
+    })?;
     // The breaker last: it is the one step that changes shared state, and it changes it only
     // if it succeeds.
     if let (true, Some(breaker), Some(s)) = (reload, &kept.breaker, &settings.breaker) {
