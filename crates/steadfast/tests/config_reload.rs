@@ -338,3 +338,55 @@ async fn a_reload_that_fails_changes_nothing() {
     assert_eq!(breaker.metrics().failures, 4);
     assert_eq!(breaker.state(), CircuitState::Closed);
 }
+
+#[tokio::test(start_paused = true)]
+async fn rules_a_reload_turns_on_apply_from_the_next_call() {
+    let file = |extra: &str| {
+        config(&format!(
+            "[stacks.s]\nbreaker = {{ failure_rate = 90, minimum_calls = 4, window = {{ count = 10 }}{extra} }}\n"
+        ))
+    };
+    let stack = ReloadableStack::new(&file(""), "s", AnyError).unwrap();
+    // Each request says how long the downstream takes (in ms) and whether it fails.
+    let req = |ms: u64, fail: bool| ms * 2 + u64::from(fail);
+    let svc = stack.layer(service_fn(|n: u64| async move {
+        tokio::time::sleep(Duration::from_millis(n / 2)).await;
+        if n % 2 == 1 {
+            Err(std::io::Error::other("down"))
+        } else {
+            Ok(())
+        }
+    }));
+    let breaker = stack.breaker().unwrap();
+
+    // A slow-call rule: calls are timed from the next one on, and four slow calls trip it.
+    stack
+        .reload(&file(
+            ", slow_call_rate = { percent = 50, threshold = \"100ms\" }",
+        ))
+        .unwrap();
+    for _ in 0..4 {
+        let _ = svc.clone().oneshot(req(200, false)).await;
+    }
+    assert_eq!(
+        breaker.state(),
+        CircuitState::Open,
+        "{:?}",
+        breaker.metrics()
+    );
+    assert_eq!(breaker.metrics().slow, 4);
+
+    // A consecutive-failure rule: a success in between starts the count again.
+    breaker.reset();
+    stack.reload(&file(", consecutive_failures = 3")).unwrap();
+    for fail in [true, true, false, true, true] {
+        let _ = svc.clone().oneshot(req(0, fail)).await;
+    }
+    assert_eq!(
+        breaker.state(),
+        CircuitState::Closed,
+        "two in a row, not four"
+    );
+    let _ = svc.clone().oneshot(req(0, true)).await;
+    assert_eq!(breaker.state(), CircuitState::Open, "three in a row");
+}
