@@ -28,6 +28,7 @@ use hyper_util::rt::TokioExecutor;
 use steadfast::circuit_breaker::{CircuitState, Rejected};
 use steadfast::classify::find_source;
 use steadfast::config::load;
+use steadfast::describe::Describe;
 use steadfast_http::replay::{ReplayCloner, ReplayLayer};
 use steadfast_http::HttpClassifier;
 use tokio::time::Instant;
@@ -119,6 +120,10 @@ async fn main() -> ExitCode {
         .clone_requests(ReplayCloner)
         .build()
         .expect("a file that loaded builds its layers");
+    println!(
+        "The inventory stack, outermost first:\n{}",
+        stack.description()
+    );
     let breaker = stack.breaker().expect("the stack has a breaker").clone();
     let client = ServiceBuilder::new()
         .layer(ReplayLayer::new())

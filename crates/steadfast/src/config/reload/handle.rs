@@ -236,6 +236,13 @@ impl<C, K> ReloadableStack<C, K> {
     }
 }
 
+/// The layers of the version in use.
+impl<C: Clone, K: Clone> crate::describe::Describe for ReloadableStack<C, K> {
+    fn describe(&self) -> Vec<crate::describe::LayerDescription> {
+        self.current.version.load().layer.describe()
+    }
+}
+
 impl<S: Clone, C: Clone, K: Clone> Layer<S> for ReloadableStack<C, K> {
     type Service = ReloadService<S, C, K>;
 

@@ -110,3 +110,13 @@ impl<S: Clone, C: Clone, K: Clone> ReloadService<S, C, K> {
         self.number = version.number;
     }
 }
+
+impl<S, C, K> crate::describe::Describe for ReloadService<S, C, K>
+where
+    StackService<S, C, K>: crate::describe::Describe,
+{
+    /// The layers of the version this service last saw.
+    fn describe(&self) -> Vec<crate::describe::LayerDescription> {
+        self.stack.describe()
+    }
+}

@@ -32,6 +32,7 @@
 //! ```
 
 mod builder;
+mod describe;
 mod future;
 mod layer;
 mod service;
