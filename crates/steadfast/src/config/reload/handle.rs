@@ -33,13 +33,15 @@ struct Kept<C, K> {
 /// replaced while it serves: [`reload`](Self::reload) checks new settings, builds the layers
 /// they describe, and swaps them in at once.
 ///
-/// * **Atomic**: each request takes one version of the stack when it is called and keeps it to
-///   its end, retries and attempt timeouts included; no request sees part of one version and
-///   part of another. Requests called after a reload use the new version; requests in flight
-///   finish on the one they started with.
-/// * **Lock-free on the request path**: a request reads the current version with one atomic
-///   load (`arc-swap`) and builds its stack from it on the stack (no allocation). Reloads take
-///   a lock among themselves only.
+/// * **Atomic**: each request runs on one version of the stack, the one in use when its
+///   service was polled ready for it, and keeps it to its end, retries and attempt timeouts
+///   included; no request sees part of one version and part of another. Requests after a
+///   reload use the new version; requests in flight finish on the one they started with.
+/// * **Lock-free on the request path**: each [`ReloadService`] keeps the stack of the version
+///   it last saw; when polled ready it reads the number of the version in use (one atomic
+///   load) and, only when that changed, builds its stack again from the new version (an
+///   `arc-swap` load, no allocation). A request otherwise costs what it costs through the same
+///   stack built once. Reloads take a lock among themselves only.
 /// * **State is kept**: the breaker is the same breaker in every version, its settings replaced
 ///   by [`CircuitBreaker::reconfigure`] (its state, window and counters stay; a new threshold
 ///   applies to the window as it stands, and requests of an older version in flight are
