@@ -14,6 +14,11 @@
 //! * [`grpc_timeout`]: reads and writes the `grpc-timeout` header.
 //! * [`grpc_status`]: the gRPC status sent in the trailers of a streamed answer, seen by the
 //!   circuit breaker when the body ends.
+//! * [`preset`]: the client and server stacks to start from, [`standard_http_client`] and
+//!   [`standard_http_server`], with their defaults and the reasons for them.
+//! * `reqwest` (feature `reqwest`): the presets and steadfast's layers around a
+//!   `reqwest::Client`, and (feature `reqwest-middleware`) as a `reqwest_middleware`
+//!   middleware.
 //! * [`replay`]: request bodies that can be sent again, so the retry layer can retry requests
 //!   whose bodies stream.
 //!
@@ -58,8 +63,11 @@ pub mod grpc_timeout;
 mod headers;
 pub mod hint;
 pub mod idempotency;
+pub mod preset;
 mod propagate;
 pub mod replay;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 pub mod transport;
 pub mod validate;
 
@@ -74,4 +82,5 @@ pub use grpc::{GrpcClassifier, GrpcCode};
 pub use grpc::{TonicBody, TonicBodyLayer};
 pub use hint::{ServerHint, ServerHints};
 pub use idempotency::Idempotency;
+pub use preset::{standard_http_client, standard_http_server};
 pub use propagate::WithCancelToken;

@@ -70,7 +70,7 @@ pub fn stop_reasons() -> [(StopReason, &'static str); 10] {
     ]
 }
 
-pub fn cancel_reasons() -> [(CancelReason, &'static str); 7] {
+pub fn cancel_reasons() -> [(CancelReason, &'static str); 8] {
     [
         (CancelReason::Timeout(Duration::from_secs(1)), "timeout"),
         (CancelReason::Deadline, "deadline"),
@@ -79,6 +79,7 @@ pub fn cancel_reasons() -> [(CancelReason, &'static str); 7] {
         (CancelReason::Signal(15), "signal"),
         (CancelReason::condition("disk_full"), "condition"),
         (CancelReason::ClientDisconnected, "client_disconnected"),
+        (CancelReason::HedgeLost, "hedge_lost"),
     ]
 }
 
@@ -356,7 +357,7 @@ pub fn expected() -> BTreeMap<Series, Value> {
     put(
         CANCEL_REQUESTS.name,
         &[c, (OUTCOME, "cancelled")],
-        Value::Count(28),
+        Value::Count(36),
     );
     put(
         CANCEL_REQUESTS.name,
@@ -381,7 +382,7 @@ pub fn expected() -> BTreeMap<Series, Value> {
     put(
         CANCEL_REQUEST_DURATION.name,
         &[c, (OUTCOME, "cancelled")],
-        Value::Histogram(28, 28.0 * secs(1)),
+        Value::Histogram(36, 36.0 * secs(1)),
     );
     for (i, (_, reason)) in cancel_reasons().iter().enumerate() {
         put(
