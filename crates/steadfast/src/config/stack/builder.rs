@@ -108,7 +108,9 @@ impl<C, K> StackBuilder<C, K> {
         self
     }
 
-    /// Gives the retry policy `budget` instead of a new one built from its settings.
+    /// Gives the retry policy `budget` instead of a new one built from its settings (a reload
+    /// keeps the budget it had when the budget's settings did not change).
+    #[cfg(feature = "reload")]
     pub(crate) fn budget(mut self, budget: Option<Arc<dyn RetryBudget>>) -> Self {
         self.budget = budget;
         self
