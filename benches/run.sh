@@ -12,7 +12,7 @@ if [ "$#" -eq 0 ]; then
     set -- --warm-up-time 1 --measurement-time 3
 fi
 
-for bench in retry circuit_breaker cancel hedge peers; do
+for bench in retry circuit_breaker cancel hedge peers reload; do
     echo "== cargo bench --bench $bench"
     cargo bench -p steadfast-benches --bench "$bench" -- "$@"
 done

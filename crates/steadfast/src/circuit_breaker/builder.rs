@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use super::breaker::CircuitBreaker;
 use super::events::{BreakerEvent, CircuitState};
-use super::state::{saturating_nanos, Config, Core, Listener, ProbeRule};
+use super::live::{Config, ProbeRule};
+use super::state::{saturating_nanos, Core, Listener};
 use super::window::{Window, MAX_TIME_BUCKETS, MAX_WINDOW_CALLS, MIN_BUCKET};
 use crate::backoff::Backoff;
 use crate::config::ConfigError;
@@ -468,6 +469,43 @@ impl CircuitBreakerBuilder {
 
     /// Checks every setting and builds the breaker.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
+        let cfg = self.check()?;
+        let window = match self.window {
+            SlidingWindow::Count(n) => Window::count(n),
+            SlidingWindow::Time { length, buckets } => Window::time(length, buckets),
+        };
+        let rng = self
+            .rng
+            .unwrap_or_else(|| Arc::new(SplitMix64::from_entropy()));
+        let mut listeners = self.listeners;
+        listeners.extend(self.observers.iter().filter_map(|o| o.breaker(&self.name)));
+        let core = Core::new(
+            Arc::from(&*self.name),
+            cfg,
+            self.initial_state,
+            window,
+            rng,
+            listeners.into_boxed_slice(),
+        );
+        Ok(CircuitBreaker {
+            core: PerThreadArc::new(core),
+        })
+    }
+
+    /// The name the breaker gets.
+    #[cfg(feature = "reload")]
+    pub(super) fn name_ref(&self) -> &str {
+        &self.name
+    }
+
+    /// The window the breaker counts over.
+    #[cfg(feature = "reload")]
+    pub(super) fn window_ref(&self) -> SlidingWindow {
+        self.window
+    }
+
+    /// Checks every setting, and converts them to the state machine's form.
+    pub(super) fn check(&self) -> Result<Config, ConfigError> {
         let err =
             |field: &'static str, rule: String| ConfigError::new("circuit breaker", field, rule);
         let percent = |field: &'static str, p: Option<f64>| -> Result<Option<u32>, ConfigError> {
@@ -502,7 +540,7 @@ impl CircuitBreakerBuilder {
         if self.minimum_calls == 0 {
             return Err(err("minimum_calls", "must be at least 1 (got 0)".into()));
         }
-        let window = match self.window {
+        match self.window {
             SlidingWindow::Count(n) => {
                 if n == 0 || n > MAX_WINDOW_CALLS {
                     return Err(err(
@@ -519,7 +557,6 @@ impl CircuitBreakerBuilder {
                         ),
                     ));
                 }
-                Window::count(n)
             }
             SlidingWindow::Time { length, buckets } => {
                 if buckets == 0 || buckets > MAX_TIME_BUCKETS {
@@ -536,9 +573,8 @@ impl CircuitBreakerBuilder {
                         format!("a time window must be at least 1ms per bucket (got {length:?} for {buckets})"),
                     ));
                 }
-                Window::time(length, buckets)
             }
-        };
+        }
         if self.success_threshold == 0 || self.success_threshold > 0xFFFF {
             return Err(err(
                 "success_threshold",
@@ -605,25 +641,10 @@ impl CircuitBreakerBuilder {
                 HalfOpenRule::Rates => ProbeRule::Rates,
             },
             max_half_open: saturating_nanos(self.max_half_open),
-            open_backoff: self.open_backoff,
+            open_backoff: self.open_backoff.clone(),
             count_cancellations: self.count_cancellations,
             count_invalid: self.count_invalid,
         };
-        let rng = self
-            .rng
-            .unwrap_or_else(|| Arc::new(SplitMix64::from_entropy()));
-        let mut listeners = self.listeners;
-        listeners.extend(self.observers.iter().filter_map(|o| o.breaker(&self.name)));
-        let core = Core::new(
-            Arc::from(&*self.name),
-            cfg,
-            self.initial_state,
-            window,
-            rng,
-            listeners.into_boxed_slice(),
-        );
-        Ok(CircuitBreaker {
-            core: PerThreadArc::new(core),
-        })
+        Ok(cfg)
     }
 }

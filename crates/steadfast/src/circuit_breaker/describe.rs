@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::breaker::BreakerRef;
-use super::state::ProbeRule;
+use super::live::ProbeRule;
 use super::{
     CircuitBreaker, CircuitBreakerLayer, CircuitBreakerService, KeyedBreakers,
     KeyedCircuitBreakerLayer, KeyedCircuitBreakerService, SlidingWindow,

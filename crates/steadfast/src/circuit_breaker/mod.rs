@@ -115,7 +115,10 @@ mod events;
 mod future;
 mod keyed;
 mod layer;
+mod live;
 mod metrics;
+#[cfg(feature = "reload")]
+mod reconfigure;
 mod registry;
 mod run;
 mod service;

@@ -13,7 +13,7 @@
 //! invariants below must be checked against every writer of that word at once (as the loom
 //! models do). Split across files, a reader would have to hold the word's layout and each of
 //! its writers in mind from several places. What is not part of the machine lives elsewhere:
-//! the sliding windows in `window.rs`, the settings and their checks in `builder.rs`, the
+//! the sliding windows in `window.rs`, the settings in `live.rs` and their checks in `builder.rs`, the
 //! states and events in `events.rs`, the public handle in `breaker.rs`.
 //!
 //! # Invariants
@@ -51,9 +51,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::events::{BreakerEvent, CircuitState, TransitionReason};
+use super::live::{Config, ProbeRule, Settings};
 use super::metrics::{rate, BreakerMetrics};
 use super::window::Window;
-use crate::backoff::Backoff;
 use crate::random::RandomSource;
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
@@ -147,42 +147,12 @@ pub(super) fn saturating_nanos(d: Duration) -> u64 {
     d.as_nanos().min(u128::from(u64::MAX)) as u64
 }
 
-/// How half-open judges its probes: the state machine's copy of the public
-/// [`HalfOpenRule`](super::HalfOpenRule), which the builder converts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ProbeRule {
-    /// The first failed (or slow) probe reopens; `success_threshold` successes close.
-    FirstFailure,
-    /// The failure and slow-call rates over the period's permitted calls decide.
-    Rates,
-}
-
-/// The settings the state machine reads, checked and converted by the builder.
-pub(super) struct Config {
-    pub(super) failure_rate_bp: Option<u32>,
-    pub(super) slow_rate_bp: Option<u32>,
-    pub(super) slow_threshold: Option<Duration>,
-    pub(super) consecutive_failures: Option<u32>,
-    pub(super) minimum_calls: u32,
-    /// Permits for one half-open period, in total.
-    pub(super) half_open_max_calls: u32,
-    pub(super) success_threshold: u32,
-    pub(super) half_open_rule: ProbeRule,
-    /// How long half-open may last with a probe outstanding, in nanoseconds (`u64::MAX`:
-    /// unbounded).
-    pub(super) max_half_open: u64,
-    pub(super) open_backoff: Backoff,
-    pub(super) count_cancellations: bool,
-    /// Whether invalid responses count as failures for the rules (else as successes).
-    pub(super) count_invalid: bool,
-}
-
 // Aligned so that the `Arc`'s reference counts, written by every call, sit on cache lines of
 // their own instead of sharing one with the state word every call reads.
 #[repr(align(128))]
 pub(crate) struct Core {
     pub(super) name: Arc<str>,
-    cfg: Config,
+    cfg: Settings,
     pub(super) origin: Instant,
     /// `generation << 3 | state`: every transition bumps the generation.
     pub(super) state: AtomicU64,
@@ -217,8 +187,14 @@ pub(crate) struct Refusal {
 
 impl Core {
     /// The settings the breaker was built with (for its description).
-    pub(super) fn config(&self) -> &Config {
-        &self.cfg
+    pub(super) fn config(&self) -> impl std::ops::Deref<Target = Config> + '_ {
+        self.cfg.get()
+    }
+
+    /// Replaces the settings the breaker judges by; its state, window and counters stay.
+    #[cfg(feature = "reload")]
+    pub(super) fn replace_config(&self, cfg: Config) {
+        self.cfg.replace(cfg);
     }
 
     /// The breaker's sliding window (for its description).
@@ -238,7 +214,7 @@ impl Core {
     ) -> Core {
         Core {
             name,
-            cfg,
+            cfg: Settings::new(cfg),
             origin: Instant::now(),
             state: AtomicU64::new(initial.bits()),
             window,
@@ -272,11 +248,11 @@ impl Core {
     /// `true` when call durations are measured (slow-call rules on).
     #[inline]
     pub(crate) fn measures_duration(&self) -> bool {
-        self.cfg.slow_threshold.is_some()
+        self.cfg.measures_duration()
     }
 
     pub(crate) fn counts_cancellations(&self) -> bool {
-        self.cfg.count_cancellations
+        self.cfg.get().count_cancellations
     }
 
     #[inline]
@@ -392,7 +368,7 @@ impl Core {
     /// while a probe still holds its permit: that probe has hung, and the breaker must
     /// reopen instead of waiting for it forever.
     fn half_open_expired(&self, word: u64) -> bool {
-        let max = self.cfg.max_half_open;
+        let max = self.cfg.get().max_half_open;
         if max == u64::MAX {
             return false;
         }
@@ -412,7 +388,7 @@ impl Core {
             let (issued, done) = if g == gen { (issued, done) } else { (0, 0) };
             // A total for the period, not a bound on probes at once: completed probes keep
             // their permits.
-            if issued >= self.cfg.half_open_max_calls {
+            if issued >= self.cfg.get().half_open_max_calls {
                 return Err(self.refuse(CircuitState::HalfOpen, None, count));
             }
             let next = pack_half_open(gen, issued + 1, done);
@@ -525,9 +501,10 @@ impl Core {
             return;
         }
         // Slow means longer than the threshold, as in resilience4j.
-        let slow = match (duration, self.cfg.slow_threshold) {
-            (Some(d), Some(t)) => d > t,
-            _ => false,
+        // The settings are read only for a timed call (a slow-call rule was on).
+        let slow = match duration {
+            Some(d) => self.cfg.get().slow_threshold.is_some_and(|t| d > t),
+            None => false,
         };
         if permit.probe() {
             self.on_probe_result(permit, result, slow, duration);
@@ -545,9 +522,7 @@ impl Core {
         self.window.record(failure, slow);
         if result != CallResult::Success || slow {
             self.on_bad_call(permit.word(), result, failure, slow, duration);
-        } else if self.cfg.consecutive_failures.is_some()
-            && self.consecutive.load(Ordering::Relaxed) != 0
-        {
+        } else if self.cfg.counts_consecutive() && self.consecutive.load(Ordering::Relaxed) != 0 {
             self.consecutive.store(0, Ordering::Relaxed);
         }
         if result == CallResult::Success && !self.listeners.is_empty() {
@@ -563,7 +538,7 @@ impl Core {
     fn counts_as_failure(&self, result: CallResult) -> bool {
         match result {
             CallResult::Failure => true,
-            CallResult::Invalid => self.cfg.count_invalid,
+            CallResult::Invalid => self.cfg.get().count_invalid,
             CallResult::Success | CallResult::Ignored => false,
         }
     }
@@ -618,13 +593,13 @@ impl Core {
         let mut reason = None;
         self.count_failed(result, duration);
         if failure {
-            if let Some(limit) = self.cfg.consecutive_failures {
+            if let Some(limit) = self.cfg.get().consecutive_failures {
                 let n = self.consecutive.fetch_add(1, Ordering::AcqRel) + 1;
                 if n >= limit {
                     reason = Some(TransitionReason::ConsecutiveFailures(n));
                 }
             }
-        } else if self.cfg.consecutive_failures.is_some() {
+        } else if self.cfg.counts_consecutive() {
             self.consecutive.store(0, Ordering::Relaxed);
         }
         if kind(word) != CircuitState::Closed {
@@ -641,19 +616,20 @@ impl Core {
     /// The rate rule the window's counts, as the last call left them, break, if any.
     fn rate_reached(&self) -> Option<TransitionReason> {
         let counts = self.window.recorded();
-        if counts.total < u64::from(self.cfg.minimum_calls) || counts.total == 0 {
+        let cfg = self.cfg.get();
+        if counts.total < u64::from(cfg.minimum_calls) || counts.total == 0 {
             return None;
         }
         // In 128 bits: a time window's counts may use all 64.
         let total = u128::from(counts.total);
-        if let Some(bp) = self.cfg.failure_rate_bp {
+        if let Some(bp) = cfg.failure_rate_bp {
             if u128::from(counts.failures) * 10_000 >= u128::from(bp) * total {
                 return Some(TransitionReason::FailureRate {
                     rate: rate(counts.failures, counts.total),
                 });
             }
         }
-        if let Some(bp) = self.cfg.slow_rate_bp {
+        if let Some(bp) = cfg.slow_rate_bp {
             if u128::from(counts.slow) * 10_000 >= u128::from(bp) * total {
                 return Some(TransitionReason::SlowCallRate {
                     rate: rate(counts.slow, counts.total),
@@ -677,7 +653,8 @@ impl Core {
             return;
         }
         let failed = self.counts_as_failure(result);
-        let slow = slow && self.cfg.slow_rate_bp.is_some();
+        let cfg = self.cfg.get();
+        let slow = slow && cfg.slow_rate_bp.is_some();
         if result == CallResult::Success {
             if !self.listeners.is_empty() {
                 self.emit(BreakerEvent::Success {
@@ -693,7 +670,7 @@ impl Core {
         if slow {
             self.slow.fetch_add(1, Ordering::Relaxed);
         }
-        match self.cfg.half_open_rule {
+        match cfg.half_open_rule {
             ProbeRule::FirstFailure => {
                 if failed || slow {
                     self.transition(
@@ -702,7 +679,7 @@ impl Core {
                         TransitionReason::ProbeFailed,
                     );
                 } else if let Some(successes) = self.complete_probe(permit) {
-                    if successes >= self.cfg.success_threshold {
+                    if successes >= cfg.success_threshold {
                         self.transition(
                             permit.word(),
                             CircuitState::Closed,
@@ -720,16 +697,17 @@ impl Core {
     /// [`ProbeRule::Rates`]: records one probe, and decides once the rates over the
     /// period's permitted calls are certain.
     fn judge_probe_rates(&self, permit: Permit, failed: bool, slow: bool) {
-        let n = self.cfg.half_open_max_calls;
+        let cfg = self.cfg.get();
+        let n = cfg.half_open_max_calls;
         let reached = |count: u32, bp: Option<u32>| {
             bp.is_some_and(|bp| u64::from(count) * 10_000 >= u64::from(bp) * u64::from(n))
         };
         let verdict = |f: u32, sl: u32| {
-            if reached(f, self.cfg.failure_rate_bp) {
+            if reached(f, cfg.failure_rate_bp) {
                 Some(TransitionReason::FailureRate {
                     rate: rate(f.into(), n.into()),
                 })
-            } else if reached(sl, self.cfg.slow_rate_bp) {
+            } else if reached(sl, cfg.slow_rate_bp) {
                 Some(TransitionReason::SlowCallRate {
                     rate: rate(sl.into(), n.into()),
                 })
@@ -781,7 +759,11 @@ impl Core {
         let next_trips = self.trips_in_row.load(Ordering::Acquire).saturating_add(1);
         if to == CircuitState::Open {
             let prev = Duration::from_nanos(self.last_open.load(Ordering::Acquire));
-            let d = self.cfg.open_backoff.delay(next_trips, prev, &*self.rng);
+            let d = self
+                .cfg
+                .get()
+                .open_backoff
+                .delay(next_trips, prev, &*self.rng);
             self.store_open_for(d);
         }
         // Written before the transition is published, as the open deadline is, so that no
@@ -870,7 +852,7 @@ impl Core {
 
     pub(super) fn metrics(&self) -> BreakerMetrics {
         let counts = self.window.counts();
-        let judged = counts.total >= u64::from(self.cfg.minimum_calls) && counts.total > 0;
+        let judged = counts.total >= u64::from(self.cfg.get().minimum_calls) && counts.total > 0;
         let failures = self.failures.load(Ordering::Relaxed);
         let invalid = self.invalid.load(Ordering::Relaxed);
         let ignored = self.ignored.load(Ordering::Relaxed);

@@ -101,6 +101,33 @@ impl Config {
         find(&self.stacks, name)
     }
 
+    /// The stack named `name`, or an error at its path (`stacks.NAME`) that suggests a near
+    /// name, for a stack a program cannot run without.
+    ///
+    /// ```
+    /// use steadfast::config::{Config, Format};
+    ///
+    /// let config = Config::from_str(r#"{ "stacks": { "inventory": {} } }"#, Format::Json).unwrap();
+    /// assert!(config.find_stack("inventory").is_ok());
+    /// let err = config.find_stack("inventroy").unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "stacks.inventroy: no stack of that name in [stacks] (did you mean `inventory`?)"
+    /// );
+    /// ```
+    pub fn find_stack(&self, name: &str) -> Result<&StackSettings, SettingsError> {
+        self.stack(name).ok_or_else(|| {
+            let names: Vec<&str> = self.stacks.iter().map(|(k, _)| k.as_str()).collect();
+            let rule = match did_you_mean(name, &names) {
+                Some(near) => {
+                    format!("no stack of that name in [stacks] (did you mean `{near}`?)")
+                }
+                None => "no stack of that name in [stacks]".to_owned(),
+            };
+            SettingsError::new(vec![Problem::new(join("stacks", name), None, rule)])
+        })
+    }
+
     /// The stacks, in the file's order.
     pub fn stacks(&self) -> impl Iterator<Item = (&str, &StackSettings)> {
         self.stacks.iter().map(|(k, v)| (k.as_str(), v))
@@ -351,19 +378,31 @@ fn check(r: &mut Reader, config: &Config) {
         check_breaker(r, &join("breakers", name), s);
     }
     for (name, stack) in &config.stacks {
-        let path = join("stacks", name);
-        if let Some(s) = &stack.cancel {
-            check_cancel(r, &join(&path, "cancel"), s);
-        }
-        if let Some(s) = &stack.retry {
-            check_retry(r, &join(&path, "retry"), s);
-        }
-        if let Some(s) = &stack.breaker {
-            check_breaker(r, &join(&path, "breaker"), s);
-        }
-        if let Some(s) = &stack.attempt_timeout {
-            check_cancel(r, &join(&path, "attempt_timeout"), s);
-        }
+        check_one_stack(r, &join("stacks", name), stack);
+    }
+}
+
+/// Runs each layer's builder on a stack's settings, reporting what they reject at the
+/// setting's path below `path` (`stacks.NAME`).
+#[allow(dead_code)] // Used by reload only.
+pub(crate) fn check_stack(path: &str, stack: &StackSettings) -> Result<(), SettingsError> {
+    let mut r = Reader::default();
+    check_one_stack(&mut r, path, stack);
+    r.finish(())
+}
+
+fn check_one_stack(r: &mut Reader, path: &str, stack: &StackSettings) {
+    if let Some(s) = &stack.cancel {
+        check_cancel(r, &join(path, "cancel"), s);
+    }
+    if let Some(s) = &stack.retry {
+        check_retry(r, &join(path, "retry"), s);
+    }
+    if let Some(s) = &stack.breaker {
+        check_breaker(r, &join(path, "breaker"), s);
+    }
+    if let Some(s) = &stack.attempt_timeout {
+        check_cancel(r, &join(path, "attempt_timeout"), s);
     }
 }
 

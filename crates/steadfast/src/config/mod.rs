@@ -74,8 +74,17 @@ mod lint;
 mod node;
 #[cfg(feature = "serde")]
 mod read;
+#[cfg(feature = "reload")]
+mod reload;
 #[cfg(feature = "serde")]
 mod retry;
+#[cfg(all(
+    feature = "serde",
+    feature = "retry",
+    feature = "circuit-breaker",
+    feature = "cancel"
+))]
+mod stack;
 
 #[cfg(feature = "serde")]
 pub use backoff::{BackoffSettings, Strategy};
@@ -93,5 +102,14 @@ pub use lint::{lint, Lint, LintKind};
 pub use node::{Format, Node};
 #[cfg(feature = "serde")]
 pub use read::{Problem, SettingsError};
+#[cfg(feature = "reload")]
+pub use reload::{ReloadFuture, ReloadService, ReloadableStack};
 #[cfg(feature = "serde")]
 pub use retry::{BudgetSettings, RetrySettings};
+#[cfg(all(
+    feature = "serde",
+    feature = "retry",
+    feature = "circuit-breaker",
+    feature = "cancel"
+))]
+pub use stack::{Optional, OptionalFuture, OptionalLayer, StackBuilder, StackLayer, StackService};

@@ -239,7 +239,7 @@ fn budget_node(budget: BudgetSettings) -> Node {
 settings_serde!(RetrySettings);
 
 #[cfg(feature = "retry")]
-mod build {
+pub(crate) mod build {
     use std::time::Duration;
 
     use std::sync::Arc;
@@ -308,7 +308,10 @@ mod build {
         }
     }
 
-    fn build_budget(budget: BudgetSettings) -> Result<Arc<dyn RetryBudget>, ConfigError> {
+    /// A new budget with these settings.
+    pub(crate) fn build_budget(
+        budget: BudgetSettings,
+    ) -> Result<Arc<dyn RetryBudget>, ConfigError> {
         Ok(match budget {
             BudgetSettings::Ratio {
                 ratio,
