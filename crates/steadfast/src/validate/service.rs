@@ -6,11 +6,15 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use tower_service::Service;
+use tracing::Span;
 
 use super::error::InvalidRequest;
 use super::events::{Listeners, ValidateEvent};
-use super::future::{record_invalid, ResponseFuture, Traced};
+use super::future::{
+    record_invalid, record_refused, validate_span, Observed, ResponseFuture, Traced,
+};
 use super::validator::{ValidationContext, Validator};
+use crate::observe::span;
 use crate::token::HasCancelToken;
 use crate::BoxError;
 
@@ -129,9 +133,14 @@ where
             tag.map_or(1, |t| t.number()),
             tag.map_or(Duration::ZERO, |t| t.elapsed()),
         );
+        let span = span::kept(validate_span(&self.name, cx.attempt()));
+        let _entered = span.as_ref().map(Span::enter);
         let mut reasons = Vec::new();
         self.request.validate(&req, &cx, &mut reasons);
         if !reasons.is_empty() {
+            if let Some(span) = &span {
+                record_refused(span, "request");
+            }
             if let Some(l) = &self.listeners {
                 l.emit(&ValidateEvent::RequestInvalid { reasons: &reasons });
             }
@@ -151,6 +160,11 @@ where
         } else {
             None
         };
+        let observed = if traced.is_some() || span.is_some() {
+            Some(observed(traced, span.clone()))
+        } else {
+            None
+        };
         let sent = Instant::now();
         let fut = self.inner.call(req);
         ResponseFuture::called(
@@ -159,7 +173,7 @@ where
             cx,
             sent,
             self.listeners.clone(),
-            traced,
+            observed,
         )
     }
 }
@@ -168,12 +182,19 @@ where
 /// verdict.
 #[cold]
 #[inline(never)]
-fn traced<Req: HasCancelToken>(req: &Req, name: &Option<Cow<'static, str>>) -> Option<Box<Traced>> {
+fn traced<Req: HasCancelToken>(req: &Req, name: &Option<Cow<'static, str>>) -> Option<Traced> {
     let trace = req.decision_trace()?;
-    Some(Box::new(Traced {
+    Some(Traced {
         trace: trace.clone(),
         layer: name.clone().unwrap_or(Cow::Borrowed("validate")),
-    }))
+    })
+}
+
+/// What a traced or spanned call keeps.
+#[cold]
+#[inline(never)]
+fn observed(traced: Option<Traced>, span: Option<Span>) -> Box<Observed> {
+    Box::new(Observed { traced, span })
 }
 
 /// `error`, carrying `req`'s decision trace (if it has one) with the refusal recorded.
