@@ -13,11 +13,12 @@ use tracing::{Level, Span};
 
 use super::clone_request::CloneRequest;
 use super::error::StopReason;
-use super::log::{enabled_at, retry_span};
+use super::log::{attempt_span, enabled_at, outcome_name, record_end, retry_span};
 use super::policy::{PolicyRef, Settings};
 use super::recover::Recover;
 use super::state::{FinishedAttempt, RetryState, EVENTS_TARGET};
 use crate::classify::{refine, Classify, Outcome};
+use crate::observe::span::{self, in_span};
 use crate::token::{CancelToken, HasCancelToken, WaitForCancellationFuture as Cancelled};
 use crate::BoxError;
 
@@ -50,8 +51,11 @@ where
 #[pin_project]
 pub(crate) struct FutureColdState {
     /// The request's `retry` span: none until something is first reported in it. A request
-    /// that ends on its first attempt with nothing recorded never makes it (nor the box).
+    /// that ends on its first attempt with nothing recorded never makes it (nor the box),
+    /// unless a subscriber records the span: it is then made with the request.
     span: Span,
+    /// The span of the attempt in flight, in the request's (with a span from the start).
+    attempt: Option<Span>,
     /// The backoff timer, made at the first non-zero delay and reset for later ones.
     #[pin]
     sleep: Option<Sleep>,
@@ -120,12 +124,16 @@ where
                 state.set_trace(trace.clone());
             }
         }
+        if let Some(span) = span::kept(retry_span(settings.log_level(), settings.name())) {
+            start_span(&mut state, settings, span);
+        }
         let request = if settings.max_attempts > 1 {
             settings.cloner.clone_request(&req)
         } else {
             None
         };
-        let fut = service.call(req);
+        // The layers below make their spans in their `call`: inside the attempt's.
+        let fut = in_span(attempt_span_of(&state), || service.call(req));
         ResponseFuture {
             phase: Phase::Calling { fut },
             service,
@@ -166,6 +174,7 @@ impl Default for FutureColdState {
     fn default() -> Self {
         FutureColdState {
             span: Span::none(),
+            attempt: None,
             sleep: None,
             cancelled: None,
             draining: None,
@@ -190,6 +199,57 @@ fn span_of<C, K, R>(state: &mut RetryState<FutureColdState>, settings: &Settings
         *span = retry_span(settings.log_level(), settings.name());
     }
     span.clone()
+}
+
+/// Keeps the request's `span`, made with the request, and starts its first attempt's.
+#[cold]
+#[inline(never)]
+fn start_span<C, K, R>(state: &mut RetryState<FutureColdState>, settings: &Settings<C, K, R>, span: Span) {
+    let extra = state.cold_or_make().project().extra.project();
+    *extra.attempt = Some(attempt_span(settings.log_level(), &span, settings.name(), 1));
+    *extra.span = span;
+}
+
+/// The span the attempt in flight runs in, if the request has spans.
+#[inline(always)]
+fn attempt_span_of(state: &RetryState<FutureColdState>) -> Option<&Span> {
+    state.cold_ref().and_then(|c| c.extra.attempt.as_ref())
+}
+
+/// Starts the span of attempt `attempt`, for a request whose span was made with it.
+#[cold]
+#[inline(never)]
+fn next_attempt_span<C, K, R>(
+    state: &mut RetryState<FutureColdState>,
+    settings: &Settings<C, K, R>,
+    attempt: u32,
+) {
+    if let Some(cold) = state.cold() {
+        let extra = cold.project().extra.project();
+        if extra.attempt.is_none() && !extra.span.is_none() {
+            let level = settings.log_level();
+            *extra.attempt = Some(attempt_span(level, extra.span, settings.name(), attempt));
+        }
+    }
+}
+
+/// Closes the span of the attempt that ended with `outcome`, and, if `out` is the request's
+/// answer, records it in the request's span.
+#[cold]
+#[inline(never)]
+fn end_spans(state: &mut RetryState<FutureColdState>, outcome: Option<Outcome>, out: Option<bool>) {
+    let attempts = state.attempt;
+    if let Some(cold) = state.cold() {
+        let extra = cold.project().extra.project();
+        if let (Some(span), Some(outcome)) = (extra.attempt.take(), outcome) {
+            span::record_outcome(&span, outcome_name(outcome));
+        }
+        if let Some(ok) = out {
+            if !extra.span.is_none() {
+                record_end(extra.span, ok, attempts);
+            }
+        }
+    }
 }
 
 /// The span to report at `debug` level in: the request's, if it has one or a subscriber may
@@ -224,15 +284,21 @@ where
         let mut this = self.project();
         // The first attempt's answer is handled here; everything after a retryable outcome
         // is in `poll_retrying`, out of line, so that the success path stays small.
-        if let PhaseProj::Calling { fut } = this.phase.as_mut().project() {
-            let result = ready!(fut.poll(cx));
+        let polled = if let PhaseProj::Calling { fut } = this.phase.as_mut().project() {
+            let result = ready!(in_span(attempt_span_of(this.state), || fut.poll(cx)));
             let mut reading = None;
-            return match Self::attempt_finished(&mut this, result, &mut reading) {
+            match Self::attempt_finished(&mut this, result, &mut reading) {
                 Some(out) => Poll::Ready(out),
-                None => Self::poll_retrying(this, cx, reading),
-            };
+                None => Self::poll_retrying(&mut this, cx, reading),
+            }
+        } else {
+            Self::poll_retrying(&mut this, cx, None)
+        };
+        // A request with spans records its end in its own.
+        if let (Poll::Ready(out), true) = (&polled, this.state.cold_ref().is_some()) {
+            end_spans(this.state, None, Some(out.is_ok()));
         }
-        Self::poll_retrying(this, cx, None)
+        polled
     }
 }
 
@@ -294,6 +360,9 @@ where
         if tracing::enabled!(Level::TRACE) {
             trace_attempt(this.state, settings, outcome);
         }
+        if this.state.cold_ref().is_some() {
+            end_spans(this.state, Some(outcome), None);
+        }
         if !outcome.is_retry_decision() || this.request.is_none() {
             if this.state.records_finish(settings) {
                 finish_reported(this.state, settings, outcome, now, true);
@@ -315,15 +384,15 @@ where
     /// reuses it to tag the next attempt. It is never kept across a `Pending`.
     #[inline(never)]
     fn poll_retrying(
-        mut this: ResponseFutureProj<'_, S, Req, P>,
+        this: &mut ResponseFutureProj<'_, S, Req, P>,
         cx: &mut Context<'_>,
         mut reading: Option<Instant>,
     ) -> Poll<Result<S::Response, BoxError>> {
         loop {
             match this.phase.as_mut().project() {
                 PhaseProj::Calling { fut } => {
-                    let result = ready!(fut.poll(cx));
-                    if let Some(out) = Self::attempt_finished(&mut this, result, &mut reading) {
+                    let result = ready!(in_span(attempt_span_of(this.state), || fut.poll(cx)));
+                    if let Some(out) = Self::attempt_finished(this, result, &mut reading) {
                         return Poll::Ready(out);
                     }
                 }
@@ -338,7 +407,7 @@ where
                             .is_none_or(|s| s.poll(cx).is_ready()),
                         None => true,
                     };
-                    if let Some(out) = check_cancelled(&mut this, cx) {
+                    if let Some(out) = check_cancelled(this, cx) {
                         return Poll::Ready(out);
                     }
                     if !slept {
@@ -349,7 +418,7 @@ where
                     this.phase.set(Phase::Readying);
                 }
                 PhaseProj::Readying => {
-                    if let Some(out) = check_cancelled(&mut this, cx) {
+                    if let Some(out) = check_cancelled(this, cx) {
                         return Poll::Ready(out);
                     }
                     if let Err(e) = ready!(this.service.poll_ready(cx)) {
@@ -374,7 +443,9 @@ where
                         .begin_retry(&this.policy.policy().settings, reading.take());
                     // Tell the layers below which attempt this is (the first carries no tag).
                     req.set_retry_attempt(attempt);
-                    let fut = this.service.call(req);
+                    next_attempt_span(this.state, &this.policy.policy().settings, attempt.number());
+                    let service = &mut *this.service;
+                    let fut = in_span(attempt_span_of(this.state), || service.call(req));
                     this.phase.set(Phase::Calling { fut });
                 }
                 PhaseProj::Stopped => {
@@ -423,7 +494,12 @@ fn trace_attempt<C, K, R>(
 ) {
     let attempt = state.attempt;
     let span = span_of(state, settings);
-    tracing::trace!(parent: &span, attempt, %outcome, "attempt finished");
+    tracing::trace!(
+        parent: &span,
+        steadfast.attempt = attempt,
+        steadfast.outcome = outcome_name(outcome),
+        "attempt finished"
+    );
 }
 
 /// Asks the classifier to explain its verdict, for a request with a decision trace, and keeps

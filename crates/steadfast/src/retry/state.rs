@@ -238,6 +238,12 @@ impl<X: Default> RetryState<X> {
         self.cold.0.as_mut().map(Pin::as_mut)
     }
 
+    /// The cold part, if it has been made, to read.
+    #[inline]
+    pub(crate) fn cold_ref(&self) -> Option<&ColdState<X>> {
+        self.cold.0.as_deref()
+    }
+
     /// The cold part, made now if it was not.
     pub(crate) fn cold_or_make(&mut self) -> Pin<&mut ColdState<X>> {
         self.cold
