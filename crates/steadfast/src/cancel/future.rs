@@ -151,6 +151,19 @@ fn reason_name(reason: &CancelReason) -> &'static str {
     }
 }
 
+/// Ends the span and the decision trace of a request whose caller dropped it before its
+/// answer: outcome `dropped`, and a last `Cancelled` entry, for `ClientDisconnected`.
+#[cold]
+#[inline(never)]
+fn record_dropped(watch: &Watch) {
+    if let Some(span) = &watch.span {
+        span::record_outcome(span, "dropped");
+    }
+    if let Some(trace) = &watch.trace {
+        record_cancelled(trace, &CancelReason::ClientDisconnected);
+    }
+}
+
 /// The span of a request the cancel layer sent, if it has one.
 pub(crate) fn span_of(watch: &Option<Pin<Box<Watch>>>) -> Option<&Span> {
     watch.as_ref().and_then(|w| w.span.as_ref())
@@ -480,8 +493,8 @@ impl<F> PinnedDrop for ResponseFuture<F> {
                 token.cancel_with(CancelReason::ClientDisconnected);
             }
             if !*inner.done {
-                if let Some(span) = span_of(inner.watch) {
-                    span::record_outcome(span, "dropped");
+                if let Some(watch) = inner.watch.as_ref() {
+                    record_dropped(watch);
                 }
             }
         }
