@@ -280,3 +280,73 @@ async fn a_request_makes_one_span_per_layer_nested_in_stack_order() {
     let retrying: Vec<_> = events.iter().filter(|e| e.message == "retrying").map(|e| e.span).collect();
     assert_eq!(retrying, [Some(1)]);
 }
+
+/// The cancel layer's span ends `cancelled` (with the reason, and an event in it) when its
+/// timeout fires, and `dropped` when its caller gives up first; the validate layer's ends
+/// `invalid` for a refused response.
+#[tokio::test(start_paused = true)]
+async fn cancelled_dropped_and_invalid_requests_say_so_in_their_span() {
+    let collect = Collect::default();
+    let _guard = collect.install();
+    let slow = service_fn(|_: Req| async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        Ok::<_, std::io::Error>(200u16)
+    });
+    let cancel = CancelLayer::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let svc = tower::Layer::layer(&cancel, slow);
+    svc.clone().oneshot(http::Request::new(())).await.unwrap_err();
+    let given_up = tokio::time::timeout(
+        Duration::from_secs(1),
+        svc.oneshot(http::Request::new(())),
+    )
+    .await;
+    assert!(given_up.is_err());
+
+    let validate = ValidateLayer::builder()
+        .response_fn(|status: &u16, _| if *status == 200 { Ok(()) } else { Err("not 200") })
+        .build()
+        .unwrap();
+    let teapot = service_fn(|_: Req| async { Ok::<_, std::io::Error>(418u16) });
+    tower::Layer::layer(&validate, teapot)
+        .oneshot(http::Request::new(()))
+        .await
+        .unwrap_err();
+
+    let spans = collect.spans();
+    let summary: Vec<_> = spans
+        .iter()
+        .map(|s| {
+            (
+                s.name,
+                s.fields["steadfast.layer"].as_str(),
+                s.fields["steadfast.outcome"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("cancel", "cancel", "cancelled"),
+            ("cancel", "cancel", "dropped"),
+            ("validate", "validate", "invalid"),
+        ]
+    );
+    assert_eq!(spans[0].fields["steadfast.cancel.reason"], "timeout");
+    assert_eq!(spans[2].fields["steadfast.validate.target"], "response");
+    let events = collect.events();
+    let in_cancel: Vec<_> = events
+        .iter()
+        .filter(|e| e.span == Some(0))
+        .map(|e| e.message.as_str())
+        .collect();
+    assert_eq!(in_cancel, ["request cancelled: timed out after 5s"]);
+    let in_validate: Vec<_> = events
+        .iter()
+        .filter(|e| e.span == Some(2))
+        .map(|e| e.message.as_str())
+        .collect();
+    assert_eq!(in_validate, ["response failed validation"]);
+}
