@@ -105,17 +105,18 @@ impl Watch {
     }
 }
 
-/// A request's `cancel` span, when a subscriber could record it (see
+/// A request's `cancel` span, if a subscriber records it (see
 /// [`observe::span`](crate::observe::span)).
-#[inline]
-pub(crate) fn cancel_span(name: &Option<Cow<'static, str>>) -> Span {
-    tracing::debug_span!(
+#[cold]
+#[inline(never)]
+pub(crate) fn cancel_span(name: &Option<Cow<'static, str>>) -> Option<Span> {
+    span::kept(tracing::debug_span!(
         "cancel",
         steadfast.kind = "cancel",
         steadfast.layer = name.as_deref().unwrap_or("cancel"),
         steadfast.outcome = tracing::field::Empty,
         steadfast.cancel.reason = tracing::field::Empty,
-    )
+    ))
 }
 
 /// `watch` (made if it is `None`) holding the request's `span`.
@@ -165,7 +166,11 @@ fn record_dropped(watch: &Watch) {
 }
 
 /// The span of a request the cancel layer sent, if it has one.
+#[inline(always)]
 pub(crate) fn span_of(watch: &Option<Pin<Box<Watch>>>) -> Option<&Span> {
+    if !cfg!(feature = "spans") {
+        return None;
+    }
     watch.as_ref().and_then(|w| w.span.as_ref())
 }
 
@@ -494,6 +499,7 @@ impl<F> PinnedDrop for ResponseFuture<F> {
             }
             if !*inner.done {
                 if let Some(watch) = inner.watch.as_ref() {
+                    // A traced request has a watch from its call.
                     record_dropped(watch);
                 }
             }

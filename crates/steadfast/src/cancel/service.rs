@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tower_service::Service;
+use tracing::Level;
 
 use super::future::{
     cancel_span, record_cancelled_span, span_of, spanned, trace_refusal, traced, watched,
@@ -93,8 +94,10 @@ impl<S> Cancel<S> {
                 } else {
                     None
                 };
-                if let Some(span) = span::kept(cancel_span(&self.config.name)) {
-                    record_cancelled_span(&span, &reason);
+                if span::may_record(Level::DEBUG) {
+                    if let Some(span) = cancel_span(&self.config.name) {
+                        record_cancelled_span(&span, &reason);
+                    }
                 }
                 ResponseFuture::cancelled(reason, trace)
             }
@@ -121,8 +124,10 @@ impl<S> Cancel<S> {
         if crate::trace::armed() {
             watch = traced(req, &self.config.name, watch);
         }
-        if let Some(span) = span::kept(cancel_span(&self.config.name)) {
-            watch = spanned(watch, span);
+        if span::may_record(Level::DEBUG) {
+            if let Some(span) = cancel_span(&self.config.name) {
+                watch = spanned(watch, span);
+            }
         }
         watch
     }

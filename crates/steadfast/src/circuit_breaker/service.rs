@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
-use tracing::Span;
+use tracing::{Level, Span};
 
 use super::breaker::{BreakerHandle, BreakerRef, CircuitBreaker};
 use super::error::Rejected;
@@ -273,7 +273,11 @@ where
         self.breaker.localize();
         if let Some(probe) = self.backpressure.as_mut().and_then(|bp| bp.probe.take()) {
             if probe.is_current() {
-                let span = span::kept(call_span(&self.breaker.breaker().core, &req));
+                let span = if span::may_record(Level::DEBUG) {
+                    call_span(&self.breaker.breaker().core, &req)
+                } else {
+                    None
+                };
                 return send(
                     &self.breaker,
                     &mut self.inner,
@@ -312,7 +316,11 @@ where
     Req: HasCancelToken,
 {
     let core = &breaker.breaker().core;
-    let span = span::kept(call_span(core, &req));
+    let span = if span::may_record(Level::DEBUG) {
+        call_span(core, &req)
+    } else {
+        None
+    };
     match span::in_span(span.as_ref(), || core.try_acquire()) {
         Ok(p) => {
             let guard = PermitGuard::new(breaker.handle(), p);
@@ -334,6 +342,7 @@ where
     }
 }
 
+#[inline(always)]
 fn send<S, C, Req, B>(
     breaker: &B,
     inner: &mut S,
@@ -357,30 +366,52 @@ where
     } else {
         None
     };
-    let observed = if trace.is_some() || span.is_some() {
-        Some(watched(&guard, &req, trace, span))
-    } else {
-        None
-    };
-    // The layers below make their spans in their `call`: inside this one.
-    let fut = span::in_span(observed.as_ref().and_then(|o| o.span.as_ref()), || {
-        inner.call(req)
-    });
-    ResponseFuture::called(fut, guard, classifier.clone(), start, token, observed)
+    if trace.is_some() || span.is_some() {
+        return send_observed::<S, C, Req, B>(inner, req, classifier, guard, start, token, trace, span);
+    }
+    let fut = inner.call(req);
+    ResponseFuture::called(fut, guard, classifier.clone(), start, token, None)
 }
 
-/// A call's `circuit_breaker` span, when a subscriber could record it (see
+/// [`send`] for a traced or spanned call, out of line.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn send_observed<S, C, Req, B>(
+    inner: &mut S,
+    req: Req,
+    classifier: &C,
+    guard: PermitGuard<B::Handle>,
+    start: Option<Instant>,
+    token: Option<crate::token::CancelToken>,
+    trace: Option<DecisionTrace>,
+    span: Option<Span>,
+) -> ResponseFuture<S::Future, C, Req, S::Response, B>
+where
+    B: BreakerRef,
+    S: Service<Req>,
+    C: Clone,
+    Req: HasCancelToken,
+{
+    let observed = watched(&guard, &req, trace, span);
+    // The layers below make their spans in their `call`: inside this one.
+    let fut = span::in_span(observed.span.as_ref(), || inner.call(req));
+    ResponseFuture::called(fut, guard, classifier.clone(), start, token, Some(observed))
+}
+
+/// A call's `circuit_breaker` span, if a subscriber records it (see
 /// [`observe::span`](crate::observe::span)).
-#[inline]
-fn call_span<Req: HasCancelToken>(core: &Core, req: &Req) -> Span {
-    tracing::debug_span!(
+#[cold]
+#[inline(never)]
+fn call_span<Req: HasCancelToken>(core: &Core, req: &Req) -> Option<Span> {
+    span::kept(tracing::debug_span!(
         "circuit_breaker",
         steadfast.kind = "circuit_breaker",
         steadfast.layer = &*core.name,
         steadfast.attempt = req.retry_attempt().map_or(1, |a| a.number()),
         steadfast.outcome = tracing::field::Empty,
         steadfast.circuit_breaker.state = tracing::field::Empty,
-    )
+    ))
 }
 
 /// What a traced or spanned call admitted under `guard` keeps, with the state it was

@@ -4,16 +4,27 @@
 //! `validate`) and gives it the same fields: `steadfast.kind` (the kind, again, for backends
 //! that search attributes rather than span names), `steadfast.layer` (the layer's name, as in
 //! the metrics' attribute of that name), and `steadfast.outcome`, recorded when the request
-//! leaves the layer. A span is made only when the callsite's interest says a subscriber could
-//! record it: with no subscriber, or one that filters `steadfast` spans out, a request makes
-//! none, allocates nothing for one and enters nothing. A span is entered around the inner
+//! leaves the layer. A span is made only when a subscriber could record it: a layer first asks
+//! [`may_record`] (the most verbose level any subscriber wants, one relaxed atomic load), and
+//! only then, out of line, makes the span, which asks the callsite's cached interest. With no
+//! subscriber, or one that filters `debug` out, a request makes no span, allocates nothing for
+//! one and enters nothing. A span is entered around the inner
 //! service's call and every poll of its future, so the spans of the layers below nest inside it
 //! and the events a layer emits while it decides fall in its span.
 
-use tracing::Span;
+use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+use tracing::{Level, Span};
 
 /// The field every span records its request's outcome in.
 pub(crate) const OUTCOME: &str = "steadfast.outcome";
+
+/// Whether any subscriber could record a span at `level`: `tracing`'s global maximum level,
+/// the only test a request pays when none could. Always `false` without the `spans` feature,
+/// so that the layers compile with no span code at all.
+#[inline(always)]
+pub(crate) fn may_record(level: Level) -> bool {
+    cfg!(feature = "spans") && level <= STATIC_MAX_LEVEL && level <= LevelFilter::current()
+}
 
 /// `span`, if a subscriber records it; `None` for a disabled span, so that a holder's cold
 /// `Option` stays empty.

@@ -16,7 +16,7 @@ use super::error::StopReason;
 use super::log::{attempt_span, enabled_at, outcome_name, record_end, retry_span};
 use super::policy::{PolicyRef, Settings};
 use super::recover::Recover;
-use super::state::{FinishedAttempt, RetryState, EVENTS_TARGET};
+use super::state::{ColdState, FinishedAttempt, RetryState, EVENTS_TARGET};
 use crate::classify::{refine, Classify, Outcome};
 use crate::observe::span::{self, in_span};
 use crate::token::{CancelToken, HasCancelToken, WaitForCancellationFuture as Cancelled};
@@ -124,16 +124,18 @@ where
                 state.set_trace(trace.clone());
             }
         }
-        if let Some(span) = span::kept(retry_span(settings.log_level(), settings.name())) {
-            start_span(&mut state, settings, span);
-        }
         let request = if settings.max_attempts > 1 {
             settings.cloner.clone_request(&req)
         } else {
             None
         };
-        // The layers below make their spans in their `call`: inside the attempt's.
-        let fut = in_span(attempt_span_of(&state), || service.call(req));
+        let fut = if span::may_record(settings.log_level()) {
+            let (cold, fut) = call_spanned(state.take_cold(), settings, &mut service, req);
+            state.put_cold(cold);
+            fut
+        } else {
+            service.call(req)
+        };
         ResponseFuture {
             phase: Phase::Calling { fut },
             service,
@@ -201,13 +203,28 @@ fn span_of<C, K, R>(state: &mut RetryState<FutureColdState>, settings: &Settings
     span.clone()
 }
 
-/// Keeps the request's `span`, made with the request, and starts its first attempt's.
+/// Makes the request's span, if a subscriber records it, and calls `service` inside its first
+/// attempt's, so that the layers below make their spans in it.
+///
+/// The state's cold part goes in and out by value: see [`RetryState::take_cold`].
 #[cold]
 #[inline(never)]
-fn start_span<C, K, R>(state: &mut RetryState<FutureColdState>, settings: &Settings<C, K, R>, span: Span) {
-    let extra = state.cold_or_make().project().extra.project();
-    *extra.attempt = Some(attempt_span(settings.log_level(), &span, settings.name(), 1));
+fn call_spanned<S: Service<Req>, Req, C, K, R>(
+    cold: Option<Pin<Box<ColdState<FutureColdState>>>>,
+    settings: &Settings<C, K, R>,
+    service: &mut S,
+    req: Req,
+) -> (Option<Pin<Box<ColdState<FutureColdState>>>>, S::Future) {
+    let Some(span) = span::kept(retry_span(settings.log_level(), settings.name())) else {
+        return (cold, service.call(req));
+    };
+    let mut cold = cold.unwrap_or_else(|| Box::pin(ColdState::default()));
+    let extra = cold.as_mut().project().extra.project();
+    let attempt = attempt_span(settings.log_level(), &span, settings.name(), 1);
     *extra.span = span;
+    let fut = attempt.in_scope(|| service.call(req));
+    *extra.attempt = Some(attempt);
+    (Some(cold), fut)
 }
 
 /// The span the attempt in flight runs in, if the request has spans.
@@ -233,21 +250,32 @@ fn next_attempt_span<C, K, R>(
     }
 }
 
-/// Closes the span of the attempt that ended with `outcome`, and, if `out` is the request's
-/// answer, records it in the request's span.
+/// Closes the span of the attempt that ended with `outcome`, and records in the request's span
+/// how it ends if the attempt's answer (`Ok` for a response) is the request's.
 #[cold]
 #[inline(never)]
-fn end_spans(state: &mut RetryState<FutureColdState>, outcome: Option<Outcome>, out: Option<bool>) {
+fn end_spans(state: &mut RetryState<FutureColdState>, outcome: Outcome, ends_ok: Option<bool>) {
     let attempts = state.attempt;
     if let Some(cold) = state.cold() {
         let extra = cold.project().extra.project();
-        if let (Some(span), Some(outcome)) = (extra.attempt.take(), outcome) {
+        if let Some(span) = extra.attempt.take() {
             span::record_outcome(&span, outcome_name(outcome));
-        }
-        if let Some(ok) = out {
-            if !extra.span.is_none() {
+            if let Some(ok) = ends_ok {
                 record_end(extra.span, ok, attempts);
             }
+        }
+    }
+}
+
+/// Records in the request's span that it ended with an error.
+#[cold]
+#[inline(never)]
+fn end_request_span(state: &mut RetryState<FutureColdState>, ok: bool) {
+    let attempts = state.attempt;
+    if let Some(cold) = state.cold() {
+        let span = cold.project().extra.project().span;
+        if !span.is_none() {
+            record_end(span, ok, attempts);
         }
     }
 }
@@ -284,21 +312,19 @@ where
         let mut this = self.project();
         // The first attempt's answer is handled here; everything after a retryable outcome
         // is in `poll_retrying`, out of line, so that the success path stays small.
-        let polled = if let PhaseProj::Calling { fut } = this.phase.as_mut().project() {
-            let result = ready!(in_span(attempt_span_of(this.state), || fut.poll(cx)));
-            let mut reading = None;
-            match Self::attempt_finished(&mut this, result, &mut reading) {
-                Some(out) => Poll::Ready(out),
-                None => Self::poll_retrying(&mut this, cx, reading),
+        if let PhaseProj::Calling { fut } = this.phase.as_mut().project() {
+            if this.state.cold_ref().is_some() {
+                // Failed before, traced, or with spans: the attempt's poll in its span.
+                return Self::poll_retrying(this, cx, None);
             }
-        } else {
-            Self::poll_retrying(&mut this, cx, None)
-        };
-        // A request with spans records its end in its own.
-        if let (Poll::Ready(out), true) = (&polled, this.state.cold_ref().is_some()) {
-            end_spans(this.state, None, Some(out.is_ok()));
+            let result = ready!(fut.poll(cx));
+            let mut reading = None;
+            return match Self::attempt_finished::<false>(&mut this, result, &mut reading) {
+                Some(out) => Poll::Ready(out),
+                None => Self::poll_retrying(this, cx, reading),
+            };
         }
-        polled
+        Self::poll_retrying(this, cx, None)
     }
 }
 
@@ -321,7 +347,7 @@ where
     /// the response, it made the compiler store a `u64` response as two halves and load it whole,
     /// a store-forwarding stall on every successful call.
     #[inline(always)]
-    fn attempt_finished(
+    fn attempt_finished<const SPANS: bool>(
         this: &mut ResponseFutureProj<'_, S, Req, P>,
         result: Result<S::Response, S::Error>,
         reading: &mut Option<Instant>,
@@ -360,10 +386,11 @@ where
         if tracing::enabled!(Level::TRACE) {
             trace_attempt(this.state, settings, outcome);
         }
-        if this.state.cold_ref().is_some() {
-            end_spans(this.state, Some(outcome), None);
+        let ends = !outcome.is_retry_decision() || this.request.is_none();
+        if SPANS {
+            end_spans(this.state, outcome, ends.then_some(result.is_ok()));
         }
-        if !outcome.is_retry_decision() || this.request.is_none() {
+        if ends {
             if this.state.records_finish(settings) {
                 finish_reported(this.state, settings, outcome, now, true);
             }
@@ -384,6 +411,23 @@ where
     /// reuses it to tag the next attempt. It is never kept across a `Pending`.
     #[inline(never)]
     fn poll_retrying(
+        mut this: ResponseFutureProj<'_, S, Req, P>,
+        cx: &mut Context<'_>,
+        reading: Option<Instant>,
+    ) -> Poll<Result<S::Response, BoxError>> {
+        let polled = Self::poll_steps(&mut this, cx, reading);
+        // A request with spans records its end in its own.
+        if let Poll::Ready(out) = &polled {
+            if this.state.cold_ref().is_some() {
+                end_request_span(this.state, out.is_ok());
+            }
+        }
+        polled
+    }
+
+    /// The loop of [`poll_retrying`](Self::poll_retrying).
+    #[inline(always)]
+    fn poll_steps(
         this: &mut ResponseFutureProj<'_, S, Req, P>,
         cx: &mut Context<'_>,
         mut reading: Option<Instant>,
@@ -392,7 +436,7 @@ where
             match this.phase.as_mut().project() {
                 PhaseProj::Calling { fut } => {
                     let result = ready!(in_span(attempt_span_of(this.state), || fut.poll(cx)));
-                    if let Some(out) = Self::attempt_finished(this, result, &mut reading) {
+                    if let Some(out) = Self::attempt_finished::<true>(this, result, &mut reading) {
                         return Poll::Ready(out);
                     }
                 }
@@ -575,6 +619,7 @@ where
             let out = this
                 .state
                 .conclude(settings, reason, value, Some(now), &span);
+            end_request_span(this.state, out.is_ok());
             return Scheduled::Stop(out);
         }
     };

@@ -31,18 +31,19 @@ pub(crate) struct Observed {
     pub(crate) span: Option<Span>,
 }
 
-/// A request's `validate` span, when a subscriber could record it (see
+/// A request's `validate` span, if a subscriber records it (see
 /// [`observe::span`](crate::observe::span)); `attempt` is the retry attempt the request is.
-#[inline]
-pub(crate) fn validate_span(name: &Option<Cow<'static, str>>, attempt: u32) -> Span {
-    tracing::debug_span!(
+#[cold]
+#[inline(never)]
+pub(crate) fn validate_span(name: &Option<Cow<'static, str>>, attempt: u32) -> Option<Span> {
+    span::kept(tracing::debug_span!(
         "validate",
         steadfast.kind = "validate",
         steadfast.layer = name.as_deref().unwrap_or("validate"),
         steadfast.attempt = attempt,
         steadfast.outcome = tracing::field::Empty,
         steadfast.validate.target = tracing::field::Empty,
-    )
+    ))
 }
 
 /// Records in `span` that the request (`target` `request`) or its response was refused.
@@ -153,7 +154,11 @@ where
                 listeners,
                 observed,
             } => {
-                let span = observed.as_ref().and_then(|o| o.span.as_ref());
+                let span = if cfg!(feature = "spans") {
+                    observed.as_ref().and_then(|o| o.span.as_ref())
+                } else {
+                    None
+                };
                 let _entered = span.map(Span::enter);
                 let response = match ready!(fut.poll(cx)) {
                     Ok(response) => response,

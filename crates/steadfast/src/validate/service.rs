@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use tower_service::Service;
-use tracing::Span;
+use tracing::{Level, Span};
 
 use super::error::InvalidRequest;
 use super::events::{Listeners, ValidateEvent};
@@ -133,7 +133,11 @@ where
             tag.map_or(1, |t| t.number()),
             tag.map_or(Duration::ZERO, |t| t.elapsed()),
         );
-        let span = span::kept(validate_span(&self.name, cx.attempt()));
+        let span = if span::may_record(Level::DEBUG) {
+            validate_span(&self.name, cx.attempt())
+        } else {
+            None
+        };
         let _entered = span.as_ref().map(Span::enter);
         let mut reasons = Vec::new();
         self.request.validate(&req, &cx, &mut reasons);
@@ -155,16 +159,14 @@ where
             }
             return ResponseFuture::rejected(error);
         }
-        let traced = if crate::trace::armed() {
+        let mut observed = if crate::trace::armed() {
             traced(&req, &self.name)
         } else {
             None
         };
-        let observed = if traced.is_some() || span.is_some() {
-            Some(observed(traced, span.clone()))
-        } else {
-            None
-        };
+        if let Some(span) = &span {
+            observed = with_span(observed, span.clone());
+        }
         let sent = Instant::now();
         let fut = self.inner.call(req);
         ResponseFuture::called(
@@ -182,19 +184,32 @@ where
 /// verdict.
 #[cold]
 #[inline(never)]
-fn traced<Req: HasCancelToken>(req: &Req, name: &Option<Cow<'static, str>>) -> Option<Traced> {
+fn traced<Req: HasCancelToken>(
+    req: &Req,
+    name: &Option<Cow<'static, str>>,
+) -> Option<Box<Observed>> {
     let trace = req.decision_trace()?;
-    Some(Traced {
-        trace: trace.clone(),
-        layer: name.clone().unwrap_or(Cow::Borrowed("validate")),
-    })
+    Some(Box::new(Observed {
+        traced: Some(Traced {
+            trace: trace.clone(),
+            layer: name.clone().unwrap_or(Cow::Borrowed("validate")),
+        }),
+        span: None,
+    }))
 }
 
-/// What a traced or spanned call keeps.
+/// `observed` (made if it is `None`) holding the request's `span`.
 #[cold]
 #[inline(never)]
-fn observed(traced: Option<Traced>, span: Option<Span>) -> Box<Observed> {
-    Box::new(Observed { traced, span })
+fn with_span(observed: Option<Box<Observed>>, span: Span) -> Option<Box<Observed>> {
+    let mut observed = observed.unwrap_or_else(|| {
+        Box::new(Observed {
+            traced: None,
+            span: None,
+        })
+    });
+    observed.span = Some(span);
+    Some(observed)
 }
 
 /// `error`, carrying `req`'s decision trace (if it has one) with the refusal recorded.
