@@ -241,6 +241,9 @@ fn next_attempt_span<C, K, R>(
     settings: &Settings<C, K, R>,
     attempt: u32,
 ) {
+    if !cfg!(feature = "spans") {
+        return;
+    }
     if let Some(cold) = state.cold() {
         let extra = cold.project().extra.project();
         if extra.attempt.is_none() && !extra.span.is_none() {
