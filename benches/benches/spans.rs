@@ -54,7 +54,10 @@ fn layers(c: &mut Criterion) {
     let all = || Some(tracing::Dispatch::new(tracing_subscriber::registry()));
 
     for (subscriber, make) in [
-        ("no_subscriber", &(|| None) as &dyn Fn() -> Option<tracing::Dispatch>),
+        (
+            "no_subscriber",
+            &(|| None) as &dyn Fn() -> Option<tracing::Dispatch>,
+        ),
         ("info_filter", &info),
         ("recording", &all),
     ] {

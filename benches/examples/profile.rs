@@ -51,8 +51,8 @@ fn main() {
     let path = match path.strip_prefix("info_") {
         Some(rest) => {
             use tracing_subscriber::layer::SubscriberExt;
-            let subscriber = tracing_subscriber::registry()
-                .with(tracing_subscriber::filter::LevelFilter::INFO);
+            let subscriber =
+                tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::INFO);
             tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
             rest.to_string()
         }

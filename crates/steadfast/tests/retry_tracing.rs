@@ -183,7 +183,13 @@ async fn spans_are_made_when_a_subscriber_records_them() {
     let spans = capture.spans.lock().unwrap().clone();
     assert_eq!(
         names(&capture),
-        ["retry", "retry_attempt", "retry", "retry_attempt", "retry_attempt"]
+        [
+            "retry",
+            "retry_attempt",
+            "retry",
+            "retry_attempt",
+            "retry_attempt"
+        ]
     );
     let events = capture.events.lock().unwrap().clone();
     let in_span: Vec<&str> = events

@@ -147,7 +147,10 @@ fn flaky() -> impl tower::Service<
 }
 
 /// cancel → retry → circuit breaker → validate over `inner`, each layer named.
-fn stack<S>(inner: S, breaker: &CircuitBreaker) -> impl tower::Service<Req, Response = u16, Error = steadfast::BoxError>
+fn stack<S>(
+    inner: S,
+    breaker: &CircuitBreaker,
+) -> impl tower::Service<Req, Response = u16, Error = steadfast::BoxError>
 where
     S: tower::Service<Req, Response = u16, Error = std::io::Error> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -160,7 +163,13 @@ where
         .unwrap();
     let validate = ValidateLayer::builder()
         .name("answers")
-        .response_fn(|status: &u16, _| if *status == 200 { Ok(()) } else { Err("not 200") })
+        .response_fn(|status: &u16, _| {
+            if *status == 200 {
+                Ok(())
+            } else {
+                Err("not 200")
+            }
+        })
         .build()
         .unwrap();
     let cancel = CancelLayer::builder()
@@ -229,31 +238,66 @@ async fn a_request_makes_one_span_per_layer_nested_in_stack_order() {
     let field = |i: usize, name: &str| spans[i].fields.get(name).map(String::as_str);
     for (i, span) in spans.iter().enumerate() {
         for key in ["steadfast.kind", "steadfast.layer", "steadfast.outcome"] {
-            assert!(span.fields.contains_key(key), "{} lacks {key}: {span:?}", span.name);
+            assert!(
+                span.fields.contains_key(key),
+                "{} lacks {key}: {span:?}",
+                span.name
+            );
         }
-        let kind = if span.name == "retry_attempt" { "retry" } else { span.name };
+        let kind = if span.name == "retry_attempt" {
+            "retry"
+        } else {
+            span.name
+        };
         assert_eq!(field(i, "steadfast.kind"), Some(kind));
     }
-    let layers: Vec<_> = (0..spans.len()).map(|i| field(i, "steadfast.layer").unwrap()).collect();
+    let layers: Vec<_> = (0..spans.len())
+        .map(|i| field(i, "steadfast.layer").unwrap())
+        .collect();
     assert_eq!(
         layers,
-        ["edge", "payments", "payments", "payments-db", "answers", "payments", "payments-db", "answers"]
+        [
+            "edge",
+            "payments",
+            "payments",
+            "payments-db",
+            "answers",
+            "payments",
+            "payments-db",
+            "answers"
+        ]
     );
-    let outcomes: Vec<_> = (0..spans.len()).map(|i| field(i, "steadfast.outcome").unwrap()).collect();
+    let outcomes: Vec<_> = (0..spans.len())
+        .map(|i| field(i, "steadfast.outcome").unwrap())
+        .collect();
     assert_eq!(
         outcomes,
-        ["success", "success", "retryable", "failure", "failure", "success", "success", "success"]
+        [
+            "success",
+            "success",
+            "retryable",
+            "failure",
+            "failure",
+            "success",
+            "success",
+            "success"
+        ]
     );
     // The attempt number, on the retry's attempts and on the layers below them, and
     // OpenTelemetry's resend count on the resend.
-    let attempts: Vec<_> = [2, 3, 4, 5, 6, 7].map(|i| field(i, "steadfast.attempt").unwrap()).to_vec();
+    let attempts: Vec<_> = [2, 3, 4, 5, 6, 7]
+        .map(|i| field(i, "steadfast.attempt").unwrap())
+        .to_vec();
     assert_eq!(attempts, ["1", "1", "1", "2", "2", "2"]);
     assert_eq!(field(2, "http.request.resend_count"), None);
     assert_eq!(field(5, "http.request.resend_count"), Some("1"));
     assert_eq!(field(1, "steadfast.attempt"), Some("2"));
     // The breaker's span says the state it admitted the call under.
     assert_eq!(field(3, "steadfast.circuit_breaker.state"), Some("closed"));
-    assert_eq!(field(6, "steadfast.circuit_breaker.state"), Some("half_open"));
+    assert_eq!(
+        field(6, "steadfast.circuit_breaker.state"),
+        Some("half_open")
+    );
 
     // One `attempt finished` per attempt, in the request's `retry` span; each transition
     // of the breaker in the span of the call that caused it.
@@ -277,7 +321,11 @@ async fn a_request_makes_one_span_per_layer_nested_in_stack_order() {
             (Some(6), "closed".to_string()),
         ]
     );
-    let retrying: Vec<_> = events.iter().filter(|e| e.message == "retrying").map(|e| e.span).collect();
+    let retrying: Vec<_> = events
+        .iter()
+        .filter(|e| e.message == "retrying")
+        .map(|e| e.span)
+        .collect();
     assert_eq!(retrying, [Some(1)]);
 }
 
@@ -297,16 +345,22 @@ async fn cancelled_dropped_and_invalid_requests_say_so_in_their_span() {
         .build()
         .unwrap();
     let svc = tower::Layer::layer(&cancel, slow);
-    svc.clone().oneshot(http::Request::new(())).await.unwrap_err();
-    let given_up = tokio::time::timeout(
-        Duration::from_secs(1),
-        svc.oneshot(http::Request::new(())),
-    )
-    .await;
+    svc.clone()
+        .oneshot(http::Request::new(()))
+        .await
+        .unwrap_err();
+    let given_up =
+        tokio::time::timeout(Duration::from_secs(1), svc.oneshot(http::Request::new(()))).await;
     assert!(given_up.is_err());
 
     let validate = ValidateLayer::builder()
-        .response_fn(|status: &u16, _| if *status == 200 { Ok(()) } else { Err("not 200") })
+        .response_fn(|status: &u16, _| {
+            if *status == 200 {
+                Ok(())
+            } else {
+                Err("not 200")
+            }
+        })
         .build()
         .unwrap();
     let teapot = service_fn(|_: Req| async { Ok::<_, std::io::Error>(418u16) });

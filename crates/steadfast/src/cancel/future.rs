@@ -404,9 +404,7 @@ where
             // Nothing can cancel this request: the inner future alone decides.
             return Poll::Pending;
         };
-        let watch = inner
-            .watch
-            .get_or_insert_with(|| Box::pin(Watch::empty()));
+        let watch = inner.watch.get_or_insert_with(|| Box::pin(Watch::empty()));
         let mut watch = watch.as_mut().project();
         if watch.cancelled.is_none() {
             watch.timer.set(

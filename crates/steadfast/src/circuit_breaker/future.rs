@@ -176,7 +176,12 @@ where
     E: Into<BoxError>,
 {
     // The attempt the retry layer above tagged the request with, if any.
-    let attempt = Attempt::new(observed.attempt, Default::default(), Default::default(), None);
+    let attempt = Attempt::new(
+        observed.attempt,
+        Default::default(),
+        Default::default(),
+        None,
+    );
     span::in_span(observed.span.as_ref(), || {
         settle(
             guard,

@@ -367,7 +367,9 @@ where
         None
     };
     if trace.is_some() || span.is_some() {
-        return send_observed::<S, C, Req, B>(inner, req, classifier, guard, start, token, trace, span);
+        return send_observed::<S, C, Req, B>(
+            inner, req, classifier, guard, start, token, trace, span,
+        );
     }
     let fut = inner.call(req);
     ResponseFuture::called(fut, guard, classifier.clone(), start, token, None)
