@@ -203,6 +203,9 @@ fn span_of<C, K, R>(state: &mut RetryState<FutureColdState>, settings: &Settings
     span.clone()
 }
 
+/// The retry state's out-of-line part, as [`RetryState::take_cold`] hands it over.
+type Cold = Option<Pin<Box<ColdState<FutureColdState>>>>;
+
 /// Makes the request's span, if a subscriber records it, and calls `service` inside its first
 /// attempt's, so that the layers below make their spans in it.
 ///
@@ -210,11 +213,11 @@ fn span_of<C, K, R>(state: &mut RetryState<FutureColdState>, settings: &Settings
 #[cold]
 #[inline(never)]
 fn call_spanned<S: Service<Req>, Req, C, K, R>(
-    cold: Option<Pin<Box<ColdState<FutureColdState>>>>,
+    cold: Cold,
     settings: &Settings<C, K, R>,
     service: &mut S,
     req: Req,
-) -> (Option<Pin<Box<ColdState<FutureColdState>>>>, S::Future) {
+) -> (Cold, S::Future) {
     let Some(span) = span::kept(retry_span(settings.log_level(), settings.name())) else {
         return (cold, service.call(req));
     };
