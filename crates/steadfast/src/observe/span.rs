@@ -12,6 +12,17 @@
 //! service's call and every poll of its future, so the spans of the layers below nest inside it
 //! and the events a layer emits while it decides fall in its span.
 
+// Each helper serves the layers compiled in; with some layers' features off, some serve none.
+#![cfg_attr(
+    not(all(
+        feature = "retry",
+        feature = "circuit-breaker",
+        feature = "cancel",
+        feature = "validate"
+    )),
+    allow(dead_code)
+)]
+
 use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
 use tracing::{Level, Span};
 
