@@ -127,6 +127,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         let tag = req.retry_attempt();
         let cx = ValidationContext::new(
