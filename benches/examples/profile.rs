@@ -31,6 +31,10 @@
 //! OpenTelemetry SDK); `events_metrics_noop`, `events_prometheus` and `events_otel` give the
 //! two events of a request that succeeds at once (the attempt's end, the request's end) to
 //! each export's retry listener.
+//! `validate` makes one call through a validate layer with a response validator. Any path
+//! prefixed with `info_` (`info_retry`, `info_breaker`, ...) runs under a global subscriber (a
+//! tracing-subscriber registry) whose filter keeps `info` and above: it records none of the
+//! layers' `debug` spans, and the layers ask it whether to make them.
 #[path = "../benches/common/mod.rs"]
 mod common;
 
@@ -46,6 +50,16 @@ fn run<S: Service<u64>>(mut svc: S, n: u64) {
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().unwrap_or_default();
+    let path = match path.strip_prefix("info_") {
+        Some(rest) => {
+            use tracing_subscriber::layer::SubscriberExt;
+            let subscriber =
+                tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::INFO);
+            tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+            rest.to_string()
+        }
+        None => path,
+    };
     let n: u64 = args
         .next()
         .map(|s| s.parse().expect("the count is a number"))
@@ -142,6 +156,14 @@ fn main() {
             token_path(&path, n)
         }
         "cancel_u64" => run(peers::steadfast_timeout(Bare), n),
+        "validate" => run(
+            steadfast::validate::ValidateLayer::builder()
+                .response_fn(|r: &u64, _| if *r > 0 { Ok(()) } else { Err("zero") })
+                .build()
+                .expect("valid layer")
+                .layer(Bare),
+            n,
+        ),
         "export_none"
         | "export_empty"
         | "export_metrics_noop"

@@ -109,8 +109,9 @@ async fn one_span_per_request_with_an_event_per_attempt() {
     );
 }
 
-/// With `debug` the most a subscriber records, a request that succeeds at once reports nothing
+/// Without the `spans` feature, with `debug` the most a subscriber records, a request that succeeds at once reports nothing
 /// and makes no span; one that retries gets one, with its `debug` events in it.
+#[cfg(not(feature = "spans"))]
 #[tokio::test(start_paused = true)]
 async fn only_requests_with_something_to_report_make_a_span() {
     let shared = Shared(Arc::default(), Some(Level::DEBUG));
@@ -142,6 +143,63 @@ async fn only_requests_with_something_to_report_make_a_span() {
     assert_eq!(in_span, ["retrying", "succeeded after retries"]);
 }
 
+/// With the `spans` feature, a subscriber that records `debug` gets a `retry` span for every request, with a
+/// `retry_attempt` span per attempt in it; one that keeps `info` and above gets no span, and
+/// no event from a request that succeeds at once.
+#[cfg(feature = "spans")]
+#[tokio::test(start_paused = true)]
+async fn spans_are_made_when_a_subscriber_records_them() {
+    let policy = RetryPolicy::builder()
+        .max_attempts(3)
+        .backoff(Backoff::constant(Duration::from_millis(5)))
+        .build()
+        .unwrap();
+    let layer = RetryLayer::new(policy);
+
+    let shared = Shared(Arc::default(), Some(Level::INFO));
+    let capture = shared.0.clone();
+    {
+        let _guard = tracing::subscriber::set_default(shared);
+        let at_once = Scripted::new([Reply::ok(1)]);
+        layer.layer(at_once).oneshot(()).await.unwrap();
+    }
+    assert!(capture.spans.lock().unwrap().is_empty());
+    assert!(capture.events.lock().unwrap().is_empty());
+
+    let shared = Shared(Arc::default(), Some(Level::DEBUG));
+    let capture = shared.0.clone();
+    let _guard = tracing::subscriber::set_default(shared);
+    let at_once = Scripted::new([Reply::ok(1)]);
+    layer.layer(at_once).oneshot(()).await.unwrap();
+    let names = |capture: &Capture| -> Vec<String> {
+        let spans = capture.spans.lock().unwrap();
+        spans.iter().map(|(_, n)| n.clone()).collect()
+    };
+    assert_eq!(names(&capture), ["retry", "retry_attempt"]);
+    assert!(capture.events.lock().unwrap().is_empty());
+
+    let once_more = Scripted::new([Reply::err("a"), Reply::ok(1)]);
+    layer.layer(once_more).oneshot(()).await.unwrap();
+    let spans = capture.spans.lock().unwrap().clone();
+    assert_eq!(
+        names(&capture),
+        [
+            "retry",
+            "retry_attempt",
+            "retry",
+            "retry_attempt",
+            "retry_attempt"
+        ]
+    );
+    let events = capture.events.lock().unwrap().clone();
+    let in_span: Vec<&str> = events
+        .iter()
+        .filter(|(p, _)| *p == Some(spans[2].0))
+        .map(|(_, m)| m.as_str())
+        .collect();
+    assert_eq!(in_span, ["retrying", "succeeded after retries"]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_events_level_is_a_setting() {
     let run = |level: Option<Level>| async move {
@@ -161,7 +219,13 @@ async fn the_events_level_is_a_setting() {
             .await
             .unwrap_err();
         let events = capture.events.lock().unwrap().clone();
-        let spans = capture.spans.lock().unwrap().len();
+        let spans = capture
+            .spans
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, name)| name == "retry")
+            .count();
         (
             events.into_iter().map(|(_, m)| m).collect::<Vec<_>>(),
             spans,

@@ -8,11 +8,13 @@ use std::task::{Context, Poll};
 
 use pin_project::{pin_project, pinned_drop};
 use tokio::time::Sleep;
+use tracing::Span;
 
 use super::error::Cancelled;
 use super::events::{Listeners, Observed};
 use super::plan::{Deferred, Parts};
 
+use crate::observe::span;
 use crate::token::{self, CancelReason, CancelToken, HasCancelToken};
 use crate::trace::{Decision, DecisionTrace};
 use crate::BoxError;
@@ -85,6 +87,91 @@ pub(crate) struct Watch {
     /// The request's decision trace and the layer's name, for a traced request (the watch is
     /// then made at the call).
     trace: Option<Traced>,
+    /// The request's `cancel` span, when a subscriber records it (the watch is then made at
+    /// the call).
+    span: Option<Span>,
+}
+
+impl Watch {
+    fn empty() -> Self {
+        Watch {
+            timer: None,
+            cancelled: None,
+            parent: None,
+            observed: None,
+            trace: None,
+            span: None,
+        }
+    }
+}
+
+/// A request's `cancel` span, if a subscriber records it (see
+/// [`observe::span`](crate::observe::span)).
+#[cold]
+#[inline(never)]
+pub(crate) fn cancel_span(name: &Option<Cow<'static, str>>) -> Option<Span> {
+    span::kept(tracing::debug_span!(
+        "cancel",
+        steadfast.kind = "cancel",
+        steadfast.layer = name.as_deref().unwrap_or("cancel"),
+        steadfast.outcome = tracing::field::Empty,
+        steadfast.cancel.reason = tracing::field::Empty,
+    ))
+}
+
+/// `watch` (made if it is `None`) holding the request's `span`.
+#[cold]
+#[inline(never)]
+pub(crate) fn spanned(watch: Option<Pin<Box<Watch>>>, span: Span) -> Option<Pin<Box<Watch>>> {
+    let mut watch = watch.unwrap_or_else(|| Box::pin(Watch::empty()));
+    *watch.as_mut().project().span = Some(span);
+    Some(watch)
+}
+
+/// The `span` of a request cancelled for `reason`: its outcome, the reason, and an event.
+#[cold]
+#[inline(never)]
+pub(crate) fn record_cancelled_span(span: &Span, reason: &CancelReason) {
+    let name = reason_name(reason);
+    span.record("steadfast.cancel.reason", name);
+    span::record_outcome(span, "cancelled");
+    tracing::debug!(parent: span, steadfast.cancel.reason = name, "request cancelled: {reason}");
+}
+
+/// `reason`'s value of `steadfast.cancel.reason`, as in the metrics.
+fn reason_name(reason: &CancelReason) -> &'static str {
+    match reason {
+        CancelReason::Timeout(_) => "timeout",
+        CancelReason::Deadline => "deadline",
+        CancelReason::Manual(_) => "manual",
+        CancelReason::Shutdown => "shutdown",
+        CancelReason::Signal(_) => "signal",
+        CancelReason::Condition(_) => "condition",
+        CancelReason::ClientDisconnected => "client_disconnected",
+        CancelReason::HedgeLost => "hedge_lost",
+    }
+}
+
+/// Ends the span and the decision trace of a request whose caller dropped it before its
+/// answer: outcome `dropped`, and a last `Cancelled` entry, for `ClientDisconnected`.
+#[cold]
+#[inline(never)]
+fn record_dropped(watch: &Watch) {
+    if let Some(span) = &watch.span {
+        span::record_outcome(span, "dropped");
+    }
+    if let Some(trace) = &watch.trace {
+        record_cancelled(trace, &CancelReason::ClientDisconnected);
+    }
+}
+
+/// The span of a request the cancel layer sent, if it has one.
+#[inline(always)]
+pub(crate) fn span_of(watch: &Option<Pin<Box<Watch>>>) -> Option<&Span> {
+    if !cfg!(feature = "spans") {
+        return None;
+    }
+    watch.as_ref().and_then(|w| w.span.as_ref())
 }
 
 /// The watch of a request whose layer has `listeners`, made when it is sent. Out of line: a
@@ -93,11 +180,8 @@ pub(crate) struct Watch {
 #[inline(never)]
 pub(crate) fn watched(listeners: &Listeners) -> Option<Pin<Box<Watch>>> {
     Some(Box::pin(Watch {
-        timer: None,
-        cancelled: None,
-        parent: None,
         observed: Some(listeners.watch(tokio::time::Instant::now())),
-        trace: None,
+        ..Watch::empty()
     }))
 }
 
@@ -113,15 +197,7 @@ pub(crate) fn traced<Req: HasCancelToken>(
     let Some(trace) = req.decision_trace() else {
         return watch;
     };
-    let mut watch = watch.unwrap_or_else(|| {
-        Box::pin(Watch {
-            timer: None,
-            cancelled: None,
-            parent: None,
-            observed: None,
-            trace: None,
-        })
-    });
+    let mut watch = watch.unwrap_or_else(|| Box::pin(Watch::empty()));
     *watch.as_mut().project().trace = Some(Traced(trace.clone(), layer_name(name)));
     Some(watch)
 }
@@ -300,12 +376,17 @@ where
         };
         let inner = inner.project();
         // The answer wins if it is already there.
-        if let Poll::Ready(out) = inner.fut.poll(cx) {
+        let polled = span::in_span(span_of(inner.watch), || inner.fut.poll(cx));
+        if let Poll::Ready(out) = polled {
             *inner.done = true;
             if let Some(watch) = inner.watch.as_mut() {
+                let watch = watch.as_mut().project();
                 // Told when the watch is dropped: a call here would copy the answer.
-                if let Some(observed) = watch.as_mut().project().observed {
+                if let Some(observed) = watch.observed {
                     observed.answered(out.is_ok());
+                }
+                if let Some(span) = watch.span {
+                    span::record_outcome(span, if out.is_ok() { "success" } else { "failure" });
                 }
             }
             return Poll::Ready(Ok(out));
@@ -323,15 +404,7 @@ where
             // Nothing can cancel this request: the inner future alone decides.
             return Poll::Pending;
         };
-        let watch = inner.watch.get_or_insert_with(|| {
-            Box::pin(Watch {
-                timer: None,
-                cancelled: None,
-                parent: None,
-                observed: None,
-                trace: None,
-            })
-        });
+        let watch = inner.watch.get_or_insert_with(|| Box::pin(Watch::empty()));
         let mut watch = watch.as_mut().project();
         if watch.cancelled.is_none() {
             watch.timer.set(
@@ -366,8 +439,11 @@ where
             if let Some(observed) = watch.observed {
                 observed.cancelled(&reason);
             }
+            if let Some(span) = watch.span.as_ref() {
+                record_cancelled_span(span, &reason);
+            }
             if let Some(trace) = watch.trace {
-                record_cancelled(trace, &reason);
+                span::in_span(watch.span.as_ref(), || record_cancelled(trace, &reason));
             }
             return Poll::Ready(Err(reason));
         }
@@ -418,6 +494,12 @@ impl<F> PinnedDrop for ResponseFuture<F> {
             {
                 // Nobody is waiting for the answer any more.
                 token.cancel_with(CancelReason::ClientDisconnected);
+            }
+            if !*inner.done {
+                if let Some(watch) = inner.watch.as_ref() {
+                    // A traced request has a watch from its call.
+                    record_dropped(watch);
+                }
             }
         }
     }

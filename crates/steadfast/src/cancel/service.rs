@@ -1,12 +1,18 @@
 //! The cancel middleware service.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tower_service::Service;
+use tracing::Level;
 
-use super::future::{trace_refusal, traced, watched, ResponseFuture};
+use super::future::{
+    cancel_span, record_cancelled_span, span_of, spanned, trace_refusal, traced, watched,
+    ResponseFuture, Watch,
+};
 use super::plan::{prepare, Config, Prepared};
+use crate::observe::span::{self, in_span};
 use crate::token::HasCancelToken;
 use crate::BoxError;
 
@@ -88,23 +94,42 @@ impl<S> Cancel<S> {
                 } else {
                     None
                 };
+                if span::may_record(Level::DEBUG) {
+                    if let Some(span) = cancel_span(&self.config.name) {
+                        record_cancelled_span(&span, &reason);
+                    }
+                }
                 ResponseFuture::cancelled(reason, trace)
             }
             Prepared::Ready(parts) => {
-                let mut watch = self.config.listeners.as_ref().and_then(watched);
-                if crate::trace::armed() {
-                    watch = traced(&req, &self.config.name, watch);
-                }
-                ResponseFuture::new(self.inner.call(req), parts, watch)
+                let watch = self.watch(&req);
+                let fut = in_span(span_of(&watch), || self.inner.call(req));
+                ResponseFuture::new(fut, parts, watch)
             }
             Prepared::Deferred(later) => {
-                let mut watch = self.config.listeners.as_ref().and_then(watched);
-                if crate::trace::armed() {
-                    watch = traced(&req, &self.config.name, watch);
-                }
-                ResponseFuture::deferred(self.inner.call(req), later, watch)
+                let watch = self.watch(&req);
+                let fut = in_span(span_of(&watch), || self.inner.call(req));
+                ResponseFuture::deferred(fut, later, watch)
             }
         }
+    }
+}
+
+impl<S> Cancel<S> {
+    /// What a request sent through this layer watches from its call, if anything: the
+    /// layer's listeners, the request's decision trace, its span.
+    #[inline(always)]
+    fn watch<Req: HasCancelToken>(&self, req: &Req) -> Option<Pin<Box<Watch>>> {
+        let mut watch = self.config.listeners.as_ref().and_then(watched);
+        if crate::trace::armed() {
+            watch = traced(req, &self.config.name, watch);
+        }
+        if span::may_record(Level::DEBUG) {
+            if let Some(span) = cancel_span(&self.config.name) {
+                watch = spanned(watch, span);
+            }
+        }
+        watch
     }
 }
 

@@ -8,11 +8,13 @@ use std::task::{ready, Context, Poll};
 
 use pin_project::pin_project;
 use tokio::time::Instant;
+use tracing::Span;
 
 use super::breaker::{BreakerHandle, BreakerRef, CircuitBreaker};
 use super::error::{ColdDrop, Rejected};
 use super::state::{CallResult, Core, Permit};
 use crate::classify::{refine, Attempt, Classify, LateOutcome, Outcome};
+use crate::observe::span;
 use crate::token::{CancelReason, CancelToken};
 use crate::trace::{Decision, DecisionTrace};
 use crate::BoxError;
@@ -37,6 +39,11 @@ impl<H: BreakerHandle> PermitGuard<H> {
         &self.handle.breaker().core
     }
 
+    /// The state this guard's call was admitted under.
+    pub(crate) fn state(&self) -> Option<super::events::CircuitState> {
+        self.permit.map(|p| p.state())
+    }
+
     /// `true` while the breaker is still in the state the permit was taken under.
     pub(crate) fn is_current(&self) -> bool {
         self.permit.is_some_and(|p| self.core().is_current(p))
@@ -55,11 +62,21 @@ impl<H: BreakerHandle> PermitGuard<H> {
         }
     }
 
-    /// Records in `trace` how this guard's call is about to be recorded.
-    fn trace_recorded(&self, trace: &DecisionTrace, result: CallResult, start: Option<Instant>) {
+    /// Records in the call's decision trace and span how this guard's call is about to be
+    /// recorded.
+    #[cold]
+    #[inline(never)]
+    fn observe_recorded(&self, observed: &Watched, result: CallResult, start: Option<Instant>) {
         if let Some(p) = self.permit {
-            self.core()
-                .trace_recorded(trace, p, result, start.map(|s| s.elapsed()));
+            let outcome = self
+                .core()
+                .recorded_name(p, result, start.map(|s| s.elapsed()));
+            if let Some(trace) = &observed.trace {
+                self.core().trace_recorded(trace, outcome);
+            }
+            if let Some(span) = &observed.span {
+                span::record_outcome(span, outcome);
+            }
         }
     }
 }
@@ -68,17 +85,17 @@ impl<H: BreakerHandle> PermitGuard<H> {
     /// Hands the permit to `late`: the call is recorded when its outcome is settled (a
     /// failure, an ignored call or a success, by the same rules as an outcome known at once),
     /// and the permit given back if it never is.
-    fn defer(&mut self, late: LateOutcome, start: Option<Instant>, trace: Option<&DecisionTrace>) {
+    fn defer(&mut self, late: LateOutcome, start: Option<Instant>, observed: Option<&Watched>) {
         let Some(permit) = self.permit.take() else {
             return;
         };
         // Owned, so that it can travel with the answer to wherever its end is read.
         let mut owned = PermitGuard::new(self.handle.breaker().clone(), permit);
-        let trace = trace.cloned();
+        let observed = observed.map(Watched::clone_cold);
         late.on_settled(move |outcome| {
             let result = call_result(outcome);
-            if let Some(trace) = &trace {
-                owned.trace_recorded(trace, result, start);
+            if let Some(observed) = &observed {
+                owned.observe_recorded(observed, result, start);
             }
             owned.finish(result, start)
         });
@@ -109,14 +126,14 @@ pub(super) fn settle<H, C, Req, T, E>(
     result: Result<T, E>,
     start: &Option<Instant>,
     token: &Option<CancelToken>,
-    trace: Option<&DecisionTrace>,
+    observed: Option<&Watched>,
 ) -> Result<T, BoxError>
 where
     H: BreakerHandle,
     C: Classify<Req, T, E>,
     E: Into<BoxError>,
 {
-    let outcome = match trace {
+    let outcome = match observed.and_then(|o| o.trace.as_ref()) {
         None => classifier.classify(attempt, result.as_ref()),
         Some(trace) => explain(guard.core(), trace, classifier, attempt, result.as_ref()),
     };
@@ -130,35 +147,74 @@ where
     if let (CallResult::Success, Ok(res)) = (recorded, &result) {
         if let Some(late) = classifier.late_outcome(res) {
             // The answer's real outcome comes at its end: record it then.
-            guard.defer(late, *start, trace);
+            guard.defer(late, *start, observed);
             return result;
         }
     }
-    if let Some(trace) = trace {
-        guard.trace_recorded(trace, recorded, *start);
+    if let Some(observed) = observed {
+        guard.observe_recorded(observed, recorded, *start);
     }
     guard.finish(recorded, *start);
     result
 }
 
-/// [`settle`] for a traced call, out of line.
+/// [`settle`] for a traced or spanned call, out of line, in the call's span: the events the
+/// breaker emits as it records the call (a state transition) fall in it.
 #[cold]
 #[inline(never)]
-fn settle_traced<H, C, Req, T, E>(
+fn settle_observed<H, C, Req, T, E>(
     guard: &mut PermitGuard<H>,
     classifier: &C,
     result: Result<T, E>,
     start: &Option<Instant>,
     token: &Option<CancelToken>,
-    trace: Option<&DecisionTrace>,
+    observed: &Watched,
 ) -> Result<T, BoxError>
 where
     H: BreakerHandle,
     C: Classify<Req, T, E>,
     E: Into<BoxError>,
 {
-    let attempt = Attempt::new(1, Default::default(), Default::default(), None);
-    settle(guard, classifier, &attempt, result, start, token, trace)
+    // The attempt the retry layer above tagged the request with, if any.
+    let attempt = Attempt::new(
+        observed.attempt,
+        Default::default(),
+        Default::default(),
+        None,
+    );
+    span::in_span(observed.span.as_ref(), || {
+        settle(
+            guard,
+            classifier,
+            &attempt,
+            result,
+            start,
+            token,
+            Some(observed),
+        )
+    })
+}
+
+/// What a traced or spanned call keeps, in one box: its decision trace, the retry attempt it
+/// is (from the request's [`RetryAttempt`](crate::token::RetryAttempt) tag; 1 without one),
+/// and its `circuit_breaker` span.
+pub(crate) struct Watched {
+    pub(crate) trace: Option<DecisionTrace>,
+    pub(crate) attempt: u32,
+    pub(crate) span: Option<Span>,
+}
+
+impl Watched {
+    /// A copy, for an answer whose outcome is settled later.
+    #[cold]
+    #[inline(never)]
+    fn clone_cold(&self) -> Watched {
+        Watched {
+            trace: self.trace.clone(),
+            attempt: self.attempt,
+            span: self.span.clone(),
+        }
+    }
 }
 
 /// The classifier's verdict on a traced call, recorded in `trace` with the rule that gave it.
@@ -247,16 +303,16 @@ enum Kind<F, C, T, H: BreakerHandle> {
         start: Option<Instant>,
         token: Option<CancelToken>,
     },
-    /// `Called`, for a request carrying a decision trace: a variant of its own, so that the
-    /// future of an untraced call holds, moves and drops nothing more.
-    Traced {
+    /// `Called`, for a request carrying a decision trace or a span: a variant of its own, so
+    /// that the future of an unobserved call holds, moves and drops nothing more.
+    Observed {
         #[pin]
         fut: F,
         guard: PermitGuard<H>,
         classifier: C,
         start: Option<Instant>,
         token: Option<CancelToken>,
-        trace: ColdDrop<DecisionTrace>,
+        observed: ColdDrop<Box<Watched>>,
     },
     Rejected {
         error: Option<Rejected>,
@@ -269,7 +325,7 @@ enum Kind<F, C, T, H: BreakerHandle> {
 impl<F, C, Req, T, B: BreakerRef> fmt::Debug for ResponseFuture<F, C, Req, T, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
-            Kind::Called { .. } | Kind::Traced { .. } => "called",
+            Kind::Called { .. } | Kind::Observed { .. } => "called",
             Kind::Rejected { .. } => "rejected",
             Kind::Fallback { .. } => "fallback",
         };
@@ -286,9 +342,9 @@ impl<F, C, Req, T, B: BreakerRef> ResponseFuture<F, C, Req, T, B> {
         classifier: C,
         start: Option<Instant>,
         token: Option<CancelToken>,
-        trace: Option<DecisionTrace>,
+        observed: Option<Box<Watched>>,
     ) -> Self {
-        let kind = match trace {
+        let kind = match observed {
             None => Kind::Called {
                 fut,
                 guard,
@@ -296,13 +352,13 @@ impl<F, C, Req, T, B: BreakerRef> ResponseFuture<F, C, Req, T, B> {
                 start,
                 token,
             },
-            Some(trace) => Kind::Traced {
+            Some(observed) => Kind::Observed {
                 fut,
                 guard,
                 classifier,
                 start,
                 token,
-                trace: ColdDrop::new(trace),
+                observed: ColdDrop::new(observed),
             },
         };
         ResponseFuture {
@@ -352,22 +408,18 @@ where
                     guard, classifier, &attempt, result, start, token, None,
                 ))
             }
-            KindProj::Traced {
+            KindProj::Observed {
                 fut,
                 guard,
                 classifier,
                 start,
                 token,
-                trace,
+                observed,
             } => {
-                let result = ready!(fut.poll(cx));
-                Poll::Ready(settle_traced(
-                    guard,
-                    classifier,
-                    result,
-                    start,
-                    token,
-                    trace.get(),
+                let observed = observed.get().expect("kept until the drop");
+                let result = ready!(span::in_span(observed.span.as_ref(), || fut.poll(cx)));
+                Poll::Ready(settle_observed(
+                    guard, classifier, result, start, token, observed,
                 ))
             }
             KindProj::Rejected { error } => {

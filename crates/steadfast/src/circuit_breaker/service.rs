@@ -8,11 +8,16 @@ use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
+use tracing::{Level, Span};
 
 use super::breaker::{BreakerHandle, BreakerRef, CircuitBreaker};
 use super::error::Rejected;
-use super::future::{PermitGuard, ResponseFuture};
+use super::events::CircuitState;
+use super::future::{PermitGuard, ResponseFuture, Watched};
+use super::state::Core;
+use super::traced::trace_state_name;
 use crate::classify::{AnyError, Classify};
+use crate::observe::span;
 use crate::token::HasCancelToken;
 use crate::trace::DecisionTrace;
 use crate::BoxError;
@@ -268,7 +273,19 @@ where
         self.breaker.localize();
         if let Some(probe) = self.backpressure.as_mut().and_then(|bp| bp.probe.take()) {
             if probe.is_current() {
-                return send(&self.breaker, &mut self.inner, req, &self.classifier, probe);
+                let span = if span::may_record(Level::DEBUG) {
+                    call_span(&self.breaker.breaker().core, &req)
+                } else {
+                    None
+                };
+                return send(
+                    &self.breaker,
+                    &mut self.inner,
+                    req,
+                    &self.classifier,
+                    probe,
+                    span,
+                );
             }
             // The half-open period it was taken for is over: give it back, admit afresh.
             drop(probe);
@@ -298,12 +315,21 @@ where
     F: Fallback<Req, S::Response>,
     Req: HasCancelToken,
 {
-    match breaker.breaker().core.try_acquire() {
+    let core = &breaker.breaker().core;
+    let span = if span::may_record(Level::DEBUG) {
+        call_span(core, &req)
+    } else {
+        None
+    };
+    match span::in_span(span.as_ref(), || core.try_acquire()) {
         Ok(p) => {
             let guard = PermitGuard::new(breaker.handle(), p);
-            send(breaker, inner, req, classifier, guard)
+            send(breaker, inner, req, classifier, guard, span)
         }
         Err(refusal) => {
+            if let Some(span) = &span {
+                record_rejected(span, refusal.state);
+            }
             let mut rejected = breaker.rejected(refusal.state, refusal.retry_after);
             if crate::trace::armed() {
                 rejected = trace_refusal(breaker, &req, rejected);
@@ -316,12 +342,14 @@ where
     }
 }
 
+#[inline(always)]
 fn send<S, C, Req, B>(
     breaker: &B,
     inner: &mut S,
     req: Req,
     classifier: &C,
     guard: PermitGuard<B::Handle>,
+    span: Option<Span>,
 ) -> ResponseFuture<S::Future, C, Req, S::Response, B>
 where
     B: BreakerRef,
@@ -338,8 +366,82 @@ where
     } else {
         None
     };
+    if trace.is_some() || span.is_some() {
+        return send_observed::<S, C, Req, B>(
+            inner, req, classifier, guard, start, token, trace, span,
+        );
+    }
     let fut = inner.call(req);
-    ResponseFuture::called(fut, guard, classifier.clone(), start, token, trace)
+    ResponseFuture::called(fut, guard, classifier.clone(), start, token, None)
+}
+
+/// [`send`] for a traced or spanned call, out of line.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn send_observed<S, C, Req, B>(
+    inner: &mut S,
+    req: Req,
+    classifier: &C,
+    guard: PermitGuard<B::Handle>,
+    start: Option<Instant>,
+    token: Option<crate::token::CancelToken>,
+    trace: Option<DecisionTrace>,
+    span: Option<Span>,
+) -> ResponseFuture<S::Future, C, Req, S::Response, B>
+where
+    B: BreakerRef,
+    S: Service<Req>,
+    C: Clone,
+    Req: HasCancelToken,
+{
+    let observed = watched(&guard, &req, trace, span);
+    // The layers below make their spans in their `call`: inside this one.
+    let fut = span::in_span(observed.span.as_ref(), || inner.call(req));
+    ResponseFuture::called(fut, guard, classifier.clone(), start, token, Some(observed))
+}
+
+/// A call's `circuit_breaker` span, if a subscriber records it (see
+/// [`observe::span`](crate::observe::span)).
+#[cold]
+#[inline(never)]
+fn call_span<Req: HasCancelToken>(core: &Core, req: &Req) -> Option<Span> {
+    span::kept(tracing::debug_span!(
+        "circuit_breaker",
+        steadfast.kind = "circuit_breaker",
+        steadfast.layer = &*core.name,
+        steadfast.attempt = req.retry_attempt().map_or(1, |a| a.number()),
+        steadfast.outcome = tracing::field::Empty,
+        steadfast.circuit_breaker.state = tracing::field::Empty,
+    ))
+}
+
+/// What a traced or spanned call admitted under `guard` keeps, with the state it was
+/// admitted under in its span.
+#[cold]
+#[inline(never)]
+fn watched<H: BreakerHandle, Req: HasCancelToken>(
+    guard: &PermitGuard<H>,
+    req: &Req,
+    trace: Option<DecisionTrace>,
+    span: Option<Span>,
+) -> Box<Watched> {
+    if let (Some(span), Some(state)) = (&span, guard.state()) {
+        span.record("steadfast.circuit_breaker.state", trace_state_name(state));
+    }
+    Box::new(Watched {
+        trace,
+        attempt: req.retry_attempt().map_or(1, |a| a.number()),
+        span,
+    })
+}
+
+/// Records a refused call in its span: outcome `rejected`, and the state that refused it.
+#[cold]
+#[inline(never)]
+fn record_rejected(span: &Span, state: CircuitState) {
+    span.record("steadfast.circuit_breaker.state", trace_state_name(state));
+    span::record_outcome(span, "rejected");
 }
 
 /// The trace of a request admitted under `guard`, if it has one, with the admission recorded.

@@ -31,29 +31,33 @@ impl Core {
         );
     }
 
-    /// Appends to `trace` how a call admitted under `permit` that lasted `duration` is
-    /// recorded as `result`.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn trace_recorded(
+    /// How a call admitted under `permit` that lasted `duration` is recorded as `result`:
+    /// `success`, `failure`, `slow`, `invalid` or `ignored`.
+    pub(crate) fn recorded_name(
         &self,
-        trace: &DecisionTrace,
         permit: Permit,
         result: CallResult,
         duration: Option<Duration>,
-    ) {
+    ) -> &'static str {
         let slow = match (duration, self.config().slow_threshold) {
             (Some(d), Some(t)) => d > t,
             _ => false,
         };
-        let outcome = match result {
+        match result {
             _ if !permit.records() => "ignored",
             CallResult::Ignored => "ignored",
             _ if slow => "slow",
             CallResult::Success => "success",
             CallResult::Failure => "failure",
             CallResult::Invalid => "invalid",
-        };
+        }
+    }
+
+    /// Appends to `trace` that a call is recorded as `outcome` (see
+    /// [`recorded_name`](Self::recorded_name)).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn trace_recorded(&self, trace: &DecisionTrace, outcome: &'static str) {
         trace.record(
             String::from(&*self.name),
             Decision::Recorded {
@@ -64,7 +68,7 @@ impl Core {
 }
 
 /// A state's name in a decision trace.
-fn trace_state_name(state: CircuitState) -> &'static str {
+pub(crate) fn trace_state_name(state: CircuitState) -> &'static str {
     match state {
         CircuitState::Closed => "closed",
         CircuitState::Open => "open",

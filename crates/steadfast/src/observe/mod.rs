@@ -42,6 +42,8 @@
 //! assert_eq!(count.load(Ordering::Relaxed), 2);
 //! ```
 
+pub(crate) mod span;
+
 /// A listener for one retry layer's events.
 #[cfg(feature = "retry")]
 pub type RetryListener = std::sync::Arc<dyn Fn(&crate::retry::RetryEvent<'_>) + Send + Sync>;

@@ -7,18 +7,23 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use pin_project::pin_project;
-use tokio::time::{sleep_until, Instant, Sleep};
+use tokio::time::{sleep_until, Instant};
 use tower_service::Service;
 use tracing::{Level, Span};
 
 use super::clone_request::CloneRequest;
+use super::cold::{
+    attempt_span_of, call_spanned, end_request_span, end_spans, next_attempt_span, report_span,
+    span_of, FutureColdState,
+};
 use super::error::StopReason;
-use super::log::{enabled_at, retry_span};
+use super::log::outcome_name;
 use super::policy::{PolicyRef, Settings};
 use super::recover::Recover;
-use super::state::{FinishedAttempt, RetryState, EVENTS_TARGET};
+use super::state::{FinishedAttempt, RetryState};
 use crate::classify::{refine, Classify, Outcome};
-use crate::token::{CancelToken, HasCancelToken, WaitForCancellationFuture as Cancelled};
+use crate::observe::span::{self, in_span};
+use crate::token::{CancelToken, HasCancelToken};
 use crate::BoxError;
 
 /// Response future of [`Retry`](super::Retry).
@@ -44,25 +49,6 @@ where
     /// failed attempts' log and a [`FutureColdState`]) is in one box it makes when first needed, so
     /// the success path carries (and moves) none of it.
     state: RetryState<FutureColdState>,
-}
-
-/// The part of a response future that only a request that waits, retries or reports needs.
-#[pin_project]
-pub(crate) struct FutureColdState {
-    /// The request's `retry` span: none until something is first reported in it. A request
-    /// that ends on its first attempt with nothing recorded never makes it (nor the box).
-    span: Span,
-    /// The backoff timer, made at the first non-zero delay and reset for later ones.
-    #[pin]
-    sleep: Option<Sleep>,
-    #[pin]
-    cancelled: Option<Cancelled>,
-    /// Fires when the request's token starts draining (a graceful shutdown).
-    #[pin]
-    draining: Option<Cancelled>,
-    /// The answer of a request that was cancelled before its first attempt (phase
-    /// `Stopped`): kept here rather than in the phase, whose drop every request pays.
-    stopped: Option<BoxError>,
 }
 
 #[pin_project(project = PhaseProj)]
@@ -125,7 +111,13 @@ where
         } else {
             None
         };
-        let fut = service.call(req);
+        let fut = if span::may_record(settings.log_level()) {
+            let (cold, fut) = call_spanned(state.take_cold(), settings, &mut service, req);
+            state.put_cold(cold);
+            fut
+        } else {
+            service.call(req)
+        };
         ResponseFuture {
             phase: Phase::Calling { fut },
             service,
@@ -162,51 +154,6 @@ where
     }
 }
 
-impl Default for FutureColdState {
-    fn default() -> Self {
-        FutureColdState {
-            span: Span::none(),
-            sleep: None,
-            cancelled: None,
-            draining: None,
-            stopped: None,
-        }
-    }
-}
-
-impl fmt::Debug for FutureColdState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FutureColdState")
-            .field("sleeping", &self.sleep.is_some())
-            .field("watching", &self.cancelled.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-/// The request's span, made (with the box that holds it) on first use.
-fn span_of<C, K, R>(state: &mut RetryState<FutureColdState>, settings: &Settings<C, K, R>) -> Span {
-    let span = state.cold_or_make().project().extra.project().span;
-    if span.is_none() {
-        *span = retry_span(settings.log_level(), settings.name());
-    }
-    span.clone()
-}
-
-/// The span to report at `debug` level in: the request's, if it has one or a subscriber may
-/// record `debug` events; else none, so that nothing is made for events nobody records.
-fn report_span<C, K, R>(
-    state: &mut RetryState<FutureColdState>,
-    settings: &Settings<C, K, R>,
-) -> Span {
-    let made = state.cold().is_some_and(|s| !s.extra.span.is_none());
-    // The events are `RetryState`'s: asked about with its target.
-    if made || enabled_at!(settings.log_level(), target: EVENTS_TARGET) {
-        span_of(state, settings)
-    } else {
-        Span::none()
-    }
-}
-
 impl<S, Req, P> Future for ResponseFuture<S, Req, P>
 where
     S: Service<Req>,
@@ -225,9 +172,13 @@ where
         // The first attempt's answer is handled here; everything after a retryable outcome
         // is in `poll_retrying`, out of line, so that the success path stays small.
         if let PhaseProj::Calling { fut } = this.phase.as_mut().project() {
+            if this.state.cold_ref().is_some() {
+                // Failed before, traced, or with spans: the attempt's poll in its span.
+                return Self::poll_retrying(this, cx, None);
+            }
             let result = ready!(fut.poll(cx));
             let mut reading = None;
-            return match Self::attempt_finished(&mut this, result, &mut reading) {
+            return match Self::attempt_finished::<false>(&mut this, result, &mut reading) {
                 Some(out) => Poll::Ready(out),
                 None => Self::poll_retrying(this, cx, reading),
             };
@@ -255,7 +206,7 @@ where
     /// the response, it made the compiler store a `u64` response as two halves and load it whole,
     /// a store-forwarding stall on every successful call.
     #[inline(always)]
-    fn attempt_finished(
+    fn attempt_finished<const SPANS: bool>(
         this: &mut ResponseFutureProj<'_, S, Req, P>,
         result: Result<S::Response, S::Error>,
         reading: &mut Option<Instant>,
@@ -294,7 +245,11 @@ where
         if tracing::enabled!(Level::TRACE) {
             trace_attempt(this.state, settings, outcome);
         }
-        if !outcome.is_retry_decision() || this.request.is_none() {
+        let ends = !outcome.is_retry_decision() || this.request.is_none();
+        if SPANS {
+            end_spans(this.state, outcome, ends.then_some(result.is_ok()));
+        }
+        if ends {
             if this.state.records_finish(settings) {
                 finish_reported(this.state, settings, outcome, now, true);
             }
@@ -317,13 +272,30 @@ where
     fn poll_retrying(
         mut this: ResponseFutureProj<'_, S, Req, P>,
         cx: &mut Context<'_>,
+        reading: Option<Instant>,
+    ) -> Poll<Result<S::Response, BoxError>> {
+        let polled = Self::poll_steps(&mut this, cx, reading);
+        // A request with spans records its end in its own.
+        if let Poll::Ready(out) = &polled {
+            if this.state.cold_ref().is_some() {
+                end_request_span(this.state, out.is_ok());
+            }
+        }
+        polled
+    }
+
+    /// The loop of [`poll_retrying`](Self::poll_retrying).
+    #[inline(always)]
+    fn poll_steps(
+        this: &mut ResponseFutureProj<'_, S, Req, P>,
+        cx: &mut Context<'_>,
         mut reading: Option<Instant>,
     ) -> Poll<Result<S::Response, BoxError>> {
         loop {
             match this.phase.as_mut().project() {
                 PhaseProj::Calling { fut } => {
-                    let result = ready!(fut.poll(cx));
-                    if let Some(out) = Self::attempt_finished(&mut this, result, &mut reading) {
+                    let result = ready!(in_span(attempt_span_of(this.state), || fut.poll(cx)));
+                    if let Some(out) = Self::attempt_finished::<true>(this, result, &mut reading) {
                         return Poll::Ready(out);
                     }
                 }
@@ -338,7 +310,7 @@ where
                             .is_none_or(|s| s.poll(cx).is_ready()),
                         None => true,
                     };
-                    if let Some(out) = check_cancelled(&mut this, cx) {
+                    if let Some(out) = check_cancelled(this, cx) {
                         return Poll::Ready(out);
                     }
                     if !slept {
@@ -349,7 +321,7 @@ where
                     this.phase.set(Phase::Readying);
                 }
                 PhaseProj::Readying => {
-                    if let Some(out) = check_cancelled(&mut this, cx) {
+                    if let Some(out) = check_cancelled(this, cx) {
                         return Poll::Ready(out);
                     }
                     if let Err(e) = ready!(this.service.poll_ready(cx)) {
@@ -374,7 +346,9 @@ where
                         .begin_retry(&this.policy.policy().settings, reading.take());
                     // Tell the layers below which attempt this is (the first carries no tag).
                     req.set_retry_attempt(attempt);
-                    let fut = this.service.call(req);
+                    next_attempt_span(this.state, &this.policy.policy().settings, attempt.number());
+                    let service = &mut *this.service;
+                    let fut = in_span(attempt_span_of(this.state), || service.call(req));
                     this.phase.set(Phase::Calling { fut });
                 }
                 PhaseProj::Stopped => {
@@ -423,7 +397,12 @@ fn trace_attempt<C, K, R>(
 ) {
     let attempt = state.attempt;
     let span = span_of(state, settings);
-    tracing::trace!(parent: &span, attempt, %outcome, "attempt finished");
+    tracing::trace!(
+        parent: &span,
+        steadfast.attempt = attempt,
+        steadfast.outcome = outcome_name(outcome),
+        "attempt finished"
+    );
 }
 
 /// Asks the classifier to explain its verdict, for a request with a decision trace, and keeps
@@ -499,6 +478,7 @@ where
             let out = this
                 .state
                 .conclude(settings, reason, value, Some(now), &span);
+            end_request_span(this.state, out.is_ok());
             return Scheduled::Stop(out);
         }
     };

@@ -75,6 +75,7 @@ mod budget;
 mod builder;
 mod classes;
 mod clone_request;
+mod cold;
 mod describe;
 mod error;
 mod events;

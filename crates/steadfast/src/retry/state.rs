@@ -238,6 +238,25 @@ impl<X: Default> RetryState<X> {
         self.cold.0.as_mut().map(Pin::as_mut)
     }
 
+    /// Takes the cold part out, to hand it to an out-of-line function by value (a reference to
+    /// the state would make the compiler keep the whole state in memory on the success path).
+    #[inline(always)]
+    pub(crate) fn take_cold(&mut self) -> Option<Pin<Box<ColdState<X>>>> {
+        self.cold.0.take()
+    }
+
+    /// Puts back the cold part [`take_cold`](Self::take_cold) took.
+    #[inline(always)]
+    pub(crate) fn put_cold(&mut self, cold: Option<Pin<Box<ColdState<X>>>>) {
+        self.cold.0 = cold;
+    }
+
+    /// The cold part, if it has been made, to read.
+    #[inline]
+    pub(crate) fn cold_ref(&self) -> Option<&ColdState<X>> {
+        self.cold.0.as_deref()
+    }
+
     /// The cold part, made now if it was not.
     pub(crate) fn cold_or_make(&mut self) -> Pin<&mut ColdState<X>> {
         self.cold

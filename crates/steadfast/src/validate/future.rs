@@ -8,11 +8,13 @@ use std::task::{ready, Context as TaskContext, Poll};
 
 use pin_project::pin_project;
 use tokio::time::Instant;
+use tracing::Span;
 
 use super::error::{Invalid, InvalidRequest};
 use super::events::{Listeners, ValidateEvent};
 use super::reason::Reason;
 use super::validator::{ValidationContext, Validator};
+use crate::observe::span;
 use crate::trace::{Decision, DecisionTrace};
 use crate::BoxError;
 
@@ -20,6 +22,36 @@ use crate::BoxError;
 pub(crate) struct Traced {
     pub(crate) trace: DecisionTrace,
     pub(crate) layer: Cow<'static, str>,
+}
+
+/// What a traced or spanned call keeps, in one box: its decision trace and its `validate`
+/// span.
+pub(crate) struct Observed {
+    pub(crate) traced: Option<Traced>,
+    pub(crate) span: Option<Span>,
+}
+
+/// A request's `validate` span, if a subscriber records it (see
+/// [`observe::span`](crate::observe::span)); `attempt` is the retry attempt the request is.
+#[cold]
+#[inline(never)]
+pub(crate) fn validate_span(name: &Option<Cow<'static, str>>, attempt: u32) -> Option<Span> {
+    span::kept(tracing::debug_span!(
+        "validate",
+        steadfast.kind = "validate",
+        steadfast.layer = name.as_deref().unwrap_or("validate"),
+        steadfast.attempt = attempt,
+        steadfast.outcome = tracing::field::Empty,
+        steadfast.validate.target = tracing::field::Empty,
+    ))
+}
+
+/// Records in `span` that the request (`target` `request`) or its response was refused.
+#[cold]
+#[inline(never)]
+pub(crate) fn record_refused(span: &Span, target: &'static str) {
+    span.record("steadfast.validate.target", target);
+    span::record_outcome(span, "invalid");
 }
 
 /// Records one [`Decision::Invalid`] per reason `validator` gave.
@@ -56,7 +88,7 @@ enum Kind<F, P> {
         cx: ValidationContext,
         sent: Instant,
         listeners: Option<Listeners>,
-        trace: Option<Box<Traced>>,
+        observed: Option<Box<Observed>>,
     },
     Rejected {
         error: Option<InvalidRequest>,
@@ -82,7 +114,7 @@ impl<F, P> ResponseFuture<F, P> {
         cx: ValidationContext,
         sent: Instant,
         listeners: Option<Listeners>,
-        trace: Option<Box<Traced>>,
+        observed: Option<Box<Observed>>,
     ) -> Self {
         ResponseFuture {
             kind: Kind::Called {
@@ -91,7 +123,7 @@ impl<F, P> ResponseFuture<F, P> {
                 cx,
                 sent,
                 listeners,
-                trace,
+                observed,
             },
         }
     }
@@ -120,9 +152,23 @@ where
                 cx: attempt,
                 sent,
                 listeners,
-                trace,
+                observed,
             } => {
-                let response = ready!(fut.poll(cx)).map_err(Into::into)?;
+                let span = if cfg!(feature = "spans") {
+                    observed.as_ref().and_then(|o| o.span.as_ref())
+                } else {
+                    None
+                };
+                let _entered = span.map(Span::enter);
+                let response = match ready!(fut.poll(cx)) {
+                    Ok(response) => response,
+                    Err(e) => {
+                        if let Some(span) = span {
+                            span::record_outcome(span, "failure");
+                        }
+                        return Poll::Ready(Err(e.into()));
+                    }
+                };
                 let elapsed = sent.elapsed();
                 let seen = ValidationContext::new(
                     attempt.attempt(),
@@ -133,6 +179,9 @@ where
                 if reasons.is_empty() {
                     if let Some(l) = listeners {
                         l.emit(&ValidateEvent::ResponseValid { elapsed });
+                    }
+                    if let Some(span) = span {
+                        span::record_outcome(span, "success");
                     }
                     return Poll::Ready(Ok(response));
                 }
@@ -147,8 +196,11 @@ where
                     reasons = reasons.len(),
                     "response failed validation"
                 );
+                if let Some(span) = span {
+                    record_refused(span, "response");
+                }
                 let mut invalid = Invalid::new(response, reasons, seen);
-                if let Some(traced) = trace {
+                if let Some(traced) = observed.as_ref().and_then(|o| o.traced.as_ref()) {
                     record_invalid(traced, "response validator", invalid.reasons());
                     invalid = invalid.with_trace(traced.trace.clone());
                 }

@@ -6,11 +6,15 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use tower_service::Service;
+use tracing::{Level, Span};
 
 use super::error::InvalidRequest;
 use super::events::{Listeners, ValidateEvent};
-use super::future::{record_invalid, ResponseFuture, Traced};
+use super::future::{
+    record_invalid, record_refused, validate_span, Observed, ResponseFuture, Traced,
+};
 use super::validator::{ValidationContext, Validator};
+use crate::observe::span;
 use crate::token::HasCancelToken;
 use crate::BoxError;
 
@@ -123,15 +127,25 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         let tag = req.retry_attempt();
         let cx = ValidationContext::new(
             tag.map_or(1, |t| t.number()),
             tag.map_or(Duration::ZERO, |t| t.elapsed()),
         );
+        let span = if span::may_record(Level::DEBUG) {
+            validate_span(&self.name, cx.attempt())
+        } else {
+            None
+        };
+        let _entered = span.as_ref().map(Span::enter);
         let mut reasons = Vec::new();
         self.request.validate(&req, &cx, &mut reasons);
         if !reasons.is_empty() {
+            if let Some(span) = &span {
+                record_refused(span, "request");
+            }
             if let Some(l) = &self.listeners {
                 l.emit(&ValidateEvent::RequestInvalid { reasons: &reasons });
             }
@@ -146,11 +160,14 @@ where
             }
             return ResponseFuture::rejected(error);
         }
-        let traced = if crate::trace::armed() {
+        let mut observed = if crate::trace::armed() {
             traced(&req, &self.name)
         } else {
             None
         };
+        if let Some(span) = &span {
+            observed = with_span(observed, span.clone());
+        }
         let sent = Instant::now();
         let fut = self.inner.call(req);
         ResponseFuture::called(
@@ -159,7 +176,7 @@ where
             cx,
             sent,
             self.listeners.clone(),
-            traced,
+            observed,
         )
     }
 }
@@ -168,12 +185,32 @@ where
 /// verdict.
 #[cold]
 #[inline(never)]
-fn traced<Req: HasCancelToken>(req: &Req, name: &Option<Cow<'static, str>>) -> Option<Box<Traced>> {
+fn traced<Req: HasCancelToken>(
+    req: &Req,
+    name: &Option<Cow<'static, str>>,
+) -> Option<Box<Observed>> {
     let trace = req.decision_trace()?;
-    Some(Box::new(Traced {
-        trace: trace.clone(),
-        layer: name.clone().unwrap_or(Cow::Borrowed("validate")),
+    Some(Box::new(Observed {
+        traced: Some(Traced {
+            trace: trace.clone(),
+            layer: name.clone().unwrap_or(Cow::Borrowed("validate")),
+        }),
+        span: None,
     }))
+}
+
+/// `observed` (made if it is `None`) holding the request's `span`.
+#[cold]
+#[inline(never)]
+fn with_span(observed: Option<Box<Observed>>, span: Span) -> Option<Box<Observed>> {
+    let mut observed = observed.unwrap_or_else(|| {
+        Box::new(Observed {
+            traced: None,
+            span: None,
+        })
+    });
+    observed.span = Some(span);
+    Some(observed)
 }
 
 /// `error`, carrying `req`'s decision trace (if it has one) with the refusal recorded.
