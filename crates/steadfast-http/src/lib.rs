@@ -47,6 +47,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod attempt;
+pub mod by_name;
 #[cfg(feature = "axum")]
 mod axum_body;
 pub mod cancel;
