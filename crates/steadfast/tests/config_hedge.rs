@@ -284,3 +284,26 @@ proptest! {
         prop_assert_eq!(serde_json::from_str::<HedgeSettings>(&json).unwrap(), s);
     }
 }
+
+#[test]
+fn the_complete_file_reads_its_hedges_in_every_format() {
+    let toml = include_str!("config/complete.toml");
+    let yaml = include_str!("config/complete.yaml");
+    let json = include_str!("config/complete.json");
+    let config = Config::from_str(toml, Format::Toml).unwrap();
+    for (text, format) in [(yaml, Format::Yaml), (json, Format::Json)] {
+        assert_eq!(Config::from_str(text, format).unwrap(), config, "{format:?}");
+    }
+    let lookup = config.hedge("lookup").unwrap();
+    assert_eq!(lookup.max_attempts, Some(3));
+    assert_eq!(lookup.deposit_requests, Some(false));
+    assert_eq!(lookup.classify.as_deref(), Some("http"));
+    assert!(lookup.budget.is_some(), "inherited from [defaults.hedge]");
+    let mirror = config.hedge("mirror").unwrap().build().unwrap();
+    assert_eq!(mirror.mode(), HedgeMode::Parallel);
+    let search = config.stack("search").unwrap().hedge.as_ref().unwrap();
+    assert_eq!(search.name.as_deref(), Some("search"));
+    assert_eq!(search.max_attempts, Some(2));
+    assert_eq!(search.mode, Some(HedgeModeSetting::Latency));
+    assert!(config.stack("inventory").unwrap().hedge.is_none());
+}
