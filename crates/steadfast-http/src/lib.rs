@@ -47,9 +47,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod attempt;
-pub mod by_name;
 #[cfg(feature = "axum")]
 mod axum_body;
+pub mod by_name;
 pub mod cancel;
 pub mod chaos;
 pub mod classify;

@@ -50,8 +50,14 @@ fn grpc_reads_the_grpc_status() {
     let c = named("grpc");
     assert!(matches!(c, NamedClassifier::Grpc(_)));
     // UNAVAILABLE (14) is retried, INTERNAL (13) is a failure not retried.
-    assert_eq!(answer(&c, Method::POST, 200, Some(14)), Outcome::retryable());
-    assert_eq!(answer(&c, Method::POST, 200, Some(13)), Outcome::NonRetryable);
+    assert_eq!(
+        answer(&c, Method::POST, 200, Some(14)),
+        Outcome::retryable()
+    );
+    assert_eq!(
+        answer(&c, Method::POST, 200, Some(13)),
+        Outcome::NonRetryable
+    );
     assert_eq!(answer(&c, Method::POST, 200, Some(0)), Outcome::Success);
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use steadfast::config::{
-    lint, BudgetSettings, Config, DelaySettings, Format, HedgeModeSetting, HedgeSettings,
-    LintKind, Node,
+    lint, BudgetSettings, Config, DelaySettings, Format, HedgeModeSetting, HedgeSettings, LintKind,
+    Node,
 };
 use steadfast::hedge::HedgeMode;
 
@@ -216,15 +216,15 @@ fn delay() -> impl Strategy<Value = DelaySettings> {
             d(),
             d()
         )
-            .prop_map(
-                |(p, floor, min_samples, fallback, window)| DelaySettings::Percentile {
+            .prop_map(|(p, floor, min_samples, fallback, window)| {
+                DelaySettings::Percentile {
                     percentile: f64::from(p) / 10.0,
                     floor,
                     min_samples,
                     fallback,
                     window,
                 }
-            ),
+            }),
     ]
 }
 
@@ -235,13 +235,15 @@ fn hedge_settings() -> impl Strategy<Value = HedgeSettings> {
         Just(HedgeModeSetting::Fallback),
     ];
     let budget = prop_oneof![
-        (proptest::option::of(0u32..100), proptest::option::of(0u32..50)).prop_map(
-            |(ratio, min)| BudgetSettings::Ratio {
+        (
+            proptest::option::of(0u32..100),
+            proptest::option::of(0u32..50)
+        )
+            .prop_map(|(ratio, min)| BudgetSettings::Ratio {
                 ratio: ratio.map(|r| f64::from(r) / 100.0),
                 min_per_second: min,
                 window: None,
-            }
-        ),
+            }),
         proptest::option::of(1u32..1000).prop_map(|capacity| BudgetSettings::TokenBucket {
             capacity,
             retry_cost: None,
@@ -255,7 +257,10 @@ fn hedge_settings() -> impl Strategy<Value = HedgeSettings> {
         proptest::option::of(0u32..20),
         proptest::option::of(budget),
         proptest::option::of(any::<bool>()),
-        proptest::option::of(prop_oneof![Just("http".to_owned()), Just("grpc".to_owned())]),
+        proptest::option::of(prop_oneof![
+            Just("http".to_owned()),
+            Just("grpc".to_owned())
+        ]),
     )
         .prop_map(
             |(name, mode, delay, max_attempts, budget, deposit, classify)| {
@@ -292,7 +297,11 @@ fn the_complete_file_reads_its_hedges_in_every_format() {
     let json = include_str!("config/complete.json");
     let config = Config::from_str(toml, Format::Toml).unwrap();
     for (text, format) in [(yaml, Format::Yaml), (json, Format::Json)] {
-        assert_eq!(Config::from_str(text, format).unwrap(), config, "{format:?}");
+        assert_eq!(
+            Config::from_str(text, format).unwrap(),
+            config,
+            "{format:?}"
+        );
     }
     let lookup = config.hedge("lookup").unwrap();
     assert_eq!(lookup.max_attempts, Some(3));
