@@ -1,4 +1,19 @@
 //! The hedge layer's settings as data.
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::config::{DelaySettings, Format, HedgeSettings, Node};
+//!
+//! let node = Node::parse(
+//!     r#"{ "delay": { "percentile": 95, "fallback": "50ms" }, "max_attempts": 3 }"#,
+//!     Format::Json,
+//! )
+//! .unwrap();
+//! let settings = HedgeSettings::from_node(&node).unwrap();
+//! assert_eq!(settings.max_attempts, Some(3));
+//! assert_eq!(settings.delay.unwrap().first_delay(), Duration::from_millis(50));
+//! assert!(matches!(settings.delay, Some(DelaySettings::Percentile { .. })));
+//! ```
 
 use std::time::Duration;
 

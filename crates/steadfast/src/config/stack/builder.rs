@@ -109,6 +109,7 @@ impl<C, K> StackBuilder<C, K> {
     }
 
     /// Gives the retry policy `budget` instead of a new one built from its settings.
+    #[cfg_attr(not(feature = "reload"), allow(dead_code))] // Used by reload only.
     pub(crate) fn budget(mut self, budget: Option<Arc<dyn RetryBudget>>) -> Self {
         self.budget = budget;
         self
