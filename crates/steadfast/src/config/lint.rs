@@ -1,6 +1,6 @@
 //! Lint: settings that are each valid but do not work together in a stack.
 //!
-//! A stack's order is fixed by the file format (total timeout, retry, breaker, attempt
+//! A stack's order is fixed by the file format (total timeout, retry, hedge, breaker, attempt
 //! timeout, outermost first), so a retry layer can never sit below the breaker in a stack read
 //! from a file; the lints here cover the combinations the format does allow.
 //!
