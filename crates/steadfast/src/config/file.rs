@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::breaker::BreakerSettings;
 use super::cancel::CancelSettings;
+use super::chaos::ChaosSettings;
 use super::hedge::HedgeSettings;
 use super::node::{Format, Node};
 use super::read::{did_you_mean, join, text, Problem, Reader, SettingsError, Table};
@@ -42,6 +43,7 @@ pub struct Config {
     policies: Vec<(String, RetrySettings)>,
     hedges: Vec<(String, HedgeSettings)>,
     breakers: Vec<(String, BreakerSettings)>,
+    chaos: Vec<(String, ChaosSettings)>,
     stacks: Vec<(String, StackSettings)>,
 }
 
@@ -111,6 +113,17 @@ impl Config {
     /// The breakers, in the file's order.
     pub fn breakers(&self) -> impl Iterator<Item = (&str, &BreakerSettings)> {
         self.breakers.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The chaos layer named `name` (`[chaos.NAME]`), as the file gives it (chaos settings
+    /// take nothing from `[defaults]`).
+    pub fn chaos(&self, name: &str) -> Option<&ChaosSettings> {
+        find(&self.chaos, name)
+    }
+
+    /// The chaos layers, in the file's order.
+    pub fn chaos_layers(&self) -> impl Iterator<Item = (&str, &ChaosSettings)> {
+        self.chaos.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// The stack named `name` (`[stacks.NAME]`), resolved.
@@ -186,6 +199,7 @@ fn read_config(r: &mut Reader, node: &Node) -> Config {
     let raw_policies = named(r, &mut top, "policies", RetrySettings::read);
     let raw_hedges = named(r, &mut top, "hedges", HedgeSettings::read);
     let raw_breakers = named(r, &mut top, "breakers", BreakerSettings::read);
+    config.chaos = named(r, &mut top, "chaos", ChaosSettings::read);
     for (name, raw) in &raw_policies {
         let mut s = layered(
             defaults.retry.as_ref(),
@@ -445,6 +459,9 @@ fn check(r: &mut Reader, config: &Config) {
     for (name, s) in &config.breakers {
         check_breaker(r, &join("breakers", name), s);
     }
+    for (name, s) in &config.chaos {
+        check_chaos(r, &join("chaos", name), s);
+    }
     for (name, stack) in &config.stacks {
         check_one_stack(r, &join("stacks", name), stack);
     }
@@ -514,6 +531,26 @@ fn check_hedge(r: &mut Reader, base: &str, s: &HedgeSettings) {
 
 #[cfg(not(feature = "hedge"))]
 fn check_hedge(_: &mut Reader, _: &str, _: &HedgeSettings) {}
+
+#[cfg(feature = "chaos")]
+fn check_chaos(r: &mut Reader, base: &str, s: &ChaosSettings) {
+    // Settings with no injection of their own get theirs in code: nothing to build yet.
+    if s.fault_rate.is_none() && s.latency.is_none() {
+        return;
+    }
+    if let Err(e) = s.builder::<(), ()>().build() {
+        let field = match e.field() {
+            "fault.rate" => "fault_rate",
+            "latency.max" => "latency.max",
+            "latency.rate" => "latency.rate",
+            f => f,
+        };
+        rejected(r, base, &s.to_node(), field, e.rule());
+    }
+}
+
+#[cfg(not(feature = "chaos"))]
+fn check_chaos(_: &mut Reader, _: &str, _: &ChaosSettings) {}
 
 #[cfg(feature = "circuit-breaker")]
 fn check_breaker(r: &mut Reader, base: &str, s: &BreakerSettings) {

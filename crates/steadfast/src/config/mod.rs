@@ -4,7 +4,8 @@
 //!
 //! A file holds `[defaults]` (for `retry`, `hedge`, `breaker`, `cancel` and
 //! `attempt_timeout`), named retry policies (`[policies.NAME]`), named hedge layers
-//! (`[hedges.NAME]`), named breakers (`[breakers.NAME]`) and stacks (`[stacks.NAME]`) of a
+//! (`[hedges.NAME]`), named breakers (`[breakers.NAME]`), chaos experiments
+//! (`[chaos.NAME]`) and stacks (`[stacks.NAME]`) of a
 //! total timeout (`cancel`), a `retry` policy, a `hedge` layer, a `breaker` and an
 //! `attempt_timeout`. Each policy, hedge layer, breaker and stack layer starts from the
 //! defaults and overrides them setting by setting; a stack's `retry`, `hedge` or `breaker` may
@@ -64,6 +65,8 @@ mod backoff;
 #[cfg(feature = "serde")]
 mod breaker;
 #[cfg(feature = "serde")]
+mod chaos;
+#[cfg(feature = "serde")]
 mod cancel;
 #[cfg(feature = "serde")]
 mod duration;
@@ -95,6 +98,8 @@ pub use backoff::{BackoffSettings, Strategy};
 pub use breaker::{BreakerSettings, FailureRate, HalfOpenMode, SlowCallRate, WindowSettings};
 #[cfg(feature = "serde")]
 pub use cancel::CancelSettings;
+#[cfg(feature = "serde")]
+pub use chaos::{ChaosLatency, ChaosSettings, LatencySettings};
 #[cfg(feature = "serde")]
 pub use duration::{format_duration, parse_duration};
 #[cfg(feature = "serde")]
