@@ -181,8 +181,8 @@ settings_serde!(ChaosSettings);
 #[cfg(feature = "chaos")]
 mod build {
     use super::{ChaosLatency, ChaosSettings};
-    use crate::chaos::{ChaosLayer, ChaosLayerBuilder, ChaosSwitch, FaultInjection};
     use crate::chaos::LatencyInjection;
+    use crate::chaos::{ChaosLayer, ChaosLayerBuilder, ChaosSwitch, FaultInjection};
 
     impl ChaosSettings {
         /// A builder with these settings, ready for the parts that stay in code (outcomes,

@@ -65,9 +65,9 @@ mod backoff;
 #[cfg(feature = "serde")]
 mod breaker;
 #[cfg(feature = "serde")]
-mod chaos;
-#[cfg(feature = "serde")]
 mod cancel;
+#[cfg(feature = "serde")]
+mod chaos;
 #[cfg(feature = "serde")]
 mod duration;
 #[cfg(feature = "serde")]
