@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
@@ -69,7 +69,7 @@ async fn a_hedge_wins_over_a_straggling_first_answer() {
         .unwrap();
     let transport = Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<Bytes>>>();
     let client = layer.layer(transport);
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     let res = client
         .oneshot(
             Request::get(format!("http://{addr}/item"))
