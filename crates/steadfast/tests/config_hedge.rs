@@ -315,4 +315,7 @@ fn the_complete_file_reads_its_hedges_in_every_format() {
     assert_eq!(search.max_attempts, Some(2));
     assert_eq!(search.mode, Some(HedgeModeSetting::Latency));
     assert!(config.stack("inventory").unwrap().hedge.is_none());
+    // The chaos sections too.
+    assert_eq!(config.chaos("outage").unwrap().fault_rate, Some(0.05));
+    assert_eq!(config.chaos("slow-disk").unwrap().enabled, Some(false));
 }
