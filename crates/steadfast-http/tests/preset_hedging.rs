@@ -21,25 +21,23 @@ use steadfast_http::replay::ReplayBody;
 use tokio::net::TcpListener;
 use tower::{Layer, ServiceExt};
 
-/// Serves an app on 127.0.0.1 whose first call answers after 5 s and every later one at
-/// once; returns its address and the count of calls it saw.
-async fn straggler() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+/// Serves an app on 127.0.0.1 whose first call (`GET` or `POST /item`) answers after
+/// `straggle` and every later one at once; returns its address and the count of calls it saw.
+async fn straggler(straggle: Duration) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let seen = calls.clone();
-    let app = Router::new().route(
-        "/item",
-        get(move || {
-            let n = seen.fetch_add(1, Ordering::SeqCst);
-            async move {
-                if n == 0 {
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    "slow"
-                } else {
-                    "fast"
-                }
+    let answer = move || {
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n == 0 {
+                tokio::time::sleep(straggle).await;
+                "slow"
+            } else {
+                "fast"
             }
-        }),
-    );
+        }
+    };
+    let app = Router::new().route("/item", get(answer.clone()).post(answer));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -61,7 +59,7 @@ async fn straggler() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
 
 #[tokio::test]
 async fn a_hedge_wins_over_a_straggling_first_answer() {
-    let (addr, calls) = straggler().await;
+    let (addr, calls) = straggler(Duration::from_secs(5)).await;
     let layer = standard_hedging_client()
         .name("items")
         .hedge(|h| h.delay(HedgeDelay::fixed(Duration::from_millis(100))))
@@ -99,4 +97,28 @@ fn the_defaults_are_the_standard_hedging_handlers() {
         .build()
         .unwrap_err();
     assert_eq!(err.field(), "attempt_timeout");
+}
+
+#[tokio::test]
+async fn a_post_without_an_idempotency_key_is_not_hedged() {
+    let (addr, calls) = straggler(Duration::from_millis(400)).await;
+    let layer = standard_hedging_client()
+        .hedge(|h| h.delay(HedgeDelay::fixed(Duration::from_millis(50))))
+        .build()
+        .unwrap();
+    let transport = Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<Bytes>>>();
+    let client = layer.layer(transport);
+    let started = tokio::time::Instant::now();
+    let res = client
+        .oneshot(
+            Request::post(format!("http://{addr}/item"))
+                .body(Full::new(Bytes::from_static(b"{}")))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"slow");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(started.elapsed() >= Duration::from_millis(400));
 }

@@ -16,8 +16,14 @@ use tower_layer::Layer;
 use super::client::{default_breaker, ATTEMPT_TIMEOUT, TOTAL_TIMEOUT};
 use super::rules::check_timeouts;
 use crate::deadline::{PropagateDeadline, PropagateDeadlineLayer};
+use crate::idempotency::{Idempotency, IdempotentOnly};
 use crate::replay::{Replay, ReplayCloner, ReplayLayer, ReplayLayerBuilder};
 use crate::HttpClassifier;
+
+/// What copies the preset's requests for a hedge: the body replayed, for idempotent requests
+/// only (RFC 9110's idempotent methods, or an `idempotency-key` header); any other request is
+/// sent once, unhedged.
+pub type HedgeCloner = IdempotentOnly<ReplayCloner>;
 
 /// How long the preset waits for an answer before its hedge: 2 s, the default `Delay` of
 /// Polly's hedging strategy, which .NET's standard hedging handler keeps.
@@ -42,8 +48,9 @@ pub const HEDGE_MAX_ATTEMPTS: u32 = 2;
 ///
 /// .NET puts a rate limiter and the breaker per endpoint, for hedges sent to other replicas;
 /// this preset sends every attempt to the one transport it wraps, so it has one breaker and
-/// leaves a concurrency limit to the caller. Requests are classified by [`HttpClassifier`],
-/// which sends no hedge for a method that is not idempotent (RFC 9110).
+/// leaves a concurrency limit to the caller. Answers are classified by [`HttpClassifier`];
+/// only idempotent requests are hedged ([`HedgeCloner`]): a `POST` without an
+/// `idempotency-key` header is sent once.
 ///
 /// The same settings as a file's stack (see `docs/configuration.md`):
 ///
@@ -72,7 +79,7 @@ pub struct StandardHedgingClient {
     total: CancelLayerBuilder,
     total_timeout: Duration,
     replay: ReplayLayerBuilder,
-    hedge: HedgeLayerBuilder<HttpClassifier, ReplayCloner>,
+    hedge: HedgeLayerBuilder<HttpClassifier, HedgeCloner>,
     breaker: CircuitBreakerBuilder,
     classifier: HttpClassifier,
     attempt: CancelLayerBuilder,
@@ -102,7 +109,7 @@ impl Default for StandardHedgingClient {
                 .max_attempts(HEDGE_MAX_ATTEMPTS)
                 .budget(budget)
                 .classify(HttpClassifier::default())
-                .clone_requests(ReplayCloner),
+                .clone_requests(Idempotency::default().cloner(ReplayCloner)),
             breaker: default_breaker(),
             classifier: HttpClassifier::default(),
             attempt: CancelLayer::builder(),
@@ -141,8 +148,8 @@ impl StandardHedgingClient {
     pub fn hedge(
         mut self,
         f: impl FnOnce(
-            HedgeLayerBuilder<HttpClassifier, ReplayCloner>,
-        ) -> HedgeLayerBuilder<HttpClassifier, ReplayCloner>,
+            HedgeLayerBuilder<HttpClassifier, HedgeCloner>,
+        ) -> HedgeLayerBuilder<HttpClassifier, HedgeCloner>,
     ) -> Self {
         self.hedge = f(self.hedge);
         self
@@ -194,7 +201,7 @@ pub type StandardHedgingService<S> = Cancel<
         Hedge<
             CircuitBreakerService<Cancel<PropagateDeadline<S>>, HttpClassifier>,
             HttpClassifier,
-            ReplayCloner,
+            HedgeCloner,
         >,
     >,
 >;
@@ -206,7 +213,7 @@ pub type StandardHedgingService<S> = Cancel<
 pub struct StandardHedgingLayer {
     total: CancelLayer,
     replay: ReplayLayer,
-    hedge: HedgeLayer<HttpClassifier, ReplayCloner>,
+    hedge: HedgeLayer<HttpClassifier, HedgeCloner>,
     breaker: CircuitBreakerLayer<HttpClassifier>,
     attempt: CancelLayer,
     propagate: PropagateDeadlineLayer,
@@ -214,7 +221,7 @@ pub struct StandardHedgingLayer {
 
 impl StandardHedgingLayer {
     /// The hedge layer.
-    pub fn hedge(&self) -> &HedgeLayer<HttpClassifier, ReplayCloner> {
+    pub fn hedge(&self) -> &HedgeLayer<HttpClassifier, HedgeCloner> {
         &self.hedge
     }
 

@@ -59,8 +59,8 @@ pub use client_layer::{
     StandardClientLayer, StandardClientService, StandardClientStack, StandardRetryPolicy,
 };
 pub use hedging::{
-    standard_hedging_client, StandardHedgingClient, StandardHedgingLayer, StandardHedgingService,
-    HEDGE_DELAY, HEDGE_MAX_ATTEMPTS,
+    standard_hedging_client, HedgeCloner, StandardHedgingClient, StandardHedgingLayer,
+    StandardHedgingService, HEDGE_DELAY, HEDGE_MAX_ATTEMPTS,
 };
 pub use server::{StandardServer, StandardServerLayer, StandardServerService, SERVER_TIMEOUT};
 
