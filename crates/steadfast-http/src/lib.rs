@@ -49,6 +49,7 @@
 pub mod attempt;
 #[cfg(feature = "axum")]
 mod axum_body;
+pub mod by_name;
 pub mod cancel;
 pub mod chaos;
 pub mod classify;

@@ -112,6 +112,14 @@ impl StandardClient {
             (a, b) => b.clone().or_else(|| a.clone()).unwrap_or_default(),
         };
         if let Some(name) = retry.classify.as_deref().filter(|c| *c != CLASSIFY) {
+            // A name no classifier has is reported with the known names.
+            if let Err(e) = crate::by_name::classifier_by_name("retry.classify", name) {
+                return Err(ConfigError::new(
+                    "standard client",
+                    "retry.classify",
+                    e.to_string(),
+                ));
+            }
             return Err(ConfigError::new(
                 "standard client",
                 "retry.classify",

@@ -9,6 +9,10 @@
 //!   with at least 100 calls that opens for 5 s, 10 s an attempt), plus gRPC's deadline
 //!   propagation and retry marking (gRFC A6). Adjust any part, then
 //!   [`build`](StandardClient::build) a tower layer for an HTTP client.
+//! * [`standard_hedging_client`] returns a [`StandardHedgingClient`]: the layers of .NET's
+//!   standard hedging handler (`AddStandardHedgingHandler`) with its defaults: a 30 s total
+//!   timeout, one hedge after 2 s with no answer (Polly's hedging defaults), a breaker as the
+//!   client preset's, 10 s an attempt.
 //! * [`standard_http_server`] returns a [`StandardServer`]: the caller's deadline accepted,
 //!   retries not repeated behind a caller that retries, a timeout answered with a status and
 //!   a token cancelled when the client disconnects, and request validation if you give it.
@@ -43,6 +47,7 @@ mod client;
 mod client_layer;
 #[cfg(feature = "config")]
 mod from_stack;
+mod hedging;
 mod rules;
 mod server;
 
@@ -52,6 +57,10 @@ pub use client::{
 };
 pub use client_layer::{
     StandardClientLayer, StandardClientService, StandardClientStack, StandardRetryPolicy,
+};
+pub use hedging::{
+    standard_hedging_client, HedgeCloner, StandardHedgingClient, StandardHedgingLayer,
+    StandardHedgingService, HEDGE_DELAY, HEDGE_MAX_ATTEMPTS,
 };
 pub use server::{StandardServer, StandardServerLayer, StandardServerService, SERVER_TIMEOUT};
 

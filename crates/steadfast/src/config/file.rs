@@ -4,6 +4,8 @@ use std::path::Path;
 
 use super::breaker::BreakerSettings;
 use super::cancel::CancelSettings;
+use super::chaos::ChaosSettings;
+use super::hedge::HedgeSettings;
 use super::node::{Format, Node};
 use super::read::{did_you_mean, join, text, Problem, Reader, SettingsError, Table};
 use super::retry::RetrySettings;
@@ -18,13 +20,18 @@ pub struct StackSettings {
     pub cancel: Option<CancelSettings>,
     /// The retry policy.
     pub retry: Option<RetrySettings>,
+    /// The hedge layer, under the retry layer and over the breaker (see
+    /// `docs/composition.md`). [`layer`](Self::layer) does not build it: the stack's hedge
+    /// is added in code, from [`HedgeSettings::builder`].
+    pub hedge: Option<HedgeSettings>,
     /// The circuit breaker, inside the retry layer, so that each attempt counts.
     pub breaker: Option<BreakerSettings>,
     /// The timeout of each attempt, innermost.
     pub attempt_timeout: Option<CancelSettings>,
 }
 
-/// A settings file, read and resolved: its named retry policies, breakers and stacks, each
+/// A settings file, read and resolved: its named retry policies, hedge layers, breakers and
+/// stacks, each
 /// with the file's defaults applied and a name (its key, unless the file gives one).
 ///
 /// Every setting was checked while reading: by the reader (types, units, known keys) and by
@@ -34,7 +41,9 @@ pub struct StackSettings {
 pub struct Config {
     defaults: StackSettings,
     policies: Vec<(String, RetrySettings)>,
+    hedges: Vec<(String, HedgeSettings)>,
     breakers: Vec<(String, BreakerSettings)>,
+    chaos: Vec<(String, ChaosSettings)>,
     stacks: Vec<(String, StackSettings)>,
 }
 
@@ -86,6 +95,16 @@ impl Config {
         self.policies.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The hedge layer named `name` (`[hedges.NAME]`), resolved.
+    pub fn hedge(&self, name: &str) -> Option<&HedgeSettings> {
+        find(&self.hedges, name)
+    }
+
+    /// The hedge layers, in the file's order.
+    pub fn hedges(&self) -> impl Iterator<Item = (&str, &HedgeSettings)> {
+        self.hedges.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
     /// The breaker named `name` (`[breakers.NAME]`), resolved.
     pub fn breaker(&self, name: &str) -> Option<&BreakerSettings> {
         find(&self.breakers, name)
@@ -94,6 +113,17 @@ impl Config {
     /// The breakers, in the file's order.
     pub fn breakers(&self) -> impl Iterator<Item = (&str, &BreakerSettings)> {
         self.breakers.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The chaos layer named `name` (`[chaos.NAME]`), as the file gives it (chaos settings
+    /// take nothing from `[defaults]`).
+    pub fn chaos(&self, name: &str) -> Option<&ChaosSettings> {
+        find(&self.chaos, name)
+    }
+
+    /// The chaos layers, in the file's order.
+    pub fn chaos_layers(&self) -> impl Iterator<Item = (&str, &ChaosSettings)> {
+        self.chaos.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// The stack named `name` (`[stacks.NAME]`), resolved.
@@ -156,6 +186,7 @@ fn read_config(r: &mut Reader, node: &Node) -> Config {
             config.defaults = StackSettings {
                 cancel: t.read(r, "cancel", CancelSettings::read),
                 retry: t.read(r, "retry", RetrySettings::read),
+                hedge: t.read(r, "hedge", HedgeSettings::read),
                 breaker: t.read(r, "breaker", BreakerSettings::read),
                 attempt_timeout: t.read(r, "attempt_timeout", CancelSettings::read),
             };
@@ -166,7 +197,9 @@ fn read_config(r: &mut Reader, node: &Node) -> Config {
     // The policies and breakers as the file gives them, before defaults: a stack that starts
     // from one applies the defaults once, then the named settings, then its own.
     let raw_policies = named(r, &mut top, "policies", RetrySettings::read);
+    let raw_hedges = named(r, &mut top, "hedges", HedgeSettings::read);
     let raw_breakers = named(r, &mut top, "breakers", BreakerSettings::read);
+    config.chaos = named(r, &mut top, "chaos", ChaosSettings::read);
     for (name, raw) in &raw_policies {
         let mut s = layered(
             defaults.retry.as_ref(),
@@ -176,6 +209,16 @@ fn read_config(r: &mut Reader, node: &Node) -> Config {
         .unwrap_or_default();
         s.name.get_or_insert_with(|| name.clone());
         config.policies.push((name.clone(), s));
+    }
+    for (name, raw) in &raw_hedges {
+        let mut s = layered(
+            defaults.hedge.as_ref(),
+            Some(raw),
+            HedgeSettings::overridden_by,
+        )
+        .unwrap_or_default();
+        s.name.get_or_insert_with(|| name.clone());
+        config.hedges.push((name.clone(), s));
     }
     for (name, raw) in &raw_breakers {
         let mut s = layered(
@@ -197,8 +240,11 @@ fn read_config(r: &mut Reader, node: &Node) -> Config {
                     &path,
                     name,
                     &defaults,
-                    &raw_policies,
-                    &raw_breakers,
+                    &Named {
+                        policies: &raw_policies,
+                        hedges: &raw_hedges,
+                        breakers: &raw_breakers,
+                    },
                 ) {
                     config.stacks.push((name.clone(), stack));
                 }
@@ -229,27 +275,46 @@ fn named<T>(
     out
 }
 
+/// The named settings of a file, as it gives them, that a stack's layers may start from.
+struct Named<'a> {
+    policies: &'a [(String, RetrySettings)],
+    hedges: &'a [(String, HedgeSettings)],
+    breakers: &'a [(String, BreakerSettings)],
+}
+
 fn read_stack(
     r: &mut Reader,
     node: &Node,
     path: &str,
     stack: &str,
     defaults: &StackSettings,
-    policies: &[(String, RetrySettings)],
-    breakers: &[(String, BreakerSettings)],
+    known: &Named<'_>,
 ) -> Option<StackSettings> {
     let mut t = r.table(node, path)?;
     let cancel = t.read(r, "cancel", CancelSettings::read);
     let retry = t.read(r, "retry", |r, node, path| {
-        read_layer(r, node, path, "policy", policies, RetrySettings::read_table)
-    });
-    let breaker = t.read(r, "breaker", |r, node, path| {
+        let what = ("policy", "policies");
         read_layer(
             r,
             node,
             path,
-            "breaker",
-            breakers,
+            what,
+            known.policies,
+            RetrySettings::read_table,
+        )
+    });
+    let hedge = t.read(r, "hedge", |r, node, path| {
+        let what = ("hedge layer", "hedges");
+        read_layer(r, node, path, what, known.hedges, HedgeSettings::read_table)
+    });
+    let breaker = t.read(r, "breaker", |r, node, path| {
+        let what = ("breaker", "breakers");
+        read_layer(
+            r,
+            node,
+            path,
+            what,
+            known.breakers,
             BreakerSettings::read_table,
         )
     });
@@ -281,6 +346,18 @@ fn read_stack(
                 ..s
             }
         }),
+        hedge: hedge.map(|s| {
+            let s = layered(
+                defaults.hedge.as_ref(),
+                Some(&s),
+                HedgeSettings::overridden_by,
+            )
+            .unwrap_or_default();
+            HedgeSettings {
+                name: named(s.name.clone(), ""),
+                ..s
+            }
+        }),
         breaker: breaker.map(|s| {
             let s = layered(
                 defaults.breaker.as_ref(),
@@ -308,13 +385,14 @@ fn read_stack(
     })
 }
 
-/// Reads a stack's retry or breaker: the name of one the file defines, or a table of its own
-/// settings that may start `from` one. Returns the named settings with the table's on top.
+/// Reads a stack's retry, hedge or breaker: the name of one the file defines, or a table of
+/// its own settings that may start `from` one. Returns the named settings with the table's on
+/// top. `what` is what one is called, and the section the file defines them in.
 fn read_layer<T: Clone + Overridable>(
     r: &mut Reader,
     node: &Node,
     path: &str,
-    what: &str,
+    (what, section): (&str, &str),
     known: &[(String, T)],
     read_table: fn(&mut Reader, &mut Table<'_>) -> T,
 ) -> Option<T> {
@@ -324,11 +402,6 @@ fn read_layer<T: Clone + Overridable>(
             return Some(found.clone());
         }
         let names: Vec<&str> = known.iter().map(|(k, _)| k.as_str()).collect();
-        let section = if what == "policy" {
-            "policies"
-        } else {
-            "breakers"
-        };
         let rule = match did_you_mean(name, &names) {
             Some(near) => format!("no {what} of that name in [{section}] (did you mean `{near}`?)"),
             None => format!("no {what} of that name in [{section}]"),
@@ -362,6 +435,12 @@ impl Overridable for RetrySettings {
     }
 }
 
+impl Overridable for HedgeSettings {
+    fn overridden(&self, over: &Self) -> Self {
+        self.overridden_by(over)
+    }
+}
+
 impl Overridable for BreakerSettings {
     fn overridden(&self, over: &Self) -> Self {
         self.overridden_by(over)
@@ -374,8 +453,14 @@ fn check(r: &mut Reader, config: &Config) {
     for (name, s) in &config.policies {
         check_retry(r, &join("policies", name), s);
     }
+    for (name, s) in &config.hedges {
+        check_hedge(r, &join("hedges", name), s);
+    }
     for (name, s) in &config.breakers {
         check_breaker(r, &join("breakers", name), s);
+    }
+    for (name, s) in &config.chaos {
+        check_chaos(r, &join("chaos", name), s);
     }
     for (name, stack) in &config.stacks {
         check_one_stack(r, &join("stacks", name), stack);
@@ -397,6 +482,9 @@ fn check_one_stack(r: &mut Reader, path: &str, stack: &StackSettings) {
     }
     if let Some(s) = &stack.retry {
         check_retry(r, &join(path, "retry"), s);
+    }
+    if let Some(s) = &stack.hedge {
+        check_hedge(r, &join(path, "hedge"), s);
     }
     if let Some(s) = &stack.breaker {
         check_breaker(r, &join(path, "breaker"), s);
@@ -427,6 +515,42 @@ fn check_retry(r: &mut Reader, base: &str, s: &RetrySettings) {
 
 #[cfg(not(feature = "retry"))]
 fn check_retry(_: &mut Reader, _: &str, _: &RetrySettings) {}
+
+#[cfg(feature = "hedge")]
+fn check_hedge(r: &mut Reader, base: &str, s: &HedgeSettings) {
+    if let Err(e) = s.build() {
+        let field = match (e.layer(), e.field()) {
+            ("retry budget", f) => format!("budget.{f}"),
+            (_, "delay") if e.rule().contains("window") => "delay.window".into(),
+            (_, "delay") => "delay.percentile".into(),
+            (_, f) => f.to_owned(),
+        };
+        rejected(r, base, &s.to_node(), &field, e.rule());
+    }
+}
+
+#[cfg(not(feature = "hedge"))]
+fn check_hedge(_: &mut Reader, _: &str, _: &HedgeSettings) {}
+
+#[cfg(feature = "chaos")]
+fn check_chaos(r: &mut Reader, base: &str, s: &ChaosSettings) {
+    // Settings with no injection of their own get theirs in code: nothing to build yet.
+    if s.fault_rate.is_none() && s.latency.is_none() {
+        return;
+    }
+    if let Err(e) = s.builder::<(), ()>().build() {
+        let field = match e.field() {
+            "fault.rate" => "fault_rate",
+            "latency.max" => "latency.max",
+            "latency.rate" => "latency.rate",
+            f => f,
+        };
+        rejected(r, base, &s.to_node(), field, e.rule());
+    }
+}
+
+#[cfg(not(feature = "chaos"))]
+fn check_chaos(_: &mut Reader, _: &str, _: &ChaosSettings) {}
 
 #[cfg(feature = "circuit-breaker")]
 fn check_breaker(r: &mut Reader, base: &str, s: &BreakerSettings) {

@@ -1,6 +1,6 @@
 //! Lint: settings that are each valid but do not work together in a stack.
 //!
-//! A stack's order is fixed by the file format (total timeout, retry, breaker, attempt
+//! A stack's order is fixed by the file format (total timeout, retry, hedge, breaker, attempt
 //! timeout, outermost first), so a retry layer can never sit below the breaker in a stack read
 //! from a file; the lints here cover the combinations the format does allow.
 //!
@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use super::breaker::{BreakerSettings, WindowSettings};
 use super::file::{Config, StackSettings};
+use super::hedge::{HedgeModeSetting, HedgeSettings};
 use super::retry::{BudgetSettings, RetrySettings};
 
 /// Which combination a [`Lint`] is about.
@@ -40,6 +41,11 @@ pub enum LintKind {
     /// The longest server hint honoured is below the backoff cap: a server asking for more
     /// time than the client's own schedule would wait is cut short.
     HintClampBelowBackoffCap,
+    /// A hedge layer that may send hedges but has no budget: the layer sends none.
+    HedgeWithoutBudget,
+    /// The hedge delay is at least the attempt timeout: the first attempt times out before
+    /// any hedge races it.
+    HedgeDelayNotShorterThanAttempt,
 }
 
 /// One warning: where, why, and what to change.
@@ -62,11 +68,15 @@ impl fmt::Display for Lint {
     }
 }
 
-/// The warnings for every policy, breaker and stack of `config`, in the file's order.
+/// The warnings for every policy, hedge layer, breaker and stack of `config`, in the file's
+/// order.
 pub fn lint(config: &Config) -> Vec<Lint> {
     let mut out = Vec::new();
     for (name, retry) in config.policies() {
         lint_retry(&mut out, &format!("policies.{name}"), retry);
+    }
+    for (name, hedge) in config.hedges() {
+        lint_hedge(&mut out, &format!("hedges.{name}"), hedge);
     }
     for (name, stack) in config.stacks() {
         lint_stack(&mut out, &format!("stacks.{name}"), stack);
@@ -123,6 +133,28 @@ fn lint_stack(out: &mut Vec<Lint>, path: &str, stack: &StackSettings) {
                 );
             }
         }
+    }
+    if let Some(hedge) = &stack.hedge {
+        let latency = matches!(hedge.mode, None | Some(HedgeModeSetting::Latency));
+        // The builder's default delay is a fixed 100 ms.
+        let delay = hedge
+            .delay
+            .map_or(Duration::from_millis(100), |d| d.first_delay());
+        if let Some(attempt) = attempt.filter(|a| latency && delay >= *a) {
+            push(
+                out,
+                LintKind::HedgeDelayNotShorterThanAttempt,
+                format!("{path}.hedge.delay"),
+                format!(
+                    "the hedge delay ({delay:?}) is not shorter than the attempt timeout \
+                     ({attempt:?}): the first attempt times out before a hedge can race it"
+                ),
+                "make the hedge delay a fraction of the attempt timeout (near the latency's \
+                 95th percentile)"
+                    .into(),
+            );
+        }
+        lint_hedge(out, &format!("{path}.hedge"), hedge);
     }
     if let (Some(attempt), Some(breaker)) = (attempt, &stack.breaker) {
         lint_window(out, &format!("{path}.breaker.window"), breaker, attempt);
@@ -191,5 +223,20 @@ fn lint_retry(out: &mut Vec<Lint>, path: &str, retry: &RetrySettings) {
                 "make max_hint at least the backoff cap".into(),
             );
         }
+    }
+}
+
+fn lint_hedge(out: &mut Vec<Lint>, path: &str, hedge: &HedgeSettings) {
+    // The builder's default is two attempts.
+    if hedge.max_attempts.unwrap_or(2) > 1 && hedge.budget.is_none() {
+        push(
+            out,
+            LintKind::HedgeWithoutBudget,
+            format!("{path}.budget"),
+            "the hedge layer has no budget, and without one it sends no hedge at all".into(),
+            "give it a budget (`budget = { kind = \"ratio\", ratio = 0.1 }`), or share the \
+             retry layer's in code (`HedgeLayerBuilder::budget`)"
+                .into(),
+        );
     }
 }

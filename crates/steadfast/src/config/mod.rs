@@ -2,12 +2,14 @@
 //! `serde`; TOML with `toml`, YAML with `yaml`), with human durations, every problem reported
 //! at once with its path, and turned into the layers' builders.
 //!
-//! A file holds `[defaults]` (for `retry`, `breaker`, `cancel` and `attempt_timeout`), named
-//! retry policies (`[policies.NAME]`), named breakers (`[breakers.NAME]`) and stacks
-//! (`[stacks.NAME]`) of a total timeout (`cancel`), a `retry` policy, a `breaker` and an
-//! `attempt_timeout`. Each policy, breaker and stack layer starts from the defaults and
-//! overrides them setting by setting; a stack's `retry` or `breaker` may name a policy or
-//! breaker of the file (`retry = "standard"`), or start from one and override some of its
+//! A file holds `[defaults]` (for `retry`, `hedge`, `breaker`, `cancel` and
+//! `attempt_timeout`), named retry policies (`[policies.NAME]`), named hedge layers
+//! (`[hedges.NAME]`), named breakers (`[breakers.NAME]`), chaos experiments
+//! (`[chaos.NAME]`) and stacks (`[stacks.NAME]`) of a
+//! total timeout (`cancel`), a `retry` policy, a `hedge` layer, a `breaker` and an
+//! `attempt_timeout`. Each policy, hedge layer, breaker and stack layer starts from the
+//! defaults and overrides them setting by setting; a stack's `retry`, `hedge` or `breaker` may
+//! name one of the file (`retry = "standard"`), or start from one and override some of its
 //! settings (`retry = { from = "standard", max_attempts = 5 }`). See `docs/configuration.md`
 //! in the repository for the whole format.
 //!
@@ -65,9 +67,13 @@ mod breaker;
 #[cfg(feature = "serde")]
 mod cancel;
 #[cfg(feature = "serde")]
+mod chaos;
+#[cfg(feature = "serde")]
 mod duration;
 #[cfg(feature = "serde")]
 mod file;
+#[cfg(feature = "serde")]
+mod hedge;
 #[cfg(feature = "serde")]
 mod lint;
 #[cfg(feature = "serde")]
@@ -93,9 +99,13 @@ pub use breaker::{BreakerSettings, FailureRate, HalfOpenMode, SlowCallRate, Wind
 #[cfg(feature = "serde")]
 pub use cancel::CancelSettings;
 #[cfg(feature = "serde")]
+pub use chaos::{ChaosLatency, ChaosSettings, LatencySettings};
+#[cfg(feature = "serde")]
 pub use duration::{format_duration, parse_duration};
 #[cfg(feature = "serde")]
 pub use file::{load, Config, StackSettings};
+#[cfg(feature = "serde")]
+pub use hedge::{DelaySettings, HedgeModeSetting, HedgeSettings};
 #[cfg(feature = "serde")]
 pub use lint::{lint, Lint, LintKind};
 #[cfg(feature = "serde")]

@@ -177,7 +177,7 @@ impl RetrySettings {
     }
 }
 
-fn read_budget(r: &mut Reader, node: &Node, path: &str) -> Option<BudgetSettings> {
+pub(crate) fn read_budget(r: &mut Reader, node: &Node, path: &str) -> Option<BudgetSettings> {
     let mut t = r.table(node, path)?;
     let kind = t.read(r, "kind", |r, n, p| {
         choice(r, n, p, &[("ratio", true), ("token_bucket", false)])
@@ -210,7 +210,7 @@ fn read_budget(r: &mut Reader, node: &Node, path: &str) -> Option<BudgetSettings
     budget
 }
 
-fn budget_node(budget: BudgetSettings) -> Node {
+pub(crate) fn budget_node(budget: BudgetSettings) -> Node {
     let n = |v: Option<u32>| v.map(|n| Node::Integer(n.into()));
     match budget {
         BudgetSettings::Ratio {
