@@ -10,6 +10,17 @@
 //! fails, waits or reports needs is a [`ColdState`], boxed on first need, which also holds the
 //! caller's own cold part: the response future's timers, token watchers and span
 //! (`FutureColdState`), nothing for the function-level loops.
+//!
+//! # Why this is one file
+//!
+//! This file is over the usual length on purpose, because it reads best whole: it is one
+//! concept, the decision a retry loop makes after each attempt. Every stop rule (attempts,
+//! elapsed time, deadline, budget, draining, server pushback, the hint wait bound) reads and
+//! writes the same attempt count, clock and cold part, and the order in which they are checked
+//! is the behaviour users rely on; split across files, a reader would have to hold that order
+//! from several places. What is not part of the decision lives elsewhere: the response future
+//! and its cold part in `future.rs` and `cold.rs`, the settings in `policy.rs` and their
+//! checks in `builder.rs`, the budgets in `budget/`, the events in `events.rs`.
 
 use std::borrow::Cow;
 use std::pin::Pin;
