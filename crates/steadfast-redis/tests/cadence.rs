@@ -10,23 +10,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
+use steadfast::circuit_breaker::CircuitBreakerLayer;
 use steadfast::retry::{RatioBudget, RetryBudget, TokenBucket};
 use steadfast_redis::{Fleet, FleetBudget};
 use steadfast_test::redis::RedisServer;
 use tower::{service_fn, Layer, ServiceExt};
 
-const SYNC: Duration = Duration::from_millis(50);
-
-/// A local breaker that never trips on its own within these tests (minimum 100 calls).
-fn local_breaker() -> CircuitBreaker {
-    CircuitBreaker::builder()
-        .name("backend")
-        .minimum_calls(100)
-        .half_open_max_calls(1)
-        .build()
-        .unwrap()
-}
+mod common;
+use common::{local_breaker, within, SYNC};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -111,18 +102,6 @@ fn redis_operations_follow_the_cadence_not_the_request_rate() {
         every_ops <= (cadence + extra) * 1.5,
         "{every_ops:.0} ops/s with sync_every_calls"
     );
-}
-
-/// Polls `cond` every 5 ms for up to `limit`; whether it became true.
-async fn within(limit: Duration, cond: impl Fn() -> bool) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    cond()
 }
 
 /// A ratio budget that fills by one retry per request: with `sync_every_calls(50)`, fifty

@@ -16,7 +16,8 @@ use steadfast_test::redis::RedisServer;
 use tower::{service_fn, Layer, ServiceExt};
 
 const INSTANCES: usize = 5;
-const SYNC: Duration = Duration::from_millis(50);
+mod common;
+use common::{fleet, local_breaker as lone_breaker, SYNC};
 const OPEN_FOR: Duration = Duration::from_millis(300);
 const FLEET_MIN_CALLS: u32 = 20;
 
@@ -310,14 +311,7 @@ fn redis_faults_never_reach_the_request_path() {
         .enable_all()
         .build()
         .unwrap();
-    let fleet = rt.block_on(async {
-        Fleet::builder(server.url())
-            .namespace("fault-test")
-            .sync_interval(SYNC)
-            .timeout(Duration::from_millis(100))
-            .build()
-            .unwrap()
-    });
+    let fleet = rt.block_on(async { fleet(&server, "fault-test") });
     let shared = rt.block_on(async {
         fleet
             .share_breaker(local_breaker(0))
@@ -434,18 +428,8 @@ fn an_outage_leaves_an_open_breaker_to_its_local_rules() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let fleet = Fleet::builder(server.url())
-            .namespace("outage-test")
-            .sync_interval(SYNC)
-            .timeout(Duration::from_millis(100))
-            .build()
-            .unwrap();
-        let breaker = CircuitBreaker::builder()
-            .name("backend")
-            .minimum_calls(100)
-            .half_open_max_calls(1)
-            .build()
-            .unwrap();
+        let fleet = fleet(&server, "outage-test");
+        let breaker = lone_breaker();
         let shared = fleet
             .share_breaker(breaker.clone())
             .minimum_calls(5)

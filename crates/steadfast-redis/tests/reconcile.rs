@@ -8,36 +8,16 @@
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use steadfast::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
+use steadfast::circuit_breaker::CircuitBreakerLayer;
 use steadfast::retry::{RetryBudget, TokenBucket};
-use steadfast_redis::{Fleet, FleetBudget};
+use steadfast_redis::FleetBudget;
 use steadfast_test::redis::RedisServer;
 use tower::{service_fn, Layer, ServiceExt};
 
-const SYNC: Duration = Duration::from_millis(50);
-
-/// Polls `cond` every 5 ms for up to `limit`; whether it became true.
-async fn within(limit: Duration, cond: impl Fn() -> bool) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    cond()
-}
-
-fn fleet(server: &RedisServer, namespace: &str) -> Fleet {
-    Fleet::builder(server.url())
-        .namespace(namespace)
-        .sync_interval(SYNC)
-        .timeout(Duration::from_millis(100))
-        .build()
-        .unwrap()
-}
+mod common;
+use common::{fleet, local_breaker, within, SYNC};
 
 /// Five failures recorded while Redis was down reach the fleet (which opens on five) once it
 /// is back; the local breaker (minimum 100 calls) would not have opened on them.
@@ -45,12 +25,7 @@ fn fleet(server: &RedisServer, namespace: &str) -> Fleet {
 async fn a_breakers_outcomes_during_an_outage_reach_the_fleet_after_it() {
     let mut server = RedisServer::start();
     let fleet = fleet(&server, "reconcile-breaker");
-    let breaker = CircuitBreaker::builder()
-        .name("backend")
-        .minimum_calls(100)
-        .half_open_max_calls(1)
-        .build()
-        .unwrap();
+    let breaker = local_breaker();
     let shared = fleet
         .share_breaker(breaker.clone())
         .minimum_calls(5)
@@ -122,12 +97,7 @@ async fn retries_granted_alone_are_taken_from_the_fleets_balance_afterwards() {
 async fn outcomes_older_than_the_window_are_given_up() {
     let mut server = RedisServer::start();
     let fleet = fleet(&server, "reconcile-window");
-    let breaker = CircuitBreaker::builder()
-        .name("backend")
-        .minimum_calls(100)
-        .half_open_max_calls(1)
-        .build()
-        .unwrap();
+    let breaker = local_breaker();
     let shared = fleet
         .share_breaker(breaker.clone())
         .minimum_calls(5)
