@@ -56,13 +56,19 @@ async fn hello_with_token(RequestToken(token): RequestToken) -> &'static str {
 }
 
 /// The router with the bare handler.
+///
+/// Every router is finished with `with_state(())`, which turns its handlers into services once.
+/// `axum::serve` does that itself for a bare `Router`, but not for a router inside another
+/// service: there axum would turn the handler into a boxed service on every request.
 fn router() -> Router {
-    Router::new().route("/", get(hello))
+    Router::new().route("/", get(hello)).with_state(())
 }
 
 /// The router with the handler that takes the request's token.
 fn router_with_token() -> Router {
-    Router::new().route("/", get(hello_with_token))
+    Router::new()
+        .route("/", get(hello_with_token))
+        .with_state(())
 }
 
 /// Serves `mode` (one of [`MODES`]) on 127.0.0.1:`port` until the process is killed.
