@@ -74,9 +74,16 @@ server_run() {
     wait_port "$port"
     wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$port/" >/dev/null
     callgrind_control -z "$pid" >/dev/null 2>&1
-    n=$(wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$port/" | awk '/requests in/ { print $1 }')
+    wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$port/" >"$OUT/wrk-$mode"
     callgrind_control -d "$pid" >/dev/null 2>&1
     kill "$pid"; wait "$pid" 2>/dev/null || true
+    # Every counted request must have been answered "200 OK": a setup that refuses requests
+    # would count its refusals.
+    if grep -q "Non-2xx" "$OUT/wrk-$mode"; then
+        echo "server $mode: $(grep "Non-2xx" "$OUT/wrk-$mode" | sed 's/^ *//')" >&2
+        exit 1
+    fi
+    n=$(awk '/requests in/ { print $1 }' "$OUT/wrk-$mode")
     echo "$(total "$OUT/server-$mode.1") $n"
 }
 
@@ -84,11 +91,20 @@ server_run() {
 # difference between the two runs' counts, over the difference between their requests, leaves
 # out starting up, connecting and shutting down. Prints "instructions requests".
 client_run() {
-    local mode=$1 port=$2 n1 n2 i1 i2
-    n1=$(valgrind -q --tool=callgrind --callgrind-out-file="$OUT/client-$mode-1" \
-        "$BIN" client "$mode" "http://127.0.0.1:$port/" "$SECS" "$CONNS" | awk '{ print $5 }')
-    n2=$(valgrind -q --tool=callgrind --callgrind-out-file="$OUT/client-$mode-2" \
-        "$BIN" client "$mode" "http://127.0.0.1:$port/" "$((2 * SECS))" "$CONNS" | awk '{ print $5 }')
+    local mode=$1 port=$2 n1 n2 i1 i2 run
+    for run in 1 2; do
+        valgrind -q --tool=callgrind --callgrind-out-file="$OUT/client-$mode-$run" \
+            "$BIN" client "$mode" "http://127.0.0.1:$port/" "$((run * SECS))" "$CONNS" \
+            >"$OUT/client-$mode-$run.line"
+        # Columns: rate, p50, p99, errors, requests. A request that failed would be counted
+        # among the instructions but not among the requests.
+        if [ "$(awk '{ print $4 }' "$OUT/client-$mode-$run.line")" != 0 ]; then
+            echo "client $mode: $(awk '{ print $4 }' "$OUT/client-$mode-$run.line") requests failed" >&2
+            exit 1
+        fi
+    done
+    n1=$(awk '{ print $5 }' "$OUT/client-$mode-1.line")
+    n2=$(awk '{ print $5 }' "$OUT/client-$mode-2.line")
     if [ "$((n2 - n1))" -lt "$((n1 / 2))" ]; then
         echo "  $mode: the longer run sent only $((n2 - n1)) requests more; its count is less steady (the machine is busy: run again)" >&2
     fi
@@ -104,7 +120,8 @@ RESULTS="$OUT/results"
 echo "servers under callgrind (wrk -t1 -c$CONNS -d${SECS}s)" >&2
 for mode in $("$BIN" modes server); do
     echo "  $mode" >&2
-    echo "server $mode $(server_run "$mode")" >>"$RESULTS"
+    counted=$(server_run "$mode")
+    echo "server $mode $counted" >>"$RESULTS"
 done
 
 echo "clients under callgrind ($CONNS connections, ${SECS}s and $((2 * SECS))s, against the bare server)" >&2
@@ -113,7 +130,8 @@ port=$(free_port)
 wait_port "$port"
 for mode in $("$BIN" modes client); do
     echo "  $mode" >&2
-    echo "client $mode $(client_run "$mode" "$port")" >>"$RESULTS"
+    counted=$(client_run "$mode" "$port")
+    echo "client $mode $counted" >>"$RESULTS"
 done
 
 python3 - "$RESULTS" "$CHECK" <<'PY'

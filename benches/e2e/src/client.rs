@@ -258,7 +258,8 @@ pub(crate) async fn client(
 }
 
 /// Runs `conns` tasks, each sending one request after another through `svc` until `secs`
-/// have passed; returns each task's latencies in microseconds and the error count.
+/// have passed; returns each task's latencies in microseconds and the error count (requests
+/// that failed or were not answered with a success status).
 async fn drive<S>(svc: S, uri: &http::Uri, secs: Duration, conns: usize) -> (Vec<Vec<u32>>, u64)
 where
     S: Service<Request<Body>, Response = http::Response<hyper::body::Incoming>, Error = BoxError>
@@ -284,7 +285,7 @@ where
                 req.extensions_mut().insert(token.clone());
                 let start = Instant::now();
                 let ok = match svc.clone().oneshot(req).await {
-                    Ok(res) => res.into_body().collect().await.is_ok(),
+                    Ok(res) => res.status().is_success() && res.into_body().collect().await.is_ok(),
                     Err(_) => false,
                 };
                 if ok {
