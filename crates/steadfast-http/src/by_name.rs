@@ -1,4 +1,6 @@
-//! The built-in classifiers by the names a settings file gives them (`classify = "http"`).
+//! The built-in classifiers by the names a settings file gives them (`classify = "http"`),
+//! and (feature `config`) the validate layer a stack's `validate` section describes
+//! ([`validate_layer`]).
 //!
 //! | name | classifier |
 //! | --- | --- |
@@ -24,6 +26,14 @@
 
 use std::borrow::Cow;
 use std::fmt;
+
+#[cfg(feature = "config")]
+mod validate;
+
+#[cfg(feature = "config")]
+pub use validate::{
+    validate_layer, FileValidateLayer, RequestChecks, ResponseChecks, DEFAULT_MAX_BODY,
+};
 
 use http::{Request, Response};
 use steadfast::classify::{Attempt, Classify, LateOutcome, Outcome};

@@ -7,7 +7,7 @@
 //! (`[hedges.NAME]`), named breakers (`[breakers.NAME]`), chaos experiments
 //! (`[chaos.NAME]`) and stacks (`[stacks.NAME]`) of a
 //! total timeout (`cancel`), a `retry` policy, a `hedge` layer, a `breaker` and an
-//! `attempt_timeout`. Each policy, hedge layer, breaker and stack layer starts from the
+//! `attempt_timeout`, and the checks of its `validate` layer. Each policy, hedge layer, breaker and stack layer starts from the
 //! defaults and overrides them setting by setting; a stack's `retry`, `hedge` or `breaker` may
 //! name one of the file (`retry = "standard"`), or start from one and override some of its
 //! settings (`retry = { from = "standard", max_attempts = 5 }`). See `docs/configuration.md`
@@ -91,6 +91,8 @@ mod retry;
     feature = "cancel"
 ))]
 mod stack;
+#[cfg(feature = "serde")]
+mod validate;
 
 #[cfg(feature = "serde")]
 pub use backoff::{BackoffSettings, Strategy};
@@ -122,4 +124,9 @@ pub use retry::{BudgetSettings, RetrySettings};
     feature = "circuit-breaker",
     feature = "cancel"
 ))]
-pub use stack::{Optional, OptionalFuture, OptionalLayer, StackBuilder, StackLayer, StackService};
+pub use stack::{
+    BuildValidate, NoValidate, Optional, OptionalFuture, OptionalLayer, StackBuilder, StackLayer,
+    StackService,
+};
+#[cfg(feature = "serde")]
+pub use validate::ValidateSettings;
