@@ -1,9 +1,10 @@
-//! The client preset as settings of a file, and a file's stack put on top of it (feature
+//! The client presets as settings of a file, and a file's stack put on top of them (feature
 //! `config`).
 
 use steadfast::config::{
-    BackoffSettings, BreakerSettings, BudgetSettings, CancelSettings, FailureRate, RetrySettings,
-    StackSettings, Strategy, WindowSettings,
+    BackoffSettings, BreakerSettings, BudgetSettings, CancelSettings, DelaySettings,
+    FailureRate, HedgeModeSetting, HedgeSettings, RetrySettings, StackSettings, Strategy,
+    WindowSettings,
 };
 use steadfast::retry::Jitter;
 use steadfast::ConfigError;
@@ -12,6 +13,8 @@ use super::client::{
     StandardClient, ATTEMPT_TIMEOUT, BACKOFF_BASE, BACKOFF_MAX, BREAKER_WINDOW, FAILURE_RATE,
     MAX_ATTEMPTS, MAX_HINT, MINIMUM_CALLS, OPEN_FOR, TOTAL_TIMEOUT,
 };
+use super::hedging::{StandardHedgingClient, HEDGE_DELAY, HEDGE_MAX_ATTEMPTS};
+use crate::idempotency::Idempotency;
 use crate::replay::ReplayCloner;
 use crate::HttpClassifier;
 
@@ -32,8 +35,7 @@ impl StandardClient {
     /// assert_eq!(stack.retry.unwrap().max_attempts, Some(4));
     /// ```
     pub fn stack_settings() -> StackSettings {
-        let mut cancel = CancelSettings::default();
-        cancel.timeout = Some(TOTAL_TIMEOUT);
+        let cancel = timeout(TOTAL_TIMEOUT);
         let mut backoff = BackoffSettings::default();
         backoff.strategy = Some(Strategy::Exponential {
             base: BACKOFF_BASE,
@@ -51,21 +53,11 @@ impl StandardClient {
             window: None,
         });
         retry.classify = Some(CLASSIFY.into());
-        let mut breaker = BreakerSettings::default();
-        breaker.failure_rate = Some(FailureRate::Percent(FAILURE_RATE));
-        breaker.window = Some(WindowSettings::Time {
-            length: BREAKER_WINDOW,
-            buckets: 10,
-        });
-        breaker.minimum_calls = Some(MINIMUM_CALLS);
-        breaker.open_for = Some(OPEN_FOR);
-        let mut attempt = CancelSettings::default();
-        attempt.timeout = Some(ATTEMPT_TIMEOUT);
         let mut stack = StackSettings::default();
         stack.cancel = Some(cancel);
         stack.retry = Some(retry);
-        stack.breaker = Some(breaker);
-        stack.attempt_timeout = Some(attempt);
+        stack.breaker = Some(breaker_settings());
+        stack.attempt_timeout = Some(timeout(ATTEMPT_TIMEOUT));
         stack
     }
 
@@ -97,35 +89,18 @@ impl StandardClient {
     /// ```
     pub fn from_stack(stack: &StackSettings) -> Result<StandardClient, ConfigError> {
         let preset = Self::stack_settings();
-        let over = |a: &Option<CancelSettings>, b: &Option<CancelSettings>| match (a, b) {
-            (Some(a), Some(b)) => a.overridden_by(b),
-            (a, b) => b.clone().or_else(|| a.clone()).unwrap_or_default(),
-        };
-        let total = over(&preset.cancel, &stack.cancel);
-        let attempt = over(&preset.attempt_timeout, &stack.attempt_timeout);
-        let retry = match (&preset.retry, &stack.retry) {
-            (Some(a), Some(b)) => a.overridden_by(b),
-            (a, b) => b.clone().or_else(|| a.clone()).unwrap_or_default(),
-        };
-        let breaker = match (&preset.breaker, &stack.breaker) {
-            (Some(a), Some(b)) => a.overridden_by(b),
-            (a, b) => b.clone().or_else(|| a.clone()).unwrap_or_default(),
-        };
-        if let Some(name) = retry.classify.as_deref().filter(|c| *c != CLASSIFY) {
-            // A name no classifier has is reported with the known names.
-            if let Err(e) = crate::by_name::classifier_by_name("retry.classify", name) {
-                return Err(ConfigError::new(
-                    "standard client",
-                    "retry.classify",
-                    e.to_string(),
-                ));
-            }
-            return Err(ConfigError::new(
-                "standard client",
-                "retry.classify",
-                format!("the preset classifies with `{CLASSIFY}` (got `{name}`)"),
-            ));
-        }
+        let layer = "standard client";
+        refuse(layer, "hedge", stack.hedge.is_some(), "standard_hedging_client")?;
+        refuse(layer, "validate", stack.validate.is_some(), "")?;
+        let total = over(&preset.cancel, &stack.cancel, CancelSettings::overridden_by);
+        let attempt = over(
+            &preset.attempt_timeout,
+            &stack.attempt_timeout,
+            CancelSettings::overridden_by,
+        );
+        let retry = over(&preset.retry, &stack.retry, RetrySettings::overridden_by);
+        let breaker = over(&preset.breaker, &stack.breaker, BreakerSettings::overridden_by);
+        check_classify(layer, "retry.classify", retry.classify.as_deref())?;
         let mut client = StandardClient {
             total: total.builder(),
             retry: retry
@@ -144,4 +119,164 @@ impl StandardClient {
         }
         Ok(client)
     }
+}
+
+impl StandardHedgingClient {
+    /// The hedging preset's settings as a settings file holds a stack (its body replay and
+    /// deadline header are code only, and so is hedging idempotent requests only): what
+    /// [`from_stack`](Self::from_stack) starts from.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast_http::preset::StandardHedgingClient;
+    ///
+    /// let stack = StandardHedgingClient::stack_settings();
+    /// assert_eq!(stack.hedge.unwrap().max_attempts, Some(2));
+    /// assert!(stack.retry.is_none());
+    /// ```
+    pub fn stack_settings() -> StackSettings {
+        let mut hedge = HedgeSettings::default();
+        hedge.mode = Some(HedgeModeSetting::Latency);
+        hedge.delay = Some(DelaySettings::Fixed(HEDGE_DELAY));
+        hedge.max_attempts = Some(HEDGE_MAX_ATTEMPTS);
+        hedge.budget = Some(BudgetSettings::Ratio {
+            ratio: None,
+            min_per_second: None,
+            window: None,
+        });
+        hedge.classify = Some(CLASSIFY.into());
+        let mut stack = StackSettings::default();
+        stack.cancel = Some(timeout(TOTAL_TIMEOUT));
+        stack.hedge = Some(hedge);
+        stack.breaker = Some(breaker_settings());
+        stack.attempt_timeout = Some(timeout(ATTEMPT_TIMEOUT));
+        stack
+    }
+
+    /// The hedging preset with `stack`'s settings on top, setting by setting, as
+    /// [`StandardClient::from_stack`] does for the client preset: a layer the stack does not
+    /// give keeps the preset's settings, and so does every setting of a layer it does not
+    /// give. The layers the stack gives are named as it names them.
+    ///
+    /// The hedge layer's classifier stays [`HttpClassifier`] and its requests are copied for
+    /// idempotent requests only: a stack whose `hedge.classify` names another classifier is
+    /// refused, and so is one with a `retry` or `validate` section (the preset has neither
+    /// layer), or settings a layer's builder refuses.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::config::{Config, Format};
+    /// use steadfast_http::preset::StandardHedgingClient;
+    ///
+    /// let config = Config::from_str(
+    ///     r#"{ "stacks": { "catalog": { "hedge": { "delay": "300ms" } } } }"#,
+    ///     Format::Json,
+    /// )
+    /// .unwrap();
+    /// let layer = StandardHedgingClient::from_stack(config.stack("catalog").unwrap())
+    ///     .unwrap()
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(layer.hedge().delay().to_string(), "fixed 300ms");
+    /// assert_eq!(layer.hedge().max_attempts(), 2);
+    /// ```
+    pub fn from_stack(stack: &StackSettings) -> Result<StandardHedgingClient, ConfigError> {
+        let preset = Self::stack_settings();
+        let layer = "standard hedging client";
+        refuse(layer, "retry", stack.retry.is_some(), "standard_http_client")?;
+        refuse(layer, "validate", stack.validate.is_some(), "")?;
+        let total = over(&preset.cancel, &stack.cancel, CancelSettings::overridden_by);
+        let attempt = over(
+            &preset.attempt_timeout,
+            &stack.attempt_timeout,
+            CancelSettings::overridden_by,
+        );
+        let hedge = over(&preset.hedge, &stack.hedge, HedgeSettings::overridden_by);
+        let breaker = over(&preset.breaker, &stack.breaker, BreakerSettings::overridden_by);
+        check_classify(layer, "hedge.classify", hedge.classify.as_deref())?;
+        let mut client = StandardHedgingClient {
+            total: total.builder(),
+            hedge: hedge
+                .builder()?
+                .classify(HttpClassifier::default())
+                .clone_requests(Idempotency::default().cloner(ReplayCloner)),
+            breaker: breaker.builder(),
+            attempt: attempt.builder(),
+            ..StandardHedgingClient::default()
+        };
+        if let Some(t) = total.timeout {
+            client.total_timeout = t;
+        }
+        if let Some(t) = attempt.timeout {
+            client.attempt_timeout = t;
+        }
+        Ok(client)
+    }
+}
+
+/// A total or attempt timeout of `d`, unnamed.
+fn timeout(d: std::time::Duration) -> CancelSettings {
+    let mut s = CancelSettings::default();
+    s.timeout = Some(d);
+    s
+}
+
+/// The breaker both presets share: 10% failures over 30 s, at least 100 calls, open 5 s.
+fn breaker_settings() -> BreakerSettings {
+    let mut breaker = BreakerSettings::default();
+    breaker.failure_rate = Some(FailureRate::Percent(FAILURE_RATE));
+    breaker.window = Some(WindowSettings::Time {
+        length: BREAKER_WINDOW,
+        buckets: 10,
+    });
+    breaker.minimum_calls = Some(MINIMUM_CALLS);
+    breaker.open_for = Some(OPEN_FOR);
+    breaker
+}
+
+/// The preset's settings of a layer with the stack's on top.
+fn over<T: Clone + Default>(preset: &Option<T>, stack: &Option<T>, merge: fn(&T, &T) -> T) -> T {
+    match (preset, stack) {
+        (Some(a), Some(b)) => merge(a, b),
+        (a, b) => b.clone().or_else(|| a.clone()).unwrap_or_default(),
+    }
+}
+
+/// Refuses a section the preset has no layer for, rather than leaving it out unseen; `other`
+/// names the preset that has that layer, if one does.
+fn refuse(
+    layer: &'static str,
+    field: &'static str,
+    given: bool,
+    other: &str,
+) -> Result<(), ConfigError> {
+    if !given {
+        return Ok(());
+    }
+    let rule = if other.is_empty() {
+        "the preset has no such layer: build this stack with `StackSettings::builder`".to_owned()
+    } else {
+        format!("the preset has no such layer (`{other}` has one)")
+    };
+    Err(ConfigError::new(layer, field, rule))
+}
+
+/// Refuses a classifier other than the presets' own, naming the known ones for a name no
+/// classifier has.
+fn check_classify(
+    layer: &'static str,
+    field: &'static str,
+    name: Option<&str>,
+) -> Result<(), ConfigError> {
+    let Some(name) = name.filter(|c| *c != CLASSIFY) else {
+        return Ok(());
+    };
+    if let Err(e) = crate::by_name::classifier_by_name(field, name) {
+        return Err(ConfigError::new(layer, field, e.to_string()));
+    }
+    Err(ConfigError::new(
+        layer,
+        field,
+        format!("the preset classifies with `{CLASSIFY}` (got `{name}`)"),
+    ))
 }
