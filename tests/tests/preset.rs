@@ -587,7 +587,10 @@ fn a_files_stack_adjusts_the_hedging_preset_setting_by_setting() {
     assert_eq!(layer.hedge().delay().to_string(), "fixed 300ms");
     assert_eq!(layer.hedge().max_attempts(), 3);
     assert!(text.contains("timeout 30s"), "{text}");
-    assert!(text.contains("cancel \"catalog-attempt\": timeout 2s"), "{text}");
+    assert!(
+        text.contains("cancel \"catalog-attempt\": timeout 2s"),
+        "{text}"
+    );
     assert!(text.contains("failure_rate 10%"), "{text}");
 
     // A layer the preset does not have, and another classifier, are refused.

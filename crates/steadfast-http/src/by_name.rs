@@ -28,7 +28,12 @@ use std::borrow::Cow;
 use std::fmt;
 
 #[cfg(feature = "config")]
+mod rules;
+#[cfg(feature = "config")]
 mod validate;
+
+#[cfg(feature = "config")]
+pub use rules::{classifier_with_rules, ClassifierError};
 
 #[cfg(feature = "config")]
 pub use validate::{
@@ -60,26 +65,42 @@ pub enum NamedClassifier {
 /// (the setting's path in the file, such as `stacks.api.retry.classify`) that lists the
 /// known names, and suggests the nearest one when `name` looks like a slip.
 pub fn classifier_by_name(path: &str, name: &str) -> Result<NamedClassifier, UnknownClassifier> {
-    Ok(match name {
-        "http" => NamedClassifier::Http(HttpClassifier::default()),
-        "http_idempotent" => NamedClassifier::Http(
-            HttpClassifier::builder()
-                .idempotency(Idempotency::any())
-                .build(),
-        ),
-        "grpc" => NamedClassifier::Grpc(GrpcClassifier::default()),
-        "transport" => NamedClassifier::Http(
+    match base(name) {
+        Some(base) => Ok(base.build()),
+        None => Err(UnknownClassifier {
+            path: path.to_owned(),
+            name: name.to_owned(),
+        }),
+    }
+}
+
+/// The builder of a built-in classifier, for rules to go on top.
+pub(crate) enum Base {
+    Http(crate::classify::HttpClassifierBuilder),
+    Grpc(crate::grpc::GrpcClassifierBuilder),
+}
+
+impl Base {
+    pub(crate) fn build(self) -> NamedClassifier {
+        match self {
+            Base::Http(b) => NamedClassifier::Http(b.build()),
+            Base::Grpc(b) => NamedClassifier::Grpc(b.build()),
+        }
+    }
+}
+
+/// The builder of the built-in classifier named `name`, if there is one.
+pub(crate) fn base(name: &str) -> Option<Base> {
+    Some(match name {
+        "http" => Base::Http(HttpClassifier::builder()),
+        "http_idempotent" => Base::Http(HttpClassifier::builder().idempotency(Idempotency::any())),
+        "grpc" => Base::Grpc(GrpcClassifier::builder()),
+        "transport" => Base::Http(
             HttpClassifier::builder()
                 .statuses([408, 429], Rule::Success)
-                .statuses([502, 503, 504], Rule::Fail)
-                .build(),
+                .statuses([502, 503, 504], Rule::Fail),
         ),
-        other => {
-            return Err(UnknownClassifier {
-                path: path.to_owned(),
-                name: other.to_owned(),
-            })
-        }
+        _ => return None,
     })
 }
 
@@ -87,8 +108,8 @@ pub fn classifier_by_name(path: &str, name: &str) -> Result<NamedClassifier, Unk
 /// path, the name, the nearest known name when there is one, and every known name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownClassifier {
-    path: String,
-    name: String,
+    pub(crate) path: String,
+    pub(crate) name: String,
 }
 
 impl UnknownClassifier {

@@ -2,7 +2,7 @@
 //! `config`).
 
 use steadfast::config::{
-    BackoffSettings, BreakerSettings, BudgetSettings, CancelSettings, DelaySettings,
+    BackoffSettings, BreakerSettings, BudgetSettings, CancelSettings, ClassifyRules, DelaySettings,
     FailureRate, HedgeModeSetting, HedgeSettings, RetrySettings, StackSettings, Strategy,
     WindowSettings,
 };
@@ -67,8 +67,11 @@ impl StandardClient {
     /// named as it names them (a file names them after the stack's key); the others keep no
     /// name unless [`name`](Self::name) names every layer.
     ///
-    /// The retry classifier stays [`HttpClassifier`]: a stack whose `retry.classify` names
-    /// another is refused, as are settings a layer's builder refuses.
+    /// The classifier stays [`HttpClassifier`], with the rules the stack's `retry.classify`
+    /// gives it (`{ name = "http", retry = [500] }`), for the retry layer and the breaker: a
+    /// stack whose `retry.classify` names another classifier is refused, and so is one with a
+    /// `hedge` or `validate` section (the preset has neither layer; `standard_hedging_client`
+    /// has a hedge), or settings a layer's builder refuses.
     ///
     /// ```
     /// use std::time::Duration;
@@ -90,7 +93,12 @@ impl StandardClient {
     pub fn from_stack(stack: &StackSettings) -> Result<StandardClient, ConfigError> {
         let preset = Self::stack_settings();
         let layer = "standard client";
-        refuse(layer, "hedge", stack.hedge.is_some(), "standard_hedging_client")?;
+        refuse(
+            layer,
+            "hedge",
+            stack.hedge.is_some(),
+            "standard_hedging_client",
+        )?;
         refuse(layer, "validate", stack.validate.is_some(), "")?;
         let total = over(&preset.cancel, &stack.cancel, CancelSettings::overridden_by);
         let attempt = over(
@@ -99,14 +107,24 @@ impl StandardClient {
             CancelSettings::overridden_by,
         );
         let retry = over(&preset.retry, &stack.retry, RetrySettings::overridden_by);
-        let breaker = over(&preset.breaker, &stack.breaker, BreakerSettings::overridden_by);
-        check_classify(layer, "retry.classify", retry.classify.as_deref())?;
+        let breaker = over(
+            &preset.breaker,
+            &stack.breaker,
+            BreakerSettings::overridden_by,
+        );
+        let classifier = preset_classifier(
+            layer,
+            "retry.classify",
+            retry.classify.as_deref(),
+            retry.classify_rules.as_ref(),
+        )?;
         let mut client = StandardClient {
             total: total.builder(),
             retry: retry
                 .builder()?
-                .classify(HttpClassifier::default())
+                .classify(classifier.clone())
                 .clone_requests(ReplayCloner),
+            classifier,
             breaker: breaker.builder(),
             attempt: attempt.builder(),
             ..StandardClient::default()
@@ -158,9 +176,9 @@ impl StandardHedgingClient {
     /// give keeps the preset's settings, and so does every setting of a layer it does not
     /// give. The layers the stack gives are named as it names them.
     ///
-    /// The hedge layer's classifier stays [`HttpClassifier`] and its requests are copied for
-    /// idempotent requests only: a stack whose `hedge.classify` names another classifier is
-    /// refused, and so is one with a `retry` or `validate` section (the preset has neither
+    /// The classifier stays [`HttpClassifier`], with the rules the stack's `hedge.classify`
+    /// gives it, for the hedge layer and the breaker, and requests are copied for idempotent
+    /// requests only: a stack whose `hedge.classify` names another classifier is refused, and so is one with a `retry` or `validate` section (the preset has neither
     /// layer), or settings a layer's builder refuses.
     ///
     /// ```
@@ -183,7 +201,12 @@ impl StandardHedgingClient {
     pub fn from_stack(stack: &StackSettings) -> Result<StandardHedgingClient, ConfigError> {
         let preset = Self::stack_settings();
         let layer = "standard hedging client";
-        refuse(layer, "retry", stack.retry.is_some(), "standard_http_client")?;
+        refuse(
+            layer,
+            "retry",
+            stack.retry.is_some(),
+            "standard_http_client",
+        )?;
         refuse(layer, "validate", stack.validate.is_some(), "")?;
         let total = over(&preset.cancel, &stack.cancel, CancelSettings::overridden_by);
         let attempt = over(
@@ -192,14 +215,24 @@ impl StandardHedgingClient {
             CancelSettings::overridden_by,
         );
         let hedge = over(&preset.hedge, &stack.hedge, HedgeSettings::overridden_by);
-        let breaker = over(&preset.breaker, &stack.breaker, BreakerSettings::overridden_by);
-        check_classify(layer, "hedge.classify", hedge.classify.as_deref())?;
+        let breaker = over(
+            &preset.breaker,
+            &stack.breaker,
+            BreakerSettings::overridden_by,
+        );
+        let classifier = preset_classifier(
+            layer,
+            "hedge.classify",
+            hedge.classify.as_deref(),
+            hedge.classify_rules.as_ref(),
+        )?;
         let mut client = StandardHedgingClient {
             total: total.builder(),
             hedge: hedge
                 .builder()?
-                .classify(HttpClassifier::default())
+                .classify(classifier.clone())
                 .clone_requests(Idempotency::default().cloner(ReplayCloner)),
+            classifier,
             breaker: breaker.builder(),
             attempt: attempt.builder(),
             ..StandardHedgingClient::default()
@@ -261,22 +294,28 @@ fn refuse(
     Err(ConfigError::new(layer, field, rule))
 }
 
-/// Refuses a classifier other than the presets' own, naming the known ones for a name no
-/// classifier has.
-fn check_classify(
+/// The presets' classifier, `http` with the rules the file gives it; a classifier other than
+/// the presets' own is refused, with the known names for a name no classifier has.
+fn preset_classifier(
     layer: &'static str,
     field: &'static str,
     name: Option<&str>,
-) -> Result<(), ConfigError> {
-    let Some(name) = name.filter(|c| *c != CLASSIFY) else {
-        return Ok(());
-    };
-    if let Err(e) = crate::by_name::classifier_by_name(field, name) {
-        return Err(ConfigError::new(layer, field, e.to_string()));
+    rules: Option<&ClassifyRules>,
+) -> Result<HttpClassifier, ConfigError> {
+    let name = name.unwrap_or(CLASSIFY);
+    if name != CLASSIFY {
+        if let Err(e) = crate::by_name::classifier_by_name(field, name) {
+            return Err(ConfigError::new(layer, field, e.to_string()));
+        }
+        return Err(ConfigError::new(
+            layer,
+            field,
+            format!("the preset classifies with `{CLASSIFY}` (got `{name}`)"),
+        ));
     }
-    Err(ConfigError::new(
-        layer,
-        field,
-        format!("the preset classifies with `{CLASSIFY}` (got `{name}`)"),
-    ))
+    match crate::by_name::classifier_with_rules(field, name, rules) {
+        Ok(crate::by_name::NamedClassifier::Http(c)) => Ok(c),
+        Ok(_) => Ok(HttpClassifier::default()),
+        Err(e) => Err(ConfigError::new(layer, field, e.to_string())),
+    }
 }

@@ -9,9 +9,9 @@ use steadfast::cancel::{Cancel, CancelLayer, CancelLayerBuilder};
 use steadfast::circuit_breaker::{
     CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerLayer, CircuitBreakerService,
 };
+use steadfast::describe::{Describe, LayerDescription};
 use steadfast::hedge::{Hedge, HedgeLayer, HedgeLayerBuilder};
 use steadfast::ConfigError;
-use steadfast::describe::{Describe, LayerDescription};
 use tower_layer::Layer;
 
 use super::client::{default_breaker, ATTEMPT_TIMEOUT, TOTAL_TIMEOUT};

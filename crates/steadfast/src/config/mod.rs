@@ -69,6 +69,8 @@ mod cancel;
 #[cfg(feature = "serde")]
 mod chaos;
 #[cfg(feature = "serde")]
+mod classify;
+#[cfg(feature = "serde")]
 mod duration;
 #[cfg(feature = "serde")]
 mod file;
@@ -102,6 +104,8 @@ pub use breaker::{BreakerSettings, FailureRate, HalfOpenMode, SlowCallRate, Wind
 pub use cancel::CancelSettings;
 #[cfg(feature = "serde")]
 pub use chaos::{ChaosLatency, ChaosSettings, LatencySettings};
+#[cfg(feature = "serde")]
+pub use classify::{ClassifyRules, CodeSetting, GRPC_CODE_NAMES};
 #[cfg(feature = "serde")]
 pub use duration::{format_duration, parse_duration};
 #[cfg(feature = "serde")]
