@@ -212,18 +212,16 @@ async fn the_validate_layer_goes_innermost_and_invalid_answers_are_retried() {
 }
 
 #[test]
-fn a_stack_without_a_validate_section_has_no_validate_layer() {
+fn validate_with_refuses_a_stack_without_a_validate_section() {
     let config =
         Config::from_str("[stacks.s]\nretry = { max_attempts = 2 }\n", Format::Toml).unwrap();
-    let stack = config
+    let err = config
         .find_stack("s")
         .unwrap()
         .builder()
         .validate_with(answers_name_fields)
         .build()
-        .unwrap();
-    assert!(stack.validate().get().is_none());
-    let layers = stack.describe();
-    let kinds: Vec<&str> = layers.iter().map(|l| l.kind()).collect();
-    assert_eq!(kinds, ["retry"]);
+        .unwrap_err();
+    assert_eq!((err.layer(), err.field()), ("stack", "validate"));
+    assert!(err.rule().starts_with("missing"), "{err}");
 }

@@ -132,5 +132,13 @@ pub use stack::{
     BuildValidate, NoValidate, Optional, OptionalFuture, OptionalLayer, StackBuilder, StackLayer,
     StackService,
 };
+#[cfg(all(
+    feature = "serde",
+    feature = "retry",
+    feature = "circuit-breaker",
+    feature = "cancel",
+    feature = "hedge"
+))]
+pub use stack::{HedgedStackLayer, HedgedStackService};
 #[cfg(feature = "serde")]
 pub use validate::ValidateSettings;

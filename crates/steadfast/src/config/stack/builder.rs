@@ -108,10 +108,11 @@ impl<C, K, V> StackBuilder<C, K, V> {
         }
     }
 
-    /// Builds the stack's validate layer, when its settings have a `validate` section, with
-    /// `build` (for HTTP, `steadfast_http::by_name::validate_layer`): the layer goes innermost,
-    /// under the attempt timeout, so that the retry layer retries an invalid answer and the
-    /// breaker counts it. Without a `validate` section the stack has no validate layer.
+    /// Builds the stack's validate layer from its `validate` section with `build` (for HTTP,
+    /// `steadfast_http::by_name::validate_layer`): the layer goes innermost, under the attempt
+    /// timeout, so that the retry layer retries an invalid answer and the breaker counts it.
+    /// [`build`](Self::build) then refuses a stack without a `validate` section (a validate
+    /// layer may change the response's type, so the stack's type says it has one).
     ///
     /// ```
     /// use steadfast::config::{Config, Format, ValidateSettings};

@@ -9,10 +9,10 @@ use crate::classify::AnyError;
 use crate::retry::{CloneAll, Retry, RetryLayer, RetryPolicy};
 
 /// A stack's layers, outermost first: the total timeout (a [`CancelLayer`]), the retry layer,
-/// the circuit breaker, the attempt timeout (another `CancelLayer`) and the validate layer
-/// `V`, each there only when the stack's settings give it. `V` is [`Identity`] (nothing) for a
-/// stack built without [`validate_with`](super::StackBuilder::validate_with), and otherwise an
-/// [`OptionalLayer`] of what that builds. Applied to a service, it is the same as putting the layers it
+/// the circuit breaker, the attempt timeout (another `CancelLayer`), each there only when the
+/// stack's settings give it, and the validate layer `V`: [`Identity`] (nothing) for a stack
+/// built without [`validate_with`](super::StackBuilder::validate_with), and otherwise what
+/// that builds from the stack's `validate` section. Applied to a service, it is the same as putting the layers it
 /// has in a `ServiceBuilder` with [`ServiceBuilderExt`](crate::ServiceBuilderExt)'s `cancel`,
 /// `retry_with`, `circuit_breaker` and `attempt_timeout`, in that order.
 ///
@@ -49,11 +49,11 @@ pub type StackService<S, C = AnyError, K = CloneAll, V = Identity> =
     Optional<Cancel<Retried<Checked<S, V>, C, K>>, Retried<Checked<S, V>, C, K>>;
 
 /// The validate layer over `S` (`S` itself for [`Identity`]).
-type Checked<S, V> = <V as Layer<S>>::Service;
+pub(super) type Checked<S, V> = <V as Layer<S>>::Service;
 /// The attempt timeout over `S`, if any.
 type Timed<S> = Optional<Cancel<S>, S>;
 /// The breaker over the attempt timeout, if any.
-type Guarded<S, C> = Optional<CircuitBreakerService<Timed<S>, C>, Timed<S>>;
+pub(super) type Guarded<S, C> = Optional<CircuitBreakerService<Timed<S>, C>, Timed<S>>;
 /// The retry layer over the breaker, if any.
 type Retried<S, C, K> = Optional<Retry<Guarded<S, C>, RetryPolicy<C, K>>, Guarded<S, C>>;
 
@@ -78,8 +78,8 @@ impl<C: Clone, K: Clone, V> StackLayer<C, K, V> {
         self.attempt_timeout.get()
     }
 
-    /// The validate layer: [`Identity`], or an [`OptionalLayer`] that holds the validate layer
-    /// when the stack has one.
+    /// The validate layer: [`Identity`] for a stack built without
+    /// [`validate_with`](super::StackBuilder::validate_with).
     pub fn validate(&self) -> &V {
         &self.validate
     }

@@ -35,12 +35,16 @@
 mod builder;
 mod describe;
 mod future;
+#[cfg(feature = "hedge")]
+mod hedged;
 mod layer;
 mod service;
 mod validate;
 
 pub use builder::StackBuilder;
 pub use future::OptionalFuture;
+#[cfg(feature = "hedge")]
+pub use hedged::{HedgedStackLayer, HedgedStackService};
 pub use layer::{StackLayer, StackService};
 pub use service::{Optional, OptionalLayer};
 pub use validate::{BuildValidate, NoValidate};

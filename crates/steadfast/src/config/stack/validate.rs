@@ -4,7 +4,6 @@
 
 use tower_layer::Identity;
 
-use super::service::OptionalLayer;
 use crate::config::{ConfigError, ValidateSettings};
 
 /// Builds a stack's validate layer from its `validate` section, if it has one. Implemented by
@@ -50,16 +49,24 @@ impl BuildValidate for NoValidate {
     }
 }
 
+/// The layer `F` builds. A stack without a `validate` section is refused: the validate layer
+/// may change the response's type (steadfast-http's reads bodies into `Buffered`), so a stack
+/// built with a validate layer always has one.
 impl<L, F> BuildValidate for F
 where
     F: Fn(&ValidateSettings) -> Result<L, ConfigError>,
 {
-    type Layer = OptionalLayer<L>;
+    type Layer = L;
 
-    fn build_validate(
-        &self,
-        settings: Option<&ValidateSettings>,
-    ) -> Result<OptionalLayer<L>, ConfigError> {
-        Ok(OptionalLayer::new(settings.map(self).transpose()?))
+    fn build_validate(&self, settings: Option<&ValidateSettings>) -> Result<L, ConfigError> {
+        match settings {
+            Some(s) => self(s),
+            None => Err(ConfigError::new(
+                "stack",
+                "validate",
+                "missing: `validate_with` builds the stack's validate layer, and the stack has \
+                 no `validate` section",
+            )),
+        }
     }
 }
