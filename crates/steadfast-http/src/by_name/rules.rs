@@ -1,16 +1,24 @@
 //! A built-in classifier with the rules a file gives it (feature `config`):
 //! `classify = { name = "http", retry = [429, 503], fail = [500] }`.
+//!
+//! ```
+//! use steadfast_http::by_name::{classifier_with_rules, NamedClassifier};
+//!
+//! // Without rules, the named classifier as it is.
+//! let c = classifier_with_rules("classify", "grpc", None).unwrap();
+//! assert!(matches!(c, NamedClassifier::Grpc(_)));
+//! ```
 
 use std::fmt;
 
 use http::StatusCode;
 use steadfast::config::{ClassifyRules, CodeSetting, GRPC_CODE_NAMES};
 
-use super::{base, Base, NamedClassifier, UnknownClassifier};
+use super::classify::{base, Base, NamedClassifier, UnknownClassifier};
 use crate::classify::Rule;
 use crate::grpc::GrpcCode;
 
-/// The built-in classifier named `name` (see [`classifier_by_name`](super::classifier_by_name)),
+/// The built-in classifier named `name` (see [`classifier_by_name`](super::classify::classifier_by_name)),
 /// with `rules` on top: each listed HTTP status or gRPC code takes the list's rule (`retry`,
 /// `fail`, `success`, `ignore`), and the rest keep the classifier's own. `path` is the
 /// setting's path in the file (`stacks.api.retry.classify`), which errors name.

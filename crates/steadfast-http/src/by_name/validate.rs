@@ -1,5 +1,16 @@
 //! The validate layer a stack's `validate` section describes, built from steadfast-http's
 //! HTTP validators (feature `config`).
+//!
+//! ```
+//! use steadfast::config::{Format, Node, ValidateSettings};
+//! use steadfast_http::by_name::validate_layer;
+//!
+//! let node = Node::parse(r#"{ "success_status": true, "max_body": 4096 }"#, Format::Json).unwrap();
+//! assert!(validate_layer(&ValidateSettings::from_node(&node).unwrap()).is_ok());
+//! // A section that checks nothing is refused.
+//! let err = validate_layer(&ValidateSettings::default()).unwrap_err();
+//! assert_eq!(err.field(), "validators");
+//! ```
 
 use std::sync::Arc;
 
