@@ -225,3 +225,21 @@ fn validate_with_refuses_a_stack_without_a_validate_section() {
     assert_eq!((err.layer(), err.field()), ("stack", "validate"));
     assert!(err.rule().starts_with("missing"), "{err}");
 }
+
+#[test]
+fn the_complete_file_reads_its_validate_section_and_rules_in_every_format() {
+    use steadfast::config::CodeSetting;
+
+    let toml = Config::from_str(include_str!("config/complete.toml"), Format::Toml).unwrap();
+    let yaml = Config::from_str(include_str!("config/complete.yaml"), Format::Yaml).unwrap();
+    let json = Config::from_str(include_str!("config/complete.json"), Format::Json).unwrap();
+    assert_eq!(toml, yaml);
+    assert_eq!(toml, json);
+    let v = toml.stack("search").unwrap().validate.as_ref().unwrap();
+    assert_eq!(v.name.as_deref(), Some("search"));
+    assert_eq!(v.json_fields.as_ref().unwrap(), &["items"]);
+    assert_eq!(v.max_body, Some(65536));
+    let rules = toml.policy("quick").unwrap().classify_rules.as_ref().unwrap();
+    assert_eq!(rules.retry, [CodeSetting::Status(429), CodeSetting::Status(503)]);
+    assert_eq!(rules.fail, [CodeSetting::Status(500)]);
+}
