@@ -4,9 +4,9 @@
 //!
 //! | name | classifier |
 //! | --- | --- |
-//! | `"http"` | [`HttpClassifier::default`]: `408`, `429`, `502`, `503`, `504` and transport errors retried, for idempotent requests (RFC 9110) |
+//! | `"http"` | [`HttpClassifier::default`](crate::HttpClassifier::default): `408`, `429`, `502`, `503`, `504` and transport errors retried, for idempotent requests (RFC 9110) |
 //! | `"http_idempotent"` | the same rules, for every request: the caller vouches that each is safe to send again |
-//! | `"grpc"` | [`GrpcClassifier::default`]: `UNAVAILABLE` and `RESOURCE_EXHAUSTED` retried for every call, and server pushback read as gRFC A6 says |
+//! | `"grpc"` | [`GrpcClassifier::default`](crate::GrpcClassifier::default): `UNAVAILABLE` and `RESOURCE_EXHAUSTED` retried for every call, and server pushback read as gRFC A6 says |
 //! | `"transport"` | only errors where no answer came are retried; every status is an answer, `5xx` a failure a breaker counts |
 //!
 //! ```
