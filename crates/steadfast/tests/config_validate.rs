@@ -239,7 +239,15 @@ fn the_complete_file_reads_its_validate_section_and_rules_in_every_format() {
     assert_eq!(v.name.as_deref(), Some("search"));
     assert_eq!(v.json_fields.as_ref().unwrap(), &["items"]);
     assert_eq!(v.max_body, Some(65536));
-    let rules = toml.policy("quick").unwrap().classify_rules.as_ref().unwrap();
-    assert_eq!(rules.retry, [CodeSetting::Status(429), CodeSetting::Status(503)]);
+    let rules = toml
+        .policy("quick")
+        .unwrap()
+        .classify_rules
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        rules.retry,
+        [CodeSetting::Status(429), CodeSetting::Status(503)]
+    );
     assert_eq!(rules.fail, [CodeSetting::Status(500)]);
 }
