@@ -251,3 +251,18 @@ fn the_complete_file_reads_its_validate_section_and_rules_in_every_format() {
     );
     assert_eq!(rules.fail, [CodeSetting::Status(500)]);
 }
+
+#[test]
+fn overriding_replaces_setting_by_setting_and_lists_whole() {
+    let read = |text: &str| {
+        ValidateSettings::from_node(&Node::parse(text, Format::Json).unwrap()).unwrap()
+    };
+    let base =
+        read(r#"{ "success_status": true, "json_fields": ["id", "name"], "max_body": 100 }"#);
+    let over = read(r#"{ "json_fields": ["sku"], "grpc_status": true }"#);
+    let merged = base.overridden_by(&over);
+    assert_eq!(merged.success_status, Some(true));
+    assert_eq!(merged.json_fields.as_ref().unwrap(), &["sku"]);
+    assert_eq!(merged.grpc_status, Some(true));
+    assert_eq!(merged.max_body, Some(100));
+}
