@@ -516,3 +516,87 @@ fn a_files_stack_adjusts_the_preset_setting_by_setting() {
     let err = StandardClient::from_stack(config.stack("s").unwrap()).unwrap_err();
     assert_eq!(err.field(), "retry.classify");
 }
+
+/// The TOML block of the "The hedging preset" section of docs/configuration.md.
+fn documented_hedging_file() -> String {
+    let doc = include_str!("../../docs/configuration.md");
+    let section = doc
+        .split("\n### The hedging preset")
+        .nth(1)
+        .expect("a hedging preset section");
+    let block = section.split("```toml\n").nth(1).expect("a TOML block");
+    block.split("```").next().unwrap().to_owned()
+}
+
+#[test]
+fn the_documented_file_yields_the_hedging_presets_settings() {
+    use steadfast::config::{Config, Format};
+    use steadfast::describe::Describe;
+    use steadfast_http::preset::{standard_hedging_client, StandardHedgingClient};
+
+    let config = Config::from_str(&documented_hedging_file(), Format::Toml).unwrap();
+    let stack = config.stack("catalog").unwrap();
+    // The same settings as data, names apart (a file names layers after the stack).
+    let mut unnamed = stack.clone();
+    for s in [&mut unnamed.cancel, &mut unnamed.attempt_timeout] {
+        s.as_mut().unwrap().name = None;
+    }
+    unnamed.hedge.as_mut().unwrap().name = None;
+    unnamed.breaker.as_mut().unwrap().name = None;
+    assert_eq!(unnamed, StandardHedgingClient::stack_settings());
+
+    // And the same layers, setting by setting.
+    let from_file = StandardHedgingClient::from_stack(stack)
+        .unwrap()
+        .build()
+        .unwrap();
+    let preset = standard_hedging_client().name("catalog").build().unwrap();
+    assert_eq!(
+        from_file.description().to_string(),
+        preset.description().to_string()
+    );
+}
+
+#[test]
+fn a_files_stack_adjusts_the_hedging_preset_setting_by_setting() {
+    use steadfast::config::{Config, Format};
+    use steadfast_http::preset::StandardHedgingClient;
+
+    let config = Config::from_str(
+        r#"
+        [stacks.catalog]
+        hedge = { delay = "300ms", max_attempts = 3 }
+        attempt_timeout = "2s"
+
+        [stacks.retrying]
+        retry = { max_attempts = 2 }
+
+        [stacks.grpc]
+        hedge = { classify = "grpc" }
+        "#,
+        Format::Toml,
+    )
+    .unwrap();
+    let layer = StandardHedgingClient::from_stack(config.stack("catalog").unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let text = steadfast::describe::Describe::description(&layer).to_string();
+    // The file's delay and attempts, the preset's mode; its own attempt timeout, the
+    // preset's total timeout and breaker.
+    assert_eq!(layer.hedge().delay().to_string(), "fixed 300ms");
+    assert_eq!(layer.hedge().max_attempts(), 3);
+    assert!(text.contains("timeout 30s"), "{text}");
+    assert!(
+        text.contains("cancel \"catalog-attempt\": timeout 2s"),
+        "{text}"
+    );
+    assert!(text.contains("failure_rate 10%"), "{text}");
+
+    // A layer the preset does not have, and another classifier, are refused.
+    let err = StandardHedgingClient::from_stack(config.stack("retrying").unwrap()).unwrap_err();
+    assert_eq!(err.field(), "retry");
+    let err = StandardHedgingClient::from_stack(config.stack("grpc").unwrap()).unwrap_err();
+    assert_eq!(err.field(), "hedge.classify");
+    assert_eq!(err.rule(), "the preset classifies with `http` (got `grpc`)");
+}

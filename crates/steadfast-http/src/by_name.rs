@@ -1,10 +1,12 @@
-//! The built-in classifiers by the names a settings file gives them (`classify = "http"`).
+//! The built-in classifiers by the names a settings file gives them (`classify = "http"`),
+//! and (feature `config`) the validate layer a stack's `validate` section describes
+//! ([`validate_layer`]).
 //!
 //! | name | classifier |
 //! | --- | --- |
-//! | `"http"` | [`HttpClassifier::default`]: `408`, `429`, `502`, `503`, `504` and transport errors retried, for idempotent requests (RFC 9110) |
+//! | `"http"` | [`HttpClassifier::default`](crate::HttpClassifier::default): `408`, `429`, `502`, `503`, `504` and transport errors retried, for idempotent requests (RFC 9110) |
 //! | `"http_idempotent"` | the same rules, for every request: the caller vouches that each is safe to send again |
-//! | `"grpc"` | [`GrpcClassifier::default`]: `UNAVAILABLE` and `RESOURCE_EXHAUSTED` retried for every call, and server pushback read as gRFC A6 says |
+//! | `"grpc"` | [`GrpcClassifier::default`](crate::GrpcClassifier::default): `UNAVAILABLE` and `RESOURCE_EXHAUSTED` retried for every call, and server pushback read as gRFC A6 says |
 //! | `"transport"` | only errors where no answer came are retried; every status is an answer, `5xx` a failure a breaker counts |
 //!
 //! ```
@@ -22,157 +24,16 @@
 //! );
 //! ```
 
-use std::borrow::Cow;
-use std::fmt;
+mod classify;
+#[cfg(feature = "config")]
+mod rules;
+#[cfg(feature = "config")]
+mod validate;
 
-use http::{Request, Response};
-use steadfast::classify::{Attempt, Classify, LateOutcome, Outcome};
-
-use crate::classify::{HttpClassifier, Rule};
-use crate::grpc::GrpcClassifier;
-use crate::idempotency::Idempotency;
-use crate::transport::ClientError;
-
-/// The names [`classifier_by_name`] knows, in the order its errors list them.
-pub const CLASSIFIER_NAMES: &[&str] = &["http", "http_idempotent", "grpc", "transport"];
-
-/// One of the built-in classifiers, chosen by name; it classifies as the one it holds.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum NamedClassifier {
-    /// `"http"`, `"http_idempotent"` or `"transport"`.
-    Http(HttpClassifier),
-    /// `"grpc"`.
-    Grpc(GrpcClassifier),
-}
-
-/// The built-in classifier named `name` (see the [module docs](self)), or an error at `path`
-/// (the setting's path in the file, such as `stacks.api.retry.classify`) that lists the
-/// known names, and suggests the nearest one when `name` looks like a slip.
-pub fn classifier_by_name(path: &str, name: &str) -> Result<NamedClassifier, UnknownClassifier> {
-    Ok(match name {
-        "http" => NamedClassifier::Http(HttpClassifier::default()),
-        "http_idempotent" => NamedClassifier::Http(
-            HttpClassifier::builder()
-                .idempotency(Idempotency::any())
-                .build(),
-        ),
-        "grpc" => NamedClassifier::Grpc(GrpcClassifier::default()),
-        "transport" => NamedClassifier::Http(
-            HttpClassifier::builder()
-                .statuses([408, 429], Rule::Success)
-                .statuses([502, 503, 504], Rule::Fail)
-                .build(),
-        ),
-        other => {
-            return Err(UnknownClassifier {
-                path: path.to_owned(),
-                name: other.to_owned(),
-            })
-        }
-    })
-}
-
-/// A classifier name [`classifier_by_name`] does not know; its `Display` names the setting's
-/// path, the name, the nearest known name when there is one, and every known name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownClassifier {
-    path: String,
-    name: String,
-}
-
-impl UnknownClassifier {
-    /// The setting's path (`stacks.api.retry.classify`).
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
-    /// The name given.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl fmt::Display for UnknownClassifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let known = CLASSIFIER_NAMES.join(", ");
-        write!(f, "{} = {:?}: unknown classifier (", self.path, self.name)?;
-        if let Some(near) = nearest(&self.name) {
-            write!(f, "did you mean `{near}`? ")?;
-        }
-        write!(f, "known: {known})")
-    }
-}
-
-impl std::error::Error for UnknownClassifier {}
-
-/// The known name at most two edits from `name`, if any.
-fn nearest(name: &str) -> Option<&'static str> {
-    CLASSIFIER_NAMES
-        .iter()
-        .map(|k| (edits(name, k), *k))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-/// Levenshtein distance, by characters.
-fn edits(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-impl<B, RB, E> Classify<Request<B>, Response<RB>, E> for NamedClassifier
-where
-    E: ClientError,
-{
-    fn classify(
-        &self,
-        attempt: &Attempt<'_, Request<B>>,
-        result: Result<&Response<RB>, &E>,
-    ) -> Outcome {
-        match self {
-            NamedClassifier::Http(c) => c.classify(attempt, result),
-            NamedClassifier::Grpc(c) => c.classify(attempt, result),
-        }
-    }
-
-    fn reads_elapsed(&self) -> bool {
-        match self {
-            NamedClassifier::Http(c) => Classify::<Request<B>, Response<RB>, E>::reads_elapsed(c),
-            NamedClassifier::Grpc(c) => Classify::<Request<B>, Response<RB>, E>::reads_elapsed(c),
-        }
-    }
-
-    fn late_outcome(&self, response: &Response<RB>) -> Option<LateOutcome> {
-        match self {
-            NamedClassifier::Http(c) => {
-                Classify::<Request<B>, Response<RB>, E>::late_outcome(c, response)
-            }
-            NamedClassifier::Grpc(c) => {
-                Classify::<Request<B>, Response<RB>, E>::late_outcome(c, response)
-            }
-        }
-    }
-
-    fn explain(
-        &self,
-        attempt: &Attempt<'_, Request<B>>,
-        result: Result<&Response<RB>, &E>,
-    ) -> (Outcome, Option<Cow<'static, str>>) {
-        match self {
-            NamedClassifier::Http(c) => c.explain(attempt, result),
-            NamedClassifier::Grpc(c) => c.explain(attempt, result),
-        }
-    }
-}
+pub use classify::{classifier_by_name, NamedClassifier, UnknownClassifier, CLASSIFIER_NAMES};
+#[cfg(feature = "config")]
+pub use rules::{classifier_with_rules, ClassifierError};
+#[cfg(feature = "config")]
+pub use validate::{
+    validate_layer, FileValidateLayer, RequestChecks, ResponseChecks, DEFAULT_MAX_BODY,
+};

@@ -390,3 +390,17 @@ async fn rules_a_reload_turns_on_apply_from_the_next_call() {
     let _ = svc.clone().oneshot(req(0, true)).await;
     assert_eq!(breaker.state(), CircuitState::Open, "three in a row");
 }
+
+#[test]
+fn a_stack_with_a_validate_section_is_refused_at_its_path() {
+    let with = config("[stacks.s]\nretry = { max_attempts = 2 }\nvalidate = { json = true }\n");
+    let err = ReloadableStack::new(&with, "s", AnyError).unwrap_err();
+    assert_eq!(err.problems()[0].path(), "stacks.s.validate");
+    assert!(err.problems()[0].rule().contains("validate_with"), "{err}");
+
+    let without = config("[stacks.s]\nretry = { max_attempts = 2 }\n");
+    let stack = ReloadableStack::new(&without, "s", AnyError).unwrap();
+    let err = stack.reload(&with).unwrap_err();
+    assert_eq!(err.problems()[0].path(), "stacks.s.validate");
+    assert_eq!(stack.version(), 1);
+}

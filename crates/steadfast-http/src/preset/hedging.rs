@@ -9,6 +9,7 @@ use steadfast::cancel::{Cancel, CancelLayer, CancelLayerBuilder};
 use steadfast::circuit_breaker::{
     CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerLayer, CircuitBreakerService,
 };
+use steadfast::describe::{Describe, LayerDescription};
 use steadfast::hedge::{Hedge, HedgeLayer, HedgeLayerBuilder};
 use steadfast::ConfigError;
 use tower_layer::Layer;
@@ -52,7 +53,8 @@ pub const HEDGE_MAX_ATTEMPTS: u32 = 2;
 /// only idempotent requests are hedged ([`HedgeCloner`]): a `POST` without an
 /// `idempotency-key` header is sent once.
 ///
-/// The same settings as a file's stack (see `docs/configuration.md`):
+/// The same settings as a file's stack (see `docs/configuration.md`; with the `config`
+/// feature, `StandardHedgingClient::from_stack` puts a file's stack on top of the preset):
 ///
 /// ```toml
 /// [stacks.catalog]
@@ -75,16 +77,16 @@ pub const HEDGE_MAX_ATTEMPTS: u32 = 2;
 /// assert_eq!(layer.hedge().max_attempts(), 2);
 /// ```
 pub struct StandardHedgingClient {
-    name: Option<Cow<'static, str>>,
-    total: CancelLayerBuilder,
-    total_timeout: Duration,
-    replay: ReplayLayerBuilder,
-    hedge: HedgeLayerBuilder<HttpClassifier, HedgeCloner>,
-    breaker: CircuitBreakerBuilder,
-    classifier: HttpClassifier,
-    attempt: CancelLayerBuilder,
-    attempt_timeout: Duration,
-    propagate: PropagateDeadlineLayer,
+    pub(super) name: Option<Cow<'static, str>>,
+    pub(super) total: CancelLayerBuilder,
+    pub(super) total_timeout: Duration,
+    pub(super) replay: ReplayLayerBuilder,
+    pub(super) hedge: HedgeLayerBuilder<HttpClassifier, HedgeCloner>,
+    pub(super) breaker: CircuitBreakerBuilder,
+    pub(super) classifier: HttpClassifier,
+    pub(super) attempt: CancelLayerBuilder,
+    pub(super) attempt_timeout: Duration,
+    pub(super) propagate: PropagateDeadlineLayer,
 }
 
 /// The hedging client preset to start from; see [`StandardHedgingClient`].
@@ -243,5 +245,17 @@ impl<S> Layer<S> for StandardHedgingLayer {
                 ),
             ),
         )
+    }
+}
+
+impl Describe for StandardHedgingLayer {
+    fn describe(&self) -> Vec<LayerDescription> {
+        let mut layers = self.total.describe();
+        layers.extend(self.replay.describe());
+        layers.extend(self.hedge.describe());
+        layers.extend(self.breaker.describe());
+        layers.extend(self.attempt.describe());
+        layers.extend(self.propagate.describe());
+        layers
     }
 }

@@ -9,6 +9,7 @@ use super::hedge::HedgeSettings;
 use super::node::{Format, Node};
 use super::read::{did_you_mean, join, text, Problem, Reader, SettingsError, Table};
 use super::retry::RetrySettings;
+use super::validate::ValidateSettings;
 
 /// The layers of one stack, outermost first, each resolved (defaults, then the named policy
 /// or breaker it starts from, then its own settings). A layer the stack does not give is
@@ -21,13 +22,18 @@ pub struct StackSettings {
     /// The retry policy.
     pub retry: Option<RetrySettings>,
     /// The hedge layer, under the retry layer and over the breaker (see
-    /// `docs/composition.md`). [`layer`](Self::layer) does not build it: the stack's hedge
-    /// is added in code, from [`HedgeSettings::builder`].
+    /// `docs/composition.md`). [`layer`](Self::layer) leaves it out; `layer_hedged` (feature
+    /// `hedge`) builds it in its place.
     pub hedge: Option<HedgeSettings>,
     /// The circuit breaker, inside the retry layer, so that each attempt counts.
     pub breaker: Option<BreakerSettings>,
-    /// The timeout of each attempt, innermost.
+    /// The timeout of each attempt.
     pub attempt_timeout: Option<CancelSettings>,
+    /// The validate layer's checks, innermost (under the attempt timeout, so that the retry
+    /// layer retries an invalid answer and the breaker counts it). Its validators are built
+    /// in code from these settings: see
+    /// [`StackBuilder::validate_with`](crate::config::StackBuilder::validate_with).
+    pub validate: Option<ValidateSettings>,
 }
 
 /// A settings file, read and resolved: its named retry policies, hedge layers, breakers and
@@ -189,6 +195,7 @@ fn read_config(r: &mut Reader, node: &Node) -> Config {
                 hedge: t.read(r, "hedge", HedgeSettings::read),
                 breaker: t.read(r, "breaker", BreakerSettings::read),
                 attempt_timeout: t.read(r, "attempt_timeout", CancelSettings::read),
+                validate: None,
             };
             t.finish(r);
         }
@@ -319,6 +326,7 @@ fn read_stack(
         )
     });
     let attempt_timeout = t.read(r, "attempt_timeout", CancelSettings::read);
+    let validate = t.read(r, "validate", ValidateSettings::read);
     t.finish(r);
     let named = |mut name: Option<String>, suffix: &str| {
         name.get_or_insert_with(|| format!("{stack}{suffix}"));
@@ -381,6 +389,10 @@ fn read_stack(
                 name: named(s.name.clone(), "-attempt"),
                 ..s
             }
+        }),
+        validate: validate.map(|s| ValidateSettings {
+            name: named(s.name.clone(), ""),
+            ..s
         }),
     })
 }
@@ -491,6 +503,13 @@ fn check_one_stack(r: &mut Reader, path: &str, stack: &StackSettings) {
     }
     if let Some(s) = &stack.attempt_timeout {
         check_cancel(r, &join(path, "attempt_timeout"), s);
+    }
+    if let Some(s) = &stack.validate {
+        if !s.checks_anything() {
+            let rule = "checks nothing: turn on a check (success_status, json, grpc_status) or \
+                        list headers or fields";
+            r.report(&join(path, "validate"), Some(&s.to_node()), rule);
+        }
     }
 }
 

@@ -17,6 +17,7 @@
 
 use std::time::Duration;
 
+use super::classify::{classify_node, read_classify, ClassifyRules};
 use super::node::{Node, Out};
 use super::read::settings_serde;
 use super::read::{choice, join, number, Reader, Table};
@@ -61,6 +62,9 @@ pub struct HedgeSettings {
     pub deposit_requests: Option<bool>,
     /// The name of a built-in classifier (such as `"http"`), which the caller maps to one.
     pub classify: Option<String>,
+    /// The rules the file gives that classifier (see
+    /// [`RetrySettings::classify_rules`](super::RetrySettings::classify_rules)).
+    pub classify_rules: Option<ClassifyRules>,
 }
 
 /// How a hedged request's attempts are spread out, as a file names it (see
@@ -129,12 +133,19 @@ impl HedgeSettings {
             max_attempts: over.max_attempts.or(self.max_attempts),
             budget: over.budget.or(self.budget),
             deposit_requests: over.deposit_requests.or(self.deposit_requests),
+            // A name and its rules are one setting.
             classify: over.classify.clone().or_else(|| self.classify.clone()),
+            classify_rules: if over.classify.is_some() {
+                over.classify_rules.clone()
+            } else {
+                self.classify_rules.clone()
+            },
         }
     }
 
     /// Reads the settings from table `t`; the caller reports the keys nobody read.
     pub(crate) fn read_table(r: &mut Reader, t: &mut Table<'_>) -> HedgeSettings {
+        let (classify, classify_rules) = t.read(r, "classify", read_classify).unzip();
         HedgeSettings {
             name: t.string(r, "name"),
             mode: t.read(r, "mode", |r, n, p| choice(r, n, p, MODES)),
@@ -142,7 +153,8 @@ impl HedgeSettings {
             max_attempts: t.u32(r, "max_attempts"),
             budget: t.read(r, "budget", read_budget),
             deposit_requests: t.bool(r, "deposit_requests"),
-            classify: t.string(r, "classify"),
+            classify,
+            classify_rules: classify_rules.flatten(),
         }
     }
 
@@ -172,7 +184,10 @@ impl HedgeSettings {
             )
             .put("budget", self.budget.map(budget_node))
             .put("deposit_requests", self.deposit_requests.map(Node::Bool))
-            .put("classify", self.classify.as_deref().map(Node::text))
+            .put(
+                "classify",
+                classify_node(self.classify.as_deref(), self.classify_rules.as_ref()),
+            )
             .node()
     }
 }

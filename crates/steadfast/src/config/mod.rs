@@ -7,7 +7,7 @@
 //! (`[hedges.NAME]`), named breakers (`[breakers.NAME]`), chaos experiments
 //! (`[chaos.NAME]`) and stacks (`[stacks.NAME]`) of a
 //! total timeout (`cancel`), a `retry` policy, a `hedge` layer, a `breaker` and an
-//! `attempt_timeout`. Each policy, hedge layer, breaker and stack layer starts from the
+//! `attempt_timeout`, and the checks of its `validate` layer. Each policy, hedge layer, breaker and stack layer starts from the
 //! defaults and overrides them setting by setting; a stack's `retry`, `hedge` or `breaker` may
 //! name one of the file (`retry = "standard"`), or start from one and override some of its
 //! settings (`retry = { from = "standard", max_attempts = 5 }`). See `docs/configuration.md`
@@ -69,6 +69,8 @@ mod cancel;
 #[cfg(feature = "serde")]
 mod chaos;
 #[cfg(feature = "serde")]
+mod classify;
+#[cfg(feature = "serde")]
 mod duration;
 #[cfg(feature = "serde")]
 mod file;
@@ -91,6 +93,8 @@ mod retry;
     feature = "cancel"
 ))]
 mod stack;
+#[cfg(feature = "serde")]
+mod validate;
 
 #[cfg(feature = "serde")]
 pub use backoff::{BackoffSettings, Strategy};
@@ -100,6 +104,8 @@ pub use breaker::{BreakerSettings, FailureRate, HalfOpenMode, SlowCallRate, Wind
 pub use cancel::CancelSettings;
 #[cfg(feature = "serde")]
 pub use chaos::{ChaosLatency, ChaosSettings, LatencySettings};
+#[cfg(feature = "serde")]
+pub use classify::{ClassifyRules, CodeSetting, GRPC_CODE_NAMES};
 #[cfg(feature = "serde")]
 pub use duration::{format_duration, parse_duration};
 #[cfg(feature = "serde")]
@@ -122,4 +128,17 @@ pub use retry::{BudgetSettings, RetrySettings};
     feature = "circuit-breaker",
     feature = "cancel"
 ))]
-pub use stack::{Optional, OptionalFuture, OptionalLayer, StackBuilder, StackLayer, StackService};
+pub use stack::{
+    BuildValidate, NoValidate, Optional, OptionalFuture, OptionalLayer, StackBuilder, StackLayer,
+    StackService,
+};
+#[cfg(all(
+    feature = "serde",
+    feature = "retry",
+    feature = "circuit-breaker",
+    feature = "cancel",
+    feature = "hedge"
+))]
+pub use stack::{HedgedStackLayer, HedgedStackService};
+#[cfg(feature = "serde")]
+pub use validate::ValidateSettings;

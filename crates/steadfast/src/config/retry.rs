@@ -5,6 +5,7 @@ use std::time::Duration;
 use tracing::Level;
 
 use super::backoff::BackoffSettings;
+use super::classify::{classify_node, read_classify, ClassifyRules};
 use super::node::{Node, Out};
 use super::read::settings_serde;
 use super::read::{choice, Reader};
@@ -61,6 +62,10 @@ pub struct RetrySettings {
     /// ([`classify`](crate::retry::RetryPolicyBuilder::classify)) after
     /// [`builder`](Self::builder).
     pub classify: Option<String>,
+    /// The rules the file gives that classifier (`classify = { name = "http", retry = [503] }`),
+    /// which the caller applies too. They go with [`classify`](Self::classify): a layer that
+    /// overrides the name drops the rules it inherited.
+    pub classify_rules: Option<ClassifyRules>,
 }
 
 /// A retry budget's settings: which kind, and its parameters (`None`: the budget builder's
@@ -114,13 +119,20 @@ impl RetrySettings {
             seed: over.seed.or(self.seed),
             log_level: over.log_level.or(self.log_level),
             budget: over.budget.or(self.budget),
+            // A name and its rules are one setting.
             classify: over.classify.clone().or_else(|| self.classify.clone()),
+            classify_rules: if over.classify.is_some() {
+                over.classify_rules.clone()
+            } else {
+                self.classify_rules.clone()
+            },
         }
     }
 
     /// Reads the settings from table `t`, reporting every problem to `r`; the caller reports
     /// the keys nobody read, after reading its own (such as a stack's `from`).
     pub(crate) fn read_table(r: &mut Reader, t: &mut super::read::Table<'_>) -> RetrySettings {
+        let (classify, classify_rules) = t.read(r, "classify", read_classify).unzip();
         RetrySettings {
             name: t.string(r, "name"),
             max_attempts: t.u32(r, "max_attempts"),
@@ -132,7 +144,8 @@ impl RetrySettings {
             seed: t.u64(r, "seed"),
             log_level: t.read(r, "log_level", |r, n, p| choice(r, n, p, LEVELS)),
             budget: t.read(r, "budget", read_budget),
-            classify: t.string(r, "classify"),
+            classify,
+            classify_rules: classify_rules.flatten(),
         }
     }
 
@@ -172,7 +185,10 @@ impl RetrySettings {
             .put("seed", self.seed.map(|n| Node::Integer(n.into())))
             .put("log_level", self.log_level.map(level))
             .put("budget", self.budget.map(budget_node))
-            .put("classify", self.classify.as_deref().map(Node::text))
+            .put(
+                "classify",
+                classify_node(self.classify.as_deref(), self.classify_rules.as_ref()),
+            )
             .node()
     }
 }

@@ -264,7 +264,13 @@ fn build<C: Clone, K: Clone>(
 ) -> Result<StackLayer<C, K>, SettingsError> {
     check_stack(path, settings)?;
     let at = |section: &str, e: ConfigError| {
-        let path = join(&join(path, section), e.field());
+        // A rule of the stack itself (its `validate` section) is at the stack's path.
+        let base = if section == "stack" {
+            path.to_owned()
+        } else {
+            join(path, section)
+        };
+        let path = join(&base, e.field());
         SettingsError::new(vec![Problem::new(path, None, e.rule().to_owned())])
     };
     // The budget: the one kept when its settings are the same, else a new one.

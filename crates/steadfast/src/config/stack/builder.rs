@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use super::layer::StackLayer;
 use super::service::OptionalLayer;
+use super::validate::{BuildValidate, NoValidate};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
 use crate::classify::AnyError;
-use crate::config::{ConfigError, StackSettings};
+use crate::config::{ConfigError, StackSettings, ValidateSettings};
 use crate::retry::{CloneAll, RetryBudget, RetryLayer};
 
 /// A stack's settings and the parts a file cannot hold, built into one [`StackLayer`]: the
@@ -36,15 +37,16 @@ use crate::retry::{CloneAll, RetryBudget, RetryLayer};
 /// assert_eq!(stack.retry_policy().unwrap().max_attempts(), 3);
 /// assert_eq!(stack.breaker().unwrap().name(), "inventory");
 /// ```
-pub struct StackBuilder<C = AnyError, K = CloneAll> {
+pub struct StackBuilder<C = AnyError, K = CloneAll, V = NoValidate> {
     pub(crate) settings: StackSettings,
     pub(crate) classifier: C,
     pub(crate) cloner: K,
     pub(crate) breaker: Option<CircuitBreaker>,
     budget: Option<Arc<dyn RetryBudget>>,
+    validate: V,
 }
 
-impl<C, K> std::fmt::Debug for StackBuilder<C, K> {
+impl<C, K, V> std::fmt::Debug for StackBuilder<C, K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StackBuilder")
             .field("settings", &self.settings)
@@ -63,6 +65,7 @@ impl StackSettings {
             cloner: CloneAll,
             breaker: None,
             budget: None,
+            validate: NoValidate,
         }
     }
 
@@ -70,34 +73,81 @@ impl StackSettings {
     /// and the breaker. Each call builds new layers: a new breaker and a new budget.
     ///
     /// Fails if a layer's settings break its builder's rules; settings that came from a
-    /// [`Config`](crate::config::Config) were checked when it was read, and do not fail.
+    /// [`Config`](crate::config::Config) were checked when it was read, and do not fail. A
+    /// stack with a `validate` section fails too: its validators are built in code, with
+    /// [`StackBuilder::validate_with`].
     pub fn layer<C: Clone>(&self, classifier: C) -> Result<StackLayer<C>, ConfigError> {
         self.builder().classify(classifier).build()
     }
 }
 
-impl<C, K> StackBuilder<C, K> {
+impl<C, K, V> StackBuilder<C, K, V> {
     /// Judges calls with `classifier`, in the retry layer and the breaker (see
     /// [`crate::classify`]).
-    pub fn classify<C2>(self, classifier: C2) -> StackBuilder<C2, K> {
+    pub fn classify<C2>(self, classifier: C2) -> StackBuilder<C2, K, V> {
         StackBuilder {
             settings: self.settings,
             classifier,
             cloner: self.cloner,
             breaker: self.breaker,
             budget: self.budget,
+            validate: self.validate,
         }
     }
 
     /// Copies requests for retries with `cloner` instead of `Clone` (see
     /// [`RetryPolicyBuilder::clone_requests`](crate::retry::RetryPolicyBuilder::clone_requests)).
-    pub fn clone_requests<K2>(self, cloner: K2) -> StackBuilder<C, K2> {
+    pub fn clone_requests<K2>(self, cloner: K2) -> StackBuilder<C, K2, V> {
         StackBuilder {
             settings: self.settings,
             classifier: self.classifier,
             cloner,
             breaker: self.breaker,
             budget: self.budget,
+            validate: self.validate,
+        }
+    }
+
+    /// Builds the stack's validate layer from its `validate` section with `build` (for HTTP,
+    /// `steadfast_http::by_name::validate_layer`): the layer goes innermost, under the attempt
+    /// timeout, so that the retry layer retries an invalid answer and the breaker counts it.
+    /// [`build`](Self::build) then refuses a stack without a `validate` section (a validate
+    /// layer may change the response's type, so the stack's type says it has one).
+    ///
+    /// ```
+    /// use steadfast::config::{Config, Format, ValidateSettings};
+    /// use steadfast::validate::{non_empty, Invalid, ValidateLayer};
+    /// use tower::{service_fn, Layer, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let config = Config::from_str(
+    ///     r#"{ "stacks": { "s": { "validate": { "json": true } } } }"#,
+    ///     Format::Json,
+    /// ).unwrap();
+    /// let stack = config.find_stack("s").unwrap();
+    /// assert!(stack.layer(steadfast::classify::AnyError).is_err(), "validators are code");
+    /// let layer = stack
+    ///     .builder()
+    ///     // A program's own reading of the section: here, any check asks for a non-empty answer.
+    ///     .validate_with(|_: &ValidateSettings| ValidateLayer::builder().response(non_empty()).build())
+    ///     .build()
+    ///     .unwrap();
+    /// let svc = layer.layer(service_fn(|_: u32| async { Ok::<_, std::io::Error>(String::new()) }));
+    /// let err = svc.oneshot(1).await.unwrap_err();
+    /// assert!(err.downcast_ref::<Invalid<String>>().is_some());
+    /// # }
+    /// ```
+    pub fn validate_with<L, F>(self, build: F) -> StackBuilder<C, K, F>
+    where
+        F: Fn(&ValidateSettings) -> Result<L, ConfigError>,
+    {
+        StackBuilder {
+            settings: self.settings,
+            classifier: self.classifier,
+            cloner: self.cloner,
+            breaker: self.breaker,
+            budget: self.budget,
+            validate: build,
         }
     }
 
@@ -117,12 +167,14 @@ impl<C, K> StackBuilder<C, K> {
     }
 
     /// Builds the layers the settings give, each checked by its builder.
-    pub fn build(self) -> Result<StackLayer<C, K>, ConfigError>
+    pub fn build(self) -> Result<StackLayer<C, K, V::Layer>, ConfigError>
     where
         C: Clone,
         K: Clone,
+        V: BuildValidate,
     {
         let s = &self.settings;
+        let validate = self.validate.build_validate(s.validate.as_ref())?;
         let cancel = s.cancel.as_ref().map(|c| c.build()).transpose()?;
         let attempt_timeout = s.attempt_timeout.as_ref().map(|c| c.build()).transpose()?;
         let retry = match &s.retry {
@@ -149,6 +201,7 @@ impl<C, K> StackBuilder<C, K> {
             retry: OptionalLayer::new(retry),
             breaker: OptionalLayer::new(breaker),
             attempt_timeout: OptionalLayer::new(attempt_timeout),
+            validate,
         })
     }
 }

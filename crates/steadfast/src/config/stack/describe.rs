@@ -33,12 +33,13 @@ impl<A: Describe, S: Describe> Describe for Optional<A, S> {
 /// let kinds: Vec<&str> = layers.iter().map(|l| l.kind()).collect();
 /// assert_eq!(kinds, ["cancel", "retry", "cancel"]);
 /// ```
-impl<C: Clone, K: Clone> Describe for StackLayer<C, K> {
+impl<C: Clone, K: Clone, V: Describe> Describe for StackLayer<C, K, V> {
     fn describe(&self) -> Vec<LayerDescription> {
         let mut out = self.cancel.describe();
         out.extend(self.retry.describe());
         out.extend(self.breaker.describe());
         out.extend(self.attempt_timeout.describe());
+        out.extend(self.validate.describe());
         out
     }
 }

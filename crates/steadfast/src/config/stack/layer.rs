@@ -1,6 +1,6 @@
 //! [`StackLayer`]: a stack's layers, built from its settings, as one tower `Layer`.
 
-use tower_layer::Layer;
+use tower_layer::{Identity, Layer};
 
 use super::service::{Optional, OptionalLayer};
 use crate::cancel::{Cancel, CancelLayer};
@@ -9,8 +9,10 @@ use crate::classify::AnyError;
 use crate::retry::{CloneAll, Retry, RetryLayer, RetryPolicy};
 
 /// A stack's layers, outermost first: the total timeout (a [`CancelLayer`]), the retry layer,
-/// the circuit breaker and the attempt timeout (another `CancelLayer`), each there only when
-/// the stack's settings give it. Applied to a service, it is the same as putting the layers it
+/// the circuit breaker, the attempt timeout (another `CancelLayer`), each there only when the
+/// stack's settings give it, and the validate layer `V`: [`Identity`] (nothing) for a stack
+/// built without [`validate_with`](super::StackBuilder::validate_with), and otherwise what
+/// that builds from the stack's `validate` section. Applied to a service, it is the same as putting the layers it
 /// has in a `ServiceBuilder` with [`ServiceBuilderExt`](crate::ServiceBuilderExt)'s `cancel`,
 /// `retry_with`, `circuit_breaker` and `attempt_timeout`, in that order.
 ///
@@ -32,26 +34,30 @@ use crate::retry::{CloneAll, Retry, RetryLayer, RetryPolicy};
 /// # }
 /// ```
 #[derive(Debug, Clone)]
-pub struct StackLayer<C = AnyError, K = CloneAll> {
+pub struct StackLayer<C = AnyError, K = CloneAll, V = Identity> {
     pub(crate) cancel: OptionalLayer<CancelLayer>,
     pub(crate) retry: OptionalLayer<RetryLayer<RetryPolicy<C, K>>>,
     pub(crate) breaker: OptionalLayer<CircuitBreakerLayer<C>>,
     pub(crate) attempt_timeout: OptionalLayer<CancelLayer>,
+    pub(crate) validate: V,
 }
 
 /// The service a [`StackLayer`] makes of `S`: each of the four layers, or the service below it
-/// when the stack does not have that layer.
-pub type StackService<S, C = AnyError, K = CloneAll> =
-    Optional<Cancel<Retried<S, C, K>>, Retried<S, C, K>>;
+/// when the stack does not have that layer, over `V`'s service of `S` (`S` itself when `V` is
+/// [`Identity`]).
+pub type StackService<S, C = AnyError, K = CloneAll, V = Identity> =
+    Optional<Cancel<Retried<Checked<S, V>, C, K>>, Retried<Checked<S, V>, C, K>>;
 
+/// The validate layer over `S` (`S` itself for [`Identity`]).
+pub(super) type Checked<S, V> = <V as Layer<S>>::Service;
 /// The attempt timeout over `S`, if any.
 type Timed<S> = Optional<Cancel<S>, S>;
 /// The breaker over the attempt timeout, if any.
-type Guarded<S, C> = Optional<CircuitBreakerService<Timed<S>, C>, Timed<S>>;
+pub(super) type Guarded<S, C> = Optional<CircuitBreakerService<Timed<S>, C>, Timed<S>>;
 /// The retry layer over the breaker, if any.
 type Retried<S, C, K> = Optional<Retry<Guarded<S, C>, RetryPolicy<C, K>>, Guarded<S, C>>;
 
-impl<C: Clone, K: Clone> StackLayer<C, K> {
+impl<C: Clone, K: Clone, V> StackLayer<C, K, V> {
     /// The total timeout, when the stack has one.
     pub fn cancel(&self) -> Option<&CancelLayer> {
         self.cancel.get()
@@ -71,14 +77,21 @@ impl<C: Clone, K: Clone> StackLayer<C, K> {
     pub fn attempt_timeout(&self) -> Option<&CancelLayer> {
         self.attempt_timeout.get()
     }
+
+    /// The validate layer: [`Identity`] for a stack built without
+    /// [`validate_with`](super::StackBuilder::validate_with).
+    pub fn validate(&self) -> &V {
+        &self.validate
+    }
 }
 
-impl<S, C: Clone, K: Clone> Layer<S> for StackLayer<C, K> {
-    type Service = StackService<S, C, K>;
+impl<S, C: Clone, K: Clone, V: Layer<S>> Layer<S> for StackLayer<C, K, V> {
+    type Service = StackService<S, C, K, V>;
 
     #[inline]
     fn layer(&self, inner: S) -> Self::Service {
-        let timed = self.attempt_timeout.layer(inner);
+        let checked = self.validate.layer(inner);
+        let timed = self.attempt_timeout.layer(checked);
         let guarded = self.breaker.layer(timed);
         let retried = self.retry.layer(guarded);
         self.cancel.layer(retried)

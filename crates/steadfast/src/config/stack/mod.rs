@@ -1,7 +1,8 @@
 //! A whole stack from its settings in one call: [`StackSettings::layer`] (or
 //! [`StackSettings::builder`], for the parts that stay in code) returns one tower `Layer` that
-//! applies the stack's total timeout, retry policy, circuit breaker and attempt timeout in the
-//! order `docs/composition.md` explains, leaving out the layers the stack does not give.
+//! applies the stack's total timeout, retry policy, circuit breaker, attempt timeout and
+//! validate layer in the order `docs/composition.md` explains, leaving out the layers the
+//! stack does not give.
 //!
 //! ```
 //! use std::time::Duration;
@@ -34,10 +35,16 @@
 mod builder;
 mod describe;
 mod future;
+#[cfg(feature = "hedge")]
+mod hedged;
 mod layer;
 mod service;
+mod validate;
 
 pub use builder::StackBuilder;
 pub use future::OptionalFuture;
+#[cfg(feature = "hedge")]
+pub use hedged::{HedgedStackLayer, HedgedStackService};
 pub use layer::{StackLayer, StackService};
 pub use service::{Optional, OptionalLayer};
+pub use validate::{BuildValidate, NoValidate};
