@@ -37,6 +37,17 @@ pub(crate) fn may_record(level: Level) -> bool {
     cfg!(feature = "spans") && level <= STATIC_MAX_LEVEL && level <= LevelFilter::current()
 }
 
+/// Whether a request may need its layer's out-of-line path: a decision trace was made in this
+/// process ([`trace::armed`](crate::trace::armed)), or a subscriber could record a span at
+/// `level` ([`may_record`]). Two relaxed loads and one branch; without the `spans` feature,
+/// the first load alone. A layer's success path tests this once and, when it is `false`,
+/// runs as if neither traces nor spans existed.
+#[inline(always)]
+pub(crate) fn observing(level: Level) -> bool {
+    // `|`, not `||`: both flags are loaded and tested in one branch.
+    crate::trace::armed() | may_record(level)
+}
+
 /// `span`, if a subscriber records it; `None` for a disabled span, so that a holder's cold
 /// `Option` stays empty.
 #[inline]

@@ -100,6 +100,21 @@ pub(super) fn call_spanned<S: Service<Req>, Req, C, K, R>(
     (Some(cold), fut)
 }
 
+/// Records the running attempt's verdict in the request's decision trace, in the request's
+/// `retry` span when it has one (see [`RetryState::record_classified`]).
+#[cold]
+#[inline(never)]
+pub(super) fn record_verdict<C, K, R>(
+    state: &mut RetryState<FutureColdState>,
+    settings: &Settings<C, K, R>,
+    outcome: Outcome,
+) {
+    let span = state
+        .cold_ref()
+        .map_or_else(Span::none, |c| c.extra.span.clone());
+    state.record_classified(settings, outcome, &span);
+}
+
 /// The span the attempt in flight runs in, if the request has spans.
 #[inline(always)]
 pub(super) fn attempt_span_of(state: &RetryState<FutureColdState>) -> Option<&Span> {

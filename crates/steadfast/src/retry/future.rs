@@ -13,8 +13,8 @@ use tracing::{Level, Span};
 
 use super::clone_request::CloneRequest;
 use super::cold::{
-    attempt_span_of, call_spanned, end_request_span, end_spans, next_attempt_span, report_span,
-    span_of, FutureColdState,
+    attempt_span_of, call_spanned, end_request_span, end_spans, next_attempt_span, record_verdict,
+    report_span, span_of, FutureColdState,
 };
 use super::error::StopReason;
 use super::log::outcome_name;
@@ -240,7 +240,7 @@ where
             Ok(_) => outcome,
         };
         if traced {
-            this.state.record_classified(settings, outcome);
+            record_verdict(this.state, settings, outcome);
         }
         if tracing::enabled!(Level::TRACE) {
             trace_attempt(this.state, settings, outcome);

@@ -119,6 +119,20 @@ impl DecisionTrace {
         }
     }
 
+    /// [`record`](Self::record), with the event emitted in `span` (a layer's own span, so that
+    /// a subscriber sees the entry as an event of that span): the current span's, if `span`
+    /// is disabled.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn record_in(
+        &self,
+        span: &tracing::Span,
+        layer: impl Into<Cow<'static, str>>,
+        decision: Decision,
+    ) {
+        span.in_scope(|| self.record(layer, decision));
+    }
+
     /// The entries so far, in order.
     pub fn entries(&self) -> Vec<Entry> {
         self.0
