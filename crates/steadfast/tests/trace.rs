@@ -8,7 +8,7 @@ use std::time::Duration;
 use steadfast::classify::Outcome;
 use steadfast::token::CancelReason;
 use steadfast::trace::{Decision, DecisionTrace, DelaySource, TraceLayer};
-use tower::{service_fn, Layer, Service, ServiceExt};
+use tower::{service_fn, Layer, ServiceExt};
 
 fn echo() -> impl tower::Service<
     http::Request<()>,
