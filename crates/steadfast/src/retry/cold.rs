@@ -100,6 +100,8 @@ pub(super) fn start_spans<C, K, R>(settings: &Settings<C, K, R>) -> Option<Box<S
 /// The cold part goes in and out by value: see [`RetryState::take_cold`].
 #[cold]
 #[inline(never)]
+// The box is what the success path carried across the call: one pointer.
+#[allow(clippy::boxed_local)]
 pub(super) fn keep_spans(cold: Cold, started: Box<Started>) -> Cold {
     let Started { span, attempt } = *started;
     let mut cold = cold.unwrap_or_else(|| Box::pin(ColdState::default()));
