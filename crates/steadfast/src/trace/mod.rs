@@ -124,6 +124,8 @@ impl DecisionTrace {
     /// is disabled.
     #[cold]
     #[inline(never)]
+    // The retry layer's: its entries are decided outside any poll of its span.
+    #[cfg_attr(not(feature = "retry"), allow(dead_code))]
     pub(crate) fn record_in(
         &self,
         span: &tracing::Span,
