@@ -31,7 +31,11 @@
 //! OpenTelemetry SDK); `events_metrics_noop`, `events_prometheus` and `events_otel` give the
 //! two events of a request that succeeds at once (the attempt's end, the request's end) to
 //! each export's retry listener.
-//! `validate` makes one call through a validate layer with a response validator. Any path
+//! `validate` makes one call through a validate layer with a response validator.
+//! `trace_bare` makes one call on an `http::Request` to a service that answers at once;
+//! `trace_off`, `trace_sampled_out` and `trace_every` make the same call through a
+//! `TraceLayer` that starts no trace, one that samples 1 request in a million (the
+//! first is traced; the two-count method leaves it out), and one that traces every request. Any path
 //! prefixed with `info_` (`info_retry`, `info_breaker`, ...) runs under a global subscriber (a
 //! tracing-subscriber registry) whose filter keeps `info` and above: it records none of the
 //! layers' `debug` spans, and the layers ask it whether to make them.
@@ -156,6 +160,30 @@ fn main() {
             token_path(&path, n)
         }
         "cancel_u64" => run(peers::steadfast_timeout(Bare), n),
+        "trace_bare" | "trace_off" | "trace_sampled_out" | "trace_every" => {
+            type Answer = std::future::Ready<Result<http::Response<u64>, std::convert::Infallible>>;
+            fn answer(req: http::Request<u64>) -> Answer {
+                std::future::ready(Ok(http::Response::new(req.into_body().wrapping_add(1))))
+            }
+            if path == "trace_bare" {
+                let mut svc = tower::service_fn(answer as fn(_) -> Answer);
+                for i in 0..n {
+                    let req = http::Request::new(std::hint::black_box(i));
+                    std::hint::black_box(call_result(&mut svc, req).is_ok());
+                }
+                return;
+            }
+            let layer = match path.as_str() {
+                "trace_off" => steadfast::trace::TraceLayer::new(),
+                "trace_sampled_out" => steadfast::trace::TraceLayer::sample(1_000_000).unwrap(),
+                _ => steadfast::trace::TraceLayer::sample(1).unwrap(),
+            };
+            let mut svc = layer.layer(tower::service_fn(answer as fn(_) -> Answer));
+            for i in 0..n {
+                let req = http::Request::new(std::hint::black_box(i));
+                std::hint::black_box(call_result(&mut svc, req).is_ok());
+            }
+        }
         "validate" => run(
             steadfast::validate::ValidateLayer::builder()
                 .response_fn(|r: &u64, _| if *r > 0 { Ok(()) } else { Err("zero") })

@@ -404,3 +404,82 @@ async fn cancelled_dropped_and_invalid_requests_say_so_in_their_span() {
         .collect();
     assert_eq!(in_validate, ["response failed validation"]);
 }
+
+/// A service that answers 418 to its first call (which the validate layer refuses) and 200
+/// after.
+fn teapot_once() -> impl tower::Service<
+    Req,
+    Response = u16,
+    Error = std::io::Error,
+    Future = impl std::future::Future<Output = Result<u16, std::io::Error>> + Send,
+> + Clone {
+    let calls = Arc::new(AtomicU32::new(0));
+    service_fn(move |_: Req| {
+        let n = calls.fetch_add(1, Ordering::SeqCst);
+        async move { Ok(if n == 0 { 418 } else { 200 }) }
+    })
+}
+
+/// The decision trace's events (`decision`, target `steadfast::trace`) as `(the entry's layer,
+/// the layer of the span the event is in)`.
+fn decisions(collect: &Collect) -> Vec<(String, Option<String>)> {
+    let spans = collect.spans();
+    collect
+        .events()
+        .iter()
+        .filter(|e| e.message == "decision")
+        .map(|e| {
+            let span = e.span.map(|i| spans[i].fields["steadfast.layer"].clone());
+            (e.fields["layer"].clone(), span)
+        })
+        .collect()
+}
+
+/// With a decision trace and spans both on, every entry a layer records is an event of that
+/// layer's own span (so that an OpenTelemetry exporter shows it on the right span): the retry
+/// layer's verdicts, backoff and give-up in its `retry` span, the breaker's admissions and
+/// verdicts in its `circuit_breaker` span (a refusal too), the validate layer's refusal in
+/// its `validate` span.
+#[tokio::test(start_paused = true)]
+async fn decision_trace_entries_are_events_of_their_layers_span() {
+    let collect = Collect::default();
+    let _guard = collect.install();
+    let breaker = CircuitBreaker::builder()
+        .name("payments-db")
+        .build()
+        .unwrap();
+    let trace = steadfast::trace::DecisionTrace::new();
+    let mut req = http::Request::new(());
+    req.extensions_mut().insert(trace.clone());
+    let answer = stack(teapot_once(), &breaker).oneshot(req).await.unwrap();
+    assert_eq!(answer, 200);
+
+    let seen = decisions(&collect);
+    assert_eq!(seen.len(), trace.len(), "{seen:?}");
+    let count = |layer: &str| seen.iter().filter(|(l, _)| l == layer).count();
+    // Two verdicts and a backoff; two admissions, two verdicts, two records; one refusal.
+    assert_eq!(
+        (count("payments"), count("payments-db"), count("answers")),
+        (3, 6, 1),
+        "{seen:?}"
+    );
+    for (layer, span) in &seen {
+        assert_eq!(Some(layer), span.as_ref(), "{seen:?}");
+    }
+
+    // A refused call's entry is in the span that says `rejected`.
+    breaker.force_open();
+    let trace = steadfast::trace::DecisionTrace::new();
+    let mut req = http::Request::new(());
+    req.extensions_mut().insert(trace.clone());
+    let before = decisions(&collect).len();
+    tower::Layer::layer(&CircuitBreakerLayer::new(breaker.clone()), teapot_once())
+        .oneshot(req)
+        .await
+        .unwrap_err();
+    let refused = decisions(&collect).split_off(before);
+    assert_eq!(
+        refused,
+        [("payments-db".to_string(), Some("payments-db".to_string()))]
+    );
+}

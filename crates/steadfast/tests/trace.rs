@@ -19,18 +19,74 @@ fn echo() -> impl tower::Service<
     service_fn(|_req: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(())) })
 }
 
+/// Whether `svc`'s answer to one request carries a trace.
+async fn traced<S>(svc: &mut S) -> bool
+where
+    S: tower::Service<http::Request<()>, Response = http::Response<()>, Error = Infallible>,
+{
+    let res = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(http::Request::new(()))
+        .await
+        .unwrap();
+    res.extensions().get::<DecisionTrace>().is_some()
+}
+
 #[tokio::test]
-async fn one_request_in_n_is_traced_counting_across_clones() {
-    let svc = TraceLayer::sample(3).unwrap().layer(echo());
-    let mut traced = Vec::new();
+async fn a_service_traces_its_first_request_then_one_in_n() {
+    let mut svc = TraceLayer::sample(3).unwrap().layer(echo());
+    let mut seen = Vec::new();
     for _ in 0..9 {
-        let res = svc.clone().oneshot(http::Request::new(())).await.unwrap();
-        traced.push(res.extensions().get::<DecisionTrace>().is_some());
+        seen.push(traced(&mut svc).await);
     }
     assert_eq!(
-        traced,
+        seen,
         [true, false, false, true, false, false, true, false, false]
     );
+}
+
+#[tokio::test]
+async fn each_clone_traces_exactly_one_in_n_of_its_own_requests() {
+    let mut first = TraceLayer::sample(4).unwrap().layer(echo());
+    assert!(traced(&mut first).await);
+    for _ in 0..50 {
+        // A clone counts on its own, from a random point of its cycle: any 4 requests in a
+        // row hold exactly one traced, and the original's count is not moved.
+        let mut clone = first.clone();
+        let mut seen = Vec::new();
+        for _ in 0..12 {
+            seen.push(traced(&mut clone).await);
+        }
+        let at = seen.iter().position(|t| *t).unwrap();
+        assert!(at < 4, "{seen:?}");
+        for (i, t) in seen.iter().enumerate() {
+            assert_eq!(*t, i % 4 == at, "{seen:?}");
+        }
+    }
+    let rest = [
+        traced(&mut first).await,
+        traced(&mut first).await,
+        traced(&mut first).await,
+    ];
+    assert_eq!(rest, [false, false, false]);
+    assert!(traced(&mut first).await);
+}
+
+#[tokio::test]
+async fn services_cloned_per_request_trace_one_in_n_on_average() {
+    // A clone per request (as axum's router makes): each starts at a random point of its
+    // cycle, so about 1 in 4 is traced; not all, not none. 4,000 draws: the count's
+    // standard deviation is about 27.
+    let svc = TraceLayer::sample(4).unwrap().layer(echo());
+    let mut count = 0;
+    for _ in 0..4_000 {
+        if traced(&mut svc.clone()).await {
+            count += 1;
+        }
+    }
+    assert!((800..1_200).contains(&count), "{count} of 4000 traced");
 }
 
 #[tokio::test]

@@ -95,7 +95,9 @@ impl<H: BreakerHandle> PermitGuard<H> {
         late.on_settled(move |outcome| {
             let result = call_result(outcome);
             if let Some(observed) = &observed {
-                owned.observe_recorded(observed, result, start);
+                span::in_span(observed.span.as_ref(), || {
+                    owned.observe_recorded(observed, result, start);
+                });
             }
             owned.finish(result, start)
         });

@@ -273,19 +273,22 @@ where
         self.breaker.localize();
         if let Some(probe) = self.backpressure.as_mut().and_then(|bp| bp.probe.take()) {
             if probe.is_current() {
-                let span = if span::may_record(Level::DEBUG) {
-                    call_span(&self.breaker.breaker().core, &req)
-                } else {
-                    None
-                };
-                return send(
-                    &self.breaker,
-                    &mut self.inner,
-                    req,
-                    &self.classifier,
-                    probe,
-                    span,
-                );
+                if span::observing(Level::DEBUG) {
+                    let span = if span::may_record(Level::DEBUG) {
+                        call_span(&self.breaker.breaker().core, &req)
+                    } else {
+                        None
+                    };
+                    return send_observed(
+                        &self.breaker,
+                        &mut self.inner,
+                        req,
+                        &self.classifier,
+                        probe,
+                        span,
+                    );
+                }
+                return send(&self.breaker, &mut self.inner, req, &self.classifier, probe);
             }
             // The half-open period it was taken for is over: give it back, admit afresh.
             drop(probe);
@@ -315,6 +318,43 @@ where
     F: Fallback<Req, S::Response>,
     Req: HasCancelToken,
 {
+    if span::observing(Level::DEBUG) {
+        return call_observed(breaker, inner, req, classifier, fallback);
+    }
+    match breaker.breaker().core.try_acquire() {
+        Ok(p) => {
+            let guard = PermitGuard::new(breaker.handle(), p);
+            send(breaker, inner, req, classifier, guard)
+        }
+        Err(refusal) => {
+            let rejected = breaker.rejected(refusal.state, refusal.retry_after);
+            match fallback.fallback(req, &rejected) {
+                Some(result) => ResponseFuture::fallback(result),
+                None => ResponseFuture::rejected(rejected),
+            }
+        }
+    }
+}
+
+/// [`call_guarded`] for a call that may be traced or spanned, out of line: its span made if a
+/// subscriber records it, the admission decided in it, and the decision recorded in the
+/// request's trace (and so in the span, as an event of it) if it carries one.
+#[cold]
+#[inline(never)]
+fn call_observed<S, C, F, Req, B>(
+    breaker: &B,
+    inner: &mut S,
+    req: Req,
+    classifier: &C,
+    fallback: &F,
+) -> ResponseFuture<S::Future, C, Req, S::Response, B>
+where
+    B: BreakerRef,
+    S: Service<Req>,
+    C: Clone,
+    F: Fallback<Req, S::Response>,
+    Req: HasCancelToken,
+{
     let core = &breaker.breaker().core;
     let span = if span::may_record(Level::DEBUG) {
         call_span(core, &req)
@@ -324,7 +364,7 @@ where
     match span::in_span(span.as_ref(), || core.try_acquire()) {
         Ok(p) => {
             let guard = PermitGuard::new(breaker.handle(), p);
-            send(breaker, inner, req, classifier, guard, span)
+            send_observed(breaker, inner, req, classifier, guard, span)
         }
         Err(refusal) => {
             if let Some(span) = &span {
@@ -332,7 +372,7 @@ where
             }
             let mut rejected = breaker.rejected(refusal.state, refusal.retry_after);
             if crate::trace::armed() {
-                rejected = trace_refusal(breaker, &req, rejected);
+                rejected = span::in_span(span.as_ref(), || trace_refusal(breaker, &req, rejected));
             }
             match fallback.fallback(req, &rejected) {
                 Some(result) => ResponseFuture::fallback(result),
@@ -342,8 +382,35 @@ where
     }
 }
 
+/// Sends an admitted call that is neither traced nor spanned.
 #[inline(always)]
 fn send<S, C, Req, B>(
+    breaker: &B,
+    inner: &mut S,
+    req: Req,
+    classifier: &C,
+    guard: PermitGuard<B::Handle>,
+) -> ResponseFuture<S::Future, C, Req, S::Response, B>
+where
+    B: BreakerRef,
+    S: Service<Req>,
+    C: Clone,
+    Req: HasCancelToken,
+{
+    let core = &breaker.breaker().core;
+    let start = core.measures_duration().then(Instant::now);
+    // Kept even when cancellations count: an attempt that lost a hedge race is never counted.
+    let token = req.cancel_token().cloned();
+    let fut = inner.call(req);
+    ResponseFuture::called(fut, guard, classifier.clone(), start, token, None)
+}
+
+/// Sends an admitted call that may be traced or spanned (`span`: its span, if a subscriber
+/// records it), out of line: the admission recorded in the request's trace within the span,
+/// and the inner service called inside it.
+#[cold]
+#[inline(never)]
+fn send_observed<S, C, Req, B>(
     breaker: &B,
     inner: &mut S,
     req: Req,
@@ -362,39 +429,14 @@ where
     // Kept even when cancellations count: an attempt that lost a hedge race is never counted.
     let token = req.cancel_token().cloned();
     let trace = if crate::trace::armed() {
-        trace_admission(&guard, &req)
+        span::in_span(span.as_ref(), || trace_admission(&guard, &req))
     } else {
         None
     };
-    if trace.is_some() || span.is_some() {
-        return send_observed::<S, C, Req, B>(
-            inner, req, classifier, guard, start, token, trace, span,
-        );
+    if trace.is_none() && span.is_none() {
+        let fut = inner.call(req);
+        return ResponseFuture::called(fut, guard, classifier.clone(), start, token, None);
     }
-    let fut = inner.call(req);
-    ResponseFuture::called(fut, guard, classifier.clone(), start, token, None)
-}
-
-/// [`send`] for a traced or spanned call, out of line.
-#[cold]
-#[inline(never)]
-#[allow(clippy::too_many_arguments)]
-fn send_observed<S, C, Req, B>(
-    inner: &mut S,
-    req: Req,
-    classifier: &C,
-    guard: PermitGuard<B::Handle>,
-    start: Option<Instant>,
-    token: Option<crate::token::CancelToken>,
-    trace: Option<DecisionTrace>,
-    span: Option<Span>,
-) -> ResponseFuture<S::Future, C, Req, S::Response, B>
-where
-    B: BreakerRef,
-    S: Service<Req>,
-    C: Clone,
-    Req: HasCancelToken,
-{
     let observed = watched(&guard, &req, trace, span);
     // The layers below make their spans in their `call`: inside this one.
     let fut = span::in_span(observed.span.as_ref(), || inner.call(req));

@@ -4,11 +4,12 @@
 //! `validate`) and gives it the same fields: `steadfast.kind` (the kind, again, for backends
 //! that search attributes rather than span names), `steadfast.layer` (the layer's name, as in
 //! the metrics' attribute of that name), and `steadfast.outcome`, recorded when the request
-//! leaves the layer. A span is made only when a subscriber could record it: a layer first asks
-//! [`may_record`] (the most verbose level any subscriber wants, one relaxed atomic load), and
-//! only then, out of line, makes the span, which asks the callsite's cached interest. With no
-//! subscriber, or one that filters `debug` out, a request makes no span, allocates nothing for
-//! one and enters nothing. A span is entered around the inner
+//! leaves the layer. A span is made only when a subscriber could record it: a layer's success
+//! path first asks [`observing`] (a decision trace exists, or [`may_record`]: the most verbose
+//! level any subscriber wants; two relaxed loads, one branch), and only then, out of line,
+//! makes the span, which asks the callsite's cached interest, and looks for the request's
+//! trace. With no subscriber, or one that filters `debug` out, a request makes no span,
+//! allocates nothing for one and enters nothing. A span is entered around the inner
 //! service's call and every poll of its future, so the spans of the layers below nest inside it
 //! and the events a layer emits while it decides fall in its span.
 
@@ -35,6 +36,17 @@ pub(crate) const OUTCOME: &str = "steadfast.outcome";
 #[inline(always)]
 pub(crate) fn may_record(level: Level) -> bool {
     cfg!(feature = "spans") && level <= STATIC_MAX_LEVEL && level <= LevelFilter::current()
+}
+
+/// Whether a request may need its layer's out-of-line path: a decision trace was made in this
+/// process ([`trace::armed`](crate::trace::armed)), or a subscriber could record a span at
+/// `level` ([`may_record`]). Two relaxed loads and one branch; without the `spans` feature,
+/// the first load alone. A layer's success path tests this once and, when it is `false`,
+/// runs as if neither traces nor spans existed.
+#[inline(always)]
+pub(crate) fn observing(level: Level) -> bool {
+    // `|`, not `||`: both flags are loaded and tested in one branch.
+    crate::trace::armed() | may_record(level)
 }
 
 /// `span`, if a subscriber records it; `None` for a disabled span, so that a holder's cold

@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use pin_project::pin_project;
 use tokio::time::Sleep;
-use tower_service::Service;
+use tracing::span::EnteredSpan;
 use tracing::Span;
 
 use super::log::{attempt_span, enabled_at, outcome_name, record_end, retry_span};
@@ -76,28 +76,54 @@ pub(super) fn span_of<C, K, R>(
 /// The retry state's out-of-line part, as [`RetryState::take_cold`] hands it over.
 pub(super) type Cold = Option<Pin<Box<ColdState<FutureColdState>>>>;
 
-/// Makes the request's span, if a subscriber records it, and calls `service` inside its first
-/// attempt's, so that the layers below make their spans in it.
-///
-/// The state's cold part goes in and out by value: see [`RetryState::take_cold`].
+/// A request's spans, made before its first attempt is called: its `retry` span and its first
+/// attempt's, entered while the attempt is called (so that the layers below make their spans
+/// in it).
+pub(super) struct Started {
+    span: Span,
+    attempt: EnteredSpan,
+}
+
+/// Makes the request's spans if a subscriber records them, with the first attempt's entered:
+/// one pointer for the success path to carry across the inner call (see [`keep_spans`]).
 #[cold]
 #[inline(never)]
-pub(super) fn call_spanned<S: Service<Req>, Req, C, K, R>(
-    cold: Cold,
-    settings: &Settings<C, K, R>,
-    service: &mut S,
-    req: Req,
-) -> (Cold, S::Future) {
-    let Some(span) = span::kept(retry_span(settings.log_level(), settings.name())) else {
-        return (cold, service.call(req));
-    };
+pub(super) fn start_spans<C, K, R>(settings: &Settings<C, K, R>) -> Option<Box<Started>> {
+    let span = span::kept(retry_span(settings.log_level(), settings.name()))?;
+    let attempt = attempt_span(settings.log_level(), &span, settings.name(), 1).entered();
+    Some(Box::new(Started { span, attempt }))
+}
+
+/// Leaves the first attempt's span, the attempt called, and keeps both spans in the state's
+/// cold part (made if it was not).
+///
+/// The cold part goes in and out by value: see [`RetryState::take_cold`].
+#[cold]
+#[inline(never)]
+// The box is what the success path carried across the call: one pointer.
+#[allow(clippy::boxed_local)]
+pub(super) fn keep_spans(cold: Cold, started: Box<Started>) -> Cold {
+    let Started { span, attempt } = *started;
     let mut cold = cold.unwrap_or_else(|| Box::pin(ColdState::default()));
     let extra = cold.as_mut().project().extra.project();
-    let attempt = attempt_span(settings.log_level(), &span, settings.name(), 1);
     *extra.span = span;
-    let fut = attempt.in_scope(|| service.call(req));
-    *extra.attempt = Some(attempt);
-    (Some(cold), fut)
+    *extra.attempt = Some(attempt.exit());
+    Some(cold)
+}
+
+/// Records the running attempt's verdict in the request's decision trace, in the request's
+/// `retry` span when it has one (see [`RetryState::record_classified`]).
+#[cold]
+#[inline(never)]
+pub(super) fn record_verdict<C, K, R>(
+    state: &mut RetryState<FutureColdState>,
+    settings: &Settings<C, K, R>,
+    outcome: Outcome,
+) {
+    let span = state
+        .cold_ref()
+        .map_or_else(Span::none, |c| c.extra.span.clone());
+    state.record_classified(settings, outcome, &span);
 }
 
 /// The span the attempt in flight runs in, if the request has spans.

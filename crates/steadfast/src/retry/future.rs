@@ -13,8 +13,8 @@ use tracing::{Level, Span};
 
 use super::clone_request::CloneRequest;
 use super::cold::{
-    attempt_span_of, call_spanned, end_request_span, end_spans, next_attempt_span, report_span,
-    span_of, FutureColdState,
+    attempt_span_of, end_request_span, end_spans, keep_spans, next_attempt_span, record_verdict,
+    report_span, span_of, start_spans, FutureColdState,
 };
 use super::error::StopReason;
 use super::log::outcome_name;
@@ -111,13 +111,18 @@ where
         } else {
             None
         };
-        let fut = if span::may_record(settings.log_level()) {
-            let (cold, fut) = call_spanned(state.take_cold(), settings, &mut service, req);
-            state.put_cold(cold);
-            fut
+        // With spans, the first attempt is called inside its span: made out of line, and carried
+        // across the call as one pointer, so that the success path is laid out as without.
+        let started = if span::may_record(settings.log_level()) {
+            start_spans(settings)
         } else {
-            service.call(req)
+            None
         };
+        let fut = service.call(req);
+        if let Some(started) = started {
+            let cold = keep_spans(state.take_cold(), started);
+            state.put_cold(cold);
+        }
         ResponseFuture {
             phase: Phase::Calling { fut },
             service,
@@ -240,7 +245,7 @@ where
             Ok(_) => outcome,
         };
         if traced {
-            this.state.record_classified(settings, outcome);
+            record_verdict(this.state, settings, outcome);
         }
         if tracing::enabled!(Level::TRACE) {
             trace_attempt(this.state, settings, outcome);

@@ -308,11 +308,12 @@ impl<X: Default> RetryState<X> {
         &mut self,
         settings: &Settings<C, K, R>,
         outcome: Outcome,
+        span: &Span,
     ) {
         let attempt = self.attempt;
         let Some(cold) = self.cold() else { return };
         if let Some(traced) = cold.project().traced.as_mut() {
-            traced.record_classified(layer_name(settings), attempt, outcome);
+            span.in_scope(|| traced.record_classified(layer_name(settings), attempt, outcome));
         }
     }
 
@@ -496,8 +497,11 @@ impl<X: Default> RetryState<X> {
             let allowed = budget.withdraw();
             if let Some(t) = &traced {
                 let balance = budget.balance();
-                t.trace
-                    .record(layer_name(settings), Decision::Budget { allowed, balance });
+                t.trace.record_in(
+                    span,
+                    layer_name(settings),
+                    Decision::Budget { allowed, balance },
+                );
             }
             if !allowed {
                 settings.emit(RetryEvent::BudgetExhausted { attempts: attempt });
@@ -539,7 +543,8 @@ impl<X: Default> RetryState<X> {
             "retrying"
         );
         if let Some((trace, Some(source))) = traced.map(|t| (&t.trace, t.source.take())) {
-            trace.record(
+            trace.record_in(
+                span,
                 layer_name(settings),
                 Decision::Backoff {
                     attempt,
@@ -781,7 +786,8 @@ impl<X: Default> RetryState<X> {
             trace = cold.traced.as_ref().map(|t| t.trace.clone());
         }
         if let Some(trace) = &trace {
-            trace.record(
+            trace.record_in(
+                span,
                 layer_name(settings),
                 Decision::Stopped {
                     attempts: self.attempt,

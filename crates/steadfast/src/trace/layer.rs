@@ -1,9 +1,6 @@
 //! [`TraceLayer`]: starts a decision trace for a sample of requests, and hands every
 //! request's trace back on its response.
 
-use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
-
 use tower_layer::Layer;
 
 use super::service::Traced;
@@ -20,16 +17,18 @@ use crate::config::ConfigError;
 ///
 /// ```
 /// use steadfast::trace::{DecisionTrace, TraceLayer};
-/// use tower::{service_fn, Layer, ServiceExt};
+/// use tower::{service_fn, Layer, Service, ServiceExt};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// // Every 10th request is traced.
 /// let layer = TraceLayer::sample(10).unwrap();
-/// let svc = layer.layer(service_fn(|req: http::Request<()>| async move {
+/// let mut svc = layer.layer(service_fn(|req: http::Request<()>| async move {
 ///     Ok::<_, std::convert::Infallible>(http::Response::new(()))
 /// }));
-/// let res = svc.clone().oneshot(http::Request::new(())).await.unwrap();
+/// let res = svc.ready().await.unwrap().call(http::Request::new(())).await.unwrap();
 /// assert!(res.extensions().get::<DecisionTrace>().is_some()); // the 1st of 10
+/// let res = svc.ready().await.unwrap().call(http::Request::new(())).await.unwrap();
+/// assert!(res.extensions().get::<DecisionTrace>().is_none()); // the 2nd
 ///
 /// // A caller that asks for a trace gets it, sampled or not.
 /// let mut req = http::Request::new(());
@@ -42,7 +41,6 @@ use crate::config::ConfigError;
 pub struct TraceLayer {
     every: u64,
     capacity: usize,
-    counter: Arc<AtomicU64>,
 }
 
 impl TraceLayer {
@@ -52,13 +50,12 @@ impl TraceLayer {
         TraceLayer {
             every: 0,
             capacity: DEFAULT_CAPACITY,
-            counter: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// A layer that traces 1 request in `every` (the first, then every `every`th, counted
-    /// across all of the layer's services). `every` must be at least 1 (1 traces every
-    /// request).
+    /// A layer that traces 1 request in `every`. Each service counts its own requests: one the
+    /// layer makes traces its first, then every `every`th; a clone starts at a random point of
+    /// the same cycle (see [`Traced`]). `every` must be at least 1 (1 traces every request).
     pub fn sample(every: u64) -> Result<Self, ConfigError> {
         if every == 0 {
             return Err(ConfigError::new(
@@ -101,6 +98,6 @@ impl<S> Layer<S> for TraceLayer {
     type Service = Traced<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Traced::new(inner, self.every, self.capacity, self.counter.clone())
+        Traced::new(inner, self.every, self.capacity)
     }
 }

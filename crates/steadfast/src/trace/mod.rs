@@ -119,6 +119,22 @@ impl DecisionTrace {
         }
     }
 
+    /// [`record`](Self::record), with the event emitted in `span` (a layer's own span, so that
+    /// a subscriber sees the entry as an event of that span): the current span's, if `span`
+    /// is disabled.
+    #[cold]
+    #[inline(never)]
+    // The retry layer's: its entries are decided outside any poll of its span.
+    #[cfg_attr(not(feature = "retry"), allow(dead_code))]
+    pub(crate) fn record_in(
+        &self,
+        span: &tracing::Span,
+        layer: impl Into<Cow<'static, str>>,
+        decision: Decision,
+    ) {
+        span.in_scope(|| self.record(layer, decision));
+    }
+
     /// The entries so far, in order.
     pub fn entries(&self) -> Vec<Entry> {
         self.0

@@ -69,6 +69,99 @@ pub(crate) fn record_invalid(traced: &Traced, validator: &'static str, reasons: 
     }
 }
 
+/// Polls a traced or spanned call, out of line, inside its span: the layers below are polled in
+/// it, and the verdict on the answer (its events, its decision trace's entries) falls in it.
+#[cold]
+#[inline(never)]
+fn poll_observed<F, P, T, E>(
+    fut: Pin<&mut F>,
+    validator: &P,
+    attempt: &ValidationContext,
+    sent: &Instant,
+    listeners: &Option<Listeners>,
+    observed: &Observed,
+    cx: &mut TaskContext<'_>,
+) -> Poll<Result<T, BoxError>>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+    T: Send + Sync + 'static,
+    P: Validator<T>,
+{
+    let _entered = observed.span.as_ref().map(Span::enter);
+    let result = ready!(fut.poll(cx));
+    Poll::Ready(judge(
+        result,
+        validator,
+        attempt,
+        sent,
+        listeners,
+        Some(observed),
+    ))
+}
+
+/// The verdict on a call's answer: an error of the inner service passed on, a response the
+/// validator accepts, or [`Invalid`]. `observed`: the call's span and decision trace, to
+/// record the verdict in (`None` for a call that has neither).
+#[inline(always)]
+fn judge<P, T, E>(
+    result: Result<T, E>,
+    validator: &P,
+    attempt: &ValidationContext,
+    sent: &Instant,
+    listeners: &Option<Listeners>,
+    observed: Option<&Observed>,
+) -> Result<T, BoxError>
+where
+    E: Into<BoxError>,
+    T: Send + Sync + 'static,
+    P: Validator<T>,
+{
+    let span = observed.and_then(|o| o.span.as_ref());
+    let response = match result {
+        Ok(response) => response,
+        Err(e) => {
+            if let Some(span) = span {
+                span::record_outcome(span, "failure");
+            }
+            return Err(e.into());
+        }
+    };
+    let elapsed = sent.elapsed();
+    let seen = ValidationContext::new(attempt.attempt(), attempt.elapsed().saturating_add(elapsed));
+    let mut reasons = Vec::new();
+    validator.validate(&response, &seen, &mut reasons);
+    if reasons.is_empty() {
+        if let Some(l) = listeners {
+            l.emit(&ValidateEvent::ResponseValid { elapsed });
+        }
+        if let Some(span) = span {
+            span::record_outcome(span, "success");
+        }
+        return Ok(response);
+    }
+    if let Some(l) = listeners {
+        l.emit(&ValidateEvent::ResponseInvalid {
+            reasons: &reasons,
+            elapsed,
+        });
+    }
+    tracing::debug!(
+        attempt = seen.attempt(),
+        reasons = reasons.len(),
+        "response failed validation"
+    );
+    if let Some(span) = span {
+        record_refused(span, "response");
+    }
+    let mut invalid = Invalid::new(response, reasons, seen);
+    if let Some(traced) = observed.and_then(|o| o.traced.as_ref()) {
+        record_invalid(traced, "response validator", invalid.reasons());
+        invalid = invalid.with_trace(traced.trace.clone());
+    }
+    Err(Box::new(invalid))
+}
+
 /// Response future of [`Validate`](super::Validate), the service a
 /// [`ValidateLayer`](super::ValidateLayer) makes: the inner call, whose response is validated
 /// when it arrives, or a request that was rejected without being sent.
@@ -88,7 +181,17 @@ enum Kind<F, P> {
         cx: ValidationContext,
         sent: Instant,
         listeners: Option<Listeners>,
-        observed: Option<Box<Observed>>,
+    },
+    /// `Called`, for a traced or spanned call: a variant of its own, so that the future of a
+    /// call with neither holds, tests and drops nothing more.
+    Observed {
+        #[pin]
+        fut: F,
+        validator: P,
+        cx: ValidationContext,
+        sent: Instant,
+        listeners: Option<Listeners>,
+        observed: Box<Observed>,
     },
     Rejected {
         error: Option<InvalidRequest>,
@@ -98,7 +201,7 @@ enum Kind<F, P> {
 impl<F, P> fmt::Debug for ResponseFuture<F, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
-            Kind::Called { .. } => "called",
+            Kind::Called { .. } | Kind::Observed { .. } => "called",
             Kind::Rejected { .. } => "rejected",
         };
         f.debug_struct("ResponseFuture")
@@ -116,8 +219,15 @@ impl<F, P> ResponseFuture<F, P> {
         listeners: Option<Listeners>,
         observed: Option<Box<Observed>>,
     ) -> Self {
-        ResponseFuture {
-            kind: Kind::Called {
+        let kind = match observed {
+            None => Kind::Called {
+                fut,
+                validator,
+                cx,
+                sent,
+                listeners,
+            },
+            Some(observed) => Kind::Observed {
                 fut,
                 validator,
                 cx,
@@ -125,7 +235,8 @@ impl<F, P> ResponseFuture<F, P> {
                 listeners,
                 observed,
             },
-        }
+        };
+        ResponseFuture { kind }
     }
 
     pub(crate) fn rejected(error: InvalidRequest) -> Self {
@@ -152,60 +263,18 @@ where
                 cx: attempt,
                 sent,
                 listeners,
-                observed,
             } => {
-                let span = if cfg!(feature = "spans") {
-                    observed.as_ref().and_then(|o| o.span.as_ref())
-                } else {
-                    None
-                };
-                let _entered = span.map(Span::enter);
-                let response = match ready!(fut.poll(cx)) {
-                    Ok(response) => response,
-                    Err(e) => {
-                        if let Some(span) = span {
-                            span::record_outcome(span, "failure");
-                        }
-                        return Poll::Ready(Err(e.into()));
-                    }
-                };
-                let elapsed = sent.elapsed();
-                let seen = ValidationContext::new(
-                    attempt.attempt(),
-                    attempt.elapsed().saturating_add(elapsed),
-                );
-                let mut reasons = Vec::new();
-                validator.validate(&response, &seen, &mut reasons);
-                if reasons.is_empty() {
-                    if let Some(l) = listeners {
-                        l.emit(&ValidateEvent::ResponseValid { elapsed });
-                    }
-                    if let Some(span) = span {
-                        span::record_outcome(span, "success");
-                    }
-                    return Poll::Ready(Ok(response));
-                }
-                if let Some(l) = listeners {
-                    l.emit(&ValidateEvent::ResponseInvalid {
-                        reasons: &reasons,
-                        elapsed,
-                    });
-                }
-                tracing::debug!(
-                    attempt = seen.attempt(),
-                    reasons = reasons.len(),
-                    "response failed validation"
-                );
-                if let Some(span) = span {
-                    record_refused(span, "response");
-                }
-                let mut invalid = Invalid::new(response, reasons, seen);
-                if let Some(traced) = observed.as_ref().and_then(|o| o.traced.as_ref()) {
-                    record_invalid(traced, "response validator", invalid.reasons());
-                    invalid = invalid.with_trace(traced.trace.clone());
-                }
-                Poll::Ready(Err(Box::new(invalid)))
+                let result = ready!(fut.poll(cx));
+                Poll::Ready(judge(result, validator, attempt, sent, listeners, None))
             }
+            KindProj::Observed {
+                fut,
+                validator,
+                cx: attempt,
+                sent,
+                listeners,
+                observed,
+            } => poll_observed(fut, validator, attempt, sent, listeners, observed, cx),
             KindProj::Rejected { error } => Poll::Ready(Err(Box::new(
                 error.take().expect("polled after completion"),
             ))),

@@ -129,23 +129,17 @@ where
 
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
+        if span::observing(Level::DEBUG) {
+            return call_observed(self, req);
+        }
         let tag = req.retry_attempt();
         let cx = ValidationContext::new(
             tag.map_or(1, |t| t.number()),
             tag.map_or(Duration::ZERO, |t| t.elapsed()),
         );
-        let span = if span::may_record(Level::DEBUG) {
-            validate_span(&self.name, cx.attempt())
-        } else {
-            None
-        };
-        let _entered = span.as_ref().map(Span::enter);
         let mut reasons = Vec::new();
         self.request.validate(&req, &cx, &mut reasons);
         if !reasons.is_empty() {
-            if let Some(span) = &span {
-                record_refused(span, "request");
-            }
             if let Some(l) = &self.listeners {
                 l.emit(&ValidateEvent::RequestInvalid { reasons: &reasons });
             }
@@ -154,19 +148,7 @@ where
                 reasons = reasons.len(),
                 "request rejected by validation"
             );
-            let mut error = InvalidRequest::new(reasons, cx.attempt());
-            if crate::trace::armed() {
-                error = trace_request(&req, &self.name, error);
-            }
-            return ResponseFuture::rejected(error);
-        }
-        let mut observed = if crate::trace::armed() {
-            traced(&req, &self.name)
-        } else {
-            None
-        };
-        if let Some(span) = &span {
-            observed = with_span(observed, span.clone());
+            return ResponseFuture::rejected(InvalidRequest::new(reasons, cx.attempt()));
         }
         let sent = Instant::now();
         let fut = self.inner.call(req);
@@ -176,9 +158,75 @@ where
             cx,
             sent,
             self.listeners.clone(),
-            observed,
+            None,
         )
     }
+}
+
+/// [`Validate::call`] for a request that may be traced or spanned, out of line: its `validate`
+/// span made if a subscriber records it and entered while the request is checked and sent, and
+/// a refusal recorded in the request's decision trace (within the span) if it carries one.
+#[cold]
+#[inline(never)]
+fn call_observed<S, Q, P, Req>(
+    svc: &mut Validate<S, Q, P>,
+    req: Req,
+) -> ResponseFuture<S::Future, P>
+where
+    S: Service<Req>,
+    Req: HasCancelToken,
+    Q: Validator<Req>,
+    P: Validator<S::Response> + Clone,
+{
+    let tag = req.retry_attempt();
+    let cx = ValidationContext::new(
+        tag.map_or(1, |t| t.number()),
+        tag.map_or(Duration::ZERO, |t| t.elapsed()),
+    );
+    let span = if span::may_record(Level::DEBUG) {
+        validate_span(&svc.name, cx.attempt())
+    } else {
+        None
+    };
+    let _entered = span.as_ref().map(Span::enter);
+    let mut reasons = Vec::new();
+    svc.request.validate(&req, &cx, &mut reasons);
+    if !reasons.is_empty() {
+        if let Some(span) = &span {
+            record_refused(span, "request");
+        }
+        if let Some(l) = &svc.listeners {
+            l.emit(&ValidateEvent::RequestInvalid { reasons: &reasons });
+        }
+        tracing::debug!(
+            attempt = cx.attempt(),
+            reasons = reasons.len(),
+            "request rejected by validation"
+        );
+        let mut error = InvalidRequest::new(reasons, cx.attempt());
+        if crate::trace::armed() {
+            error = trace_request(&req, &svc.name, error);
+        }
+        return ResponseFuture::rejected(error);
+    }
+    let mut observed = if crate::trace::armed() {
+        traced(&req, &svc.name)
+    } else {
+        None
+    };
+    if let Some(span) = &span {
+        observed = with_span(observed, span.clone());
+    }
+    let sent = Instant::now();
+    let fut = svc.inner.call(req);
+    ResponseFuture::called(
+        fut,
+        svc.response.clone(),
+        cx,
+        sent,
+        svc.listeners.clone(),
+        observed,
+    )
 }
 
 /// `req`'s decision trace, if it has one, kept with the layer's name for the response's
