@@ -39,7 +39,7 @@ fn the_hedge_goes_between_the_retry_layer_and_the_breaker() {
     assert_eq!(stack.hedge().unwrap().max_attempts(), 3);
     assert_eq!(stack.hedge().unwrap().name(), Some("search"));
 
-    // A stack without a hedge has none; `layer` leaves it out as before.
+    // A stack without a hedge has none, and `layer` builds it as before.
     let plain = config
         .find_stack("plain")
         .unwrap()
@@ -47,7 +47,7 @@ fn the_hedge_goes_between_the_retry_layer_and_the_breaker() {
         .unwrap();
     assert!(plain.hedge().is_none());
     let kinds: Vec<String> = config
-        .find_stack("search")
+        .find_stack("plain")
         .unwrap()
         .layer(AnyError)
         .unwrap()
@@ -55,7 +55,18 @@ fn the_hedge_goes_between_the_retry_layer_and_the_breaker() {
         .iter()
         .map(|l| l.kind().to_owned())
         .collect();
-    assert_eq!(kinds, ["cancel", "retry", "circuit-breaker", "cancel"]);
+    assert_eq!(kinds, ["retry"]);
+}
+
+#[test]
+fn layer_refuses_a_stack_with_a_hedge_rather_than_drop_it() {
+    let config = Config::from_str(FILE, Format::Toml).unwrap();
+    let stack = config.find_stack("search").unwrap();
+    let err = stack.layer(AnyError).unwrap_err();
+    assert_eq!(err.field(), "hedge");
+    assert!(err.rule().contains("layer_hedged"), "{err}");
+    let err = stack.builder().build().unwrap_err();
+    assert_eq!(err.field(), "hedge");
 }
 
 #[tokio::test(start_paused = true)]

@@ -404,3 +404,19 @@ fn a_stack_with_a_validate_section_is_refused_at_its_path() {
     assert_eq!(err.problems()[0].path(), "stacks.s.validate");
     assert_eq!(stack.version(), 1);
 }
+
+#[test]
+fn a_stack_with_a_hedge_section_is_refused_at_its_path() {
+    let with = config(
+        "[stacks.s]\nretry = { max_attempts = 2 }\nhedge = { delay = \"50ms\", budget = { kind = \"ratio\" } }\n",
+    );
+    let err = ReloadableStack::new(&with, "s", AnyError).unwrap_err();
+    assert_eq!(err.problems()[0].path(), "stacks.s.hedge");
+    assert!(err.problems()[0].rule().contains("layer_hedged"), "{err}");
+
+    let without = config("[stacks.s]\nretry = { max_attempts = 2 }\n");
+    let stack = ReloadableStack::new(&without, "s", AnyError).unwrap();
+    let err = stack.reload(&with).unwrap_err();
+    assert_eq!(err.problems()[0].path(), "stacks.s.hedge");
+    assert_eq!(stack.version(), 1);
+}

@@ -22,8 +22,8 @@ pub struct StackSettings {
     /// The retry policy.
     pub retry: Option<RetrySettings>,
     /// The hedge layer, under the retry layer and over the breaker (see
-    /// `docs/composition.md`). [`layer`](Self::layer) leaves it out; `layer_hedged` (feature
-    /// `hedge`) builds it in its place.
+    /// `docs/composition.md`). [`layer`](Self::layer) refuses a stack that has one;
+    /// `layer_hedged` (feature `hedge`) builds it in its place.
     pub hedge: Option<HedgeSettings>,
     /// The circuit breaker, inside the retry layer, so that each attempt counts.
     pub breaker: Option<BreakerSettings>,

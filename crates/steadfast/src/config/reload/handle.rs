@@ -264,7 +264,7 @@ fn build<C: Clone, K: Clone>(
 ) -> Result<StackLayer<C, K>, SettingsError> {
     check_stack(path, settings)?;
     let at = |section: &str, e: ConfigError| {
-        // A rule of the stack itself (its `validate` section) is at the stack's path.
+        // A rule of the stack itself (its `validate` or `hedge` section) is at the stack's path.
         let base = if section == "stack" {
             path.to_owned()
         } else {

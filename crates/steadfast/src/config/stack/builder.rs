@@ -75,7 +75,8 @@ impl StackSettings {
     /// Fails if a layer's settings break its builder's rules; settings that came from a
     /// [`Config`](crate::config::Config) were checked when it was read, and do not fail. A
     /// stack with a `validate` section fails too: its validators are built in code, with
-    /// [`StackBuilder::validate_with`].
+    /// [`StackBuilder::validate_with`]. So does a stack with a `hedge` section: the hedge layer
+    /// changes the stack's type, and `layer_hedged` (feature `hedge`) builds it.
     pub fn layer<C: Clone>(&self, classifier: C) -> Result<StackLayer<C>, ConfigError> {
         self.builder().classify(classifier).build()
     }
@@ -166,8 +167,30 @@ impl<C, K, V> StackBuilder<C, K, V> {
         self
     }
 
-    /// Builds the layers the settings give, each checked by its builder.
+    /// Builds the layers the settings give, each checked by its builder. A stack with a
+    /// `hedge` section is refused, rather than built without its hedge: build it with
+    /// `build_hedged` (feature `hedge`).
     pub fn build(self) -> Result<StackLayer<C, K, V::Layer>, ConfigError>
+    where
+        C: Clone,
+        K: Clone,
+        V: BuildValidate,
+    {
+        if self.settings.hedge.is_some() {
+            return Err(ConfigError::new(
+                "stack",
+                "hedge",
+                "a hedge layer changes the stack's type and copies its requests: build the stack \
+                 with `layer_hedged` or `StackBuilder::build_hedged` (feature `hedge`); a \
+                 reloadable stack has no hedge layer",
+            ));
+        }
+        self.build_unhedged()
+    }
+
+    /// The layers other than the hedge layer ([`build`](Self::build) without its refusal of
+    /// a `hedge` section; `build_hedged` adds the hedge layer to them).
+    pub(super) fn build_unhedged(self) -> Result<StackLayer<C, K, V::Layer>, ConfigError>
     where
         C: Clone,
         K: Clone,

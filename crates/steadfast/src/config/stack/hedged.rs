@@ -140,7 +140,7 @@ impl<C, K, V> StackBuilder<C, K, V> {
             None => None,
         };
         Ok(HedgedStackLayer {
-            stack: self.build()?,
+            stack: self.build_unhedged()?,
             hedge: OptionalLayer::new(hedge),
         })
     }
