@@ -2,7 +2,7 @@
 //! server-side stack, and a hyper client with and without the client-side stack.
 //!
 //! ```sh
-//! steadfast-e2e server bare|stack|outer PORT      # serve until killed
+//! steadfast-e2e server bare|stack|outer|outer-plain|cancel-timeout PORT  # serve until killed
 //! steadfast-e2e client bare|stack|core|tower|tower-resilience|seatbelt URL SECS CONNS
 //!                                              # drive load, print a result line
 //! ```
@@ -38,7 +38,7 @@ use tower_resilience_timelimiter::{TimeLimiterError, TimeLimiterLayer};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: steadfast-e2e server bare|stack|outer PORT | client bare|stack|core|tower URL SECS CONNS"
+        "usage: steadfast-e2e server bare|stack|outer|outer-plain|cancel-timeout PORT | client bare|stack|core|tower URL SECS CONNS"
     );
     std::process::exit(2);
 }
@@ -86,12 +86,31 @@ async fn server(mode: &str, port: u16) -> Result<(), BoxError> {
         "stack" => Router::new()
             .route("/", get(hello_with_token))
             .layer(server_layers()?),
-        "outer" => {
+        "outer" | "outer-plain" => {
             // The same layers around the whole router instead of on its routes: axum then
-            // neither boxes nor clones a layered route per request.
+            // neither boxes nor clones a layered route per request. `outer-plain`: a handler
+            // that does not take the request's token.
+            let router = if mode == "outer" {
+                Router::new().route("/", get(hello_with_token))
+            } else {
+                Router::new().route("/", get(hello))
+            };
+            let svc = ServiceBuilder::new().layer(server_layers()?).service(router);
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+            axum::serve(listener, tower::make::Shared::new(svc)).await?;
+            return Ok(());
+        }
+        "cancel-timeout" => {
+            // The cancel layer alone, in its HTTP form with a 10 s timeout, around the router.
             let svc = ServiceBuilder::new()
-                .layer(server_layers()?)
-                .service(Router::new().route("/", get(hello_with_token)));
+                .map_response(into_axum_response as ToAxum)
+                .layer(
+                    CancelLayer::builder()
+                        .timeout(Duration::from_secs(10))
+                        .build()?
+                        .for_http(),
+                )
+                .service(Router::new().route("/", get(hello)));
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
             axum::serve(listener, tower::make::Shared::new(svc)).await?;
             return Ok(());
