@@ -95,7 +95,9 @@ async fn server(mode: &str, port: u16) -> Result<(), BoxError> {
             } else {
                 Router::new().route("/", get(hello))
             };
-            let svc = ServiceBuilder::new().layer(server_layers()?).service(router);
+            let svc = ServiceBuilder::new()
+                .layer(server_layers()?)
+                .service(router);
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
             axum::serve(listener, tower::make::Shared::new(svc)).await?;
             return Ok(());

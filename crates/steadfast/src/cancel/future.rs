@@ -12,7 +12,7 @@ use tracing::Span;
 
 use super::error::Cancelled;
 use super::events::{Listeners, Observed};
-use super::plan::{Deferred, Parts};
+use super::plan::{Deferred, Parts, Prepared};
 
 use crate::observe::span;
 use crate::token::{self, CancelReason, CancelToken, HasCancelToken};
@@ -288,6 +288,17 @@ impl<F> ResponseFuture<F> {
                 _condition: None,
                 done: false,
             }),
+        }
+    }
+
+    /// The future of a request sent with `plan` (a refused plan, which is never sent, gives
+    /// the refusal).
+    #[inline(always)]
+    pub(crate) fn planned(fut: F, plan: Prepared, watch: Option<Pin<Box<Watch>>>) -> Self {
+        match plan {
+            Prepared::Ready(parts) => Self::new(fut, parts, watch),
+            Prepared::Deferred(later) => Self::deferred(fut, later, watch),
+            Prepared::Refused(reason) => Self::cancelled(reason, None),
         }
     }
 

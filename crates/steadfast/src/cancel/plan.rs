@@ -160,8 +160,49 @@ fn layer_limit(
 pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> Prepared {
     cfg.start_background();
     let carries = req.can_carry_cancel_token();
+    if carries && cfg.operations.is_none() {
+        if let Some(slot) = req.cancel_token_mut() {
+            // One lookup: the caller's token is read, and replaced, where it is.
+            let plan = plan(cfg, true, slot.as_deref(), || None);
+            if let Prepared::Ready(parts) = &plan {
+                if parts.owned {
+                    let handle = parts.token.clone();
+                    match slot {
+                        Some(caller) => *caller = handle,
+                        None => {
+                            let _ = req.add_cancel_token(handle);
+                        }
+                    }
+                }
+            }
+            return plan;
+        }
+    }
     // Looked up once: in an `http::Request` each lookup searches the extensions map.
     let caller = req.cancel_token();
+    let plan = plan(cfg, carries, caller, || req.operation());
+    if carries {
+        if let Prepared::Ready(parts) = &plan {
+            if parts.owned {
+                // The request holds one handle and the future the other. A request that
+                // turns the token down after all hands its handle back, and it is dropped.
+                let _ = req.set_cancel_token(parts.token.clone());
+            }
+        }
+    }
+    plan
+}
+
+/// What [`prepare`] gives a request that `carries` a token (or not) and arrives with
+/// `caller`'s; `operation` names it in the registry of operations. The token the plan holds,
+/// when the layer made it (`owned`), is for the caller to put on the request.
+#[inline(always)]
+fn plan(
+    cfg: &Arc<Config>,
+    carries: bool,
+    caller: Option<&CancelToken>,
+    operation: impl FnOnce() -> Option<crate::token::Operation>,
+) -> Prepared {
     if !carries && cfg.operations.is_none() && caller.is_none() {
         return defer(cfg);
     }
@@ -211,9 +252,7 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> 
     let parent = caller.and(root).cloned();
     let mut token = CancelToken::derive(caller.or(root), deadline, cfg.drain.as_ref());
     if let Some(ops) = &cfg.operations {
-        let op = req
-            .operation()
-            .unwrap_or_else(|| crate::token::Operation::new("request"));
+        let op = operation().unwrap_or_else(|| crate::token::Operation::new("request"));
         token = ops.register(&token, op);
     }
     if let Some(reason) = token
@@ -221,11 +260,6 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> 
         .or_else(|| parent.as_ref().and_then(CancelToken::reason))
     {
         return Prepared::Refused(reason);
-    }
-    if carries {
-        // The request holds one handle and the future the other. A request that turns the
-        // token down after all hands its handle back, and it is dropped.
-        let _ = req.set_cancel_token(token.clone());
     }
     Prepared::Ready(Parts {
         token,
