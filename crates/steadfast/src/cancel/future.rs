@@ -12,7 +12,7 @@ use tracing::Span;
 
 use super::error::Cancelled;
 use super::events::{Listeners, Observed};
-use super::plan::{Deferred, Parts, Prepared};
+use super::plan::{Deferred, Parts, Plan};
 
 use crate::observe::span;
 use crate::token::{self, CancelReason, CancelToken, HasCancelToken};
@@ -251,19 +251,24 @@ impl<F> fmt::Debug for ResponseFuture<F> {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(fut: F, parts: Parts, watch: Option<Pin<Box<Watch>>>) -> Self {
-        let Parts {
-            token,
-            limit,
-            parent,
-            owned,
-            condition,
-        } = parts;
+    /// The future of a request sent with `plan`, whose inner future is `fut`.
+    #[inline(always)]
+    pub(crate) fn sent(fut: F, plan: Plan, watch: Option<Pin<Box<Watch>>>) -> Self {
+        let (token, deferred, limit, parent, owned, condition) = match plan {
+            Plan::Ready(Parts {
+                token,
+                limit,
+                parent,
+                owned,
+                condition,
+            }) => (Some(token), None, limit, parent, owned, condition),
+            Plan::Deferred(later) => (None, Some(later), None, None, false, None),
+        };
         ResponseFuture {
             state: State::Sent(Inner {
                 fut,
-                token: Some(token),
-                deferred: None,
+                token,
+                deferred,
                 limit,
                 parent,
                 watch,
@@ -271,34 +276,6 @@ impl<F> ResponseFuture<F> {
                 _condition: condition,
                 done: false,
             }),
-        }
-    }
-
-    /// A future whose token is made only if `fut` is not ready on its first poll.
-    pub(crate) fn deferred(fut: F, deferred: Deferred, watch: Option<Pin<Box<Watch>>>) -> Self {
-        ResponseFuture {
-            state: State::Sent(Inner {
-                fut,
-                token: None,
-                deferred: Some(deferred),
-                limit: None,
-                parent: None,
-                watch,
-                owned: false,
-                _condition: None,
-                done: false,
-            }),
-        }
-    }
-
-    /// The future of a request sent with `plan` (a refused plan, which is never sent, gives
-    /// the refusal).
-    #[inline(always)]
-    pub(crate) fn planned(fut: F, plan: Prepared, watch: Option<Pin<Box<Watch>>>) -> Self {
-        match plan {
-            Prepared::Ready(parts) => Self::new(fut, parts, watch),
-            Prepared::Deferred(later) => Self::deferred(fut, later, watch),
-            Prepared::Refused(reason) => Self::cancelled(reason, None),
         }
     }
 

@@ -83,9 +83,12 @@ pub(crate) struct Parts {
     pub(crate) condition: Option<Arc<super::condition::Condition>>,
 }
 
-pub(crate) enum Prepared {
-    /// The request's token has already fired: do not send it.
-    Refused(CancelReason),
+/// What [`prepare`] decides for a request: to send it with a plan, or to refuse it because
+/// its token has already fired (`Err`, with the reason).
+pub(crate) type Prepared = Result<Plan, CancelReason>;
+
+/// How a request that is sent is watched.
+pub(crate) enum Plan {
     Ready(Parts),
     /// Nothing but the response future can ever see this request's token: it is made (with
     /// its deadline and timer) on the future's first poll that finds the answer not ready.
@@ -164,7 +167,7 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> 
         if let Some(slot) = req.cancel_token_mut() {
             // One lookup: the caller's token is read, and replaced, where it is.
             let plan = plan(cfg, true, slot.as_deref(), || None);
-            if let Prepared::Ready(parts) = &plan {
+            if let Ok(Plan::Ready(parts)) = &plan {
                 if parts.owned {
                     let handle = parts.token.clone();
                     match slot {
@@ -182,7 +185,7 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> 
     let caller = req.cancel_token();
     let plan = plan(cfg, carries, caller, || req.operation());
     if carries {
-        if let Prepared::Ready(parts) = &plan {
+        if let Ok(Plan::Ready(parts)) = &plan {
             if parts.owned {
                 // The request holds one handle and the future the other. A request that
                 // turns the token down after all hands its handle back, and it is dropped.
@@ -211,15 +214,15 @@ fn plan(
             // The caller's token, as it is: no allocation, and the caller's to cancel.
             let token = token.clone();
             if let Some(reason) = token.reason() {
-                return Prepared::Refused(reason);
+                return Err(reason);
             }
-            return Prepared::Ready(Parts {
+            return Ok(Plan::Ready(Parts {
                 token,
                 limit: None,
                 parent: None,
                 owned: false,
                 condition: None,
-            });
+            }));
         }
     }
 
@@ -235,7 +238,7 @@ fn plan(
 
     if cfg.drain.as_ref().is_some_and(CancelToken::is_cancelled) {
         // Shutting down: no new requests.
-        return Prepared::Refused(CancelReason::Shutdown);
+        return Err(CancelReason::Shutdown);
     }
     // With a condition, its current token stands for the parent (it descends from it).
     let condition_token;
@@ -259,15 +262,15 @@ fn plan(
         .reason()
         .or_else(|| parent.as_ref().and_then(CancelToken::reason))
     {
-        return Prepared::Refused(reason);
+        return Err(reason);
     }
-    Prepared::Ready(Parts {
+    Ok(Plan::Ready(Parts {
         token,
         limit,
         parent,
         owned: true,
         condition: cfg.condition.clone(),
-    })
+    }))
 }
 
 /// The deferred form of [`prepare`]: refuses the request if the layer's drain, condition or
@@ -275,7 +278,7 @@ fn plan(
 /// be made from.
 fn defer(cfg: &Arc<Config>) -> Prepared {
     if cfg.drain.as_ref().is_some_and(CancelToken::is_cancelled) {
-        return Prepared::Refused(CancelReason::Shutdown);
+        return Err(CancelReason::Shutdown);
     }
     // A condition's current token descends from the parent, so it answers for both.
     let fired = match &cfg.condition {
@@ -283,12 +286,12 @@ fn defer(cfg: &Arc<Config>) -> Prepared {
         None => cfg.parent.as_ref().and_then(CancelToken::reason),
     };
     if let Some(reason) = fired {
-        return Prepared::Refused(reason);
+        return Err(reason);
     }
     let has_ancestry = cfg.parent.is_some() || cfg.condition.is_some() || cfg.drain.is_some();
-    Prepared::Deferred(Deferred {
+    Ok(Plan::Deferred(Deferred {
         timeout: cfg.timeout,
         deadline: cfg.deadline,
         sources: has_ancestry.then(|| cfg.clone()),
-    })
+    }))
 }

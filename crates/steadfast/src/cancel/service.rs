@@ -11,7 +11,7 @@ use super::future::{
     cancel_span, record_cancelled_span, span_of, spanned, trace_refusal, traced, watched,
     ResponseFuture, Watch,
 };
-use super::plan::{prepare, Config, Prepared};
+use super::plan::{prepare, Config, Plan};
 use crate::observe::span::{self, in_span};
 use crate::token::{CancelReason, HasCancelToken};
 use crate::BoxError;
@@ -85,8 +85,8 @@ impl<S> Cancel<S> {
         Req: HasCancelToken,
     {
         let plan = match prepare(&self.config, &mut req) {
-            Prepared::Refused(reason) => return self.refuse(&req, reason),
-            plan => plan,
+            Ok(plan) => plan,
+            Err(reason) => return self.refuse(&req, reason),
         };
         // One test for everything a request may be watched by from its call (the layer's
         // listeners, a decision trace, a span): without any of them, the request goes
@@ -98,7 +98,7 @@ impl<S> Cancel<S> {
             return self.race_watched(req, plan);
         }
         let fut = self.inner.call(req);
-        ResponseFuture::planned(fut, plan, None)
+        ResponseFuture::sent(fut, plan, None)
     }
 
     /// The refusal of a request whose token has already fired, for `reason`.
@@ -125,14 +125,14 @@ impl<S> Cancel<S> {
     /// its decision trace or its span.
     #[cold]
     #[inline(never)]
-    fn race_watched<Req>(&mut self, req: Req, plan: Prepared) -> ResponseFuture<S::Future>
+    fn race_watched<Req>(&mut self, req: Req, plan: Plan) -> ResponseFuture<S::Future>
     where
         S: Service<Req>,
         Req: HasCancelToken,
     {
         let watch = self.watch(&req);
         let fut = in_span(span_of(&watch), || self.inner.call(req));
-        ResponseFuture::planned(fut, plan, watch)
+        ResponseFuture::sent(fut, plan, watch)
     }
 }
 
