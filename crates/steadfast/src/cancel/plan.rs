@@ -30,12 +30,26 @@ pub(crate) struct Config {
     pub(crate) listeners: Option<super::events::Listeners>,
     /// The name given to the builder, if any (for the layer's description).
     pub(crate) name: Option<std::borrow::Cow<'static, str>>,
+    /// [`sources`](Self::sources), worked out once when the layer is built.
+    pub(crate) has_sources: bool,
+    /// Whether the layer has background tasks to start (a condition, signals forwarded to a
+    /// parent), worked out once when the layer is built.
+    pub(crate) has_background: bool,
 }
 
 impl Config {
     /// Starts the layer's background tasks (condition watching, signal forwarding), once
     /// each, on the current runtime.
+    #[inline(always)]
     pub(crate) fn start_background(&self) {
+        if self.has_background {
+            self.start_background_now();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn start_background_now(&self) {
         if let Some(c) = &self.condition {
             c.start();
         }
@@ -58,8 +72,14 @@ impl Config {
         }
     }
 
+    /// Works out the flags the hot path reads: call it once the settings are final.
+    pub(crate) fn settle(&mut self) {
+        self.has_sources = self.sources();
+        self.has_background = self.condition.is_some() || self.forward_signals.is_some();
+    }
+
     /// `true` when the layer adds a source of its own, so a request's token must be a child.
-    pub(crate) fn has_sources(&self) -> bool {
+    fn sources(&self) -> bool {
         self.timeout.is_some()
             || self.deadline.is_some()
             || self.parent.is_some()
@@ -209,7 +229,7 @@ fn plan(
     if !carries && cfg.operations.is_none() && caller.is_none() {
         return defer(cfg);
     }
-    if !cfg.has_sources() {
+    if !cfg.has_sources {
         if let Some(token) = caller.filter(|t| t.deadline().is_none()) {
             // The caller's token, as it is: no allocation, and the caller's to cancel.
             let token = token.clone();
@@ -258,11 +278,14 @@ fn plan(
         let op = operation().unwrap_or_else(|| crate::token::Operation::new("request"));
         token = ops.register(&token, op);
     }
-    if let Some(reason) = token
-        .reason()
-        .or_else(|| parent.as_ref().and_then(CancelToken::reason))
-    {
-        return Err(reason);
+    // A new root (no caller, no root, not registered) cannot have fired yet.
+    if caller.or(root).is_some() || cfg.operations.is_some() {
+        if let Some(reason) = token
+            .reason()
+            .or_else(|| parent.as_ref().and_then(CancelToken::reason))
+        {
+            return Err(reason);
+        }
     }
     Ok(Plan::Ready(Parts {
         token,
