@@ -27,7 +27,6 @@ pub struct HttpResponseFuture<F, B> {
 }
 
 impl<F, B> HttpResponseFuture<F, B> {
-    #[inline(always)]
     pub(crate) fn new(inner: ResponseFuture<F>, grpc: bool) -> Self {
         HttpResponseFuture {
             inner,

@@ -251,24 +251,19 @@ impl<F> fmt::Debug for ResponseFuture<F> {
 }
 
 impl<F> ResponseFuture<F> {
-    /// The future of a request sent with `plan`, whose inner future is `fut`.
-    #[inline(always)]
-    pub(crate) fn sent(fut: F, plan: Plan, watch: Option<Pin<Box<Watch>>>) -> Self {
-        let (token, deferred, limit, parent, owned, condition) = match plan {
-            Plan::Ready(Parts {
-                token,
-                limit,
-                parent,
-                owned,
-                condition,
-            }) => (Some(token), None, limit, parent, owned, condition),
-            Plan::Deferred(later) => (None, Some(later), None, None, false, None),
-        };
+    pub(crate) fn new(fut: F, parts: Parts, watch: Option<Pin<Box<Watch>>>) -> Self {
+        let Parts {
+            token,
+            limit,
+            parent,
+            owned,
+            condition,
+        } = parts;
         ResponseFuture {
             state: State::Sent(Inner {
                 fut,
-                token,
-                deferred,
+                token: Some(token),
+                deferred: None,
                 limit,
                 parent,
                 watch,
@@ -276,6 +271,31 @@ impl<F> ResponseFuture<F> {
                 _condition: condition,
                 done: false,
             }),
+        }
+    }
+
+    /// A future whose token is made only if `fut` is not ready on its first poll.
+    pub(crate) fn deferred(fut: F, deferred: Deferred, watch: Option<Pin<Box<Watch>>>) -> Self {
+        ResponseFuture {
+            state: State::Sent(Inner {
+                fut,
+                token: None,
+                deferred: Some(deferred),
+                limit: None,
+                parent: None,
+                watch,
+                owned: false,
+                _condition: None,
+                done: false,
+            }),
+        }
+    }
+
+    /// The future of a request sent with `plan`, whose inner future is `fut`.
+    pub(crate) fn sent(fut: F, plan: Plan, watch: Option<Pin<Box<Watch>>>) -> Self {
+        match plan {
+            Plan::Ready(parts) => Self::new(fut, parts, watch),
+            Plan::Deferred(later) => Self::deferred(fut, later, watch),
         }
     }
 

@@ -84,21 +84,24 @@ impl<S> Cancel<S> {
         S: Service<Req>,
         Req: HasCancelToken,
     {
-        let plan = match prepare(&self.config, &mut req) {
-            Ok(plan) => plan,
-            Err(reason) => return self.refuse(&req, reason),
-        };
         // One test for everything a request may be watched by from its call (the layer's
         // listeners, a decision trace, a span): without any of them, the request goes
         // straight to the inner service.
-        if self.config.listeners.is_some()
+        let watched = self.config.listeners.is_some()
             || crate::trace::armed()
-            || span::may_record(Level::DEBUG)
-        {
-            return self.race_watched(req, plan);
+            || span::may_record(Level::DEBUG);
+        match prepare(&self.config, &mut req) {
+            Err(reason) => self.refuse(&req, reason),
+            Ok(plan) if watched => self.race_watched(req, plan),
+            Ok(Plan::Ready(parts)) => {
+                let fut = self.inner.call(req);
+                ResponseFuture::new(fut, parts, None)
+            }
+            Ok(Plan::Deferred(later)) => {
+                let fut = self.inner.call(req);
+                ResponseFuture::deferred(fut, later, None)
+            }
         }
-        let fut = self.inner.call(req);
-        ResponseFuture::sent(fut, plan, None)
     }
 
     /// The refusal of a request whose token has already fired, for `reason`.
