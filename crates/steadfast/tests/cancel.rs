@@ -529,3 +529,41 @@ async fn stop_now_and_cancel_all_end_everything_at_once() {
     assert_eq!(start.elapsed(), Duration::ZERO, "no grace period");
     assert!(shutdown.is_draining() && shutdown.is_stopped());
 }
+
+/// The layer's token replaces the caller's where it was, and is added to a request that had
+/// none: either way the request carries exactly one token, the layer's, a child of the
+/// caller's.
+#[tokio::test(start_paused = true)]
+async fn the_layers_token_takes_the_callers_place() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let layer = CancelLayer::builder().timeout(secs(5)).build().unwrap();
+    let mut svc = layer.layer(service_fn({
+        let seen = seen.clone();
+        move |req: Req| {
+            let entries = req.extensions().len();
+            seen.lock()
+                .unwrap()
+                .push((req.cancel_token().cloned(), entries));
+            async { Ok::<_, std::io::Error>("ok") }
+        }
+    }));
+    let caller = CancelToken::new();
+    let mut with_token = req();
+    with_token.extensions_mut().insert(caller.clone());
+    svc.ready().await.unwrap().call(with_token).await.unwrap();
+    svc.ready().await.unwrap().call(req()).await.unwrap();
+    let seen = seen.lock().unwrap();
+    let (child, entries) = &seen[0];
+    let child = child.as_ref().expect("a token");
+    assert_eq!(*entries, 1);
+    assert!(
+        !child.same_as(&caller),
+        "the layer's own token, not the caller's"
+    );
+    assert!(child.deadline().is_some());
+    caller.cancel_with(CancelReason::Shutdown);
+    assert_eq!(child.reason(), Some(CancelReason::Shutdown));
+    let (fresh, entries) = &seen[1];
+    assert_eq!(*entries, 1);
+    assert!(fresh.as_ref().is_some_and(|t| t.deadline().is_some()));
+}

@@ -12,7 +12,7 @@ use tracing::Span;
 
 use super::error::Cancelled;
 use super::events::{Listeners, Observed};
-use super::plan::{Deferred, Parts};
+use super::plan::{Deferred, Parts, Plan};
 
 use crate::observe::span;
 use crate::token::{self, CancelReason, CancelToken, HasCancelToken};
@@ -288,6 +288,14 @@ impl<F> ResponseFuture<F> {
                 _condition: None,
                 done: false,
             }),
+        }
+    }
+
+    /// The future of a request sent with `plan`, whose inner future is `fut`.
+    pub(crate) fn sent(fut: F, plan: Plan, watch: Option<Pin<Box<Watch>>>) -> Self {
+        match plan {
+            Plan::Ready(parts) => Self::new(fut, parts, watch),
+            Plan::Deferred(later) => Self::deferred(fut, later, watch),
         }
     }
 

@@ -325,6 +325,7 @@ impl CancelLayerBuilder {
             self.config.listeners = Some(Listeners(listeners.into()));
         }
         self.config.name = self.name;
+        self.config.settle();
         Ok(CancelLayer {
             config: Arc::new(self.config),
         })

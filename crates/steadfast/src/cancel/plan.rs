@@ -30,12 +30,26 @@ pub(crate) struct Config {
     pub(crate) listeners: Option<super::events::Listeners>,
     /// The name given to the builder, if any (for the layer's description).
     pub(crate) name: Option<std::borrow::Cow<'static, str>>,
+    /// [`sources`](Self::sources), worked out once when the layer is built.
+    pub(crate) has_sources: bool,
+    /// Whether the layer has background tasks to start (a condition, signals forwarded to a
+    /// parent), worked out once when the layer is built.
+    pub(crate) has_background: bool,
 }
 
 impl Config {
     /// Starts the layer's background tasks (condition watching, signal forwarding), once
     /// each, on the current runtime.
+    #[inline(always)]
     pub(crate) fn start_background(&self) {
+        if self.has_background {
+            self.start_background_now();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn start_background_now(&self) {
         if let Some(c) = &self.condition {
             c.start();
         }
@@ -58,8 +72,14 @@ impl Config {
         }
     }
 
+    /// Works out the flags the hot path reads: call it once the settings are final.
+    pub(crate) fn settle(&mut self) {
+        self.has_sources = self.sources();
+        self.has_background = self.condition.is_some() || self.forward_signals.is_some();
+    }
+
     /// `true` when the layer adds a source of its own, so a request's token must be a child.
-    pub(crate) fn has_sources(&self) -> bool {
+    fn sources(&self) -> bool {
         self.timeout.is_some()
             || self.deadline.is_some()
             || self.parent.is_some()
@@ -83,9 +103,12 @@ pub(crate) struct Parts {
     pub(crate) condition: Option<Arc<super::condition::Condition>>,
 }
 
-pub(crate) enum Prepared {
-    /// The request's token has already fired: do not send it.
-    Refused(CancelReason),
+/// What [`prepare`] decides for a request: to send it with a plan, or to refuse it because
+/// its token has already fired (`Err`, with the reason).
+pub(crate) type Prepared = Result<Plan, CancelReason>;
+
+/// How a request that is sent is watched.
+pub(crate) enum Plan {
     Ready(Parts),
     /// Nothing but the response future can ever see this request's token: it is made (with
     /// its deadline and timer) on the future's first poll that finds the answer not ready.
@@ -160,25 +183,66 @@ fn layer_limit(
 pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> Prepared {
     cfg.start_background();
     let carries = req.can_carry_cancel_token();
+    if carries && cfg.operations.is_none() {
+        if let Some(slot) = req.cancel_token_mut() {
+            // One lookup: the caller's token is read, and replaced, where it is.
+            let plan = plan(cfg, true, slot.as_deref(), || None);
+            if let Ok(Plan::Ready(parts)) = &plan {
+                if parts.owned {
+                    let handle = parts.token.clone();
+                    match slot {
+                        Some(caller) => *caller = handle,
+                        None => {
+                            let _ = req.add_cancel_token(handle);
+                        }
+                    }
+                }
+            }
+            return plan;
+        }
+    }
     // Looked up once: in an `http::Request` each lookup searches the extensions map.
     let caller = req.cancel_token();
+    let plan = plan(cfg, carries, caller, || req.operation());
+    if carries {
+        if let Ok(Plan::Ready(parts)) = &plan {
+            if parts.owned {
+                // The request holds one handle and the future the other. A request that
+                // turns the token down after all hands its handle back, and it is dropped.
+                let _ = req.set_cancel_token(parts.token.clone());
+            }
+        }
+    }
+    plan
+}
+
+/// What [`prepare`] gives a request that `carries` a token (or not) and arrives with
+/// `caller`'s; `operation` names it in the registry of operations. The token the plan holds,
+/// when the layer made it (`owned`), is for the caller to put on the request.
+#[inline(always)]
+fn plan(
+    cfg: &Arc<Config>,
+    carries: bool,
+    caller: Option<&CancelToken>,
+    operation: impl FnOnce() -> Option<crate::token::Operation>,
+) -> Prepared {
     if !carries && cfg.operations.is_none() && caller.is_none() {
         return defer(cfg);
     }
-    if !cfg.has_sources() {
+    if !cfg.has_sources {
         if let Some(token) = caller.filter(|t| t.deadline().is_none()) {
             // The caller's token, as it is: no allocation, and the caller's to cancel.
             let token = token.clone();
             if let Some(reason) = token.reason() {
-                return Prepared::Refused(reason);
+                return Err(reason);
             }
-            return Prepared::Ready(Parts {
+            return Ok(Plan::Ready(Parts {
                 token,
                 limit: None,
                 parent: None,
                 owned: false,
                 condition: None,
-            });
+            }));
         }
     }
 
@@ -194,7 +258,7 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> 
 
     if cfg.drain.as_ref().is_some_and(CancelToken::is_cancelled) {
         // Shutting down: no new requests.
-        return Prepared::Refused(CancelReason::Shutdown);
+        return Err(CancelReason::Shutdown);
     }
     // With a condition, its current token stands for the parent (it descends from it).
     let condition_token;
@@ -211,29 +275,25 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> 
     let parent = caller.and(root).cloned();
     let mut token = CancelToken::derive(caller.or(root), deadline, cfg.drain.as_ref());
     if let Some(ops) = &cfg.operations {
-        let op = req
-            .operation()
-            .unwrap_or_else(|| crate::token::Operation::new("request"));
+        let op = operation().unwrap_or_else(|| crate::token::Operation::new("request"));
         token = ops.register(&token, op);
     }
-    if let Some(reason) = token
-        .reason()
-        .or_else(|| parent.as_ref().and_then(CancelToken::reason))
-    {
-        return Prepared::Refused(reason);
+    // A new root (no caller, no root, not registered) cannot have fired yet.
+    if caller.or(root).is_some() || cfg.operations.is_some() {
+        if let Some(reason) = token
+            .reason()
+            .or_else(|| parent.as_ref().and_then(CancelToken::reason))
+        {
+            return Err(reason);
+        }
     }
-    if carries {
-        // The request holds one handle and the future the other. A request that turns the
-        // token down after all hands its handle back, and it is dropped.
-        let _ = req.set_cancel_token(token.clone());
-    }
-    Prepared::Ready(Parts {
+    Ok(Plan::Ready(Parts {
         token,
         limit,
         parent,
         owned: true,
         condition: cfg.condition.clone(),
-    })
+    }))
 }
 
 /// The deferred form of [`prepare`]: refuses the request if the layer's drain, condition or
@@ -241,7 +301,7 @@ pub(crate) fn prepare<Req: HasCancelToken>(cfg: &Arc<Config>, req: &mut Req) -> 
 /// be made from.
 fn defer(cfg: &Arc<Config>) -> Prepared {
     if cfg.drain.as_ref().is_some_and(CancelToken::is_cancelled) {
-        return Prepared::Refused(CancelReason::Shutdown);
+        return Err(CancelReason::Shutdown);
     }
     // A condition's current token descends from the parent, so it answers for both.
     let fired = match &cfg.condition {
@@ -249,12 +309,12 @@ fn defer(cfg: &Arc<Config>) -> Prepared {
         None => cfg.parent.as_ref().and_then(CancelToken::reason),
     };
     if let Some(reason) = fired {
-        return Prepared::Refused(reason);
+        return Err(reason);
     }
     let has_ancestry = cfg.parent.is_some() || cfg.condition.is_some() || cfg.drain.is_some();
-    Prepared::Deferred(Deferred {
+    Ok(Plan::Deferred(Deferred {
         timeout: cfg.timeout,
         deadline: cfg.deadline,
         sources: has_ancestry.then(|| cfg.clone()),
-    })
+    }))
 }

@@ -11,9 +11,9 @@ use super::future::{
     cancel_span, record_cancelled_span, span_of, spanned, trace_refusal, traced, watched,
     ResponseFuture, Watch,
 };
-use super::plan::{prepare, Config, Prepared};
+use super::plan::{prepare, Config, Plan};
 use crate::observe::span::{self, in_span};
-use crate::token::HasCancelToken;
+use crate::token::{CancelReason, HasCancelToken};
 use crate::BoxError;
 
 /// Races the inner service against the request's [`CancelToken`](crate::token::CancelToken); see
@@ -84,34 +84,58 @@ impl<S> Cancel<S> {
         S: Service<Req>,
         Req: HasCancelToken,
     {
+        // One test for everything a request may be watched by from its call (the layer's
+        // listeners, a decision trace, a span): without any of them, the request goes
+        // straight to the inner service.
+        let watched = self.config.listeners.is_some()
+            || crate::trace::armed()
+            || span::may_record(Level::DEBUG);
         match prepare(&self.config, &mut req) {
-            Prepared::Refused(reason) => {
-                if let Some(l) = &self.config.listeners {
-                    l.refused(&reason);
-                }
-                let trace = if crate::trace::armed() {
-                    trace_refusal(&req, &self.config.name, &reason)
-                } else {
-                    None
-                };
-                if span::may_record(Level::DEBUG) {
-                    if let Some(span) = cancel_span(&self.config.name) {
-                        record_cancelled_span(&span, &reason);
-                    }
-                }
-                ResponseFuture::cancelled(reason, trace)
+            Err(reason) => self.refuse(&req, reason),
+            Ok(plan) if watched => self.race_watched(req, plan),
+            Ok(Plan::Ready(parts)) => {
+                let fut = self.inner.call(req);
+                ResponseFuture::new(fut, parts, None)
             }
-            Prepared::Ready(parts) => {
-                let watch = self.watch(&req);
-                let fut = in_span(span_of(&watch), || self.inner.call(req));
-                ResponseFuture::new(fut, parts, watch)
-            }
-            Prepared::Deferred(later) => {
-                let watch = self.watch(&req);
-                let fut = in_span(span_of(&watch), || self.inner.call(req));
-                ResponseFuture::deferred(fut, later, watch)
+            Ok(Plan::Deferred(later)) => {
+                let fut = self.inner.call(req);
+                ResponseFuture::deferred(fut, later, None)
             }
         }
+    }
+
+    /// The refusal of a request whose token has already fired, for `reason`.
+    #[cold]
+    #[inline(never)]
+    fn refuse<F, Req: HasCancelToken>(&self, req: &Req, reason: CancelReason) -> ResponseFuture<F> {
+        if let Some(l) = &self.config.listeners {
+            l.refused(&reason);
+        }
+        let trace = if crate::trace::armed() {
+            trace_refusal(req, &self.config.name, &reason)
+        } else {
+            None
+        };
+        if span::may_record(Level::DEBUG) {
+            if let Some(span) = cancel_span(&self.config.name) {
+                record_cancelled_span(&span, &reason);
+            }
+        }
+        ResponseFuture::cancelled(reason, trace)
+    }
+
+    /// [`race`](Self::race) for a request watched from its call: by the layer's listeners,
+    /// its decision trace or its span.
+    #[cold]
+    #[inline(never)]
+    fn race_watched<Req>(&mut self, req: Req, plan: Plan) -> ResponseFuture<S::Future>
+    where
+        S: Service<Req>,
+        Req: HasCancelToken,
+    {
+        let watch = self.watch(&req);
+        let fut = in_span(span_of(&watch), || self.inner.call(req));
+        ResponseFuture::sent(fut, plan, watch)
     }
 }
 

@@ -136,6 +136,25 @@ pub trait HasCancelToken {
         Err(token)
     }
 
+    /// Where the request keeps its token, for reading and replacing it with one lookup:
+    /// `Some(Some(token))` for the token it carries, `Some(None)` when it carries none (then
+    /// [`add_cancel_token`](Self::add_cancel_token) puts one on), and `None` (the default)
+    /// when it does not say; the cancel layer then uses [`cancel_token`](Self::cancel_token)
+    /// and [`set_cancel_token`](Self::set_cancel_token).
+    #[doc(hidden)]
+    fn cancel_token_mut(&mut self) -> Option<Option<&mut CancelToken>> {
+        None
+    }
+
+    /// Puts `token` on a request the caller has just found to carry none
+    /// ([`cancel_token`](Self::cancel_token) said `None`): the cancel layer does, so that a
+    /// request type whose lookup is not free (a map) can skip looking for one to replace. The
+    /// default is [`set_cancel_token`](Self::set_cancel_token).
+    #[doc(hidden)]
+    fn add_cancel_token(&mut self, token: CancelToken) -> Result<(), CancelToken> {
+        self.set_cancel_token(token)
+    }
+
     /// What the request calls itself in the registry of running operations
     /// (`steadfast::cancel::operations`); `None` (the default) registers it as `"request"`.
     fn operation(&self) -> Option<crate::token::Operation> {
@@ -195,6 +214,16 @@ impl<B> HasCancelToken for http::Request<B> {
 
     fn set_cancel_token(&mut self, token: CancelToken) -> Result<(), CancelToken> {
         put(self.extensions_mut(), token);
+        Ok(())
+    }
+
+    fn cancel_token_mut(&mut self) -> Option<Option<&mut CancelToken>> {
+        Some(self.extensions_mut().get_mut::<CancelToken>())
+    }
+
+    fn add_cancel_token(&mut self, token: CancelToken) -> Result<(), CancelToken> {
+        // Nothing to replace: one insertion, no lookup before it.
+        self.extensions_mut().insert(token);
         Ok(())
     }
 
@@ -268,6 +297,14 @@ impl<T: HasCancelToken + ?Sized> HasCancelToken for Box<T> {
 
     fn set_cancel_token(&mut self, token: CancelToken) -> Result<(), CancelToken> {
         (**self).set_cancel_token(token)
+    }
+
+    fn cancel_token_mut(&mut self) -> Option<Option<&mut CancelToken>> {
+        (**self).cancel_token_mut()
+    }
+
+    fn add_cancel_token(&mut self, token: CancelToken) -> Result<(), CancelToken> {
+        (**self).add_cancel_token(token)
     }
 
     fn operation(&self) -> Option<crate::token::Operation> {
