@@ -483,3 +483,33 @@ async fn decision_trace_entries_are_events_of_their_layers_span() {
         [("payments-db".to_string(), Some("payments-db".to_string()))]
     );
 }
+
+/// The cancel layer's entry for a traced request its caller drops is an event of the request's
+/// `cancel` span, although it is recorded while the future is dropped, outside any poll.
+#[tokio::test(start_paused = true)]
+async fn a_dropped_requests_trace_entry_is_an_event_of_its_cancel_span() {
+    let collect = Collect::default();
+    let _guard = collect.install();
+    let slow = service_fn(|_: Req| async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        Ok::<_, std::io::Error>(200u16)
+    });
+    let cancel = CancelLayer::builder()
+        .name("edge")
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let trace = steadfast::trace::DecisionTrace::new();
+    let mut req = http::Request::new(());
+    req.extensions_mut().insert(trace.clone());
+    let given_up = tokio::time::timeout(
+        Duration::from_secs(1),
+        tower::Layer::layer(&cancel, slow).oneshot(req),
+    )
+    .await;
+    assert!(given_up.is_err());
+    assert_eq!(
+        decisions(&collect),
+        [("edge".to_string(), Some("edge".to_string()))]
+    );
+}

@@ -161,7 +161,10 @@ fn record_dropped(watch: &Watch) {
         span::record_outcome(span, "dropped");
     }
     if let Some(trace) = &watch.trace {
-        record_cancelled(trace, &CancelReason::ClientDisconnected);
+        // In the request's span, although no poll has entered it.
+        span::in_span(watch.span.as_ref(), || {
+            record_cancelled(trace, &CancelReason::ClientDisconnected)
+        });
     }
 }
 
