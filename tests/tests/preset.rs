@@ -24,6 +24,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 
+mod common;
+use common::{server_tokens_fired, waiting_server};
+
 type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::convert::Infallible>;
 
 fn transport() -> Client<hyper_util::client::legacy::connect::HttpConnector, ReplayBody<Body>> {
@@ -189,51 +192,6 @@ async fn over_the_concurrency_limit_a_request_is_refused_at_once() {
     assert_eq!(res.status(), 200);
 }
 
-/// A server behind the server preset whose handler waits on its token and reports how it
-/// ended and the deadline header it got.
-async fn waiting_server() -> (
-    std::net::SocketAddr,
-    mpsc::UnboundedReceiver<(Option<CancelReason>, Option<String>, Duration)>,
-) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let handler = move |RequestToken(token): RequestToken, headers: http::HeaderMap| {
-        let tx = tx.clone();
-        async move {
-            let header = headers
-                .get("x-request-timeout-ms")
-                .map(|v| v.to_str().unwrap().to_owned());
-            let start = Instant::now();
-            // Work the handler started: it outlives the handler, and stops with the token.
-            tokio::spawn(async move {
-                token.cancelled().await;
-                let _ = tx.send((token.reason(), header, start.elapsed()));
-            });
-            tokio::time::sleep(Duration::from_secs(20)).await;
-            "done"
-        }
-    };
-    let layer = standard_http_server().build().unwrap();
-    let retries = |RequestToken(token): RequestToken| async move {
-        if token.retries_allowed() {
-            "retries allowed"
-        } else {
-            "no retries"
-        }
-    };
-    let app = Router::new()
-        .route("/wait", get(handler))
-        .route("/retries", get(retries))
-        .layer(
-            ServiceBuilder::new()
-                .map_response(into_axum_response)
-                .layer(layer),
-        );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (addr, rx)
-}
-
 #[tokio::test]
 async fn the_attempt_timeout_reaches_the_server_and_cancels_its_token() {
     let (addr, mut ended) = waiting_server().await;
@@ -249,30 +207,8 @@ async fn the_attempt_timeout_reaches_the_server_and_cancels_its_token() {
         .body(empty())
         .unwrap();
     let result = client.oneshot(req).await;
-    // Each attempt's token on the server fired with the attempt, not after the server's 30 s.
-    for n in 1..=2 {
-        let (reason, header, lasted) = tokio::time::timeout(Duration::from_secs(5), ended.recv())
-            .await
-            .expect("the server's token fired")
-            .unwrap();
-        let ms: u64 = header.expect("the deadline was sent").parse().unwrap();
-        assert!(ms <= 300, "attempt {n}: {ms} ms");
-        assert!(
-            matches!(
-                reason,
-                Some(
-                    CancelReason::Deadline
-                        | CancelReason::Timeout(_)
-                        | CancelReason::ClientDisconnected
-                )
-            ),
-            "attempt {n}: {reason:?}"
-        );
-        assert!(
-            lasted < Duration::from_millis(600),
-            "attempt {n}: {lasted:?}"
-        );
-    }
+    // Each attempt's token on the server fired with the attempt, not after the server's 20 s.
+    server_tokens_fired(&mut ended, 2, 300).await;
     // The server answered 504 at its deadline (or the client gave up on the attempts first);
     // either way the request ended after two attempts, well within its total.
     match result {

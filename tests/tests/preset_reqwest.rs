@@ -21,6 +21,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tower::{ServiceBuilder, ServiceExt};
 
+mod common;
+use common::{server_tokens_fired, waiting_server};
+
 /// A body in three chunks, streamed: reqwest cannot clone it, steadfast replays it.
 fn streamed() -> reqwest::Body {
     struct Iter<I>(I);
@@ -129,74 +132,10 @@ async fn reqwest_the_breaker_opens_and_ends_requests_at_once() {
     assert_eq!(server.requests().len(), 8);
 }
 
-/// A server behind the server preset whose handler waits on its token and reports how it
-/// ended and the deadline header it got.
-async fn waiting_server() -> (
-    String,
-    mpsc::UnboundedReceiver<(Option<CancelReason>, Option<String>, Duration)>,
-) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let handler = move |RequestToken(token): RequestToken, headers: http::HeaderMap| {
-        let tx = tx.clone();
-        async move {
-            let header = headers
-                .get("x-request-timeout-ms")
-                .map(|v| v.to_str().unwrap().to_owned());
-            let start = Instant::now();
-            tokio::spawn(async move {
-                token.cancelled().await;
-                let _ = tx.send((token.reason(), header, start.elapsed()));
-            });
-            tokio::time::sleep(Duration::from_secs(20)).await;
-            "done"
-        }
-    };
-    let app = Router::new().route("/wait", get(handler)).layer(
-        ServiceBuilder::new()
-            .map_response(into_axum_response)
-            .layer(standard_http_server().build().unwrap()),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/wait"), rx)
-}
-
-/// Checks that `n` attempts reached the server with a deadline of at most `ms` and had their
-/// tokens cancelled with it.
-async fn server_tokens_fired(
-    ended: &mut mpsc::UnboundedReceiver<(Option<CancelReason>, Option<String>, Duration)>,
-    n: usize,
-    ms: u64,
-) {
-    for i in 1..=n {
-        let (reason, header, lasted) = tokio::time::timeout(Duration::from_secs(5), ended.recv())
-            .await
-            .expect("the server's token fired")
-            .unwrap();
-        let sent: u64 = header.expect("the deadline was sent").parse().unwrap();
-        assert!(sent <= ms, "attempt {i}: {sent} ms");
-        assert!(
-            matches!(
-                reason,
-                Some(
-                    CancelReason::Deadline
-                        | CancelReason::Timeout(_)
-                        | CancelReason::ClientDisconnected
-                )
-            ),
-            "attempt {i}: {reason:?}"
-        );
-        assert!(
-            lasted < Duration::from_millis(ms * 2),
-            "attempt {i}: {lasted:?}"
-        );
-    }
-}
-
 #[tokio::test]
 async fn reqwest_the_attempt_timeout_reaches_the_server_and_cancels_its_token() {
-    let (url, mut ended) = waiting_server().await;
+    let (addr, mut ended) = waiting_server().await;
+    let url = format!("http://{addr}/wait");
     let layer = standard_http_client()
         .total_timeout(Duration::from_millis(1_500))
         .attempt_timeout(Duration::from_millis(300))
@@ -314,7 +253,8 @@ async fn middleware_the_breaker_opens_and_its_error_downcasts() {
 
 #[tokio::test]
 async fn middleware_the_attempt_timeout_reaches_the_server_and_cancels_its_token() {
-    let (url, mut ended) = waiting_server().await;
+    let (addr, mut ended) = waiting_server().await;
+    let url = format!("http://{addr}/wait");
     let layer = standard_http_client()
         .total_timeout(Duration::from_millis(1_500))
         .attempt_timeout(Duration::from_millis(300))
