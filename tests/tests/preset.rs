@@ -15,12 +15,11 @@ use hyper_util::rt::TokioExecutor;
 use steadfast::circuit_breaker::{CircuitState, Rejected};
 use steadfast::retry::{Backoff, RetryEvent};
 use steadfast::token::CancelReason;
+use steadfast_http::into_axum_response;
 use steadfast_http::preset::{standard_http_client, standard_http_server, StandardClient};
 use steadfast_http::replay::ReplayBody;
-use steadfast_http::{into_axum_response, RequestToken};
 use steadfast_test::server::{Answer, ScriptedServer};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 

@@ -5,21 +5,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::routing::get;
-use axum::Router;
 use bytes::Bytes;
 use http_body_util::StreamBody;
 use steadfast::circuit_breaker::{CircuitState, Rejected};
 use steadfast::retry::{Backoff, RetryEvent};
-use steadfast::token::CancelReason;
-use steadfast_http::preset::{standard_http_client, standard_http_server};
+use steadfast_http::preset::standard_http_client;
 use steadfast_http::reqwest::SteadfastMiddleware;
-use steadfast_http::{into_axum_response, RequestToken};
 use steadfast_test::server::{Answer, ScriptedServer};
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tower::{ServiceBuilder, ServiceExt};
+use tower::ServiceExt;
 
 mod common;
 use common::{server_tokens_fired, waiting_server};
