@@ -8,6 +8,7 @@ use http::Request;
 use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use steadfast::classify::find_source;
 use steadfast::config::{Config, Format};
 use steadfast::retry::CloneRequest;
 use steadfast::validate::InvalidRequest;
@@ -49,17 +50,6 @@ fn json(body: &'static str) -> Answer {
     Answer::ok(body).header("content-type", "application/json")
 }
 
-fn caused_by<T: std::error::Error + 'static>(err: &steadfast::BoxError) -> bool {
-    let mut e: Option<&(dyn std::error::Error + 'static)> = Some(&**err);
-    while let Some(cur) = e {
-        if cur.is::<T>() {
-            return true;
-        }
-        e = cur.source();
-    }
-    false
-}
-
 #[tokio::test]
 async fn the_files_checks_are_followed_on_real_answers() {
     let server = ScriptedServer::start([
@@ -99,12 +89,12 @@ async fn the_files_checks_are_followed_on_real_answers() {
 
     // A request without the header is refused before it is sent.
     let err = client.clone().oneshot(get(false)).await.unwrap_err();
-    assert!(caused_by::<InvalidRequest>(&err), "{err}");
+    assert!(find_source::<InvalidRequest>(&*err).is_some(), "{err}");
     assert_eq!(server.requests().len(), 3);
 
     // A body over `max_body` fails the call, not retried (the server answered).
     let err = client.oneshot(get(true)).await.unwrap_err();
-    assert!(caused_by::<BodyTooLarge>(&err), "{err}");
+    assert!(find_source::<BodyTooLarge>(&*err).is_some(), "{err}");
     assert_eq!(server.requests().len(), 4);
 }
 

@@ -13,6 +13,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use steadfast::circuit_breaker::{CircuitState, Rejected};
+use steadfast::classify::find_source;
 use steadfast::retry::{Backoff, RetryEvent};
 use steadfast::token::CancelReason;
 use steadfast_http::into_axum_response;
@@ -54,18 +55,6 @@ fn streamed(chunks: [&'static str; 3]) -> Body {
         )))
     });
     StreamBody::new(Iter(frames.into_iter())).boxed_unsync()
-}
-
-/// Whether `err` or an error it wraps is a `T`.
-fn caused_by<T: std::error::Error + 'static>(err: &steadfast::BoxError) -> bool {
-    let mut e: Option<&(dyn std::error::Error + 'static)> = Some(&**err);
-    while let Some(cur) = e {
-        if cur.is::<T>() {
-            return true;
-        }
-        e = cur.source();
-    }
-    false
 }
 
 #[tokio::test]
@@ -151,7 +140,7 @@ async fn the_breaker_opens_and_ends_requests_at_once() {
     assert_eq!(layer.breaker().metrics().state, CircuitState::Open);
     let req = Request::get(server.url("/flaky")).body(empty()).unwrap();
     let err = client.oneshot(req).await.unwrap_err();
-    assert!(caused_by::<Rejected>(&err), "{err}");
+    assert!(find_source::<Rejected>(&*err).is_some(), "{err}");
     assert_eq!(server.requests().len(), 8, "an open breaker sends nothing");
 }
 
@@ -213,8 +202,8 @@ async fn the_attempt_timeout_reaches_the_server_and_cancels_its_token() {
     match result {
         Ok(res) => assert_eq!(res.status(), 504),
         Err(e) => assert!(
-            caused_by::<steadfast::cancel::Cancelled>(&e)
-                || caused_by::<steadfast::retry::RetryError>(&e),
+            find_source::<steadfast::cancel::Cancelled>(&*e).is_some()
+                || find_source::<steadfast::retry::RetryError>(&*e).is_some(),
             "{e}"
         ),
     }
@@ -245,7 +234,10 @@ async fn the_total_timeout_bounds_the_attempts_and_their_deadlines() {
     // before it.
     match result {
         Ok(res) => assert_eq!(res.status(), 504),
-        Err(e) => assert!(caused_by::<steadfast::cancel::Cancelled>(&e), "{e}"),
+        Err(e) => assert!(
+            find_source::<steadfast::cancel::Cancelled>(&*e).is_some(),
+            "{e}"
+        ),
     }
     // The second attempt was sent what was left of the total, not a whole attempt's time.
     let mut headers = Vec::new();
@@ -372,12 +364,37 @@ fn a_timeout_rule_broken_is_refused_with_its_field() {
     assert_eq!(err.field(), "timeout");
 }
 
-/// The TOML block of the "Presets" section of docs/configuration.md.
-fn documented_file() -> String {
+/// The first TOML block after `heading` in docs/configuration.md.
+fn documented_toml(heading: &str) -> String {
     let doc = include_str!("../../docs/configuration.md");
-    let section = doc.split("\n## Presets").nth(1).expect("a Presets section");
+    let section = doc
+        .split(&format!("\n{heading}\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("a section {heading:?}"));
     let block = section.split("```toml\n").nth(1).expect("a TOML block");
     block.split("```").next().unwrap().to_owned()
+}
+
+/// `stack` with its layers' names taken out (a file names layers after the stack; a preset
+/// leaves them unnamed).
+fn unnamed(stack: &steadfast::config::StackSettings) -> steadfast::config::StackSettings {
+    let mut s = stack.clone();
+    for c in [&mut s.cancel, &mut s.attempt_timeout]
+        .into_iter()
+        .flatten()
+    {
+        c.name = None;
+    }
+    if let Some(r) = &mut s.retry {
+        r.name = None;
+    }
+    if let Some(h) = &mut s.hedge {
+        h.name = None;
+    }
+    if let Some(b) = &mut s.breaker {
+        b.name = None;
+    }
+    s
 }
 
 #[test]
@@ -385,16 +402,10 @@ fn the_documented_file_yields_the_presets_settings() {
     use steadfast::config::{lint, Config, Format, LintKind};
     use steadfast::describe::Describe;
 
-    let config = Config::from_str(&documented_file(), Format::Toml).unwrap();
+    let config = Config::from_str(&documented_toml("## Presets"), Format::Toml).unwrap();
     let stack = config.stack("standard_http_client").unwrap();
-    // The same settings as data, names apart (a file names layers after the stack).
-    let mut unnamed = stack.clone();
-    for s in [&mut unnamed.cancel, &mut unnamed.attempt_timeout] {
-        s.as_mut().unwrap().name = None;
-    }
-    unnamed.retry.as_mut().unwrap().name = None;
-    unnamed.breaker.as_mut().unwrap().name = None;
-    assert_eq!(unnamed, StandardClient::stack_settings());
+    // The same settings as data, names apart.
+    assert_eq!(unnamed(stack), StandardClient::stack_settings());
 
     // And the same layers, setting by setting.
     let from_file = StandardClient::from_stack(stack).unwrap().build().unwrap();
@@ -452,33 +463,17 @@ fn a_files_stack_adjusts_the_preset_setting_by_setting() {
     assert_eq!(err.field(), "retry.classify");
 }
 
-/// The TOML block of the "The hedging preset" section of docs/configuration.md.
-fn documented_hedging_file() -> String {
-    let doc = include_str!("../../docs/configuration.md");
-    let section = doc
-        .split("\n### The hedging preset")
-        .nth(1)
-        .expect("a hedging preset section");
-    let block = section.split("```toml\n").nth(1).expect("a TOML block");
-    block.split("```").next().unwrap().to_owned()
-}
-
 #[test]
 fn the_documented_file_yields_the_hedging_presets_settings() {
     use steadfast::config::{Config, Format};
     use steadfast::describe::Describe;
     use steadfast_http::preset::{standard_hedging_client, StandardHedgingClient};
 
-    let config = Config::from_str(&documented_hedging_file(), Format::Toml).unwrap();
+    let config =
+        Config::from_str(&documented_toml("### The hedging preset"), Format::Toml).unwrap();
     let stack = config.stack("catalog").unwrap();
-    // The same settings as data, names apart (a file names layers after the stack).
-    let mut unnamed = stack.clone();
-    for s in [&mut unnamed.cancel, &mut unnamed.attempt_timeout] {
-        s.as_mut().unwrap().name = None;
-    }
-    unnamed.hedge.as_mut().unwrap().name = None;
-    unnamed.breaker.as_mut().unwrap().name = None;
-    assert_eq!(unnamed, StandardHedgingClient::stack_settings());
+    // The same settings as data, names apart.
+    assert_eq!(unnamed(stack), StandardHedgingClient::stack_settings());
 
     // And the same layers, setting by setting.
     let from_file = StandardHedgingClient::from_stack(stack)

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::StreamBody;
 use steadfast::circuit_breaker::{CircuitState, Rejected};
+use steadfast::classify::find_source;
 use steadfast::retry::{Backoff, RetryEvent};
 use steadfast_http::preset::standard_http_client;
 use steadfast_http::reqwest::SteadfastMiddleware;
@@ -36,18 +37,6 @@ fn streamed() -> reqwest::Body {
         )))
     });
     reqwest::Body::wrap(StreamBody::new(Iter(frames.into_iter())))
-}
-
-/// Whether `err` or an error it wraps is a `T`.
-fn caused_by<T: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut e = Some(err);
-    while let Some(cur) = e {
-        if cur.is::<T>() {
-            return true;
-        }
-        e = cur.source();
-    }
-    false
 }
 
 #[tokio::test]
@@ -122,7 +111,7 @@ async fn reqwest_the_breaker_opens_and_ends_requests_at_once() {
         .oneshot(http.get(&url).build().unwrap())
         .await
         .unwrap_err();
-    assert!(caused_by::<Rejected>(&*err), "{err}");
+    assert!(find_source::<Rejected>(&*err).is_some(), "{err}");
     assert_eq!(server.requests().len(), 8);
 }
 
@@ -147,8 +136,8 @@ async fn reqwest_the_attempt_timeout_reaches_the_server_and_cancels_its_token() 
         Ok(res) => assert_eq!(res.status(), 504),
         // The total timeout, or both attempts timed out before the server's answer came.
         Err(e) => assert!(
-            caused_by::<steadfast::cancel::Cancelled>(&*e)
-                || caused_by::<steadfast::retry::RetryError>(&*e),
+            find_source::<steadfast::cancel::Cancelled>(&*e).is_some()
+                || find_source::<steadfast::retry::RetryError>(&*e).is_some(),
             "{e}"
         ),
     }

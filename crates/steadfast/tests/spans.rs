@@ -336,10 +336,7 @@ async fn a_request_makes_one_span_per_layer_nested_in_stack_order() {
 async fn cancelled_dropped_and_invalid_requests_say_so_in_their_span() {
     let collect = Collect::default();
     let _guard = collect.install();
-    let slow = service_fn(|_: Req| async {
-        tokio::time::sleep(Duration::from_secs(60)).await;
-        Ok::<_, std::io::Error>(200u16)
-    });
+    let slow = slow();
     let cancel = CancelLayer::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -403,6 +400,19 @@ async fn cancelled_dropped_and_invalid_requests_say_so_in_their_span() {
         .map(|e| e.message.as_str())
         .collect();
     assert_eq!(in_validate, ["response failed validation"]);
+}
+
+/// A service that answers 200 after a minute.
+fn slow() -> impl tower::Service<
+    Req,
+    Response = u16,
+    Error = std::io::Error,
+    Future = impl std::future::Future<Output = Result<u16, std::io::Error>> + Send,
+> + Clone {
+    service_fn(|_: Req| async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        Ok(200)
+    })
 }
 
 /// A service that answers 418 to its first call (which the validate layer refuses) and 200
@@ -490,10 +500,7 @@ async fn decision_trace_entries_are_events_of_their_layers_span() {
 async fn a_dropped_requests_trace_entry_is_an_event_of_its_cancel_span() {
     let collect = Collect::default();
     let _guard = collect.install();
-    let slow = service_fn(|_: Req| async {
-        tokio::time::sleep(Duration::from_secs(60)).await;
-        Ok::<_, std::io::Error>(200u16)
-    });
+    let slow = slow();
     let cancel = CancelLayer::builder()
         .name("edge")
         .timeout(Duration::from_secs(5))

@@ -100,18 +100,12 @@ impl StandardClient {
             "standard_hedging_client",
         )?;
         refuse(layer, "validate", stack.validate.is_some(), "")?;
-        let total = over(&preset.cancel, &stack.cancel, CancelSettings::overridden_by);
-        let attempt = over(
-            &preset.attempt_timeout,
-            &stack.attempt_timeout,
-            CancelSettings::overridden_by,
-        );
+        let Shared {
+            total,
+            attempt,
+            breaker,
+        } = Shared::over(&preset, stack);
         let retry = over(&preset.retry, &stack.retry, RetrySettings::overridden_by);
-        let breaker = over(
-            &preset.breaker,
-            &stack.breaker,
-            BreakerSettings::overridden_by,
-        );
         let classifier = preset_classifier(
             layer,
             "retry.classify",
@@ -129,12 +123,8 @@ impl StandardClient {
             attempt: attempt.builder(),
             ..StandardClient::default()
         };
-        if let Some(t) = total.timeout {
-            client.total_timeout = t;
-        }
-        if let Some(t) = attempt.timeout {
-            client.attempt_timeout = t;
-        }
+        client.total_timeout = total.timeout.unwrap_or(client.total_timeout);
+        client.attempt_timeout = attempt.timeout.unwrap_or(client.attempt_timeout);
         Ok(client)
     }
 }
@@ -208,18 +198,12 @@ impl StandardHedgingClient {
             "standard_http_client",
         )?;
         refuse(layer, "validate", stack.validate.is_some(), "")?;
-        let total = over(&preset.cancel, &stack.cancel, CancelSettings::overridden_by);
-        let attempt = over(
-            &preset.attempt_timeout,
-            &stack.attempt_timeout,
-            CancelSettings::overridden_by,
-        );
+        let Shared {
+            total,
+            attempt,
+            breaker,
+        } = Shared::over(&preset, stack);
         let hedge = over(&preset.hedge, &stack.hedge, HedgeSettings::overridden_by);
-        let breaker = over(
-            &preset.breaker,
-            &stack.breaker,
-            BreakerSettings::overridden_by,
-        );
         let classifier = preset_classifier(
             layer,
             "hedge.classify",
@@ -237,12 +221,8 @@ impl StandardHedgingClient {
             attempt: attempt.builder(),
             ..StandardHedgingClient::default()
         };
-        if let Some(t) = total.timeout {
-            client.total_timeout = t;
-        }
-        if let Some(t) = attempt.timeout {
-            client.attempt_timeout = t;
-        }
+        client.total_timeout = total.timeout.unwrap_or(client.total_timeout);
+        client.attempt_timeout = attempt.timeout.unwrap_or(client.attempt_timeout);
         Ok(client)
     }
 }
@@ -265,6 +245,32 @@ fn breaker_settings() -> BreakerSettings {
     breaker.minimum_calls = Some(MINIMUM_CALLS);
     breaker.open_for = Some(OPEN_FOR);
     breaker
+}
+
+/// The layers both client presets have, each with the stack's settings on top of the
+/// preset's.
+struct Shared {
+    total: CancelSettings,
+    attempt: CancelSettings,
+    breaker: BreakerSettings,
+}
+
+impl Shared {
+    fn over(preset: &StackSettings, stack: &StackSettings) -> Shared {
+        Shared {
+            total: over(&preset.cancel, &stack.cancel, CancelSettings::overridden_by),
+            attempt: over(
+                &preset.attempt_timeout,
+                &stack.attempt_timeout,
+                CancelSettings::overridden_by,
+            ),
+            breaker: over(
+                &preset.breaker,
+                &stack.breaker,
+                BreakerSettings::overridden_by,
+            ),
+        }
+    }
 }
 
 /// The preset's settings of a layer with the stack's on top.
